@@ -1,0 +1,228 @@
+"""The ``hotspot`` command: parses options, calls the library, reports. No analysis lives here.
+
+Heavy libraries (numba, geopandas, rasterio) are imported inside each command, so
+``hotspot --help`` and ``hotspot COMMAND --help`` stay instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="hotspot",
+    help=(
+        "Crime hot spots for patrol planning: Getis-Ord Gi*, kernel density, risk terrain models "
+        "and ranked places. Distances are metres in a projected CRS (British National Grid in Great Britain). "
+        "With no INPUT, every command runs on the embedded demo town."
+    ),
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+@app.callback()
+def _root() -> None:
+    """Crime hot spots for patrol planning. Run `hotspot COMMAND --help` for a command's options."""
+
+
+# --- options every command shares ---------------------------------------------------------
+
+Inputs = Annotated[
+    Optional[list[Path]],
+    typer.Argument(
+        help="Crime records: police.uk street CSVs (.csv or .csv.gz), folders of them, the downloaded zip, "
+        "or point tables (CSV, GeoPackage, GeoJSON, Shapefile, Parquet). None: the embedded demo town.",
+        show_default=False,
+    ),
+]
+BoundariesOpt = Annotated[
+    Optional[Path],
+    typer.Option("--boundaries", help="Area polygons (LSOAs, wards, a force area) as GeoPackage/GeoJSON/Shapefile; "
+                 "records outside them are rejected as outside the study area.", show_default=False),
+]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", help="The GeoPackage to write; CSV tables go beside it with the same stem. "
+                 "Default: hotspot-out/<command>.gpkg.", show_default=False),
+]
+CrimeTypeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--crime-type", help="Keep only this police.uk crime type (case-insensitive); repeat for several.",
+                 show_default=False),
+]
+FromOpt = Annotated[Optional[str], typer.Option("--from", help="First month or day kept, YYYY-MM or YYYY-MM-DD.", show_default=False)]
+ToOpt = Annotated[Optional[str], typer.Option("--to", help="Last month or day kept (inclusive), YYYY-MM or YYYY-MM-DD.", show_default=False)]
+HoursOpt = Annotated[
+    Optional[str],
+    typer.Option("--hours", help="Time-of-day window HH:MM-HH:MM, may cross midnight (19:00-07:00). Needs records with times.",
+                 show_default=False),
+]
+WeekdaysOpt = Annotated[
+    Optional[str],
+    typer.Option("--weekdays", help="Comma-separated weekdays kept, e.g. fri,sat. Needs records with dates.", show_default=False),
+]
+CellSizeOpt = Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres.", min=1.0)]
+CrsOpt = Annotated[
+    Optional[str],
+    typer.Option("--crs", help="Projected CRS (metres) to work in, e.g. EPSG:27700. Default: British National Grid "
+                 "in Great Britain, else the data's UTM zone.", show_default=False),
+]
+RejectsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--rejects", help="Write every rejected row with its reason to this CSV.", show_default=False),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step (permutations, cross-validation).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries; errors still print.")]
+
+
+# --- reporting helpers ------------------------------------------------------------------------
+
+def _console(quiet: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet)
+
+
+class _RichProgress:
+    """Draws library progress callbacks ``(stage, done, total)`` as rich progress bars."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self._progress = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                console=_console(), transient=True,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: float, total: float | None) -> None:
+        if self._progress is None:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+
+def _default_out(out: Optional[Path], command: str) -> Path:
+    return out if out is not None else Path("hotspot-out") / f"{command}.gpkg"
+
+
+def _load_study(
+    inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours=None, weekdays=None, progress=None,
+):
+    """Read records (or the demo), apply filters, report rejects; returns a ``hotspot.study.Study``."""
+    from hotspot.study import load_study
+
+    study = load_study(
+        [str(p) for p in inputs or []], boundaries=boundaries, crime_types=crime_type, date_from=date_from,
+        date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress,
+    )
+    _report_rejects(study.records, quiet)
+    if rejects is not None:
+        path = study.records.write_rejects(rejects)
+        _console(quiet).print(f"rejected rows written to {path}")
+    return study
+
+
+def _report_rejects(records, quiet: bool) -> None:
+    from hotspot.records import REJECT_REASONS
+
+    console = _console(quiet)
+    counts = {k: v for k, v in records.reject_counts.items() if v}
+    source = "the demo town" if records.sources == ["demo"] else f"{len(records.sources)} file(s)"
+    console.print(f"[bold]{len(records):,}[/bold] records kept from {source}; "
+                  f"{sum(counts.values()):,} rejected" + (":" if counts else "."))
+    for reason, n in counts.items():
+        console.print(f"  {n:>9,}  {REJECT_REASONS.get(reason, reason)}")
+
+
+# --- commands -----------------------------------------------------------------------------------
+# Each command: parse options, call the library, report. Keep analysis in hotspot/, rtm/, boundaries/.
+
+
+@app.command()
+def rank(
+    inputs: Inputs = None,
+    method: Annotated[str, typer.Option("--method", help="count|gistar|kde|rtm|combined: how places are scored.")] = "count",
+    top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
+    area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
+    nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
+    boundaries: BoundariesOpt = None,
+    out: OutOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 100.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+):
+    """Rank places for patrol planning and write them as a GeoPackage layer `ranked` plus a CSV."""
+    from hotspot.errors import HotspotInputError
+
+    if top is not None and area_share is not None:
+        raise HotspotInputError("give either --top or --area-share, not both")
+    if nte:
+        if hours is not None:
+            raise HotspotInputError("--nte sets --hours 19:00-07:00; give one of them")
+        hours = "19:00-07:00"
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        from hotspot.rank import rank_places
+
+        result = rank_places(study, method=method, cell_size_m=cell_size, top=top, area_share=area_share,
+                             seed=seed, progress=progress)
+    out_path = _default_out(out, "rank")
+    written = result.write(out_path)
+    _print_ranked(result, quiet)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _print_ranked(result, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=result.title)
+    for column in result.display_columns:
+        table.add_column(column, justify="right" if column not in ("name", "id", "peak", "top_types") else "left")
+    for row in result.display_rows():
+        table.add_row(*row)
+    Console(quiet=quiet).print(table)
+
+
+def main() -> None:
+    """Console-script entry point: bad input is one line on stderr and exit code 2, never a traceback."""
+    from hotspot.errors import HotspotInputError
+
+    try:
+        app()
+    except HotspotInputError as exc:
+        print(f"hotspot: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("hotspot: interrupted; no partial output was left in place", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
