@@ -158,7 +158,12 @@ def _report_rejects(records, quiet: bool) -> None:
 @app.command()
 def rank(
     inputs: Inputs = None,
-    method: Annotated[str, typer.Option("--method", help="count|gistar|kde|rtm|combined: how places are scored.")] = "count",
+    method: Annotated[str, typer.Option("--method", help="How cells are scored: count (records per cell), gistar (Gi* z, "
+                      "significant hot cells only), kde (quartic density), rtm (risk terrain score), combined "
+                      "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.evaluate).")] = "count",
+    over: Annotated[str, typer.Option("--over", help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
+                    "or streets (police.uk 'On or near' locations).")] = "grid",
+    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge touching top cells into named places.")] = True,
     top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
     area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
     nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
@@ -188,12 +193,14 @@ def rank(
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         from hotspot.rank import rank_places
 
-        result = rank_places(study, method=method, cell_size_m=cell_size, top=top, area_share=area_share,
-                             seed=seed, progress=progress)
+        result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
+                             merge=merge, seed=seed, progress=progress)
     out_path = _default_out(out, "rank")
     written = result.write(out_path)
     _print_ranked(result, quiet)
     console = _console(quiet)
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")
     for path in written:
         console.print(f"wrote {path}")
 

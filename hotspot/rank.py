@@ -1,0 +1,659 @@
+"""Ranked places for patrol planning: which places, how much crime, and when they peak.
+
+How a ranking is made
+---------------------
+1. Records are counted on a square grid (``cell_size_m``, default 100 m) over the study area.
+2. Each cell gets a score from the chosen ``method``:
+
+   ============  ==============================================================================
+   method        cell score
+   ============  ==============================================================================
+   count         records in the cell
+   gistar        Getis-Ord Gi* z; only cells hot at 95 % or more after FDR control are candidates
+   kde           quartic kernel density (expected records per cell)
+   rtm           risk terrain relative risk score (needs risk features; the demo has them)
+   combined      :func:`hotspot.evaluate.combined_score`: recency-weighted counts at the cell
+                 blended with a small-bandwidth density (and the RTM score when features exist)
+   ============  ==============================================================================
+
+3. Candidate cells are the best-scoring cells covering the area budget (``area_share``, default
+   2 % of the study area) — for ``gistar``, the significant hot cells within that budget.
+4. With ``merge=True`` (default) touching candidate cells (8-neighbour) merge into one place, so a
+   tasking meeting gets places, not pixels. A place is named after the street most records in it
+   are "on or near", and the area (LSOA) holding most of them.
+5. Places are ranked by their records (ties by score) and the first ``top`` kept (default 20).
+
+For each place the table gives its records, share and cumulative share of all records, density
+per km², the method's score, the three most common crime types, and:
+
+- with timed records, the weekday x hour profile and the peak windows in words, e.g.
+  ``"Sat 22:00-03:00 (24 %)"``: the busiest hours of the week that together hold 40 % of the
+  place's records, merged into runs of consecutive hours (a run crossing midnight keeps the day
+  it started);
+- with month-only records (police.uk), the monthly trend: the Mann-Kendall test (Kendall's tau of
+  count against month) and the Theil-Sen slope; "rising"/"falling" when p < 0.05, else "no clear trend".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hotspot.errors import HotspotInputError
+from hotspot.grid import Grid
+from hotspot.progress import ProgressCallback, resolve
+
+METHODS = ("count", "gistar", "kde", "rtm", "combined")
+OVER = ("grid", "areas", "streets")
+DEFAULT_TOP = 20
+DEFAULT_CANDIDATE_SHARE = 0.02
+PEAK_MASS = 0.40
+TREND_ALPHA = 0.05
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class RankResult:
+    """A ranked list of places.
+
+    Attributes
+    ----------
+    places : GeoDataFrame
+        One row per place, best first, with the columns described in the module docstring.
+    method, over : str
+        How cells were scored and what was ranked (grid cells, areas or streets).
+    grid : Grid or None
+        The grid scored (None when ranking areas or streets).
+    cell_scores : ndarray or None
+        The method's score per cell (``grid.shape``), for maps.
+    profiles : dict of str to ndarray
+        Place id -> weekday x hour counts (7 x 24, Monday first), when records carry times.
+    monthly : DataFrame
+        Monthly record counts, one column per place id (index ``YYYY-MM``).
+    notes : list of str
+        What a reader should know: the candidate budget, dropped methods, how ties broke.
+    """
+
+    places: object
+    method: str
+    over: str
+    total_records: int
+    grid: Grid | None = None
+    cell_scores: np.ndarray | None = None
+    profiles: dict = field(default_factory=dict)
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list = field(default_factory=list)
+    has_times: bool = False
+
+    @property
+    def title(self) -> str:
+        what = {"grid": "places", "areas": "areas", "streets": "streets"}[self.over]
+        return f"Top {len(self.places)} {what} by {self.method} ({self.total_records:,} records)"
+
+    @property
+    def display_columns(self) -> list[str]:
+        columns = ["rank", "name", "count", "share", "cumulative_share", "per_km2"]
+        score = {"gistar": "gi_z", "kde": "kde_value", "rtm": "rtm_score", "combined": "combined_score"}.get(self.method)
+        if score and score in self.places:
+            columns.append(score)
+        columns.append("peak" if self.has_times else "trend")
+        columns.append("top_types")
+        return columns
+
+    def display_rows(self) -> list[list[str]]:
+        rows = []
+        for _, place in self.places.iterrows():
+            row = []
+            for column in self.display_columns:
+                value = place.get(column)
+                if column in ("share", "cumulative_share"):
+                    row.append(f"{value:.1%}")
+                elif column in ("per_km2", "kde_value", "rtm_score", "combined_score"):
+                    row.append(f"{value:,.1f}")
+                elif column == "gi_z":
+                    row.append(f"{value:.2f}")
+                elif column == "count":
+                    row.append(f"{int(value):,}")
+                else:
+                    row.append("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
+            rows.append(row)
+        return rows
+
+    def table(self) -> pd.DataFrame:
+        """The ranked table without geometry (what the CSV holds)."""
+        return pd.DataFrame(self.places.drop(columns="geometry"))
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write the GeoPackage (layer ``ranked``) and the CSV beside it; returns the paths written."""
+        from hotspot.outputs import write_csv, write_geopackage
+
+        out = Path(out)
+        if out.suffix.lower() != ".gpkg":
+            out = out.with_suffix(".gpkg")
+        gpkg = write_geopackage(out, {"ranked": self.places}, **_style_kwargs({"ranked": "ranked"}))
+        csv = write_csv(self.table(), out.with_suffix(".csv"))
+        return [gpkg, csv]
+
+
+def _style_kwargs(styles: dict) -> dict:
+    """Pass layer styles to the writer when it supports them (the styled writer may be absent)."""
+    import inspect
+
+    from hotspot.outputs import write_geopackage
+
+    return {"styles": styles} if "styles" in inspect.signature(write_geopackage).parameters else {}
+
+
+def rank_places(
+    study,
+    *,
+    method: str = "count",
+    over: str = "grid",
+    cell_size_m: float = 100.0,
+    top: int | None = None,
+    area_share: float | None = None,
+    merge: bool = True,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> RankResult:
+    """Rank the places of a study for patrol planning.
+
+    Parameters
+    ----------
+    study : hotspot.study.Study
+        Records, boundaries and features (see :func:`hotspot.study.load_study`).
+    method : {"count", "gistar", "kde", "rtm", "combined"}, default "count"
+        How cells are scored; see the module docstring.
+    over : {"grid", "areas", "streets"}, default "grid"
+        Rank grid cells merged into places, the boundary areas (LSOAs), or police.uk street locations.
+    cell_size_m : float, default 100
+        Grid cell side in metres.
+    top : int, optional
+        How many places to return. Default 20 when ``area_share`` is not given, else all places
+        inside the area budget.
+    area_share : float, optional
+        Area budget as a share of the study area (0.01 = the best places covering 1 %).
+    merge : bool, default True
+        Merge touching candidate cells into places.
+    seed : int, default 0
+        Seed for the random steps of the scoring methods (Gi* permutations, RTM folds).
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+    """
+    progress = resolve(progress)
+    if method not in METHODS:
+        raise HotspotInputError(f"--method {method!r} is not one of {', '.join(METHODS)}")
+    if over not in OVER:
+        raise HotspotInputError(f"--over {over!r} is not one of {', '.join(OVER)}")
+    if top is not None and top < 1:
+        raise HotspotInputError(f"--top must be at least 1, got {top}")
+    if area_share is not None and not (0 < area_share <= 1):
+        raise HotspotInputError(f"--area-share must be in (0, 1], e.g. 0.01 for 1 % of the study area; got {area_share}")
+    records = study.records
+    if len(records) == 0:
+        raise HotspotInputError("no records left to rank; check the input and the filters")
+
+    if over == "areas":
+        return _rank_areas(study, top=top, area_share=area_share)
+    if over == "streets":
+        return _rank_streets(study, top=top)
+
+    frame = records.frame
+    x = frame["x"].to_numpy(np.float64)
+    y = frame["y"].to_numpy(np.float64)
+    area_geometry = study.study_area()
+    if area_geometry is not None:
+        grid = Grid.from_bounds(*area_geometry.bounds, cell_size=cell_size_m, crs=records.crs)
+        grid = _extend_to_points(grid, x, y)
+        mask = grid.mask_from_geometry(area_geometry)
+    else:
+        grid = Grid.from_points(x, y, cell_size_m, crs=records.crs)
+        mask = np.ones(grid.shape, dtype=bool)
+    counts = grid.count(x, y)
+    mask |= counts > 0  # records kept within the boundary tolerance sit in edge cells
+
+    progress(f"scoring cells ({method})", 0, 1)
+    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress)
+    progress(f"scoring cells ({method})", 1, 1)
+
+    budget = area_share if area_share is not None else DEFAULT_CANDIDATE_SHARE
+    candidates = _top_cells(scores, eligible & mask, budget, int(mask.sum()))
+    if not candidates.any():
+        raise HotspotInputError(
+            f"no cell qualifies as a hotspot with --method {method} (for gistar: no significant hot cells); "
+            "try --method count or a larger --area-share"
+        )
+    notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
+
+    labels = _label_places(candidates, merge)
+    places = _describe_places(labels, grid, counts, scores, extra_layers, frame, records, method)
+    if top is None and area_share is None:
+        top = DEFAULT_TOP
+    if top is not None:
+        places = places.iloc[:top].copy()
+    places["rank"] = np.arange(1, len(places) + 1)
+
+    profiles, monthly = _time_profiles(places, labels, grid, frame, records.has_times)
+    _add_timing_columns(places, profiles, monthly, records.has_times)
+    places = _order_columns(places)
+    return RankResult(
+        places=places, method=method, over="grid", total_records=len(records), grid=grid, cell_scores=scores,
+        profiles=profiles, monthly=monthly, notes=notes, has_times=records.has_times,
+    )
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def _score_cells(study, method, grid, counts, mask, seed, progress):
+    """The method's per-cell score, extra per-cell layers to report, and which cells are eligible."""
+    notes: list[str] = []
+    extra: dict[str, np.ndarray] = {}
+    eligible = np.ones(grid.shape, dtype=bool)
+    frame = study.records.frame
+    x = frame["x"].to_numpy(np.float64)
+    y = frame["y"].to_numpy(np.float64)
+    if method == "count":
+        return counts, extra, eligible, notes
+    if method == "kde":
+        from hotspot.kde import kernel_density
+
+        density = kernel_density(x, y, grid, units="per-cell", mask=mask, progress=progress)
+        notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m ({density.bandwidth_rule})")
+        surface = np.nan_to_num(density.surface, nan=0.0)
+        extra["kde_value"] = surface
+        return surface, extra, eligible, notes
+    if method == "gistar":
+        from hotspot.gistar import gi_star_grid
+
+        result = gi_star_grid(counts, band_m=None, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress)
+        z = np.where(np.isfinite(result.z), result.z, 0.0)
+        bins = np.asarray(result.bin)
+        extra["gi_z"] = z
+        extra["gi_p"] = np.asarray(result.p, dtype=np.float64)
+        extra["gi_bin"] = bins.astype(np.float64)
+        notes.append(f"Gi*: band {result.band_m:,.0f} m; hot cells at >= 95 % after {result.correction} ({result.p_used})")
+        return z, extra, bins >= 2, notes
+    if method == "rtm":
+        import rtm
+
+        if not study.features:
+            raise HotspotInputError("--method rtm needs risk features; run on the demo or use `hotspot rtm --factor NAME=PATH`")
+        result = rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed, progress=progress)
+        risk = np.nan_to_num(np.asarray(result.risk), nan=0.0)
+        extra["rtm_score"] = risk
+        # Break ties between equal-risk cells by the crimes seen there, so places with crime come first.
+        return risk + counts / (counts.max() + 1.0) * 1e-6, extra, eligible, notes
+    if method == "combined":
+        from hotspot.evaluate import combined_score
+
+        rtm_score = None
+        if study.features:
+            try:
+                import rtm
+
+                rtm_score = np.asarray(rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).risk)
+            except HotspotInputError as exc:
+                notes.append(f"combined: RTM score left out ({exc})")
+        score = combined_score(study.records, grid, rtm_score=rtm_score)
+        extra["combined_score"] = score
+        return score, extra, eligible, notes
+    raise AssertionError(method)
+
+
+def _extend_to_points(grid: Grid, x: np.ndarray, y: np.ndarray) -> Grid:
+    """Grow ``grid`` so points kept within the boundary tolerance fall on it."""
+    xmin, ymin, xmax, ymax = grid.bounds
+    if x.min() >= xmin and x.max() < xmax and y.min() > ymin and y.max() <= ymax:
+        return grid
+    return Grid.from_bounds(min(xmin, x.min()), min(ymin, y.min()), max(xmax, x.max()), max(ymax, y.max()),
+                            grid.cell_size, grid.crs)
+
+
+def _top_cells(scores: np.ndarray, eligible: np.ndarray, area_share: float, n_study_cells: int) -> np.ndarray:
+    """The best-scoring eligible cells, at most ``area_share`` of the study cells, positive scores only."""
+    n_keep = max(1, int(np.floor(area_share * n_study_cells)))
+    flat_scores = np.where(eligible & (scores > 0), scores, -np.inf).ravel()
+    # Stable sort on the negated score: ties keep the north-west-first cell order, so runs repeat exactly.
+    order = np.argsort(-flat_scores, kind="stable")[:n_keep]
+    order = order[np.isfinite(flat_scores[order])]
+    selected = np.zeros(scores.size, dtype=bool)
+    selected[order] = True
+    return selected.reshape(scores.shape)
+
+
+def _label_places(candidates: np.ndarray, merge: bool) -> np.ndarray:
+    """Place label per cell (0 = not a place): touching cells share a label when merging."""
+    if merge:
+        from scipy import ndimage
+
+        labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), dtype=int))
+        return labels
+    labels = np.zeros(candidates.shape, dtype=np.int64)
+    labels[candidates] = np.arange(1, int(candidates.sum()) + 1)
+    return labels
+
+
+# --- describing places --------------------------------------------------------------------
+
+
+def _describe_places(labels, grid, counts, scores, extra, frame, records, method):
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    n_places = int(labels.max())
+    flat_labels = labels.ravel()
+    in_place = flat_labels > 0
+    place_index = flat_labels[in_place] - 1
+    cells_per_place = np.bincount(place_index, minlength=n_places)
+    count_per_place = np.bincount(place_index, weights=counts.ravel()[in_place], minlength=n_places)
+    score_sum = np.bincount(place_index, weights=scores.ravel()[in_place], minlength=n_places)
+    score_max = np.full(n_places, -np.inf)
+    np.maximum.at(score_max, place_index, scores.ravel()[in_place])
+
+    rows, cols = np.nonzero(labels)
+    polygons = grid.cell_polygons(rows, cols)
+    place_of_cell = labels[rows, cols] - 1
+    geometries = [shapely.union_all(polygons[place_of_cell == i]) for i in range(n_places)]
+
+    # Which place each record falls in, for names and crime types.
+    flat, on_grid = grid.flat_index(frame["x"].to_numpy(), frame["y"].to_numpy())
+    record_place = np.full(len(frame), -1, dtype=np.int64)
+    record_place[on_grid] = flat_labels[flat[on_grid]] - 1
+    in_any = record_place >= 0
+    placed = frame.loc[in_any, ["location", "lsoa_name", "crime_type"]].copy()
+    placed["place"] = record_place[in_any]
+
+    names = _place_names(placed, n_places)
+    top_types = _top_types(placed, n_places)
+
+    centroids = shapely.centroid(np.array(geometries, dtype=object))
+    easting = shapely.get_x(centroids)
+    northing = shapely.get_y(centroids)
+    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(easting, northing)
+    area_m2 = cells_per_place * grid.cell_area_m2
+    total = max(len(frame), 1)
+
+    table = pd.DataFrame({
+        "name": names,
+        "id": [f"P{i + 1:03d}" for i in range(n_places)],
+        "lat": np.round(lat, 6), "lon": np.round(lon, 6),
+        "easting": np.round(easting, 1), "northing": np.round(northing, 1),
+        "area_m2": area_m2, "n_cells": cells_per_place,
+        "count": count_per_place.astype(np.int64),
+        "share": count_per_place / total,
+        "per_km2": count_per_place / (area_m2 / 1e6),
+        "score": score_sum if method in ("count", "kde", "combined") else score_max,
+        "top_types": top_types,
+        "_label": np.arange(1, n_places + 1),
+    })
+    for name, layer in extra.items():
+        values = layer.ravel()[in_place]
+        if name == "gi_p":
+            agg = np.full(n_places, np.inf)
+            np.minimum.at(agg, place_index, values)
+        else:
+            agg = np.full(n_places, -np.inf)
+            np.maximum.at(agg, place_index, values)
+        table[name] = agg
+    if "gi_bin" in table:
+        table["gi_bin"] = table["gi_bin"].astype(np.int64)
+    places = gpd.GeoDataFrame(table, geometry=geometries, crs=grid.crs)
+    places = places.sort_values(["count", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    places["cumulative_share"] = places["share"].cumsum()
+    # Place ids follow rank order so P001 is always the top place.
+    places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
+    return places
+
+
+def _strip_on_or_near(location: pd.Series) -> pd.Series:
+    return location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
+
+
+def _place_names(placed: pd.DataFrame, n_places: int) -> list[str]:
+    """The street most records in a place are on or near, with the area holding most of them."""
+    names = [""] * n_places
+    if len(placed) == 0:
+        return [f"Place {i + 1}" for i in range(n_places)]
+    placed = placed.assign(street=_strip_on_or_near(placed["location"]))
+    streets = _mode_by_place(placed, "street")
+    areas = _mode_by_place(placed, "lsoa_name")
+    for i in range(n_places):
+        street, area = streets.get(i, ""), areas.get(i, "")
+        if street and area:
+            names[i] = f"{street}, {area}"
+        else:
+            names[i] = street or area or f"Place {i + 1}"
+    return names
+
+
+def _mode_by_place(placed: pd.DataFrame, column: str) -> dict[int, str]:
+    valid = placed[placed[column].fillna("").astype(str) != ""]
+    if valid.empty:
+        return {}
+    tallies = valid.groupby(["place", column]).size().reset_index(name="n")
+    tallies = tallies.sort_values(["place", "n", column], ascending=[True, False, True], kind="stable")
+    return dict(zip(tallies.drop_duplicates("place")["place"], tallies.drop_duplicates("place")[column]))
+
+
+def _top_types(placed: pd.DataFrame, n_places: int, k: int = 3) -> list[str]:
+    result = [""] * n_places
+    if len(placed) == 0:
+        return result
+    tallies = placed.groupby(["place", "crime_type"]).size().reset_index(name="n")
+    tallies = tallies.sort_values(["place", "n", "crime_type"], ascending=[True, False, True], kind="stable")
+    for place, group in tallies.groupby("place", sort=False):
+        result[int(place)] = "; ".join(f"{t} ({n})" for t, n in zip(group["crime_type"].head(k), group["n"].head(k)))
+    return result
+
+
+# --- when places peak ---------------------------------------------------------------------
+
+
+def _time_profiles(places, labels, grid, frame, has_times):
+    """Weekday x hour counts per place (timed records) and monthly counts per place."""
+    flat, on_grid = grid.flat_index(frame["x"].to_numpy(), frame["y"].to_numpy())
+    record_label = np.zeros(len(frame), dtype=np.int64)
+    record_label[on_grid] = labels.ravel()[flat[on_grid]]
+    profiles: dict[str, np.ndarray] = {}
+    monthly_columns: dict[str, pd.Series] = {}
+    months = sorted(frame["month"].dropna().unique())
+    if has_times:
+        when = pd.to_datetime(frame["datetime"])
+        weekday = when.dt.weekday.to_numpy()
+        hour = when.dt.hour.to_numpy()
+        has_time = when.notna().to_numpy()
+    for place_id, label in zip(places["id"], places["_label"]):
+        in_place = record_label == label
+        if has_times:
+            sel = in_place & has_time
+            matrix = np.zeros((7, 24), dtype=np.int64)
+            np.add.at(matrix, (weekday[sel].astype(int), hour[sel].astype(int)), 1)
+            profiles[place_id] = matrix
+        monthly_columns[place_id] = frame.loc[in_place, "month"].value_counts().reindex(months, fill_value=0)
+    monthly = pd.DataFrame(monthly_columns, index=months)
+    monthly.index.name = "month"
+    return profiles, monthly
+
+
+def peak_windows(profile: np.ndarray, mass: float = PEAK_MASS, max_windows: int = 2) -> list[tuple[int, int, int, float]]:
+    """The busiest runs of weekly hours in a 7 x 24 weekday-by-hour count matrix (Monday first).
+
+    Hours are taken busiest first until they hold ``mass`` of the records (default 40 %), then
+    merged into runs of consecutive hours (the week wraps: Sunday 23:00 is followed by Monday
+    00:00). Returns up to ``max_windows`` runs as ``(start_hour_of_week, length_hours, count,
+    share)``, the biggest first.
+    """
+    weekly = np.asarray(profile, dtype=np.float64).ravel()
+    total = weekly.sum()
+    if total <= 0:
+        return []
+    order = np.argsort(-weekly, kind="stable")
+    cumulative = np.cumsum(weekly[order])
+    n_hours = int(np.searchsorted(cumulative, mass * total) + 1)
+    chosen = np.zeros(168, dtype=bool)
+    chosen[order[:n_hours]] = True
+    if chosen.all():
+        return [(0, 168, int(total), 1.0)]
+    # Start scanning just after an unchosen hour so no run is split by the week's wrap-around.
+    start_scan = int(np.argmin(chosen)) + 1
+    runs = []
+    run_start, run_len = None, 0
+    for step in range(168):
+        hour = (start_scan + step) % 168
+        if chosen[hour]:
+            if run_start is None:
+                run_start, run_len = hour, 0
+            run_len += 1
+        elif run_start is not None:
+            runs.append((run_start, run_len))
+            run_start = None
+    if run_start is not None:
+        runs.append((run_start, run_len))
+    described = []
+    for start, length in runs:
+        hours = [(start + i) % 168 for i in range(length)]
+        count = weekly[hours].sum()
+        described.append((start, length, int(count), float(count / total)))
+    described.sort(key=lambda r: (-r[2], r[0]))
+    return described[:max_windows]
+
+
+def describe_window(start_hour_of_week: int, length_hours: int) -> str:
+    """``(start, length)`` in weekly hours as words, e.g. ``(5*24+22, 5)`` -> ``"Sat 22:00-03:00"``."""
+    day = WEEKDAYS[start_hour_of_week // 24]
+    start = start_hour_of_week % 24
+    end = (start + length_hours) % 24
+    return f"{day} {start:02d}:00-{end:02d}:00"
+
+
+def monthly_trend(series: pd.Series) -> tuple[str, float, float]:
+    """Mann-Kendall trend of monthly counts: (``"rising"``/``"falling"``/``"no clear trend"``, tau, p).
+
+    Kendall's tau between month order and count, two-sided p from scipy; a trend is called
+    at p < 0.05. Fewer than 4 months: ``"too few months"``.
+    """
+    from scipy import stats
+
+    values = np.asarray(series, dtype=np.float64)
+    if len(values) < 4:
+        return "too few months", float("nan"), float("nan")
+    if np.all(values == values[0]):
+        return "no clear trend", 0.0, 1.0
+    tau, p = stats.kendalltau(np.arange(len(values)), values)
+    if p < TREND_ALPHA:
+        return ("rising" if tau > 0 else "falling"), float(tau), float(p)
+    return "no clear trend", float(tau), float(p)
+
+
+def _add_timing_columns(places, profiles, monthly, has_times) -> None:
+    if has_times:
+        peaks = []
+        for place_id in places["id"]:
+            windows = peak_windows(profiles[place_id])
+            peaks.append(", ".join(f"{describe_window(s, n)} ({share:.0%})" for s, n, _, share in windows))
+        places["peak"] = peaks
+    trends, taus, ps, slopes = [], [], [], []
+    from scipy import stats
+
+    for place_id in places["id"]:
+        series = monthly[place_id] if place_id in monthly else pd.Series(dtype=float)
+        label, tau, p = monthly_trend(series)
+        trends.append(label)
+        taus.append(tau)
+        ps.append(p)
+        slopes.append(float(stats.theilslopes(series.to_numpy(np.float64))[0]) if len(series) >= 4 else float("nan"))
+    places["trend"] = trends
+    places["trend_tau"] = taus
+    places["trend_p"] = ps
+    places["trend_per_month"] = slopes
+
+
+def _order_columns(places):
+    first = ["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2", "n_cells",
+             "lat", "lon", "easting", "northing"]
+    method_cols = [c for c in ("gi_z", "gi_p", "gi_bin", "kde_value", "rtm_score", "combined_score") if c in places]
+    rest = [c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places]
+    return places[first + method_cols + rest + ["geometry"]]
+
+
+# --- areas and streets --------------------------------------------------------------------
+
+
+def _rank_areas(study, *, top, area_share):
+    import geopandas as gpd
+
+    if study.boundaries is None:
+        raise HotspotInputError("--over areas needs --boundaries (LSOAs, wards...)")
+    areas = study.boundaries
+    frame = study.records.frame
+    points = gpd.GeoDataFrame(frame[["crime_type"]], geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=study.crs)
+    joined = gpd.sjoin(points, areas[["area_code", "geometry"]], predicate="within", how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    counts = joined.groupby("area_code").size().reindex(areas["area_code"], fill_value=0).to_numpy()
+    table = areas[["area_code", "area_name", "geometry"]].copy()
+    table["count"] = counts
+    total = len(frame)
+    table["share"] = counts / max(total, 1)
+    table["area_m2"] = table.geometry.area
+    table["per_km2"] = table["count"] / (table["area_m2"] / 1e6)
+    table = table.sort_values(["count", "area_code"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    table["cumulative_share"] = table["share"].cumsum()
+    if area_share is not None:
+        keep = (table["area_m2"].cumsum() - table["area_m2"]) < area_share * table["area_m2"].sum()
+        table = table[keep]
+    table = table.iloc[: top or DEFAULT_TOP].copy()
+    table["rank"] = np.arange(1, len(table) + 1)
+    table = table.rename(columns={"area_name": "name", "area_code": "id"})
+    _add_point_columns(table)
+    places = table[["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2",
+                    "lat", "lon", "easting", "northing", "geometry"]]
+    return RankResult(places=gpd.GeoDataFrame(places, crs=study.crs), method="count", over="areas",
+                      total_records=total, has_times=False)
+
+
+def _rank_streets(study, *, top):
+    import geopandas as gpd
+    import shapely
+
+    frame = study.records.frame
+    street = _strip_on_or_near(frame["location"])
+    if (street == "").all():
+        raise HotspotInputError("--over streets needs police.uk 'On or near ...' locations, and these records have none")
+    district = frame["lsoa_name"].fillna("").astype(str).str.replace(r"\s+\w+$", "", regex=True)
+    keyed = pd.DataFrame({"street": street, "district": district, "x": frame["x"], "y": frame["y"]})
+    keyed = keyed[keyed["street"] != ""]
+    grouped = keyed.groupby(["street", "district"], sort=False)
+    summary = grouped.agg(count=("x", "size"), easting=("x", "mean"), northing=("y", "mean")).reset_index()
+    summary = summary.sort_values(["count", "street"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    total = len(frame)
+    summary["share"] = summary["count"] / total
+    summary["cumulative_share"] = summary["share"].cumsum()
+    summary = summary.iloc[: top or DEFAULT_TOP].copy()
+    summary["rank"] = np.arange(1, len(summary) + 1)
+    summary["name"] = np.where(summary["district"] != "", summary["street"] + ", " + summary["district"], summary["street"])
+    summary["id"] = [f"S{i:03d}" for i in summary["rank"]]
+    geometry = shapely.points(summary["easting"], summary["northing"])
+    table = gpd.GeoDataFrame(summary, geometry=geometry, crs=study.crs)
+    _add_point_columns(table)
+    table["area_m2"] = np.nan
+    table["per_km2"] = np.nan
+    places = table[["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2",
+                    "lat", "lon", "easting", "northing", "geometry"]]
+    return RankResult(places=places, method="count", over="streets", total_records=total, has_times=False)
+
+
+def _add_point_columns(table) -> None:
+    from pyproj import Transformer
+
+    centroids = table.geometry.representative_point() if table.geom_type.iloc[0] != "Point" else table.geometry
+    table["easting"] = np.round(centroids.x.to_numpy(), 1)
+    table["northing"] = np.round(centroids.y.to_numpy(), 1)
+    lon, lat = Transformer.from_crs(table.crs, "EPSG:4326", always_xy=True).transform(table["easting"], table["northing"])
+    table["lon"] = np.round(lon, 6)
+    table["lat"] = np.round(lat, 6)
