@@ -27,9 +27,9 @@ For each place the table gives its records, share and cumulative share of all re
 per km², the method's score, the three most common crime types, and:
 
 - with timed records, the weekday x hour profile and the peak windows in words, e.g.
-  ``"Sat 22:00-03:00 (24 %)"``: the busiest hours of the week that together hold 40 % of the
-  place's records, merged into runs of consecutive hours (a run crossing midnight keeps the day
-  it started);
+  ``"Sat 22:00-03:00 (24%)"``: the hours of the week at least half as busy as the busiest
+  hour, merged into runs of consecutive hours (a run crossing midnight keeps the day it
+  started), the run holding most records first, with its share of the place's records;
 - with month-only records (police.uk), the monthly trend: the Mann-Kendall test (Kendall's tau of
   count against month) and the Theil-Sen slope; "rising"/"falling" when p < 0.05, else "no clear trend".
 """
@@ -50,7 +50,7 @@ METHODS = ("count", "gistar", "kde", "rtm", "combined")
 OVER = ("grid", "areas", "streets")
 DEFAULT_TOP = 20
 DEFAULT_CANDIDATE_SHARE = 0.02
-PEAK_MASS = 0.40
+PEAK_RELATIVE = 0.5
 TREND_ALPHA = 0.05
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -465,7 +465,7 @@ def _time_profiles(places, labels, grid, frame, has_times):
     months = sorted(frame["month"].dropna().unique())
     if has_times:
         when = pd.to_datetime(frame["datetime"])
-        weekday = when.dt.weekday.to_numpy()
+        weekday = when.dt.day_of_week.to_numpy()
         hour = when.dt.hour.to_numpy()
         has_time = when.notna().to_numpy()
     for place_id, label in zip(places["id"], places["_label"]):
@@ -481,26 +481,22 @@ def _time_profiles(places, labels, grid, frame, has_times):
     return profiles, monthly
 
 
-def peak_windows(profile: np.ndarray, mass: float = PEAK_MASS, max_windows: int = 2) -> list[tuple[int, int, int, float]]:
+def peak_windows(profile: np.ndarray, relative: float = PEAK_RELATIVE, max_windows: int = 2) -> list[tuple[int, int, int, float]]:
     """The busiest runs of weekly hours in a 7 x 24 weekday-by-hour count matrix (Monday first).
 
-    Hours are taken busiest first until they hold ``mass`` of the records (default 40 %), then
-    merged into runs of consecutive hours (the week wraps: Sunday 23:00 is followed by Monday
-    00:00). Returns up to ``max_windows`` runs as ``(start_hour_of_week, length_hours, count,
-    share)``, the biggest first.
+    An hour is busy when its count is at least ``relative`` (default 0.5) times the busiest
+    hour's; busy hours merge into runs of consecutive hours (the week wraps: Sunday 23:00 is
+    followed by Monday 00:00). Returns up to ``max_windows`` runs as ``(start_hour_of_week,
+    length_hours, count, share)``, the run holding most records first.
     """
     weekly = np.asarray(profile, dtype=np.float64).ravel()
     total = weekly.sum()
     if total <= 0:
         return []
-    order = np.argsort(-weekly, kind="stable")
-    cumulative = np.cumsum(weekly[order])
-    n_hours = int(np.searchsorted(cumulative, mass * total) + 1)
-    chosen = np.zeros(168, dtype=bool)
-    chosen[order[:n_hours]] = True
+    chosen = weekly >= relative * weekly.max()
     if chosen.all():
         return [(0, 168, int(total), 1.0)]
-    # Start scanning just after an unchosen hour so no run is split by the week's wrap-around.
+    # Start scanning just after a quiet hour so no run is split by the week's wrap-around.
     start_scan = int(np.argmin(chosen)) + 1
     runs = []
     run_start, run_len = None, 0
