@@ -1,0 +1,434 @@
+"""``read_records``: police.uk CSVs, force extracts and GIS point layers into one ``Records`` in metres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from hotspot.errors import HotspotInputError
+from hotspot.ingest.policeuk import standardise_policeuk
+from hotspot.ingest.projection import (
+    BNG, WGS84, area_of_use_mask, check_metre_crs, choose_crs, parse_crs, transform,
+)
+from hotspot.ingest.sources import Source, expand_inputs, read_csv_text
+from hotspot.ingest.tables import (
+    Standard, find_column, is_policeuk, month_from, normalise, normalise_months, parse_datetimes, parse_times, text,
+    to_float,
+)
+from hotspot.progress import ProgressCallback, resolve
+from hotspot.records import RECORD_COLUMNS, Records
+
+# British National Grid's false-origin extent in metres (with a margin): numbers in this box
+# in a "longitude" column are almost certainly eastings.
+_BNG_X = (-100_000.0, 800_000.0)
+_BNG_Y = (-100_000.0, 1_400_000.0)
+_COORD_OPTIONS = "x_column/y_column (metres, with input_crs) or lon_column/lat_column (degrees)"
+
+
+def _median(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def _looks_like_degrees(x: np.ndarray, y: np.ndarray) -> bool:
+    ok = np.isfinite(x) & np.isfinite(y)
+    return bool(ok.any()) and bool(np.all(np.abs(x[ok]) <= 180) and np.all(np.abs(y[ok]) <= 90))
+
+
+def _looks_like_bng(x: np.ndarray, y: np.ndarray) -> bool:
+    mx, my = _median(x), _median(y)
+    return _BNG_X[0] <= mx <= _BNG_X[1] and _BNG_Y[0] <= my <= _BNG_Y[1] and (abs(mx) > 180 or abs(my) > 90)
+
+
+def _check_degrees(lon: np.ndarray, lat: np.ndarray, lon_name: str, lat_name: str, label: str) -> None:
+    """Catch whole-column mistakes (swapped, metres declared as degrees) before rows are judged one by one."""
+    mlon, mlat = _median(lon), _median(lat)
+    if np.isnan(mlon) or np.isnan(mlat):
+        return
+    if abs(mlon) > 180 or abs(mlat) > 90:
+        if _looks_like_bng(lon, lat):
+            raise HotspotInputError(
+                f"{label}: columns {lon_name!r}/{lat_name!r} hold values like {mlon:.0f}, {mlat:.0f}, which look like "
+                "British National Grid metres, not degrees; name them easting/northing (x_column/y_column) "
+                "or give input_crs EPSG:27700"
+            )
+        if abs(mlat) > 90 and abs(mlon) <= 90:
+            raise HotspotInputError(
+                f"{label}: longitude {lon_name!r} and latitude {lat_name!r} look swapped (latitude values like {mlat:g}); "
+                f"name them the other way round with lon_column={lat_name!r} lat_column={lon_name!r}"
+            )
+        raise HotspotInputError(
+            f"{label}: columns {lon_name!r}/{lat_name!r} hold values like {mlon:g}, {mlat:g}, which are not degrees; "
+            "give input_crs for projected coordinates (e.g. EPSG:27700) or name the right columns"
+        )
+    # Great Britain swapped: latitude 49-61 sitting in the longitude column and vice versa.
+    if 49.0 <= mlon <= 61.0 and -9.0 <= mlat <= 2.0:
+        raise HotspotInputError(
+            f"{label}: longitude {lon_name!r} ({mlon:g}) and latitude {lat_name!r} ({mlat:g}) look swapped for Great Britain; "
+            f"name them the other way round with lon_column={lat_name!r} lat_column={lon_name!r}"
+        )
+
+
+def _coordinate_columns(raw: pd.DataFrame, opts: dict, label: str) -> tuple[str, str, str]:
+    """(x column, y column, kind) with kind ``"degrees"`` or ``"metres"``."""
+    cols = list(raw.columns)
+    if (opts["x_column"] is None) != (opts["y_column"] is None):
+        raise HotspotInputError(f"{label}: give both x_column and y_column (got only one)")
+    if (opts["lon_column"] is None) != (opts["lat_column"] is None):
+        raise HotspotInputError(f"{label}: give both lon_column and lat_column (got only one)")
+    if opts["x_column"] is not None:
+        return (find_column(cols, "east", opts["x_column"], label, "x_column"),
+                find_column(cols, "north", opts["y_column"], label, "y_column"), "metres")
+    if opts["lon_column"] is not None:
+        return (find_column(cols, "lon", opts["lon_column"], label, "lon_column"),
+                find_column(cols, "lat", opts["lat_column"], label, "lat_column"), "degrees")
+    pairs = (("lon", "lat", "degrees"), ("east", "north", "metres"), ("x", "y", "auto"))
+    for xrole, yrole, kind in pairs:
+        xc = find_column(cols, xrole, None, label, "")
+        yc = find_column(cols, yrole, None, label, "")
+        if xc is not None and yc is not None:
+            return xc, yc, kind
+        if (xc is None) != (yc is None):
+            have = xc or yc
+            raise HotspotInputError(
+                f"{label}: found coordinate column {have!r} but not its pair; name both with {_COORD_OPTIONS}"
+            )
+    raise HotspotInputError(
+        f"{label}: no coordinate columns recognised among: {', '.join(map(str, cols))}; name them with {_COORD_OPTIONS}"
+    )
+
+
+def _source_crs(kind: str, cx: np.ndarray, cy: np.ndarray, xname: str, yname: str, input_crs: str | None, label: str) -> str:
+    """The CRS the coordinate columns are in, checking them against what their names promise."""
+    if input_crs is not None:
+        crs = parse_crs(input_crs, "input_crs")
+        if crs.is_geographic:
+            _check_degrees(cx, cy, xname, yname, label)
+        elif _looks_like_degrees(cx, cy):
+            raise HotspotInputError(
+                f"{label}: input_crs {input_crs} is projected but {xname!r}/{yname!r} hold degree-like values; "
+                "drop input_crs or name longitude/latitude columns"
+            )
+        return input_crs
+    if kind == "auto":
+        kind = "degrees" if _looks_like_degrees(cx, cy) else "metres"
+    if kind == "degrees":
+        _check_degrees(cx, cy, xname, yname, label)
+        return WGS84
+    if _looks_like_degrees(cx, cy):
+        raise HotspotInputError(
+            f"{label}: {xname!r}/{yname!r} hold degree-like values ({_median(cx):g}, {_median(cy):g}), not metres; "
+            "name them as longitude/latitude (lon_column/lat_column)"
+        )
+    if not _looks_like_bng(cx, cy) and np.isfinite(_median(cx)):
+        raise HotspotInputError(
+            f"{label}: {xname!r}/{yname!r} hold projected values ({_median(cx):.0f}, {_median(cy):.0f}) outside "
+            "British National Grid; give input_crs (e.g. EPSG:32630)"
+        )
+    return BNG
+
+
+def _temporal(raw: pd.DataFrame, opts: dict, label: str, reason: np.ndarray) -> tuple[pd.Series, np.ndarray, bool]:
+    """(datetime, month text, has_times) for a generic table; rows with unreadable dates get ``unparsable``."""
+    cols = list(raw.columns)
+    n = len(raw)
+    date_col = find_column(cols, "datetime", opts["date_column"], label, "date_column")
+    if date_col is None:
+        date_col = find_column(cols, "date", None, label, "date_column")
+    time_col = find_column(cols, "time", opts["time_column"], label, "time_column")
+    month_col = find_column(cols, "month", None, label, "")
+    month_text = None
+    if month_col is not None and month_col not in (date_col, time_col):
+        month_text, month_ok = normalise_months(text(raw[month_col], n))
+        month_text = month_text.where(month_ok, "")
+    dt = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    has_times = False
+    if date_col is not None:
+        raw_date = text(raw[date_col], n) if not pd.api.types.is_datetime64_any_dtype(raw[date_col].dtype) else None
+        if raw_date is not None and time_col is None and bool(raw_date.str.fullmatch(r"(\d{4}-\d{2})?").all()):
+            # a "date" column holding YYYY-MM only is a month column
+            months, ok = normalise_months(raw_date)
+            reason[(reason == None) & ~ok] = "unparsable"  # noqa: E711
+            return dt, months, False
+        dt = parse_datetimes(raw[date_col])
+        reason[(reason == None) & dt.isna().to_numpy()] = "unparsable"  # noqa: E711
+        if time_col is not None:
+            t = parse_times(raw[time_col])
+            blank_time = (text(raw[time_col], n) == "").to_numpy()
+            reason[(reason == None) & t.isna().to_numpy() & ~blank_time] = "unparsable"  # noqa: E711
+            # a blank time keeps the row (and its month) but gives it no datetime, so time filters drop it
+            months = month_from(dt, month_text)
+            dt = (dt.dt.normalize() + t).astype("datetime64[ns]")
+            has_times = bool(t.notna().any())
+            return dt, months, has_times
+        has_times = bool((dt.notna() & (dt != dt.dt.normalize())).any())
+        return dt, month_from(dt, month_text), has_times
+    if time_col is not None:
+        raise HotspotInputError(
+            f"{label}: found time column {time_col!r} but no date column; name the date with date_column"
+        )
+    if month_text is not None:
+        reason[(reason == None) & (month_text == "").to_numpy()] = "unparsable"  # noqa: E711
+        return dt, month_text, False
+    return dt, text(None, n), False
+
+
+def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -> Standard:
+    n = len(raw)
+    reason = np.full(n, None, dtype=object)
+    if geo_xy is not None:
+        cx, cy, src = geo_xy
+        blank = ~(np.isfinite(cx) & np.isfinite(cy))
+        reason[blank] = "no_location"
+        if parse_crs(src).is_geographic:
+            _check_degrees(cx, cy, "geometry x", "geometry y", label)
+    else:
+        xc, yc, kind = _coordinate_columns(raw, opts, label)
+        cx, xblank = to_float(raw[xc])
+        cy, yblank = to_float(raw[yc])
+        reason[(np.isnan(cx) & ~xblank) | (np.isnan(cy) & ~yblank) | (xblank != yblank)] = "unparsable"
+        reason[xblank & yblank] = "no_location"
+        src = _source_crs(kind, cx, cy, xc, yc, opts["input_crs"], label)
+    dt, months, has_times = _temporal(raw, opts, label, reason)
+    cols = list(raw.columns)
+
+    def get(role, option=None):
+        name = find_column(cols, role, opts.get(option) if option else None, label, option or "")
+        return text(raw[name], n) if name is not None else text(None, n)
+
+    columns = {
+        "crime_id": get("crime_id", "id_column"),
+        "month": months,
+        "datetime": dt.reset_index(drop=True),
+        "crime_type": get("crime_type", "type_column"),
+        "location": get("location"),
+        "lsoa_code": get("lsoa_code"),
+        "lsoa_name": get("lsoa_name"),
+        "outcome": get("outcome"),
+    }
+    return Standard(np.asarray(cx, dtype=np.float64), np.asarray(cy, dtype=np.float64), src, columns, reason, raw,
+                    has_times, label)
+
+
+def _read_geo(source: Source, opts: dict) -> Standard:
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    label = source.label
+    try:
+        if source.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            metadata = pq.read_schema(source.path).metadata or {}
+            if b"geo" not in metadata:
+                frame = pd.read_parquet(source.path)
+                if frame.empty:
+                    raise HotspotInputError(f"{label}: the table has no rows")
+                return _standardise_table(frame, opts, label)
+            gdf = gpd.read_parquet(source.path)
+        else:
+            layer = opts["layer"]
+            if layer is None:
+                layers = pyogrio.list_layers(source.path)
+                points = [name for name, kind in layers if kind and "point" in str(kind).lower()]
+                if len(layers) > 1:
+                    if len(points) != 1:
+                        raise HotspotInputError(
+                            f"{label}: holds {len(layers)} layers ({', '.join(str(l[0]) for l in layers)}); "
+                            "choose one with layer"
+                        )
+                    layer = points[0]
+            gdf = pyogrio.read_dataframe(source.path, layer=layer)
+    except HotspotInputError:
+        raise
+    except Exception as exc:  # pyogrio/pyarrow raise many types for unreadable files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise HotspotInputError(f"{label}: cannot be read as a point layer ({first}); check the file") from None
+    if gdf.empty:
+        raise HotspotInputError(f"{label}: the layer has no features")
+    geoms = gdf.geometry.to_numpy()
+    types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]).tolist())
+    if types - {0, 4}:  # Point, MultiPoint
+        names = sorted({str(t) for t in gdf.geometry.geom_type.dropna().unique()})
+        raise HotspotInputError(f"{label}: holds {', '.join(names)} geometries; crime records must be points")
+    pts = shapely.centroid(geoms)
+    cx = shapely.get_x(pts)
+    cy = shapely.get_y(pts)
+    cx = np.where(shapely.is_missing(geoms) | shapely.is_empty(geoms), np.nan, cx).astype(np.float64)
+    cy = np.where(shapely.is_missing(geoms) | shapely.is_empty(geoms), np.nan, cy).astype(np.float64)
+    if opts["input_crs"] is not None:
+        src = opts["input_crs"]
+        parse_crs(src, "input_crs")
+    elif gdf.crs is not None:
+        epsg = gdf.crs.to_epsg()
+        src = f"EPSG:{epsg}" if epsg else gdf.crs.to_wkt()
+    else:
+        raise HotspotInputError(f"{label}: the layer has no CRS; give input_crs (e.g. EPSG:27700 or EPSG:4326)")
+    raw = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    return _standardise_table(raw, opts, label, geo_xy=(cx, cy, src))
+
+
+def _read_source(source: Source, opts: dict) -> Standard:
+    if source.kind != "csv":
+        return _read_geo(source, opts)
+    raw = read_csv_text(source)
+    names = {normalise(c) for c in raw.columns}
+    if {"outcome_type"} <= names and "crime_type" not in names:
+        raise HotspotInputError(f"{source.label}: this is a police.uk outcomes file, not street-level crimes; give the -street.csv files")
+    if "object_of_search" in names:
+        raise HotspotInputError(f"{source.label}: this is a police.uk stop-and-search file, not street-level crimes")
+    explicit = any(opts[k] is not None for k in ("x_column", "y_column", "lon_column", "lat_column", "input_crs"))
+    if is_policeuk(raw.columns) and not explicit:
+        return standardise_policeuk(raw, source.label)
+    return _standardise_table(raw, opts, source.label)
+
+
+def _rejected_rows(std: Standard, mask: np.ndarray) -> pd.DataFrame:
+    rows = std.raw.loc[mask].copy() if len(std.raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
+    rows = rows.rename(columns={c: f"{c}_raw" for c in ("reason", "source", "source_row") if c in rows.columns})
+    rows.insert(0, "reason", std.reason[mask])
+    rows.insert(1, "source", std.label)
+    rows.insert(2, "source_row", np.flatnonzero(mask) + 1)
+    return rows.reset_index(drop=True)
+
+
+def read_records(
+    inputs: Sequence[str | Path],
+    *,
+    crs: str | None = None,
+    input_crs: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    lon_column: str | None = None,
+    lat_column: str | None = None,
+    date_column: str | None = None,
+    time_column: str | None = None,
+    type_column: str | None = None,
+    id_column: str | None = None,
+    layer: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Records:
+    """Read crime records from police.uk CSVs, force extracts or point layers, projected to metres.
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Files, folders (searched recursively for ``*.csv``, ``*.csv.gz``, GeoPackage, GeoJSON,
+        Shapefile, Parquet and zips) or the data.police.uk zip download (members are read in
+        memory). police.uk outcomes and stop-and-search files inside folders and zips are skipped.
+    crs : str, optional
+        Projected CRS in metres to work in, e.g. ``"EPSG:27700"``. Default None: British
+        National Grid when the points lie in Great Britain, else their UTM zone (``choose_crs``).
+    input_crs : str, optional
+        CRS of the coordinate columns (or of a layer without a CRS). Default None: WGS84
+        (EPSG:4326) for longitude/latitude columns, British National Grid for eastings/northings.
+    x_column, y_column : str, optional
+        Columns holding projected coordinates in metres (easting, northing). Default None: auto-detect.
+    lon_column, lat_column : str, optional
+        Columns holding longitude/latitude in degrees. Default None: auto-detect.
+    date_column : str, optional
+        Column holding the date or date-time (day-first or ISO). Default None: auto-detect.
+    time_column : str, optional
+        Column holding the time of day (``HH:MM``, ``HH:MM:SS`` or ``HHMM``). Default None: auto-detect.
+    type_column : str, optional
+        Column holding the crime type. Default None: auto-detect.
+    id_column : str, optional
+        Column holding the record id. Default None: auto-detect.
+    layer : str, optional
+        Layer to read from a multi-layer GeoPackage. Default None: the only (point) layer.
+    progress : callable, optional
+        ``progress("reading records", files_done, n_files)``. Default None: silent.
+
+    Returns
+    -------
+    Records
+        Kept rows in ``frame`` (the columns of ``hotspot.records``), rows without usable
+        coordinates or dates in ``rejected`` (reasons ``no_location``, ``unparsable``,
+        ``out_of_range``) with their source columns, and ``sources`` = the files read.
+
+    Raises
+    ------
+    HotspotInputError
+        Missing file, unreadable zip or CSV, empty file, no recognisable coordinate columns,
+        longitude/latitude swapped, metres declared as degrees, or no usable rows at all.
+
+    Notes
+    -----
+    The column names recognised automatically are listed in ``hotspot.ingest.tables``.
+    """
+    report = resolve(progress)
+    opts = dict(input_crs=input_crs, x_column=x_column, y_column=y_column, lon_column=lon_column,
+                lat_column=lat_column, date_column=date_column, time_column=time_column, type_column=type_column,
+                id_column=id_column, layer=layer)
+    target = check_metre_crs(crs, "--crs") if crs is not None else None
+    if input_crs is not None:
+        parse_crs(input_crs, "input_crs")
+    sources = expand_inputs(inputs)
+    report("reading records", 0, len(sources))
+    tables: list[Standard] = []
+    for i, source in enumerate(sources, 1):
+        tables.append(_read_source(source, opts))
+        report("reading records", i, len(sources))
+    if sum(len(t.reason) for t in tables) == 0:
+        raise HotspotInputError(f"{', '.join(s.label for s in sources[:3])}: the input holds no data rows")
+
+    # WGS84 for every row: needed for Records.lon/lat, choosing the CRS and range checks.
+    for t in tables:
+        geographic = parse_crs(t.src_crs).is_geographic
+        if geographic:
+            bad = (np.abs(t.cx) > 180) | (np.abs(t.cy) > 90)
+            t.reason[(t.reason == None) & bad] = "out_of_range"  # noqa: E711
+        lon, lat = (t.cx.copy(), t.cy.copy()) if t.src_crs == WGS84 else transform(t.cx, t.cy, t.src_crs, WGS84)
+        lon[t.reason != None] = np.nan  # noqa: E711
+        lat[t.reason != None] = np.nan  # noqa: E711
+        t.columns["lon"], t.columns["lat"] = lon, lat
+    if target is None:
+        all_lon = np.concatenate([t.columns["lon"] for t in tables])
+        all_lat = np.concatenate([t.columns["lat"] for t in tables])
+        if not np.isfinite(all_lon).any():
+            target = None
+        else:
+            target = choose_crs(all_lon, all_lat)
+    kept_parts, rejected_parts = [], []
+    for t in tables:
+        if target is not None:
+            if t.src_crs == target:
+                x, y = t.cx.copy(), t.cy.copy()
+            else:
+                x, y = transform(t.cx, t.cy, t.src_crs, target)
+            usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(t.columns["lon"], t.columns["lat"], target)
+            t.reason[(t.reason == None) & ~usable] = "out_of_range"  # noqa: E711
+        else:
+            x = y = np.full(len(t.cx), np.nan)
+        keep = t.reason == None  # noqa: E711
+        n = len(keep)
+        def pick(values, keep=keep):
+            values = values.to_numpy() if isinstance(values, pd.Series) and values.dtype.kind == "M" else values
+            return values[keep].reset_index(drop=True) if isinstance(values, pd.Series) else values[keep]
+
+        part = {name: pick(t.columns[name]) for name in
+                ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code", "lsoa_name",
+                 "outcome")}
+        part.update(x=x[keep], y=y[keep], source=np.full(int(keep.sum()), t.label, dtype=object),
+                    source_row=np.arange(1, n + 1, dtype=np.int64)[keep])
+        kept_parts.append(pd.DataFrame(part, columns=list(RECORD_COLUMNS)))
+        if (~keep).any():
+            rejected_parts.append(_rejected_rows(t, ~keep))
+
+    frame = pd.concat(kept_parts, ignore_index=True)
+    frame["datetime"] = frame["datetime"].astype("datetime64[ns]")
+    rejected = (pd.concat(rejected_parts, ignore_index=True) if rejected_parts
+                else pd.DataFrame(columns=["reason", "source", "source_row"]))
+    records = Records(frame=frame, crs=target or "", rejected=rejected,
+                      has_times=any(t.has_times for t in tables), sources=[s.label for s in sources])
+    if frame.empty:
+        counts = ", ".join(f"{n:,} {r}" for r, n in records.reject_counts.items() if n)
+        raise HotspotInputError(
+            f"{sources[0].label}{' and others' if len(sources) > 1 else ''}: no usable records ({counts}); "
+            "check the coordinate columns and input_crs"
+        )
+    return records
