@@ -240,7 +240,7 @@ def apply_filters(
             raise HotspotInputError("--weekdays needs records with dates, but the data has month only (police.uk)")
         names = ",".join(WEEKDAYS[d] for d in sorted(days))
         steps.append(("filtered_weekday", f"--weekdays {names}",
-                      lambda f: f["datetime"].dt.weekday.isin(sorted(days)).to_numpy(dtype=bool)))
+                      lambda f: f["datetime"].dt.day_of_week.isin(sorted(days)).to_numpy(dtype=bool)))
 
     if study_area is not None:
         import shapely
