@@ -334,8 +334,8 @@ def density_for_study(
 ) -> KernelDensity:
     """Kernel density of a :class:`hotspot.study.Study`'s records on a grid over its study area.
 
-    The grid covers the boundaries (cells whose centre falls outside them are NaN) when the
-    study has them, else the records' extent padded by the bandwidth so almost none of the
+    The grid covers the study area (the boundaries or the demo outline; cells whose centre
+    falls outside it are NaN) when the study has one, else the records' extent padded by the bandwidth so almost none of the
     kernel mass falls off the grid. Parameters as in :func:`kernel_density`; ``cell_size_m``
     is the cell side in metres (default 100).
     """
@@ -349,10 +349,10 @@ def density_for_study(
     else:
         rule = "given"
     crs = str(records.crs)
-    boundaries = getattr(study, "boundaries", None)
-    if boundaries is not None and len(boundaries):
-        grid = Grid.from_geometry(boundaries, cell_size_m, crs=crs)
-        mask = grid.mask_from_geometry(boundaries)
+    area = study.study_area() if hasattr(study, "study_area") else getattr(study, "boundaries", None)
+    if area is not None and not getattr(area, "is_empty", False):
+        grid = Grid.from_geometry(area, cell_size_m, crs=crs)
+        mask = grid.mask_from_geometry(area)
     else:
         grid = Grid.from_points(x, y, cell_size_m, crs=crs, pad_m=float(bandwidth_m))
         mask = None
