@@ -18,9 +18,13 @@ How a ranking is made
 
 3. Candidate cells are the best-scoring cells covering the area budget (``area_share``, default
    2 % of the study area) — for ``gistar``, the significant hot cells within that budget.
-4. With ``merge=True`` (default) touching candidate cells (8-neighbour) merge into one place, so a
-   tasking meeting gets places, not pixels. A place is named after the street most records in it
-   are "on or near", and the area (LSOA) holding most of them.
+4. With ``merge=True`` (default) candidate cells merge into patrol-sized places, so a tasking
+   meeting gets places, not pixels: the best candidate cell not yet in a place seeds a new place,
+   which takes the other free candidate cells within ``place_radius_cells`` (default 1: at most a
+   3 x 3 block, 300 m across at 100 m cells) of it; repeat. Merging whole connected clusters would
+   turn a town centre into one place too big to patrol. A place is named after the street most
+   of its records are "on or near" (police.uk facility labels such as "Supermarket" only when no
+   street is given), and the area (LSOA) holding most of them.
 5. Places are ranked by their records (ties by score) and the first ``top`` kept (default 20).
 
 For each place the table gives its records, share and cumulative share of all records, density
@@ -53,6 +57,13 @@ DEFAULT_CANDIDATE_SHARE = 0.02
 PEAK_RELATIVE = 0.5
 TREND_ALPHA = 0.05
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SHORT_TYPES = {
+    "Violence and sexual offences": "violence", "Anti-social behaviour": "ASB", "Criminal damage and arson": "damage",
+    "Public order": "public order", "Shoplifting": "shoplifting", "Vehicle crime": "vehicle", "Burglary": "burglary",
+    "Other theft": "other theft", "Drugs": "drugs", "Robbery": "robbery", "Possession of weapons": "weapons",
+    "Theft from the person": "theft from person", "Bicycle theft": "bicycle", "Other crime": "other",
+}
+"""Short police.uk category names for printed tables (files keep the full names)."""
 
 
 @dataclass
@@ -117,6 +128,8 @@ class RankResult:
                     row.append(f"{value:.2f}")
                 elif column == "count":
                     row.append(f"{int(value):,}")
+                elif column == "top_types":
+                    row.append(_short_types(value, int(place["count"])))
                 else:
                     row.append("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
             rows.append(row)
@@ -138,6 +151,17 @@ class RankResult:
         return [gpkg, csv]
 
 
+def _short_types(top_types: str, count: int) -> str:
+    """"Violence and sexual offences (120); Burglary (30)" -> "violence 40%, burglary 10%"."""
+    import re
+
+    parts = []
+    for match in re.finditer(r"([^;]+?) \((\d+)\)", top_types or ""):
+        name, n = match.group(1).strip(), int(match.group(2))
+        parts.append(f"{SHORT_TYPES.get(name, name)} {n / max(count, 1):.0%}")
+    return ", ".join(parts)
+
+
 def _style_kwargs(styles: dict) -> dict:
     """Pass layer styles to the writer when it supports them (the styled writer may be absent)."""
     import inspect
@@ -156,6 +180,7 @@ def rank_places(
     top: int | None = None,
     area_share: float | None = None,
     merge: bool = True,
+    place_radius_cells: int = 1,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> RankResult:
@@ -177,7 +202,9 @@ def rank_places(
     area_share : float, optional
         Area budget as a share of the study area (0.01 = the best places covering 1 %).
     merge : bool, default True
-        Merge touching candidate cells into places.
+        Merge candidate cells into places around the best cells (see the module docstring).
+    place_radius_cells : int, default 1
+        How far, in cells, a place reaches from its seed cell when merging.
     seed : int, default 0
         Seed for the random steps of the scoring methods (Gi* permutations, RTM folds).
     progress : callable, optional
@@ -228,7 +255,7 @@ def rank_places(
         )
     notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
 
-    labels = _label_places(candidates, merge)
+    labels = _label_places(candidates, scores, place_radius_cells if merge else 0)
     places = _describe_places(labels, grid, counts, scores, extra_layers, frame, records, method)
     if top is None and area_share is None:
         top = DEFAULT_TOP
@@ -325,16 +352,12 @@ def _top_cells(scores: np.ndarray, eligible: np.ndarray, area_share: float, n_st
     return selected.reshape(scores.shape)
 
 
-def _label_places(candidates: np.ndarray, merge: bool) -> np.ndarray:
-    """Place label per cell (0 = not a place): touching cells share a label when merging."""
-    if merge:
-        from scipy import ndimage
+def _label_places(candidates: np.ndarray, scores: np.ndarray, radius_cells: int) -> np.ndarray:
+    """Place label per cell (0 = not a place), seeded at the best cells; radius 0 keeps single cells."""
+    from hotspot.kernels.places import grow_places
 
-        labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), dtype=int))
-        return labels
-    labels = np.zeros(candidates.shape, dtype=np.int64)
-    labels[candidates] = np.arange(1, int(candidates.sum()) + 1)
-    return labels
+    order = np.argsort(-np.where(candidates, scores, -np.inf).ravel(), kind="stable")[: int(candidates.sum())]
+    return grow_places(order.astype(np.int64), candidates, int(radius_cells))
 
 
 # --- describing places --------------------------------------------------------------------
@@ -411,6 +434,15 @@ def _describe_places(labels, grid, counts, scores, extra, frame, records, method
     return places
 
 
+POLICEUK_FACILITY_LABELS = frozenset({
+    "Parking Area", "Sports/Recreation Area", "Park/Open Space", "Petrol Station", "Supermarket",
+    "Shopping Area", "Pedestrian Subway", "Further/Higher Educational Building", "Nightclub", "Police Station",
+    "Theatre/Concert Hall", "Conference/Exhibition Centre", "Bus/Coach Station", "Hospital", "Airport/Airfield",
+    "Sports/Recreation Area", "Railway Station", "Hotel/Motel", "Prison",
+})
+"""police.uk anonymisation points labelled by facility type rather than by street."""
+
+
 def _strip_on_or_near(location: pd.Series) -> pd.Series:
     return location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
 
@@ -421,10 +453,12 @@ def _place_names(placed: pd.DataFrame, n_places: int) -> list[str]:
     if len(placed) == 0:
         return [f"Place {i + 1}" for i in range(n_places)]
     placed = placed.assign(street=_strip_on_or_near(placed["location"]))
-    streets = _mode_by_place(placed, "street")
+    facility = placed["street"].isin(POLICEUK_FACILITY_LABELS)
+    streets = _mode_by_place(placed[~facility], "street")
+    facilities = _mode_by_place(placed[facility], "street")
     areas = _mode_by_place(placed, "lsoa_name")
     for i in range(n_places):
-        street, area = streets.get(i, ""), areas.get(i, "")
+        street, area = streets.get(i, "") or facilities.get(i, ""), areas.get(i, "")
         if street and area:
             names[i] = f"{street}, {area}"
         else:

@@ -145,3 +145,23 @@ def test_streets_ranking_groups_by_street_and_district():
     result = rank_places(_study(points, locations=locations), over="streets")
     assert list(result.places["name"]) == ["High Street, Testtown", "Mill Lane, Testtown"]
     assert list(result.places["count"]) == [5, 3]
+
+
+def test_places_never_exceed_the_seed_block():
+    rng = np.random.default_rng(5)
+    # A dense 1 km square would be one connected blob; places must stay patrol-sized.
+    blob = np.column_stack([rng.uniform(501_000, 502_000, 5000), rng.uniform(201_000, 202_000, 5000)])
+    points = np.vstack([blob, _background(rng, 300)])
+    for radius in (1, 2):
+        result = rank_places(_study(points), cell_size_m=100, top=50, place_radius_cells=radius)
+        assert result.places["n_cells"].max() <= (2 * radius + 1) ** 2
+        assert len(result.places) == 50
+    # Every record is in at most one place: the places' shares never add past 1.
+    assert result.places["share"].sum() <= 1.0 + 1e-12
+
+
+def test_police_uk_facility_labels_yield_to_street_names():
+    points = [[501_010, 201_010]] * 6 + [[501_020, 201_020]] * 2
+    locations = ["On or near Supermarket"] * 6 + ["On or near George Street"] * 2
+    result = rank_places(_study(points, locations=locations), cell_size_m=100, top=1)
+    assert result.places.iloc[0]["name"] == "George Street, Testtown 001A"

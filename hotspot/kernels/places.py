@@ -1,0 +1,29 @@
+"""Growing patrol-sized places from the best cells of a scored grid."""
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def grow_places(order: np.ndarray, candidates: np.ndarray, radius_cells: int) -> np.ndarray:
+    """Label candidate cells with places seeded at the best unassigned cell.
+
+    ``order`` lists flat cell indices best first; ``candidates`` is a boolean (nrows, ncols)
+    array. The best unassigned candidate seeds a place, which takes every unassigned candidate
+    within ``radius_cells`` (Chebyshev distance) of the seed; repeat. Returns int64 labels,
+    0 for cells in no place, 1.. in seeding order.
+    """
+    nrows, ncols = candidates.shape
+    labels = np.zeros((nrows, ncols), dtype=np.int64)
+    next_label = 1
+    for k in range(order.size):
+        row = order[k] // ncols
+        col = order[k] % ncols
+        if not candidates[row, col] or labels[row, col] != 0:
+            continue
+        for r in range(max(0, row - radius_cells), min(nrows, row + radius_cells + 1)):
+            for c in range(max(0, col - radius_cells), min(ncols, col + radius_cells + 1)):
+                if candidates[r, c] and labels[r, c] == 0:
+                    labels[r, c] = next_label
+        next_label += 1
+    return labels
