@@ -40,7 +40,8 @@ def _looks_like_degrees(x: np.ndarray, y: np.ndarray) -> bool:
 
 def _looks_like_bng(x: np.ndarray, y: np.ndarray) -> bool:
     mx, my = _median(x), _median(y)
-    return _BNG_X[0] <= mx <= _BNG_X[1] and _BNG_Y[0] <= my <= _BNG_Y[1] and (abs(mx) > 180 or abs(my) > 90)
+    # both must be metre-sized: one large value beside a small one is a swap or junk, not a grid reference
+    return _BNG_X[0] <= mx <= _BNG_X[1] and _BNG_Y[0] <= my <= _BNG_Y[1] and abs(mx) > 1000 and abs(my) > 1000
 
 
 def _check_degrees(lon: np.ndarray, lat: np.ndarray, lon_name: str, lat_name: str, label: str) -> None:
