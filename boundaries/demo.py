@@ -674,3 +674,143 @@ def _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre
         "hotspot_lsoas": {"nte_quarter": nte["lsoa_codes"], "burglary_cluster": burglary["lsoa_codes"]},
         "features": {k: int(len(v)) for k, v in features.items()},
     }
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+_README = """Demoton: a synthetic town for trying hotspot (every person, place and crime here is made up).
+
+Files
+-----
+crimes_policeuk/YYYY-MM/YYYY-MM-demo-street.csv
+    The crimes as police.uk publishes them (one file per month, the exact police.uk street-level
+    column layout). Coordinates are snapped to the nearest anonymisation point ("On or near <street>"),
+    about 3 % of rows have no location, and anti-social behaviour has no Crime ID, as on police.uk.
+crimes_with_times.csv
+    The same crimes as a force extract would hold them: crime_id, occurred_at (ISO date and time),
+    crime_type, easting, northing (precise, British National Grid metres), location.
+demo_town.gpkg
+    GeoPackage (EPSG:27700) with layers: lsoas (area_code, area_name, ward_code, population), wards,
+    outline (the study area), streets, snap_points, licensed_premises (kind: pub, bar, nightclub,
+    off_licence), street_lights (lit: true/false), unlit_streets (poorly lit street segments),
+    bus_stops, decoy (post boxes: a feature with no effect on crime), quiet_area (a reservoir and park).
+population.csv
+    Residents per LSOA: area_code, population and age bands age_0_15 .. age_65_plus (they sum to population).
+truth.json
+    The planted model the crimes were drawn from: expected counts per crime type, the risk-terrain model
+    for violence (factors, distances in metres, relative risk values), the NTE quarter, the burglary
+    cluster, the quiet area and the NTE peak window. Use it to check what an analysis finds.
+
+Try
+---
+    hotspot rank {out}/crimes_policeuk --boundaries {out}/demo_town.gpkg
+    hotspot rank {out}/crimes_with_times.csv --nte --crime-type "Violence and sexual offences"
+
+Seed {seed}; regenerate with `hotspot demo --out DIR`.
+"""
+
+
+def write_demo(out_dir: str | Path, seed: int = DEMO_SEED) -> list[Path]:
+    """Write the demo town as ordinary input files in ``out_dir`` (created if needed); returns the paths written.
+
+    Writes police.uk monthly street CSVs (snapped, ~3 % without location), ``crimes_with_times.csv``,
+    ``demo_town.gpkg`` (boundaries and risk features), ``population.csv``, ``truth.json`` and
+    ``README.txt``; each file atomically. ``seed`` (default :data:`DEMO_SEED`) picks the town.
+    """
+    import geopandas as gpd
+    from pyproj import Transformer
+    from scipy.spatial import cKDTree
+
+    from hotspot.atomic import atomic_path
+    from hotspot.errors import HotspotInputError
+    from hotspot.outputs import write_csv, write_geopackage
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HotspotInputError(f"--out {out} is a file; give a folder for the demo files")
+    town = demo_town(seed)
+    crimes = town.crimes
+    written: list[Path] = []
+
+    # police.uk: coordinates of the nearest snap point, LSOA of that point, a few rows with no location
+    snaps = town.snap_points
+    sx, sy = snaps.geometry.x.to_numpy(), snaps.geometry.y.to_numpy()
+    _, snap = cKDTree(np.column_stack([sx, sy])).query(crimes[["x", "y"]].to_numpy())
+    slon, slat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(sx, sy)
+    snap_lsoa = _lsoa_of(town.lsoas, sx, sy)
+    rng = np.random.default_rng([seed, 1])  # its own stream, so the files never change the town
+    no_loc = rng.random(len(crimes)) < NO_LOCATION_SHARE
+    codes = town.lsoas["area_code"].to_numpy()[snap_lsoa[snap]]
+    names = town.lsoas["area_name"].to_numpy()[snap_lsoa[snap]]
+    police = pd.DataFrame({
+        "Crime ID": np.where(crimes["crime_type"].to_numpy() == "Anti-social behaviour", "", crimes["crime_id"].to_numpy()),
+        "Month": crimes["month"].to_numpy(),
+        "Reported by": FORCE_NAME,
+        "Falls within": FORCE_NAME,
+        "Longitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slon)[snap])),
+        "Latitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slat)[snap])),
+        "Location": np.where(no_loc, "No Location", snaps["location"].to_numpy()[snap]),
+        "LSOA code": np.where(no_loc, "", codes),
+        "LSOA name": np.where(no_loc, "", names),
+        "Crime type": crimes["crime_type"].to_numpy(),
+        "Last outcome category": crimes["outcome"].to_numpy(),
+        "Context": "",
+    }, columns=list(POLICE_UK_COLUMNS))
+    # police.uk files are not in time order; sorting by area and type hides the extract's order
+    police["_no_location"] = no_loc  # police.uk lists rows without a location last
+    police = police.sort_values(["Month", "_no_location", "LSOA code", "Crime type"], kind="stable")
+    police = police.drop(columns="_no_location")
+    for month, rows in police.groupby("Month", sort=True):
+        written.append(write_csv(rows, out / "crimes_policeuk" / month / f"{month}-demo-street.csv"))
+
+    extract = pd.DataFrame({
+        "crime_id": crimes["crime_id"].to_numpy(),
+        "occurred_at": crimes["datetime"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(),
+        "crime_type": crimes["crime_type"].to_numpy(),
+        "easting": crimes["x"].round(1).to_numpy(),
+        "northing": crimes["y"].round(1).to_numpy(),
+        "location": crimes["location"].to_numpy(),
+    })
+    written.append(write_csv(extract, out / "crimes_with_times.csv"))
+
+    layers = {
+        "lsoas": town.lsoas, "wards": town.wards,
+        "outline": gpd.GeoDataFrame({"name": [TOWN_NAME]}, geometry=[town.outline], crs=CRS),
+        "streets": town.streets, "snap_points": town.snap_points,
+        **{name: town.features[name] for name in ("licensed_premises", "street_lights", "unlit_streets", "bus_stops", "decoy")},
+        "quiet_area": gpd.GeoDataFrame({"name": [town.truth["quiet_area"]["name"]]}, geometry=[town.quiet_area], crs=CRS),
+    }
+    written.append(write_geopackage(out / "demo_town.gpkg", layers))
+    written.append(write_csv(population_table(seed), out / "population.csv"))
+
+    truth_path = out / "truth.json"
+    with atomic_path(truth_path) as tmp:
+        tmp.write_text(json.dumps(town.truth, indent=2) + "\n", encoding="utf-8")
+    written.append(truth_path)
+    readme_path = out / "README.txt"
+    with atomic_path(readme_path) as tmp:
+        tmp.write_text(_README.format(out=out, seed=seed), encoding="utf-8")
+    written.append(readme_path)
+    return written
+
+
+_AGE_BANDS = ("age_0_15", "age_16_24", "age_25_34", "age_35_49", "age_50_64", "age_65_plus")
+_AGE_BASE = np.array([0.19, 0.11, 0.14, 0.19, 0.18, 0.19])
+_AGE_CENTRAL_SHIFT = np.array([-0.07, 0.10, 0.07, 0.0, -0.03, -0.07])
+"""Added to the age shares at the town centre (fading with distance): town centres are young."""
+
+
+def population_table(seed: int = DEMO_SEED) -> pd.DataFrame:
+    """Residents per LSOA with six age bands summing to ``population`` (columns as in population.csv)."""
+    town = demo_town(seed)
+    lsoas = town.lsoas
+    cent = lsoas.geometry.centroid
+    centrality = np.exp(-(np.hypot(cent.x - CENTRE_XY[0], cent.y - CENTRE_XY[1]).to_numpy() / 1500.0) ** 2)
+    shares = _AGE_BASE[None, :] + centrality[:, None] * _AGE_CENTRAL_SHIFT[None, :]
+    shares /= shares.sum(axis=1, keepdims=True)
+    rng = np.random.default_rng([seed, 2])
+    bands = np.vstack([rng.multinomial(n, p) for n, p in zip(lsoas["population"].to_numpy(), shares)])
+    table = pd.DataFrame(bands, columns=list(_AGE_BANDS))
+    table.insert(0, "population", lsoas["population"].to_numpy())
+    table.insert(0, "area_code", lsoas["area_code"].to_numpy())
+    return table
