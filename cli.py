@@ -217,6 +217,21 @@ def _print_ranked(result, quiet: bool) -> None:
     Console(quiet=quiet).print(table)
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")] = Path("hotspot-demo"),
+    quiet: QuietOpt = False,
+):
+    """Write the demo town (crimes as police.uk CSVs and with times, boundaries, risk features, truth) as ordinary files."""
+    from boundaries.demo import write_demo
+
+    written = write_demo(out)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"{len(written)} files in {out}; see {out / 'README.txt'}")
+
+
 def main() -> None:
     """Console-script entry point: bad input is one line on stderr and exit code 2, never a traceback."""
     from hotspot.errors import HotspotInputError
