@@ -246,19 +246,24 @@ def rank_places(
     scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress)
     progress(f"scoring cells ({method})", 1, 1)
 
+    if top is None and area_share is None:
+        top = DEFAULT_TOP
     budget = area_share if area_share is not None else DEFAULT_CANDIDATE_SHARE
-    candidates = _top_cells(scores, eligible & mask, budget, int(mask.sum()))
+    radius = place_radius_cells if merge else 0
+    while True:
+        candidates = _top_cells(scores, eligible & mask, budget, int(mask.sum()))
+        labels = _label_places(candidates, scores, radius)
+        # Asked for N places and no area budget: widen the candidate budget until N places exist.
+        if area_share is not None or labels.max() >= top or budget >= 1.0:
+            break
+        budget = min(1.0, budget * 2)
     if not candidates.any():
         raise HotspotInputError(
             f"no cell qualifies as a hotspot with --method {method} (for gistar: no significant hot cells); "
             "try --method count or a larger --area-share"
         )
     notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
-
-    labels = _label_places(candidates, scores, place_radius_cells if merge else 0)
     places = _describe_places(labels, grid, counts, scores, extra_layers, frame, records, method)
-    if top is None and area_share is None:
-        top = DEFAULT_TOP
     if top is not None:
         places = places.iloc[:top].copy()
     places["rank"] = np.arange(1, len(places) + 1)
