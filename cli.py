@@ -218,6 +218,67 @@ def _print_ranked(result, quiet: bool) -> None:
 
 
 @app.command()
+def kde(
+    inputs: Inputs = None,
+    kernel: Annotated[str, typer.Option("--kernel", help="quartic|epanechnikov|triangular|uniform|gaussian (gaussian: sd = bandwidth/3, cut at the bandwidth).")] = "quartic",
+    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="Search radius in metres (the kernel reaches zero there). Default: the spatial Silverman rule ArcGIS uses; the value is printed.", show_default=False)] = None,
+    units: Annotated[str, typer.Option("--units", help="per-km2 (crimes per square km), per-cell (expected crimes per cell) or relative (1 = study-area average).")] = "per-km2",
+    hotspot_share: Annotated[Optional[float], typer.Option("--hotspot-share", help="Also write the top share of cells (0.05 = 5 % of the area) as ranked hotspot polygons, a GeoPackage beside the GeoTIFF.", show_default=False)] = None,
+    edge_correction: Annotated[bool, typer.Option("--edge-correction", help="Divide each crime's weight by the share of its kernel inside the study area, so edges are not under-counted.")] = False,
+    binned: Annotated[bool, typer.Option("--binned", help="Approximate by linear binning and FFT convolution instead of the exact sum.")] = False,
+    boundaries: BoundariesOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="The GeoTIFF to write. Default: hotspot-out/kde.tif.", show_default=False)] = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 50.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Kernel density surface of crimes as a cloud-optimised GeoTIFF (and hotspot polygons with --hotspot-share)."""
+    from hotspot.errors import HotspotInputError
+
+    out_path = out if out is not None else Path("hotspot-out") / "kde.tif"
+    if out_path.suffix.lower() not in (".tif", ".tiff"):
+        raise HotspotInputError(f"--out {out_path}: the kde surface is a GeoTIFF; give a path ending in .tif")
+    from hotspot.kde import check_options
+
+    check_options(kernel=kernel, units=units, bandwidth_m=bandwidth)
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        from hotspot.kde import density_for_study
+
+        result = density_for_study(study, cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel, units=units,
+                                   edge_correction=edge_correction, binned=binned, progress=progress)
+        hotspots = None
+        if hotspot_share is not None:
+            from hotspot.surface_hotspots import surface_hotspots
+
+            frame = study.records.frame
+            hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy())
+    import numpy as np
+
+    console = _console(quiet)
+    console.print(f"bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_rule})")
+    console.print(f"grid {result.grid.nrows:,} rows x {result.grid.ncols:,} columns of {result.grid.cell_size:g} m cells; "
+                  f"{result.n_points:,} crimes at {result.n_locations:,} distinct locations")
+    console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g}; "
+                  f"{result.mass_on_grid:.1%} of the kernel mass lies on the mapped cells")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"wrote {result.to_geotiff(out_path)}")
+    if hotspots is not None:
+        from hotspot.outputs import write_geopackage
+
+        gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots})
+        console.print(f"{len(hotspots):,} hotspot polygons in the top {hotspot_share:.1%} of cells hold "
+                      f"{hotspots['share_of_points'].sum():.1%} of the crimes")
+        console.print(f"wrote {gpkg} (layer kde_hotspots)")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")] = Path("hotspot-demo"),
     quiet: QuietOpt = False,

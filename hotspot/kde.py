@@ -209,6 +209,19 @@ def default_bandwidth(x, y, weights=None) -> tuple[float, str]:
     return float(h), text
 
 
+def check_options(*, kernel: str = "quartic", units: str = "per-km2", bandwidth_m: float | None = None) -> None:
+    """Raise :class:`HotspotInputError` for an unknown kernel or unit, or a bandwidth (metres) that is not positive.
+
+    Cheap, so the CLI can call it before reading any data.
+    """
+    if kernel not in KERNELS:
+        raise HotspotInputError(f"--kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
+    if units not in UNITS:
+        raise HotspotInputError(f"--units must be one of {', '.join(UNITS)}; got {units!r}")
+    if bandwidth_m is not None and not (math.isfinite(float(bandwidth_m)) and float(bandwidth_m) > 0):
+        raise HotspotInputError(f"--bandwidth must be a positive number of metres, got {bandwidth_m}")
+
+
 def kernel_density(
     x,
     y,
@@ -261,10 +274,7 @@ def kernel_density(
     -------
     KernelDensity
     """
-    if kernel not in KERNELS:
-        raise HotspotInputError(f"--kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
-    if units not in UNITS:
-        raise HotspotInputError(f"--units must be one of {', '.join(UNITS)}; got {units!r}")
+    check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
     x, y, w = _validated_points(x, y, weights)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
@@ -280,8 +290,6 @@ def kernel_density(
     else:
         rule = "given"
         bandwidth_m = float(bandwidth_m)
-        if not (math.isfinite(bandwidth_m) and bandwidth_m > 0):
-            raise HotspotInputError(f"--bandwidth must be a positive number of metres, got {bandwidth_m}")
     if bandwidth_m < grid.cell_size:
         raise HotspotInputError(
             f"bandwidth {bandwidth_m:,.1f} m is smaller than the {grid.cell_size:g} m cells, so each point would touch "
@@ -339,6 +347,7 @@ def density_for_study(
     kernel mass falls off the grid. Parameters as in :func:`kernel_density`; ``cell_size_m``
     is the cell side in metres (default 100).
     """
+    check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
     records = study.records
     x = records.frame["x"].to_numpy(np.float64)
     y = records.frame["y"].to_numpy(np.float64)

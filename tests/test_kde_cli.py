@@ -1,0 +1,49 @@
+"""The `hotspot kde` command on the demo town: files written, values and report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
+    import pyogrio
+    import rasterio
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = tmp_path / "surface.tif"
+    result = CliRunner().invoke(app, ["kde", "--bandwidth", "400", "--cell-size", "50", "--hotspot-share", "0.02",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bandwidth 400 m (given)" in result.output
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 27700
+        assert src.descriptions[0] == "quartic kernel density, bandwidth 400 m, per km2"
+        assert src.res == (50.0, 50.0)
+        data = src.read(1, masked=True)
+        assert src.overviews(1) or max(src.shape) < 512
+    from hotspot.kde import density_for_study
+    from hotspot.study import load_study
+
+    want = density_for_study(load_study([]), cell_size_m=50.0, bandwidth_m=400.0).surface
+    np.testing.assert_array_equal(data.filled(np.nan), want)
+    layers = [name for name, _ in pyogrio.list_layers(tmp_path / "surface.gpkg")]
+    assert layers == ["kde_hotspots"]
+    hotspots = pyogrio.read_dataframe(tmp_path / "surface.gpkg", layer="kde_hotspots")
+    assert list(hotspots["hotspot_id"]) == list(range(1, len(hotspots) + 1))
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--kernel", "cosine"], "--kernel must be one of"),
+    (["--out", "x.gpkg"], "give a path ending in .tif"),
+])
+def test_kde_command_bad_options_exit_2(tmp_path, args, words):
+    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "kde", *args], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert words in proc.stderr and "Traceback" not in proc.stderr
