@@ -151,6 +151,8 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
         return select_top_area(scores, area_share, cell_areas, mask).astype(np.float64)
     area_share = _check_share(area_share)
     eligible = _eligible(scores, mask)
+    if cell_areas is None:
+        return _equal_area_weights(scores, eligible, area_share)
     areas = _cell_area_array(cell_areas, scores.shape).ravel()
     order = _descending_order(scores.ravel(), eligible.ravel())
     weights = np.zeros(scores.size, dtype=np.float64)
@@ -170,6 +172,24 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
     fraction[fraction < 1e-12] = 0.0
     weights[order] = fraction[group]
     return weights.reshape(scores.shape)
+
+
+def _equal_area_weights(scores: np.ndarray, eligible: np.ndarray, area_share: float) -> np.ndarray:
+    """``selection_weights`` for equal cells without a full sort: find the cut-off score by partition."""
+    weights = np.zeros(scores.shape, dtype=np.float64)
+    values = scores[eligible]
+    if values.size == 0:
+        return weights
+    k = area_share * values.size
+    kk = min(max(int(math.ceil(k - 1e-9)), 1), values.size)
+    cutoff = np.partition(values, values.size - kk)[values.size - kk]
+    above = eligible & (scores > cutoff)
+    tied = eligible & (scores == cutoff)
+    fraction = (k - above.sum()) / tied.sum()
+    fraction = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
+    weights[above] = 1.0
+    weights[tied] = fraction
+    return weights
 
 
 @dataclass
@@ -278,12 +298,14 @@ def rri(scores, test_counts, train_counts, area_share: float = 0.01, *, cell_are
 
 def _month_index(months) -> np.ndarray:
     """``YYYY-MM`` strings to integer months (year * 12 + month - 1)."""
-    text = pd.Series(months, dtype=object).astype(str)
-    parts = text.str.extract(r"^(\d{4})-(\d{2})")
+    codes, uniques = pd.factorize(pd.Series(months, dtype=object).astype(str), use_na_sentinel=False)
+    text = pd.Series(uniques, dtype=object)
+    parts = text.str.extract(r"^(\d{4})-(\d{2})$")
     if parts.isna().any().any():
         bad = text[parts.isna().any(axis=1)].iloc[0]
         raise HotspotInputError(f"month {bad!r} is not YYYY-MM; the backtest needs a month on every record")
-    return parts[0].astype(np.int64).to_numpy() * 12 + parts[1].astype(np.int64).to_numpy() - 1
+    parsed = parts[0].astype(np.int64).to_numpy() * 12 + parts[1].astype(np.int64).to_numpy() - 1
+    return parsed[codes]
 
 
 def _month_text(index: int) -> str:
@@ -329,42 +351,62 @@ def _quartic_kernel(cell_size_m: float, bandwidth_m: float) -> np.ndarray:
 
 
 def _smooth(stack: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve each (nrows, ncols) layer of ``stack`` with ``kernel`` (same size, zero outside)."""
-    from scipy.signal import fftconvolve
+    """Convolve each (nrows, ncols) layer of ``stack`` with ``kernel`` (same size, zero outside the grid)."""
+    from scipy import ndimage
 
     if kernel.shape == (1, 1):
         return stack.copy()
-    return np.clip(fftconvolve(stack, kernel[None, :, :], mode="same", axes=(1, 2)), 0.0, None)
+    return ndimage.convolve(stack, kernel[None, :, :], mode="constant", cval=0.0)
 
 
 class _CombinedLayers:
-    """Monthly count grids and their smoothed versions, so any weight setting is a cheap weighted sum."""
+    """Monthly count grids and their smoothed versions, so any weight setting is a cheap weighted sum.
+
+    Only cells that are non-zero in some layer are stored (``cells``, flat indices); the rest score 0.
+    """
 
     def __init__(self, records: Records, grid: Grid, bandwidths, last_month: int):
         frame = records.frame
         months = _month_index(frame["month"]) if len(frame) else np.zeros(0, dtype=np.int64)
         keep = months <= last_month
         first = int(months[keep].min()) if keep.any() else last_month
+        self.grid = grid
         self.months = np.arange(first, last_month + 1)
         flat, inside = grid.flat_index(frame["x"].to_numpy(np.float64)[keep], frame["y"].to_numpy(np.float64)[keep])
         m = months[keep][inside] - first
-        counts = np.bincount(m * grid.size + flat[inside], minlength=self.months.size * grid.size)
-        self.counts = counts.reshape(self.months.size, grid.nrows, grid.ncols).astype(np.float64)
-        self.smoothed = {float(b): _smooth(self.counts, _quartic_kernel(grid.cell_size, b)) for b in set(bandwidths)}
+        full = np.bincount(m * grid.size + flat[inside], minlength=self.months.size * grid.size)
+        full = full.reshape(self.months.size, grid.nrows, grid.ncols).astype(np.float64)
+        smoothed = {float(b): _smooth(full, _quartic_kernel(grid.cell_size, b)) for b in set(bandwidths)}
+        active = (full > 0).any(axis=0)
+        for layer in smoothed.values():
+            active |= (layer > 0).any(axis=0)
+        self.cells = np.flatnonzero(active)
+        self.counts = full.reshape(self.months.size, -1)[:, self.cells]
+        self.smoothed = {b: layer.reshape(self.months.size, -1)[:, self.cells] for b, layer in smoothed.items()}
+
+    def month_counts(self, month: int) -> np.ndarray:
+        """Counts per cell in one (integer) month, shape ``grid.shape``."""
+        return self._full(self.counts[month - self.months[0]])
+
+    def _full(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.grid.size, dtype=np.float64)
+        out[self.cells] = values
+        return out.reshape(self.grid.shape)
 
     def score(self, weights: Mapping[str, float], upto: int, rtm_share: np.ndarray | None) -> np.ndarray:
-        """The combined score from months up to and including ``upto`` (an integer month)."""
+        """The combined score from months up to and including ``upto`` (an integer month), shape ``grid.shape``."""
         n = int(upto - self.months[0] + 1)
+        if n < 1:
+            return np.zeros(self.grid.shape) if rtm_share is None else rtm_share.copy()
         age = (self.months[n - 1] - self.months[:n]).astype(np.float64)
         h = float(weights["half_life_months"])
         recency = np.ones(n) if math.isinf(h) else 0.5 ** (age / h)
-        counts = np.tensordot(recency, self.counts[:n], axes=1)
         a = float(weights.get("kde_weight", 0.0))
         c = float(weights.get("rtm_weight", 0.0)) if rtm_share is not None else 0.0
-        score = (1.0 - a - c) * _share(counts)
+        values = (1.0 - a - c) * _share(recency @ self.counts[:n])
         if a > 0:
-            smooth = np.tensordot(recency, self.smoothed[float(weights["bandwidth_m"])][:n], axes=1)
-            score = score + a * _share(smooth)
+            values = values + a * _share(recency @ self.smoothed[float(weights["bandwidth_m"])][:n])
+        score = self._full(values)
         if c > 0:
             score = score + c * rtm_share
         return score
@@ -439,8 +481,18 @@ def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mas
     candidates = candidates or combined_candidates(rtm_share is not None)
     if len(records) == 0:
         return CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS))
-    last = _month_index([reference_month])[0] if reference_month else int(_month_index(records.frame["month"]).max())
+    last = _last_month(records, reference_month)
     layers = _CombinedLayers(records, grid, [c["bandwidth_m"] for c in candidates], last)
+    return _tune_layers(layers, candidates, area_share, mask, rtm_share, n_validation, progress)
+
+
+def _last_month(records: Records, reference_month: str | None) -> int:
+    if reference_month:
+        return int(_month_index([reference_month])[0])
+    return int(_month_index(records.frame["month"]).max())
+
+
+def _tune_layers(layers: _CombinedLayers, candidates, area_share, mask, rtm_share, n_validation, progress) -> CombinedFit:
     n_months = layers.months.size
     n_val = min(int(n_validation), n_months - 2)
     if n_val < 1:
@@ -449,16 +501,32 @@ def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mas
     val_months = layers.months[n_months - n_val:]
     hits = np.zeros((len(candidates), n_val))
     for j, v in enumerate(val_months):
-        test = layers.counts[v - layers.months[0]]
+        test = layers.month_counts(int(v))
         for i, cand in enumerate(candidates):
-            score = layers.score(cand, v - 1, rtm_share)
+            score = layers.score(cand, int(v) - 1, rtm_share)
             hits[i, j] = forecast_metrics(score, test, area_share, mask=mask).hit_rate
         report("tuning combined", j + 1, n_val)
-    mean = np.nanmean(np.where(np.isnan(hits), 0.0, hits), axis=1)
+    mean = np.where(np.isnan(hits), 0.0, hits).mean(axis=1)
     best = int(np.argmax(mean))
     table = pd.DataFrame(candidates)
     table["mean_hit_rate"] = mean
     return CombinedFit(dict(candidates[best]), table, [_month_text(int(v)) for v in val_months])
+
+
+def _combined(records: Records, grid: Grid, weights, reference_month, rtm_score, area_share, mask, progress):
+    """The combined score and the fit that chose its weights (one pass over the records)."""
+    rtm_share = _rtm_share(rtm_score, grid)
+    if len(records) == 0:
+        return np.zeros(grid.shape), CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS))
+    last = _last_month(records, reference_month)
+    if weights is None:
+        candidates = combined_candidates(rtm_share is not None)
+        layers = _CombinedLayers(records, grid, [c["bandwidth_m"] for c in candidates], last)
+        fit = _tune_layers(layers, candidates, area_share, mask, rtm_share, 3, progress)
+    else:
+        fit = CombinedFit({**COMBINED_DEFAULT_WEIGHTS, **dict(weights)})
+        layers = _CombinedLayers(records, grid, [fit.weights["bandwidth_m"]], last)
+    return layers.score(fit.weights, last, rtm_share), fit
 
 
 def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float] | None = None,
@@ -508,16 +576,7 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float]
     ndarray of float64, shape (nrows, ncols)
         Non-negative scores summing to 1 over the grid (0 everywhere without records).
     """
-    rtm_share = _rtm_share(rtm_score, grid)
-    if len(records) == 0:
-        return np.zeros(grid.shape)
-    if weights is None:
-        weights = tune_combined(records, grid, area_share=area_share, mask=mask, rtm_score=rtm_score,
-                                reference_month=reference_month, progress=progress).weights
-    weights = {**COMBINED_DEFAULT_WEIGHTS, **dict(weights)}
-    last = _month_index([reference_month])[0] if reference_month else int(_month_index(records.frame["month"]).max())
-    layers = _CombinedLayers(records, grid, [weights["bandwidth_m"]], last)
-    return layers.score(weights, last, rtm_share)
+    return _combined(records, grid, weights, reference_month, rtm_score, area_share, mask, progress)[0]
 
 
 # --- forecasters and the backtest -------------------------------------------------------------------------
@@ -573,9 +632,9 @@ class CombinedForecaster:
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
         if len(train) == 0:
             return np.zeros(grid.shape)
-        fit = tune_combined(train, grid, area_share=self.area_share, mask=self.mask, rtm_score=self.rtm_score)
+        score, fit = _combined(train, grid, None, None, self.rtm_score, self.area_share, self.mask, None)
         self.chosen.append(fit.weights)
-        return combined_score(train, grid, weights=fit.weights, rtm_score=self.rtm_score)
+        return score
 
 
 def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=None, rtm_score=None,
