@@ -433,6 +433,7 @@ def _describe_places(labels, grid, counts, scores, extra, frame, records, method
         table["gi_bin"] = table["gi_bin"].astype(np.int64)
     places = gpd.GeoDataFrame(table, geometry=geometries, crs=grid.crs)
     places = places.sort_values(["count", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    places["name"] = _disambiguate(places["name"])
     places["cumulative_share"] = places["share"].cumsum()
     # Place ids follow rank order so P001 is always the top place.
     places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
@@ -469,6 +470,16 @@ def _place_names(placed: pd.DataFrame, n_places: int) -> list[str]:
         else:
             names[i] = street or area or f"Place {i + 1}"
     return names
+
+
+def _disambiguate(names: pd.Series) -> list[str]:
+    """Number repeated names in rank order ("High Street, X", "High Street, X (2)") so each place is unique."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return result
 
 
 def _mode_by_place(placed: pd.DataFrame, column: str) -> dict[int, str]:
@@ -520,11 +531,13 @@ def _time_profiles(places, labels, grid, frame, has_times):
     return profiles, monthly
 
 
-def peak_windows(profile: np.ndarray, relative: float = PEAK_RELATIVE, max_windows: int = 2) -> list[tuple[int, int, int, float]]:
+def peak_windows(
+    profile: np.ndarray, relative: float = PEAK_RELATIVE, max_windows: int = 2, smooth: bool = True
+) -> list[tuple[int, int, int, float]]:
     """The busiest runs of weekly hours in a 7 x 24 weekday-by-hour count matrix (Monday first).
 
-    An hour is busy when its count is at least ``relative`` (default 0.5) times the busiest
-    hour's; busy hours merge into runs of consecutive hours (the week wraps: Sunday 23:00 is
+    An hour is busy when its count (with ``smooth``, the mean over it and the hours either side)
+    is at least ``relative`` (default 0.5) times the busiest hour's; busy hours merge into runs of consecutive hours (the week wraps: Sunday 23:00 is
     followed by Monday 00:00). Returns up to ``max_windows`` runs as ``(start_hour_of_week,
     length_hours, count, share)``, the run holding most records first.
     """
@@ -532,7 +545,14 @@ def peak_windows(profile: np.ndarray, relative: float = PEAK_RELATIVE, max_windo
     total = weekly.sum()
     if total <= 0:
         return []
-    chosen = weekly >= relative * weekly.max()
+    # A place has a few records per weekly hour, so single hours are noisy: judge each hour by
+    # the mean of it and its two neighbours (the week wraps) before thresholding.
+    smoothed = (np.roll(weekly, 1) + weekly + np.roll(weekly, -1)) / 3.0 if smooth else weekly
+    threshold = relative * smoothed.max()
+    # Smoothing alone would widen a sharp peak by an hour each side, so an hour must also be busy
+    # itself, except a single dip between two busy hours, which noise explains better than a gap.
+    busy_itself = (smoothed >= threshold) & (weekly >= threshold)
+    chosen = busy_itself | ((smoothed >= threshold) & np.roll(busy_itself, 1) & np.roll(busy_itself, -1))
     if chosen.all():
         return [(0, 168, int(total), 1.0)]
     # Start scanning just after a quiet hour so no run is split by the week's wrap-around.

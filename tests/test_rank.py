@@ -88,18 +88,18 @@ def test_peak_window_of_a_weekend_night_profile():
     profile[5, 22:24] = 40     # Sat 22-24
     profile[6, 0:3] = 40       # Sun 00-03
     profile += 1               # background
-    windows = peak_windows(profile)
+    windows = peak_windows(profile, smooth=False)
     assert [describe_window(s, n) for s, n, _, _ in windows] == ["Sat 22:00-03:00", "Fri 22:00-03:00"]
     assert windows[0][2] == 5 * 41 and windows[1][2] == 5 * 31
     # A stricter threshold keeps only the Saturday-night run.
-    assert [describe_window(s, n) for s, n, _, _ in peak_windows(profile, relative=0.9)] == ["Sat 22:00-03:00"]
+    assert [describe_window(s, n) for s, n, _, _ in peak_windows(profile, relative=0.9, smooth=False)] == ["Sat 22:00-03:00"]
 
 
 def test_peak_window_wraps_from_sunday_to_monday():
     profile = np.zeros((7, 24))
     profile[6, 23] = 10
     profile[0, 0:2] = 10
-    start, length, count, share = peak_windows(profile)[0]
+    start, length, count, share = peak_windows(profile, smooth=False)[0]
     assert describe_window(start, length) == "Sun 23:00-02:00"
     assert count == 30 and share == 1.0
 
@@ -165,3 +165,20 @@ def test_police_uk_facility_labels_yield_to_street_names():
     locations = ["On or near Supermarket"] * 6 + ["On or near George Street"] * 2
     result = rank_places(_study(points, locations=locations), cell_size_m=100, top=1)
     assert result.places.iloc[0]["name"] == "George Street, Testtown 001A"
+
+
+def test_smoothing_finds_a_noisy_weekend_night_peak():
+    rng = np.random.default_rng(11)
+    rate = np.full((7, 24), 1.0)
+    rate[5, 22:24] = rate[6, 0:3] = 6.0          # Sat 22:00-03:00, planted
+    profile = rng.poisson(rate * 1.5)
+    start, length, _, _ = peak_windows(profile)[0]
+    words = describe_window(start, length)
+    assert words.startswith("Sat 2"), words
+    assert length >= 3
+
+
+def test_repeated_names_are_numbered():
+    points = [[501_010, 201_010]] * 5 + [[503_010, 203_010]] * 3
+    result = rank_places(_study(points), cell_size_m=100, top=2)
+    assert list(result.places["name"]) == ["High Street, Testtown 001A", "High Street, Testtown 001A (2)"]
