@@ -589,8 +589,8 @@ def _times(rng, types: np.ndarray, in_lp_zone: np.ndarray) -> np.ndarray:
     start = pd.Timestamp(PERIOD[0])
     n_days = (pd.Timestamp(PERIOD[1]) - start).days + 1
     days = pd.date_range(start, periods=n_days, freq="D")
-    dow = days.dayofweek.to_numpy()
-    doy = days.dayofyear.to_numpy()
+    dow = days.day_of_week.to_numpy()
+    doy = days.day_of_year.to_numpy()
     minutes = np.zeros(len(types), dtype=np.int64)
     for crime_type in np.unique(types):
         idx = np.flatnonzero(types == crime_type)
