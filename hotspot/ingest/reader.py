@@ -394,7 +394,7 @@ def read_records(
             target = None
         else:
             target = choose_crs(all_lon, all_lat)
-    kept_parts, rejected_parts = [], []
+    kept_parts, rejected_parts, keep_masks = [], [], []
     for t in tables:
         if target is not None:
             if t.src_crs == target:
@@ -407,20 +407,19 @@ def read_records(
             x = y = np.full(len(t.cx), np.nan)
         keep = t.reason == None  # noqa: E711
         n = len(keep)
-        def pick(values, keep=keep):
-            values = values.to_numpy() if isinstance(values, pd.Series) and values.dtype.kind == "M" else values
-            return values[keep].reset_index(drop=True) if isinstance(values, pd.Series) else values[keep]
-
-        part = {name: pick(t.columns[name]) for name in
-                ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code", "lsoa_name",
-                 "outcome")}
-        part.update(x=x[keep], y=y[keep], source=np.full(int(keep.sum()), t.label, dtype=object),
-                    source_row=np.arange(1, n + 1, dtype=np.int64)[keep])
+        part = {name: (t.columns[name].to_numpy() if t.columns[name].dtype.kind == "M" else t.columns[name])
+                if isinstance(t.columns[name], pd.Series) else t.columns[name]
+                for name in ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code",
+                             "lsoa_name", "outcome")}
+        part.update(x=x, y=y, source=np.full(n, t.label, dtype=object), source_row=np.arange(1, n + 1, dtype=np.int64))
         kept_parts.append(pd.DataFrame(part, columns=list(RECORD_COLUMNS)))
+        keep_masks.append(keep)
         if (~keep).any():
             rejected_parts.append(_rejected_rows(t, ~keep))
 
+    # one boolean selection over all files is much cheaper than one per file
     frame = pd.concat(kept_parts, ignore_index=True)
+    frame = frame.loc[np.concatenate(keep_masks)].reset_index(drop=True)
     frame["datetime"] = frame["datetime"].astype("datetime64[ns]")
     rejected = (pd.concat(rejected_parts, ignore_index=True) if rejected_parts
                 else pd.DataFrame(columns=["reason", "source", "source_row"]))

@@ -130,9 +130,11 @@ def to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return values, ~np.isfinite(values) & series.isna().to_numpy()
-    raw = series.astype(object).where(series.notna(), "").astype(str).str.strip()
-    blank = (raw == "").to_numpy()
-    values = pd.to_numeric(raw.where(~blank, None), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if not pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
+        series = series.astype(object).where(series.notna(), "").astype("str")
+    raw = series.str.strip()
+    blank = (raw.isna() | (raw == "")).to_numpy(dtype=bool)
+    values = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     return values, blank
 
 
