@@ -19,6 +19,7 @@ town                   centred on E 450000 N 300000; irregular rounded outline, 
 streets                jittered 250 m lattice rotated a few degrees, cut into named streets; main
                        roads through the centre (High Street, London Road, Station Road, ...) and a
                        1.3 km ring road (Queensway); snap points every 60 m ("On or near <street>")
+                       plus one at each nightclub ("On or near Nightclub"), as police.uk has
 quiet area             "Demoton Water" reservoir and country park, circle radius 350 m centred at
                        (-1600 m, +1300 m) from the town centre: no streets, no features and
                        intensity exactly 0 for every crime type
@@ -36,8 +37,9 @@ NTE quarter            36 licensed premises (16 pubs, 12 bars, 5 nightclubs, 3 o
                        elsewhere. Violence in cells within 150 m of any licensed premises: 65 % of
                        it is timed in the NTE window (nights starting Fri or Sat, 22:00-03:00; a
                        night belongs to the day it starts), the rest follows the normal profile
-unlit streets          ~10 % of the minor streets more than 550 m from the centre (spread through
-                       town); their street lights have ``lit == False``; all other lights are lit
+unlit streets          10 % of the streets (by count), drawn from the minor streets whose midpoint is
+                       more than 550 m from the centre (so spread through town, separable from the
+                       NTE quarter); their street lights have ``lit == False``; all others are lit
 bus stops              every ~350 m along the main roads and ring road
 decoy                  60 post boxes on random streets; NO effect on any crime type
 burglary cluster       Gaussian bump, sigma 200 m, centred at (+1700 m, -1100 m) from the centre,
