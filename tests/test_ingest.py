@@ -353,3 +353,36 @@ def test_parse_time_window_forms():
 def test_no_filters_returns_everything(timed_records):
     out = apply_filters(timed_records)
     assert len(out) == len(timed_records) and sum(out.reject_counts.values()) == 0
+
+
+def test_excel_style_csvs_bom_cp1252_and_semicolons(tmp_path):
+    content = "Easting{s}Northing{s}Offence{s}Date\n505000{s}250000{s}Café damage{s}01/02/2023\n"
+    (tmp_path / "bom.csv").write_bytes(("\ufeff" + content.format(s=",")).encode("utf-8"))
+    (tmp_path / "cp.csv").write_bytes(content.format(s=",").encode("cp1252"))
+    (tmp_path / "semi.csv").write_bytes(content.format(s=";").encode("utf-8"))
+    for name in ("bom.csv", "cp.csv", "semi.csv"):
+        records = read_records([tmp_path / name])
+        row = records.frame.iloc[0]
+        assert (row["x"], row["crime_type"], row["month"]) == (505000.0, "Café damage", "2023-02"), name
+        assert row["datetime"] == pd.Timestamp("2023-02-01")  # day-first, as UK extracts write dates
+
+
+def test_x_y_columns_are_degrees_or_metres_by_value(tmp_path):
+    pd.DataFrame({"X": [505000.0, 505100.0], "Y": [250000.0, 250100.0]}).to_csv(tmp_path / "m.csv", index=False)
+    metres = read_records([tmp_path / "m.csv"])
+    assert metres.frame["x"].tolist() == [505000.0, 505100.0] and metres.frame["lon"].between(-1, 0).all()
+    pd.DataFrame({"x": [-0.47, -0.46], "y": [52.13, 52.14]}).to_csv(tmp_path / "d.csv", index=False)
+    degrees = read_records([tmp_path / "d.csv"])
+    assert degrees.frame["lon"].tolist() == [-0.47, -0.46] and (degrees.frame["x"] > 400_000).all()
+
+
+def test_multi_layer_geopackage_needs_layer(tmp_path):
+    import geopandas as gpd
+
+    path = tmp_path / "two.gpkg"
+    for name, n in (("burglary", 2), ("robbery", 3)):
+        gpd.GeoDataFrame({"v": range(n)}, geometry=gpd.points_from_xy([505000.0] * n, [250000.0] * n),
+                         crs="EPSG:27700").to_file(path, layer=name)
+    with pytest.raises(HotspotInputError, match="burglary, robbery"):
+        read_records([path])
+    assert len(read_records([path], layer="robbery")) == 3

@@ -184,8 +184,10 @@ def apply_filters(
                     f"--crime-type {', '.join(repr(u) for u in unknown)} not in the data; types present: {'; '.join(present)}"
                 )
             wanted_keys = {_type_key(w) for w in wanted}
+            # match on the few distinct labels, then select rows by exact label (no per-row Python)
+            labels = [t for t in present if _type_key(t) in wanted_keys]
             steps.append(("filtered_crime_type", f"--crime-type {','.join(w.strip() for w in wanted)}",
-                          lambda f: f["crime_type"].map(_type_key).isin(wanted_keys).to_numpy()))
+                          lambda f: f["crime_type"].isin(labels).to_numpy(dtype=bool)))
 
     has_dates = bool(frame["datetime"].notna().any()) if len(frame) else False
     if date_from is not None or date_to is not None:

@@ -157,7 +157,9 @@ def read_csv_text(source: Source):
         raise HotspotInputError(f"{label}: cannot be read ({exc}); the file may be corrupt, get a fresh copy") from None
     if not data.strip():
         raise HotspotInputError(f"{label}: the file is empty; remove it from the inputs or download it again")
-    sep = "\t" if label.lower().endswith(".tsv") else ","
+    # Excel in many European locales saves CSV with semicolons; the header line tells which separator
+    header = data[:4096].split(b"\n", 1)[0]
+    sep = max((b",", b";", b"\t"), key=lambda c: (header.count(c), c == b",")).decode()
     try:
         frame = pd.read_csv(io.BytesIO(data), engine="pyarrow", dtype=str, sep=sep)
     except Exception:  # pyarrow raises several types for malformed text; the C parser gets a second try
