@@ -1,0 +1,104 @@
+"""Rank on the demo town recovers what was planted, and `hotspot rank` runs with no arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from boundaries.demo import demo_town
+from hotspot.rank import WEEKDAYS, rank_places
+from hotspot.study import load_study
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _distance_to(places, centre):
+    return np.hypot(places["easting"] - centre[0], places["northing"] - centre[1])
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return demo_town().truth
+
+
+def test_top_places_are_in_the_planted_town_centre_quarter(truth):
+    result = rank_places(load_study([]), method="count", top=5)
+    quarter = truth["nte_quarter"]
+    assert (_distance_to(result.places, quarter["centre"]) <= quarter["radius_m"]).all()
+
+
+def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth):
+    """Violence places in the NTE quarter peak on the planted Fri/Sat 22:00-03:00 nights."""
+    study = load_study([], crime_types=["Violence and sexual offences"])
+    result = rank_places(study, method="count", top=20)
+    quarter = truth["nte_quarter"]
+    in_quarter = result.places[_distance_to(result.places, quarter["centre"]) <= quarter["radius_m"]]
+    assert len(in_quarter) >= 3
+    window = truth["nte_window"]
+    for peak in in_quarter["peak"]:
+        words = peak.split(",")[0]
+        day, hours = words.split(" ")[0], words.split(" ")[1]
+        start, end = (int(h[:2]) for h in hours.split("-"))
+        # A night belongs to the day it starts; Sunday 00:00-03:00 is the tail of Saturday night.
+        assert day in window["days"] or (day == "Sun" and start == 0), words
+        # Within an hour of the planted 22:00-03:00 (the profile is judged on 3-hour smoothed counts).
+        assert (start >= window["start_hour"] - 1 or start <= 1) and 0 < end <= window["end_hour"] + 1, words
+
+
+def test_top_burglary_place_is_the_planted_cluster(truth):
+    study = load_study([], crime_types=["Burglary"])
+    result = rank_places(study, method="count", top=3)
+    cluster = truth["burglary_cluster"]
+    assert _distance_to(result.places, cluster["centre"]).iloc[0] <= cluster["radius_m"]
+
+
+def test_no_place_in_the_quiet_area(truth):
+    result = rank_places(load_study([]), method="count", top=50)
+    quiet = truth["quiet_area"]
+    assert (_distance_to(result.places, quiet["centre"]) > quiet["radius_m"]).all()
+
+
+def test_profiles_hold_every_record_of_each_place():
+    result = rank_places(load_study([]), method="count", top=10)
+    for place_id, count in zip(result.places["id"], result.places["count"]):
+        assert result.profiles[place_id].sum() == count
+        assert result.monthly[place_id].sum() == count
+    assert len(result.monthly) == 24
+    assert set(WEEKDAYS) == {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+
+
+def test_hotspot_rank_with_no_arguments_prints_and_writes(tmp_path):
+    out = tmp_path / "ranked.gpkg"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "rank", "--out", str(out), "--top", "5"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Top 5 places by count" in run.stdout
+    assert "records kept from the demo town" in run.stderr
+    assert "ranked" in pyogrio.list_layers(out)[:, 0]
+    table = pd.read_csv(out.with_suffix(".csv"))
+    for column in ("rank", "name", "count", "share", "cumulative_share", "lat", "lon"):
+        assert column in table.columns
+    assert list(table["rank"]) == [1, 2, 3, 4, 5]
+    # The demo town sits near E 450000 N 300000: in England, so lat/lon are plausible.
+    assert table["lat"].between(52.5, 53.5).all() and table["lon"].between(-1.9, -0.9).all()
+
+
+def test_nte_option_keeps_night_records_only(tmp_path):
+    out = tmp_path / "nte.gpkg"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "rank", "--nte", "--quiet", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(out.with_suffix(".csv"))
+    for peak in table["peak"].dropna():
+        hour = int(peak.split(" ")[1][:2])
+        assert hour >= 19 or hour < 7, peak
