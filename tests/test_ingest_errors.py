@@ -181,3 +181,9 @@ def test_cli_missing_file_exits_2_with_one_line():
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "/nonexistent.csv" in lines[0]
+
+
+def test_crime_type_filter_without_type_column(tmp_path):
+    pd.DataFrame({"easting": [505000], "northing": [250000]}).to_csv(tmp_path / "n.csv", index=False)
+    records = read_records([tmp_path / "n.csv"])
+    one_line_error(lambda: apply_filters(records, crime_types="burglary"), "--crime-type", "type_column")

@@ -177,6 +177,10 @@ def apply_filters(
         wanted = [w for item in wanted for w in str(item).split(",") if w.strip()]
         if wanted:
             present = sorted({str(t) for t in frame["crime_type"].dropna().unique() if str(t)})
+            if not present:
+                raise HotspotInputError(
+                    "--crime-type: the records have no crime type column; name it with type_column or drop --crime-type"
+                )
             keys = {_type_key(t) for t in present}
             unknown = [w.strip() for w in wanted if _type_key(w) not in keys]
             if unknown:
