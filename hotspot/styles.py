@@ -1,0 +1,548 @@
+"""Default map styles, so a layer opens in QGIS already drawn the way an analyst would draw it.
+
+Each style is generated as QGIS QML (what QGIS applies on open from a GeoPackage's
+``layer_styles`` table or a raster's ``.qml`` sidecar) and, for vector layers, as OGC SLD 1.1
+(what GeoServer and other clients read). Styles are built per layer because some depend on
+the data: graduated class breaks and raster colour-ramp limits come from the values written.
+
+The registry, keyed by the style name passed to :func:`hotspot.outputs.write_geopackage`:
+
+==================  =========================================================================
+style name          what it draws
+==================  =========================================================================
+``gistar``          categorised on ``gi_bin`` (-3..3): cold spots 99/95/90 % in blues, not
+                    significant light grey, hot spots 90/95/99 % in reds
+``ranked``          places outlined (polygons) or dotted (points), labelled by ``rank``
+``areas``           graduated colour on a numeric field (option ``field``; quantile classes)
+``kde_hotspots``    outlined polygons (KDE hot-spot areas), red outline, no fill
+``priority_places`` outlined polygons (RTM priority places), purple outline, light fill
+``raster_ramp``     single-band pseudocolour ramp for a GeoTIFF, min/max from the data
+==================  =========================================================================
+
+Colours are ColorBrewer schemes (RdBu for Gi*, YlOrRd for counts and densities), which
+stay readable for the common forms of colour blindness and in greyscale print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+
+from hotspot.errors import HotspotInputError
+
+QGIS_VERSION_TAG = "3.22.0"
+"""The QGIS version written into QML headers; QGIS 3.x reads styles written by older 3.x versions."""
+
+GISTAR_CLASSES: tuple[tuple[int, str, str], ...] = (
+    (3, "#b2182b", "Hot spot - 99 % confidence"),
+    (2, "#ef8a62", "Hot spot - 95 % confidence"),
+    (1, "#fddbc7", "Hot spot - 90 % confidence"),
+    (0, "#e0e0e0", "Not significant"),
+    (-1, "#d1e5f0", "Cold spot - 90 % confidence"),
+    (-2, "#67a9cf", "Cold spot - 95 % confidence"),
+    (-3, "#2166ac", "Cold spot - 99 % confidence"),
+)
+"""Gi* confidence bins (value, colour, legend label), hot first as the legend lists them."""
+
+YLORRD = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
+"""ColorBrewer YlOrRd, light to dark: counts, rates and densities."""
+
+RAMPS: dict[str, tuple[str, ...]] = {
+    "density": ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"),
+    "risk": ("#f7fcf5", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d04"),
+    "viridis": ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
+}
+"""Named colour ramps for ``raster_ramp`` (option ``ramp``), low to high."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """One layer's default style.
+
+    Attributes
+    ----------
+    name : str
+        The registry name (``"gistar"``, ``"ranked"`` ...); written as ``styleName``.
+    qml : str
+        QGIS style document (``<qgis>`` root).
+    sld : str or None
+        OGC SLD 1.1 document, or None where no SLD is produced (rasters).
+    description : str
+        One line shown in QGIS's style manager.
+    """
+
+    name: str
+    qml: str
+    sld: str | None
+    description: str
+
+
+# --- symbols ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Symbol:
+    """A plain symbol both QML and SLD can express. Colours are ``#rrggbb``; widths in millimetres."""
+
+    kind: str  # "fill", "marker" or "line"
+    fill: str | None = None
+    fill_alpha: float = 1.0
+    stroke: str | None = "#323232"
+    stroke_width_mm: float = 0.26
+    size_mm: float = 3.0
+
+
+def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
+    """``#rrggbb`` -> QGIS ``"r,g,b,a"`` (a 0..255)."""
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"{r},{g},{b},{int(round(alpha * 255))}"
+
+
+def _options(props: Mapping[str, str], indent: str) -> str:
+    # QGIS >= 3.20 reads <Option type="Map">, older 3.x reads <prop k v>; writing both, as QGIS 3.22
+    # itself does, keeps the style readable by every QGIS 3 an analyst may have installed.
+    inner = "".join(f'{indent}  <Option type="QString" name={quoteattr(k)} value={quoteattr(str(v))}/>\n' for k, v in props.items())
+    legacy = "".join(f"{indent}<prop k={quoteattr(k)} v={quoteattr(str(v))}/>\n" for k, v in props.items())
+    return f'{indent}<Option type="Map">\n{inner}{indent}</Option>\n{legacy}'
+
+
+def _symbol_qml(symbol: _Symbol, name: str, indent: str = "      ") -> str:
+    if symbol.kind == "fill":
+        cls = "SimpleFill"
+        props = {
+            "color": _rgba(symbol.fill or "#000000", symbol.fill_alpha if symbol.fill else 0.0),
+            "style": "solid" if symbol.fill else "no",
+            "outline_color": _rgba(symbol.stroke or "#000000", 1.0 if symbol.stroke else 0.0),
+            "outline_style": "solid" if symbol.stroke else "no",
+            "outline_width": f"{symbol.stroke_width_mm:g}",
+            "outline_width_unit": "MM",
+            "joinstyle": "miter",
+            "offset": "0,0",
+            "offset_unit": "MM",
+        }
+    elif symbol.kind == "marker":
+        cls = "SimpleMarker"
+        props = {
+            "name": "circle",
+            "color": _rgba(symbol.fill or "#000000", symbol.fill_alpha if symbol.fill else 0.0),
+            "outline_color": _rgba(symbol.stroke or "#000000", 1.0 if symbol.stroke else 0.0),
+            "outline_style": "solid" if symbol.stroke else "no",
+            "outline_width": f"{symbol.stroke_width_mm:g}",
+            "outline_width_unit": "MM",
+            "size": f"{symbol.size_mm:g}",
+            "size_unit": "MM",
+            "scale_method": "diameter",
+        }
+    else:
+        cls = "SimpleLine"
+        props = {
+            "line_color": _rgba(symbol.stroke or "#000000"),
+            "line_style": "solid",
+            "line_width": f"{symbol.stroke_width_mm:g}",
+            "line_width_unit": "MM",
+            "capstyle": "round",
+            "joinstyle": "round",
+        }
+    return (
+        f'{indent}<symbol type="{symbol.kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">\n'
+        f'{indent}  <layer class="{cls}" enabled="1" locked="0" pass="0">\n'
+        f"{_options(props, indent + '    ')}"
+        f"{indent}  </layer>\n"
+        f"{indent}</symbol>\n"
+    )
+
+
+def _geometry_kind(frame) -> str:
+    """``fill``, ``marker`` or ``line`` for a GeoDataFrame's geometry (``fill`` when unknown)."""
+    if frame is None or not hasattr(frame, "geom_type") or len(frame) == 0:
+        return "fill"
+    types = {str(t) for t in frame.geom_type.dropna().unique()}
+    if types and types <= {"Point", "MultiPoint"}:
+        return "marker"
+    if types and types <= {"LineString", "MultiLineString"}:
+        return "line"
+    return "fill"
+
+
+# --- QML documents ------------------------------------------------------------------------------
+
+
+def _qml_document(renderer: str, labeling: str = "", labels_enabled: bool = False) -> str:
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QGIS_VERSION_TAG}" styleCategories="AllStyleCategories" '
+        f'labelsEnabled="{1 if labels_enabled else 0}" hasScaleBasedVisibilityFlag="0">\n'
+        f"{renderer}{labeling}"
+        "  <blendMode>0</blendMode>\n"
+        "  <featureBlendMode>0</featureBlendMode>\n"
+        "  <layerOpacity>1</layerOpacity>\n"
+        "</qgis>\n"
+    )
+
+
+def _single_renderer(symbol: _Symbol) -> str:
+    return (
+        '  <renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">\n'
+        "    <symbols>\n"
+        f"{_symbol_qml(symbol, '0')}"
+        "    </symbols>\n"
+        "  </renderer-v2>\n"
+    )
+
+
+def _categorized_renderer(field: str, categories: list[tuple[Any, str, _Symbol]]) -> str:
+    cats = "".join(
+        f'      <category value={quoteattr(str(value))} symbol="{i}" label={quoteattr(label)} render="true"/>\n'
+        for i, (value, label, _) in enumerate(categories)
+    )
+    symbols = "".join(_symbol_qml(sym, str(i)) for i, (_, _, sym) in enumerate(categories))
+    return (
+        f'  <renderer-v2 type="categorizedSymbol" attr={quoteattr(field)} symbollevels="0" enableorderby="0" forceraster="0">\n'
+        f"    <categories>\n{cats}    </categories>\n"
+        f"    <symbols>\n{symbols}    </symbols>\n"
+        "  </renderer-v2>\n"
+    )
+
+
+def _graduated_renderer(field: str, ranges: list[tuple[float, float, str, _Symbol]]) -> str:
+    rng = "".join(
+        f'      <range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(label)} render="true"/>\n'
+        for i, (lo, hi, label, _) in enumerate(ranges)
+    )
+    symbols = "".join(_symbol_qml(sym, str(i)) for i, (_, _, _, sym) in enumerate(ranges))
+    return (
+        f'  <renderer-v2 type="graduatedSymbol" attr={quoteattr(field)} graduatedMethod="GraduatedColor" '
+        'symbollevels="0" enableorderby="0" forceraster="0">\n'
+        f"    <ranges>\n{rng}    </ranges>\n"
+        f"    <symbols>\n{symbols}    </symbols>\n"
+        '    <mode name="quantile"/>\n'
+        '    <labelformat format="%1 - %2" decimalplaces="1" trimtrailingzeroes="true"/>\n'
+        "  </renderer-v2>\n"
+    )
+
+
+def _labeling_qml(field: str, kind: str, font_size_pt: float = 10.0) -> str:
+    # Points get the rank beside the dot (AroundPoint, 0) so the dot stays visible; polygons get it
+    # on their centroid (OverPoint, 1). displayAll keeps every
+    # rank visible even where places crowd, since a missing rank reads as a missing place.
+    return (
+        '  <labeling type="simple">\n'
+        '    <settings calloutType="simple">\n'
+        f'      <text-style fieldName={quoteattr(field)} isExpression="0" fontFamily="Sans Serif" '
+        f'fontSize="{font_size_pt:g}" fontSizeUnit="Point" fontWeight="75" namedStyle="Bold" '
+        'textColor="0,0,0,255" textOpacity="1" blendMode="0" multilineHeight="1" allowHtml="0">\n'
+        '        <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferColor="255,255,255,255" '
+        'bufferOpacity="1" bufferNoFill="1" bufferJoinStyle="128" bufferBlendMode="0"/>\n'
+        "      </text-style>\n"
+        '      <text-format wrapChar="" multilineAlign="3" plussign="0" decimals="3" formatNumbers="0" '
+        'addDirectionSymbol="0" reverseDirectionSymbol="0" placeDirectionSymbol="0"/>\n'
+        f'      <placement placement="{0 if kind == "marker" else 1}" centroidInside="1" centroidWhole="0" '
+        f'dist="{1 if kind == "marker" else 0}" distUnits="MM" '
+        f'offsetType="0" quadOffset="4" xOffset="0" yOffset="0" offsetUnits="MM" priority="5" '
+        f'placementFlags="10" geometryGeneratorEnabled="0"/>\n'
+        '      <rendering displayAll="1" obstacle="1" obstacleType="1" limitNumLabels="0" maxNumLabels="2000" '
+        'upsidedownLabels="0" scaleVisibility="0" fontLimitPixelSize="0" mergeLines="0" drawLabels="1"/>\n'
+        "    </settings>\n"
+        "  </labeling>\n"
+    )
+
+
+# --- SLD documents ------------------------------------------------------------------------------
+
+
+def _sld_symbolizer(symbol: _Symbol) -> str:
+    stroke = ""
+    if symbol.stroke:
+        stroke = (
+            "<se:Stroke>"
+            f'<se:SvgParameter name="stroke">{symbol.stroke}</se:SvgParameter>'
+            f'<se:SvgParameter name="stroke-width">{symbol.stroke_width_mm * 96 / 25.4:.2f}</se:SvgParameter>'
+            "</se:Stroke>"
+        )
+    fill = ""
+    if symbol.fill:
+        fill = (
+            f'<se:Fill><se:SvgParameter name="fill">{symbol.fill}</se:SvgParameter>'
+            f'<se:SvgParameter name="fill-opacity">{symbol.fill_alpha:g}</se:SvgParameter></se:Fill>'
+        )
+    if symbol.kind == "fill":
+        return f"<se:PolygonSymbolizer>{fill}{stroke}</se:PolygonSymbolizer>"
+    if symbol.kind == "marker":
+        return (
+            "<se:PointSymbolizer><se:Graphic><se:Mark><se:WellKnownName>circle</se:WellKnownName>"
+            f"{fill}{stroke}</se:Mark><se:Size>{symbol.size_mm * 96 / 25.4:.1f}</se:Size></se:Graphic></se:PointSymbolizer>"
+        )
+    return f"<se:LineSymbolizer>{stroke}</se:LineSymbolizer>"
+
+
+def _sld_document(layer: str, rules: list[tuple[str, str, _Symbol]], label_field: str | None = None) -> str:
+    """Rules are (title, OGC filter XML or "", symbol)."""
+    body = []
+    for title, filt, symbol in rules:
+        body.append(
+            f"<se:Rule><se:Name>{escape(title)}</se:Name><se:Description><se:Title>{escape(title)}</se:Title></se:Description>"
+            f"{filt}{_sld_symbolizer(symbol)}</se:Rule>"
+        )
+    if label_field:
+        body.append(
+            "<se:Rule><se:TextSymbolizer>"
+            f"<se:Label><ogc:PropertyName>{escape(label_field)}</ogc:PropertyName></se:Label>"
+            '<se:Font><se:SvgParameter name="font-family">Sans Serif</se:SvgParameter>'
+            '<se:SvgParameter name="font-size">13</se:SvgParameter>'
+            '<se:SvgParameter name="font-weight">bold</se:SvgParameter></se:Font>'
+            '<se:Halo><se:Radius>2</se:Radius><se:Fill><se:SvgParameter name="fill">#ffffff</se:SvgParameter></se:Fill></se:Halo>'
+            '<se:Fill><se:SvgParameter name="fill">#000000</se:SvgParameter></se:Fill>'
+            "</se:TextSymbolizer></se:Rule>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<StyledLayerDescriptor xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc" '
+        'xmlns:se="http://www.opengis.net/se" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.1.0" '
+        'xsi:schemaLocation="http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd">'
+        f"<NamedLayer><se:Name>{escape(layer)}</se:Name><UserStyle><se:Name>{escape(layer)}</se:Name>"
+        f"<se:FeatureTypeStyle>{''.join(body)}</se:FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>\n"
+    )
+
+
+def _sld_equals(field: str, value: Any) -> str:
+    return (
+        f"<ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>{escape(field)}</ogc:PropertyName>"
+        f"<ogc:Literal>{escape(str(value))}</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
+    )
+
+
+def _sld_between(field: str, lower: float, upper: float, first: bool) -> str:
+    # Half-open (lower, upper] like QGIS's graduated renderer, except the first class keeps its lower bound.
+    low_op = "PropertyIsGreaterThanOrEqualTo" if first else "PropertyIsGreaterThan"
+    return (
+        f"<ogc:Filter><ogc:And><ogc:{low_op}><ogc:PropertyName>{escape(field)}</ogc:PropertyName>"
+        f"<ogc:Literal>{lower!r}</ogc:Literal></ogc:{low_op}>"
+        f"<ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>{escape(field)}</ogc:PropertyName>"
+        f"<ogc:Literal>{upper!r}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo></ogc:And></ogc:Filter>"
+    )
+
+
+# --- the styles -----------------------------------------------------------------------------------
+
+
+def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool = False) -> Style:
+    """Categorised Gi* bins. Options: ``field`` (default ``gi_bin``), ``outline`` (grey cell edges, default False)."""
+    kind = _geometry_kind(frame)
+    cats = [
+        # Without outline, each cell is edged in its own colour: an unstroked fill leaves anti-aliasing
+        # seams between neighbouring cells that read as a grid.
+        (value, label, _Symbol(kind, fill=colour, stroke="#9e9e9e" if outline else colour, stroke_width_mm=0.1))
+        for value, colour, label in GISTAR_CLASSES
+    ]
+    qml = _qml_document(_categorized_renderer(field, cats))
+    sld = _sld_document(layer, [(label, _sld_equals(field, value), sym) for value, label, sym in cats])
+    return Style("gistar", qml, sld, "Getis-Ord Gi* hot and cold spots by confidence (99/95/90 %)")
+
+
+def _ranked(frame, layer: str, field: str = "rank", colour: str = "#d7301f") -> Style:
+    """Places labelled by rank. Options: ``field`` (label field, default ``rank``), ``colour`` (outline/marker, default red)."""
+    kind = _geometry_kind(frame)
+    if kind == "marker":
+        symbol = _Symbol("marker", fill=colour, stroke="#ffffff", stroke_width_mm=0.4, size_mm=3.5)
+    elif kind == "line":
+        symbol = _Symbol("line", stroke=colour, stroke_width_mm=0.8)
+    else:
+        symbol = _Symbol("fill", fill=colour, fill_alpha=0.25, stroke=colour, stroke_width_mm=0.6)
+    qml = _qml_document(_single_renderer(symbol), _labeling_qml(field, kind), labels_enabled=True)
+    sld = _sld_document(layer, [("Ranked place", "", symbol)], label_field=field)
+    return Style("ranked", qml, sld, f"Ranked places labelled by {field}")
+
+
+def _numeric_field(frame, preferred: tuple[str, ...] = ("count", "rate", "value", "risk")) -> str | None:
+    if frame is None:
+        return None
+    for name in preferred:
+        if name in frame.columns and np.issubdtype(np.asarray(frame[name]).dtype, np.number):
+            return name
+    for name in frame.columns:
+        if name != "geometry" and np.issubdtype(np.asarray(frame[name]).dtype, np.number):
+            return name
+    return None
+
+
+def quantile_breaks(values, classes: int = 5) -> list[float]:
+    """Class edges (``classes + 1`` ascending values, duplicates removed) splitting ``values`` into quantile classes.
+
+    NaN values are ignored. Fewer distinct values than ``classes`` give fewer classes.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return [0.0, 1.0]
+    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, classes + 1)))
+    if edges.size == 1:
+        edges = np.array([edges[0], edges[0] + 1.0]) if edges[0] == 0 else np.array([edges[0], edges[0]])
+    return [float(e) for e in edges]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
+
+
+def _areas(frame, layer: str, field: str | None = None, classes: int = 5, breaks: list[float] | None = None) -> Style:
+    """Graduated colour. Options: ``field`` (default ``count``, else the first numeric column),
+    ``classes`` (quantile classes, default 5), ``breaks`` (explicit ascending class edges, overrides ``classes``)."""
+    field = field or _numeric_field(frame)
+    if field is None:
+        raise HotspotInputError(f"style 'areas' for layer {layer!r} needs a numeric field; pass ('areas', {{'field': NAME}})")
+    if breaks is None:
+        if frame is None or field not in frame.columns:
+            raise HotspotInputError(f"style 'areas' for layer {layer!r}: field {field!r} is not in the layer")
+        breaks = quantile_breaks(frame[field].to_numpy(dtype=np.float64, na_value=np.nan), classes)
+    breaks = [float(b) for b in breaks]
+    n = max(len(breaks) - 1, 1)
+    palette = [YLORRD[min(int(round(i * (len(YLORRD) - 1) / max(n - 1, 1))), len(YLORRD) - 1)] for i in range(n)]
+    kind = _geometry_kind(frame)
+    ranges = [
+        (breaks[i], breaks[i + 1] if i + 1 < len(breaks) else breaks[i], f"{_fmt(breaks[i])} - {_fmt(breaks[min(i + 1, len(breaks) - 1)])}",
+         _Symbol(kind, fill=palette[i], stroke="#6e6e6e", stroke_width_mm=0.15))
+        for i in range(n)
+    ]
+    qml = _qml_document(_graduated_renderer(field, ranges))
+    sld = _sld_document(layer, [(label, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, label, sym) in enumerate(ranges)])
+    return Style("areas", qml, sld, f"{field} in {n} quantile classes")
+
+
+def _outline(name: str, colour: str, fill_alpha: float, description: str):
+    def build(frame, layer: str, colour: str = colour, width_mm: float = 0.8, label_field: str | None = None) -> Style:
+        kind = _geometry_kind(frame)
+        symbol = _Symbol(kind, fill=colour if fill_alpha > 0 else None, fill_alpha=fill_alpha, stroke=colour, stroke_width_mm=width_mm)
+        labeling = _labeling_qml(label_field, kind, 9) if label_field else ""
+        qml = _qml_document(_single_renderer(symbol), labeling, labels_enabled=bool(label_field))
+        sld = _sld_document(layer, [(description, "", symbol)], label_field=label_field)
+        return Style(name, qml, sld, description)
+
+    build.__doc__ = (f"{description}. Options: ``colour`` (default {colour}), ``width_mm`` (outline width, mm, "
+                     "default 0.8), ``label_field`` (label each polygon with this field, default none).")
+    return build
+
+
+_VECTOR_STYLES: dict[str, Callable[..., Style]] = {
+    "gistar": _gistar,
+    "ranked": _ranked,
+    "areas": _areas,
+    "kde_hotspots": _outline("kde_hotspots", "#d7301f", 0.0, "Kernel density hot-spot areas"),
+    "priority_places": _outline("priority_places", "#6a3d9a", 0.15, "Risk terrain priority places"),
+}
+
+STYLE_NAMES = tuple(_VECTOR_STYLES) + ("raster_ramp",)
+"""Every style name :func:`build_style` and the writers accept."""
+
+
+def build_style(name: str, frame=None, layer: str | None = None, **options) -> Style:
+    """Build the named vector style for one layer.
+
+    Parameters
+    ----------
+    name : str
+        A vector style from the registry (``gistar``, ``ranked``, ``areas``, ``kde_hotspots``,
+        ``priority_places``). ``raster_ramp`` is built by :func:`raster_ramp_qml` instead.
+    frame : GeoDataFrame, optional
+        The layer's data; used for the geometry type (fill / marker / line symbol) and for
+        data-driven class breaks. Default None: polygon symbols, and ``areas`` then needs ``breaks``.
+    layer : str, optional
+        The layer name written into the SLD; default the style name.
+    **options
+        Style-specific options, documented on each style (e.g. ``field`` for ``areas``).
+    """
+    if name == "raster_ramp":
+        raise HotspotInputError("style 'raster_ramp' is for GeoTIFFs: pass style='raster_ramp' to write_geotiff")
+    if name not in _VECTOR_STYLES:
+        raise HotspotInputError(f"unknown style {name!r}; choose one of {', '.join(STYLE_NAMES)}")
+    try:
+        return _VECTOR_STYLES[name](frame, layer or name, **options)
+    except TypeError as exc:
+        raise HotspotInputError(f"style {name!r}: {exc}") from None
+
+
+def raster_ramp_qml(
+    array=None,
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    ramp: str = "density",
+    nodata: float | None = None,
+    transparent_below_min: bool = True,
+) -> str:
+    """A single-band pseudocolour QML for a GeoTIFF, with the ramp stretched over the data.
+
+    Parameters
+    ----------
+    array : array-like, optional
+        The band's values; ``vmin``/``vmax`` default to its finite minimum and maximum
+        (``nodata`` cells ignored). Needed unless both ``vmin`` and ``vmax`` are given.
+    vmin, vmax : float, optional
+        Ramp limits in the band's units. Default: from ``array``.
+    ramp : str
+        A name in :data:`RAMPS`: ``density`` (default, for KDE), ``risk`` (for RTM), ``viridis``.
+    nodata : float, optional
+        Value excluded from the min/max. Default None.
+    transparent_below_min : bool
+        Draw cells at the minimum fully transparent (default True) so the
+        near-zero background of a density surface does not hide the boundaries under it.
+    """
+    if ramp not in RAMPS:
+        raise HotspotInputError(f"unknown colour ramp {ramp!r}; choose one of {', '.join(RAMPS)}")
+    if vmin is None or vmax is None:
+        if array is None:
+            raise HotspotInputError("raster_ramp needs the data or both vmin and vmax")
+        data = np.asarray(array, dtype=np.float64)
+        finite = data[np.isfinite(data)]
+        if nodata is not None:
+            finite = finite[finite != nodata]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    vmin, vmax = float(vmin), float(vmax)
+    if not vmax > vmin:
+        vmax = vmin + 1.0  # a flat surface still needs a non-empty ramp to draw at all
+    colours = RAMPS[ramp]
+    stops = np.linspace(vmin, vmax, len(colours))
+    items = []
+    for i, (value, colour) in enumerate(zip(stops, colours)):
+        alpha = 0 if (i == 0 and transparent_below_min) else 255
+        items.append(f'          <item alpha="{alpha}" value="{float(value)!r}" label={quoteattr(f"{value:.4g}")} color="{colour}"/>\n')
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QGIS_VERSION_TAG}" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">\n'
+        "  <pipe>\n"
+        f'    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" '
+        f'classificationMin="{vmin!r}" classificationMax="{vmax!r}" nodataColor="">\n'
+        "      <rasterTransparency/>\n"
+        "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Exact</statAccuracy>"
+        "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
+        "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
+        "      <rastershader>\n"
+        f'        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
+        f'minimumValue="{vmin!r}" maximumValue="{vmax!r}" labelPrecision="4">\n'
+        + "".join(items)
+        + "        </colorrampshader>\n"
+        "      </rastershader>\n"
+        "    </rasterrenderer>\n"
+        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
+        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100" '
+        'colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>\n'
+        '    <rasterresampler maxOversampling="2"/>\n'
+        "  </pipe>\n"
+        + "  <blendMode>0</blendMode>\n"
+        "</qgis>\n"
+    )
+
+
+def resolve_style_spec(spec) -> tuple[str, dict]:
+    """``"name"`` or ``("name", {options})`` -> ``(name, options)``; bad specs raise HotspotInputError."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], Mapping):
+        return spec[0], dict(spec[1])
+    raise HotspotInputError(f"a style is a name or (name, options), got {spec!r}")

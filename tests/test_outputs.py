@@ -1,0 +1,200 @@
+"""GeoPackage/GeoTIFF/CSV writers: styles, provenance, validity and atomic replacement."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspot.errors import HotspotInputError
+from hotspot.grid import Grid
+from hotspot.outputs import (
+    qml_sidecar, read_layer_styles, read_provenance, write_csv, write_geopackage, write_geotiff,
+)
+from hotspot.provenance import SCHEMA, Provenance
+
+FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def make_layers(grid: Grid | None = None):
+    import geopandas as gpd
+    import shapely
+
+    grid = grid or Grid(500_000.0, 200_000.0, 100.0, 12, 8)
+    rng = np.random.default_rng(1)
+    cells = grid.to_geodataframe({"count": rng.integers(0, 9, grid.shape), "gi_bin": rng.integers(-3, 4, grid.shape)})
+    ranked = gpd.GeoDataFrame(
+        {"rank": [1, 2, 3], "name": ["High St", "Station Rd", "Park"], "count": [12, 7, 3]},
+        geometry=shapely.points([500_150.0, 500_450.0, 500_850.0], [199_650.0, 199_450.0, 199_350.0]), crs=grid.crs,
+    )
+    model = pd.DataFrame({"factor": ["bars", "atms"], "coef": [0.8, 0.3], "rrv": [2.2, 1.35]})
+    return grid, {"gistar": cells, "ranked": ranked, "model": model}
+
+
+STYLES = {"gistar": "gistar", "ranked": "ranked"}
+
+
+@pytest.fixture
+def provenance():
+    return Provenance.capture("test", {"cell_size_m": 100.0}, [], None, argv=["hotspot", "test"], now=FIXED)
+
+
+def test_geopackage_has_default_styles_for_styled_layers(tmp_path, provenance):
+    _, layers = make_layers()
+    path = write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES, provenance=provenance)
+    styles = read_layer_styles(path)
+    assert list(styles["f_table_name"]) == ["gistar", "ranked"]
+    assert list(styles["styleName"]) == ["gistar", "ranked"]
+    assert (styles["useAsDefault"] == 1).all()
+    assert (styles["f_geometry_column"] == "geom").all()
+    gistar = styles.set_index("f_table_name").loc["gistar"]
+    assert 'type="categorizedSymbol"' in gistar["styleQML"] and 'attr="gi_bin"' in gistar["styleQML"]
+    assert "Hot spot - 99 % confidence" in gistar["styleQML"] and "<se:Rule>" in gistar["styleSLD"]
+    ranked = styles.set_index("f_table_name").loc["ranked"]
+    assert 'labelsEnabled="1"' in ranked["styleQML"] and 'fieldName="rank"' in ranked["styleQML"]
+
+
+def test_geopackage_registers_styles_and_metadata_for_validators(tmp_path, provenance):
+    _, layers = make_layers()
+    path = write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES, provenance=provenance)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        contents = dict(db.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+        assert contents == {"gistar": "features", "ranked": "features", "model": "attributes", "layer_styles": "attributes"}
+        srs = db.execute(
+            "SELECT s.organization, s.organization_coordsys_id FROM gpkg_geometry_columns g "
+            "JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id WHERE g.table_name='gistar'").fetchone()
+        assert (srs[0].upper(), srs[1]) == ("EPSG", 27700)
+        scopes = sorted(db.execute("SELECT reference_scope, coalesce(table_name, '') FROM gpkg_metadata_reference").fetchall())
+        assert scopes == [("geopackage", ""), ("table", "gistar"), ("table", "model"), ("table", "ranked")]
+        extensions = {r[0] for r in db.execute("SELECT table_name FROM gpkg_extensions WHERE extension_name='gpkg_metadata'")}
+        assert extensions == {"gpkg_metadata", "gpkg_metadata_reference"}
+        uri, mime = db.execute("SELECT md_standard_uri, mime_type FROM gpkg_metadata").fetchone()
+        assert (uri, mime) == (SCHEMA, "application/json")
+
+
+def test_geopackage_provenance_round_trips(tmp_path, provenance):
+    _, layers = make_layers()
+    path = write_geopackage(tmp_path / "out.gpkg", layers, provenance=provenance.with_disclosure("gistar: counts suppressed"))
+    back = read_provenance(path)
+    assert back.created_utc == "2026-01-02T03:04:05Z"
+    assert back.argv == ["hotspot", "test"]
+    assert back.parameters == {"cell_size_m": 100.0}
+    assert back.disclosure == ["gistar: counts suppressed"]
+
+
+def test_geopackage_layers_read_back_unchanged(tmp_path):
+    import pyogrio
+
+    _, layers = make_layers()
+    path = write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES)
+    assert {name for name, _ in pyogrio.list_layers(path)} >= {"gistar", "ranked", "model", "layer_styles"}
+    back = pyogrio.read_dataframe(path, layer="gistar")
+    assert back.crs.to_epsg() == 27700
+    np.testing.assert_array_equal(back["gi_bin"].to_numpy(), layers["gistar"]["gi_bin"].to_numpy())
+
+
+def test_geographic_or_missing_crs_is_refused(tmp_path):
+    _, layers = make_layers()
+    with pytest.raises(HotspotInputError, match="geographic"):
+        write_geopackage(tmp_path / "a.gpkg", {"ranked": layers["ranked"].to_crs("EPSG:4326")})
+    with pytest.raises(HotspotInputError, match="no CRS"):
+        write_geopackage(tmp_path / "b.gpkg", {"ranked": layers["ranked"].set_crs(None, allow_override=True)})
+    assert not list(tmp_path.iterdir())
+
+
+def test_style_for_a_layer_not_written_is_refused(tmp_path):
+    _, layers = make_layers()
+    with pytest.raises(HotspotInputError, match="not written"):
+        write_geopackage(tmp_path / "a.gpkg", {"ranked": layers["ranked"]}, styles={"gistar": "gistar"})
+
+
+def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkeypatch):
+    import pyogrio
+
+    _, layers = make_layers()
+    path = write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES)
+    before = path.read_bytes()
+
+    real = pyogrio.write_dataframe
+    calls = {"n": 0}
+
+    def fail_after_first_layer(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", fail_after_first_layer)
+    with pytest.raises(RuntimeError, match="simulated"):
+        write_geopackage(path, layers, styles=STYLES)
+    assert calls["n"] == 2
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg"]
+
+
+def test_failure_while_writing_styles_leaves_no_partial_file(tmp_path, monkeypatch):
+    import hotspot.outputs as outputs
+
+    _, layers = make_layers()
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked (simulated)")
+
+    monkeypatch.setattr(outputs, "_write_layer_styles", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_writes_provenance_sidecar(tmp_path, provenance):
+    _, layers = make_layers()
+    path = write_csv(layers["ranked"], tmp_path / "ranked.csv", provenance=provenance)
+    sidecar = tmp_path / "ranked.provenance.json"
+    data = json.loads(sidecar.read_text())
+    assert data["schema"] == SCHEMA and data["command"] == "test" and data["created_utc"] == "2026-01-02T03:04:05Z"
+    assert "geometry" not in pd.read_csv(path).columns
+    write_csv(layers["ranked"], tmp_path / "plain.csv")
+    assert not (tmp_path / "plain.provenance.json").exists()
+
+
+def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, provenance):
+    import rasterio
+
+    grid = Grid(500_000.0, 200_000.0, 50.0, 40, 30)
+    data = np.linspace(2.0, 7.5, grid.size).reshape(grid.shape)
+    data[0, 0] = np.nan
+    path = write_geotiff(tmp_path / "kde.tif", data, grid, style="raster_ramp", provenance=provenance,
+                         description="density, crimes per km2")
+    qml = qml_sidecar(path).read_text()
+    assert qml_sidecar(path).name == "kde.qml"
+    assert 'type="singlebandpseudocolor"' in qml
+    assert f'minimumValue="{float(data[0, 1])!r}"' in qml and 'maximumValue="7.5"' in qml
+    with rasterio.open(path) as src:
+        assert src.tags()["TIFFTAG_SOFTWARE"] == "hotspot " + provenance.version
+        assert src.nodata == -9999.0
+    assert read_provenance(path).created_utc == provenance.created_utc
+
+
+def test_geotiff_is_a_tiled_cog_with_overviews(tmp_path):
+    import rasterio
+
+    grid = Grid(500_000.0, 200_000.0, 10.0, 1100, 1030)
+    data = np.random.default_rng(0).random(grid.shape, dtype=np.float32)
+    path = write_geotiff(tmp_path / "big.tif", data, grid, style="raster_ramp")
+    with rasterio.open(path) as src:
+        assert src.profile["tiled"] and src.block_shapes[0] == (512, 512)
+        assert src.overviews(1), "a raster over 512 px needs overviews to be a useful COG"
+        assert src.profile["compress"].lower() == "deflate"
+        np.testing.assert_array_equal(src.read(1), data)
+
+
+def test_geotiff_rejects_unknown_style(tmp_path):
+    grid = Grid(0.0, 100.0, 10.0, 5, 5)
+    with pytest.raises(HotspotInputError, match="raster_ramp"):
+        write_geotiff(tmp_path / "x.tif", np.zeros(grid.shape), grid, style="gistar")
+    assert list(tmp_path.iterdir()) == []
