@@ -279,6 +279,67 @@ def kde(
 
 
 @app.command()
+def gistar(
+    inputs: Inputs = None,
+    band: Annotated[Optional[float], typer.Option("--band", help="Distance band in metres between cell centres (or area centroids). Default: chosen automatically; the rule is printed.", show_default=False)] = None,
+    weights: Annotated[str, typer.Option("--weights", help="band (grid cells, distance band) | queen | rook | knn | centroid-band (areas from --boundaries).")] = "band",
+    k: Annotated[int, typer.Option("--k", help="Neighbours per area for --weights knn.")] = 8,
+    area_counts: Annotated[Optional[Path], typer.Option("--area-counts", help="Instead of points: a CSV of area_code,count joined to --boundaries.", show_default=False)] = None,
+    permutations: Annotated[int, typer.Option("--permutations", help="Conditional permutations for the pseudo p (0: analytic p only). Integer counts with binary weights use the exact null instead.", min=0)] = 999,
+    correction: Annotated[str, typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, applied before the -3..3 bins.")] = "fdr",
+    boundaries: BoundariesOpt = None,
+    out: OutOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 100.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+):
+    """Getis-Ord Gi* hot and cold spots: GeoPackage layer `gistar` (count, gi_z, gi_p, gi_p_sim, gi_bin) plus a CSV."""
+    from hotspot.errors import HotspotInputError
+    from hotspot.multiple_testing import check_correction
+
+    check_correction(correction)
+    out_path = _default_out(out, "gistar")
+    with _RichProgress(quiet) as progress:
+        if area_counts is not None:
+            if boundaries is None:
+                raise HotspotInputError("--area-counts needs --boundaries PATH holding those area codes")
+            if weights == "band":
+                raise HotspotInputError("--area-counts works on areas: use --weights queen, rook, knn or centroid-band")
+            from boundaries.load import read_boundaries
+            from hotspot.gistar import area_values_from_table, gi_star_area_counts
+
+            areas = read_boundaries(boundaries, crs=crs) if crs else read_boundaries(boundaries)
+            values = area_values_from_table(area_counts, areas)
+            frame, result = gi_star_area_counts(values, areas, weights=weights, k=k, band_m=band, permutations=permutations,
+                                                seed=seed, correction=correction, progress=progress)
+        else:
+            study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+            from hotspot.gistar import gi_star_points
+
+            frame, result = gi_star_points(study.records, cell_size_m=cell_size, band_m=band, boundaries=study.boundaries,
+                                           weights=weights, k=k, permutations=permutations, seed=seed,
+                                           correction=correction, progress=progress)
+        from hotspot.outputs import write_csv, write_geopackage
+
+        gpkg = write_geopackage(out_path, {"gistar": frame})
+        csv = write_csv(frame, out_path.with_suffix(".csv"))
+    from hotspot.gistar import summary_lines
+
+    console = _console(quiet)
+    for line in summary_lines(result):
+        console.print(line)
+    console.print(f"wrote {gpkg} (layer gistar)")
+    console.print(f"wrote {csv}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")] = Path("hotspot-demo"),
     quiet: QuietOpt = False,

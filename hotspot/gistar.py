@@ -621,3 +621,52 @@ def gi_star_points(
         result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     frame = grid.to_geodataframe(_result_columns(result), where=mask)
     return _describe_columns(frame, result), result
+
+
+def area_values_from_table(path, areas, *, code_column: str = "area_code", value_column: str = "count") -> np.ndarray:
+    """Values per row of ``areas`` from a CSV of counts per area code (``area_code,count`` by default).
+
+    Areas missing from the table get 0 (stated in the error if none match); codes in the table that
+    are not in ``areas`` raise a HotspotInputError naming the first few.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype={code_column: str})
+    except FileNotFoundError:
+        raise HotspotInputError(f"{path}: file not found; give a CSV with columns {code_column},{value_column}") from None
+    missing = [c for c in (code_column, value_column) if c not in table.columns]
+    if missing:
+        raise HotspotInputError(f"{path}: needs columns {code_column} and {value_column}; missing {', '.join(missing)}")
+    values = pd.to_numeric(table[value_column], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy())
+    if bad.size:
+        raise HotspotInputError(f"{path} row {bad[0] + 1}: {value_column} is not a number")
+    if table[code_column].duplicated().any():
+        dup = table.loc[table[code_column].duplicated(), code_column].iloc[0]
+        raise HotspotInputError(f"{path}: area code {dup} appears more than once; give one row per area")
+    lookup = dict(zip(table[code_column], values))
+    codes = areas["area_code"].astype(str).tolist()
+    unknown = sorted(set(lookup) - set(codes))
+    if unknown:
+        raise HotspotInputError(f"{path}: {len(unknown)} area code(s) not in the boundaries, e.g. {', '.join(unknown[:3])}; "
+                                "check the boundary file matches the table")
+    return np.array([float(lookup.get(c, 0.0)) for c in codes])
+
+
+def summary_lines(result: GiStarResult) -> list[str]:
+    """Short report lines for the CLI: what was analysed, the band and its rule, hot/cold per level, which p."""
+    from hotspot.multiple_testing import BIN_LABELS
+
+    unit = "cells" if result.mask is not None else "areas"
+    lines = [f"Gi* over {result.n:,} {unit} ({result.weights_kind} weights)"]
+    if result.band_m is not None:
+        lines.append(f"distance band {result.band_m:,.0f} m ({result.band_rule or 'given'})")
+    names = {"fdr": "Benjamini-Hochberg FDR", "bonferroni": "Bonferroni", "none": "no correction"}
+    lines.append(f"bins from {result.p_used} after {names[result.correction]}; p_sim: {result.null_method}")
+    counts = result.bin_counts
+    for b in (3, 2, 1, -1, -2, -3):
+        lines.append(f"  {counts[b]:>8,}  {BIN_LABELS[b]}")
+    lines.append(f"  {counts[0]:>8,}  {BIN_LABELS[0]}")
+    lines.extend(result.notes)
+    return lines
