@@ -65,6 +65,12 @@ A point in a sliver of the mask may have only a few percent of its kernel inside
 that would paint a spike out of one record.
 """
 
+_SERIAL_WORK = 2e7
+"""Below about this many kernel evaluations one thread is faster than waking the others."""
+
+_BLOCK_WORK = 2e8
+"""Kernel evaluations per progress report on big jobs (at most 20 reports)."""
+
 _UNIT_WORDS = {"per-km2": "per km2", "per-cell": "expected count per cell", "relative": "relative to the grid mean"}
 
 
@@ -402,13 +408,19 @@ def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.nd
     row_lo = np.searchsorted(ly, row_y - h, side="right")
     row_hi = np.searchsorted(ly, row_y + h, side="left")
     out = np.zeros(grid.shape)
-    # Blocks of rows only so progress can be reported between Numba calls.
-    block = max(16, grid.nrows // 50)
-    for start in range(0, grid.nrows, block):
-        stop = min(grid.nrows, start + block)
-        kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, row_lo[start:stop], row_hi[start:stop],
-                        grid.xmin, grid.cell_size, h, code)
-        report("kernel density", stop, grid.nrows)
+    # Rough count of kernel evaluations, to pick one thread for small jobs and to size progress blocks:
+    # each parallel call costs a thread wake-up, which on a busy machine can be milliseconds.
+    work = float((row_hi - row_lo).sum()) * (2.0 * h / grid.cell_size + 2.0)
+    if work < _SERIAL_WORK:
+        kk.density_rows_serial(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, grid.xmin, grid.cell_size, h, code)
+    else:
+        n_blocks = int(min(20, max(1, work // _BLOCK_WORK)))
+        bounds = np.linspace(0, grid.nrows, n_blocks + 1).astype(int)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, row_lo[start:stop],
+                            row_hi[start:stop], grid.xmin, grid.cell_size, h, code)
+            report("kernel density", int(stop), grid.nrows)
+    out *= kk.kernel_norm(h * h, code)
     return out
 
 

@@ -125,10 +125,15 @@ def test_edge_correction_divides_by_kernel_share_inside_mask():
     np.testing.assert_allclose(corr.surface[edge_cells], plain.surface[edge_cells] / share, rtol=1e-10)
 
 
-def test_result_does_not_depend_on_thread_count(small):
+def test_result_does_not_depend_on_thread_count(small, monkeypatch):
     import numba
 
+    import hotspot.kde
+
     x, y, w, grid = small
+    serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
+    monkeypatch.setattr(hotspot.kde, "_SERIAL_WORK", 0)  # force the parallel path, in several blocks
+    monkeypatch.setattr(hotspot.kde, "_BLOCK_WORK", 1e4)
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -138,6 +143,7 @@ def test_result_does_not_depend_on_thread_count(small):
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(one, many)
+    assert np.array_equal(one, serial)
 
 
 @pytest.mark.parametrize("kernel,sk_name,sk_bandwidth", [

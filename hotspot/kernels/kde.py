@@ -31,33 +31,49 @@ GAUSSIAN_SIGMAS = 3.0
 
 
 @numba.njit(cache=True)
-def kernel_value(d2, h2, code):
-    """Kernel density (per unit area) at squared distance ``d2`` for squared bandwidth ``h2`` (same units).
-
-    Zero for ``d2 >= h2``. Each kernel integrates to 1 over the plane (the Gaussian after
-    renormalising to its mass within the bandwidth).
-    """
-    if d2 >= h2:
-        return 0.0
-    u2 = d2 / h2
+def kernel_norm(h2, code):
+    """The constant that makes the kernel's profile integrate to 1 over the plane, per unit area (``h2`` squared bandwidth)."""
     if code == QUARTIC:
-        t = 1.0 - u2
-        return 3.0 / (math.pi * h2) * t * t
+        return 3.0 / (math.pi * h2)
     if code == EPANECHNIKOV:
-        return 2.0 / (math.pi * h2) * (1.0 - u2)
+        return 2.0 / (math.pi * h2)
     if code == TRIANGULAR:
-        return 3.0 / (math.pi * h2) * (1.0 - math.sqrt(u2))
+        return 3.0 / (math.pi * h2)
     if code == UNIFORM:
         return 1.0 / (math.pi * h2)
-    # Gaussian with sigma = h / 3, truncated at h: exp(-d^2 / (2 sigma^2)) = exp(-4.5 u^2).
+    # Gaussian with sigma = h / 3, rescaled to its mass within h.
     half_s = 0.5 * GAUSSIAN_SIGMAS * GAUSSIAN_SIGMAS
     sigma2 = h2 / (GAUSSIAN_SIGMAS * GAUSSIAN_SIGMAS)
-    return math.exp(-half_s * u2) / (2.0 * math.pi * sigma2 * (1.0 - math.exp(-half_s)))
+    return 1.0 / (2.0 * math.pi * sigma2 * (1.0 - math.exp(-half_s)))
+
+
+@numba.njit(cache=True)
+def kernel_profile(u2, code):
+    """The kernel's shape at squared relative distance ``u2 = (d / h)^2``, 0 for ``u2 >= 1``; times ``kernel_norm`` is the density."""
+    if u2 >= 1.0:
+        return 0.0
+    if code == QUARTIC:
+        t = 1.0 - u2
+        return t * t
+    if code == EPANECHNIKOV:
+        return 1.0 - u2
+    if code == TRIANGULAR:
+        return 1.0 - math.sqrt(u2)
+    if code == UNIFORM:
+        return 1.0
+    return math.exp(-0.5 * GAUSSIAN_SIGMAS * GAUSSIAN_SIGMAS * u2)
+
+
+@numba.njit(cache=True)
+def kernel_value(d2, h2, code):
+    """Kernel density (per unit area) at squared distance ``d2`` for squared bandwidth ``h2`` (same units)."""
+    return kernel_norm(h2, code) * kernel_profile(d2 / h2, code)
 
 
 @numba.njit(cache=True)
 def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
     ncols = out_row.shape[0]
+    inv_h2 = 1.0 / h2
     for j in range(lo, hi):
         dy = ly[j] - yr
         dy2 = dy * dy
@@ -65,7 +81,7 @@ def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
         if rem <= 0.0:
             continue
         half = math.sqrt(rem)
-        # One column of slack either side; the d2 < h2 test inside kernel_value is the real cut.
+        # One column of slack either side; the u2 < 1 test is the real cut.
         c0 = int(math.floor((lx[j] - half - xmin) / cell - 0.5))
         c1 = int(math.ceil((lx[j] + half - xmin) / cell - 0.5)) + 1
         if c0 < 0:
@@ -73,24 +89,43 @@ def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
         if c1 > ncols:
             c1 = ncols
         w = lw[j]
-        for c in range(c0, c1):
-            dx = col_x[c] - lx[j]
-            d2 = dx * dx + dy2
-            if d2 < h2:
-                out_row[c] += w * kernel_value(d2, h2, code)
+        xj = lx[j]
+        # One loop per kernel so each inner loop is branch-free enough to vectorise.
+        if code == QUARTIC:
+            for c in range(c0, c1):
+                dx = col_x[c] - xj
+                u2 = (dx * dx + dy2) * inv_h2
+                if u2 < 1.0:
+                    t = 1.0 - u2
+                    out_row[c] += w * t * t
+        elif code == EPANECHNIKOV:
+            for c in range(c0, c1):
+                dx = col_x[c] - xj
+                u2 = (dx * dx + dy2) * inv_h2
+                if u2 < 1.0:
+                    out_row[c] += w * (1.0 - u2)
+        else:
+            for c in range(c0, c1):
+                dx = col_x[c] - xj
+                out_row[c] += w * kernel_profile((dx * dx + dy2) * inv_h2, code)
 
 
-@numba.njit(cache=True, parallel=True)
-def density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
-    """Add the kernel sum of weighted locations to the rows of ``out`` (float64, (nrows, ncols)), per m^2.
+def _density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
+    """Add the (unnormalised) kernel sum of weighted locations to the rows of ``out`` (float64, (nrows, ncols)).
 
-    ``row_y``/``col_x`` are the cell-centre coordinates of the rows/columns of ``out``;
-    ``lx, ly, lw`` the locations and weights sorted by ``ly``; ``row_lo[i]:row_hi[i]`` the
-    slice of locations within ``h`` metres (in y) of row ``i``.
+    Multiply by ``kernel_norm(h * h, code)`` for density per unit area. ``row_y``/``col_x`` are
+    the cell-centre coordinates of the rows/columns of ``out``; ``lx, ly, lw`` the locations and
+    weights sorted by ``ly``; ``row_lo[i]:row_hi[i]`` the slice of locations within ``h`` (in y)
+    of row ``i``.
     """
     h2 = h * h
     for i in numba.prange(out.shape[0]):
         _add_row(out[i], row_y[i], col_x, lx, ly, lw, row_lo[i], row_hi[i], xmin, cell, h2, code)
+
+
+density_rows = numba.njit(cache=True, parallel=True)(_density_rows)
+# The same loop on one thread: for small jobs, waking worker threads on a busy machine costs more than the sum.
+density_rows_serial = numba.njit(cache=True)(_density_rows)
 
 
 @numba.njit(cache=True, parallel=True)
