@@ -133,6 +133,8 @@ def _load_study(
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress,
     )
     _report_rejects(study.records, quiet)
+    for note in study.notes:
+        _console(quiet).print(f"[dim]{note}[/dim]")
     if rejects is not None:
         path = study.records.write_rejects(rejects)
         _console(quiet).print(f"rejected rows written to {path}")
@@ -163,7 +165,10 @@ def rank(
                       "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.evaluate).")] = "count",
     over: Annotated[str, typer.Option("--over", help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
                     "or streets (police.uk 'On or near' locations).")] = "grid",
-    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge touching top cells into named places.")] = True,
+    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge top cells into named places (a best cell plus "
+                     "top cells within one cell of it: at most 3 x 3 cells).")] = True,
+    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="KDE search radius in metres for --method kde "
+                         "(default: the spatial Silverman rule, reported).", show_default=False)] = None,
     top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
     area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
     nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
@@ -194,7 +199,7 @@ def rank(
         from hotspot.rank import rank_places
 
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
-                             merge=merge, seed=seed, progress=progress)
+                             merge=merge, bandwidth_m=bandwidth, seed=seed, progress=progress)
     out_path = _default_out(out, "rank")
     written = result.write(out_path)
     _print_ranked(result, quiet)

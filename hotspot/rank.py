@@ -181,6 +181,7 @@ def rank_places(
     area_share: float | None = None,
     merge: bool = True,
     place_radius_cells: int = 1,
+    bandwidth_m: float | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> RankResult:
@@ -205,6 +206,8 @@ def rank_places(
         Merge candidate cells into places around the best cells (see the module docstring).
     place_radius_cells : int, default 1
         How far, in cells, a place reaches from its seed cell when merging.
+    bandwidth_m : float, optional
+        KDE search radius in metres for ``method="kde"``; default the spatial Silverman rule.
     seed : int, default 0
         Seed for the random steps of the scoring methods (Gi* permutations, RTM folds).
     progress : callable, optional
@@ -243,7 +246,7 @@ def rank_places(
     mask |= counts > 0  # records kept within the boundary tolerance sit in edge cells
 
     progress(f"scoring cells ({method})", 0, 1)
-    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress)
+    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m)
     progress(f"scoring cells ({method})", 1, 1)
 
     if top is None and area_share is None:
@@ -280,7 +283,7 @@ def rank_places(
 # --- scoring ------------------------------------------------------------------------------
 
 
-def _score_cells(study, method, grid, counts, mask, seed, progress):
+def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=None):
     """The method's per-cell score, extra per-cell layers to report, and which cells are eligible."""
     notes: list[str] = []
     extra: dict[str, np.ndarray] = {}
@@ -293,7 +296,7 @@ def _score_cells(study, method, grid, counts, mask, seed, progress):
     if method == "kde":
         from hotspot.kde import kernel_density
 
-        density = kernel_density(x, y, grid, units="per-cell", mask=mask, progress=progress)
+        density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, units="per-cell", mask=mask, progress=progress)
         notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m ({density.bandwidth_rule})")
         surface = np.nan_to_num(density.surface, nan=0.0)
         extra["kde_value"] = surface

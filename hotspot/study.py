@@ -14,6 +14,11 @@ from hotspot.errors import HotspotInputError
 from hotspot.progress import ProgressCallback
 from hotspot.records import Records
 
+MAIN_BODY_CELL_M = 5000.0
+"""Cell side, metres, of the coarse grid that finds the main body of records when no boundaries are given."""
+MAIN_BODY_MIN_SHARE = 1e-4
+"""A coarse cell belongs to the main body when it holds at least this share of the records (and 3 records)."""
+
 BOUNDARY_TOLERANCE_M = 20.0
 """Records within this many metres of the boundaries still count as inside.
 
@@ -37,6 +42,8 @@ class Study:
         The demo town when no input was given.
     crs : str
         The projected CRS (metres) everything is in.
+    notes : list of str
+        What the reader should know about how the study was formed.
     """
 
     records: Records
@@ -44,6 +51,7 @@ class Study:
     features: dict = field(default_factory=dict)
     demo: object | None = None
     crs: str = "EPSG:27700"
+    notes: list = field(default_factory=list)
 
     @property
     def is_demo(self) -> bool:
@@ -78,7 +86,8 @@ def load_study(
         Record files, folders or zips; empty means the embedded demo town.
     boundaries : path, optional
         Area polygons; records farther than ``BOUNDARY_TOLERANCE_M`` (20 m) outside them are
-        rejected as ``outside_study_area``. Default: no clipping (the demo clips to its outline).
+        rejected as ``outside_study_area``. Default: the main body of the records
+        (:func:`main_body_mask`); records far from it are rejected as outside the study area.
     crime_types, date_from, date_to, hours, weekdays
         Filters, see :func:`hotspot.ingest.apply_filters`.
     crs : str, optional
@@ -115,4 +124,58 @@ def load_study(
         records, crime_types=crime_types, date_from=date_from, date_to=date_to, hours=hours,
         weekdays=weekdays, study_area=study_area, tolerance_m=BOUNDARY_TOLERANCE_M,
     )
-    return Study(records=records, boundaries=areas, features=features, demo=demo, crs=records.crs)
+    notes: list[str] = []
+    if study_area is None and demo is None:
+        records, n_far = _keep_main_body(records)
+        if n_far:
+            notes.append(
+                f"{n_far:,} records lie far from the main body of the data (police.uk places some crimes a force "
+                "records elsewhere in the country) and were rejected as outside the study area; give --boundaries "
+                "to set the study area yourself"
+            )
+    return Study(records=records, boundaries=areas, features=features, demo=demo, crs=records.crs, notes=notes)
+
+
+def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MAIN_BODY_MIN_SHARE):
+    """Which points belong to the main body of a point set.
+
+    Points are counted on a coarse grid (``cell_m`` metres, default 5 km); cells holding at
+    least ``min_share`` of the points (and at least 3) are occupied; the 8-connected cluster of
+    occupied cells holding most points, grown by one cell, is the main body. Isolated records
+    far away (a Bedfordshire crime located in Cornwall) fall outside it, while records just over
+    a force boundary stay in.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    from hotspot.grid import Grid
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size == 0:
+        return np.ones(0, dtype=bool)
+    coarse = Grid.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_m, max_cells=10**9)
+    counts = coarse.count(x, y)
+    occupied = counts >= max(3.0, min_share * x.size)
+    if not occupied.any():
+        return np.ones(x.size, dtype=bool)
+    labels, n = ndimage.label(occupied, structure=np.ones((3, 3), dtype=int))
+    mass = ndimage.sum(counts, labels, index=np.arange(1, n + 1))
+    body = labels == (int(np.argmax(mass)) + 1)
+    body = ndimage.binary_dilation(body, structure=np.ones((3, 3), dtype=bool))
+    flat, on_grid = coarse.flat_index(x, y)
+    keep = np.zeros(x.size, dtype=bool)
+    keep[on_grid] = body.ravel()[flat[on_grid]]
+    return keep
+
+
+def _keep_main_body(records: Records) -> tuple[Records, int]:
+    """Reject records outside the main body of the data as outside the study area."""
+    frame = records.frame
+    keep = main_body_mask(frame["x"].to_numpy(), frame["y"].to_numpy())
+    n_far = int((~keep).sum())
+    if n_far == 0:
+        return records, 0
+    far = frame.loc[~keep].copy()
+    far.insert(0, "reason", "outside_study_area")
+    return records.with_frame(frame.loc[keep], far), n_far
