@@ -164,7 +164,18 @@ def aggregate_locations(x, y, weights=None) -> tuple[np.ndarray, np.ndarray, np.
     w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
     if x.size == 0:
         return x, y, w
-    order = np.lexsort((x, y))
+    # Sort by y alone (several times faster than a two-key sort on millions of points), then put
+    # only the runs of tied y in x order: identical coordinates become neighbours either way.
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    tie = ys[1:] == ys[:-1]
+    if tie.any():
+        in_run = np.zeros(ys.size, dtype=bool)
+        in_run[1:] |= tie
+        in_run[:-1] |= tie
+        positions = np.flatnonzero(in_run)
+        sub = order[positions]
+        order[positions] = sub[np.lexsort((x[sub], y[sub]))]
     xs, ys, ws = x[order], y[order], w[order]
     new = np.empty(xs.size, dtype=bool)
     new[0] = True

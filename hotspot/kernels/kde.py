@@ -90,20 +90,17 @@ def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
             c1 = ncols
         w = lw[j]
         xj = lx[j]
-        # One loop per kernel so each inner loop is branch-free enough to vectorise.
+        # One loop per kernel so the common ones vectorise.
+        # Branch-free: max(1 - u2, 0) is exactly the kernel's cut, and adding 0.0 changes nothing.
         if code == QUARTIC:
             for c in range(c0, c1):
                 dx = col_x[c] - xj
-                u2 = (dx * dx + dy2) * inv_h2
-                if u2 < 1.0:
-                    t = 1.0 - u2
-                    out_row[c] += w * t * t
+                t = max(1.0 - (dx * dx + dy2) * inv_h2, 0.0)
+                out_row[c] += w * t * t
         elif code == EPANECHNIKOV:
             for c in range(c0, c1):
                 dx = col_x[c] - xj
-                u2 = (dx * dx + dy2) * inv_h2
-                if u2 < 1.0:
-                    out_row[c] += w * (1.0 - u2)
+                out_row[c] += w * max(1.0 - (dx * dx + dy2) * inv_h2, 0.0)
         else:
             for c in range(c0, c1):
                 dx = col_x[c] - xj
