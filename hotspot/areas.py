@@ -348,6 +348,7 @@ def area_statistics(
     age_column: str = "age_band",
     tolerance_m: float = 20.0,
     confidence: float = 0.95,
+    per_year: bool = False,
 ) -> AreaStatistics:
     """Counts, ranks, shares, quintiles, rates, age-standardised rates and deprivation gradients per area.
 
@@ -380,6 +381,10 @@ def area_statistics(
         are matched to the nearest (ONS generalised boundaries are simplified to 20 m).
     confidence : float, default 0.95
         Confidence level of the intervals.
+    per_year : bool, default False
+        False: rates per 1,000 residents over the whole period the records cover. True: per
+        1,000 residents per year, dividing by the months from the first to the last record's
+        month / 12 (months without records inside that span count).
 
     Returns
     -------
@@ -427,6 +432,7 @@ def area_statistics(
     table["quintile"] = 1 + (5 * position) // n_areas
 
     # Population and crude rates.
+    per, period = _rate_scale(records, per_year)
     overall = {"count": int(total), "population": math.nan, "rate_per_1000": math.nan, "rate_low": math.nan,
                "rate_high": math.nan}
     pop_table = _as_frame(population, "population")
@@ -456,17 +462,18 @@ def area_statistics(
         if extra:
             notes.append(f"{extra:,} population rows match no area and were not used")
         table["population"] = pop
+        notes.append(f"rates are per 1,000 residents {period}")
         lo, hi = poisson_ci(counts, confidence)
         with np.errstate(divide="ignore", invalid="ignore"):
             valid = pop > 0
-            table["rate_per_1000"] = np.where(valid, counts / pop * 1000, np.nan)
-            table["rate_low"] = np.where(valid, lo / pop * 1000, np.nan)
-            table["rate_high"] = np.where(valid, hi / pop * 1000, np.nan)
+            table["rate_per_1000"] = np.where(valid, counts / pop * per, np.nan)
+            table["rate_low"] = np.where(valid, lo / pop * per, np.nan)
+            table["rate_high"] = np.where(valid, hi / pop * per, np.nan)
         if valid.any():
             o, n = int(counts[valid].sum()), float(pop[valid].sum())
             olo, ohi = poisson_ci(o, confidence)
-            overall.update(population=n, rate_per_1000=o / n * 1000, rate_low=float(olo) / n * 1000,
-                           rate_high=float(ohi) / n * 1000, count=o)
+            overall.update(population=n, rate_per_1000=o / n * per, rate_low=float(olo) / n * per,
+                           rate_high=float(ohi) / n * per, count=o)
             benchmark = overall["rate_per_1000"]
             flag = np.where(table["rate_low"] > benchmark, "higher",
                             np.where(table["rate_high"] < benchmark, "lower", "similar"))
@@ -488,7 +495,7 @@ def area_statistics(
                 band_counts = np.zeros((n_areas, len(band_cols)))
                 np.add.at(band_counts, (index[use], b[use]), 1.0)
                 rate, low, high = direct_standardised_rate(band_counts, np.nan_to_num(band_pop, nan=0.0), weights,
-                                                           confidence=confidence)
+                                                           per=per, confidence=confidence)
                 nopop = ~(np.nan_to_num(band_pop, nan=0.0).sum(axis=1) > 0)
                 table["asr_per_1000"] = np.where(nopop, np.nan, rate)
                 table["asr_low"] = np.where(nopop, np.nan, low)
@@ -516,7 +523,7 @@ def area_statistics(
         no_imd = int(table["imd_decile"].isna().sum())
         if no_imd:
             notes.append(f"{no_imd:,} areas have no IMD decile; they are left out of the decile table")
-        by_decile = _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched)
+        by_decile = _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched, per)
 
     # Wards.
     wards = None
@@ -541,6 +548,21 @@ def area_statistics(
                           n_unmatched, join, notes)
 
 
+def _rate_scale(records: Records, per_year: bool) -> tuple[float, str]:
+    """Multiplier turning count / population into the reported rate, and the period in words."""
+    months = records.frame["month"].dropna().astype(str) if "month" in records.frame else pd.Series([], dtype=str)
+    months = months[months.str.fullmatch(r"\d{4}-\d{2}")]
+    if months.empty:
+        if per_year:
+            raise HotspotInputError("per-year rates need a month on the records; none has one")
+        return 1000.0, "over the records' period"
+    first, last = months.min(), months.max()
+    span = (int(last[:4]) * 12 + int(last[5:])) - (int(first[:4]) * 12 + int(first[5:])) + 1
+    if per_year:
+        return 1000.0 * 12.0 / span, f"per year ({span} months, {first} to {last}, divided by {span / 12:g} years)"
+    return 1000.0, f"over the {span} months {first} to {last} (not per year)"
+
+
 def _record_bands(records: Records, age_column: str, band_cols) -> np.ndarray:
     """Index into ``band_cols`` of each record's age band (-1 when missing or not one of the bands)."""
     band_keys = [parse_age_band(c) for c in band_cols]
@@ -555,7 +577,7 @@ def _record_bands(records: Records, age_column: str, band_cols) -> np.ndarray:
     return labels.map(code).to_numpy(np.int64)
 
 
-def _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched) -> pd.DataFrame:
+def _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched, per) -> pd.DataFrame:
     known = table["imd_decile"].notna().to_numpy()
     t = table.loc[known]
     agg = {"areas": ("area_code", "size"), "count": ("count", "sum")}
@@ -568,9 +590,9 @@ def _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched)
         lo, hi = poisson_ci(out["count"].to_numpy(), confidence)
         pop = out["population"].to_numpy(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["rate_per_1000"] = np.where(pop > 0, out["count"] / pop * 1000, np.nan)
-            out["rate_low"] = np.where(pop > 0, lo / pop * 1000, np.nan)
-            out["rate_high"] = np.where(pop > 0, hi / pop * 1000, np.nan)
+            out["rate_per_1000"] = np.where(pop > 0, out["count"] / pop * per, np.nan)
+            out["rate_low"] = np.where(pop > 0, lo / pop * per, np.nan)
+            out["rate_high"] = np.where(pop > 0, hi / pop * per, np.nan)
         if rec_band is not None:
             dec = table["imd_decile"].to_numpy(dtype=np.float64, na_value=np.nan)
             rec_dec = np.where(matched, dec[np.where(matched, index, 0)], np.nan)
@@ -579,7 +601,7 @@ def _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched)
             np.add.at(counts, (rec_dec[use].astype(int) - 1, rec_band[use]), 1.0)
             pops = np.zeros((10, len(band_cols)))
             np.add.at(pops, dec[known].astype(int) - 1, np.nan_to_num(band_pop[known], nan=0.0))
-            rate, low, high = direct_standardised_rate(counts, pops, esp_weights(band_cols), confidence=confidence)
+            rate, low, high = direct_standardised_rate(counts, pops, esp_weights(band_cols), per=per, confidence=confidence)
             out["asr_per_1000"], out["asr_low"], out["asr_high"] = rate, low, high
     return out
 

@@ -1,0 +1,65 @@
+"""The area table on real Bedfordshire data: 417 LSOAs with Census 2021 population, IMD 2025 and the ward lookup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def bedfordshire_areas(shared_data, bedfordshire_crime_dir, bedfordshire_lsoas_path):
+    from boundaries.load import read_boundaries
+    from hotspot.areas import area_statistics
+    from hotspot.ingest import read_records
+
+    records = read_records([bedfordshire_crime_dir])
+    lsoas = read_boundaries(bedfordshire_lsoas_path)
+    stats = area_statistics(
+        records, lsoas,
+        population=shared_data / "population" / "census2021_usual_residents_age6_lsoa21_bedfordshire.csv",
+        imd=shared_data / "imd" / "imd2025_lsoa21_bedfordshire.csv",
+        lookup=shared_data / "lookups" / "lsoa21_ward24_lad24_bestfit_bedfordshire.csv",
+    )
+    return records, stats
+
+
+def test_area_table_on_bedfordshire(bedfordshire_areas):
+    records, s = bedfordshire_areas
+    t = s.table
+    assert len(t) == 417 and t["area_code"].is_unique
+    # Every record is either counted in an area or reported as unmatched.
+    assert int(t["count"].sum()) + s.n_unmatched == len(records) == s.n_records
+    assert s.n_unmatched == 625  # police.uk rows coded to LSOAs just over the force boundary (SOURCES.md)
+    assert any("625 of" in n for n in s.notes)
+    assert t["share"].sum() == pytest.approx(1.0)
+    assert (t["count"] > 0).all()  # SOURCES.md: every polygon has at least one crime
+    assert t["population"].sum() == 704_691
+    assert t["imd_decile"].notna().all() and t["ward_code"].notna().all()
+    assert set(t["quintile"]) == {1, 2, 3, 4, 5}
+    assert t.loc[t["quintile"] == 1, "count"].min() >= t.loc[t["quintile"] == 2, "count"].max()
+    assert set(t["flag"]) <= {"higher", "lower", "similar"}
+    assert s.overall["rate_per_1000"] == pytest.approx(t["count"].sum() / 704_691 * 1000)
+    # The needs-assessment view: the most deprived decile has a far higher rate than the least deprived.
+    d = s.by_decile.set_index("imd_decile")
+    assert d["areas"].tolist() == [22, 43, 39, 43, 36, 49, 47, 56, 51, 31]  # SOURCES.md decile counts
+    assert d.loc[1, "rate_per_1000"] > 3 * d.loc[10, "rate_per_1000"]
+    assert d.loc[1, "rate_low"] > d.loc[2, "rate_high"]
+    w = s.wards_with_top_quintile
+    assert len(w) > 0 and w["top_quintile_areas"].sum() == (t["quintile"] == 1).sum()
+    assert 0.3 < s.concentration.top20_share < 0.8 and 0.2 < s.concentration.gini < 0.7
+    print("\n" + s.concentration.describe())
+    print(t.drop(columns="geometry").sort_values("rank").head(5).to_string())
+    print(d[["areas", "count", "population", "rate_per_1000", "rate_low", "rate_high"]].to_string())
+    print(w.head(5).to_string())
+
+
+def test_spatial_join_on_bedfordshire_agrees_with_codes(bedfordshire_areas, bedfordshire_lsoas_path):
+    from boundaries.load import read_boundaries
+    from hotspot.areas import area_statistics
+
+    records, by_code = bedfordshire_areas
+    spatial = area_statistics(records, read_boundaries(bedfordshire_lsoas_path), join="spatial")
+    assert int(spatial.table["count"].sum()) + spatial.n_unmatched == len(records)
+    # SOURCES.md: 95.7 % of points fall in their own LSOA; the rest are within ~19 m of it.
+    same = np.abs(spatial.table["count"].to_numpy() - by_code.table["count"].to_numpy()).sum() / 2
+    assert same / len(records) < 0.06
