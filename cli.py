@@ -359,6 +359,189 @@ def demo(
     console.print(f"{len(written)} files in {out}; see {out / 'README.txt'}")
 
 
+@app.command()
+def areas(
+    inputs: Inputs = None,
+    population: Annotated[Optional[Path], typer.Option("--population", help="CSV of residents per area: an area-code column and a total and/or age bands (age_0_15 ... age_65_plus). Gives rates per 1,000 with exact Poisson 95 % intervals. Demo: its own table.", show_default=False)] = None,
+    imd: Annotated[Optional[Path], typer.Option("--imd", help="CSV of deprivation per area with a decile column (e.g. IMD25_DECILE; 1 = most deprived): adds rates by decile.", show_default=False)] = None,
+    lookup: Annotated[Optional[Path], typer.Option("--lookup", help="CSV mapping area codes to wards (ward_code/ward_name or WDyyCD/WDyyNM): lists the wards holding the top-quintile areas.", show_default=False)] = None,
+    join: Annotated[str, typer.Option("--join", help="code (the records' LSOA code) | spatial (point in polygon, 20 m tolerance) | auto (code when most codes match).")] = "auto",
+    per_year: Annotated[bool, typer.Option("--per-year", help="Rates per 1,000 residents per year instead of over the whole period.")] = False,
+    boundaries: BoundariesOpt = None,
+    out: OutOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Area table (counts, rank, share, quintile 1 = busiest, rates with exact CIs, IMD deciles, Gini): layer `areas` plus CSVs."""
+    from hotspot.errors import HotspotInputError
+
+    out_path = _default_out(out, "areas")
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        if study.boundaries is None:
+            raise HotspotInputError("areas needs area polygons: give --boundaries PATH (LSOAs or wards)")
+        demo_lookup = None
+        if study.is_demo and boundaries is None:
+            from boundaries.demo import population_table
+
+            if population is None:
+                population = population_table()
+            if lookup is None:
+                wards = study.demo.wards[["area_code", "area_name"]].rename(columns={"area_code": "ward_code", "area_name": "ward_name"})
+                demo_lookup = study.boundaries[["area_code", "ward_code"]].merge(wards, on="ward_code", how="left")
+        from hotspot.areas import area_statistics
+
+        result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
+                                 lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year)
+        written = result.write(out_path)
+    _print_areas(result, quiet)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _print_areas(result, quiet: bool, n_rows: int = 10) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(quiet=quiet)
+    t = result.table.sort_values(["rank", "area_code"]).head(n_rows)
+    table = Table(title=f"Busiest {len(t)} of {len(result.table):,} areas ({result.n_matched:,} records joined by {result.join})")
+    columns = {"rank": "rank", "area_name": "area", "count": "count", "share": "share", "quintile": "quint."}
+    if "rate_per_1000" in t:
+        columns.update({"rate_per_1000": "per 1,000 (95% CI)", "flag": "vs all"})
+    columns.update({k: v for k, v in (("imd_decile", "IMD decile"), ("ward_name", "ward")) if k in t})
+    for c, label in columns.items():
+        table.add_column(label, justify="left" if c in ("area_name", "flag", "ward_name") else "right")
+    for _, row in t.iterrows():
+        cells = [_area_cell(c, row[c]) for c in columns]
+        if "rate_per_1000" in columns and not pd.isna(row["rate_per_1000"]):
+            nd = 0 if row["rate_per_1000"] >= 100 else 1
+            cells[list(columns).index("rate_per_1000")] = (
+                f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(result.concentration.describe())
+    o = result.overall
+    if o["rate_per_1000"] == o["rate_per_1000"]:
+        console.print(f"whole-area rate {o['rate_per_1000']:,.1f} per 1,000 (95 % CI {o['rate_low']:,.1f}-{o['rate_high']:,.1f}); "
+                      f"areas significantly higher: {(result.table['flag'] == 'higher').sum():,}, "
+                      f"lower: {(result.table['flag'] == 'lower').sum():,}")
+    if result.by_decile is not None and "rate_per_1000" in result.by_decile:
+        d = result.by_decile
+        rates = ", ".join(f"{int(k)}: {r:,.1f}" for k, r in zip(d["imd_decile"], d["rate_per_1000"]) if r == r)
+        console.print(f"rate per 1,000 by IMD decile (1 = most deprived): {rates}")
+    if result.wards_with_top_quintile is not None and len(result.wards_with_top_quintile):
+        w = result.wards_with_top_quintile.head(5)
+        text = "; ".join(f"{n} ({k})" for n, k in zip(w["ward_name"], w["top_quintile_areas"]))
+        console.print(f"{len(result.wards_with_top_quintile):,} wards hold top-quintile areas; most: {text}")
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
+def _area_cell(column: str, value) -> str:
+    import numpy as np
+    import pandas as pd
+
+    if pd.isna(value):
+        return ""
+    if column == "share":
+        return f"{value:.1%}"
+    if column.startswith("rate"):
+        return f"{value:,.1f}"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return str(value)
+
+
+@app.command()
+def evaluate(
+    inputs: Inputs = None,
+    area_share: Annotated[float, typer.Option("--area-share", help="Area budget each method may select, as a share of the study area (0.01 = 1 %).")] = 0.01,
+    train_months: Annotated[Optional[int], typer.Option("--train-months", help="Months of training before each test window. Default: all earlier months.", show_default=False)] = None,
+    test_months: Annotated[int, typer.Option("--test-months", help="Months in each test window; folds step forward by this much.")] = 1,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Keep only the last N folds. Default: every fold.", show_default=False)] = None,
+    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, counts_all, kde_400m, combined); repeat for several.", show_default=False)] = None,
+    boundaries: BoundariesOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv. Default: hotspot-out/evaluate.csv.", show_default=False)] = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 100.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Rolling backtest over months: hit rate, PAI and RRI per method and the previous-period baseline, as CSV."""
+    from hotspot.errors import HotspotInputError
+
+    out_path = out if out is not None else Path("hotspot-out") / "evaluate.csv"
+    if out_path.suffix.lower() != ".csv":
+        raise HotspotInputError(f"--out {out_path}: evaluate writes CSV; give a path ending in .csv")
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        from hotspot.evaluate import backtest, default_forecasters
+        from hotspot.grid import Grid
+
+        records = study.records
+        area = study.study_area()
+        if area is not None:
+            grid = Grid.from_geometry(area, cell_size, crs=study.crs)
+            mask = grid.mask_from_geometry(area)
+        else:
+            grid = Grid.from_points(records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), cell_size, crs=study.crs)
+            mask = None
+        methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask)
+        if method:
+            unknown = [m for m in method if m not in methods]
+            if unknown:
+                raise HotspotInputError(f"--method {unknown[0]}: choose from {', '.join(methods)}")
+            methods = {m: f for m, f in methods.items() if m in method}
+        result = backtest(records, grid, methods, area_share=area_share, train_months=train_months,
+                          test_months=test_months, n_folds=folds, mask=mask, progress=progress)
+        from hotspot.outputs import write_csv
+
+        written = [write_csv(result.folds, out_path),
+                   write_csv(result.summary, out_path.with_name(f"{out_path.stem}_summary.csv"))]
+    _print_backtest(result, area is None, quiet)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _print_backtest(result, no_area: bool, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(quiet=quiet)
+    f = result.folds
+    title = (f"Backtest: {result.summary['n_folds'].iloc[0]} fold(s), tests {f['test_from'].min()} to {f['test_to'].max()}, "
+             f"area budget {result.area_share:.1%}")
+    table = Table(title=title)
+    for c in ("method", "hit rate", "PAI", "RRI"):
+        table.add_column(c, justify="left" if c == "method" else "right")
+    for _, row in result.summary.iterrows():
+        table.add_row(str(row["method"]), f"{row['hit_rate']:.1%}", f"{row['pai']:.1f}",
+                      "" if row["rri"] != row["rri"] else f"{row['rri']:.2f}")
+    console.print(table)
+    console.print("[dim]hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
+                  "selected; RRI (recapture rate index): (test / training crimes in the selection) / (all test / all "
+                  "training crimes). Means over folds.[/dim]")
+    if no_area:
+        console.print("[dim]no --boundaries: area shares are of the grid over the records' extent[/dim]")
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
 def main() -> None:
     """Console-script entry point: bad input is one line on stderr and exit code 2, never a traceback."""
     from hotspot.errors import HotspotInputError
