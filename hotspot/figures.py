@@ -1,0 +1,316 @@
+"""Static figures for the HTML report: maps with a scale bar and north arrow, heat tables and curves.
+
+Every function returns a matplotlib Figure drawn with the Agg backend (no display needed)
+and never shows or saves it; :func:`png_bytes` renders one to PNG. Maps are drawn in the
+layers' projected CRS (metres, north up), with no basemap tiles, so the report needs no
+internet to build or view.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAP_SIZE_IN = (7.5, 6.5)
+"""Map figure size, inches (width, height)."""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (``dpi`` dots per inch, default 110); closes the figure."""
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    finally:
+        _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+# --- map furniture --------------------------------------------------------------------------
+
+
+def nice_length(span_m: float) -> float:
+    """A round scale-bar length (1, 2 or 5 x 10^n metres) of roughly a fifth of ``span_m`` metres."""
+    if not span_m > 0:
+        return 1.0
+    target = span_m / 5.0
+    power = 10.0 ** math.floor(math.log10(target))
+    for step in (5.0, 2.0, 1.0):
+        if step * power <= target:
+            return step * power
+    return power
+
+
+def add_scale_bar(ax, *, location: tuple[float, float] = (0.05, 0.05), segments: int = 2) -> float:
+    """Draw a black-and-white scale bar in map units (metres) near the lower-left corner; returns its length, m.
+
+    ``location`` is the bar's left end in axes fractions (default 5 % in from the left and bottom);
+    the bar is split into ``segments`` alternating blocks (default 2).
+    """
+    from matplotlib.patches import Rectangle
+
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = nice_length(x1 - x0)
+    height = (y1 - y0) * 0.012
+    bx = x0 + (x1 - x0) * location[0]
+    by = y0 + (y1 - y0) * location[1]
+    piece = length / segments
+    # A white backing box keeps the bar legible over dark cells.
+    ax.add_patch(Rectangle((bx - piece * 0.15, by - height * 1.5), length + piece * 0.3, height * 5.2,
+                           facecolor="white", edgecolor="none", alpha=0.8, zorder=19))
+    for i in range(segments):
+        ax.add_patch(Rectangle((bx + i * piece, by), piece, height, facecolor="black" if i % 2 == 0 else "white",
+                               edgecolor="black", linewidth=0.8, zorder=20))
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(bx, by + height * 1.6, "0", ha="center", va="bottom", fontsize=8, zorder=21)
+    ax.text(bx + length, by + height * 1.6, label, ha="center", va="bottom", fontsize=8, zorder=21)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return length
+
+
+def add_north_arrow(ax, *, location: tuple[float, float] = (0.93, 0.86), size: float = 0.07) -> None:
+    """Draw a north arrow (grid north: up, as in every projected map here) at ``location`` (axes fractions).
+
+    ``size`` is the arrow's height as a fraction of the axes height (default 0.07).
+    """
+    from matplotlib.patches import Polygon
+
+    x, y = location
+    w = size * 0.35
+    ax.add_patch(Polygon([(x, y + size), (x - w, y), (x, y + size * 0.3)], closed=True, transform=ax.transAxes,
+                         facecolor="black", edgecolor="black", linewidth=0.8, zorder=20))
+    ax.add_patch(Polygon([(x, y + size), (x + w, y), (x, y + size * 0.3)], closed=True, transform=ax.transAxes,
+                         facecolor="white", edgecolor="black", linewidth=0.8, zorder=20))
+    ax.text(x, y + size + 0.01, "N", transform=ax.transAxes, ha="center", va="bottom", fontsize=11,
+            fontweight="bold", zorder=20)
+
+
+def _map_axes(title: str):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=MAP_SIZE_IN)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#999999")
+    return fig, ax
+
+
+def _finish_map(ax, bounds, crs_note: str | None) -> None:
+    if bounds is not None:
+        xmin, ymin, xmax, ymax = bounds
+        pad = 0.03 * max(xmax - xmin, ymax - ymin, 1.0)
+        ax.set_xlim(xmin - pad, xmax + pad)
+        ax.set_ylim(ymin - pad, ymax + pad)
+    add_scale_bar(ax)
+    add_north_arrow(ax)
+    if crs_note:
+        ax.text(0.995, 0.005, crs_note, transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#555555")
+
+
+def _union_bounds(*frames):
+    boxes = [f.total_bounds for f in frames if f is not None and len(f)]
+    if not boxes:
+        return None
+    b = np.array(boxes)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+
+
+def _crs_note(*frames) -> str | None:
+    for f in frames:
+        if f is not None and getattr(f, "crs", None) is not None:
+            return f"{f.crs.name} ({f.crs.to_string()})"
+    return None
+
+
+def _draw_boundaries(ax, boundaries) -> None:
+    if boundaries is not None and len(boundaries):
+        boundaries.boundary.plot(ax=ax, color="#555555", linewidth=0.5, zorder=5)
+
+
+def _label_ranked(ax, ranked, limit: int = 10) -> None:
+    if ranked is None or not len(ranked) or "rank" not in ranked.columns:
+        return
+    import matplotlib.patheffects as pe
+
+    shown = ranked.sort_values("rank").head(limit)
+    points = shown.geometry.representative_point()
+    if not all(t == "Point" for t in shown.geom_type):
+        shown.boundary.plot(ax=ax, color="black", linewidth=0.9, zorder=11)
+    for (_, row), pt in zip(shown.iterrows(), points):
+        ax.text(pt.x, pt.y, str(int(row["rank"])), ha="center", va="center", fontsize=8, fontweight="bold", zorder=12,
+                path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
+
+
+def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, title: str = "Hot spots"):
+    """Gi* cells or areas in the diverging 99/95/90 % colours, over boundaries, with hot-spot outlines and ranks.
+
+    Parameters
+    ----------
+    gistar : GeoDataFrame, optional
+        Cells or areas with ``gi_bin`` (-3..3); non-significant cells are drawn light grey.
+    boundaries : GeoDataFrame, optional
+        Area polygons drawn as grey outlines.
+    hotspots : GeoDataFrame, optional
+        Hot-spot polygons (KDE hot-spot areas, priority places) drawn as red outlines.
+    ranked : GeoDataFrame, optional
+        Ranked places, labelled by ``rank`` (the top 10; more crowd a town centre into an unreadable pile).
+    title : str
+        Figure title, default "Hot spots".
+    """
+    from matplotlib.patches import Patch
+
+    from hotspot.styles import GISTAR_CLASSES
+
+    fig, ax = _map_axes(title)
+    handles = []
+    if gistar is not None and len(gistar) and "gi_bin" in gistar.columns:
+        bins = gistar["gi_bin"].fillna(0).astype(int)
+        for value, colour, label in GISTAR_CLASSES:
+            part = gistar[bins == value]
+            if value != 0 and len(part) == 0:
+                continue
+            if len(part):
+                part.plot(ax=ax, color=colour, edgecolor=colour, linewidth=0.1, zorder=2)
+            handles.append(Patch(facecolor=colour, edgecolor="#999999", label=label))
+    _draw_boundaries(ax, boundaries)
+    if hotspots is not None and len(hotspots):
+        hotspots.boundary.plot(ax=ax, color="#d7301f", linewidth=1.4, zorder=8)
+        handles.append(Patch(facecolor="none", edgecolor="#d7301f", linewidth=1.4, label="Hot-spot area"))
+    _label_ranked(ax, ranked)
+    if handles:
+        # Outside the map frame: inside, the legend hides the very corner of town it sits on.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, framealpha=0.9,
+                  title="Getis-Ord Gi*" if gistar is not None else None, title_fontsize=8)
+    _finish_map(ax, _union_bounds(gistar, boundaries, hotspots, ranked), _crs_note(gistar, boundaries, hotspots, ranked))
+    return fig
+
+
+def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Surface", units: str = "",
+                ramp: str = "density"):
+    """A raster surface on ``grid`` with a colour bar, boundaries, scale bar and north arrow.
+
+    Parameters
+    ----------
+    array : ndarray, shape ``grid.shape``
+        Values, row 0 north; NaN cells are left blank.
+    grid : Grid
+        Where the array lies.
+    boundaries, hotspots : GeoDataFrame, optional
+        Outlines drawn over the surface (grey, red).
+    title : str
+        Figure title, default "Surface".
+    units : str
+        Colour-bar label, e.g. "crimes per km²", default empty.
+    ramp : str
+        A ramp name from :data:`hotspot.styles.RAMPS` (``density``, ``risk``, ``viridis``), default ``density``,
+        so the report matches the QGIS style of the same GeoTIFF.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from hotspot.styles import RAMPS
+
+    data = np.asarray(array, dtype=np.float64)
+    cmap = LinearSegmentedColormap.from_list(ramp, list(RAMPS.get(ramp, RAMPS["density"])))
+    fig, ax = _map_axes(title)
+    xmin, ymin, xmax, ymax = grid.bounds
+    finite = data[np.isfinite(data)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    image = ax.imshow(np.ma.masked_invalid(data), extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap,
+                      vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1, interpolation="nearest", zorder=1)
+    _draw_boundaries(ax, boundaries)
+    if hotspots is not None and len(hotspots):
+        hotspots.boundary.plot(ax=ax, color="#d7301f", linewidth=1.2, zorder=8)
+    bar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02)
+    bar.set_label(units, fontsize=9)
+    _finish_map(ax, grid.bounds, grid.crs)
+    return fig
+
+
+def weekday_hour_figure(table, *, title: str = "When: weekday x hour"):
+    """A 7 x 24 heat table (rows Monday..Sunday, columns hour 0..23) with the busiest cells annotated.
+
+    ``table`` is a 7 x 24 array or DataFrame of counts (Monday first).
+    """
+    plt = _pyplot()
+    values = np.asarray(getattr(table, "values", table), dtype=np.float64)
+    if values.shape != (7, 24):
+        raise ValueError(f"the weekday x hour table must be 7 x 24, got {values.shape}")
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    image = ax.imshow(values, aspect="auto", cmap="YlOrRd", interpolation="nearest")
+    ax.set_yticks(range(7), WEEKDAYS)
+    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=8)
+    ax.set_xlabel("hour of day (start)")
+    ax.set_title(title, fontsize=12, loc="left")
+    top = values.max() if values.size else 0
+    for r in range(7):
+        for c in range(24):
+            if top > 0 and values[r, c] >= 0.6 * top:
+                ax.text(c, r, f"{values[r, c]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if values[r, c] > 0.8 * top else "black")
+    fig.colorbar(image, ax=ax, pad=0.01).set_label("records", fontsize=9)
+    return fig
+
+
+def monthly_figure(series, *, title: str = "Monthly trend"):
+    """Records per month as a line with markers, and a dashed least-squares trend line.
+
+    ``series`` is indexed by month (``YYYY-MM`` strings or a PeriodIndex/DatetimeIndex); values are counts.
+    """
+    plt = _pyplot()
+    import pandas as pd
+
+    s = pd.Series(series).astype(float)
+    labels = [str(i)[:7] for i in s.index]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    x = np.arange(len(s))
+    ax.plot(x, s.to_numpy(), marker="o", color="#b2182b", linewidth=1.5, label="records")
+    if len(s) >= 3:
+        slope, intercept = np.polyfit(x, s.to_numpy(), 1)
+        ax.plot(x, intercept + slope * x, "--", color="#555555", linewidth=1, label=f"trend {slope:+.1f} per month")
+        ax.legend(fontsize=8, loc="lower right")
+    step = max(1, len(s) // 12)
+    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("records")
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", color="#dddddd")
+    ax.set_title(title, fontsize=12, loc="left")
+    return fig
+
+
+def lorenz_figure(lorenz_x, lorenz_y, *, gini: float | None = None, title: str = "Concentration (Lorenz curve)",
+                  what: str = "areas"):
+    """The Lorenz curve of records across ``what`` (areas, cells), with the line of equality.
+
+    ``lorenz_x``/``lorenz_y`` run from 0 to 1, fewest records first (see :mod:`hotspot.concentration`).
+    """
+    plt = _pyplot()
+    x = np.asarray(lorenz_x, dtype=float)
+    y = np.asarray(lorenz_y, dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, label="equal share")
+    ax.plot(x, y, color="#b2182b", linewidth=2, label="records" + (f" (Gini {gini:.2f})" if gini is not None else ""))
+    ax.fill_between(x, y, x, color="#b2182b", alpha=0.1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"share of {what}, fewest records first")
+    ax.set_ylabel("share of records")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title, fontsize=12, loc="left")
+    return fig
