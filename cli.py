@@ -77,6 +77,13 @@ RejectsOpt = Annotated[
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step (permutations, cross-validation).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries; errors still print.")]
+SuppressOpt = Annotated[
+    Optional[int],
+    typer.Option("--suppress-below", help="Disclosure control: replace counts below K (1..K-1) in published tables and "
+                 "layers with a suppressed marker, and say so in the provenance. Default: none, or 5 with --public.",
+                 show_default=False, min=0),
+]
+PublicOpt = Annotated[bool, typer.Option("--public", help="Output is for publication: suppress counts below 5 unless --suppress-below says otherwise.")]
 
 
 # --- reporting helpers ------------------------------------------------------------------------
@@ -540,6 +547,76 @@ def _print_backtest(result, no_area: bool, quiet: bool) -> None:
         console.print("[dim]no --boundaries: area shares are of the grid over the records' extent[/dim]")
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")
+
+
+def _suppression_k(suppress_below: Optional[int], public: bool) -> Optional[int]:
+    """The disclosure threshold: --suppress-below if given, else the public default with --public, else none."""
+    if suppress_below is not None:
+        return suppress_below
+    if public:
+        from hotspot.disclosure import DEFAULT_PUBLIC_K
+
+        return DEFAULT_PUBLIC_K
+    return None
+
+
+@app.command()
+def report(
+    inputs: Inputs = None,
+    out: Annotated[Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")] = Path("hotspot-out/report.html"),
+    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: 'Crime hot spots: N records from ...'.", show_default=False)] = None,
+    section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration. Default: all.", show_default=False)] = None,
+    top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
+    permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
+    boundaries: BoundariesOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 100.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    suppress_below: SuppressOpt = None,
+    public: PublicOpt = False,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+):
+    """A self-contained HTML report (maps, weekday x hour, trend, concentration, model table, ranked list) plus PNG figures."""
+    from hotspot.errors import HotspotInputError
+    from hotspot.report import SECTIONS
+
+    sections = tuple(section) if section else SECTIONS
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise HotspotInputError(f"--section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise HotspotInputError(f"--out {out}: the report is HTML; give a path ending in .html")
+    k = _suppression_k(suppress_below, public)
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        from hotspot.provenance import Provenance
+        from hotspot.report import report_for_study
+
+        provenance = Provenance.capture(
+            "report",
+            {"cell_size_m": cell_size, "top": top, "permutations": permutations, "seed": seed, "sections": list(sections),
+             "crime_type": crime_type, "from": date_from, "to": date_to, "hours": hours, "weekdays": weekdays,
+             "boundaries": boundaries, "suppress_below": k},
+            [str(p) for p in inputs] if inputs else ["demo"], study.records,
+        )
+        path, skipped = report_for_study(study, out, title=title, cell_size_m=cell_size, top=top, permutations=permutations,
+                                         seed=seed, sections=sections, provenance=provenance, suppress_below=k,
+                                         progress=progress)
+    console = _console(quiet)
+    for line in skipped:
+        console.print(f"[yellow]{line}[/yellow]")
+    if k:
+        console.print(f"counts below {k} suppressed in the ranked table")
+    from hotspot.report import figures_folder
+
+    console.print(f"wrote {path}")
+    console.print(f"wrote {figures_folder(path)}/")
 
 
 def main() -> None:
