@@ -77,6 +77,7 @@ def load_study(
     weekdays: str | Sequence[str] | None = None,
     crs: str | None = None,
     progress: ProgressCallback | None = None,
+    reading: dict | None = None,
 ) -> Study:
     """Read records (or the demo town), read boundaries, and apply every filter.
 
@@ -95,13 +96,18 @@ def load_study(
         else the data's UTM zone.
     progress : callable, optional
         ``progress(stage, done, total)``.
+    reading : dict, optional
+        How to read input tables: keyword arguments for :func:`hotspot.ingest.read_records`
+        (``lon_column``, ``x_column``, ``date_column``, ``input_crs``, ``layer``, ...).
     """
     from hotspot.ingest import apply_filters, read_records
 
     demo = None
     features: dict = {}
+    if reading and not inputs:
+        raise HotspotInputError(f"--{next(iter(reading)).replace('_', '-')} describes input tables, but no INPUT was given")
     if inputs:
-        records = read_records(list(inputs), crs=crs, progress=progress)
+        records = read_records(list(inputs), crs=crs, progress=progress, **(reading or {}))
     else:
         from boundaries.demo import demo_town
 
