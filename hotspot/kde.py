@@ -109,6 +109,8 @@ class KernelDensity:
         Whether the surface came from linear binning and FFT convolution instead of exact sums.
     per_m2_factor : float
         ``surface / per_m2_factor`` is the density per square metre (undoes ``units``).
+    mask : ndarray of bool or None
+        The cells reported (as given), or None for all.
     """
 
     surface: np.ndarray

@@ -278,3 +278,20 @@ def test_missing_coordinates_and_single_location_are_input_errors():
         kernel_density([1.0, np.nan], [1.0, 2.0], grid, bandwidth_m=200)
     with pytest.raises(HotspotInputError, match="--bandwidth"):
         kernel_density([5.0, 5.0], [5.0, 5.0], grid)
+
+
+def test_geotiff_is_cloud_optimised(tmp_path):
+    import rasterio
+
+    rng = np.random.default_rng(2)
+    grid = Grid(xmin=0.0, ymax=60_000.0, cell_size=100.0, ncols=600, nrows=600)
+    x = rng.uniform(0, 60_000, 2000)
+    y = rng.uniform(0, 60_000, 2000)
+    result = kernel_density(x, y, grid, bandwidth_m=800.0, units="relative")
+    path = result.to_geotiff(tmp_path / "big.tif")
+    with rasterio.open(path) as src:
+        assert src.profile["tiled"] and src.block_shapes[0] == (512, 512)
+        assert src.compression is not None and src.compression.name.upper() == "DEFLATE"
+        assert src.overviews(1), "COG layout needs internal overviews"
+        assert src.descriptions[0] == "quartic kernel density, bandwidth 800 m, relative to the grid mean"
+        np.testing.assert_array_equal(src.read(1), result.surface)
