@@ -389,6 +389,10 @@ def areas(
     from hotspot.errors import HotspotInputError
 
     out_path = _default_out(out, "areas")
+    from hotspot.areas import JOINS
+
+    if join not in JOINS:
+        raise HotspotInputError(f"--join must be one of {', '.join(JOINS)}, got {join!r}")
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         if study.boundaries is None:
@@ -494,6 +498,9 @@ def evaluate(
     out_path = out if out is not None else Path("hotspot-out") / "evaluate.csv"
     if out_path.suffix.lower() != ".csv":
         raise HotspotInputError(f"--out {out_path}: evaluate writes CSV; give a path ending in .csv")
+    from hotspot.evaluate import check_area_share
+
+    check_area_share(area_share)
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         from hotspot.evaluate import backtest, default_forecasters

@@ -73,7 +73,8 @@ def _cell_area_array(cell_areas, shape) -> np.ndarray:
     return areas
 
 
-def _check_share(area_share: float) -> float:
+def check_area_share(area_share: float) -> float:
+    """``area_share`` as a float, or HotspotInputError unless 0 < area_share <= 1."""
     area_share = float(area_share)
     if not (0.0 < area_share <= 1.0):
         raise HotspotInputError(f"--area-share must be above 0 and at most 1 (0.01 = 1 % of the area), got {area_share:g}")
@@ -107,7 +108,7 @@ def select_top_area(scores, area_share: float, cell_areas=None, mask=None) -> np
         are broken by row-major cell position, north-west first, so runs repeat exactly.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    area_share = _check_share(area_share)
+    area_share = check_area_share(area_share)
     eligible = _eligible(scores, mask)
     areas = _cell_area_array(cell_areas, scores.shape).ravel()
     order = _descending_order(scores.ravel(), eligible.ravel())
@@ -149,7 +150,7 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
     scores = np.asarray(scores, dtype=np.float64)
     if ties == "index":
         return select_top_area(scores, area_share, cell_areas, mask).astype(np.float64)
-    area_share = _check_share(area_share)
+    area_share = check_area_share(area_share)
     eligible = _eligible(scores, mask)
     if cell_areas is None:
         return _equal_area_weights(scores, eligible, area_share)
@@ -726,7 +727,7 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
     -------
     BacktestResult
     """
-    area_share = _check_share(area_share)
+    area_share = check_area_share(area_share)
     if test_months < 1:
         raise HotspotInputError(f"--test-months must be at least 1, got {test_months}")
     if train_months is not None and train_months < 1:
