@@ -30,7 +30,7 @@ DEFAULT_PUBLIC_K = 5
 COUNT_COLUMNS = ("count", "crimes", "n", "observed")
 """Columns treated as counts of records when the caller does not name them."""
 
-DERIVED_COLUMNS = ("share", "rate", "per_1000", "density")
+DERIVED_COLUMNS = ("share", "cumulative_share", "rate", "per_1000", "per_km2", "density")
 """Columns computed from a count and blanked with it, when present."""
 
 SUPPRESSED_FLAG = "suppressed"

@@ -343,7 +343,7 @@ def weekday_hour_table(frame):
     times = pd.to_datetime(frame["datetime"], errors="coerce").dropna()
     if times.empty:
         return None
-    table = pd.crosstab(times.dt.dayofweek, times.dt.hour).reindex(index=range(7), columns=range(24), fill_value=0)
+    table = pd.crosstab(times.dt.day_of_week, times.dt.hour).reindex(index=range(7), columns=range(24), fill_value=0)
     from hotspot.figures import WEEKDAYS
 
     table.index = list(WEEKDAYS)
