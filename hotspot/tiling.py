@@ -1,0 +1,484 @@
+"""Tile plans with halos, and kernel density and Gi* computed tile by tile over national extents.
+
+A :class:`TilePlan` cuts a :class:`~hotspot.grid.Grid` into square blocks of cells (tiles). Each tile
+is computed from its own cells plus a **halo**: a margin at least as wide as the kernel bandwidth or
+the Gi* distance band, so no tile sees an edge the full grid would not. Stitching the tiles gives the
+**same numbers** as the untiled computation (the tests check 1e-9; in practice they agree bit for bit):
+
+- **KDE** (:func:`tiled_kernel_density`): identical coordinates are merged once, globally; each tile
+  then calls :func:`hotspot.kde.kernel_density` on a sub-grid aligned cell for cell with the full
+  grid, with only the locations within ``bandwidth_m`` of the tile. A location farther away adds
+  exactly nothing to the tile's cells, and the locations that remain are summed in the same order.
+- **Gi*** (:func:`tiled_gi_star`): Gi* z of a cell uses the mean and standard deviation of *all*
+  cells in the study area, which a tile cannot see. So pass 1 adds ``n``, ``sum x`` and ``sum x^2``
+  over the tiles; pass 2 computes each tile's neighbourhood sums with the Gi* stencil kernel
+  (:func:`hotspot.kernels.gistar.stencil_sums`) on the tile plus a halo of the band's reach in cells,
+  then the analytic z from the published formula with the global statistics (module docstring of
+  :mod:`hotspot.gistar`). Multiple-testing correction and bins are applied to the stitched p-values
+  (Benjamini-Hochberg needs every p at once).
+
+**Analytic inference only at national scale.** Tiled Gi* reports the analytic z and normal p;
+permutation and exact conditional-randomisation p-values stay with the full-grid engine
+:func:`hotspot.gistar.gi_star_grid`.
+
+Engines: ``engine="local"`` runs the tiles one after another in this process (each tile's Numba
+kernels use every core); ``engine="dask"`` runs one task per tile on a ``dask.distributed`` cluster
+(see :mod:`hotspot.distributed` and ``docs/distributed.md``). Both engines compute each tile with
+the same function on the same inputs and stitch in tile order, so they give identical results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hotspot.errors import HotspotInputError
+from hotspot.grid import Grid
+from hotspot.progress import resolve
+
+DEFAULT_TILE_CELLS = 1024
+"""Default tile side in cells (1024 x 1024 cells = 8 MB of float64 per tile)."""
+
+ENGINES = ("local", "dask")
+"""``engine`` choices for the tiled functions."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a plan: its own cells and the halo window around them (both clipped to the grid).
+
+    Attributes
+    ----------
+    index : int
+        Position in the plan (row-major over tiles); results are stitched in this order.
+    row0, row1, col0, col1 : int
+        The tile's own cells: rows ``row0:row1`` and columns ``col0:col1`` of the full grid.
+    hrow0, hrow1, hcol0, hcol1 : int
+        The halo window: the tile's cells plus up to ``halo_cells`` cells on each side, clipped to the grid.
+    """
+
+    index: int
+    row0: int
+    row1: int
+    col0: int
+    col1: int
+    hrow0: int
+    hrow1: int
+    hcol0: int
+    hcol1: int
+
+    @property
+    def window(self) -> tuple[slice, slice]:
+        """Slices of the full grid's arrays covering the tile's own cells."""
+        return slice(self.row0, self.row1), slice(self.col0, self.col1)
+
+    @property
+    def halo_window(self) -> tuple[slice, slice]:
+        """Slices of the full grid's arrays covering the tile and its halo."""
+        return slice(self.hrow0, self.hrow1), slice(self.hcol0, self.hcol1)
+
+    @property
+    def core_in_halo(self) -> tuple[slice, slice]:
+        """Slices of a halo-window array covering the tile's own cells."""
+        r = self.row0 - self.hrow0
+        c = self.col0 - self.hcol0
+        return slice(r, r + self.row1 - self.row0), slice(c, c + self.col1 - self.col0)
+
+    def subgrid(self, grid: Grid) -> Grid:
+        """The tile's own cells as a Grid aligned cell for cell with ``grid``."""
+        return Grid(grid.xmin + self.col0 * grid.cell_size, grid.ymax - self.row0 * grid.cell_size,
+                    grid.cell_size, self.col1 - self.col0, self.row1 - self.row0, grid.crs)
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """A grid cut into tiles with halos.
+
+    Attributes
+    ----------
+    grid : Grid
+        The full grid.
+    tile_cells : int
+        Tile side in cells (edge tiles are smaller).
+    halo_cells : int
+        Halo width in cells on each side.
+    tiles : tuple of Tile
+        Row-major over tiles, north-west first.
+    """
+
+    grid: Grid
+    tile_cells: int
+    halo_cells: int
+    tiles: tuple[Tile, ...]
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    @property
+    def halo_m(self) -> float:
+        """Halo width in metres."""
+        return self.halo_cells * self.grid.cell_size
+
+
+def plan_tiles(grid: Grid, *, halo_m: float, tile_cells: int = DEFAULT_TILE_CELLS) -> TilePlan:
+    """Cut ``grid`` into square tiles of ``tile_cells`` cells with a halo of at least ``halo_m`` metres.
+
+    Parameters
+    ----------
+    grid : Grid
+        The full grid (cell size in metres).
+    halo_m : float
+        Minimum halo width in metres on each side (>= 0); rounded up to whole cells.
+    tile_cells : int, default 1024
+        Tile side in cells (>= 1).
+
+    Returns
+    -------
+    TilePlan
+    """
+    if not (isinstance(tile_cells, (int, np.integer)) and tile_cells >= 1):
+        raise HotspotInputError(f"--tile-cells must be a whole number of cells, 1 or more; got {tile_cells}")
+    if not (math.isfinite(halo_m) and halo_m >= 0):
+        raise HotspotInputError(f"the tile halo must be a non-negative number of metres, got {halo_m}")
+    halo = int(math.ceil(halo_m / grid.cell_size - 1e-9))
+    tiles = []
+    for r0 in range(0, grid.nrows, tile_cells):
+        r1 = min(r0 + tile_cells, grid.nrows)
+        for c0 in range(0, grid.ncols, tile_cells):
+            c1 = min(c0 + tile_cells, grid.ncols)
+            tiles.append(Tile(len(tiles), r0, r1, c0, c1, max(0, r0 - halo), min(grid.nrows, r1 + halo),
+                              max(0, c0 - halo), min(grid.ncols, c1 + halo)))
+    return TilePlan(grid, int(tile_cells), halo, tuple(tiles))
+
+
+def check_engine(engine: str) -> str:
+    """The engine name, or a one-line HotspotInputError naming the valid ones."""
+    name = str(engine).lower()
+    if name not in ENGINES:
+        raise HotspotInputError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return name
+
+
+def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | None = None, client=None,
+              progress=None, stage: str = "tiles") -> list:
+    """``[func(p) for p in payloads]`` on the chosen engine, in payload order, reporting progress per tile.
+
+    Parameters
+    ----------
+    func : callable
+        A module-level function (picklable) taking one payload.
+    payloads : list
+        One payload per tile.
+    engine : {"local", "dask"}, default "local"
+        Run here, one tile after another, or one Dask task per tile.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); default None: a local 2-worker cluster for the call.
+        Ignored when ``client`` is given or ``engine="local"``.
+    client : dask.distributed.Client, optional
+        An existing client to run on (so one cluster serves several calls). Default None.
+    progress : callable, optional
+        ``progress(stage, tiles_done, n_tiles)``.
+    stage : str
+        The progress label.
+    """
+    engine = check_engine(engine)
+    report = resolve(progress)
+    if engine == "dask":
+        from hotspot.distributed import map_tiles
+
+        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage)
+    out = []
+    report(stage, 0, len(payloads))
+    for i, payload in enumerate(payloads, 1):
+        out.append(func(payload))
+        report(stage, i, len(payloads))
+    return out
+
+
+# --- kernel density ------------------------------------------------------------------------------
+
+
+def _kde_tile(payload):
+    """Density in ``units`` ("per-km2" or "per-cell"; NaN outside the mask) on one tile; the unit of work of both engines."""
+    from hotspot.kde import kernel_density
+
+    subgrid, x, y, w, mask, bandwidth_m, kernel, units = payload
+    if x.size == 0:
+        out = np.zeros(subgrid.shape)
+    else:
+        out = kernel_density(x, y, subgrid, bandwidth_m=bandwidth_m, kernel=kernel, weights=w, units=units,
+                             mask=mask).surface
+    if mask is not None:
+        out[~mask] = np.nan
+    return out
+
+
+def tiled_kernel_density(
+    x,
+    y,
+    grid: Grid,
+    *,
+    bandwidth_m: float | None = None,
+    kernel: str = "quartic",
+    weights=None,
+    units: str = "per-km2",
+    mask: np.ndarray | None = None,
+    tile_cells: int = DEFAULT_TILE_CELLS,
+    engine: str = "local",
+    scheduler: str | None = None,
+    client=None,
+    progress=None,
+):
+    """Kernel density on ``grid`` computed tile by tile; equals :func:`hotspot.kde.kernel_density`.
+
+    Parameters
+    ----------
+    x, y : array-like of float, shape (n,)
+        Point coordinates in metres, in ``grid.crs``.
+    grid : Grid
+        Where to evaluate (cell size in metres).
+    bandwidth_m : float, optional
+        Search radius in metres (>= the cell size). Default None: the spatial Silverman rule
+        (:func:`hotspot.kde.default_bandwidth`) on the merged locations.
+    kernel : str, default "quartic"
+        One of :data:`hotspot.kde.KERNELS`.
+    weights : array-like of float, shape (n,), optional
+        Non-negative weight per point. Default: 1 each.
+    units : str, default "per-km2"
+        One of :data:`hotspot.kde.UNITS`.
+    mask : bool array (nrows, ncols), optional
+        Cells to report; the rest are NaN. Default: every cell.
+    tile_cells : int, default 1024
+        Tile side in cells.
+    engine : {"local", "dask"}, default "local"
+        Where the tiles run (see :func:`run_tiles`).
+    scheduler : str, optional
+        Dask scheduler address for ``engine="dask"``; default None: a local 2-worker cluster.
+    client : dask.distributed.Client, optional
+        An existing Dask client (overrides ``scheduler``). Default None.
+    progress : callable, optional
+        ``progress("KDE tiles", tiles_done, n_tiles)``.
+
+    Returns
+    -------
+    hotspot.kde.KernelDensity
+        As the untiled function returns. Edge correction and the binned approximation are not
+        available tile by tile (edge correction needs each point's kernel share over the whole
+        mask); use :func:`hotspot.kde.kernel_density` for those.
+    """
+    from hotspot.kde import KernelDensity, aggregate_locations, check_options, default_bandwidth
+
+    check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise HotspotInputError(f"x and y have different lengths ({x.size} and {y.size})")
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape != x.shape:
+        raise HotspotInputError(f"weights has {w.size} values for {x.size} points")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise HotspotInputError("a point has a missing or infinite coordinate; drop records without a location first")
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise HotspotInputError("weights must be finite and not negative")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != grid.shape:
+            raise HotspotInputError(f"the mask has shape {mask.shape} but the grid is {grid.shape}")
+    keep = w > 0
+    n_points = int(keep.sum())
+    if n_points == 0:
+        raise HotspotInputError("no points with positive weight to estimate a density from; check the input and the filters")
+    lx, ly, lw = aggregate_locations(x[keep], y[keep], w[keep])
+    if bandwidth_m is None:
+        bandwidth_m, rule = default_bandwidth(lx, ly, lw)
+    else:
+        bandwidth_m, rule = float(bandwidth_m), "given"
+    if bandwidth_m < grid.cell_size:
+        raise HotspotInputError(
+            f"bandwidth {bandwidth_m:,.1f} m is smaller than the {grid.cell_size:g} m cells; "
+            "give a larger --bandwidth or a smaller --cell-size")
+    plan = plan_tiles(grid, halo_m=bandwidth_m, tile_cells=tile_cells)
+    # Fixed-factor units are computed inside the tiles exactly as kernel_density does; "relative"
+    # needs the mean over every tile, so its tiles return per km2 and are rescaled after stitching.
+    tile_units = "per-km2" if units == "relative" else units
+    payloads = []
+    for tile in plan.tiles:
+        sub = tile.subgrid(grid)
+        # Locations are sorted by y, so each tile's band of rows is one slice; x is then filtered.
+        lo = np.searchsorted(ly, sub.ymin - bandwidth_m, side="left")
+        hi = np.searchsorted(ly, sub.ymax + bandwidth_m, side="right")
+        sel = (lx[lo:hi] >= sub.xmin - bandwidth_m) & (lx[lo:hi] <= sub.xmax + bandwidth_m)
+        tmask = None if mask is None else np.ascontiguousarray(mask[tile.window])
+        payloads.append((sub, lx[lo:hi][sel], ly[lo:hi][sel], lw[lo:hi][sel], tmask, bandwidth_m, kernel, tile_units))
+    parts = run_tiles(_kde_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress,
+                      stage="KDE tiles")
+    surface = np.empty(grid.shape)
+    for tile, part in zip(plan.tiles, parts):
+        surface[tile.window] = part
+    total_weight = float(lw.sum())
+    factor = 1e6 if tile_units == "per-km2" else grid.cell_area_m2
+    mass = float(np.nansum(surface)) / factor * grid.cell_area_m2 / total_weight
+    if units == "relative":
+        surface /= 1e6
+        mean = float(np.nanmean(surface)) if (mask is None or mask.any()) else float("nan")
+        if not mean > 0:
+            raise HotspotInputError("the density is zero on every reported cell, so a relative surface is undefined; "
+                                    "check the mask/boundaries and the bandwidth")
+        factor = 1.0 / mean
+        surface *= factor
+    return KernelDensity(
+        surface=surface, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel, units=units,
+        n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
+        per_m2_factor=factor, mask=mask,
+    )
+
+
+# --- Gi* -----------------------------------------------------------------------------------------
+
+
+def _gistar_sums_tile(payload):
+    """Pass 1 on one tile: (n, sum x, sum x^2) over its in-mask cells."""
+    values, mask = payload
+    v = values[mask]
+    return int(v.size), float(v.sum()), float(np.dot(v, v))
+
+
+def _gistar_tile(payload):
+    """Pass 2 on one tile: z, two-sided p and neighbour counts of its own cells from global statistics."""
+    from scipy import stats
+
+    from hotspot.kernels.gistar import stencil_sums
+
+    values, mask, core, dr, dc, n, mean, s = payload
+    values = np.where(mask, values, 0.0)
+    t2, k2 = stencil_sums(values, mask, dr, dc)
+    y = values[core]
+    m = mask[core]
+    k = k2[core]
+    lag = y + t2[core]
+    wsum = k + 1.0
+    z = np.zeros(y.shape)
+    degenerate = np.zeros(y.shape, dtype=bool)
+    if s > 0:
+        # The published Gi* formula with binary weights (so S1 = W), as hotspot.gistar._analytic.
+        inner = (n * wsum - wsum * wsum) / (n - 1)
+        degenerate = (inner <= 1e-12 * np.maximum(wsum, 1.0) * n) & (k > 0) & m
+        ok = m & (k > 0) & ~degenerate
+        z[ok] = (lag[ok] - mean * wsum[ok]) / (s * np.sqrt(inner[ok]))
+    z[(k == 0) | ~m] = np.nan
+    p = 2.0 * stats.norm.sf(np.abs(z)) if s > 0 else np.where(np.isfinite(z), 1.0, np.nan)
+    return z, p, np.where(m, k, 0).astype(np.int64), int(degenerate.sum())
+
+
+def tiled_gi_star(
+    counts: np.ndarray,
+    band_m: float,
+    cell_size_m: float,
+    *,
+    mask: np.ndarray | None = None,
+    correction: str = "fdr",
+    band_rule: str = "given",
+    tile_cells: int = DEFAULT_TILE_CELLS,
+    engine: str = "local",
+    scheduler: str | None = None,
+    client=None,
+    progress=None,
+):
+    """Analytic Gi* on a grid computed tile by tile; equals ``gi_star_grid(..., permutations=0)``.
+
+    Parameters
+    ----------
+    counts : array (nrows, ncols)
+        Value per cell (counts or rates), row 0 north.
+    band_m : float
+        Distance band in metres between cell centres (>= ``cell_size_m``); binary weights.
+    cell_size_m : float
+        Cell side in metres.
+    mask : bool array (nrows, ncols), optional
+        Cells in the study area (the population and the only neighbours). Default: every cell.
+    correction : {"fdr", "bonferroni", "none"}, default "fdr"
+        Multiple-testing correction of the normal p-values before binning, over all cells.
+    band_rule : str, default "given"
+        Text reported as the band's provenance.
+    tile_cells : int, default 1024
+        Tile side in cells; the halo is the band's reach in whole cells.
+    engine, scheduler, client : as in :func:`tiled_kernel_density`.
+    progress : callable, optional
+        ``progress(stage, tiles_done, n_tiles)`` for "Gi* global sums" and "Gi* tiles".
+
+    Returns
+    -------
+    hotspot.gistar.GiStarResult
+        With ``permutations = 0``, ``p_used = "p"`` and ``p_sim`` all NaN: analytic inference only.
+    """
+    from hotspot.gistar import GiStarResult, _island_note
+    from hotspot.multiple_testing import adjust_pvalues, check_correction, confidence_bins
+    from hotspot.weights import stencil_offsets
+
+    correction = check_correction(correction)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 2:
+        raise HotspotInputError(f"grid counts must be a 2-D (rows, columns) array, got shape {counts.shape}")
+    mask = np.ones(counts.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != counts.shape:
+        raise HotspotInputError(f"the mask {mask.shape} does not match the grid {counts.shape}")
+    if band_m is None or not np.isfinite(band_m) or band_m < cell_size_m:
+        raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) "
+                                "so cells have neighbours")
+    dr, dc = stencil_offsets(band_m, cell_size_m)
+    reach = int(max(np.abs(dr).max(), np.abs(dc).max()))
+    nrows, ncols = counts.shape
+    grid = Grid(0.0, float(nrows) * cell_size_m, float(cell_size_m), ncols, nrows)
+    plan = plan_tiles(grid, halo_m=reach * cell_size_m, tile_cells=tile_cells)
+
+    sums = run_tiles(_gistar_sums_tile, [(counts[t.window], mask[t.window]) for t in plan.tiles], engine=engine,
+                     scheduler=scheduler, client=client, progress=progress, stage="Gi* global sums")
+    n = sum(s[0] for s in sums)
+    if n < 3:
+        raise HotspotInputError(f"Gi* needs at least 3 cells in the study area, got {n}; use a smaller --cell-size")
+    total = math.fsum(s[1] for s in sums)
+    total2 = math.fsum(s[2] for s in sums)
+    if not (math.isfinite(total) and math.isfinite(total2)):
+        raise HotspotInputError("grid counts contain NaN or infinite values inside the study area")
+    mean = total / n
+    var = total2 / n - mean * mean
+    notes: list[str] = []
+    # Same tolerance as hotspot.gistar: cancellation leaves a tiny residue for constant input.
+    zero_var = var <= 1e-14 * max(1.0, total2 / n)
+    s = 0.0 if zero_var else math.sqrt(var)
+    if zero_var:
+        notes.append("zero variance: every value is the same, so nothing can be hotter or colder than the rest; "
+                     "z = 0 and p = 1 everywhere")
+
+    payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc, n, mean, s) for t in plan.tiles]
+    parts = run_tiles(_gistar_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress,
+                      stage="Gi* tiles")
+    z = np.empty(counts.shape)
+    p = np.empty(counts.shape)
+    k = np.empty(counts.shape, dtype=np.int64)
+    degenerate = 0
+    for tile, (tz, tp, tk, td) in zip(plan.tiles, parts):
+        z[tile.window] = tz
+        p[tile.window] = tp
+        k[tile.window] = tk
+        degenerate += td
+    if zero_var:
+        z[mask & (k > 0)] = 0.0
+    if degenerate:
+        notes.append(f"{degenerate} observation(s) have every other observation as neighbour "
+                     "(the band covers the whole study area); their z is 0")
+    islands_mask = mask & (k == 0)
+    islands = np.flatnonzero(islands_mask.ravel())
+    if islands.size:
+        notes.insert(0, _island_note(int(islands.size), "cells"))
+    p_adj = adjust_pvalues(p, correction)
+    bins = confidence_bins(z, p_adj)
+    counts_out = np.where(mask, counts, np.nan)
+    return GiStarResult(
+        z=z, p=p, p_sim=np.full(counts.shape, np.nan), p_adjusted=p_adj, bin=bins, correction=correction,
+        p_used="p", null_method="none (analytic z only: tiled national-scale Gi*)", p_sim_resolution=float("nan"),
+        n_neighbours=k, islands=islands, notes=notes, counts=counts_out, band_m=float(band_m), band_rule=band_rule,
+        weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
+    )
