@@ -1,0 +1,218 @@
+"""Gi* parity with esda, exactness of the per-class null, agreement with per-cell permutation,
+degenerate inputs and properties."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from esda import G_Local
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from libpysal.weights import W, DistanceBand, lat2W
+
+from hotspot.gistar import gi_star_areas, gi_star_grid
+
+
+def _grid_points(nr, nc, cell):
+    xs, ys = np.meshgrid((np.arange(nc) + 0.5) * cell, -(np.arange(nr) + 0.5) * cell)
+    return np.column_stack([xs.ravel(), ys.ravel()])
+
+
+@pytest.fixture(scope="module")
+def small_grid():
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(1.2, (18, 22)).astype(float)
+    counts[4:7, 5:9] += rng.poisson(5, (3, 4))
+    mask = np.ones(counts.shape, bool)
+    mask[:3, :4] = False  # an irregular study area
+    return counts, mask
+
+
+def _esda(y, w, permutations=0, seed=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
+                       keep_simulations=False, n_jobs=1)
+
+
+def _exact_tails(counts, mask, band, cell):
+    from hotspot.kernels.gistar import exact_binary_pvalues, stencil_sums, sum_distribution
+    from hotspot.weights import stencil_offsets
+
+    y = counts[mask].astype(np.int64)
+    dr, dc = stencil_offsets(band, cell)
+    t2, k2 = stencil_sums(np.where(mask, counts, 0.0), mask, dr, dc)
+    k, t = k2[mask], t2[mask].astype(np.int64)
+    levels, mult = np.unique(y, return_counts=True)
+    H = sum_distribution(levels, mult, int(k.max()), int(np.sort(y)[::-1][: k.max()].sum()))
+    p, upper, lower = exact_binary_pvalues(levels, H, y.size, np.searchsorted(levels, y), k, t)
+    return p, upper, lower, y, k, t
+
+
+def test_grid_z_matches_esda(small_grid):
+    counts, mask = small_grid
+    res = gi_star_grid(counts, 250.0, 100.0, mask=mask, permutations=0)
+    pts = _grid_points(*counts.shape, 100.0)[mask.ravel()]
+    g = _esda(counts[mask], DistanceBand(pts, threshold=250.0, binary=True, silence_warnings=True))
+    assert np.max(np.abs(res.z[mask] - g.Zs)) < 1e-8
+    np.testing.assert_allclose(res.p[mask], 2 * g.p_norm, rtol=1e-9, atol=1e-14)
+    assert np.isnan(res.z[~mask]).all() and (res.bin[~mask] == 0).all()
+    assert res.p_used == "p"
+
+
+def test_exact_null_equals_enumeration():
+    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
+
+    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0], dtype=np.int64)
+    n, k_max = y.size, 3
+    levels, mult = np.unique(y, return_counts=True)
+    s_max = int(np.sort(y)[::-1][:k_max].sum())
+    H = sum_distribution(levels, mult, k_max, s_max)
+    own = np.searchsorted(levels, y)
+    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3], dtype=np.int64)
+    t = np.array([0, 1, 4, 2, 6, 5, 1, 3, 7], dtype=np.int64)
+    _, upper, lower = exact_binary_pvalues(levels, H, n, own, k, t)
+    for i in range(n):
+        others = np.delete(y, i)
+        sums = np.array([sum(c) for c in itertools.combinations(others, int(k[i]))])
+        assert upper[i] == pytest.approx(np.mean(sums >= t[i]), abs=1e-13)
+        assert lower[i] == pytest.approx(np.mean(sums <= t[i]), abs=1e-13)
+
+
+def test_exact_null_agrees_with_per_cell_permutation(small_grid):
+    counts, mask = small_grid
+    R = 4999
+    exact = gi_star_grid(counts, 250.0, 100.0, mask=mask, permutations=999)
+    perm = gi_star_grid(counts, 250.0, 100.0, mask=mask, permutations=R, seed=3, null="permutation")
+    assert exact.null_method.startswith("exact") and "per cell" in perm.null_method
+    pe, pp = exact.p_sim[mask], perm.p_sim[mask]
+    tail = pe / 2
+    sd = 2 * np.sqrt(tail * (1 - tail) / R)
+    assert np.all(np.abs(pp - pe) <= 4.5 * sd + 3.0 / (R + 1))
+    assert abs(np.mean(pp - pe)) < 0.004  # no bias beyond the +1/(R+1) convention
+    assert pe.min() < 1e-4 < pp.min()  # the exact null resolves below the permutation floor
+
+
+def test_exact_null_agrees_with_numpy_brute_force(small_grid):
+    """An independent NumPy conditional randomisation (random subsets by argsort) per cell."""
+    counts, mask = small_grid
+    p, upper, lower, y, k, t = _exact_tails(counts, mask, 250.0, 100.0)
+    rng = np.random.default_rng(123)
+    R = 2000
+    for i in range(0, y.size, 7):
+        others = np.delete(y, i)
+        pick = np.argsort(rng.random((R, others.size)), axis=1)[:, : k[i]]
+        sims = others[pick].sum(axis=1)
+        for tail, mc in ((upper[i], np.mean(sims >= t[i])), (lower[i], np.mean(sims <= t[i]))):
+            assert abs(mc - tail) <= 4.5 * np.sqrt(tail * (1 - tail) / R) + 1.0 / R
+
+
+@pytest.mark.slow
+def test_pseudo_p_agrees_with_esda_within_mc_error(small_grid):
+    """esda's p_sim folds the upper-tail count: min(#(T >= t), #(T < t)); compare the exact tails.
+
+    Slow only because esda's numba permutation engine is compiled afresh (no cache) on every run."""
+    counts, mask = small_grid
+    _, upper, _, _, _, _ = _exact_tails(counts, mask, 250.0, 100.0)
+    folded = np.minimum(upper, 1 - upper)
+    R = 999
+    pts = _grid_points(*counts.shape, 100.0)[mask.ravel()]
+    g = _esda(counts[mask], DistanceBand(pts, threshold=250.0, binary=True, silence_warnings=True), R, seed=11)
+    sd = np.sqrt(folded * (1 - folded) / R)
+    assert np.all(np.abs(g.p_sim - folded) <= 4.5 * sd + 3.0 / (R + 1))
+
+
+def test_permutations_independent_of_threads_and_seeded():
+    import numba
+
+    rng = np.random.default_rng(2)
+    y = rng.gamma(2.0, 1.5, size=49)  # non-integer rates: the per-cell permutation path
+    w = lat2W(7, 7, rook=False)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = gi_star_areas(y, w, permutations=199, seed=5)
+        numba.set_num_threads(max(1, before))
+        many = gi_star_areas(y, w, permutations=199, seed=5)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.p_sim, many.p_sim)
+    assert "per cell" in one.null_method
+    other = gi_star_areas(y, w, permutations=199, seed=6)
+    assert not np.array_equal(one.p_sim, other.p_sim)
+
+
+def test_row_standardised_areas_use_the_general_formula():
+    """Non-binary weights: z from the Getis-Ord general formula, checked by brute-force NumPy."""
+    rng = np.random.default_rng(4)
+    y = rng.poisson(3.0, 36).astype(float)
+    w = lat2W(6, 6, rook=False)
+    w.transform = "R"
+    res = gi_star_areas(y, w, permutations=199, seed=1)
+    dense = w.full()[0]
+    np.fill_diagonal(dense, 1.0)
+    n, xbar = y.size, y.mean()
+    s = np.sqrt(np.mean(y * y) - xbar**2)
+    wi, s1 = dense.sum(1), (dense**2).sum(1)
+    z = (dense @ y - xbar * wi) / (s * np.sqrt((n * s1 - wi**2) / (n - 1)))
+    np.testing.assert_allclose(res.z, z, atol=1e-10)
+    assert "per cell" in res.null_method and np.all((res.p_sim > 0) & (res.p_sim <= 1))
+
+
+def test_islands_reported_not_nan_silently():
+    w = W({0: [1], 1: [0, 2], 2: [1], 3: []}, silence_warnings=True)
+    res = gi_star_areas(np.array([1.0, 5.0, 2.0, 9.0]), w, permutations=99)
+    assert res.islands.tolist() == [3]
+    assert np.isnan(res.z[3]) and res.bin[3] == 0
+    assert np.isfinite(res.z[:3]).all()
+    assert any("island" in note for note in res.notes)
+
+
+def test_all_zero_grid_is_zero_variance():
+    res = gi_star_grid(np.zeros((10, 10)), 200.0, 100.0)
+    assert np.all(res.z == 0) and np.all(res.p == 1) and np.all(res.bin == 0)
+    assert any("zero variance" in note for note in res.notes)
+
+
+def test_bad_inputs_raise_one_line():
+    from hotspot.errors import HotspotInputError
+
+    with pytest.raises(HotspotInputError):
+        gi_star_grid(np.ones((5, 5)), 50.0, 100.0)  # band below the cell size
+    with pytest.raises(HotspotInputError):
+        gi_star_grid(np.ones((5, 5)), 200.0, 100.0, correction="holm")
+    with pytest.raises(HotspotInputError):
+        gi_star_areas(np.ones(3), lat2W(2, 2))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(-50, 50))
+def test_adding_a_constant_leaves_z_unchanged(seed, shift):
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(2.0, (8, 9)).astype(float)
+    if counts.std() == 0:
+        counts[0, 0] += 1
+    a = gi_star_grid(counts, 150.0, 100.0, permutations=0)
+    b = gi_star_grid(counts + shift, 150.0, 100.0, permutations=0)
+    np.testing.assert_allclose(a.z, b.z, atol=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_permuting_order_with_weights_permutes_results(seed):
+    rng = np.random.default_rng(seed)
+    n = 30
+    y = rng.poisson(3.0, n).astype(float)
+    y[0] += 1
+    base = lat2W(5, 6, rook=True)
+    perm = rng.permutation(n)  # new position j holds old observation perm[j]
+    inverse = np.argsort(perm)
+    neighbours = {j: [int(inverse[m]) for m in base.neighbors[int(perm[j])]] for j in range(n)}
+    w2 = W(neighbours, silence_warnings=True)
+    a = gi_star_areas(y, base, permutations=99, seed=1)
+    b = gi_star_areas(y[perm], w2, permutations=99, seed=1)
+    np.testing.assert_allclose(b.z, a.z[perm], atol=1e-12)
+    # the exact null does not depend on order, so the pseudo p permutes exactly too
+    np.testing.assert_allclose(b.p_sim, a.p_sim[perm], atol=1e-12)
+    np.testing.assert_array_equal(b.bin, a.bin[perm])
