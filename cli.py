@@ -285,8 +285,11 @@ def kde(
         from hotspot.outputs import write_geopackage
 
         gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots})
-        console.print(f"{len(hotspots):,} hotspot polygons in the top {hotspot_share:.1%} of cells hold "
+        console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
+        for spot in hotspots.head(5).itertuples():
+            console.print(f"  #{spot.hotspot_id}: {spot.area_m2 / 1e6:,.2f} km2, {spot.n_points:,.0f} crimes "
+                          f"({spot.share_of_points:.1%}), peak {spot.peak_value:,.4g}")
         console.print(f"wrote {gpkg} (layer kde_hotspots)")
 
 

@@ -318,7 +318,9 @@ def kernel_density(
     from hotspot.kernels import kde as kk
 
     code = kk.KERNEL_CODES[kernel]
+    report("merging identical coordinates", 0, 1)
     lx, ly, lw = aggregate_locations(x, y, w)
+    report("merging identical coordinates", 1, 1)
     total_weight = float(lw.sum())
     report_mask = mask if mask is not None else np.ones(grid.shape, dtype=bool)
     if edge_correction:
