@@ -439,23 +439,29 @@ class CombinedFit:
         One row per candidate with its mean hit rate over the validation months (empty when the
         defaults were used).
     validation_months : list of str
-        The months each candidate was tested on (each predicted from the months before it).
+        The validation windows (``YYYY-MM`` or ``YYYY-MM..YYYY-MM``), each predicted from the
+        months before it.
+    horizon_months : int
+        Length of each validation window in months.
     """
 
     weights: dict
     validation: pd.DataFrame = field(default_factory=pd.DataFrame)
     validation_months: list = field(default_factory=list)
+    horizon_months: int = 1
 
 
 def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask=None, rtm_score=None,
                   reference_month: str | None = None, n_validation: int = 3, candidates: list[dict] | None = None,
-                  progress=None) -> CombinedFit:
+                  horizon_months: int = 1, progress=None) -> CombinedFit:
     """Choose ``combined``'s weights by a backtest inside ``records`` (never beyond ``reference_month``).
 
-    Each of the last ``n_validation`` months up to ``reference_month`` is predicted from the
-    months before it; the candidate with the highest mean hit rate at ``area_share`` wins
-    (ties: the simpler, earlier candidate). Needs at least 3 months, else the defaults
-    :data:`COMBINED_DEFAULT_WEIGHTS` are returned.
+    Each of the last ``n_validation`` windows of ``horizon_months`` months ending at or before
+    ``reference_month`` (stepping back a month at a time) is predicted from the months before
+    it; the candidate with the highest mean hit rate at ``area_share`` wins (ties: the simpler,
+    earlier candidate). A window is cut to half the history when the history is short (12
+    months of history and a 12-month horizon validate on 5-month windows). Needs at least 3
+    months, else the defaults :data:`COMBINED_DEFAULT_WEIGHTS` are returned.
 
     Parameters
     ----------
@@ -475,6 +481,8 @@ def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mas
         Months used for validation (fewer when history is short; each needs 2 earlier months).
     candidates : list of dict, optional
         Weight settings to try. Default: :func:`combined_candidates`.
+    horizon_months : int, default 1
+        How many months ahead the forecast is for (the backtest's ``test_months``).
     progress : callable, optional
         ``progress(stage, done, total)``.
     """
@@ -484,7 +492,7 @@ def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mas
         return CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS))
     last = _last_month(records, reference_month)
     layers = _CombinedLayers(records, grid, [c["bandwidth_m"] for c in candidates], last)
-    return _tune_layers(layers, candidates, area_share, mask, rtm_share, n_validation, progress)
+    return _tune_layers(layers, candidates, area_share, mask, rtm_share, n_validation, progress, horizon_months)
 
 
 def _last_month(records: Records, reference_month: str | None) -> int:
@@ -493,28 +501,34 @@ def _last_month(records: Records, reference_month: str | None) -> int:
     return int(_month_index(records.frame["month"]).max())
 
 
-def _tune_layers(layers: _CombinedLayers, candidates, area_share, mask, rtm_share, n_validation, progress) -> CombinedFit:
+def _tune_layers(layers: _CombinedLayers, candidates, area_share, mask, rtm_share, n_validation, progress,
+                 horizon_months: int = 1) -> CombinedFit:
     n_months = layers.months.size
-    n_val = min(int(n_validation), n_months - 2)
+    # Validation windows as long as the forecast horizon, but leaving each at least half the history.
+    h = max(1, min(int(horizon_months), (n_months - 2) // 2))
+    n_val = min(int(n_validation), n_months - 2 - h + 1)
     if n_val < 1:
         return CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS))
     report = resolve(progress)
-    val_months = layers.months[n_months - n_val:]
+    ends = layers.months[n_months - n_val:]
     hits = np.zeros((len(candidates), n_val))
-    for j, v in enumerate(val_months):
-        test = layers.month_counts(int(v))
+    for j, end in enumerate(ends):
+        origin = int(end) - h + 1
+        test = sum(layers.month_counts(m) for m in range(origin, int(end) + 1))
         for i, cand in enumerate(candidates):
-            score = layers.score(cand, int(v) - 1, rtm_share)
+            score = layers.score(cand, origin - 1, rtm_share)
             hits[i, j] = forecast_metrics(score, test, area_share, mask=mask).hit_rate
         report("tuning combined", j + 1, n_val)
     mean = np.where(np.isnan(hits), 0.0, hits).mean(axis=1)
     best = int(np.argmax(mean))
     table = pd.DataFrame(candidates)
     table["mean_hit_rate"] = mean
-    return CombinedFit(dict(candidates[best]), table, [_month_text(int(v)) for v in val_months])
+    windows = [f"{_month_text(int(e) - h + 1)}..{_month_text(int(e))}" if h > 1 else _month_text(int(e)) for e in ends]
+    return CombinedFit(dict(candidates[best]), table, windows, h)
 
 
-def _combined(records: Records, grid: Grid, weights, reference_month, rtm_score, area_share, mask, progress):
+def _combined(records: Records, grid: Grid, weights, reference_month, rtm_score, area_share, mask, progress,
+              horizon_months: int = 1):
     """The combined score and the fit that chose its weights (one pass over the records)."""
     rtm_share = _rtm_share(rtm_score, grid)
     if len(records) == 0:
@@ -523,7 +537,7 @@ def _combined(records: Records, grid: Grid, weights, reference_month, rtm_score,
     if weights is None:
         candidates = combined_candidates(rtm_share is not None)
         layers = _CombinedLayers(records, grid, [c["bandwidth_m"] for c in candidates], last)
-        fit = _tune_layers(layers, candidates, area_share, mask, rtm_share, 3, progress)
+        fit = _tune_layers(layers, candidates, area_share, mask, rtm_share, 3, progress, horizon_months)
     else:
         fit = CombinedFit({**COMBINED_DEFAULT_WEIGHTS, **dict(weights)})
         layers = _CombinedLayers(records, grid, [fit.weights["bandwidth_m"]], last)
@@ -532,7 +546,7 @@ def _combined(records: Records, grid: Grid, weights, reference_month, rtm_score,
 
 def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float] | None = None,
                    reference_month: str | None = None, rtm_score=None, area_share: float = 0.01, mask=None,
-                   progress=None) -> np.ndarray:
+                   horizon_months: int = 1, progress=None) -> np.ndarray:
     """The ``combined`` forecast: recency-weighted counts at each cell, blended with a small-bandwidth density.
 
     ``combined`` = (1 - a - c) x R / sum(R) + a x K / sum(K) + c x Q / sum(Q), where
@@ -547,8 +561,8 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float]
 
     The weights (half-life in months, a, the bandwidth in metres, c) are chosen by
     :func:`tune_combined`: a backtest inside the given records predicting each of their last 3
-    months from the months before it, picking the setting with the best hit rate at
-    ``area_share``. Only the records passed in are used, so in :func:`backtest` the choice sees
+    months (windows of ``horizon_months``) from the months before it, picking the setting with
+    the best hit rate at ``area_share`` among :func:`combined_candidates`. Only the records passed in are used, so in :func:`backtest` the choice sees
     training months only, never the test period. With fewer than 3 months the defaults
     :data:`COMBINED_DEFAULT_WEIGHTS` are used.
 
@@ -569,6 +583,8 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float]
         Area budget the weights are tuned for.
     mask : ndarray of bool, optional
         Eligible cells for tuning. Default: all cells.
+    horizon_months : int, default 1
+        Months ahead the forecast is for; the weights are tuned on windows this long.
     progress : callable, optional
         ``progress(stage, done, total)``.
 
@@ -577,7 +593,7 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping[str, float]
     ndarray of float64, shape (nrows, ncols)
         Non-negative scores summing to 1 over the grid (0 everywhere without records).
     """
-    return _combined(records, grid, weights, reference_month, rtm_score, area_share, mask, progress)[0]
+    return _combined(records, grid, weights, reference_month, rtm_score, area_share, mask, progress, horizon_months)[0]
 
 
 # --- forecasters and the backtest -------------------------------------------------------------------------
@@ -624,8 +640,9 @@ class KDEForecaster:
 class CombinedForecaster:
     """``combined`` as a forecaster; remembers the weights chosen in each fold (``chosen``)."""
 
-    def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None):
+    def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None, horizon_months: int = 1):
         self.area_share = area_share
+        self.horizon_months = horizon_months
         self.mask = mask
         self.rtm_score = rtm_score
         self.chosen: list[dict] = []
@@ -633,7 +650,8 @@ class CombinedForecaster:
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
         if len(train) == 0:
             return np.zeros(grid.shape)
-        score, fit = _combined(train, grid, None, None, self.rtm_score, self.area_share, self.mask, None)
+        score, fit = _combined(train, grid, None, None, self.rtm_score, self.area_share, self.mask, None,
+                               self.horizon_months)
         self.chosen.append(fit.weights)
         return score
 
@@ -645,7 +663,8 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
     Parameters
     ----------
     test_months : int, default 1
-        Length of the test period; ``previous_period`` uses the same number of last training months.
+        Length of the test period; ``previous_period`` uses the same number of last training
+        months and ``combined`` tunes its weights for this horizon.
     area_share : float, default 0.01
         Area budget ``combined`` tunes its weights for.
     mask : ndarray of bool, optional
@@ -669,7 +688,8 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         methods[f"kde_{kde_bandwidth_m:g}m"] = KDEForecaster(kde_bandwidth_m)
     except ImportError:
         pass
-    methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score)
+    methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score,
+                                             horizon_months=test_months)
     return methods
 
 

@@ -256,3 +256,14 @@ def test_combined_picks_long_memory_when_hot_spots_are_stable():
     for x, y in hot:
         r, c, _ = GRID.cell_index(np.array([x]), np.array([y]))
         assert top[r[0], c[0]]
+
+
+def test_combined_tunes_on_windows_as_long_as_the_horizon():
+    rng = np.random.default_rng(11)
+    records = _records({m: [tuple(p) for p in rng.uniform(0, 1000, size=(15, 2))] for m in _months(12)})
+    fit = tune_combined(records, GRID, area_share=0.05, horizon_months=3)
+    assert fit.horizon_months == 3
+    assert fit.validation_months == ["2022-08..2022-10", "2022-09..2022-11", "2022-10..2022-12"]
+    # A 12-month horizon on 12 months of history is cut to half the history (5 months).
+    long = tune_combined(records, GRID, area_share=0.05, horizon_months=12)
+    assert long.horizon_months == 5 and long.validation_months[-1] == "2022-08..2022-12"
