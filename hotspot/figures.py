@@ -157,7 +157,7 @@ def _label_ranked(ax, ranked, limit: int = 10) -> None:
                 path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
 
 
-def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, title: str = "Hot spots"):
+def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, priority_places=None, title: str = "Hot spots"):
     """Gi* cells or areas in the diverging 99/95/90 % colours, over boundaries, with hot-spot outlines and ranks.
 
     Parameters
@@ -170,6 +170,8 @@ def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, tit
         Hot-spot polygons (KDE hot-spot areas, priority places) drawn as red outlines.
     ranked : GeoDataFrame, optional
         Ranked places, labelled by ``rank`` (the top 10; more crowd a town centre into an unreadable pile).
+    priority_places : GeoDataFrame, optional
+        RTM priority places, outlined in purple (the colour of their QGIS style).
     title : str
         Figure title, default "Hot spots".
     """
@@ -191,18 +193,22 @@ def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, tit
     _draw_boundaries(ax, boundaries)
     if hotspots is not None and len(hotspots):
         hotspots.boundary.plot(ax=ax, color="#d7301f", linewidth=1.4, zorder=8)
-        handles.append(Patch(facecolor="none", edgecolor="#d7301f", linewidth=1.4, label="Hot-spot area"))
+        handles.append(Patch(facecolor="none", edgecolor="#d7301f", linewidth=1.4, label="Hot-spot area (KDE)"))
+    if priority_places is not None and len(priority_places):
+        priority_places.boundary.plot(ax=ax, color="#6a3d9a", linewidth=1.2, zorder=9)
+        handles.append(Patch(facecolor="none", edgecolor="#6a3d9a", linewidth=1.2, label="Priority place (RTM)"))
     _label_ranked(ax, ranked)
     if handles:
         # Outside the map frame: inside, the legend hides the very corner of town it sits on.
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, framealpha=0.9,
                   title="Getis-Ord Gi*" if gistar is not None else None, title_fontsize=8)
-    _finish_map(ax, _union_bounds(gistar, boundaries, hotspots, ranked), _crs_note(gistar, boundaries, hotspots, ranked))
+    _finish_map(ax, _union_bounds(gistar, boundaries, hotspots, ranked, priority_places),
+                _crs_note(gistar, boundaries, hotspots, ranked, priority_places))
     return fig
 
 
 def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Surface", units: str = "",
-                ramp: str = "density"):
+                ramp: str = "density", outline_colour: str = "#d7301f"):
     """A raster surface on ``grid`` with a colour bar, boundaries, scale bar and north arrow.
 
     Parameters
@@ -212,7 +218,7 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
     grid : Grid
         Where the array lies.
     boundaries, hotspots : GeoDataFrame, optional
-        Outlines drawn over the surface (grey, red).
+        Outlines drawn over the surface: boundaries grey, hotspots in ``outline_colour``.
     title : str
         Figure title, default "Surface".
     units : str
@@ -220,6 +226,8 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
     ramp : str
         A ramp name from :data:`hotspot.styles.RAMPS` (``density``, ``risk``, ``viridis``), default ``density``,
         so the report matches the QGIS style of the same GeoTIFF.
+    outline_colour : str
+        Colour of the ``hotspots`` outlines, default red ``#d7301f``.
     """
     from matplotlib.colors import LinearSegmentedColormap
 
@@ -235,7 +243,7 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
                       vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1, interpolation="nearest", zorder=1)
     _draw_boundaries(ax, boundaries)
     if hotspots is not None and len(hotspots):
-        hotspots.boundary.plot(ax=ax, color="#d7301f", linewidth=1.2, zorder=8)
+        hotspots.boundary.plot(ax=ax, color=outline_colour, linewidth=1.2, zorder=8)
     bar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02)
     bar.set_label(units, fontsize=9)
     _finish_map(ax, grid.bounds, grid.crs)

@@ -93,6 +93,8 @@ def _format_cell(column: str, value: Any) -> str:
         return f"{float(value):.1%}"
     if column == "p_value" and isinstance(value, (int, float, np.number)):
         return "<0.001" if value < 0.001 else f"{float(value):.3f}"
+    if column in ("coef", "rrv", "rrv_low", "rrv_high") and isinstance(value, (int, float, np.number)):
+        return f"{float(value):.2f}"
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
@@ -147,6 +149,7 @@ def build_report(
     lorenz=None,
     boundaries=None,
     hotspots=None,
+    priority_places=None,
     notes: str | Sequence[str] | None = None,
     provenance=None,
     suppress_below: int | None = None,
@@ -181,7 +184,9 @@ def build_report(
     boundaries : GeoDataFrame, optional
         Area outlines drawn on every map.
     hotspots : GeoDataFrame, optional
-        Hot-spot polygons (KDE hot-spot areas, priority places) outlined in red on the maps.
+        Hot-spot polygons (e.g. KDE hot-spot areas) outlined in red on the hot-spot and density maps.
+    priority_places : GeoDataFrame, optional
+        RTM priority places, outlined in purple on the hot-spot and risk maps.
     notes : str or list of str, optional
         Method notes shown near the top (bandwidth rule, corrections, caveats).
     provenance : Provenance, optional
@@ -223,9 +228,9 @@ def build_report(
     map_places = places
     if suppress_below is not None and places is not None:
         map_places = places[["rank", "geometry"]] if "rank" in places.columns else None
-    if gistar_layer is not None or hotspots is not None or places is not None or boundaries is not None:
+    if gistar_layer is not None or hotspots is not None or places is not None or priority_places is not None:
         figs.append(_Figure("hotspots", "Hot spots", figures.png_bytes(figures.hotspot_map(
-            gistar=gistar_layer, boundaries=boundaries, hotspots=hotspots, ranked=map_places,
+            gistar=gistar_layer, boundaries=boundaries, hotspots=hotspots, ranked=map_places, priority_places=priority_places,
             title="Hot spots" + (" (Getis-Ord Gi*)" if gistar_layer is not None else "")), figure_dpi),
             "Gi* confidence bins; numbers are place ranks." if gistar_layer is not None else "Numbers are place ranks."))
     if kde_surface is not None:
@@ -237,8 +242,9 @@ def build_report(
         array, grid, description = risk_surface
         description = description or "relative risk (1 = lowest-risk cell)"
         figs.append(_Figure("risk", "Risk terrain", figures.png_bytes(figures.surface_map(
-            array, grid, boundaries=boundaries, hotspots=hotspots, title="Risk terrain", units=description,
-            ramp="risk"), figure_dpi), description))
+            array, grid, boundaries=boundaries, hotspots=priority_places, title="Risk terrain", units=description,
+            ramp="risk", outline_colour="#6a3d9a"), figure_dpi),
+            description + ("; purple: priority places" if priority_places is not None and len(priority_places) else "")))
     if weekday_hour is not None:
         figs.append(_Figure("weekday_hour", "When: weekday x hour", figures.png_bytes(
             figures.weekday_hour_figure(weekday_hour), figure_dpi), "Records by weekday and hour of day (start of hour)."))
@@ -482,7 +488,7 @@ def report_for_study(
         parts["risk"] = result
         parts["model_table"] = result.model_table
         if result.priority_places is not None and len(result.priority_places):
-            hotspot_layers.append(result.priority_places[["geometry"]])
+            parts["priority_places"] = result.priority_places
 
     def do_concentration():
         from hotspot.concentration import concentration

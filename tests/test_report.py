@@ -46,7 +46,8 @@ def full_report(path, **extra):
     kwargs = dict(title="Test <town> & report", ranked=ranked, gistar=gistar, kde=(bump * 100, grid, "per km2"),
                   risk=(1 + bump, grid), model_table=model, weekday_hour=weekday_hour, monthly=monthly,
                   lorenz=(np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 2, 0.33), boundaries=boundaries,
-                  hotspots=ranked[["geometry"]], notes=["bandwidth 250 m (given)"], figure_dpi=60)
+                  hotspots=ranked[["geometry"]], priority_places=ranked.iloc[:1][["geometry"]],
+                  notes=["bandwidth 250 m (given)"], figure_dpi=60)
     kwargs.update(extra)
     return build_report(path, **kwargs)
 
