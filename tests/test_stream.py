@@ -1,0 +1,121 @@
+"""Streaming ingest equals read_records + aggregate_locations, on the real Bedfordshire files and on bad rows."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from hotspot.errors import HotspotInputError
+from hotspot.ingest import read_records
+from hotspot.kde import aggregate_locations
+from hotspot.stream import _Aggregator, stream_locations
+
+HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n"
+
+
+def _row(month, lon, lat, crime="Burglary"):
+    return f",{month},Test Police,Test Police,{lon},{lat},On or near X,E01000001,Test 001A,{crime},,\n"
+
+
+def expected(inputs):
+    records = read_records(inputs)
+    f = records.frame
+    return records, aggregate_locations(f["x"].to_numpy(), f["y"].to_numpy())
+
+
+@pytest.mark.realdata
+def test_stream_equals_read_records_on_bedfordshire(bedfordshire_crime_dir):
+    records, (x, y, w) = expected([bedfordshire_crime_dir])
+    # Small blocks force many blocks per file and several merges: the answer must not change.
+    for block_bytes in (1 << 16, 16 << 20):
+        got = stream_locations([bedfordshire_crime_dir], block_bytes=block_bytes, files_per_task=5)
+        assert np.array_equal(got.x, x) and np.array_equal(got.y, y) and np.array_equal(got.weight, w)
+        assert got.n_records == len(records) == 116_756
+        assert got.n_rows == 120_588
+        counts = records.reject_counts
+        assert all(got.rejected[r] == counts[r] for r in got.rejected)
+        assert got.rejected["no_location"] == 3_832
+        assert len(got.sources) == 24
+    assert x.size < len(records) / 5  # snap points: far fewer locations than records
+
+
+@pytest.mark.realdata
+def test_stream_filters_match_filtering_the_records(bedfordshire_crime_dir):
+    records = read_records([bedfordshire_crime_dir])
+    f = records.frame
+    keep = f["crime_type"].str.lower().isin(["burglary", "robbery"]) & (f["month"] >= "2022-01") & (f["month"] <= "2022-06")
+    x, y, w = aggregate_locations(f.loc[keep, "x"].to_numpy(), f.loc[keep, "y"].to_numpy())
+    got = stream_locations([bedfordshire_crime_dir], crime_types=["Burglary", " ROBBERY"], month_from="2022-01",
+                           month_to="2022-06")
+    assert np.array_equal(got.x, x) and np.array_equal(got.y, y) and np.array_equal(got.weight, w)
+    assert got.rejected["filtered_date"] + got.rejected["filtered_crime_type"] == len(records) - int(keep.sum())
+
+
+def test_bad_rows_rejected_as_read_records_does(tmp_path):
+    good = tmp_path / "2023-01-test-street.csv"
+    good.write_text(HEADER + _row("2023-01", -0.47, 52.13) * 3 + _row("2023-01", "", "") + _row("2023-01", -0.46, "")
+                    + _row("2023-01", -0.45, 52.12, "Robbery") + _row("2023-01", -0.47, 52.13) + _row("2023-13", -0.4, 52.1)
+                    + _row("2023-01", 12.0, 47.0))
+    text = tmp_path / "2023-02-test-street.csv"  # a coordinate that is text: pyarrow cannot stream it
+    text.write_text(HEADER + _row("2023-02", -0.47, 52.13) + _row("2023-02", "n/a", 52.13) + _row("2023-02", -0.44, 52.11))
+    records, (x, y, w) = expected([tmp_path])
+    got = stream_locations([tmp_path])
+    assert np.array_equal(got.x, x) and np.array_equal(got.y, y) and np.array_equal(got.weight, w)
+    counts = records.reject_counts
+    assert {r: got.rejected[r] for r in ("no_location", "unparsable", "out_of_range")} == {
+        r: counts[r] for r in ("no_location", "unparsable", "out_of_range")}
+    assert got.rejected == {"no_location": 1, "unparsable": 3, "out_of_range": 1, "filtered_crime_type": 0,
+                            "filtered_date": 0}
+    assert got.weight.max() == 5  # the repeated snap point, across both files
+
+
+def test_zip_and_gz_inputs(tmp_path, bedfordshire_crime_dir):
+    import gzip
+
+    members = sorted(bedfordshire_crime_dir.glob("*.csv.gz"))[:3]
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for m in members:
+            zf.writestr(f"folder/{m.name[:-3]}", gzip.decompress(m.read_bytes()))
+        zf.writestr("folder/2021-05-bedfordshire-outcomes.csv", "Crime ID,Month\n")
+    _, (x, y, w) = expected(members)
+    got = stream_locations([archive])
+    assert np.array_equal(got.x, x) and np.array_equal(got.weight, w)
+    assert len(got.sources) == 3
+
+
+def test_running_merge_equals_one_merge():
+    rng = np.random.default_rng(0)
+    agg = _Aggregator(merge_rows=50)
+    xs, ys = [], []
+    for _ in range(20):
+        x = rng.integers(0, 30, 40).astype(float)
+        y = rng.integers(0, 30, 40).astype(float)
+        xs.append(x)
+        ys.append(y)
+        agg.add(*aggregate_locations(x, y))
+        assert agg.rows <= max(agg.merge_rows, 2 * 900) + 40
+    got = agg.result()
+    want = aggregate_locations(np.concatenate(xs), np.concatenate(ys))
+    for a, b in zip(got, want):
+        assert np.array_equal(a, b)
+
+
+def test_stream_input_errors(tmp_path):
+    other = tmp_path / "points.csv"
+    other.write_text("easting,northing\n500000,200000\n")
+    with pytest.raises(HotspotInputError, match="no Longitude, Latitude, Month column"):
+        stream_locations([other])
+    with pytest.raises(HotspotInputError, match="YYYY-MM"):
+        stream_locations([other], month_from="2023")
+    with pytest.raises(HotspotInputError, match="no such file"):
+        stream_locations([tmp_path / "missing.csv"])
+    with pytest.raises(HotspotInputError, match="not a projected CRS"):
+        stream_locations([other], crs="EPSG:4326")
+    empty = tmp_path / "e" / "2023-01-x-street.csv"
+    empty.parent.mkdir()
+    empty.write_text(HEADER + _row("2023-01", "", ""))
+    with pytest.raises(HotspotInputError, match="no usable records"):
+        stream_locations([empty])
