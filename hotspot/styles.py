@@ -546,3 +546,31 @@ def resolve_style_spec(spec) -> tuple[str, dict]:
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], str) and isinstance(spec[1], Mapping):
         return spec[0], dict(spec[1])
     raise HotspotInputError(f"a style is a name or (name, options), got {spec!r}")
+
+
+DEFAULT_LAYER_STYLES: dict[str, str] = {
+    "gistar": "gistar",
+    "ranked": "ranked",
+    "areas": "areas",
+    "kde_hotspots": "kde_hotspots",
+    "priority_places": "priority_places",
+}
+"""The style each well-known layer name gets from :func:`default_styles`."""
+
+
+def default_styles(layers: Mapping[str, object]) -> dict[str, str]:
+    """The ``styles=`` argument for :func:`hotspot.outputs.write_geopackage` that styles every well-known layer.
+
+    ``layers`` is the mapping about to be written; layers named as in :data:`DEFAULT_LAYER_STYLES`
+    (``gistar``, ``ranked``, ``areas``, ``kde_hotspots``, ``priority_places``) that are spatial get
+    their style; ``areas`` only when it has a numeric column to grade. Other layers are left unstyled.
+    """
+    chosen = {}
+    for name, frame in layers.items():
+        style = DEFAULT_LAYER_STYLES.get(name)
+        if style is None or not hasattr(frame, "geometry") or not hasattr(frame, "crs"):
+            continue
+        if style == "areas" and _numeric_field(frame) is None:
+            continue
+        chosen[name] = style
+    return chosen

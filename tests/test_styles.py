@@ -121,3 +121,15 @@ def test_unknown_names_and_options_are_clear_errors():
 
 def test_gistar_classes_cover_all_bins():
     assert sorted(v for v, _, _ in GISTAR_CLASSES) == [-3, -2, -1, 0, 1, 2, 3]
+
+
+def test_default_styles_pick_known_spatial_layers_only():
+    import pandas as pd
+
+    from hotspot.styles import default_styles
+
+    frame = cells()
+    layers = {"gistar": frame, "areas": frame[["geometry"]], "ranked": points(), "lorenz": pd.DataFrame({"x": [1]}),
+              "priority_places": frame, "factor_bars": frame}
+    assert default_styles(layers) == {"gistar": "gistar", "ranked": "ranked", "priority_places": "priority_places"}
+    assert default_styles({"areas": frame}) == {"areas": "areas"}
