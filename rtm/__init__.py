@@ -143,6 +143,7 @@ def build(
     l1_ratio: float = 1.0,
     alpha_level: float = 0.05,
     priority_sd: float = 2.0,
+    refine: int = 5,
     progress=None,
 ) -> RTMResult:
     """Build a risk terrain model in one call: operationalise, select, fit, score, priority places.
@@ -163,8 +164,8 @@ def build(
         Spatial-influence distances in metres; default 1..6 cell sizes.
     seed : int, default 0
         Seeds the cross-validation folds; same seed, same model.
-    n_folds, l1_ratio, alpha_level, priority_sd :
-        See :func:`select`, :func:`fit` and :func:`priority_places`.
+    n_folds, l1_ratio, alpha_level, priority_sd, refine :
+        See :func:`select`, :func:`fit`, :func:`priority_places` and :func:`operationalise`.
     progress : callable, optional
         ``progress(stage, done, total)``.
     """
@@ -186,7 +187,7 @@ def build(
     counts = grid.count(records.frame["x"].to_numpy(), records.frame["y"].to_numpy())
     timings = {}
     t = time.perf_counter()
-    candidates = operationalise(features, grid, distances_m, mask, progress=report)
+    candidates = operationalise(features, grid, distances_m, mask, refine=refine, progress=report)
     timings["operationalise"] = time.perf_counter() - t
     t = time.perf_counter()
     selection = select(counts, candidates, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio, progress=report)

@@ -53,7 +53,8 @@ class Selection:
         Layer indices kept, at most one per factor, in factor order.
     table : pandas.DataFrame
         One row per candidate: name, factor, operationalisation, distance_m, cover, lasso_coef,
-        status (``"kept"``, ``"lasso non-zero, another band kept"``, ``"lasso zero"``, ``"constant"``).
+        refit_deviance (for a factor with several non-zero layers: the Poisson deviance, up to a
+        constant, of the model with that layer and the other factors' kept layers — lower is better), status (``"kept"``, ``"lasso non-zero, another band kept"``, ``"lasso zero"``, ``"constant"``).
     alpha : float
         The penalty chosen by cross-validation.
     l1_ratio : float
@@ -83,10 +84,20 @@ class Selection:
 
 
 def _poisson_deviance(y: np.ndarray, X: np.ndarray) -> float:
+    """Poisson deviance of y on [1, X] up to a constant that depends on y only (so differences are exact).
+
+    Cells with the same 0/1 row are merged first (counts summed, number of cells as exposure): the
+    likelihood then differs from the per-cell one by a term free of the coefficients.
+    """
     import statsmodels.api as sm
 
-    result = sm.GLM(y, sm.add_constant(X, has_constant="add"), family=sm.families.Poisson()).fit()
-    return float(result.deviance)
+    Xa, ya, wa = aggregate_rows(X, y)
+    design = sm.add_constant(Xa, has_constant="add")
+    result = sm.GLM(ya * wa, design, family=sm.families.Poisson(), exposure=wa).fit()
+    # -2 x the per-cell Poisson log-likelihood without its log(y!) term; the merged fit's own deviance
+    # carries a constant that depends on how rows were merged, so it is not comparable across models.
+    eta = design @ np.asarray(result.params)
+    return float(-2.0 * np.sum(ya * wa * eta - wa * np.exp(eta)))
 
 
 def select(
@@ -145,6 +156,7 @@ def select(
     usable = np.nonzero((cover > 0) & (cover < 1))[0]
     table = candidates.table.copy()
     table["lasso_coef"] = 0.0
+    table["refit_deviance"] = np.nan
     table["status"] = np.where((cover > 0) & (cover < 1), "lasso zero", "constant")
     chosen: list[int] = []
     alpha, cv_dev, alphas = np.nan, np.zeros(0), np.zeros(0)
@@ -179,7 +191,7 @@ def _path_model(alphas, l1_ratio, nonnegative, k):
     from glum import GeneralizedLinearRegressor
 
     return GeneralizedLinearRegressor(
-        family="poisson", l1_ratio=l1_ratio, alpha_search=True, alphas=alphas, solver="irls-cd",
+        family="poisson", l1_ratio=l1_ratio, alpha_search=True, alpha=alphas, solver="irls-cd",
         lower_bounds=np.zeros(k) if nonnegative else None, fit_intercept=True,
     )
 
@@ -234,5 +246,6 @@ def _one_per_factor(y, X, nonzero, table, candidates) -> list[int]:
             continue
         others = [current[g] for g in factors if g != f]
         devs = [_poisson_deviance(y, X[:, others + [i]]) for i in by_factor[f]]
+        table.loc[by_factor[f], "refit_deviance"] = devs
         current[f] = by_factor[f][int(np.argmin(devs))]
     return [current[f] for f in factors]
