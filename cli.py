@@ -482,7 +482,8 @@ def evaluate(
     train_months: Annotated[Optional[int], typer.Option("--train-months", help="Months of training before each test window. Default: all earlier months.", show_default=False)] = None,
     test_months: Annotated[int, typer.Option("--test-months", help="Months in each test window; folds step forward by this much.")] = 1,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Keep only the last N folds. Default: every fold.", show_default=False)] = None,
-    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, counts_all, kde_400m, combined); repeat for several.", show_default=False)] = None,
+    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, counts_all, kde_400m, combined; with --rtm also rtm, combined_rtm); repeat for several.", show_default=False)] = None,
+    with_rtm: Annotated[bool, typer.Option("--rtm", help="Also backtest a risk terrain model fitted on each fold's training records, alone and as a layer of combined (needs risk features; the demo has them). Slow.")] = False,
     boundaries: BoundariesOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv. Default: hotspot-out/evaluate.csv.", show_default=False)] = None,
     crime_type: CrimeTypeOpt = None,
@@ -493,6 +494,7 @@ def evaluate(
     cell_size: CellSizeOpt = 100.0,
     crs: CrsOpt = None,
     rejects: RejectsOpt = None,
+    seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ):
     """Rolling backtest over months: hit rate, PAI and RRI per method and the previous-period baseline, as CSV."""
@@ -517,7 +519,10 @@ def evaluate(
         else:
             grid = Grid.from_points(records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), cell_size, crs=study.crs)
             mask = None
-        methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask)
+        if with_rtm and not study.features:
+            raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
+        methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
+                                      features=study.features if with_rtm else None, study_area=area, seed=seed)
         if method:
             unknown = [m for m in method if m not in methods]
             if unknown:

@@ -637,27 +637,77 @@ class KDEForecaster:
         return np.nan_to_num(np.asarray(result.surface, dtype=np.float64), nan=0.0)
 
 
-class CombinedForecaster:
-    """``combined`` as a forecaster; remembers the weights chosen in each fold (``chosen``)."""
+def _rtm_array(result, grid: Grid) -> np.ndarray:
+    """The relative risk array of an ``rtm.build`` result, shape ``grid.shape`` (NaN -> 0)."""
+    for name in ("risk", "relative_risk"):
+        value = getattr(result, name, None)
+        value = value() if callable(value) else value
+        if value is not None:
+            break
+    else:
+        value = getattr(getattr(result, "surface", None), "relative_risk", None)
+    if value is None:
+        raise ValueError("the RTM result carries no relative risk array")
+    value = np.nan_to_num(np.asarray(value, dtype=np.float64), nan=0.0)
+    if value.shape != grid.shape:
+        raise ValueError(f"the RTM risk has shape {value.shape}, the grid is {grid.shape}")
+    return value
 
-    def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None, horizon_months: int = 1):
+
+class RTMForecaster:
+    """Risk terrain relative risk fitted on the training records only (``rtm.build``), as a forecaster.
+
+    The last fold's result is kept, so ``combined`` with RTM reuses the model fitted for ``rtm``
+    on the same training records instead of fitting it twice.
+    """
+
+    def __init__(self, features, *, study_area=None, seed: int = 0):
+        self.features = features
+        self.study_area = study_area
+        self.seed = seed
+        self._last: tuple | None = None
+
+    def __call__(self, train: Records, grid: Grid) -> np.ndarray:
+        import rtm
+
+        months = train.frame["month"]
+        key = (id(train), len(train), months.min() if len(train) else "", months.max() if len(train) else "", grid)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        result = rtm.build(train, self.features, grid=grid, study_area=self.study_area, seed=self.seed)
+        score = _rtm_array(result, grid)
+        self._last = (key, score)
+        return score
+
+
+class CombinedForecaster:
+    """``combined`` as a forecaster; remembers the weights chosen in each fold (``chosen``).
+
+    ``rtm`` (a forecaster, e.g. :class:`RTMForecaster`) adds a per-fold RTM layer fitted on the
+    same training records; ``rtm_score`` a fixed one.
+    """
+
+    def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None, horizon_months: int = 1, rtm=None):
         self.area_share = area_share
         self.horizon_months = horizon_months
         self.mask = mask
         self.rtm_score = rtm_score
+        self.rtm = rtm
         self.chosen: list[dict] = []
 
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
         if len(train) == 0:
             return np.zeros(grid.shape)
-        score, fit = _combined(train, grid, None, None, self.rtm_score, self.area_share, self.mask, None,
+        rtm_score = self.rtm(train, grid) if self.rtm is not None else self.rtm_score
+        score, fit = _combined(train, grid, None, None, rtm_score, self.area_share, self.mask, None,
                                self.horizon_months)
         self.chosen.append(fit.weights)
         return score
 
 
 def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=None, rtm_score=None,
-                        kde_bandwidth_m: float = 400.0) -> dict[str, Forecaster]:
+                        kde_bandwidth_m: float = 400.0, features=None, study_area=None,
+                        seed: int = 0) -> dict[str, Forecaster]:
     """The standard methods a backtest compares.
 
     Parameters
@@ -673,13 +723,22 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         Risk terrain score on the grid, an extra layer for ``combined``.
     kde_bandwidth_m : float, default 400
         Search radius in metres of the KDE baseline.
+    features : dict of str -> GeoDataFrame, optional
+        Risk features; adds ``rtm`` (risk terrain model fitted on each fold's training records)
+        and ``combined_rtm`` (``combined`` with that RTM score as an extra layer). Slow: one RTM
+        fit per fold.
+    study_area : GeoDataFrame or shapely geometry, optional
+        Study area for the RTM.
+    seed : int, default 0
+        Seed of the RTM's cross-validation.
 
     Returns
     -------
     dict
         ``previous_period`` (naive baseline: the last training period's counts), ``counts_all``
         (all training months' counts), ``kde_400m`` (quartic KDE; left out when
-        ``hotspot.kde`` is unavailable) and ``combined`` (:func:`combined_score`).
+        ``hotspot.kde`` is unavailable), ``combined`` (:func:`combined_score`), and with
+        ``features`` also ``rtm`` and ``combined_rtm``.
     """
     methods: dict[str, Forecaster] = {"previous_period": PreviousPeriod(test_months), "counts_all": counts_all}
     try:
@@ -690,6 +749,11 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         pass
     methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score,
                                              horizon_months=test_months)
+    if features:
+        rtm_forecaster = RTMForecaster(features, study_area=study_area, seed=seed)
+        methods["rtm"] = rtm_forecaster
+        methods["combined_rtm"] = CombinedForecaster(area_share=area_share, mask=mask, horizon_months=test_months,
+                                                     rtm=rtm_forecaster)
     return methods
 
 

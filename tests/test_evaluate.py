@@ -267,3 +267,29 @@ def test_combined_tunes_on_windows_as_long_as_the_horizon():
     # A 12-month horizon on 12 months of history is cut to half the history (5 months).
     long = tune_combined(records, GRID, area_share=0.05, horizon_months=12)
     assert long.horizon_months == 5 and long.validation_months[-1] == "2022-08..2022-12"
+
+
+def test_rtm_layer_is_fitted_per_fold_on_training_months_only(monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def build(records, features, *, grid, study_area=None, seed=0):
+        calls.append(records.frame["month"].max())
+        risk = np.ones(grid.shape)
+        risk[9, 9] = 50.0  # the RTM points at the south-east corner
+        return types.SimpleNamespace(relative_risk=risk)
+
+    monkeypatch.setitem(sys.modules, "rtm", types.SimpleNamespace(build=build))
+    from hotspot.evaluate import default_forecasters
+
+    rng = np.random.default_rng(12)
+    records = _records({m: [tuple(p) for p in rng.uniform(0, 900, size=(20, 2))] + [(950, 50)] * 3 for m in _months(8)})
+    methods = default_forecasters(area_share=0.05, features={"f": object()})
+    assert {"rtm", "combined_rtm"} <= set(methods)
+    res = backtest(records, GRID, methods, area_share=0.05, n_folds=2)
+    # One fit per fold (combined_rtm reuses the rtm fit), each on months before the test month.
+    assert calls == ["2022-06", "2022-07"]
+    assert res.folds.loc[res.folds["method"] == "rtm", "n_test"].tolist() == [23, 23]
+    assert (res.folds.loc[res.folds["method"] == "rtm", "hit_rate"] >= 3 / 23 - 1e-12).all()
