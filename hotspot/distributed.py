@@ -38,7 +38,7 @@ def _import_distributed():
 
 @contextmanager
 def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKERS, threads_per_worker: int = 1,
-                memory_limit: str | float = "auto"):
+                memory_limit: str | float = "auto", connect_timeout_s: float = 20.0):
     """A ``dask.distributed.Client``: to ``scheduler`` if given, else to a new local cluster; closed on exit.
 
     Parameters
@@ -52,11 +52,13 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKER
         Threads per local worker (Numba inside a task uses this many).
     memory_limit : str or float, default "auto"
         Memory limit per local worker, as Dask takes it ("auto" shares the machine's memory).
+    connect_timeout_s : float, default 20
+        Seconds to wait for the scheduler at ``scheduler`` before giving up.
     """
     distributed = _import_distributed()
     if scheduler:
         try:
-            client = distributed.Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout=f"{connect_timeout_s}s")
         except (OSError, TimeoutError) as exc:
             raise HotspotInputError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
                                     "check the address and that dask-scheduler is running") from None
