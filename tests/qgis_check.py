@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from qgis.core import (
-        QgsApplication, QgsCoordinateReferenceSystem, QgsMapRendererParallelJob, QgsMapSettings,
+        QgsApplication, QgsMapRendererParallelJob, QgsMapSettings,
         QgsRasterLayer, QgsRectangle, QgsVectorLayer,
     )
     from qgis.PyQt.QtCore import QSize
