@@ -67,6 +67,29 @@ def test_aggregation_merges_identical_coordinates_only(small):
     assert result.total_weight == pytest.approx(w.sum())
 
 
+@pytest.mark.parametrize("layout", ["snapped", "one_row", "distinct", "single"])
+def test_aggregation_matches_numpy_unique(layout):
+    rng = np.random.default_rng(7)
+    n = 5000
+    if layout == "snapped":  # few distinct points, as police.uk
+        x = np.round(rng.uniform(0, 20, n)) * 37.5
+        y = np.round(rng.uniform(0, 20, n)) * 37.5
+    elif layout == "one_row":  # every point on one y: a single band sorted by x alone
+        x = np.round(rng.uniform(0, 300, n))
+        y = np.full(n, 123.25)
+    elif layout == "distinct":
+        x = rng.uniform(0, 1e5, n)
+        y = rng.uniform(0, 1e5, n)
+    else:
+        x, y = np.array([5.0]), np.array([7.0])
+    w = rng.integers(1, 5, x.size).astype(float)  # integers: sums exact in any order
+    lx, ly, lw = aggregate_locations(x, y, w)
+    pairs, inverse = np.unique(np.column_stack([y, x]), axis=0, return_inverse=True)
+    np.testing.assert_array_equal(ly, pairs[:, 0])
+    np.testing.assert_array_equal(lx, pairs[:, 1])
+    np.testing.assert_array_equal(lw, np.bincount(inverse.ravel(), weights=w))
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_mass_integrates_to_total_weight(kernel):
     rng = np.random.default_rng(1)

@@ -209,3 +209,87 @@ def kernel_values(d2, h2, code):
     for i in range(flat_in.shape[0]):
         flat_out[i] = kernel_value(flat_in[i], h2, code)
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def merge_identical(x, y, w, nbands):
+    """Merge points with identical (x, y) into locations with summed weight, sorted by y then x.
+
+    A counting sort of the values into ``nbands`` bands of y (one pass, O(n)), then a small
+    sort within each band, in parallel: much cheaper than one global sort of millions of
+    points, and each band's data stays in cache. Weights of identical points are summed in
+    input order, so the result is the same for any thread count. Returns ``(x, y, w)`` of the
+    distinct locations.
+    """
+    n = x.shape[0]
+    ymin = y.min()
+    span = y.max() - ymin
+    scale = nbands / span if span > 0.0 else 0.0
+    starts = np.zeros(nbands + 1, dtype=np.int64)
+    for i in range(n):
+        b = min(int((y[i] - ymin) * scale), nbands - 1)
+        starts[b + 1] += 1
+    for b in range(nbands):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    bx = np.empty(n)
+    by = np.empty(n)
+    bw = np.empty(n)
+    for i in range(n):
+        b = min(int((y[i] - ymin) * scale), nbands - 1)
+        f = fill[b]
+        bx[f] = x[i]
+        by[f] = y[i]
+        bw[f] = w[i]
+        fill[b] = f + 1
+    n_unique = np.zeros(nbands, dtype=np.int64)
+    for b in numba.prange(nbands):
+        s = starts[b]
+        m = starts[b + 1] - s
+        if m == 0:
+            continue
+        lx = bx[s:s + m]
+        ly = by[s:s + m]
+        lw = bw[s:s + m]
+        idx = np.argsort(ly, kind="mergesort")
+        k = 0
+        while k < m:
+            r = k + 1
+            while r < m and ly[idx[r]] == ly[idx[k]]:
+                r += 1
+            if r - k > 1:
+                sub = idx[k:r].copy()
+                idx[k:r] = sub[np.argsort(lx[sub], kind="mergesort")]
+            k = r
+        sx = lx[idx]
+        sy = ly[idx]
+        sw = lw[idx]
+        # Compact in place: location u collects the run of identical coordinates.
+        u = 0
+        lx[0] = sx[0]
+        ly[0] = sy[0]
+        lw[0] = sw[0]
+        for t in range(1, m):
+            if sx[t] == lx[u] and sy[t] == ly[u]:
+                lw[u] += sw[t]
+            else:
+                u += 1
+                lx[u] = sx[t]
+                ly[u] = sy[t]
+                lw[u] = sw[t]
+        n_unique[b] = u + 1
+    out_starts = np.zeros(nbands + 1, dtype=np.int64)
+    for b in range(nbands):
+        out_starts[b + 1] = out_starts[b] + n_unique[b]
+    total = out_starts[nbands]
+    ox = np.empty(total)
+    oy = np.empty(total)
+    ow = np.empty(total)
+    for b in numba.prange(nbands):
+        s = starts[b]
+        o = out_starts[b]
+        for t in range(n_unique[b]):
+            ox[o + t] = bx[s + t]
+            oy[o + t] = by[s + t]
+            ow[o + t] = bw[s + t]
+    return ox, oy, ow
