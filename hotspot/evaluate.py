@@ -4,22 +4,22 @@ Definitions (all at an **area budget**: the share of the study area a forecast m
 -----------------------------------------------------------------------------------------
 selection
     Cells are taken in descending order of forecast score until the budget (``area_share`` x
-    the area of the eligible cells) is used. With ``ties="share"`` (the default for the
-    metrics) the budget is met exactly: the cells at the cut-off score -- all cells tied there,
+    the area of the study-area cells, ``mask``) is used; cells with a NaN score are never
+    taken. With ``ties="share"`` (the default for the metrics) the budget is met exactly: the cells at the cut-off score -- all cells tied there,
     or the single cell crossing the budget -- are each counted as selected by the same fraction
     of the remaining budget. That is the expected result over random orders of tied cells, so a
     forecast is never rewarded or punished for an arbitrary tie-break, and a flat (uninformative)
     forecast scores PAI = 1 exactly. ``ties="index"`` selects whole cells instead, breaking ties
     by row-major cell position (north-west first), as :func:`select_top_area` does.
 hit rate
-    Share of the test-period crimes (those on eligible cells) that fall in the selected cells.
+    Share of the test-period crimes in the study area (``mask``) that fall in the selected cells.
 PAI (predictive accuracy index, Chainey et al. 2008)
     hit rate / share of the area actually selected. A perfect forecast reaches 1 / area share
     when the test crimes fit in the budget; a uniform forecast scores 1.
 RRI (recapture rate index, Levine 2008)
     (test crimes in the selected cells / training crimes in the selected cells) divided by
-    (all test crimes / all training crimes), crimes counted on eligible cells. Above 1: the
-    selected places keep more of their crime than the study area as a whole. NaN when the
+    (all test crimes / all training crimes), crimes counted in the study area only. Above 1:
+    the selected places keep more of their crime than the study area as a whole. NaN when the
     selected cells held no training crimes.
 
 The backtest (:func:`backtest`) rolls forward month by month: each fold trains on the months
@@ -54,14 +54,14 @@ Forecaster = Callable[[Records, Grid], np.ndarray]
 # --- selection and metrics -----------------------------------------------------------------------------
 
 
-def _eligible(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    eligible = np.isfinite(scores)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != scores.shape:
-            raise ValueError(f"mask has shape {mask.shape}, the scores {scores.shape}")
-        eligible &= mask
-    return eligible
+def _region(shape, mask: np.ndarray | None) -> np.ndarray:
+    """The study-area cells: ``mask`` or every cell."""
+    if mask is None:
+        return np.ones(shape, dtype=bool)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask has shape {mask.shape}, the scores {tuple(shape)}")
+    return mask
 
 
 def _cell_area_array(cell_areas, shape) -> np.ndarray:
@@ -88,35 +88,37 @@ def _descending_order(scores_flat: np.ndarray, eligible_flat: np.ndarray) -> np.
 
 
 def select_top_area(scores, area_share: float, cell_areas=None, mask=None) -> np.ndarray:
-    """Whole cells with the highest scores covering ``area_share`` of the eligible area.
+    """Whole cells with the highest scores covering ``area_share`` of the study area.
 
     Parameters
     ----------
     scores : ndarray, shape (nrows, ncols)
-        Forecast scores; higher is more likely. NaN cells are never selected.
+        Forecast scores; higher is more likely. NaN cells are never selected (they still count
+        in the study area the budget is a share of).
     area_share : float
-        Budget as a share of the eligible area, in (0, 1]; 0.01 = 1 %.
+        Budget as a share of the study area, in (0, 1]; 0.01 = 1 %.
     cell_areas : float or ndarray, optional
         Area of each cell (any unit, e.g. m²). Default: all cells equal.
     mask : ndarray of bool, optional
-        Eligible cells (the study area). Default: every cell with a finite score.
+        The study-area cells; cells outside are never selected. Default: every cell.
 
     Returns
     -------
     ndarray of bool, shape of ``scores``
-        The fewest top cells whose area reaches the budget (at least one cell). Ties in score
-        are broken by row-major cell position, north-west first, so runs repeat exactly.
+        The fewest top cells whose area reaches the budget (at least one cell; all scored
+        cells when they cannot fill it). Ties in score are broken by row-major cell position,
+        north-west first, so runs repeat exactly.
     """
     scores = np.asarray(scores, dtype=np.float64)
     area_share = check_area_share(area_share)
-    eligible = _eligible(scores, mask)
+    region = _region(scores.shape, mask)
     areas = _cell_area_array(cell_areas, scores.shape).ravel()
-    order = _descending_order(scores.ravel(), eligible.ravel())
+    order = _descending_order(scores.ravel(), (region & np.isfinite(scores)).ravel())
     selected = np.zeros(scores.size, dtype=bool)
     if order.size == 0:
         return selected.reshape(scores.shape)
     cumulative = np.cumsum(areas[order])
-    target = area_share * cumulative[-1]
+    target = area_share * float(areas[region.ravel()].sum())
     # Relative slack so a budget of exactly k equal cells is not pushed to k + 1 by rounding.
     k = int(np.searchsorted(cumulative, target * (1 - 1e-12), side="left")) + 1
     selected[order[: min(k, order.size)]] = True
@@ -129,17 +131,17 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
     Parameters
     ----------
     scores : ndarray, shape (nrows, ncols)
-        Forecast scores; NaN cells are never selected.
+        Forecast scores; NaN cells are never selected (they still count in the study area).
     area_share : float
-        Budget as a share of the eligible area, in (0, 1].
+        Budget as a share of the study area, in (0, 1].
     cell_areas : float or ndarray, optional
         Area of each cell (any unit). Default: all equal.
     mask : ndarray of bool, optional
-        Eligible cells. Default: every cell with a finite score.
+        The study-area cells. Default: every cell.
     ties : {"share", "index"}, default "share"
         ``"share"``: the cut-off cells share the remaining budget (expected value over tie
-        orders; the selected area equals the budget exactly). ``"index"``: whole cells as
-        :func:`select_top_area`.
+        orders; the selected area equals the budget exactly unless too few cells have a
+        score). ``"index"``: whole cells as :func:`select_top_area`.
 
     Returns
     -------
@@ -151,21 +153,21 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
     if ties == "index":
         return select_top_area(scores, area_share, cell_areas, mask).astype(np.float64)
     area_share = check_area_share(area_share)
-    eligible = _eligible(scores, mask)
+    region = _region(scores.shape, mask)
+    candidates = region & np.isfinite(scores)
     if cell_areas is None:
-        return _equal_area_weights(scores, eligible, area_share)
+        return _equal_area_weights(scores, candidates, area_share * float(region.sum()))
     areas = _cell_area_array(cell_areas, scores.shape).ravel()
-    order = _descending_order(scores.ravel(), eligible.ravel())
+    order = _descending_order(scores.ravel(), candidates.ravel())
     weights = np.zeros(scores.size, dtype=np.float64)
     if order.size == 0:
         return weights.reshape(scores.shape)
     sorted_scores = scores.ravel()[order]
-    sorted_areas = areas[order]
     group = np.concatenate([[0], np.cumsum(sorted_scores[1:] != sorted_scores[:-1])])
-    group_area = np.bincount(group, weights=sorted_areas)
+    group_area = np.bincount(group, weights=areas[order])
     end = np.cumsum(group_area)
     start = end - group_area
-    target = area_share * end[-1]
+    target = area_share * float(areas[region.ravel()].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(group_area > 0, (target - start) / group_area, 0.0)
     fraction = np.clip(fraction, 0.0, 1.0)
@@ -175,17 +177,19 @@ def selection_weights(scores, area_share: float, *, cell_areas=None, mask=None, 
     return weights.reshape(scores.shape)
 
 
-def _equal_area_weights(scores: np.ndarray, eligible: np.ndarray, area_share: float) -> np.ndarray:
-    """``selection_weights`` for equal cells without a full sort: find the cut-off score by partition."""
+def _equal_area_weights(scores: np.ndarray, candidates: np.ndarray, k: float) -> np.ndarray:
+    """``selection_weights`` for equal cells and a budget of ``k`` cells, finding the cut-off by partition."""
     weights = np.zeros(scores.shape, dtype=np.float64)
-    values = scores[eligible]
+    values = scores[candidates]
     if values.size == 0:
         return weights
-    k = area_share * values.size
+    if k >= values.size - 1e-9:
+        weights[candidates] = 1.0
+        return weights
     kk = min(max(int(math.ceil(k - 1e-9)), 1), values.size)
     cutoff = np.partition(values, values.size - kk)[values.size - kk]
-    above = eligible & (scores > cutoff)
-    tied = eligible & (scores == cutoff)
+    above = candidates & (scores > cutoff)
+    tied = candidates & (scores == cutoff)
     fraction = (k - above.sum()) / tied.sum()
     fraction = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
     weights[above] = 1.0
@@ -200,15 +204,15 @@ class ForecastMetrics:
     Attributes
     ----------
     hit_rate : float
-        Share of test crimes in the selected cells, in [0, 1].
+        Share of the study area's test crimes in the selected cells, in [0, 1].
     pai : float
         hit_rate / area_selected.
     rri : float
         Recapture rate index; NaN without training counts or when the selection held none.
     area_selected : float
-        Share of the eligible area selected (equals the budget with ``ties="share"``).
+        Share of the study area selected (equals the budget with ``ties="share"``).
     n_test : float
-        Test crimes on eligible cells.
+        Test crimes in the study area.
     n_test_selected : float
         Test crimes in the selected cells (fractional at the cut-off with ``ties="share"``).
     """
@@ -238,7 +242,8 @@ def forecast_metrics(scores, test_counts, area_share: float = 0.01, *, train_cou
     cell_areas : float or ndarray, optional
         Area of each cell (any unit). Default: all equal.
     mask : ndarray of bool, optional
-        Eligible cells (the study area). Default: every cell with a finite score.
+        The study-area cells: the budget is a share of their area and only test/training
+        crimes in them count. Default: every cell.
     ties : {"share", "index"}, default "share"
         See :func:`selection_weights`.
     """
@@ -246,12 +251,12 @@ def forecast_metrics(scores, test_counts, area_share: float = 0.01, *, train_cou
     test = np.asarray(test_counts, dtype=np.float64)
     if test.shape != scores.shape:
         raise ValueError(f"test_counts has shape {test.shape}, the scores {scores.shape}")
-    eligible = _eligible(scores, mask)
+    region = _region(scores.shape, mask)
     areas = _cell_area_array(cell_areas, scores.shape)
     weight = selection_weights(scores, area_share, cell_areas=cell_areas, mask=mask, ties=ties)
-    n_test = float(test[eligible].sum())
-    n_sel = float((weight * np.where(eligible, test, 0.0)).sum())
-    total_area = float(areas[eligible].sum())
+    n_test = float(test[region].sum())
+    n_sel = float((weight * test).sum())
+    total_area = float(areas[region].sum())
     area_selected = float((weight * areas).sum()) / total_area if total_area > 0 else math.nan
     hit = n_sel / n_test if n_test > 0 else math.nan
     pai_value = hit / area_selected if area_selected and area_selected > 0 else math.nan
@@ -260,8 +265,8 @@ def forecast_metrics(scores, test_counts, area_share: float = 0.01, *, train_cou
         train = np.asarray(train_counts, dtype=np.float64)
         if train.shape != scores.shape:
             raise ValueError(f"train_counts has shape {train.shape}, the scores {scores.shape}")
-        n_train = float(train[eligible].sum())
-        train_sel = float((weight * np.where(eligible, train, 0.0)).sum())
+        n_train = float(train[region].sum())
+        train_sel = float((weight * train).sum())
         if train_sel > 0 and n_train > 0 and n_test > 0:
             rri_value = (n_sel / train_sel) / (n_test / n_train)
     return ForecastMetrics(hit, pai_value, rri_value, area_selected, n_test, n_sel)

@@ -85,7 +85,8 @@ def test_equal_area_fast_path_agrees_with_the_general_path():
         general = selection_weights(scores, share, mask=mask, cell_areas=np.full(scores.shape, 1.0))
         np.testing.assert_allclose(fast, general, atol=1e-12)
         eligible = mask & np.isfinite(scores)
-        assert fast.sum() == pytest.approx(share * eligible.sum())
+        # The budget is a share of the study area (mask), NaN-scored cells included; they are never picked.
+        assert fast.sum() == pytest.approx(min(share * mask.sum(), eligible.sum()))
         assert not fast[~eligible].any()
 
 
@@ -293,3 +294,14 @@ def test_rtm_layer_is_fitted_per_fold_on_training_months_only(monkeypatch):
     assert calls == ["2022-06", "2022-07"]
     assert res.folds.loc[res.folds["method"] == "rtm", "n_test"].tolist() == [23, 23]
     assert (res.folds.loc[res.folds["method"] == "rtm", "hit_rate"] >= 3 / 23 - 1e-12).all()
+
+
+def test_nan_scores_still_count_in_the_area_and_their_crimes_in_the_test():
+    scores = np.array([[5.0, np.nan], [1.0, 0.0]])
+    test = np.array([[1.0, 3.0], [0.0, 0.0]])
+    m = forecast_metrics(scores, test, 0.25)
+    assert m.n_test == 4 and m.hit_rate == pytest.approx(0.25) and m.area_selected == pytest.approx(0.25)
+    # Only one scored cell but a budget of two: it alone is taken, and the selected share says so.
+    m = forecast_metrics(np.array([[1.0, np.nan], [np.nan, np.nan]]), test, 0.5)
+    assert m.area_selected == pytest.approx(0.25) and m.pai == pytest.approx(0.25 / 0.25)
+    assert select_top_area(np.array([[1.0, np.nan], [np.nan, np.nan]]), 0.5).sum() == 1
