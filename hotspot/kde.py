@@ -415,12 +415,20 @@ def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.nd
     if work < _SERIAL_WORK:
         kk.density_rows_serial(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, grid.xmin, grid.cell_size, h, code)
     else:
+        import numba
+
         n_blocks = int(min(20, max(1, work // _BLOCK_WORK)))
         bounds = np.linspace(0, grid.nrows, n_blocks + 1).astype(int)
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, row_lo[start:stop],
-                            row_hi[start:stop], grid.xmin, grid.cell_size, h, code)
-            report("kernel density", int(stop), grid.nrows)
+        # Hand out rows a few at a time: crime clusters make some rows far costlier than others,
+        # and equal static shares would leave a thread idle. Each row is still summed by one thread.
+        previous = numba.set_parallel_chunksize(4)
+        try:
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, row_lo[start:stop],
+                                row_hi[start:stop], grid.xmin, grid.cell_size, h, code)
+                report("kernel density", int(stop), grid.nrows)
+        finally:
+            numba.set_parallel_chunksize(previous)
     out *= kk.kernel_norm(h * h, code)
     return out
 
