@@ -564,6 +564,70 @@ def _print_backtest(result, no_area: bool, quiet: bool) -> None:
         console.print(f"[dim]{note}[/dim]")
 
 
+# --- how input tables are read: options every command that takes INPUT gets --------------------
+
+_READING_OPTIONS: dict = {}
+"""Column names and CRS for reading INPUT tables, set by the options below for the running command."""
+
+_READING_PARAMETERS = {
+    "lon_column": "Column holding longitude (degrees). Default: auto-detected (lon, long, longitude, x...).",
+    "lat_column": "Column holding latitude (degrees). Default: auto-detected (lat, latitude, y...).",
+    "x_column": "Column holding projected x / easting (metres). Default: auto-detected (easting, x...).",
+    "y_column": "Column holding projected y / northing (metres). Default: auto-detected (northing, y...).",
+    "date_column": "Column holding the date or date-time of each record. Default: auto-detected.",
+    "time_column": "Column holding the time of day, when separate from the date. Default: auto-detected.",
+    "type_column": "Column holding the crime type. Default: auto-detected (crime type, offence, category...).",
+    "input_crs": "CRS of the input coordinates, e.g. EPSG:27700 for eastings/northings. Default: WGS84 for "
+                 "lon/lat, British National Grid for easting/northing.",
+    "layer": "Layer to read from a GeoPackage with several layers.",
+}
+
+
+def _add_reading_options(callback):
+    """Give a command the table-reading options without repeating them in every signature.
+
+    The options are appended to the command's signature (typer reads ``__signature__``); the
+    wrapper takes them out and leaves them in ``_READING_OPTIONS`` for ``_load_study``.
+    """
+    import functools
+    import inspect
+
+    signature = inspect.signature(callback, eval_str=True)  # cli.py defers annotations; typer needs them resolved
+    extra = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[Optional[str], typer.Option("--" + name.replace("_", "-"), help=help_text,
+                                                             show_default=False, rich_help_panel="Reading input tables")],
+        )
+        for name, help_text in _READING_PARAMETERS.items()
+    ]
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        _READING_OPTIONS.clear()
+        _READING_OPTIONS.update({k: kwargs.pop(k) for k in _READING_PARAMETERS if kwargs.get(k) is not None})
+        for k in _READING_PARAMETERS:
+            kwargs.pop(k, None)
+        return callback(*args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])
+    return wrapper
+
+
+def _wire_reading_options() -> None:
+    for command in app.registered_commands:
+        if command.callback is not None and "inputs" in __import__("inspect").signature(command.callback).parameters:
+            command.callback = _add_reading_options(command.callback)
+
+
+def _cli_words(message: str) -> str:
+    """Library messages name Python parameters (``input_crs``); on the command line say ``--input-crs``."""
+    import re
+
+    names = "|".join(_READING_PARAMETERS)
+    return re.sub(rf"\b({names})\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
 def _provenance(command: str, inputs, study=None, **parameters):
     """Provenance for a command's outputs (pass as ``provenance=`` to write_geopackage/write_csv/write_geotiff):
     version, command line, ``parameters``, input files with sizes and SHA-256, records kept and rejected, UTC time."""
