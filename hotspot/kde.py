@@ -252,7 +252,8 @@ def kernel_density(
         Where to evaluate; cell size in metres.
     bandwidth_m : float, optional
         Search radius (kernel support) in metres, at least ``grid.cell_size``. Default: the
-        spatial Silverman rule of :func:`default_bandwidth`, reported in ``bandwidth_rule``.
+        spatial Silverman rule of :func:`default_bandwidth` (raised to one cell if smaller),
+        reported in ``bandwidth_rule``.
     kernel : str, default "quartic"
         One of :data:`KERNELS`; formulas in the module docstring.
     weights : array-like of float, shape (n,), optional
@@ -290,11 +291,7 @@ def kernel_density(
     n_points = int(x.size)
     if n_points == 0:
         raise HotspotInputError("no points with positive weight to estimate a density from; check the input and the filters")
-    if bandwidth_m is None:
-        bandwidth_m, rule = default_bandwidth(x, y, w)
-    else:
-        rule = "given"
-        bandwidth_m = float(bandwidth_m)
+    bandwidth_m, rule = _choose_bandwidth(x, y, w, bandwidth_m, grid.cell_size)
     if bandwidth_m < grid.cell_size:
         raise HotspotInputError(
             f"bandwidth {bandwidth_m:,.1f} m is smaller than the {grid.cell_size:g} m cells, so each point would touch "
@@ -360,10 +357,7 @@ def density_for_study(
     y = records.frame["y"].to_numpy(np.float64)
     if x.size == 0:
         raise HotspotInputError("no records left to estimate a density from; check the input and the filters")
-    if bandwidth_m is None:
-        bandwidth_m, rule = default_bandwidth(x, y)
-    else:
-        rule = "given"
+    bandwidth_m, rule = _choose_bandwidth(x, y, None, bandwidth_m, cell_size_m)
     crs = str(records.crs)
     area = study.study_area() if hasattr(study, "study_area") else getattr(study, "boundaries", None)
     if area is not None and not getattr(area, "is_empty", False):
@@ -379,6 +373,16 @@ def density_for_study(
 
 
 # --- internals -----------------------------------------------------------------------------------
+
+
+def _choose_bandwidth(x, y, w, bandwidth_m, cell_size_m) -> tuple[float, str]:
+    """The given bandwidth (metres) as is, or the default rule's, raised to one cell if it comes out smaller."""
+    if bandwidth_m is not None:
+        return float(bandwidth_m), "given"
+    h, rule = default_bandwidth(x, y, w)
+    if h < cell_size_m:
+        return float(cell_size_m), f"{rule}, raised to the {cell_size_m:g} m cell size"
+    return h, rule
 
 
 def _validated_points(x, y, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

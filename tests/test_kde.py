@@ -258,6 +258,10 @@ def test_default_bandwidth_rule():
     result = kernel_density(x, y, grid)
     assert result.bandwidth_m == pytest.approx(h) and result.bandwidth_rule == text
     assert kernel_density(x, y, grid, bandwidth_m=500).bandwidth_rule == "given"
+    # A rule bandwidth below the cell size is raised to it (a given one is refused, see the bad-input test).
+    coarse = Grid.from_points(x, y, 1000.0)
+    raised = kernel_density(x, y, coarse)
+    assert raised.bandwidth_m == 1000.0 and raised.bandwidth_rule.endswith("raised to the 1000 m cell size")
 
 
 def test_geotiff_round_trip(tmp_path, small):
