@@ -377,6 +377,7 @@ def areas(
     lookup: Annotated[Optional[Path], typer.Option("--lookup", help="CSV mapping area codes to wards (ward_code/ward_name or WDyyCD/WDyyNM): lists the wards holding the top-quintile areas.", show_default=False)] = None,
     join: Annotated[str, typer.Option("--join", help="code (the records' LSOA code) | spatial (point in polygon, 20 m tolerance) | auto (code when most codes match).")] = "auto",
     per_year: Annotated[bool, typer.Option("--per-year", help="Rates per 1,000 residents per year instead of over the whole period.")] = False,
+    level: Annotated[str, typer.Option("--level", help="area (the --boundaries areas) | ward (LSOAs aggregated to wards with --lookup; the demo has its own).")] = "area",
     boundaries: BoundariesOpt = None,
     out: OutOpt = None,
     crime_type: CrimeTypeOpt = None,
@@ -392,10 +393,12 @@ def areas(
     from hotspot.errors import HotspotInputError
 
     out_path = _default_out(out, "areas")
-    from hotspot.areas import JOINS
+    from hotspot.areas import JOINS, LEVELS
 
     if join not in JOINS:
         raise HotspotInputError(f"--join must be one of {', '.join(JOINS)}, got {join!r}")
+    if level not in LEVELS:
+        raise HotspotInputError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         if study.boundaries is None:
@@ -412,7 +415,8 @@ def areas(
         from hotspot.areas import area_statistics
 
         result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
-                                 lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year)
+                                 lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year,
+                                 level=level)
         written = result.write(out_path)
     _print_areas(result, quiet)
     console = _console(quiet)
@@ -427,7 +431,8 @@ def _print_areas(result, quiet: bool, n_rows: int = 10) -> None:
 
     console = Console(quiet=quiet)
     t = result.table.sort_values(["rank", "area_code"]).head(n_rows)
-    table = Table(title=f"Busiest {len(t)} of {len(result.table):,} areas ({result.n_matched:,} records joined by {result.join})")
+    unit = "wards" if result.level == "ward" else "areas"
+    table = Table(title=f"Busiest {len(t)} of {len(result.table):,} {unit} ({result.n_matched:,} records joined by {result.join})")
     columns = {"rank": "rank", "area_name": "area", "count": "count", "share": "share", "quintile": "quint."}
     if "rate_per_1000" in t:
         columns.update({"rate_per_1000": "per 1,000 (95% CI)", "flag": "vs all"})

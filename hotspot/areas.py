@@ -57,6 +57,9 @@ JOINS = ("code", "spatial", "auto")
 ESP2013 = (5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000)
 """2013 European Standard Population per 100,000: ages 0-4, 5-9, ..., 85-89, 90+."""
 
+LEVELS = ("area", "ward")
+"""Report the given areas, or wards aggregated from them with a lookup."""
+
 CENSUS_AGE_BANDS = ("age_0_15", "age_16_24", "age_25_34", "age_35_49", "age_50_64", "age_65_plus")
 """The six Census 2021 age bands of the shared population table."""
 
@@ -254,6 +257,8 @@ class AreaStatistics:
         "code" or "spatial": how records were matched.
     notes : list of str
         What the reader should know (unmatched records, missing populations, no ASR, ...).
+    level : str
+        "area" (the given areas) or "ward" (aggregated with the lookup).
     """
 
     table: object
@@ -266,6 +271,7 @@ class AreaStatistics:
     n_unmatched: int
     join: str
     notes: list = field(default_factory=list)
+    level: str = "area"
 
     def lorenz_table(self) -> pd.DataFrame:
         """The Lorenz curve as a table: ``share_of_areas, share_of_records``."""
@@ -349,6 +355,7 @@ def area_statistics(
     tolerance_m: float = 20.0,
     confidence: float = 0.95,
     per_year: bool = False,
+    level: str = "area",
 ) -> AreaStatistics:
     """Counts, ranks, shares, quintiles, rates, age-standardised rates and deprivation gradients per area.
 
@@ -385,6 +392,11 @@ def area_statistics(
         False: rates per 1,000 residents over the whole period the records cover. True: per
         1,000 residents per year, dividing by the months from the first to the last record's
         month / 12 (months without records inside that span count).
+    level : {"area", "ward"}, default "area"
+        ``"ward"``: report wards instead of the given areas, aggregating areas (LSOAs) to wards
+        with ``lookup`` (counts, populations and age bands summed; every statistic
+        recomputed at ward level; ``by_decile`` stays per LSOA, as IMD is an LSOA measure;
+        the table gains ``lsoas`` and the number of LSOAs in IMD decile 1 and deciles 1-2).
 
     Returns
     -------
@@ -394,6 +406,8 @@ def area_statistics(
 
     if join not in JOINS:
         raise HotspotInputError(f"--join must be one of {', '.join(JOINS)}, got {join!r}")
+    if level not in LEVELS:
+        raise HotspotInputError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
     if areas is None or len(areas) == 0:
         raise HotspotInputError("no areas given; pass --boundaries with LSOA or ward polygons")
     missing = {"area_code", "area_name"} - set(areas.columns)
@@ -423,20 +437,11 @@ def area_statistics(
         detail = ", ".join(f"{n:,} {why}" for why, n in reasons.items() if n)
         notes.append(f"{n_unmatched:,} of {n_records:,} records matched no area ({detail}); they are not in the table")
     table = pd.DataFrame({"area_code": areas["area_code"], "area_name": areas["area_name"].astype(str), "count": counts})
-    total = counts.sum()
-    table["rank"] = table["count"].rank(ascending=False, method="min").astype(np.int64)
-    table["share"] = counts / total if total > 0 else np.nan
-    order = np.lexsort((table["area_code"].to_numpy(), -counts))
-    position = np.empty(n_areas, dtype=np.int64)
-    position[order] = np.arange(n_areas)
-    table["quintile"] = 1 + (5 * position) // n_areas
 
-    # Population and crude rates.
+    # Population by area (and by age band).
     per, period = _rate_scale(records, per_year)
-    overall = {"count": int(total), "population": math.nan, "rate_per_1000": math.nan, "rate_low": math.nan,
-               "rate_high": math.nan}
     pop_table = _as_frame(population, "population")
-    band_pop = band_cols = rec_band = None
+    pop = band_pop = band_cols = rec_band = band_counts = None
     if pop_table is not None:
         code_col = _code_column(pop_table, codes, "population")
         pop_table = pop_table.assign(**{code_col: pop_table[code_col].astype(str).str.strip()})
@@ -461,53 +466,20 @@ def area_statistics(
         extra = int((~pop_table.index.isin(codes)).sum())
         if extra:
             notes.append(f"{extra:,} population rows match no area and were not used")
-        table["population"] = pop
         notes.append(f"rates are per 1,000 residents {period}")
-        lo, hi = poisson_ci(counts, confidence)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            valid = pop > 0
-            table["rate_per_1000"] = np.where(valid, counts / pop * per, np.nan)
-            table["rate_low"] = np.where(valid, lo / pop * per, np.nan)
-            table["rate_high"] = np.where(valid, hi / pop * per, np.nan)
-        if valid.any():
-            o, n = int(counts[valid].sum()), float(pop[valid].sum())
-            olo, ohi = poisson_ci(o, confidence)
-            overall.update(population=n, rate_per_1000=o / n * per, rate_low=float(olo) / n * per,
-                           rate_high=float(ohi) / n * per, count=o)
-            benchmark = overall["rate_per_1000"]
-            flag = np.where(table["rate_low"] > benchmark, "higher",
-                            np.where(table["rate_high"] < benchmark, "lower", "similar"))
-            table["flag"] = np.where(valid, flag, "")
-        else:
-            table["flag"] = ""
-
-        # Age-standardised rates.
-        asr_note = None
         if band_cols:
-            weights = esp_weights(band_cols)
             if age_column in records.frame.columns:
                 rec_band = _record_bands(records, age_column, band_cols)
                 use = matched & (rec_band >= 0)
                 if (matched & (rec_band < 0)).any():
-                    asr_note = (f"{int((matched & (rec_band < 0)).sum()):,} matched records have no usable {age_column}; "
-                                "they are left out of the age-standardised rates only")
-                b = rec_band
+                    notes.append(f"{int((matched & (rec_band < 0)).sum()):,} matched records have no usable "
+                                 f"{age_column}; they are left out of the age-standardised rates only")
                 band_counts = np.zeros((n_areas, len(band_cols)))
-                np.add.at(band_counts, (index[use], b[use]), 1.0)
-                rate, low, high = direct_standardised_rate(band_counts, np.nan_to_num(band_pop, nan=0.0), weights,
-                                                           per=per, confidence=confidence)
-                nopop = ~(np.nan_to_num(band_pop, nan=0.0).sum(axis=1) > 0)
-                table["asr_per_1000"] = np.where(nopop, np.nan, rate)
-                table["asr_low"] = np.where(nopop, np.nan, low)
-                table["asr_high"] = np.where(nopop, np.nan, high)
+                np.add.at(band_counts, (index[use], rec_band[use]), 1.0)
             else:
-                asr_note = (f"age-standardised rates need each record's age band (a {age_column!r} column); "
-                            "these records have none (police.uk publishes no ages), so only crude rates are given")
-                table["asr_per_1000"] = np.nan
-                table["asr_low"] = np.nan
-                table["asr_high"] = np.nan
-        if asr_note:
-            notes.append(asr_note)
+                notes.append(f"age-standardised rates need each record's age band (a {age_column!r} column); these "
+                             "records have none (police.uk publishes no ages), so only crude rates are given")
+    overall = _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per, confidence)
 
     # Deprivation.
     imd_table = _as_frame(imd, "IMD")
@@ -542,10 +514,101 @@ def area_statistics(
         if no_ward:
             notes.append(f"{no_ward:,} areas have no ward in the lookup")
         wards = _wards_top_quintile(table)
+    elif level == "ward":
+        raise HotspotInputError("ward-level statistics need --lookup (LSOA code to ward code and name)")
 
     result_table = gpd.GeoDataFrame(table, geometry=areas.geometry.values, crs=areas.crs)
-    return AreaStatistics(result_table, by_decile, concentration(counts), wards, overall, n_records, n_matched,
-                          n_unmatched, join, notes)
+    summary = concentration(counts)
+    if level == "ward":
+        result_table, overall = _to_wards(result_table, band_counts, band_pop, band_cols, per, confidence, notes)
+        summary = concentration(result_table["count"].to_numpy())
+        wards = None
+    return AreaStatistics(result_table, by_decile, summary, wards, overall, n_records, n_matched, n_unmatched, join,
+                          notes, level)
+
+
+def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per, confidence) -> dict:
+    """Add rank, share, quintile and (with a population) rates, flags and ASRs to ``table``; returns the overall rate."""
+    n_areas = len(table)
+    total = int(counts.sum())
+    table["rank"] = pd.Series(counts).rank(ascending=False, method="min").astype(np.int64).to_numpy()
+    table["share"] = counts / total if total > 0 else np.nan
+    order = np.lexsort((table["area_code"].to_numpy(), -counts))
+    position = np.empty(n_areas, dtype=np.int64)
+    position[order] = np.arange(n_areas)
+    table["quintile"] = 1 + (5 * position) // n_areas
+    overall = {"count": total, "population": math.nan, "rate_per_1000": math.nan, "rate_low": math.nan,
+               "rate_high": math.nan}
+    if pop is None:
+        return overall
+    table["population"] = pop
+    lo, hi = poisson_ci(counts, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        valid = pop > 0
+        table["rate_per_1000"] = np.where(valid, counts / pop * per, np.nan)
+        table["rate_low"] = np.where(valid, lo / pop * per, np.nan)
+        table["rate_high"] = np.where(valid, hi / pop * per, np.nan)
+    table["flag"] = ""
+    if valid.any():
+        o, n = int(counts[valid].sum()), float(pop[valid].sum())
+        olo, ohi = poisson_ci(o, confidence)
+        overall.update(population=n, rate_per_1000=o / n * per, rate_low=float(olo) / n * per,
+                       rate_high=float(ohi) / n * per, count=o)
+        benchmark = overall["rate_per_1000"]
+        flag = np.where(table["rate_low"] > benchmark, "higher", np.where(table["rate_high"] < benchmark, "lower", "similar"))
+        table["flag"] = np.where(valid, flag, "")
+    if band_cols:
+        table["asr_per_1000"] = np.nan
+        table["asr_low"] = np.nan
+        table["asr_high"] = np.nan
+        if band_counts is not None:
+            people = np.nan_to_num(band_pop, nan=0.0)
+            rate, low, high = direct_standardised_rate(band_counts, people, esp_weights(band_cols), per=per,
+                                                       confidence=confidence)
+            nopop = ~(people.sum(axis=1) > 0)
+            table["asr_per_1000"] = np.where(nopop, np.nan, rate)
+            table["asr_low"] = np.where(nopop, np.nan, low)
+            table["asr_high"] = np.where(nopop, np.nan, high)
+    return overall
+
+
+def _to_wards(table, band_counts, band_pop, band_cols, per, confidence, notes):
+    """Aggregate the per-LSOA table to wards via its ward_code/ward_name columns and recompute every statistic."""
+    import geopandas as gpd
+
+    known = table["ward_code"].notna().to_numpy()
+    if not known.all():
+        notes.append(f"{int((~known).sum()):,} areas without a ward are left out of the ward table "
+                     f"({int(table.loc[~known, 'count'].sum()):,} records)")
+    t = table.loc[known]
+    ward_codes, ward_index = np.unique(t["ward_code"].astype(str).to_numpy(), return_inverse=True)
+    n_wards = ward_codes.size
+    counts = np.bincount(ward_index, weights=t["count"].to_numpy(np.float64), minlength=n_wards).astype(np.int64)
+    names = t.groupby(ward_index)["ward_name"].first().reindex(range(n_wards)).astype(str).to_numpy()
+    pop = None
+    if "population" in t:
+        raw = t["population"].to_numpy(np.float64)
+        pop = np.bincount(ward_index, weights=np.nan_to_num(raw, nan=0.0), minlength=n_wards)
+        missing = np.bincount(ward_index, weights=np.isnan(raw).astype(float), minlength=n_wards) > 0
+        pop = np.where(missing, np.nan, pop)  # a ward with an LSOA lacking population has no reliable rate
+    wb_counts = wb_pop = None
+    if band_cols and band_pop is not None:
+        wb_pop = np.zeros((n_wards, len(band_cols)))
+        np.add.at(wb_pop, ward_index, np.nan_to_num(band_pop[known], nan=0.0))
+        if band_counts is not None:
+            wb_counts = np.zeros((n_wards, len(band_cols)))
+            np.add.at(wb_counts, ward_index, band_counts[known])
+    wards = pd.DataFrame({"area_code": ward_codes, "area_name": names, "count": counts})
+    overall = _fill_area_columns(wards, counts, pop, wb_counts, wb_pop, band_cols, per, confidence)
+    wards["lsoas"] = np.bincount(ward_index, minlength=n_wards)
+    if "imd_decile" in t:
+        # Share of each ward's LSOAs in the most deprived 10 % and 20 % nationally.
+        dec = t["imd_decile"].to_numpy(dtype=np.float64, na_value=np.nan)
+        wards["lsoas_imd_decile_1"] = np.bincount(ward_index, weights=(dec == 1).astype(float), minlength=n_wards).astype(int)
+        wards["lsoas_imd_decile_1_2"] = np.bincount(ward_index, weights=(dec <= 2).astype(float), minlength=n_wards).astype(int)
+    geometry = gpd.GeoSeries(t.geometry.values, crs=table.crs).groupby(ward_index).agg(lambda g: g.union_all())
+    notes.append(f"{known.sum():,} LSOAs aggregated to {n_wards:,} wards with the lookup (best-fit: whole LSOAs)")
+    return gpd.GeoDataFrame(wards, geometry=list(geometry.reindex(range(n_wards)).values), crs=table.crs), overall
 
 
 def _rate_scale(records: Records, per_year: bool) -> tuple[float, str]:

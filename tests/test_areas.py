@@ -182,3 +182,25 @@ def test_write_geopackage_and_csvs(tmp_path):
     assert "areas" in layers and "by_decile" in layers
     back = pd.read_csv(tmp_path / "areas.csv")
     assert back["count"].tolist() == COUNTS and "geometry" not in back
+
+
+def test_ward_level_aggregates_lsoas_and_recomputes_everything():
+    lookup = pd.DataFrame({"LSOA21CD": CODES, "WD24CD": ["W1", "W1", "W2", "W2", "W3"],
+                           "WD24NM": ["North", "North", "South", "South", "East"]})
+    imd = pd.DataFrame({"area_code": CODES, "decile": [1, 2, 1, 9, 10]})
+    pop = pd.DataFrame({"area_code": CODES, "age_0_49": [600, 500, 400, 700, 800], "age_50_plus": [400, 500, 600, 300, 200]})
+    s = area_statistics(_town_records(ages=True), AREAS, population=pop, imd=imd, lookup=lookup, level="ward")
+    t = s.table.set_index("area_code")
+    assert t.index.tolist() == ["W1", "W2", "W3"] and s.level == "ward"
+    assert t["count"].tolist() == [85, 15, 0] and t["share"].sum() == pytest.approx(1.0)
+    assert t["population"].tolist() == [2000, 2000, 1000]
+    assert t.loc["W1", "rate_per_1000"] == pytest.approx(85 / 2000 * 1000)
+    assert t["lsoas"].tolist() == [2, 2, 1] and t["lsoas_imd_decile_1"].tolist() == [1, 1, 0]
+    # Ward ASR from summed band counts and populations: W2 = areas 3 and 4.
+    young, old = (5 + 3), (5 + 2)  # area 3: 10 records -> 5/5; area 4: 5 records -> 3/2
+    assert t.loc["W2", "asr_per_1000"] == pytest.approx((0.61 * young / 1100 + 0.39 * old / 900) * 1000)
+    assert t.loc["W1"].geometry.area == pytest.approx(2_000_000)
+    assert s.wards_with_top_quintile is None and len(s.by_decile) == 10  # deciles stay per LSOA
+    assert s.concentration.n_areas == 3
+    with pytest.raises(HotspotInputError, match="--lookup"):
+        area_statistics(_town_records(), AREAS, level="ward")

@@ -79,3 +79,19 @@ def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
     result = CliRunner().invoke(app, [*args, "--quiet", "--out", str(tmp_path / "x.csv")])
     assert isinstance(result.exception, HotspotInputError)
     assert words in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_areas_command_ward_level_on_the_demo(tmp_path):
+    from typer.testing import CliRunner
+
+    from boundaries.demo import demo_town
+    from cli import app
+
+    out = tmp_path / "wards.gpkg"
+    result = CliRunner().invoke(app, ["areas", "--level", "ward", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "wards.csv")
+    town = demo_town()
+    assert sorted(table["area_code"]) == sorted(town.wards["area_code"])
+    assert table["count"].sum() == len(town.crimes)
+    assert table["population"].sum() == town.lsoas["population"].sum()
