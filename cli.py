@@ -569,6 +569,91 @@ def _print_backtest(result, no_area: bool, quiet: bool) -> None:
         console.print(f"[dim]{note}[/dim]")
 
 
+@app.command("rtm")
+def rtm_command(
+    inputs: Inputs = None,
+    factor: Annotated[Optional[list[str]], typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, or a CSV of points); repeat for several. None and no INPUT: the demo town's factors.", show_default=False)] = None,
+    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a [factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
+    distances: Annotated[Optional[str], typer.Option("--distances", help="Spatial-influence distances in metres, comma-separated (each at least one cell). Default: 1 to 6 cells (50,100,...,300 at 50 m).", show_default=False)] = None,
+    test_from: Annotated[Optional[str], typer.Option("--test-from", help="YYYY-MM: fit on earlier months, then report hit rate, PAI and AUC on this month and later against a KDE of the training crimes.", show_default=False)] = None,
+    boundaries: BoundariesOpt = None,
+    out: OutOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 50.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+):
+    """Risk terrain model: which features raise crime risk, how far, and where they combine.
+
+    Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
+    <stem>_rtm_model.csv and the relative risk surface as <stem>_risk.tif.
+    """
+    import time
+
+    from rtm.factors import collect_factor_specs, read_factors
+    from rtm.run import build_for_study, parse_distances
+
+    distances_m = parse_distances(distances)
+    specs = collect_factor_specs(factor, factors_toml)
+    started = time.perf_counter()
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        factors = read_factors(specs, study.crs) if specs else None
+        built = build_for_study(study, factors=factors, cell_size_m=cell_size, distances_m=distances_m, seed=seed,
+                                test_from=test_from, progress=progress)
+    written = built.write(_default_out(out, "rtm"))
+    _print_rtm(built, quiet, time.perf_counter() - started)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _print_rtm(built, quiet: bool, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    result = built.result
+    model = result.model
+    console = _console(quiet)
+    for note in built.notes:
+        console.print(f"[dim]{note}[/dim]")
+    console.print(f"{model.n_crimes:,} crimes in {model.n_cells:,} cells of {result.grid.cell_size:g} m; "
+                  f"{len(result.candidates.names)} candidate layers; lasso penalty {result.selection.alpha:.3g} "
+                  f"({result.selection.n_folds}-fold CV, seed {result.selection.seed})")
+    bic = ", ".join(f"{k.replace('_', ' ')} {v:,.1f}" for k, v in model.bic.items())
+    table = Table(title=f"Risk terrain model ({model.family.replace('_', ' ')}; BIC {bic})")
+    for column in ("factor", "operationalisation", "distance m", "coef", "RRV", "95% CI", "p"):
+        table.add_column(column, justify="left" if column in ("factor", "operationalisation") else "right")
+    for row in model.model_table.itertuples():
+        table.add_row(str(row.factor), str(row.operationalisation), f"{row.distance_m:g}", f"{row.coef:.3f}",
+                      f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+    Console(quiet=quiet).print(table)
+    if model.model_table.empty:
+        console.print("no factor raised risk significantly; the risk surface is flat (1 everywhere)")
+    for row in model.dropped.itertuples():
+        console.print(f"[dim]dropped {row.name}: {row.reason}[/dim]")
+    places = result.priority_places
+    console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells)")
+    for place in places.head(5).itertuples():
+        console.print(f"  #{place.place_id}: risk x{place.relative_risk:.2f}, {place.n_cells} cell(s): {place.narrative}")
+    if built.validation is not None:
+        v = built.validation
+        check = Table(title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)")
+        for column in ("method", "area", "hit rate", "PAI", "AUC"):
+            check.add_column(column, justify="right")
+        for row in v.table.itertuples():
+            check.add_row(row.method, f"{row.area_share:.0%}", f"{row.hit_rate:.1%}", f"{row.pai:.1f}", f"{row.auc:.3f}")
+        Console(quiet=quiet).print(check)
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    console.print(f"[dim]{timing}; total {seconds:.1f} s[/dim]")
+
+
 # --- how input tables are read: options every command that takes INPUT gets --------------------
 
 _READING_OPTIONS: dict = {}

@@ -16,188 +16,25 @@ Cell size and distances (defaults)
 RTM practice sets the cell to about half a street block and measures spatial influence in
 increments of that. The default cell is 50 m (half a typical 100 m urban block face in England) and
 the default distances are 1 to 6 cells (50, 100, ..., 300 m: half a block to three blocks).
+
+Import note: every public name also lives in a submodule (``rtm.pipeline``, ``rtm.select``, ...), and
+code inside the package imports from those, so it works however the package was installed.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Mapping, Sequence
-
-import numpy as np
-import pandas as pd
-
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.progress import resolve
-from rtm.factors import read_factor_layer, read_factors, read_factors_toml, parse_factor_option
+from rtm.factors import parse_factor_option, read_factor_layer, read_factors, read_factors_toml
 from rtm.fit import MODEL_COLUMNS, RiskModel, fit
 from rtm.operationalise import CandidateLayers, default_distances, operationalise
+from rtm.pipeline import DEFAULT_CELL_SIZE_M, RTMResult, build
+from rtm.run import StudyRTM, build_for_study, parse_distances
 from rtm.score import RiskSurface, priority_mask, priority_places, score
 from rtm.select import Selection, select
 from rtm.validate import ValidationResult, validate
 
-DEFAULT_CELL_SIZE_M = 50.0
-"""Default cell side in metres: half a typical 100 m urban street block."""
-
 __all__ = [
     "DEFAULT_CELL_SIZE_M", "MODEL_COLUMNS", "CandidateLayers", "RTMResult", "RiskModel", "RiskSurface", "Selection",
-    "ValidationResult", "build", "default_distances", "fit", "operationalise", "parse_factor_option",
-    "priority_mask", "priority_places", "read_factor_layer", "read_factors", "read_factors_toml", "score", "select",
-    "validate",
+    "StudyRTM", "ValidationResult", "build", "build_for_study", "default_distances", "fit", "operationalise",
+    "parse_distances", "parse_factor_option", "priority_mask", "priority_places", "read_factor_layer", "read_factors",
+    "read_factors_toml", "score", "select", "validate",
 ]
-
-
-@dataclass
-class RTMResult:
-    """Everything :func:`build` made.
-
-    Attributes
-    ----------
-    grid : Grid
-    mask : ndarray of bool, shape (nrows, ncols)
-        Study-area cells.
-    counts : ndarray of float, shape (nrows, ncols)
-        Outcome crimes per cell.
-    candidates : CandidateLayers
-    selection : Selection
-    model : RiskModel
-    surface : RiskSurface
-    priority_places : geopandas.GeoDataFrame
-    timings : dict of str -> float
-        Seconds per stage (operationalise, select, fit, score).
-    """
-
-    grid: Grid
-    mask: np.ndarray = field(repr=False)
-    counts: np.ndarray = field(repr=False)
-    candidates: CandidateLayers = field(repr=False)
-    selection: Selection = field(repr=False)
-    model: RiskModel = field(repr=False)
-    surface: RiskSurface = field(repr=False)
-    priority_places: object = field(repr=False)
-    timings: dict = field(default_factory=dict)
-
-    @property
-    def relative_risk(self) -> np.ndarray:
-        """Relative risk score per cell, shape (nrows, ncols); 1 = lowest-risk study cell, NaN outside."""
-        return self.surface.relative_risk
-
-    @property
-    def model_table(self) -> pd.DataFrame:
-        """Columns ``factor, operationalisation, distance_m, coef, rrv, rrv_low, rrv_high, p_value``."""
-        return self.model.model_table
-
-    @property
-    def narratives(self) -> np.ndarray:
-        """Each cell's risk narrative, object array (nrows, ncols)."""
-        return self.surface.narratives()
-
-    def narrative_at(self, row: int, col: int) -> str:
-        """The risk narrative of one cell."""
-        return self.surface.narrative(int(self.surface.combination[row, col]))
-
-    def factor_layers(self) -> dict[str, object]:
-        """The factor features as used (grid CRS), keyed ``factor_<name>``."""
-        return {f"factor_{name}": frame for name, frame in self.candidates.features.items()}
-
-    def write(self, out: str | Path) -> list[Path]:
-        """Write ``out`` (GeoPackage: table ``rtm_model``, layer ``priority_places``, ``factor_<name>`` layers),
-        ``<stem>_rtm_model.csv`` beside it and the risk surface ``<stem>_risk.tif``; returns the paths."""
-        from hotspot.outputs import write_csv, write_geopackage, write_geotiff
-
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        layers = {"rtm_model": self.model_table, "priority_places": self.priority_places}
-        layers.update(self.factor_layers())
-        gpkg = write_geopackage(out, layers)
-        csv = write_csv(self.model_table, out.with_name(f"{out.stem}_rtm_model.csv"))
-        terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
-        tif = write_geotiff(
-            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk, self.grid,
-            description="RTM relative risk score (1 = lowest-risk cell)",
-            tags={"family": self.model.family, "terms": terms or "none"},
-        )
-        return [gpkg, csv, tif]
-
-
-def _study_mask(grid: Grid, study_area) -> np.ndarray:
-    if study_area is None:
-        return np.ones(grid.shape, dtype=bool)
-    if hasattr(study_area, "to_crs") and getattr(study_area, "crs", None) is not None:
-        study_area = study_area.to_crs(grid.crs)
-    return grid.mask_from_geometry(study_area)
-
-
-def build(
-    records,
-    features: Mapping[str, object],
-    *,
-    grid: Grid | None = None,
-    study_area=None,
-    cell_size_m: float | None = None,
-    distances_m: Sequence[float] | None = None,
-    seed: int = 0,
-    n_folds: int = 5,
-    l1_ratio: float = 1.0,
-    alpha_level: float = 0.05,
-    priority_sd: float = 2.0,
-    refine: int = 5,
-    progress=None,
-) -> RTMResult:
-    """Build a risk terrain model in one call: operationalise, select, fit, score, priority places.
-
-    Parameters
-    ----------
-    records : Records
-        Outcome crimes (already filtered to the crime types and period), x/y in metres.
-    features : dict of str -> GeoDataFrame
-        Factor name -> features; reprojected to the grid CRS if needed.
-    grid : Grid, optional
-        The raster. Default: covering ``study_area`` (else the records) at ``cell_size_m``.
-    study_area : GeoDataFrame or shapely geometry, optional
-        Cells whose centre is inside are modelled; default every grid cell.
-    cell_size_m : float, optional
-        Cell side in metres when ``grid`` is not given; default :data:`DEFAULT_CELL_SIZE_M` (50 m).
-    distances_m : sequence of float, optional
-        Spatial-influence distances in metres; default 1..6 cell sizes.
-    seed : int, default 0
-        Seeds the cross-validation folds; same seed, same model.
-    n_folds, l1_ratio, alpha_level, priority_sd, refine :
-        See :func:`select`, :func:`fit`, :func:`priority_places` and :func:`operationalise`.
-    progress : callable, optional
-        ``progress(stage, done, total)``.
-    """
-    report = resolve(progress)
-    crs = grid.crs if grid is not None else records.crs
-    if records.crs != crs:
-        raise HotspotInputError(f"the records are in {records.crs} but the grid is in {crs}; use one CRS")
-    if grid is None:
-        size = DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m)
-        if study_area is not None:
-            area = study_area.to_crs(crs) if hasattr(study_area, "to_crs") and study_area.crs is not None else study_area
-            grid = Grid.from_geometry(area, size, crs=crs)
-        else:
-            grid = Grid.from_points(records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), size, crs=crs)
-    distances_m = default_distances(grid.cell_size) if distances_m is None else list(distances_m)
-    features = {name: (frame.to_crs(crs) if frame.crs is not None and frame.crs != crs else frame)
-                for name, frame in features.items()}
-    mask = _study_mask(grid, study_area)
-    counts = grid.count(records.frame["x"].to_numpy(), records.frame["y"].to_numpy())
-    timings = {}
-    t = time.perf_counter()
-    candidates = operationalise(features, grid, distances_m, mask, refine=refine, progress=report)
-    timings["operationalise"] = time.perf_counter() - t
-    t = time.perf_counter()
-    selection = select(counts, candidates, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio, progress=report)
-    timings["select"] = time.perf_counter() - t
-    t = time.perf_counter()
-    model = fit(counts, selection, alpha_level=alpha_level)
-    timings["fit"] = time.perf_counter() - t
-    t = time.perf_counter()
-    surface = score(model, candidates)
-    places = priority_places(surface, counts=counts, sd=priority_sd)
-    timings["score"] = time.perf_counter() - t
-    return RTMResult(grid=grid, mask=mask, counts=counts, candidates=candidates, selection=selection, model=model,
-                     surface=surface, priority_places=places, timings=timings)
