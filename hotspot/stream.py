@@ -102,14 +102,44 @@ class _Aggregator:
             self.merge_rows = max(self.merge_rows, 2 * self.rows)
 
     def result(self):
-        from hotspot.kde import aggregate_locations
-
         if not self.parts:
             return np.empty(0), np.empty(0), np.empty(0)
         x = np.concatenate([p[0] for p in self.parts])
         y = np.concatenate([p[1] for p in self.parts])
         w = np.concatenate([p[2] for p in self.parts])
-        return aggregate_locations(x, y, w)
+        return merge_identical(x, y, w)
+
+
+def merge_identical(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical (x, y) pairs merged with summed weight ``w`` (default 1 each), sorted by y then x.
+
+    The same locations, order and (for whole-number weights, exactly) the same weights as
+    :func:`hotspot.kde.aggregate_locations`. Plain numpy, because streaming calls it on many
+    small blocks, where starting a parallel kernel costs more than the merge.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.ones(x.size) if w is None else np.asarray(w, dtype=np.float64)
+    if x.size == 0:
+        return x, y, w
+    # Sort by y alone, then order only the runs of tied y by x: much cheaper than a two-key sort.
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    tie = ys[1:] == ys[:-1]
+    if tie.any():
+        in_run = np.zeros(ys.size, dtype=bool)
+        in_run[1:] |= tie
+        in_run[:-1] |= tie
+        positions = np.flatnonzero(in_run)
+        sub = order[positions]
+        order[positions] = sub[np.lexsort((x[sub], y[sub]))]
+    xs, ys, ws = x[order], y[order], w[order]
+    new = np.empty(xs.size, dtype=bool)
+    new[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    new[1:] |= ys[1:] != ys[:-1]
+    starts = np.flatnonzero(new)
+    return xs[starts], ys[starts], np.add.reduceat(ws, starts)
 
 
 def _header(source) -> list[str]:
@@ -211,7 +241,6 @@ def _aggregate_sources(payload):
     import pyarrow as pa
 
     from hotspot.ingest.projection import WGS84, area_of_use_mask, transform
-    from hotspot.kde import aggregate_locations
 
     sources, crs, type_keys, month_from, month_to, block_bytes = payload
     agg = _Aggregator()
@@ -227,13 +256,13 @@ def _aggregate_sources(payload):
             for lon, lat, months, crime in batches:
                 file_rows += lon.size
                 file_parts.append(_block(lon, lat, months, crime, crs, type_keys, month_from, month_to,
-                                         file_rejected, transform, area_of_use_mask, aggregate_locations, WGS84))
+                                         file_rejected, transform, area_of_use_mask, WGS84))
         except (pa.ArrowInvalid, UnicodeDecodeError):
             file_parts, file_rows, file_rejected = [], 0, {r: 0 for r in _REASONS}
             for lon, lat, months, crime in _fallback_batches(source, cols):
                 file_rows += lon.size
                 file_parts.append(_block(lon, lat, months, crime, crs, type_keys, month_from, month_to,
-                                         file_rejected, transform, area_of_use_mask, aggregate_locations, WGS84))
+                                         file_rejected, transform, area_of_use_mask, WGS84))
         for part in file_parts:
             agg.add(*part)
         n_rows += file_rows
@@ -243,8 +272,7 @@ def _aggregate_sources(payload):
     return x, y, w, n_rows, rejected, [s.label for s in sources]
 
 
-def _block(lon, lat, months, crime, crs, type_keys, month_from, month_to, rejected, transform, area_of_use_mask,
-           aggregate_locations, wgs84):
+def _block(lon, lat, months, crime, crs, type_keys, month_from, month_to, rejected, transform, area_of_use_mask, wgs84):
     """One block of rows to (x, y, weight) of its kept rows; counts the dropped rows into ``rejected``."""
     import pyarrow.compute as pc
 
@@ -279,11 +307,11 @@ def _block(lon, lat, months, crime, crs, type_keys, month_from, month_to, reject
         rejected["filtered_date"] += int(drop.sum())
         keep &= in_range
     # Distinct lon/lat first: police.uk repeats its snap points, so far fewer pairs need projecting.
-    ulon, ulat, uw = aggregate_locations(lon[keep], lat[keep])
+    ulon, ulat, uw = merge_identical(lon[keep], lat[keep])
     x, y = transform(ulon, ulat, wgs84, crs)
     usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(ulon, ulat, crs)
     rejected["out_of_range"] += int(out_range.sum()) + int(round(float(uw[~usable].sum())))
-    return aggregate_locations(x[usable], y[usable], uw[usable])
+    return merge_identical(x[usable], y[usable], uw[usable])
 
 
 def stream_locations(

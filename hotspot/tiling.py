@@ -482,3 +482,72 @@ def tiled_gi_star(
         n_neighbours=k, islands=islands, notes=notes, counts=counts_out, band_m=float(band_m), band_rule=band_rule,
         weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
     )
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def gistar_places(result, grid: Grid, *, min_bin: int = 2):
+    """Ranked hot places: groups of touching hot cells (8-neighbour) at ``bin >= min_bin``, busiest first.
+
+    Parameters
+    ----------
+    result : hotspot.gistar.GiStarResult
+        Grid Gi* (tiled or not), arrays ``grid.shape``.
+    grid : Grid
+        The grid the result lies on.
+    min_bin : int, default 2
+        Lowest confidence bin counted as hot: 1, 2 or 3 (90, 95, 99 % after correction).
+
+    Returns
+    -------
+    GeoDataFrame with ``rank, n_cells, area_km2, crimes, share_of_crimes, max_z, mean_z`` and the
+    place's outline (cells dissolved), ranked by ``crimes`` (then ``max_z``).
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import rasterio.features
+    import shapely
+    from scipy import ndimage
+
+    if min_bin not in (1, 2, 3):
+        raise HotspotInputError(f"min_bin must be 1, 2 or 3, got {min_bin}")
+    hot = np.asarray(result.bin) >= min_bin
+    labels, n = ndimage.label(hot, structure=np.ones((3, 3), dtype=bool))
+    columns = ["rank", "n_cells", "area_km2", "crimes", "share_of_crimes", "max_z", "mean_z"]
+    if n == 0:
+        return gpd.GeoDataFrame({c: pd.Series(dtype=float) for c in columns}, geometry=[], crs=grid.crs)
+    counts = np.nan_to_num(np.asarray(result.counts, dtype=np.float64))
+    flat = labels.ravel()
+    n_cells = np.bincount(flat, minlength=n + 1)[1:]
+    crimes = np.bincount(flat, weights=counts.ravel(), minlength=n + 1)[1:]
+    z = np.nan_to_num(np.asarray(result.z, dtype=np.float64))
+    zsum = np.bincount(flat, weights=z.ravel(), minlength=n + 1)[1:]
+    index = np.arange(1, n + 1)
+    zmax = np.asarray(ndimage.maximum(z, labels, index), dtype=np.float64)
+    shapes = rasterio.features.shapes(labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform)
+    parts: dict[int, list] = {}
+    for geom, value in shapes:
+        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    outlines = [shapely.union_all(parts[i]) if len(parts[i]) > 1 else parts[i][0] for i in index]
+    total = float(counts[np.asarray(result.mask) if result.mask is not None else slice(None)].sum())
+    frame = pd.DataFrame({
+        "n_cells": n_cells, "area_km2": n_cells * grid.cell_area_m2 / 1e6, "crimes": crimes,
+        "share_of_crimes": crimes / total if total > 0 else np.zeros(n), "max_z": zmax, "mean_z": zsum / n_cells,
+    })
+    order = np.lexsort((-frame["max_z"].to_numpy(), -frame["crimes"].to_numpy()))
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, n + 1))
+    return gpd.GeoDataFrame(frame, geometry=[outlines[i] for i in order], crs=grid.crs)
+
+
+def gistar_layers(result, grid: Grid, *, min_bin: int = 2) -> dict:
+    """GeoPackage layers for a national Gi*: ``gistar_cells`` (every cell with a non-zero bin, hot or
+    cold) and ``gistar_places`` (:func:`gistar_places`). Write them with :func:`hotspot.outputs.write_geopackage`.
+    """
+    significant = np.asarray(result.bin) != 0
+    cells = grid.to_geodataframe({
+        "count": result.counts, "gi_z": result.z, "gi_p": result.p, "gi_p_adjusted": result.p_adjusted,
+        "gi_bin": result.bin, "gi_neighbours": result.n_neighbours,
+    }, where=significant)
+    return {"gistar_cells": cells, "gistar_places": gistar_places(result, grid, min_bin=min_bin)}

@@ -152,3 +152,23 @@ def test_tiled_inputs_fail_with_one_line(points, grid):
         tiled_gi_star(grid.count(x, y), 50.0, grid.cell_size)
     with pytest.raises(HotspotInputError, match="NaN or infinite"):
         tiled_gi_star(np.full(grid.shape, np.nan), 300.0, grid.cell_size)
+
+
+def test_gistar_places_ranks_hot_groups_by_crimes():
+    from hotspot.tiling import gistar_layers
+
+    grid = Grid(0.0, 6000.0, 100.0, 60, 60)
+    counts = np.zeros(grid.shape)
+    counts[10:14, 10:14] = 9.0   # 16 cells x 9 = 144 crimes
+    counts[40:43, 45:48] = 20.0  # 9 cells x 20 = 180 crimes: the busier place
+    result = tiled_gi_star(counts, 150.0, 100.0, tile_cells=17)
+    layers = gistar_layers(result, grid, min_bin=3)
+    places = layers["gistar_places"]
+    assert len(places) == 2
+    first, second = places.iloc[0], places.iloc[1]
+    assert first["rank"] == 1 and first["crimes"] == 180.0 and second["crimes"] == 144.0
+    assert places["share_of_crimes"].sum() == pytest.approx(1.0)
+    hot = result.bin >= 3
+    assert places["n_cells"].sum() == hot.sum()
+    assert np.allclose(places.geometry.area, places["n_cells"] * 1e4)
+    assert (layers["gistar_cells"]["gi_bin"] != 0).all() and len(layers["gistar_cells"]) == (result.bin != 0).sum()
