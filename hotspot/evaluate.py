@@ -325,6 +325,13 @@ def _subset(records: Records, keep: np.ndarray) -> Records:
 
 # --- combined --------------------------------------------------------------------------------------------
 
+COMBINED_SUMMARY = (
+    "recency-weighted counts per cell (half-life 1-12 months or none) blended with a 150 or 300 m quartic density "
+    "of the same counts (and the RTM score when risk features exist); the half-life and blend weights are those "
+    "with the best hit rate when predicting each of the last 3 months of the input from the months before it"
+)
+"""One sentence describing ``combined`` for help texts and reports."""
+
 COMBINED_DEFAULT_WEIGHTS = {"half_life_months": 6.0, "kde_weight": 0.1, "bandwidth_m": 150.0, "rtm_weight": 0.0}
 """Weights ``combined`` uses when too few months exist to choose them (fewer than 3)."""
 
