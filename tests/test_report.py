@@ -52,8 +52,21 @@ def full_report(path, **extra):
     return build_report(path, **kwargs)
 
 
-def test_report_is_self_contained_and_matches_png_files(tmp_path):
-    path = full_report(tmp_path / "report.html")
+@pytest.fixture(scope="module")
+def public_report(tmp_path_factory):
+    """One full report with every section, built once: the maps are the slow part of these tests."""
+    prov = Provenance.capture("report", {}, [], None)
+    return full_report(tmp_path_factory.mktemp("report") / "report.html", suppress_below=5, provenance=prov)
+
+
+def cheap_sections():
+    """Three figures without maps, for tests that build a report more than once."""
+    return dict(weekday_hour=np.ones((7, 24)), monthly=pd.Series([3, 4, 5], index=["2024-01", "2024-02", "2024-03"]),
+                lorenz=(np.linspace(0, 1, 3), np.linspace(0, 1, 3) ** 2), figure_dpi=40)
+
+
+def test_report_is_self_contained_and_matches_png_files(public_report):
+    path = public_report
     text = path.read_text(encoding="utf-8")
     assert "<script" not in text and "<link" not in text
     assert not re.search(r'(src|href)="(?!data:|#)', text), "every image and link must be embedded or in-page"
@@ -67,7 +80,7 @@ def test_report_is_self_contained_and_matches_png_files(tmp_path):
                     "Monthly trend", "Concentration", "Risk terrain model", "About this analysis"):
         assert f"<h2>{heading}</h2>" in text
     assert "Test &lt;town&gt; &amp; report" in text and "<town>" not in text
-    assert "High St" in text and "72.7%" in text  # ranked share formatted as a percentage
+    assert "High St" in text and "72.7%" in text  # ranked share formatted as a percentage (40 is not suppressed)
     assert "&lt;0.001" in text  # the model table's p-value
 
 
@@ -80,10 +93,8 @@ def test_every_section_is_optional(tmp_path):
         build_report(tmp_path / "empty.html")
 
 
-def test_suppression_marks_small_counts_and_is_recorded(tmp_path):
-    prov = Provenance.capture("report", {}, [], None)
-    path = full_report(tmp_path / "public.html", suppress_below=5, provenance=prov)
-    text = path.read_text()
+def test_suppression_marks_small_counts_and_is_recorded(public_report):
+    text = public_report.read_text()
     rows = re.findall(r"<tr>(.*?)</tr>", text)
     mill = next(r for r in rows if "Mill Lane" in r)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", mill)
@@ -96,7 +107,7 @@ def test_suppression_marks_small_counts_and_is_recorded(tmp_path):
 def test_failed_rebuild_leaves_previous_report_and_figures(tmp_path, monkeypatch):
     import hotspot.figures as figures
 
-    path = full_report(tmp_path / "report.html")
+    path = build_report(tmp_path / "report.html", **cheap_sections())
     before_html = path.read_bytes()
     before_figs = {f.name: f.read_bytes() for f in figures_folder(path).iterdir()}
     real = figures.png_bytes
@@ -110,15 +121,16 @@ def test_failed_rebuild_leaves_previous_report_and_figures(tmp_path, monkeypatch
 
     monkeypatch.setattr(figures, "png_bytes", failing)
     with pytest.raises(RuntimeError, match="simulated"):
-        full_report(path)
+        build_report(path, title="new", **cheap_sections())
     assert path.read_bytes() == before_html
     assert {f.name: f.read_bytes() for f in figures_folder(path).iterdir()} == before_figs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report_figures"]
 
 
 def test_rebuild_replaces_the_figure_folder_whole(tmp_path):
-    path = full_report(tmp_path / "report.html")
-    build_report(path, monthly=pd.Series([1, 2], index=["2024-01", "2024-02"]))
+    path = build_report(tmp_path / "report.html", **cheap_sections())
+    assert len(list(figures_folder(path).iterdir())) == 3
+    build_report(path, monthly=pd.Series([1, 2], index=["2024-01", "2024-02"]), figure_dpi=40)
     assert [f.name for f in figures_folder(path).iterdir()] == ["01_monthly.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report_figures"]
 
