@@ -179,6 +179,11 @@ def write_geopackage(
             # GeoPackage 1.2 rather than the newest version GDAL can write: QGIS LTR builds on older GDAL
             # warn ("may only be partially supported") on 1.4 files, and we use nothing newer than 1.2.
             options = {"dataset_options": {"VERSION": GEOPACKAGE_VERSION}} if i == 0 else {}
+            if _is_spatial(frame) and len(frame) == 0:
+                # An empty layer would get geometry type GEOMETRY, which QGIS opens as a table without
+                # geometry or CRS; every layer we write is polygons or points, and an empty one is drawn
+                # as nothing either way, so declare polygons.
+                options["geometry_type"] = "Polygon"
             pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG", **options)
         if built or provenance is not None:
             with contextlib.closing(sqlite3.connect(tmp)) as db:

@@ -71,12 +71,14 @@ def written(tmp_path_factory):
     priority = gpd.GeoDataFrame({"risk": [3.2, 2.9]}, geometry=[shapely.box(509_000, 220_300, 509_400, 220_700),
                                                                shapely.box(507_300, 221_200, 507_600, 221_600)], crs=grid.crs)
     model = pd.DataFrame({"factor": ["bars"], "coef": [0.8], "rrv": [2.2]})
+    no_hotspots = kde_hotspots.iloc[:0]  # a run with no hot-spot areas must still open as a map layer
     prov = Provenance.capture("test_qgis", {"cell_size_m": 100.0}, [], None)
     gpkg = write_geopackage(
         folder / "out.gpkg",
-        {"gistar": gistar, "ranked": ranked, "areas": areas, "kde_hotspots": kde_hotspots, "priority_places": priority, "model": model},
+        {"gistar": gistar, "ranked": ranked, "areas": areas, "kde_hotspots": kde_hotspots, "priority_places": priority,
+         "model": model, "empty_hotspots": no_hotspots},
         styles={"gistar": "gistar", "ranked": "ranked", "areas": ("areas", {"field": "rate"}),
-                "kde_hotspots": "kde_hotspots", "priority_places": "priority_places"},
+                "kde_hotspots": "kde_hotspots", "priority_places": "priority_places", "empty_hotspots": "kde_hotspots"},
         provenance=prov,
     )
     fine = Grid(507_000.0, 222_000.0, 5.0, 600, 400)  # > 512 px so the COG gets overviews
@@ -86,7 +88,7 @@ def written(tmp_path_factory):
                         description="density, crimes per km2")
     expected = {
         "gistar": ("categorizedSymbol", len(gistar)), "ranked": ("singleSymbol", 4), "areas": ("graduatedSymbol", 6),
-        "kde_hotspots": ("singleSymbol", 1), "priority_places": ("singleSymbol", 2),
+        "kde_hotspots": ("singleSymbol", 1), "priority_places": ("singleSymbol", 2), "empty_hotspots": ("singleSymbol", 0),
     }
     return gpkg, tif, expected, folder
 
