@@ -116,8 +116,11 @@ def read_factor_layer(path: str | Path, crs: str, *, name: str = "", layer: str 
             raise HotspotInputError(f"{label}: could not read as a spatial layer ({exc})") from None
         if frame.crs is None:
             raise HotspotInputError(f"{label}: the layer has no CRS; save it with one (e.g. EPSG:27700)")
+    import shapely
+
     geometry = frame.geometry
-    keep = geometry.notna() & ~geometry.is_empty
+    values = np.asarray(geometry.values, dtype=object)
+    keep = pd.Series(~shapely.is_missing(values) & ~shapely.is_empty(values), index=frame.index)
     if frame.geometry.geom_type.eq("Point").all():
         keep &= np.isfinite(geometry.x) & np.isfinite(geometry.y)
     frame = frame.loc[keep].reset_index(drop=True)

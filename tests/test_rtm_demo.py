@@ -1,0 +1,69 @@
+"""End to end on the demo town: `hotspot rtm` recovers the planted risk terrain and writes what the interface says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+from typer.testing import CliRunner
+
+from hotspot.errors import HotspotInputError
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    from cli import app
+
+    out = tmp_path_factory.mktemp("rtm") / "demo.gpkg"
+    result = CliRunner().invoke(app, ["rtm", "--out", str(out), "--seed", "0", "--quiet"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return out
+
+
+def test_demo_recovers_planted_factors(demo_run):
+    from boundaries.demo import demo_town
+
+    truth = demo_town().truth["rtm"]
+    table = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    planted = {k: v for k, v in truth["factors"].items() if v.get("planted")}
+    assert set(table["factor"]) == set(planted), table
+    assert "decoy" not in set(table["factor"])
+    step = truth["distance_step_m"]
+    for row in table.itertuples():
+        want = planted[row.factor]
+        assert abs(row.distance_m - want["distance_m"]) <= step, row
+        assert row.rrv == pytest.approx(want["rrv"], rel=0.2), row
+        assert row.rrv_low < row.rrv < row.rrv_high and row.p_value < 0.05
+    # The two strong factors come back exactly as planted (proximity, same distance).
+    for name in ("licensed_premises", "unlit_streets"):
+        row = table.set_index("factor").loc[name]
+        assert row["operationalisation"] == "proximity" and row["distance_m"] == planted[name]["distance_m"]
+
+
+def test_demo_outputs_follow_the_interface(demo_run):
+    layers = dict(pyogrio.list_layers(demo_run))
+    assert {"rtm_model", "priority_places", "factor_licensed_premises", "factor_decoy"} <= set(layers)
+    model = pyogrio.read_dataframe(demo_run, layer="rtm_model")
+    assert list(model.columns)[:8] == ["factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low",
+                                       "rrv_high", "p_value"]
+    csv = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    assert list(csv.columns) == list(model.columns)[:8]
+    places = pyogrio.read_dataframe(demo_run, layer="priority_places")
+    assert len(places) > 0 and places["narrative"].str.startswith(("near ", "in a high density")).all()
+    with rasterio.open(demo_run.with_name("demo_risk.tif")) as tif:
+        risk = tif.read(1, masked=True)
+        assert tif.crs.to_epsg() == 27700 and tif.res == (50.0, 50.0)
+    assert float(risk.min()) == pytest.approx(1.0)
+    # The surface is the product of the model's RRVs: its top value is all of them together.
+    assert float(risk.max()) == pytest.approx(float(np.prod(csv["rrv"])), rel=1e-4)
+
+
+def test_bad_factor_option_is_one_clear_error(tmp_path):
+    from cli import app
+
+    result = CliRunner().invoke(app, ["rtm", "--factor", "pubs.gpkg", "--out", str(tmp_path / "x.gpkg"), "--quiet"])
+    assert isinstance(result.exception, HotspotInputError) and "NAME=PATH" in str(result.exception)
+    result = CliRunner().invoke(app, ["rtm", "--distances", "50,abc", "--out", str(tmp_path / "x.gpkg"), "--quiet"])
+    assert isinstance(result.exception, HotspotInputError) and "--distances" in str(result.exception)
