@@ -680,13 +680,14 @@ class RTMForecaster:
         self._last: tuple | None = None
 
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
-        import rtm
+        # The submodule import works even when a stale install left ``rtm`` a namespace package.
+        from rtm.pipeline import build
 
         months = train.frame["month"]
         key = (id(train), len(train), months.min() if len(train) else "", months.max() if len(train) else "", grid)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        result = rtm.build(train, self.features, grid=grid, study_area=self.study_area, seed=self.seed)
+        result = build(train, self.features, grid=grid, study_area=self.study_area, seed=self.seed)
         score = _rtm_array(result, grid)
         self._last = (key, score)
         return score

@@ -282,7 +282,7 @@ def test_rtm_layer_is_fitted_per_fold_on_training_months_only(monkeypatch):
         risk[9, 9] = 50.0  # the RTM points at the south-east corner
         return types.SimpleNamespace(relative_risk=risk)
 
-    monkeypatch.setitem(sys.modules, "rtm", types.SimpleNamespace(build=build))
+    monkeypatch.setitem(sys.modules, "rtm.pipeline", types.SimpleNamespace(build=build))
     from hotspot.evaluate import default_forecasters
 
     rng = np.random.default_rng(12)
