@@ -191,6 +191,10 @@ def rank(
     rejects: RejectsOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    suppress_below: SuppressOpt = None,
+    public: PublicOpt = False,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report "
+                           "(map, ranked list, weekday x hour table, monthly trend) to this path.", show_default=False)] = None,
 ):
     """Rank places for patrol planning and write them as a GeoPackage layer `ranked` plus a CSV."""
     from hotspot.errors import HotspotInputError
@@ -208,7 +212,20 @@ def rank(
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
                              merge=merge, bandwidth_m=bandwidth, seed=seed, progress=progress)
     out_path = _default_out(out, "rank")
-    written = result.write(out_path)
+    suppress = _suppression_k(suppress_below, public)
+    provenance = _provenance("rank", inputs, study, method=method, over=over, top=top, area_share=area_share,
+                             nte=nte, cell_size_m=cell_size, merge=merge, bandwidth_m=bandwidth, seed=seed,
+                             crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
+                             weekdays=weekdays, boundaries=str(boundaries) if boundaries else None)
+    written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    if report_path is not None:
+        from hotspot.report import build_report
+
+        written.append(build_report(
+            report_path, title=result.title, ranked=result, boundaries=study.boundaries,
+            weekday_hour=result.weekday_hour(), monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
+            notes=study.notes + result.notes, provenance=provenance, suppress_below=suppress,
+        ))
     _print_ranked(result, quiet)
     console = _console(quiet)
     for note in result.notes:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from hotspot.errors import HotspotInputError
 
-SCHEMA = "https://github.com/hotspot/hotspot/provenance/v1"
+SCHEMA = "hotspot-provenance/v1"
 """Identifies the JSON layout below; stored as ``md_standard_uri`` in the GeoPackage metadata."""
 
 _CHUNK = 1 << 20

@@ -139,16 +139,34 @@ class RankResult:
         """The ranked table without geometry (what the CSV holds)."""
         return pd.DataFrame(self.places.drop(columns="geometry"))
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write the GeoPackage (layer ``ranked``) and the CSV beside it; returns the paths written."""
+    def write(self, out: str | Path, *, provenance=None, suppress_below: int | None = None) -> list[Path]:
+        """Write the GeoPackage (layer ``ranked``, styled for QGIS) and the CSV beside it; returns the paths.
+
+        ``provenance`` (a :class:`hotspot.provenance.Provenance`) goes into the GeoPackage
+        metadata and a ``.provenance.json`` beside the CSV. ``suppress_below`` K replaces counts
+        below K with a suppressed marker in both files (disclosure control) and records it.
+        """
+        from hotspot.disclosure import suppress_layers
         from hotspot.outputs import write_csv, write_geopackage
 
         out = Path(out)
         if out.suffix.lower() != ".gpkg":
             out = out.with_suffix(".gpkg")
-        gpkg = write_geopackage(out, {"ranked": self.places}, **_style_kwargs({"ranked": "ranked"}))
-        csv = write_csv(self.table(), out.with_suffix(".csv"))
+        layers = {"ranked": self.places}
+        table = {"ranked": self.table()}
+        if suppress_below:
+            layers, provenance_out = suppress_layers(layers, suppress_below, provenance)
+            table, _ = suppress_layers(table, suppress_below, None, marker=f"<{suppress_below}")
+            provenance = provenance_out
+        gpkg = write_geopackage(out, layers, styles={"ranked": "ranked"}, provenance=provenance)
+        csv = write_csv(table["ranked"], out.with_suffix(".csv"), provenance=provenance)
         return [gpkg, csv]
+
+    def weekday_hour(self) -> np.ndarray | None:
+        """Weekday x hour counts (7 x 24, Monday first) summed over the listed places, or None without times."""
+        if not self.profiles:
+            return None
+        return np.sum([self.profiles[p] for p in self.places["id"] if p in self.profiles], axis=0)
 
 
 def _short_types(top_types: str, count: int) -> str:
@@ -160,15 +178,6 @@ def _short_types(top_types: str, count: int) -> str:
         name, n = match.group(1).strip(), int(match.group(2))
         parts.append(f"{SHORT_TYPES.get(name, name)} {n / max(count, 1):.0%}")
     return ", ".join(parts)
-
-
-def _style_kwargs(styles: dict) -> dict:
-    """Pass layer styles to the writer when it supports them (the styled writer may be absent)."""
-    import inspect
-
-    from hotspot.outputs import write_geopackage
-
-    return {"styles": styles} if "styles" in inspect.signature(write_geopackage).parameters else {}
 
 
 def rank_places(

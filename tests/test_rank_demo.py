@@ -102,3 +102,35 @@ def test_nte_option_keeps_night_records_only(tmp_path):
     for peak in table["peak"].dropna():
         hour = int(peak.split(" ")[1][:2])
         assert hour >= 19 or hour < 7, peak
+
+
+def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path):
+    from hotspot.outputs import read_layer_styles, read_provenance
+    from hotspot.provenance import Provenance
+
+    study = load_study([])
+    result = rank_places(study, method="count", top=10)
+    smallest = int(result.places["count"].min())
+    provenance = Provenance.capture("rank", {"top": 10}, ["demo"], study.records)
+    gpkg, csv = result.write(tmp_path / "ranked.gpkg", provenance=provenance, suppress_below=smallest + 1)
+    table = pd.read_csv(csv)
+    assert (table["count"].astype(str) == f"<{smallest + 1}").sum() >= 1
+    assert "ranked" in set(read_layer_styles(gpkg)["f_table_name"])
+    stored = read_provenance(gpkg)
+    assert stored.records_kept == len(study.records)
+    assert any(f"1 to {smallest}" in note for note in stored.disclosure)
+    assert (tmp_path / "ranked.provenance.json").exists()
+    layer = pyogrio.read_dataframe(gpkg, layer="ranked")
+    assert layer.loc[layer["count"].isna(), "suppressed"].all()
+
+
+def test_rank_report_option_writes_html(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "rank", "--quiet", "--top", "5", "--out", str(tmp_path / "r.gpkg"),
+         "--report", str(tmp_path / "r.html")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "data:image/png;base64," in html and "High Street" in html
+    assert (tmp_path / "r_figures").is_dir()
