@@ -68,6 +68,9 @@ that would paint a spike out of one record.
 _SERIAL_WORK = 2e7
 """Below about this many kernel evaluations one thread is faster than waking the others."""
 
+_SERIAL_POINTS = 1_000_000
+"""Below this many points, coordinates are merged on one thread."""
+
 _BLOCK_WORK = 2e8
 """Kernel evaluations per progress report on big jobs (at most 20 reports)."""
 
@@ -162,15 +165,18 @@ def aggregate_locations(x, y, weights=None) -> tuple[np.ndarray, np.ndarray, np.
     so the merge never moves a point; weights of identical points are summed in input order.
     Returns ``(x, y, weight)`` sorted by y then x.
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    w = np.ones(x.shape[0]) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    # Contiguous and writeable: pandas hands out read-only arrays, which Numba would compile for anew.
+    x = np.require(x, np.float64, ["C", "W"])
+    y = np.require(y, np.float64, ["C", "W"])
+    w = np.ones(x.shape[0]) if weights is None else np.require(weights, np.float64, ["C", "W"])
     if x.size == 0:
         return x, y, w
-    from hotspot.kernels.kde import merge_identical
+    from hotspot.kernels import kde as kk
 
     # Bands of about 256 points: small enough that each band's sort stays in cache.
-    return merge_identical(x, y, w, int(max(1, min(x.size // 256, 1 << 22))))
+    nbands = int(max(1, min(x.size // 256, 1 << 22)))
+    merge = kk.merge_identical if x.size >= _SERIAL_POINTS else kk.merge_identical_serial
+    return merge(x, y, w, nbands)
 
 
 def default_bandwidth(x, y, weights=None) -> tuple[float, str]:
@@ -307,7 +313,8 @@ def kernel_density(
     total_weight = float(lw.sum())
     report_mask = mask if mask is not None else np.ones(grid.shape, dtype=bool)
     if edge_correction:
-        share = kk.kernel_share_inside(lx, ly, report_mask, grid.xmin, grid.ymax, grid.cell_size, bandwidth_m, code)
+        inside = np.require(report_mask, np.bool_, ["C", "W"])
+        share = kk.kernel_share_inside(lx, ly, inside, grid.xmin, grid.ymax, grid.cell_size, bandwidth_m, code)
         lw = lw / np.maximum(share, MIN_EDGE_SHARE)
         lw[share <= 0] = 0.0
     if binned:

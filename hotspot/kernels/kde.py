@@ -123,7 +123,8 @@ def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
                 seg[k] += w * math.exp(-GAUSS_HALF_S2 * u2) if u2 < 1.0 else 0.0
 
 
-def _density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
+@numba.njit(cache=True, parallel=True)
+def density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
     """Add the (unnormalised) kernel sum of weighted locations to the rows of ``out`` (float64, (nrows, ncols)).
 
     Multiply by ``kernel_norm(h * h, code)`` for density per unit area. ``row_y``/``col_x`` are
@@ -136,9 +137,15 @@ def _density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, 
         _add_row(out[i], row_y[i], col_x, lx, ly, lw, row_lo[i], row_hi[i], xmin, cell, h2, code)
 
 
-density_rows = numba.njit(cache=True, parallel=True)(_density_rows)
-# The same loop on one thread: for small jobs, waking worker threads on a busy machine costs more than the sum.
-density_rows_serial = numba.njit(cache=True)(_density_rows)
+# The same loop on one thread: for small jobs, waking worker threads on a busy machine costs more
+# than the sum. A separate function, not njit applied twice to one: Numba's on-disk cache is keyed
+# by the Python function, so two dispatchers of one function would load each other's machine code.
+@numba.njit(cache=True)
+def density_rows_serial(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
+    """``density_rows`` on one thread (identical results)."""
+    h2 = h * h
+    for i in range(out.shape[0]):
+        _add_row(out[i], row_y[i], col_x, lx, ly, lw, row_lo[i], row_hi[i], xmin, cell, h2, code)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -211,16 +218,59 @@ def kernel_values(d2, h2, code):
     return out
 
 
-@numba.njit(cache=True, parallel=True)
-def merge_identical(x, y, w, nbands):
-    """Merge points with identical (x, y) into locations with summed weight, sorted by y then x.
+@numba.njit(cache=True)
+def _lex_argsort(key1, key2):
+    """Stable argsort by (key1, key2): a bottom-up merge sort, with insertion sort for runs of 16.
 
-    A counting sort of the values into ``nbands`` bands of y (one pass, O(n)), then a small
-    sort within each band, in parallel: much cheaper than one global sort of millions of
-    points, and each band's data stays in cache. Weights of identical points are summed in
-    input order, so the result is the same for any thread count. Returns ``(x, y, w)`` of the
-    distinct locations.
+    Hand-written because Numba's own ``argsort(kind="mergesort")`` takes many seconds to compile.
     """
+    m = key1.shape[0]
+    src = np.arange(m)
+    dst = np.empty(m, dtype=np.int64)
+    run = 16
+    for lo in range(0, m, run):
+        hi = min(lo + run, m)
+        for i in range(lo + 1, hi):
+            v = src[i]
+            j = i - 1
+            while j >= lo and (key1[v] < key1[src[j]] or (key1[v] == key1[src[j]] and key2[v] < key2[src[j]])):
+                src[j + 1] = src[j]
+                j -= 1
+            src[j + 1] = v
+    width = run
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                a = src[i]
+                b = src[j]
+                if key1[b] < key1[a] or (key1[b] == key1[a] and key2[b] < key2[a]):
+                    dst[k] = b
+                    j += 1
+                else:
+                    dst[k] = a
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@numba.njit(cache=True)
+def _band_scatter(x, y, w, nbands):
+    """Counting sort of the values into ``nbands`` equal bands of y (stable, O(n)); returns copies and band starts."""
     n = x.shape[0]
     ymin = y.min()
     span = y.max() - ymin
@@ -242,42 +292,37 @@ def merge_identical(x, y, w, nbands):
         by[f] = y[i]
         bw[f] = w[i]
         fill[b] = f + 1
-    n_unique = np.zeros(nbands, dtype=np.int64)
-    for b in numba.prange(nbands):
-        s = starts[b]
-        m = starts[b + 1] - s
-        if m == 0:
-            continue
-        lx = bx[s:s + m]
-        ly = by[s:s + m]
-        lw = bw[s:s + m]
-        idx = np.argsort(ly, kind="mergesort")
-        k = 0
-        while k < m:
-            r = k + 1
-            while r < m and ly[idx[r]] == ly[idx[k]]:
-                r += 1
-            if r - k > 1:
-                sub = idx[k:r].copy()
-                idx[k:r] = sub[np.argsort(lx[sub], kind="mergesort")]
-            k = r
-        sx = lx[idx]
-        sy = ly[idx]
-        sw = lw[idx]
-        # Compact in place: location u collects the run of identical coordinates.
-        u = 0
-        lx[0] = sx[0]
-        ly[0] = sy[0]
-        lw[0] = sw[0]
-        for t in range(1, m):
-            if sx[t] == lx[u] and sy[t] == ly[u]:
-                lw[u] += sw[t]
-            else:
-                u += 1
-                lx[u] = sx[t]
-                ly[u] = sy[t]
-                lw[u] = sw[t]
-        n_unique[b] = u + 1
+    return bx, by, bw, starts
+
+
+@numba.njit(cache=True)
+def _merge_band(lx, ly, lw):
+    """Sort one band's points by (y, x) and merge identical ones in place; returns how many distinct remain."""
+    m = lx.shape[0]
+    if m == 0:
+        return 0
+    idx = _lex_argsort(ly, lx)
+    sx = lx[idx]
+    sy = ly[idx]
+    sw = lw[idx]
+    u = 0
+    lx[0] = sx[0]
+    ly[0] = sy[0]
+    lw[0] = sw[0]
+    for t in range(1, m):
+        if sx[t] == lx[u] and sy[t] == ly[u]:
+            lw[u] += sw[t]
+        else:
+            u += 1
+            lx[u] = sx[t]
+            ly[u] = sy[t]
+            lw[u] = sw[t]
+    return u + 1
+
+
+@numba.njit(cache=True)
+def _gather_bands(bx, by, bw, starts, n_unique):
+    nbands = n_unique.shape[0]
     out_starts = np.zeros(nbands + 1, dtype=np.int64)
     for b in range(nbands):
         out_starts[b + 1] = out_starts[b] + n_unique[b]
@@ -285,7 +330,7 @@ def merge_identical(x, y, w, nbands):
     ox = np.empty(total)
     oy = np.empty(total)
     ow = np.empty(total)
-    for b in numba.prange(nbands):
+    for b in range(nbands):
         s = starts[b]
         o = out_starts[b]
         for t in range(n_unique[b]):
@@ -293,3 +338,34 @@ def merge_identical(x, y, w, nbands):
             oy[o + t] = by[s + t]
             ow[o + t] = bw[s + t]
     return ox, oy, ow
+
+
+@numba.njit(cache=True, parallel=True)
+def merge_identical(x, y, w, nbands):
+    """Merge points with identical (x, y) into locations with summed weight, sorted by y then x.
+
+    A counting sort of the values into ``nbands`` bands of y (O(n)), then a small sort within
+    each band, bands in parallel: much cheaper than one global sort of millions of points, and
+    each band's data stays in cache. The sort is stable, so weights of identical points are
+    summed in input order and the result is the same for any thread count. Returns ``(x, y, w)``
+    of the distinct locations.
+    """
+    bx, by, bw, starts = _band_scatter(x, y, w, nbands)
+    n_unique = np.zeros(nbands, dtype=np.int64)
+    for b in numba.prange(nbands):
+        s = starts[b]
+        e = starts[b + 1]
+        n_unique[b] = _merge_band(bx[s:e], by[s:e], bw[s:e])
+    return _gather_bands(bx, by, bw, starts, n_unique)
+
+
+@numba.njit(cache=True)
+def merge_identical_serial(x, y, w, nbands):
+    """``merge_identical`` on one thread (identical results), for inputs too small to pay for waking the others."""
+    bx, by, bw, starts = _band_scatter(x, y, w, nbands)
+    n_unique = np.zeros(nbands, dtype=np.int64)
+    for b in range(nbands):
+        s = starts[b]
+        e = starts[b + 1]
+        n_unique[b] = _merge_band(bx[s:e], by[s:e], bw[s:e])
+    return _gather_bands(bx, by, bw, starts, n_unique)
