@@ -176,6 +176,8 @@ def rank(
                      "top cells within one cell of it: at most 3 x 3 cells).")] = True,
     bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="KDE search radius in metres for --method kde "
                          "(default: the spatial Silverman rule, reported).", show_default=False)] = None,
+    band: Annotated[Optional[float], typer.Option("--band", help="Gi* distance band in metres for --method gistar "
+                    "(default: the peak of incremental spatial autocorrelation, reported).", show_default=False)] = None,
     top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
     area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
     nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
@@ -210,11 +212,11 @@ def rank(
         from hotspot.rank import rank_places
 
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
-                             merge=merge, bandwidth_m=bandwidth, seed=seed, progress=progress)
+                             merge=merge, bandwidth_m=bandwidth, band_m=band, seed=seed, progress=progress)
     out_path = _default_out(out, "rank")
     suppress = _suppression_k(suppress_below, public)
     provenance = _provenance("rank", inputs, study, method=method, over=over, top=top, area_share=area_share,
-                             nte=nte, cell_size_m=cell_size, merge=merge, bandwidth_m=bandwidth, seed=seed,
+                             nte=nte, cell_size_m=cell_size, merge=merge, bandwidth_m=bandwidth, band_m=band, seed=seed,
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
                              weekdays=weekdays, boundaries=str(boundaries) if boundaries else None)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)

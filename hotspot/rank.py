@@ -122,8 +122,10 @@ class RankResult:
                 value = place.get(column)
                 if column in ("share", "cumulative_share"):
                     row.append(f"{value:.1%}")
-                elif column in ("per_km2", "kde_value", "rtm_score", "combined_score"):
+                elif column in ("per_km2", "kde_value", "rtm_score"):
                     row.append(f"{value:,.1f}")
+                elif column == "combined_score":
+                    row.append(f"{value:.3g}")
                 elif column == "gi_z":
                     row.append(f"{value:.2f}")
                 elif column == "count":
@@ -191,6 +193,7 @@ def rank_places(
     merge: bool = True,
     place_radius_cells: int = 1,
     bandwidth_m: float | None = None,
+    band_m: float | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> RankResult:
@@ -217,6 +220,9 @@ def rank_places(
         How far, in cells, a place reaches from its seed cell when merging.
     bandwidth_m : float, optional
         KDE search radius in metres for ``method="kde"``; default the spatial Silverman rule.
+    band_m : float, optional
+        Gi* distance band in metres for ``method="gistar"``; default chosen by
+        :func:`hotspot.band.choose_band_grid` (peak of incremental spatial autocorrelation) and reported.
     seed : int, default 0
         Seed for the random steps of the scoring methods (Gi* permutations, RTM folds).
     progress : callable, optional
@@ -255,7 +261,7 @@ def rank_places(
     mask |= counts > 0  # records kept within the boundary tolerance sit in edge cells
 
     progress(f"scoring cells ({method})", 0, 1)
-    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m)
+    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m, band_m)
     progress(f"scoring cells ({method})", 1, 1)
 
     if top is None and area_share is None:
@@ -292,7 +298,7 @@ def rank_places(
 # --- scoring ------------------------------------------------------------------------------
 
 
-def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=None):
+def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=None, band_m=None):
     """The method's per-cell score, extra per-cell layers to report, and which cells are eligible."""
     notes: list[str] = []
     extra: dict[str, np.ndarray] = {}
@@ -311,15 +317,22 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         extra["kde_value"] = surface
         return surface, extra, eligible, notes
     if method == "gistar":
+        from hotspot.band import choose_band_grid
         from hotspot.gistar import gi_star_grid
 
-        result = gi_star_grid(counts, band_m=None, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress)
+        if band_m is None:
+            band_m, band_rule = choose_band_grid(counts, grid.cell_size, mask, progress=progress)
+        else:
+            band_rule = "given"
+        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed,
+                              band_rule=band_rule, progress=progress)
         z = np.where(np.isfinite(result.z), result.z, 0.0)
         bins = np.asarray(result.bin)
         extra["gi_z"] = z
         extra["gi_p"] = np.asarray(result.p, dtype=np.float64)
         extra["gi_bin"] = bins.astype(np.float64)
-        notes.append(f"Gi*: band {result.band_m:,.0f} m; hot cells at >= 95 % after {result.correction} ({result.p_used})")
+        notes.append(f"Gi*: band {result.band_m:,.0f} m ({band_rule}); candidate places are cells hot at >= 95 % "
+                     f"after {result.correction} correction of {result.p_used}")
         return z, extra, bins >= 2, notes
     if method == "rtm":
         import rtm

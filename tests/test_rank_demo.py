@@ -134,3 +134,15 @@ def test_rank_report_option_writes_html(tmp_path):
     html = (tmp_path / "r.html").read_text()
     assert "data:image/png;base64," in html and "High Street" in html
     assert (tmp_path / "r_figures").is_dir()
+
+
+@pytest.mark.parametrize("method, score_column", [
+    ("gistar", "gi_z"), ("kde", "kde_value"), ("rtm", "rtm_score"), ("combined", "combined_score"),
+])
+def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score_column):
+    result = rank_places(load_study([]), method=method, top=3, band_m=300 if method == "gistar" else None)
+    quarter = truth["nte_quarter"]
+    assert _distance_to(result.places, quarter["centre"]).iloc[0] <= quarter["radius_m"]
+    assert score_column in result.places and np.isfinite(result.places[score_column]).all()
+    if method == "gistar":
+        assert (result.places["gi_bin"] >= 2).all()
