@@ -11,9 +11,10 @@ files or rows.
 The result is the same as :func:`hotspot.ingest.read_records` followed by
 :func:`hotspot.kde.aggregate_locations` on ``x, y`` (the tests check it on the real Bedfordshire
 files): the same rows are rejected for the same reasons (``no_location``, ``unparsable``,
-``out_of_range``) and the kept coordinates are projected with the same pyproj call. Each block's
-distinct longitude/latitude pairs are projected once, which changes no coordinate (projection is a
-pure function of the pair) but saves most of the projection time.
+``out_of_range``) and the kept coordinates are projected with the same pyproj call. Duplicates are
+merged in longitude/latitude as blocks arrive, and only the distinct pairs of the whole input are
+projected, once, at the end: projection is a pure function of the pair, so no coordinate changes,
+and its cost follows the number of snap points rather than the number of records.
 
 Only police.uk-shaped CSVs stream (columns Longitude, Latitude, Month; Crime type for the type
 filter). For other tables use :func:`hotspot.ingest.read_records`. A file pyarrow cannot parse as
@@ -234,15 +235,13 @@ def _month_text(months):
 
 
 def _aggregate_sources(payload):
-    """Stream a list of sources into one partial aggregate; the unit of work of both engines.
+    """Stream a list of sources into distinct (lon, lat) with record counts; the unit of work of both engines.
 
-    Returns ``(x, y, w, n_rows, rejected, labels)``.
+    Returns ``(lon, lat, w, n_rows, rejected, labels)``.
     """
     import pyarrow as pa
 
-    from hotspot.ingest.projection import WGS84, area_of_use_mask, transform
-
-    sources, crs, type_keys, month_from, month_to, block_bytes = payload
+    sources, type_keys, month_from, month_to, block_bytes = payload
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0
@@ -255,14 +254,12 @@ def _aggregate_sources(payload):
             file_rejected = {r: 0 for r in _REASONS}
             for lon, lat, months, crime in batches:
                 file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, crs, type_keys, month_from, month_to,
-                                         file_rejected, transform, area_of_use_mask, WGS84))
+                file_parts.append(_block(lon, lat, months, crime, type_keys, month_from, month_to, file_rejected))
         except (pa.ArrowInvalid, UnicodeDecodeError):
             file_parts, file_rows, file_rejected = [], 0, {r: 0 for r in _REASONS}
             for lon, lat, months, crime in _fallback_batches(source, cols):
                 file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, crs, type_keys, month_from, month_to,
-                                         file_rejected, transform, area_of_use_mask, WGS84))
+                file_parts.append(_block(lon, lat, months, crime, type_keys, month_from, month_to, file_rejected))
         for part in file_parts:
             agg.add(*part)
         n_rows += file_rows
@@ -272,8 +269,8 @@ def _aggregate_sources(payload):
     return x, y, w, n_rows, rejected, [s.label for s in sources]
 
 
-def _block(lon, lat, months, crime, crs, type_keys, month_from, month_to, rejected, transform, area_of_use_mask, wgs84):
-    """One block of rows to (x, y, weight) of its kept rows; counts the dropped rows into ``rejected``."""
+def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
+    """One block of rows to distinct (lon, lat, weight) of its kept rows; counts dropped rows into ``rejected``."""
     import pyarrow.compute as pc
 
     n = lon.size
@@ -306,12 +303,8 @@ def _block(lon, lat, months, crime, crs, type_keys, month_from, month_to, reject
         drop = keep & ~in_range
         rejected["filtered_date"] += int(drop.sum())
         keep &= in_range
-    # Distinct lon/lat first: police.uk repeats its snap points, so far fewer pairs need projecting.
-    ulon, ulat, uw = merge_identical(lon[keep], lat[keep])
-    x, y = transform(ulon, ulat, wgs84, crs)
-    usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(ulon, ulat, crs)
-    rejected["out_of_range"] += int(out_range.sum()) + int(round(float(uw[~usable].sum())))
-    return merge_identical(x[usable], y[usable], uw[usable])
+    rejected["out_of_range"] += int(out_range.sum())
+    return merge_identical(lon[keep], lat[keep])
 
 
 def stream_locations(
@@ -356,7 +349,7 @@ def stream_locations(
     -------
     StreamedLocations
     """
-    from hotspot.ingest.projection import check_metre_crs
+    from hotspot.ingest.projection import WGS84, area_of_use_mask, check_metre_crs, transform
     from hotspot.ingest.sources import expand_inputs
     from hotspot.tiling import run_tiles
 
@@ -378,7 +371,7 @@ def stream_locations(
 
         type_keys = pa.array(sorted({str(t).strip().lower() for t in crime_types}), pa.string())
     groups = [sources[i:i + files_per_task] for i in range(0, len(sources), files_per_task)]
-    payloads = [(g, crs, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
+    payloads = [(g, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
     report = resolve(progress)
     parts = run_tiles(_aggregate_sources, payloads, engine=engine, scheduler=scheduler, client=client,
                       progress=report, stage="streaming CSVs")
@@ -392,7 +385,13 @@ def stream_locations(
         labels.extend(names)
         for r, v in rej.items():
             rejected[r] += v
-    x, y, w = agg.result()
+    lon, lat, w = agg.result()
+    # Projection is a pure function of the pair, so projecting each distinct pair once gives the
+    # coordinates read_records computes row by row (police.uk's fixed snap points: few pairs).
+    x, y = transform(lon, lat, WGS84, crs)
+    usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(lon, lat, crs)
+    rejected["out_of_range"] += int(round(float(w[~usable].sum())))
+    x, y, w = merge_identical(x[usable], y[usable], w[usable])
     if n_rows == 0:
         raise HotspotInputError(f"{sources[0].label}{' and others' if len(sources) > 1 else ''}: the input holds no data rows")
     if x.size == 0:

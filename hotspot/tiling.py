@@ -346,30 +346,97 @@ def _gistar_sums_tile(payload):
 
 
 def _gistar_tile(payload):
-    """Pass 2 on one tile: z, two-sided p and neighbour counts of its own cells from global statistics."""
-    from scipy import stats
+    """Pass 2 on one tile: z, two-sided p, neighbour counts and the zero-lag flag of its own cells."""
+    from scipy import special
 
     from hotspot.kernels.gistar import stencil_sums
 
     values, mask, core, dr, dc, n, mean, s = payload
     values = np.where(mask, values, 0.0)
     t2, k2 = stencil_sums(values, mask, dr, dc)
-    y = values[core]
     m = mask[core]
     k = k2[core]
-    lag = y + t2[core]
-    wsum = k + 1.0
-    z = np.zeros(y.shape)
-    degenerate = np.zeros(y.shape, dtype=bool)
+    lag = values[core] + t2[core]
+    valid = m & (k > 0)
     if s > 0:
-        # The published Gi* formula with binary weights (so S1 = W), as hotspot.gistar._analytic.
+        # The published Gi* formula with binary weights (S1 = W), as hotspot.gistar._analytic, over
+        # whole arrays: element-wise IEEE arithmetic gives the same bits as on the selected cells.
+        wsum = k + 1.0
         inner = (n * wsum - wsum * wsum) / (n - 1)
-        degenerate = (inner <= 1e-12 * np.maximum(wsum, 1.0) * n) & (k > 0) & m
-        ok = m & (k > 0) & ~degenerate
-        z[ok] = (lag[ok] - mean * wsum[ok]) / (s * np.sqrt(inner[ok]))
-    z[(k == 0) | ~m] = np.nan
-    p = 2.0 * stats.norm.sf(np.abs(z)) if s > 0 else np.where(np.isfinite(z), 1.0, np.nan)
-    return z, p, np.where(m, k, 0).astype(np.int64), int(degenerate.sum())
+        degenerate = valid & (inner <= 1e-12 * np.maximum(wsum, 1.0) * n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (lag - mean * wsum) / (s * np.sqrt(inner))
+        z[degenerate] = 0.0
+        z[~valid] = np.nan
+        # 2 * norm.sf(|z|) is 2 * ndtr(-|z|) in scipy; calling ndtr skips its argument checks.
+        p = 2.0 * special.ndtr(-np.abs(z))
+        n_degenerate = int(degenerate.sum())
+    else:
+        z = np.where(valid, 0.0, np.nan)
+        p = np.where(valid, 1.0, np.nan)
+        n_degenerate = 0
+    # Cells whose neighbourhood sum is exactly 0 have a p that depends on k alone; the correction
+    # sorts them as a handful of (value, multiplicity) pairs instead of one by one.
+    zero_lag = valid & (lag == 0.0)
+    return z, p, np.where(m, k, 0).astype(np.int32), zero_lag, n_degenerate
+
+
+def _fdr_adjust(p: np.ndarray, zero_lag: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p, equal to ``adjust_pvalues(p, "fdr")`` with fewer values sorted.
+
+    ``p`` is NaN where untested. Cells flagged ``zero_lag`` share one p per neighbour count ``k``,
+    so they enter the sort as one value with a multiplicity. The arithmetic is scipy's
+    (``p_(r) * (m / r)``, then a running minimum from the largest rank, clipped to [0, 1]); a run
+    of tied values takes the value at its last rank either way, so the result is identical.
+    """
+    out = np.full(p.shape, np.nan)
+    flat_p = p.ravel()
+    finite = np.isfinite(flat_p)
+    m = int(finite.sum())
+    if m == 0:
+        return out
+    zl = zero_lag.ravel() & finite
+    rest = np.flatnonzero(finite & ~zl)
+    kz = k.ravel()[zl].astype(np.int64)
+    mult = np.bincount(kz) if kz.size else np.zeros(0, dtype=np.int64)
+    pk = np.full(mult.size, np.nan)
+    pk[kz] = flat_p[zl]
+    present = np.flatnonzero(mult > 0)
+    order = np.argsort(flat_p[rest], kind="stable")
+    a = np.clip(flat_p[rest][order], 0.0, 1.0)
+    b = np.clip(pk[present], 0.0, 1.0)
+    b_order = np.argsort(b, kind="stable")
+    b, b_mult, b_k = b[b_order], mult[present][b_order], present[b_order]
+    # Merge: each shared value goes after the equal individual values (ties end at the same rank).
+    pos = np.searchsorted(a, b, side="right") + np.arange(b.size)
+    values = np.empty(a.size + b.size)
+    weights = np.ones(a.size + b.size, dtype=np.int64)
+    is_b = np.zeros(a.size + b.size, dtype=bool)
+    is_b[pos] = True
+    values[is_b] = b
+    values[~is_b] = a
+    weights[is_b] = b_mult
+    rank = np.cumsum(weights).astype(np.float64)
+    adjusted = values * (m / rank)
+    np.minimum.accumulate(adjusted[::-1], out=adjusted[::-1])
+    adjusted = np.clip(adjusted, 0.0, 1.0)
+    flat_out = out.reshape(-1)
+    flat_out[rest[order]] = adjusted[~is_b]
+    by_k = np.full(mult.size, np.nan)
+    by_k[b_k] = adjusted[is_b]
+    flat_out[np.flatnonzero(zl)] = by_k[kz]
+    return out
+
+
+def _bins(z: np.ndarray, p_adjusted: np.ndarray) -> np.ndarray:
+    """``confidence_bins`` evaluated only where a bin can be non-zero (adjusted p at most 0.10)."""
+    from hotspot.multiple_testing import BIN_LEVELS, confidence_bins
+
+    bins = np.zeros(z.shape, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        candidates = np.flatnonzero(p_adjusted.ravel() <= max(alpha for _, alpha in BIN_LEVELS))
+    bins.reshape(-1)[candidates] = confidence_bins(z.ravel()[candidates], p_adjusted.ravel()[candidates])
+    return bins
 
 
 def tiled_gi_star(
@@ -414,7 +481,7 @@ def tiled_gi_star(
         With ``permutations = 0``, ``p_used = "p"`` and ``p_sim`` all NaN: analytic inference only.
     """
     from hotspot.gistar import GiStarResult, _island_note
-    from hotspot.multiple_testing import adjust_pvalues, check_correction, confidence_bins
+    from hotspot.multiple_testing import adjust_pvalues, check_correction
     from hotspot.weights import stencil_offsets
 
     correction = check_correction(correction)
@@ -455,32 +522,37 @@ def tiled_gi_star(
     payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc, n, mean, s) for t in plan.tiles]
     parts = run_tiles(_gistar_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress,
                       stage="Gi* tiles")
+    del payloads
     z = np.empty(counts.shape)
     p = np.empty(counts.shape)
-    k = np.empty(counts.shape, dtype=np.int64)
+    k = np.empty(counts.shape, dtype=np.int32)
+    zero_lag = np.empty(counts.shape, dtype=bool)
     degenerate = 0
-    for tile, (tz, tp, tk, td) in zip(plan.tiles, parts):
+    for tile, (tz, tp, tk, tzl, td) in zip(plan.tiles, parts):
         z[tile.window] = tz
         p[tile.window] = tp
         k[tile.window] = tk
+        zero_lag[tile.window] = tzl
         degenerate += td
-    if zero_var:
-        z[mask & (k > 0)] = 0.0
+    del parts
     if degenerate:
         notes.append(f"{degenerate} observation(s) have every other observation as neighbour "
                      "(the band covers the whole study area); their z is 0")
-    islands_mask = mask & (k == 0)
-    islands = np.flatnonzero(islands_mask.ravel())
+    islands = np.flatnonzero((mask & (k == 0)).ravel())
     if islands.size:
         notes.insert(0, _island_note(int(islands.size), "cells"))
-    p_adj = adjust_pvalues(p, correction)
-    bins = confidence_bins(z, p_adj)
+    if correction == "fdr":
+        p_adj = _fdr_adjust(p, zero_lag, k)
+    else:
+        p_adj = adjust_pvalues(p, correction)
+    del zero_lag
+    bins = _bins(z, p_adj)
     counts_out = np.where(mask, counts, np.nan)
     return GiStarResult(
-        z=z, p=p, p_sim=np.full(counts.shape, np.nan), p_adjusted=p_adj, bin=bins, correction=correction,
-        p_used="p", null_method="none (analytic z only: tiled national-scale Gi*)", p_sim_resolution=float("nan"),
-        n_neighbours=k, islands=islands, notes=notes, counts=counts_out, band_m=float(band_m), band_rule=band_rule,
-        weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
+        z=z, p=p, p_sim=np.broadcast_to(np.float64(np.nan), counts.shape), p_adjusted=p_adj, bin=bins,
+        correction=correction, p_used="p", null_method="none (analytic z only: tiled national-scale Gi*)",
+        p_sim_resolution=float("nan"), n_neighbours=k, islands=islands, notes=notes, counts=counts_out,
+        band_m=float(band_m), band_rule=band_rule, weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
     )
 
 

@@ -172,3 +172,22 @@ def test_gistar_places_ranks_hot_groups_by_crimes():
     assert places["n_cells"].sum() == hot.sum()
     assert np.allclose(places.geometry.area, places["n_cells"] * 1e4)
     assert (layers["gistar_cells"]["gi_bin"] != 0).all() and len(layers["gistar_cells"]) == (result.bin != 0).sum()
+
+
+def test_fdr_with_shared_values_equals_adjust_pvalues():
+    """The grouped Benjamini-Hochberg equals scipy's, including ties between grouped and single values."""
+    from hotspot.multiple_testing import adjust_pvalues
+    from hotspot.tiling import _fdr_adjust
+
+    rng = np.random.default_rng(5)
+    shape = (300, 200)
+    k = rng.integers(0, 9, shape).astype(np.int32)
+    by_k = np.round(rng.uniform(0, 1, 9), 2)
+    p = np.round(rng.uniform(0, 1, shape), 2)  # coarse values: many ties, some equal to by_k values
+    p[rng.uniform(size=shape) < 0.05] = 0.0
+    zero = rng.uniform(size=shape) < 0.6
+    p[zero] = by_k[k[zero]]
+    p[rng.uniform(size=shape) < 0.1] = np.nan
+    got = _fdr_adjust(p, zero & np.isfinite(p), k)
+    want = adjust_pvalues(p, "fdr")
+    assert np.array_equal(got, want, equal_nan=True)
