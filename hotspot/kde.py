@@ -419,12 +419,15 @@ def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.nd
     col_x = grid.column_centres()
     row_lo = np.searchsorted(ly, row_y - h, side="right")
     row_hi = np.searchsorted(ly, row_y + h, side="left")
+    # Each location's window of columns, with a column of slack either side (the kernels cut exactly).
+    lc0 = np.clip(np.floor((lx - h - grid.xmin) / grid.cell_size - 0.5), 0, grid.ncols).astype(np.int64)
+    lc1 = np.clip(np.ceil((lx + h - grid.xmin) / grid.cell_size - 0.5) + 1, 0, grid.ncols).astype(np.int64)
     out = np.zeros(grid.shape)
     # Rough count of kernel evaluations, to pick one thread for small jobs and to size progress blocks:
     # each parallel call costs a thread wake-up, which on a busy machine can be milliseconds.
-    work = float((row_hi - row_lo).sum()) * (2.0 * h / grid.cell_size + 2.0)
+    work = float((row_hi - row_lo).sum()) * (2.0 * h / grid.cell_size + 3.0)
     if work < _SERIAL_WORK:
-        kk.density_rows_serial(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, grid.xmin, grid.cell_size, h, code)
+        kk.density_rows_serial(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code)
     else:
         import numba
 
@@ -435,8 +438,8 @@ def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.nd
         previous = numba.set_parallel_chunksize(4)
         try:
             for start, stop in zip(bounds[:-1], bounds[1:]):
-                kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, row_lo[start:stop],
-                                row_hi[start:stop], grid.xmin, grid.cell_size, h, code)
+                kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, lc0, lc1, row_lo[start:stop],
+                                row_hi[start:stop], h, code)
                 report("kernel density", int(stop), grid.nrows)
         finally:
             numba.set_parallel_chunksize(previous)

@@ -73,41 +73,35 @@ def kernel_value(d2, h2, code):
 
 
 @numba.njit(cache=True)
-def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
-    ncols = out_row.shape[0]
+def _add_row(out_row, yr, col_x, lx, ly, lw, lc0, lc1, lo, hi, h2, code):
     inv_h2 = 1.0 / h2
     for j in range(lo, hi):
         dy = ly[j] - yr
         dy2 = dy * dy
-        rem = h2 - dy2
-        if rem <= 0.0:
+        c0 = lc0[j]
+        c1 = lc1[j]
+        if dy2 >= h2 or c1 <= c0:
             continue
-        half = math.sqrt(rem)
-        # One column of slack either side; the u2 < 1 test is the real cut.
-        c0 = int(math.floor((lx[j] - half - xmin) / cell - 0.5))
-        c1 = int(math.ceil((lx[j] + half - xmin) / cell - 0.5)) + 1
-        if c0 < 0:
-            c0 = 0
-        if c1 > ncols:
-            c1 = ncols
-        if c1 <= c0:
-            continue  # off the grid to the west or east (and a negative slice end would wrap)
         w = lw[j]
         xj = lx[j]
-        # Slices indexed from 0 let LLVM drop negative-index checks and vectorise (about 2x);
-        # one loop per kernel keeps the common ones branch-free. max(1 - u2, 0) is exactly the
-        # kernel's cut, and adding 0.0 changes nothing.
+        # The location's whole square window of columns, not just the chord at this row: the
+        # corners add zeros, but skipping a square root and two roundings per row and location
+        # more than pays for them (about 2.5x less CPU). Slices indexed from 0 let LLVM drop
+        # negative-index checks and vectorise; one loop per kernel keeps the common ones
+        # branch-free. max(., 0) is exactly the kernel's cut, and adding 0.0 changes nothing.
         seg = out_row[c0:c1]
         cx = col_x[c0:c1]
         if code == QUARTIC:
+            a = 1.0 - dy2 * inv_h2
             for k in range(seg.shape[0]):
                 dx = cx[k] - xj
-                t = max(1.0 - (dx * dx + dy2) * inv_h2, 0.0)
+                t = max(a - dx * dx * inv_h2, 0.0)
                 seg[k] += w * t * t
         elif code == EPANECHNIKOV:
+            a = 1.0 - dy2 * inv_h2
             for k in range(seg.shape[0]):
                 dx = cx[k] - xj
-                seg[k] += w * max(1.0 - (dx * dx + dy2) * inv_h2, 0.0)
+                seg[k] += w * max(a - dx * dx * inv_h2, 0.0)
         elif code == TRIANGULAR:
             for k in range(seg.shape[0]):
                 dx = cx[k] - xj
@@ -124,28 +118,29 @@ def _add_row(out_row, yr, col_x, lx, ly, lw, lo, hi, xmin, cell, h2, code):
 
 
 @numba.njit(cache=True, parallel=True)
-def density_rows(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
+def density_rows(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code):
     """Add the (unnormalised) kernel sum of weighted locations to the rows of ``out`` (float64, (nrows, ncols)).
 
     Multiply by ``kernel_norm(h * h, code)`` for density per unit area. ``row_y``/``col_x`` are
     the cell-centre coordinates of the rows/columns of ``out``; ``lx, ly, lw`` the locations and
-    weights sorted by ``ly``; ``row_lo[i]:row_hi[i]`` the slice of locations within ``h`` (in y)
-    of row ``i``.
+    weights sorted by ``ly``; ``lc0[j]:lc1[j]`` the columns (clipped to the grid) whose centres
+    are within ``h`` (in x) of location ``j``, with a column of slack each side;
+    ``row_lo[i]:row_hi[i]`` the slice of locations within ``h`` (in y) of row ``i``.
     """
     h2 = h * h
     for i in numba.prange(out.shape[0]):
-        _add_row(out[i], row_y[i], col_x, lx, ly, lw, row_lo[i], row_hi[i], xmin, cell, h2, code)
+        _add_row(out[i], row_y[i], col_x, lx, ly, lw, lc0, lc1, row_lo[i], row_hi[i], h2, code)
 
 
 # The same loop on one thread: for small jobs, waking worker threads on a busy machine costs more
 # than the sum. A separate function, not njit applied twice to one: Numba's on-disk cache is keyed
 # by the Python function, so two dispatchers of one function would load each other's machine code.
 @numba.njit(cache=True)
-def density_rows_serial(out, row_y, col_x, lx, ly, lw, row_lo, row_hi, xmin, cell, h, code):
+def density_rows_serial(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code):
     """``density_rows`` on one thread (identical results)."""
     h2 = h * h
     for i in range(out.shape[0]):
-        _add_row(out[i], row_y[i], col_x, lx, ly, lw, row_lo[i], row_hi[i], xmin, cell, h2, code)
+        _add_row(out[i], row_y[i], col_x, lx, ly, lw, lc0, lc1, row_lo[i], row_hi[i], h2, code)
 
 
 @numba.njit(cache=True, parallel=True)
