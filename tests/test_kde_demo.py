@@ -56,3 +56,15 @@ def test_quiet_area_has_zero_density(study):
     assert inside[0]
     assert result.surface[row[0], col[0]] == 0.0
     assert np.nanmax(result.surface) > 1000  # per km2: a real surface, not all zeros
+
+
+def test_study_without_boundaries_gets_a_padded_grid(study):
+    from dataclasses import replace
+
+    bare = replace(study, boundaries=None, demo=None)
+    result = density_for_study(bare, cell_size_m=50.0, bandwidth_m=400.0, units="per-cell")
+    assert result.mask is None and np.isfinite(result.surface).all()
+    # The grid reaches a bandwidth beyond the outermost records, so only discretisation is lost.
+    assert result.mass_on_grid == pytest.approx(1.0, abs=2e-3)
+    frame = study.records.frame
+    assert result.grid.xmin <= frame["x"].min() - 400 and result.grid.xmax >= frame["x"].max() + 400
