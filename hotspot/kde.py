@@ -32,6 +32,16 @@ Matching other tools' bandwidths (used in the tests):
 - KDEpy: ``bw`` is the kernel's standard deviation per axis; its biweight reaches zero at
   ``bw * sqrt(7)``, so ``bw = h / sqrt(7)`` for our quartic.
 
+How it is computed
+------------------
+Exactly, by default: identical coordinates are merged, and every location's kernel is summed
+at every cell centre within ``bandwidth_m`` of it (Numba, in parallel over rows of cells; each
+row is summed by one thread in a fixed order, so the surface does not depend on the thread
+count). Cost grows with distinct locations x (bandwidth / cell size)^2, not with the number of
+records. ``binned=True`` instead spreads each location's weight over the four nearest cell
+centres (linear binning) and convolves with the kernel sampled at cell offsets by FFT: an
+approximation whose error is of the order of the cell size's share of the bandwidth.
+
 Units (``units``)
 -----------------
 ``"per-km2"``: expected points per square kilometre (density per m^2 x 1e6);
