@@ -153,8 +153,11 @@ def _is_integer(y):
     return bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)) and np.max(np.abs(y)) < 2**52)
 
 
-def _exact_plan(y, k):
-    """(feasible, reason, k_max, s_max, shift) for the exact per-class null on values y with k neighbours."""
+def _exact_plan(y, k, t_neigh=None):
+    """(feasible, reason, k_max, s_max, shift) for the exact per-class null on values y with k neighbours.
+
+    Tails are only ever read at or below the largest observed neighbour sum (upper tails are taken
+    as 1 - lower), so the sum distribution is truncated there."""
     if not _is_integer(y):
         return False, "values are not all integers", 0, 0, 0.0
     n = y.size
@@ -167,6 +170,8 @@ def _exact_plan(y, k):
     yi = (y - shift).astype(np.int64)
     top = np.sort(yi)[::-1][:k_max]
     s_max = int(top.sum())
+    if t_neigh is not None and t_neigh.size:
+        s_max = min(s_max, int(np.round(np.max(t_neigh - k * shift))))
     if (k_max + 1) * (s_max + 1) > EXACT_MAX_CELLS:
         return False, (f"the exact null table would need {(k_max + 1) * (s_max + 1):,} entries "
                        f"(limit {EXACT_MAX_CELLS:,})"), 0, 0, 0.0
@@ -201,7 +206,7 @@ def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed,
     if permutations == 0:
         return np.full(y.size, np.nan), "none (permutations = 0)", float("nan")
     if binary and null in ("auto", "exact"):
-        feasible, reason, k_max, s_max, shift = _exact_plan(y, k)
+        feasible, reason, k_max, s_max, shift = _exact_plan(y, k, t_neigh)
         if feasible:
             progress("Gi* exact null", 0, 1)
             p = _exact_pvalues(y, k, t_neigh, k_max, s_max, shift)

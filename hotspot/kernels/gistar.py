@@ -164,69 +164,67 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     return H
 
 
-@numba.njit(cache=True)
-def _remove_one(H, v, n):
-    # Deconvolve one copy of value v out of the pool's sum distribution:
-    # F[j, s] = G[j, s] (n - j) / n + G[j - 1, s - v] j / n  (n = pool size with v present).
-    k_max, width = H.shape[0] - 1, H.shape[1]
-    G = np.zeros_like(H)
-    G[0, 0] = 1.0
-    for j in range(1, k_max + 1):
-        a = j / n
-        b = n / (n - j)
+@numba.njit(cache=True, parallel=True)
+def _tails(H):
+    # cumulative sums from each end, so small tail probabilities keep their relative precision
+    rows, width = H.shape
+    lo = np.empty_like(H)
+    hi = np.empty_like(H)
+    for j in prange(rows):
+        acc = 0.0
         for s in range(width):
-            prev = G[j - 1, s - v] if s >= v else 0.0
-            x = (H[j, s] - a * prev) * b
-            G[j, s] = x if x > 0.0 else 0.0
-    return G
+            acc += H[j, s]
+            lo[j, s] = acc
+        acc = 0.0
+        for s in range(width - 1, -1, -1):
+            acc += H[j, s]
+            hi[j, s] = acc
+    return lo, hi
 
 
 @numba.njit(cache=True, parallel=True)
 def exact_binary_pvalues(levels, H, n, own, k, t):
     """Exact two-sided conditional-randomisation p-values for binary weights and integer values.
 
-    ``levels`` the distinct own values to condition on; ``H`` from :func:`sum_distribution` over the
-    whole population of ``n``; per cell ``own`` (index into ``levels``), ``k`` (neighbours, self
-    excluded) and ``t`` (observed neighbour sum, integer). The null of cell i is the sum of ``k_i``
-    values drawn from the other ``n - 1``. Returns ``(p, upper, lower)`` with ``upper = P(T >= t)``,
-    ``lower = P(T <= t)`` and ``p = min(1, 2 min(upper, lower))``.
+    ``levels`` the distinct (shifted, non-negative) values; ``H`` from :func:`sum_distribution` over
+    the whole population of ``n``; per cell ``own`` (index into ``levels``), ``k`` (neighbours, self
+    excluded) and ``t`` (observed neighbour sum). The null of cell i is the sum of ``k_i`` values drawn
+    from the other ``n - 1``: the pool minus one copy of its own value ``v``. Removing that copy is a
+    deconvolution, done on the tails directly: with ``U_F`` / ``U_G`` the upper tails with and without
+    the copy, ``U_F(j, x) = U_G(j, x) (n - j) / n + U_G(j - 1, x - v) j / n``, so ``U_G(k, t)`` follows
+    in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per cell.
+    Returns ``(p, upper, lower)``: ``upper = P(T >= t)``, ``lower = P(T <= t)``,
+    ``p = min(1, 2 min(upper, lower))``.
     """
+    lo, _ = _tails(H)
+    width = H.shape[1]
     ncell = own.size
     p = np.full(ncell, np.nan)
     upper = np.full(ncell, np.nan)
     lower = np.full(ncell, np.nan)
-    order = np.argsort(own, kind="mergesort")
-    bounds = np.searchsorted(own[order], np.arange(levels.size + 1))
-    width = H.shape[1]
-    for g in prange(levels.size):
-        lo = bounds[g]
-        hi = bounds[g + 1]
-        if hi == lo:
+    for i in prange(ncell):
+        kk = k[i]
+        if kk == 0:
             continue
-        G = _remove_one(H, levels[g], n)
-        # tails summed from their own ends so tiny tail probabilities keep full relative precision
-        cum_lo = np.empty_like(G)
-        cum_hi = np.empty_like(G)
-        for j in range(G.shape[0]):
-            acc = 0.0
-            for s in range(width):
-                acc += G[j, s]
-                cum_lo[j, s] = acc
-            acc = 0.0
-            for s in range(width - 1, -1, -1):
-                acc += G[j, s]
-                cum_hi[j, s] = acc
-        for q in range(lo, hi):
-            i = order[q]
-            kk = k[i]
-            if kk == 0:
-                continue
-            tt = t[i]
-            up = cum_hi[kk, tt] if tt < width else 0.0
-            dn = cum_lo[kk, tt] if tt < width else 1.0
-            up = min(1.0, up)
-            dn = min(1.0, dn)
-            upper[i] = up
-            lower[i] = dn
-            p[i] = min(1.0, 2.0 * min(up, dn))
+        v = levels[own[i]]
+        x = t[i] - kk * v
+        up = 1.0 if x <= 0 else 0.0
+        dn = 1.0 if x >= 0 else 0.0
+        for m in range(1, kk + 1):
+            x += v
+            # x <= t[i] < width always; the table may stop at the largest observed sum, so the
+            # upper tail is the complement of the lower one (absolute error ~1e-16)
+            if x <= 0:
+                uf = 1.0
+            else:
+                uf = 1.0 - lo[m, x - 1]
+            lf = lo[m, x] if x >= 0 else 0.0
+            scale = n / (n - m)
+            up = (uf - (m / n) * up) * scale
+            dn = (lf - (m / n) * dn) * scale
+            up = min(1.0, max(0.0, up))
+            dn = min(1.0, max(0.0, dn))
+        upper[i] = up
+        lower[i] = dn
+        p[i] = min(1.0, 2.0 * min(up, dn))
     return p, upper, lower
