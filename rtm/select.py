@@ -83,21 +83,22 @@ class Selection:
         return [self.candidates.names[i] for i in self.chosen]
 
 
-def _poisson_deviance(y: np.ndarray, X: np.ndarray) -> float:
-    """Poisson deviance of y on [1, X] up to a constant that depends on y only (so differences are exact).
+def _poisson_deviance(rows: np.ndarray, totals: np.ndarray, cells: np.ndarray) -> float:
+    """-2 x the per-cell Poisson log-likelihood (without log y!) of the unpenalised fit on merged rows.
 
-    Cells with the same 0/1 row are merged first (counts summed, number of cells as exposure): the
-    likelihood then differs from the per-cell one by a term free of the coefficients.
+    ``rows`` are distinct 0/1 layer rows, ``totals`` the crimes and ``cells`` the number of cells
+    sharing each; the likelihood of the merged table equals the per-cell one up to the log y! terms.
     """
     import statsmodels.api as sm
 
-    Xa, ya, wa = aggregate_rows(X, y)
-    design = sm.add_constant(Xa, has_constant="add")
-    result = sm.GLM(ya * wa, design, family=sm.families.Poisson(), exposure=wa).fit()
-    # -2 x the per-cell Poisson log-likelihood without its log(y!) term; the merged fit's own deviance
-    # carries a constant that depends on how rows were merged, so it is not comparable across models.
+    # A few columns have at most 2^k distinct rows: merge again so the GLM runs on a handful of rows.
+    rows, inverse = unique_rows(rows)
+    totals = np.bincount(inverse, weights=totals, minlength=len(rows))
+    cells = np.bincount(inverse, weights=cells, minlength=len(rows))
+    design = sm.add_constant(rows, has_constant="add")
+    result = sm.GLM(totals, design, family=sm.families.Poisson(), exposure=cells).fit()
     eta = design @ np.asarray(result.params)
-    return float(-2.0 * np.sum(ya * wa * eta - wa * np.exp(eta)))
+    return float(-2.0 * np.sum(totals * eta - cells * np.exp(eta)))
 
 
 def select(
@@ -161,16 +162,28 @@ def select(
     chosen: list[int] = []
     alpha, cv_dev, alphas = np.nan, np.zeros(0), np.zeros(0)
     if usable.size:
-        coef, alpha, alphas, cv_dev = _lasso_cv(X[:, usable], y, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio,
-                                                n_alphas=n_alphas, nonnegative=nonnegative)
+        # Merge cells with identical layer rows once; every later fit works on the merged rows.
+        rows, inverse = unique_rows(X)
+        coef, alpha, alphas, cv_dev = _lasso_cv(rows[:, usable], inverse, y, seed=seed, n_folds=n_folds,
+                                                l1_ratio=l1_ratio, n_alphas=n_alphas, nonnegative=nonnegative)
         table.loc[usable, "lasso_coef"] = coef
         nonzero = usable[np.abs(coef) > 1e-8]
         table.loc[nonzero, "status"] = "lasso non-zero, another band kept"
-        chosen = _one_per_factor(y, X, nonzero, table, candidates)
+        totals = np.bincount(inverse, weights=y, minlength=len(rows))
+        cells = np.bincount(inverse, minlength=len(rows)).astype(np.float64)
+        chosen = _one_per_factor(rows, totals, cells, nonzero, table, candidates)
         table.loc[chosen, "status"] = "kept"
     report("selecting layers (cross-validated lasso)", 1, 1)
     return Selection(candidates=candidates, mask=mask, chosen=chosen, table=table, alpha=alpha, l1_ratio=l1_ratio,
                      cv_deviance=cv_dev, alphas=alphas, n_folds=n_folds, seed=seed)
+
+
+def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct 0/1 rows of ``X`` and, for each row of ``X``, the index of its distinct row."""
+    keys = np.ascontiguousarray(np.packbits(X > 0.5, axis=1))
+    view = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    return X[first], inverse.ravel()
 
 
 def aggregate_rows(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -196,46 +209,56 @@ def _path_model(alphas, l1_ratio, nonnegative, k):
     )
 
 
-def _lasso_cv(X, y, *, seed, n_folds, l1_ratio, n_alphas, nonnegative, min_alpha_ratio=1e-2):
-    """Cross-validated penalised Poisson path over cells; fits run on rows merged by :func:`aggregate_rows`.
+def _lasso_cv(rows, inverse, y, *, seed, n_folds, l1_ratio, n_alphas, nonnegative, min_alpha_ratio=1e-3):
+    """Cross-validated penalised Poisson path over cells, fitted on merged rows.
 
-    The path runs from the smallest penalty that zeroes every layer down by ``min_alpha_ratio``
-    (log-spaced); each fold's held-out Poisson deviance is summed over its cells, and the penalty
-    with the lowest mean held-out deviance is used for the fit on all cells.
+    ``rows`` are the distinct layer rows and ``inverse`` maps each cell to its row. The path runs
+    from the smallest penalty that zeroes every layer down by ``min_alpha_ratio`` (log-spaced). Folds
+    split the cells; each fold's training cells are merged per row (crimes summed, cells counted) for
+    glum, and its held-out Poisson deviance — summed over the held-out cells, computed exactly from
+    the per-row sums — is averaged over folds. The penalty with the lowest mean is refitted on all cells.
     """
     from sklearn.model_selection import KFold
     from threadpoolctl import threadpool_limits
 
-    # After merging rows the problems are small; glum's OpenMP threads then spin more than they work
-    # (4-5x slower on a busy 2-core machine), so the path fits run single-threaded.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return _lasso_cv_inner(X, y, KFold, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio, n_alphas=n_alphas,
-                               nonnegative=nonnegative, min_alpha_ratio=min_alpha_ratio)
+    # After merging rows the problems are small; glum's OpenMP (and BLAS) threads then spin more than
+    # they work (4-5x slower on a busy 2-core machine), so the path fits run single-threaded.
+    with threadpool_limits(limits=1):
+        return _lasso_cv_inner(rows, inverse, y, KFold, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio,
+                               n_alphas=n_alphas, nonnegative=nonnegative, min_alpha_ratio=min_alpha_ratio)
 
 
-def _lasso_cv_inner(X, y, KFold, *, seed, n_folds, l1_ratio, n_alphas, nonnegative, min_alpha_ratio):
-    ybar = y.mean()
-    gradient = X.T @ (y - ybar) / y.size
+def _merged(rows, inverse, y, which):
+    n_rows = len(rows)
+    cells = np.bincount(inverse[which], minlength=n_rows).astype(np.float64)
+    totals = np.bincount(inverse[which], weights=y[which], minlength=n_rows)
+    keep = cells > 0
+    return rows[keep], totals[keep], cells[keep]
+
+
+def _lasso_cv_inner(rows, inverse, y, KFold, *, seed, n_folds, l1_ratio, n_alphas, nonnegative, min_alpha_ratio):
+    everyone = np.arange(y.size)
+    R, T, C = _merged(rows, inverse, y, everyone)
+    gradient = R.T @ (T - C * y.mean()) / y.size
     alpha_max = max(float(np.max(gradient if nonnegative else np.abs(gradient))), 1e-12) / l1_ratio
     alphas = np.geomspace(alpha_max, alpha_max * min_alpha_ratio, n_alphas)
     deviance = np.zeros((n_folds, n_alphas))
-    for f, (train, test) in enumerate(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X)):
-        Xa, ya, wa = aggregate_rows(X[train], y[train])
-        path = _path_model(alphas, l1_ratio, nonnegative, X.shape[1]).fit(Xa, ya, sample_weight=wa)
-        eta = np.asarray(path.intercept_path_)[None, :] + X[test] @ np.asarray(path.coef_path_).T
-        mu = np.exp(eta)
-        yt = y[test][:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            term = np.where(yt > 0, yt * np.log(yt / mu), 0.0)
-        deviance[f] = 2.0 * np.sum(term - (yt - mu), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylogy = np.where(y > 0, y * np.log(y), 0.0) - y
+    for f, (train, test) in enumerate(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(everyone)):
+        Ra, Ta, Ca = _merged(rows, inverse, y, train)
+        path = _path_model(alphas, l1_ratio, nonnegative, rows.shape[1]).fit(Ra, Ta / Ca, sample_weight=Ca)
+        Rt, Tt, Ct = _merged(rows, inverse, y, test)
+        eta = np.asarray(path.intercept_path_)[None, :] + Rt @ np.asarray(path.coef_path_).T
+        # Per-cell deviance 2 sum[y log(y/mu) - (y - mu)] = 2 sum[y log y - y] + 2 sum_rows[C mu - T log mu].
+        deviance[f] = 2.0 * (ylogy[test].sum() + np.sum(Ct[:, None] * np.exp(eta) - Tt[:, None] * eta, axis=0))
     mean_dev = deviance.mean(axis=0)
     best = int(np.argmin(mean_dev))
-    Xa, ya, wa = aggregate_rows(X, y)
-    full = _path_model(alphas[: best + 1], l1_ratio, nonnegative, X.shape[1]).fit(Xa, ya, sample_weight=wa)
+    full = _path_model(alphas[: best + 1], l1_ratio, nonnegative, rows.shape[1]).fit(R, T / C, sample_weight=C)
     return np.asarray(full.coef_, dtype=np.float64), float(alphas[best]), alphas, mean_dev
 
 
-def _one_per_factor(y, X, nonzero, table, candidates) -> list[int]:
+def _one_per_factor(rows, totals, cells, nonzero, table, candidates) -> list[int]:
     by_factor: dict[str, list[int]] = {}
     for i in nonzero:
         by_factor.setdefault(candidates.factor[i], []).append(int(i))
@@ -245,7 +268,7 @@ def _one_per_factor(y, X, nonzero, table, candidates) -> list[int]:
         if len(by_factor[f]) == 1:
             continue
         others = [current[g] for g in factors if g != f]
-        devs = [_poisson_deviance(y, X[:, others + [i]]) for i in by_factor[f]]
+        devs = [_poisson_deviance(rows[:, others + [i]], totals, cells) for i in by_factor[f]]
         table.loc[by_factor[f], "refit_deviance"] = devs
         current[f] = by_factor[f][int(np.argmin(devs))]
     return [current[f] for f in factors]

@@ -315,3 +315,27 @@ def test_factor_options_and_toml(tmp_path):
         collect_factor_specs(["pubs=x.csv"], toml)
     with pytest.raises(HotspotInputError, match="file not found"):
         read_factor_layer(tmp_path / "missing.gpkg", CRS, name="x")
+
+
+def test_merged_refit_matches_per_cell_statsmodels():
+    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import NegativeBinomial
+
+    from rtm.fit import _fit_both
+
+    rng = np.random.default_rng(12)
+    X = (rng.random((4000, 3)) < [0.1, 0.25, 0.4]).astype(float)
+    mu = np.exp(-0.5 + X @ [1.0, 0.5, 0.2])
+    y = rng.negative_binomial(1 / 0.8, 1 / (1 + 0.8 * mu)).astype(float)  # NB2 with alpha 0.8
+    fits, bic = _fit_both(y, X)
+    A = sm.add_constant(X)
+    pois = sm.GLM(y, A, family=sm.families.Poisson()).fit()
+    np.testing.assert_allclose(fits["poisson"][0], pois.params, atol=1e-8)
+    np.testing.assert_allclose(fits["poisson"][1], pois.bse, rtol=1e-6)
+    assert fits["poisson"][3] == pytest.approx(pois.llf, rel=1e-10)
+    nb = NegativeBinomial(y, A, loglike_method="nb2").fit(disp=0, maxiter=200)
+    np.testing.assert_allclose(fits["negative_binomial"][0], nb.params[:-1], atol=1e-4)
+    np.testing.assert_allclose(fits["negative_binomial"][1], nb.bse[:-1], rtol=0.02)
+    assert fits["negative_binomial"][5] == pytest.approx(nb.params[-1], rel=1e-3)
+    assert fits["negative_binomial"][3] == pytest.approx(nb.llf, rel=1e-8)
+    assert bic["negative_binomial"] < bic["poisson"]
