@@ -24,6 +24,9 @@ The surface at a cell centre is sum_j w_j K(d_j) over points j (weight 1 each un
 summed weight (police.uk snaps every record to a limited set of anonymisation points), which
 changes nothing in the result but the time taken.
 
+The tests hold these formulas to a brute-force NumPy sum (relative error below 1e-10), not to
+another tool: QGIS's heatmap has shipped a wrong constant in its scaled quartic output.
+
 Matching other tools' bandwidths (used in the tests):
 
 - scikit-learn ``KernelDensity``: ``epanechnikov``, ``tophat`` (our uniform) and ``linear``
@@ -458,13 +461,19 @@ def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.nd
 
 
 def _kernel_stencil(h: float, cell: float, code: int) -> np.ndarray:
-    """The kernel sampled at whole-cell offsets, per m^2, shape (2r+1, 2r+1)."""
+    """The kernel sampled at whole-cell offsets, per m^2, shape (2r+1, 2r+1), rescaled to unit mass.
+
+    Centred on a lattice point, the samples' sum misses the kernel's mass by a few percent for
+    the uniform kernel (lattice points exactly on the circle are cut), so the stencil is scaled
+    to sum to 1 / cell area: binned surfaces then carry the total weight like exact ones.
+    """
     from hotspot.kernels import kde as kk
 
     r = int(math.ceil(h / cell))
     offsets = np.arange(-r, r + 1) * cell
     d2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
-    return kk.kernel_values(np.ascontiguousarray(d2), h * h, code)
+    stencil = kk.kernel_values(np.ascontiguousarray(d2), h * h, code)
+    return stencil / (stencil.sum() * cell * cell)
 
 
 def _binned_density(lx, ly, lw, grid: Grid, h: float, code: int) -> np.ndarray:

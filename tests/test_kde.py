@@ -236,6 +236,9 @@ def test_binned_is_close_to_exact(kernel):
     tolerance = 0.03 if kernel == "uniform" else 5e-3  # the uniform kernel's step makes binning error larger
     assert np.abs(binned.surface - exact.surface).max() < tolerance * exact.surface.max()
     assert binned.binned and not exact.binned
+    # Every point is well inside the grid, so both carry the whole weight.
+    assert binned.mass_on_grid == pytest.approx(1.0, abs=1e-9)
+    assert exact.mass_on_grid == pytest.approx(1.0, abs=2e-3)
 
 
 def test_default_bandwidth_rule():
