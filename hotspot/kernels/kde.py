@@ -6,8 +6,10 @@ evaluated from the squared distance, so the quartic, Epanechnikov, uniform and G
 never take a square root.
 
 Determinism: each output row is summed by one thread, over locations in the fixed order they
-were given (sorted by y by the caller), so the surface is bit-for-bit the same for any number of
-threads.
+were given (sorted by y by the caller), and identical coordinates are merged with a stable sort
+per band of y, so results are bit-for-bit the same for any number of threads. Serial twins of
+the parallel functions are separate Python functions because Numba's disk cache is keyed by the
+Python function, not by the ``parallel`` flag.
 """
 
 from __future__ import annotations
@@ -205,12 +207,11 @@ def linear_binning(x, y, w, xmin, ymax, cell, nrows, ncols):
 @numba.njit(cache=True)
 def kernel_values(d2, h2, code):
     """``kernel_value`` over an array of squared distances (any shape), per unit area."""
-    out = np.empty(d2.shape)
-    flat_in = d2.ravel()
-    flat_out = out.ravel()
-    for i in range(flat_in.shape[0]):
-        flat_out[i] = kernel_value(flat_in[i], h2, code)
-    return out
+    flat = d2.ravel()
+    out = np.empty(flat.shape[0])
+    for i in range(flat.shape[0]):
+        out[i] = kernel_value(flat[i], h2, code)
+    return out.reshape(d2.shape)
 
 
 @numba.njit(cache=True)
