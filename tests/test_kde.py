@@ -325,3 +325,17 @@ def test_geotiff_is_cloud_optimised(tmp_path):
         assert src.overviews(1), "COG layout needs internal overviews"
         assert src.descriptions[0] == "quartic kernel density, bandwidth 800 m, relative to the grid mean"
         np.testing.assert_array_equal(src.read(1), result.surface)
+
+
+def test_progress_reports_each_stage_to_completion(small, monkeypatch):
+    import hotspot.kde
+
+    x, y, _, grid = small
+    calls = []
+    monkeypatch.setattr(hotspot.kde, "_SERIAL_WORK", 0)
+    monkeypatch.setattr(hotspot.kde, "_BLOCK_WORK", 1e4)
+    kernel_density(x, y, grid, bandwidth_m=200.0, progress=lambda stage, done, total: calls.append((stage, done, total)))
+    rows = [(done, total) for stage, done, total in calls if stage == "kernel density"]
+    assert len(rows) > 1 and rows[-1] == (grid.nrows, grid.nrows)
+    assert [done for done, _ in rows] == sorted(done for done, _ in rows)
+    assert ("merging identical coordinates", 1, 1) in calls
