@@ -108,7 +108,25 @@ class _Aggregator:
         x = np.concatenate([p[0] for p in self.parts])
         y = np.concatenate([p[1] for p in self.parts])
         w = np.concatenate([p[2] for p in self.parts])
-        return merge_identical(x, y, w)
+        return merge_hashed(x, y, w)
+
+
+def merge_hashed(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical (x, y) pairs merged with summed weight, in no particular order (hashing, no sort).
+
+    For the running merge of many blocks, where order does not matter until the end.
+    """
+    import pandas as pd
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.ones(x.size) if w is None else np.asarray(w, dtype=np.float64)
+    if x.size == 0:
+        return x, y, w
+    cx, ux = pd.factorize(x)
+    cy, uy = pd.factorize(y)
+    codes, keys = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
+    return ux[keys // len(uy)], uy[keys % len(uy)], np.bincount(codes, weights=w, minlength=len(keys))
 
 
 def merge_identical(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,9 +200,10 @@ def _batches(source, cols: dict[str, str], block_bytes: int):
     import pyarrow.csv as pacsv
 
     names = [cols[k] for k in ("longitude", "latitude", "month", "crime_type") if k in cols]
-    types = {cols["longitude"]: pa.float64(), cols["latitude"]: pa.float64(), cols["month"]: pa.string()}
+    text = pa.dictionary(pa.int32(), pa.string())
+    types = {cols["longitude"]: pa.float64(), cols["latitude"]: pa.float64(), cols["month"]: text}
     if "crime_type" in cols:
-        types[cols["crime_type"]] = pa.string()
+        types[cols["crime_type"]] = text
     stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
     reader = pacsv.open_csv(
         stream,
@@ -217,21 +236,38 @@ def _fallback_batches(source, cols: dict[str, str]):
     yield lon, lat, months, crime
 
 
-def _month_text(months):
-    """police.uk months as YYYY-MM strings (numpy object array) and the parsable mask."""
+def _dictionary(column):
+    """(row indices, distinct values as a pyarrow string array) of a text column, dictionary-encoding if needed."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    exact = pc.match_substring_regex(pc.utf8_trim_whitespace(months), _MONTH_PATTERN)
-    exact = np.asarray(exact.to_numpy(zero_copy_only=False), dtype=bool)
-    text = pc.utf8_trim_whitespace(months).to_numpy(zero_copy_only=False)
-    if exact.all():
-        return text, exact
-    import pandas as pd
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    indices = np.asarray(column.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return indices, column.dictionary
 
-    from hotspot.ingest.tables import normalise_months
 
-    out, ok = normalise_months(pd.Series(text, dtype="str"))
-    return out.to_numpy(dtype=object), ok
+def _months(months):
+    """Per distinct month text: (YYYY-MM text as numpy object array, parsable mask), and row indices into them.
+
+    police.uk files hold one or a few distinct months, so the checks run on those, not on every row.
+    """
+    import pyarrow.compute as pc
+
+    indices, values = _dictionary(months)
+    trimmed = pc.utf8_trim_whitespace(values)
+    exact = np.asarray(pc.match_substring_regex(trimmed, _MONTH_PATTERN).to_numpy(zero_copy_only=False), dtype=bool)
+    text = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+    if not exact.all():
+        import pandas as pd
+
+        from hotspot.ingest.tables import normalise_months
+
+        out, exact = normalise_months(pd.Series(text, dtype="str"))
+        text = out.to_numpy(dtype=object)
+    return text, np.asarray(exact, dtype=bool), indices
 
 
 def _aggregate_sources(payload):
@@ -273,12 +309,11 @@ def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
     """One block of rows to distinct (lon, lat, weight) of its kept rows; counts dropped rows into ``rejected``."""
     import pyarrow.compute as pc
 
-    n = lon.size
     lon_blank = np.isnan(lon)
     lat_blank = np.isnan(lat)
     unparsable = (lon_blank != lat_blank) | np.isinf(lon)
-    month_text, month_ok = _month_text(months)
-    unparsable |= ~month_ok
+    month_text, month_ok, month_index = _months(months)
+    unparsable |= ~month_ok[month_index]
     no_location = lon_blank & lat_blank
     reason_set = no_location | unparsable
     rejected["no_location"] += int(no_location.sum())
@@ -289,22 +324,24 @@ def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
     if type_keys is not None:
         if crime is None:
             raise HotspotInputError("a crime-type filter needs a Crime type column, and a file has none")
-        key = pc.utf8_lower(pc.utf8_trim_whitespace(crime))
-        in_types = np.asarray(pc.is_in(key, value_set=type_keys).to_numpy(zero_copy_only=False), dtype=bool)
+        type_index, type_values = _dictionary(crime)
+        key = pc.utf8_lower(pc.utf8_trim_whitespace(type_values))
+        in_types = np.asarray(pc.is_in(key, value_set=type_keys).to_numpy(zero_copy_only=False), dtype=bool)[type_index]
         drop = keep & ~out_range & ~in_types
         rejected["filtered_crime_type"] += int(drop.sum())
         keep &= in_types
     if month_from is not None or month_to is not None:
-        in_range = np.ones(n, dtype=bool)
+        in_range = month_ok.copy()
         if month_from is not None:
             in_range &= month_text >= month_from
         if month_to is not None:
             in_range &= month_text <= month_to
+        in_range = in_range[month_index]
         drop = keep & ~in_range
         rejected["filtered_date"] += int(drop.sum())
         keep &= in_range
     rejected["out_of_range"] += int(out_range.sum())
-    return merge_identical(lon[keep], lat[keep])
+    return merge_hashed(lon[keep], lat[keep])
 
 
 def stream_locations(

@@ -341,7 +341,7 @@ def tiled_kernel_density(
 def _gistar_sums_tile(payload):
     """Pass 1 on one tile: (n, sum x, sum x^2) over its in-mask cells."""
     values, mask = payload
-    v = values[mask]
+    v = values.ravel() if mask.all() else values[mask]
     return int(v.size), float(v.sum()), float(np.dot(v, v))
 
 
@@ -349,36 +349,31 @@ def _gistar_tile(payload):
     """Pass 2 on one tile: z, two-sided p, neighbour counts and the zero-lag flag of its own cells."""
     from scipy import special
 
-    from hotspot.kernels.gistar import stencil_sums
+    from hotspot.kernels.tiling import gistar_tile_z
 
     values, mask, core, dr, dc, n, mean, s = payload
-    values = np.where(mask, values, 0.0)
-    t2, k2 = stencil_sums(values, mask, dr, dc)
-    m = mask[core]
-    k = k2[core]
-    lag = values[core] + t2[core]
-    valid = m & (k > 0)
+    rows, cols = core
+    shape = (rows.stop - rows.start, cols.stop - cols.start)
+    z = np.empty(shape)
+    k = np.empty(shape, dtype=np.int32)
+    zero_lag = np.empty(shape, dtype=bool)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
     if s > 0:
-        # The published Gi* formula with binary weights (S1 = W), as hotspot.gistar._analytic, over
-        # whole arrays: element-wise IEEE arithmetic gives the same bits as on the selected cells.
-        wsum = k + 1.0
-        inner = (n * wsum - wsum * wsum) / (n - 1)
-        degenerate = valid & (inner <= 1e-12 * np.maximum(wsum, 1.0) * n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (lag - mean * wsum) / (s * np.sqrt(inner))
-        z[degenerate] = 0.0
-        z[~valid] = np.nan
+        n_degenerate = int(gistar_tile_z(values, mask, rows.start, cols.start, shape[0], shape[1], dr, dc, int(n),
+                                         float(mean), float(s), z, k, zero_lag))
         # 2 * norm.sf(|z|) is 2 * ndtr(-|z|) in scipy; calling ndtr skips its argument checks.
         p = 2.0 * special.ndtr(-np.abs(z))
-        n_degenerate = int(degenerate.sum())
     else:
-        z = np.where(valid, 0.0, np.nan)
-        p = np.where(valid, 1.0, np.nan)
+        # Zero variance: z = 0, p = 1 for every cell with neighbours (as hotspot.gistar reports it).
+        gistar_tile_z(values, mask, rows.start, cols.start, shape[0], shape[1], dr, dc, int(n), 0.0, 1.0, z, k,
+                      zero_lag)
+        z = np.where(np.isfinite(z), 0.0, np.nan)
+        p = np.where(np.isfinite(z), 1.0, np.nan)
         n_degenerate = 0
     # Cells whose neighbourhood sum is exactly 0 have a p that depends on k alone; the correction
     # sorts them as a handful of (value, multiplicity) pairs instead of one by one.
-    zero_lag = valid & (lag == 0.0)
-    return z, p, np.where(m, k, 0).astype(np.int32), zero_lag, n_degenerate
+    return z, p, k, zero_lag, n_degenerate
 
 
 def _fdr_adjust(p: np.ndarray, zero_lag: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -389,21 +384,22 @@ def _fdr_adjust(p: np.ndarray, zero_lag: np.ndarray, k: np.ndarray) -> np.ndarra
     (``p_(r) * (m / r)``, then a running minimum from the largest rank, clipped to [0, 1]); a run
     of tied values takes the value at its last rank either way, so the result is identical.
     """
-    out = np.full(p.shape, np.nan)
     flat_p = p.ravel()
     finite = np.isfinite(flat_p)
-    m = int(finite.sum())
+    m = int(np.count_nonzero(finite))
     if m == 0:
-        return out
-    zl = zero_lag.ravel() & finite
+        return np.full(p.shape, np.nan)
+    zl = zero_lag.ravel()
+    flat_k = k.ravel()
     rest = np.flatnonzero(finite & ~zl)
-    kz = k.ravel()[zl].astype(np.int64)
+    kz = flat_k[zl]
     mult = np.bincount(kz) if kz.size else np.zeros(0, dtype=np.int64)
     pk = np.full(mult.size, np.nan)
     pk[kz] = flat_p[zl]
     present = np.flatnonzero(mult > 0)
-    order = np.argsort(flat_p[rest], kind="stable")
-    a = np.clip(flat_p[rest][order], 0.0, 1.0)
+    rest_p = flat_p[rest]
+    order = np.argsort(rest_p, kind="stable")
+    a = np.clip(rest_p[order], 0.0, 1.0)
     b = np.clip(pk[present], 0.0, 1.0)
     b_order = np.argsort(b, kind="stable")
     b, b_mult, b_k = b[b_order], mult[present][b_order], present[b_order]
@@ -420,12 +416,12 @@ def _fdr_adjust(p: np.ndarray, zero_lag: np.ndarray, k: np.ndarray) -> np.ndarra
     adjusted = values * (m / rank)
     np.minimum.accumulate(adjusted[::-1], out=adjusted[::-1])
     adjusted = np.clip(adjusted, 0.0, 1.0)
-    flat_out = out.reshape(-1)
-    flat_out[rest[order]] = adjusted[~is_b]
-    by_k = np.full(mult.size, np.nan)
+    # Zero-lag cells by a gather on k, everything else NaN, then the individually sorted cells.
+    by_k = np.full(max(mult.size, 1), np.nan)
     by_k[b_k] = adjusted[is_b]
-    flat_out[np.flatnonzero(zl)] = by_k[kz]
-    return out
+    out = np.where(zl, by_k[np.minimum(flat_k, by_k.size - 1)], np.nan)
+    out[rest[order]] = adjusted[~is_b]
+    return out.reshape(p.shape)
 
 
 def _bins(z: np.ndarray, p_adjusted: np.ndarray) -> np.ndarray:
