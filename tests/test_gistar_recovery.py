@@ -122,6 +122,9 @@ def test_bedfordshire_100m_grid_hot_cells_in_town_centres(bedfordshire_crime_dir
     from hotspot.ingest import read_records
 
     records = read_records([str(bedfordshire_crime_dir)])
+    # a few hundred rows sit hundreds of km away; keep those police.uk places in a Bedfordshire LSOA
+    in_beds = records.frame["lsoa_name"].str.match(r"^(Bedford|Central Bedfordshire|Luton) ").to_numpy()
+    records = records.with_frame(records.frame[in_beds])
     frame, res = gi_star_points(records, cell_size_m=100, band_m=300, permutations=999)
     assert res.null_method.startswith("exact")
     hot = frame[frame["gi_bin"] == 3]
