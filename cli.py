@@ -299,11 +299,16 @@ def kde(
     console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g}; "
                   f"{result.mass_on_grid:.1%} of the kernel mass lies on the mapped cells")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    console.print(f"wrote {result.to_geotiff(out_path)}")
+    provenance = _provenance("kde", inputs, study, kernel=kernel, bandwidth_m=result.bandwidth_m,
+                             bandwidth_rule=result.bandwidth_rule, units=units, cell_size_m=cell_size,
+                             edge_correction=edge_correction, binned=binned, hotspot_share=hotspot_share,
+                             crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
+    console.print(f"wrote {result.to_geotiff(out_path, provenance=provenance)}")
     if hotspots is not None:
         from hotspot.outputs import write_geopackage
 
-        gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots})
+        gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots},
+                                styles={"kde_hotspots": "kde_hotspots"}, provenance=provenance)
         console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
         for spot in hotspots.head(5).itertuples():
@@ -811,6 +816,61 @@ def report(
 
     console.print(f"wrote {path}")
     console.print(f"wrote {figures_folder(path)}/")
+
+
+@app.command()
+def national(
+    archives: Annotated[list[Path], typer.Argument(help="police.uk street CSVs (.csv/.csv.gz), folders of them or data.police.uk zips, any number of months and forces; streamed with bounded memory.", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for kde.tif (COG) and gistar.gpkg (layers gistar_cells, gistar_places).")] = Path("hotspot-out") / "national",
+    cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres.", min=1.0)] = 100.0,
+    bandwidth: Annotated[float, typer.Option("--bandwidth", help="KDE search radius in metres.")] = 500.0,
+    kernel: Annotated[str, typer.Option("--kernel", help="KDE kernel: quartic|epanechnikov|triangular|uniform|gaussian.")] = "quartic",
+    band: Annotated[float, typer.Option("--band", help="Gi* distance band in metres (analytic z at national scale).")] = 300.0,
+    correction: Annotated[str, typer.Option("--correction", help="Gi* multiple-testing correction: fdr|bonferroni|none.")] = "fdr",
+    no_kde: Annotated[bool, typer.Option("--no-kde", help="Skip the density surface.")] = False,
+    no_gistar: Annotated[bool, typer.Option("--no-gistar", help="Skip Gi*.")] = False,
+    crime_type: CrimeTypeOpt = None,
+    month_from: Annotated[Optional[str], typer.Option("--from", help="First month kept, YYYY-MM.", show_default=False)] = None,
+    month_to: Annotated[Optional[str], typer.Option("--to", help="Last month kept (inclusive), YYYY-MM.", show_default=False)] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process, every core) or dask (one task per tile and per file).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786. Default: a local cluster of --workers workers.", show_default=False)] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Workers of the local Dask cluster.", min=1)] = 2,
+    tile_cells: Annotated[int, typer.Option("--tile-cells", help="Tile side in cells; each tile is computed with a halo at least the bandwidth/band.", min=1)] = 1024,
+    quiet: QuietOpt = False,
+):
+    """National scale: stream many police.uk archives, then tiled KDE (COG) and tiled analytic Gi* (GeoPackage)."""
+    from hotspot.tiling import check_engine
+
+    check_engine(engine)
+    if scheduler and engine != "dask":
+        from hotspot.errors import HotspotInputError
+
+        raise HotspotInputError("--scheduler needs --engine dask")
+    with _RichProgress(quiet) as progress:
+        from hotspot.tiling import run_national
+
+        provenance = _provenance("national", archives, cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel,
+                                 band_m=band, correction=correction, engine=engine, tile_cells=tile_cells)
+        result = run_national(archives, out_dir, cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel,
+                              band_m=band, correction=correction, kde=not no_kde, gistar=not no_gistar,
+                              crime_types=crime_type, month_from=month_from, month_to=month_to, tile_cells=tile_cells,
+                              engine=engine, scheduler=scheduler, n_workers=workers, provenance=provenance,
+                              progress=progress)
+    console = _console(quiet)
+    locs = result.locations
+    dropped = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in locs.rejected.items() if n)
+    console.print(f"{locs.n_records:,} records from {len(locs.sources):,} files at {locs.n_locations:,} distinct locations"
+                  + (f"; dropped {dropped}" if dropped else ""))
+    console.print(f"grid {result.grid.nrows:,} x {result.grid.ncols:,} cells of {result.grid.cell_size:g} m; engine {engine}")
+    if result.gistar is not None:
+        from hotspot.gistar import summary_lines
+
+        for line in summary_lines(result.gistar):
+            console.print(line)
+        console.print(f"{len(result.places):,} hot places (touching cells at the chosen confidence)")
+    for name, path in result.paths.items():
+        console.print(f"wrote {path}")
+    console.print("; ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 
 def main() -> None:

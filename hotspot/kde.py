@@ -158,8 +158,12 @@ class KernelDensity:
         """Expected number of points (or weight) in each cell, shape ``(nrows, ncols)``; NaN outside the mask."""
         return self.surface / self.per_m2_factor * self.grid.cell_area_m2
 
-    def to_geotiff(self, path: str | Path) -> Path:
-        """Write the surface as a cloud-optimised GeoTIFF (nodata -9999) with the description and parameters as tags."""
+    def to_geotiff(self, path: str | Path, *, provenance=None, style: str | None = "raster_ramp") -> Path:
+        """Write the surface as a cloud-optimised GeoTIFF (nodata -9999) with the description and parameters as tags.
+
+        ``style`` (default ``"raster_ramp"``) writes a QGIS ``.qml`` colour-ramp sidecar; ``provenance``
+        (a :class:`hotspot.provenance.Provenance`) is stored as a tag.
+        """
         from hotspot.outputs import write_geotiff
 
         tags = {
@@ -168,7 +172,8 @@ class KernelDensity:
             "total_weight": f"{self.total_weight:.10g}", "mass_on_grid": f"{self.mass_on_grid:.6f}",
             "edge_correction": str(self.edge_correction), "binned": str(self.binned),
         }
-        return write_geotiff(path, self.surface, self.grid, nodata=-9999.0, description=self.description, tags=tags)
+        return write_geotiff(path, self.surface, self.grid, nodata=-9999.0, description=self.description, tags=tags,
+                             style=style, provenance=provenance)
 
 
 def aggregate_locations(x, y, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -33,7 +33,8 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
     want = density_for_study(load_study([]), cell_size_m=50.0, bandwidth_m=400.0).surface
     np.testing.assert_array_equal(data.filled(np.nan), want)
     layers = [name for name, _ in pyogrio.list_layers(tmp_path / "surface.gpkg")]
-    assert layers == ["kde_hotspots"]
+    assert [name for name in layers if name != "layer_styles"] == ["kde_hotspots"]  # layer_styles: QGIS default styles
+    assert (tmp_path / "surface.qml").exists()  # the colour-ramp sidecar QGIS reads
     hotspots = pyogrio.read_dataframe(tmp_path / "surface.gpkg", layer="kde_hotspots")
     assert list(hotspots["hotspot_id"]) == list(range(1, len(hotspots) + 1))
 
