@@ -653,7 +653,8 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
     bic = ", ".join(f"{k.replace('_', ' ')} {v:,.1f}" for k, v in model.bic.items())
     table = Table(title=f"Risk terrain model ({model.family.replace('_', ' ')}; BIC {bic})")
     for column in ("factor", "operationalisation", "distance m", "coef", "RRV", "95% CI", "p"):
-        table.add_column(column, justify="left" if column in ("factor", "operationalisation") else "right")
+        table.add_column(column, justify="left" if column in ("factor", "operationalisation") else "right",
+                         overflow="fold")
     for row in model.model_table.itertuples():
         table.add_row(str(row.factor), str(row.operationalisation), f"{row.distance_m:g}", f"{row.coef:.3f}",
                       f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
@@ -846,6 +847,9 @@ def national(
         from hotspot.errors import HotspotInputError
 
         raise HotspotInputError("--scheduler needs --engine dask")
+    from hotspot.ingest.sources import expand_inputs
+
+    expand_inputs(archives)  # a missing or unsupported path is reported before anything else
     with _RichProgress(quiet) as progress:
         from hotspot.tiling import run_national
 
