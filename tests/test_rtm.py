@@ -339,3 +339,19 @@ def test_merged_refit_matches_per_cell_statsmodels():
     assert fits["negative_binomial"][5] == pytest.approx(nb.params[-1], rel=1e-3)
     assert fits["negative_binomial"][3] == pytest.approx(nb.llf, rel=1e-8)
     assert bic["negative_binomial"] < bic["poisson"]
+
+
+def test_study_helpers():
+    from rtm.run import parse_distances, split_at_month
+    from hotspot.records import Records
+
+    assert parse_distances("50, 100,150") == [50.0, 100.0, 150.0] and parse_distances(None) is None
+    with pytest.raises(HotspotInputError, match="--distances"):
+        parse_distances("50,-1")
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "month": ["2023-01", "2023-02", "2023-03"]})
+    train, test = split_at_month(Records(frame=frame, crs=CRS), "2023-02")
+    assert list(train.frame["month"]) == ["2023-01"] and list(test.frame["month"]) == ["2023-02", "2023-03"]
+    with pytest.raises(HotspotInputError, match="--test-from"):
+        split_at_month(Records(frame=frame, crs=CRS), "2024-01")
+    with pytest.raises(HotspotInputError, match="YYYY-MM"):
+        split_at_month(Records(frame=frame, crs=CRS), "March")
