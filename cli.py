@@ -367,8 +367,13 @@ def gistar(
                                            correction=correction, progress=progress)
         from hotspot.outputs import write_csv, write_geopackage
 
-        gpkg = write_geopackage(out_path, {"gistar": frame})
-        csv = write_csv(frame, out_path.with_suffix(".csv"))
+        provenance = _provenance("gistar", inputs or ([area_counts] if area_counts else None),
+                                 None if area_counts is not None else study, cell_size_m=cell_size, band_m=result.band_m,
+                                 band_rule=result.band_rule, weights=weights, k=k, permutations=permutations, seed=seed,
+                                 correction=correction, p_used=result.p_used, crime_types=crime_type,
+                                 date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
+        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
+        csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
     from hotspot.gistar import summary_lines
 
     console = _console(quiet)
@@ -441,7 +446,11 @@ def areas(
         result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
                                  lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year,
                                  level=level)
-        written = result.write(out_path)
+        written = result.write(out_path, provenance=_provenance(
+            "areas", inputs, study, level=level, join=join, per_year=per_year, population=str(population) if
+            isinstance(population, (str, Path)) else None, imd=str(imd) if imd else None,
+            lookup=str(lookup) if isinstance(lookup, (str, Path)) else None, crime_types=crime_type,
+            date_from=date_from, date_to=date_to))
     _print_areas(result, quiet)
     console = _console(quiet)
     for path in written:
@@ -561,8 +570,11 @@ def evaluate(
                           test_months=test_months, n_folds=folds, mask=mask, progress=progress)
         from hotspot.outputs import write_csv
 
-        written = [write_csv(result.folds, out_path),
-                   write_csv(result.summary, out_path.with_name(f"{out_path.stem}_summary.csv"))]
+        provenance = _provenance("evaluate", inputs, study, cell_size_m=cell_size, area_share=area_share,
+                                 train_months=train_months, test_months=test_months, folds=folds,
+                                 methods=list(methods), rtm=with_rtm, seed=seed, crime_types=crime_type)
+        written = [write_csv(result.folds, out_path, provenance=provenance),
+                   write_csv(result.summary, out_path.with_name(f"{out_path.stem}_summary.csv"), provenance=provenance)]
     _print_backtest(result, area is None, quiet)
     console = _console(quiet)
     for path in written:

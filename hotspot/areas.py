@@ -277,8 +277,11 @@ class AreaStatistics:
         """The Lorenz curve as a table: ``share_of_areas, share_of_records``."""
         return pd.DataFrame({"share_of_areas": self.concentration.lorenz_x, "share_of_records": self.concentration.lorenz_y})
 
-    def write(self, out: str | Path) -> list[Path]:
+    def write(self, out: str | Path, *, provenance=None) -> list[Path]:
         """Write the GeoPackage ``out`` (layer ``areas`` plus attribute tables) and CSVs beside it; returns the paths.
+
+        The ``areas`` layer carries its QGIS default style (graduated on ``count``); ``provenance``
+        goes into the GeoPackage metadata and beside each CSV.
 
         CSVs: ``<stem>.csv`` (areas), ``<stem>_lorenz.csv``, and when present
         ``<stem>_by_decile.csv`` and ``<stem>_wards_top_quintile.csv``.
@@ -291,11 +294,11 @@ class AreaStatistics:
         layers = {"areas": self.table, "lorenz": self.lorenz_table()}
         extra = {"by_decile": self.by_decile, "wards_top_quintile": self.wards_with_top_quintile}
         layers.update({k: v for k, v in extra.items() if v is not None})
-        written = [write_geopackage(out, layers)]
-        written.append(write_csv(self.table, out.with_suffix(".csv")))
+        written = [write_geopackage(out, layers, styles={"areas": "areas"}, provenance=provenance)]
+        written.append(write_csv(self.table, out.with_suffix(".csv"), provenance=provenance))
         for name, frame in layers.items():
             if name != "areas":
-                written.append(write_csv(frame, out.with_name(f"{out.stem}_{name}.csv")))
+                written.append(write_csv(frame, out.with_name(f"{out.stem}_{name}.csv"), provenance=provenance))
         return written
 
 
