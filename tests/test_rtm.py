@@ -355,3 +355,23 @@ def test_study_helpers():
         split_at_month(Records(frame=frame, crs=CRS), "2024-01")
     with pytest.raises(HotspotInputError, match="YYYY-MM"):
         split_at_month(Records(frame=frame, crs=CRS), "March")
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 6))
+def test_hit_rate_is_monotone_and_bounded(seed, levels):
+    rng = np.random.default_rng(seed)
+    score = rng.integers(0, levels, (8, 9)).astype(float)  # few levels: many ties
+    counts = rng.poisson(1.0, (8, 9)).astype(float)
+    counts[0, 0] += 1  # at least one crime
+    shares = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0]
+    rates = [hit_rate(score, counts, share=s) for s in shares]
+    assert all(0 <= r <= 1 + 1e-12 for r in rates)
+    assert all(a <= b + 1e-12 for a, b in zip(rates, rates[1:]))
+    assert rates[-1] == pytest.approx(1.0)
+    # Ranking by a random score is, in expectation, no better than chance: with one score level, hit rate = share.
+    assert hit_rate(np.zeros((8, 9)), counts, share=0.25) == pytest.approx(0.25)
