@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rtm
 from hotspot.errors import HotspotInputError
@@ -355,10 +357,6 @@ def test_study_helpers():
         split_at_month(Records(frame=frame, crs=CRS), "2024-01")
     with pytest.raises(HotspotInputError, match="YYYY-MM"):
         split_at_month(Records(frame=frame, crs=CRS), "March")
-
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @settings(max_examples=40, deadline=None)
