@@ -643,7 +643,10 @@ def rtm_command(
         factors = read_factors(specs, study.crs) if specs else None
         built = build_for_study(study, factors=factors, cell_size_m=cell_size, distances_m=distances_m, seed=seed,
                                 test_from=test_from, progress=progress)
-    written = built.write(_default_out(out, "rtm"))
+    written = built.write(_default_out(out, "rtm"), provenance=_provenance(
+        "rtm", inputs, study, factors=[str(s) for s in specs] if specs else "demo", distances_m=distances_m,
+        cell_size_m=cell_size, test_from=test_from, seed=seed, crime_types=crime_type, date_from=date_from,
+        date_to=date_to, hours=hours, weekdays=weekdays))
     _print_rtm(built, quiet, time.perf_counter() - started)
     console = _console(quiet)
     for path in written:

@@ -81,11 +81,14 @@ class RTMResult:
         """The factor features as used (grid CRS), keyed ``factor_<name>``."""
         return {f"factor_{name}": frame for name, frame in self.candidates.features.items()}
 
-    def write(self, out: str | Path, extra_tables: Mapping[str, object] | None = None) -> list[Path]:
+    def write(self, out: str | Path, extra_tables: Mapping[str, object] | None = None, *, provenance=None) -> list[Path]:
         """Write ``out`` (GeoPackage: table ``rtm_model``, layer ``priority_places``, ``factor_<name>`` layers,
         table ``rtm_candidates`` (every candidate layer with its lasso coefficient and fate), plus
         ``extra_tables``), ``<stem>_rtm_model.csv`` beside it and the risk surface ``<stem>_risk.tif``;
-        returns the paths."""
+        returns the paths.
+
+        Priority places carry their QGIS default style and the risk GeoTIFF a colour-ramp ``.qml``
+        sidecar; ``provenance`` goes into every file's metadata."""
         from hotspot.outputs import write_csv, write_geopackage, write_geotiff
 
         out = Path(out)
@@ -94,13 +97,14 @@ class RTMResult:
                   "rtm_candidates": self.selection.table}
         layers.update(self.factor_layers())
         layers.update(extra_tables or {})
-        gpkg = write_geopackage(out, layers)
-        csv = write_csv(self.model_table, out.with_name(f"{out.stem}_rtm_model.csv"))
+        gpkg = write_geopackage(out, layers, styles={"priority_places": "priority_places"}, provenance=provenance)
+        csv = write_csv(self.model_table, out.with_name(f"{out.stem}_rtm_model.csv"), provenance=provenance)
         terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
         tif = write_geotiff(
             out.with_name(f"{out.stem}_risk.tif"), self.relative_risk, self.grid,
             description="RTM relative risk score (1 = lowest-risk cell)",
             tags={"family": self.model.family, "terms": terms or "none"},
+            style="raster_ramp", style_options={"ramp": "risk"}, provenance=provenance,
         )
         return [gpkg, csv, tif]
 

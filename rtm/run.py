@@ -54,16 +54,18 @@ class StudyRTM:
     notes: list = field(default_factory=list)
     crime_types: list = field(default_factory=list)
 
-    def write(self, out):
+    def write(self, out, *, provenance=None):
         """Write the RTM outputs (see ``RTMResult.write``) plus ``<stem>_rtm_validation.csv`` when validated."""
         from pathlib import Path
 
         from hotspot.outputs import write_csv
 
-        written = self.result.write(out, extra_tables={"rtm_validation": self.validation.table} if self.validation else None)
+        written = self.result.write(out, extra_tables={"rtm_validation": self.validation.table} if self.validation else None,
+                                    provenance=provenance)
         if self.validation is not None:
             out = Path(out)
-            written.append(write_csv(self.validation.table, out.with_name(f"{out.stem}_rtm_validation.csv")))
+            written.append(write_csv(self.validation.table, out.with_name(f"{out.stem}_rtm_validation.csv"),
+                                     provenance=provenance))
         return written
 
 
