@@ -94,21 +94,27 @@ def _set_worker_threads() -> None:
         numba.set_num_threads(threads)
 
 
-def _run_tile(payload, tile_func):
+def _run_tile(payload, tile_func, args):
     _set_worker_threads()
-    return tile_func(payload)
+    return tile_func(payload, *args)
+
+
+def scatter_payloads(client, payloads: list) -> list:
+    """Send each payload to a worker once; returns futures :func:`map_tiles` accepts (cancel them when done)."""
+    return client.scatter(list(payloads), hash=False)
 
 
 def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None, progress=None,
-              stage: str = "tiles") -> list:
-    """``[func(p) for p in payloads]`` as one Dask task per payload, results in payload order.
+              stage: str = "tiles", args: tuple = ()) -> list:
+    """``[func(p, *args) for p in payloads]`` as one Dask task per payload, results in payload order.
 
     Parameters
     ----------
     func : callable
         A module-level function (workers import it by name, so they need ``hotspot`` installed).
     payloads : list
-        One tile's inputs each; scattered to the workers before the tasks run.
+        One tile's inputs each, scattered to the workers before the tasks run; or futures from
+        :func:`scatter_payloads` (left for the caller to cancel).
     scheduler : str, optional
         Scheduler address used when ``client`` is None; default None: a local 2-worker cluster for this call.
     client : dask.distributed.Client, optional
@@ -117,24 +123,29 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
         ``progress(stage, tiles_done, n_tiles)`` as tiles finish.
     stage : str
         The progress label.
+    args : tuple
+        Extra arguments for every call (small; sent with each task).
     """
     report = resolve(progress)
     if client is None:
         with dask_client(scheduler) as own:
-            return map_tiles(func, payloads, client=own, progress=progress, stage=stage)
+            return map_tiles(func, payloads, client=own, progress=progress, stage=stage, args=args)
     distributed = _import_distributed()
     report(stage, 0, len(payloads))
     if not payloads:
         return []
+    owned = not all(isinstance(p, distributed.Future) for p in payloads)
     # Scatter sends each tile's arrays straight to a worker instead of through the task graph.
-    data = client.scatter(list(payloads), hash=False)
-    futures = client.map(_run_tile, data, tile_func=func, pure=False)
+    data = scatter_payloads(client, payloads) if owned else list(payloads)
+    futures = client.map(_run_tile, data, tile_func=func, args=tuple(args), pure=False)
     done = 0
     for _ in distributed.as_completed(futures):
         done += 1
         report(stage, done, len(payloads))
     results = client.gather(futures)
-    client.cancel(data)
+    client.cancel(futures)
+    if owned:
+        client.cancel(data)
     return results
 
 

@@ -162,8 +162,8 @@ def check_engine(engine: str) -> str:
 
 
 def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | None = None, client=None,
-              progress=None, stage: str = "tiles") -> list:
-    """``[func(p) for p in payloads]`` on the chosen engine, in payload order, reporting progress per tile.
+              progress=None, stage: str = "tiles", args: tuple = ()) -> list:
+    """``[func(p, *args) for p in payloads]`` on the chosen engine, in payload order, reporting progress per tile.
 
     Parameters
     ----------
@@ -182,17 +182,19 @@ def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | N
         ``progress(stage, tiles_done, n_tiles)``.
     stage : str
         The progress label.
+    args : tuple
+        Extra arguments passed to every call (small: sent with each task).
     """
     engine = check_engine(engine)
     report = resolve(progress)
     if engine == "dask":
         from hotspot.distributed import map_tiles
 
-        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage)
+        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage, args=args)
     out = []
     report(stage, 0, len(payloads))
     for i, payload in enumerate(payloads, 1):
-        out.append(func(payload))
+        out.append(func(payload, *args))
         report(stage, i, len(payloads))
     return out
 
@@ -339,23 +341,28 @@ def tiled_kernel_density(
 
 
 def _gistar_sums_tile(payload):
-    """Pass 1 on one tile: (n, sum x, sum x^2) over its in-mask cells."""
-    values, mask = payload
+    """Pass 1 on one tile: (n, sum x, sum x^2) over its own in-mask cells (the halo is not counted)."""
+    values, mask, core = payload[0], payload[1], payload[2]
+    values, mask = values[core], mask[core]
     v = values.ravel() if mask.all() else values[mask]
     return int(v.size), float(v.sum()), float(np.dot(v, v))
 
 
-def _gistar_tile(payload):
-    """Pass 2 on one tile: z, two-sided p, neighbour counts and the zero-lag flag of its own cells."""
+def _gistar_tile(payload, n, mean, s):
+    """Pass 2 on one tile: z, two-sided p, neighbour counts and the zero-lag flag of its own cells.
+
+    ``n``, ``mean``, ``s``: in-mask cells, their mean and standard deviation over the whole grid (pass 1).
+    """
     from scipy import special
 
     from hotspot.kernels.tiling import gistar_tile_z
 
-    values, mask, core, dr, dc, n, mean, s = payload
+    values, mask, core, dr, dc = payload
     rows, cols = core
     shape = (rows.stop - rows.start, cols.stop - cols.start)
     z = np.empty(shape)
-    k = np.empty(shape, dtype=np.int32)
+    # The smallest integer type that holds every neighbour count: less to send back from workers.
+    k = np.empty(shape, dtype=np.uint8 if dr.size < 256 else np.int32)
     zero_lag = np.empty(shape, dtype=bool)
     values = np.ascontiguousarray(values, dtype=np.float64)
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
@@ -496,8 +503,20 @@ def tiled_gi_star(
     grid = Grid(0.0, float(nrows) * cell_size_m, float(cell_size_m), ncols, nrows)
     plan = plan_tiles(grid, halo_m=reach * cell_size_m, tile_cells=tile_cells)
 
-    sums = run_tiles(_gistar_sums_tile, [(counts[t.window], mask[t.window]) for t in plan.tiles], engine=engine,
-                     scheduler=scheduler, client=client, progress=progress, stage="Gi* global sums")
+    if engine == "dask" and client is None:
+        from hotspot.distributed import dask_client
+
+        with dask_client(scheduler) as own:
+            return tiled_gi_star(counts, band_m, cell_size_m, mask=mask, correction=correction, band_rule=band_rule,
+                                 tile_cells=tile_cells, engine=engine, client=own, progress=progress)
+    payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc) for t in plan.tiles]
+    if engine == "dask":
+        from hotspot.distributed import scatter_payloads
+
+        # Both passes read the same tiles: send each to a worker once.
+        payloads = scatter_payloads(client, payloads)
+    sums = run_tiles(_gistar_sums_tile, payloads, engine=engine, client=client, progress=progress,
+                     stage="Gi* global sums")
     n = sum(s[0] for s in sums)
     if n < 3:
         raise HotspotInputError(f"Gi* needs at least 3 cells in the study area, got {n}; use a smaller --cell-size")
@@ -515,9 +534,10 @@ def tiled_gi_star(
         notes.append("zero variance: every value is the same, so nothing can be hotter or colder than the rest; "
                      "z = 0 and p = 1 everywhere")
 
-    payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc, n, mean, s) for t in plan.tiles]
-    parts = run_tiles(_gistar_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress,
-                      stage="Gi* tiles")
+    parts = run_tiles(_gistar_tile, payloads, engine=engine, client=client, progress=progress, stage="Gi* tiles",
+                      args=(int(n), float(mean), float(s)))
+    if engine == "dask":
+        client.cancel(payloads)
     del payloads
     z = np.empty(counts.shape)
     p = np.empty(counts.shape)
