@@ -241,8 +241,8 @@ def _print_ranked(result, quiet: bool) -> None:
     from rich.table import Table
 
     table = Table(title=result.title)
-    for column in result.display_columns:
-        table.add_column(column, justify="right" if column not in ("name", "id", "peak", "top_types") else "left")
+    for column, header in zip(result.display_columns, result.display_headers):
+        table.add_column(header, justify="right" if column not in ("name", "id", "peak", "top_types", "trend") else "left")
     for row in result.display_rows():
         table.add_row(*row)
     Console(quiet=quiet).print(table)

@@ -114,6 +114,13 @@ class RankResult:
         columns.append("top_types")
         return columns
 
+    @property
+    def display_headers(self) -> list[str]:
+        """Short column headings for printed tables (the files keep the full column names)."""
+        short = {"cumulative_share": "cum. share", "per_km2": "per km2", "kde_value": "KDE", "rtm_score": "risk",
+                 "combined_score": "score", "gi_z": "Gi* z", "top_types": "mostly", "peak": "peak (share)"}
+        return [short.get(c, c) for c in self.display_columns]
+
     def display_rows(self) -> list[list[str]]:
         rows = []
         for _, place in self.places.iterrows():
@@ -132,6 +139,8 @@ class RankResult:
                     row.append(f"{int(value):,}")
                 elif column == "top_types":
                     row.append(_short_types(value, int(place["count"])))
+                elif column == "peak":
+                    row.append(str(value).split(", ")[0] if isinstance(value, str) else "")
                 else:
                     row.append("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
             rows.append(row)
@@ -179,7 +188,7 @@ def _short_types(top_types: str, count: int) -> str:
     for match in re.finditer(r"([^;]+?) \((\d+)\)", top_types or ""):
         name, n = match.group(1).strip(), int(match.group(2))
         parts.append(f"{SHORT_TYPES.get(name, name)} {n / max(count, 1):.0%}")
-    return ", ".join(parts)
+    return ", ".join(parts[:2])
 
 
 def rank_places(
