@@ -105,7 +105,7 @@ def scatter_payloads(client, payloads: list) -> list:
 
 
 def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None, progress=None,
-              stage: str = "tiles", args: tuple = ()) -> list:
+              stage: str = "tiles", args: tuple = (), combine=None) -> list:
     """``[func(p, *args) for p in payloads]`` as one Dask task per payload, results in payload order.
 
     Parameters
@@ -125,11 +125,15 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
         The progress label.
     args : tuple
         Extra arguments for every call (small; sent with each task).
+    combine : callable, optional
+        ``combine(a, b)`` of two results (associative, keeping ``a`` before ``b``). When given, results
+        are reduced pairwise on the workers, neighbours in payload order, and a one-item list of the
+        final result is returned: only that travels back to the client.
     """
     report = resolve(progress)
     if client is None:
         with dask_client(scheduler) as own:
-            return map_tiles(func, payloads, client=own, progress=progress, stage=stage, args=args)
+            return map_tiles(func, payloads, client=own, progress=progress, stage=stage, args=args, combine=combine)
     distributed = _import_distributed()
     report(stage, 0, len(payloads))
     if not payloads:
@@ -138,12 +142,19 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
     # Scatter sends each tile's arrays straight to a worker instead of through the task graph.
     data = scatter_payloads(client, payloads) if owned else list(payloads)
     futures = client.map(_run_tile, data, tile_func=func, args=tuple(args), pure=False)
+    level = list(futures)
+    if combine is not None:
+        # A tree of pairwise merges on the workers, adjacent results first, so order is kept.
+        while len(level) > 1:
+            paired = [client.submit(combine, level[i], level[i + 1], pure=False) for i in range(0, len(level) - 1, 2)]
+            level = paired + ([level[-1]] if len(level) % 2 else [])
     done = 0
     for _ in distributed.as_completed(futures):
         done += 1
         report(stage, done, len(payloads))
-    results = client.gather(futures)
+    results = client.gather(level)
     client.cancel(futures)
+    client.cancel(level)
     if owned:
         client.cancel(data)
     return results

@@ -123,10 +123,12 @@ def merge_hashed(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = np.ones(x.size) if w is None else np.asarray(w, dtype=np.float64)
     if x.size == 0:
         return x, y, w
-    cx, ux = pd.factorize(x)
-    cy, uy = pd.factorize(y)
-    codes, keys = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
-    return ux[keys // len(uy)], uy[keys % len(uy)], np.bincount(codes, weights=w, minlength=len(keys))
+    # One hash of the pair: a complex number holds both floats exactly.
+    pair = np.empty(x.size, dtype=np.complex128)
+    pair.real = x
+    pair.imag = y
+    codes, keys = pd.factorize(pair)
+    return keys.real.copy(), keys.imag.copy(), np.bincount(codes, weights=w, minlength=len(keys))
 
 
 def merge_identical(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -305,6 +307,12 @@ def _aggregate_sources(payload):
     return x, y, w, n_rows, rejected, [s.label for s in sources]
 
 
+def _combine_parts(a, b):
+    """Two partial aggregates as one (duplicates merged, counters added, sources a then b)."""
+    lon, lat, w = merge_hashed(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]]))
+    return lon, lat, w, a[3] + b[3], {r: a[4][r] + b[4][r] for r in a[4]}, list(a[5]) + list(b[5])
+
+
 def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
     """One block of rows to distinct (lon, lat, weight) of its kept rows; counts dropped rows into ``rejected``."""
     import pyarrow.compute as pc
@@ -411,7 +419,7 @@ def stream_locations(
     payloads = [(g, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
     report = resolve(progress)
     parts = run_tiles(_aggregate_sources, payloads, engine=engine, scheduler=scheduler, client=client,
-                      progress=report, stage="streaming CSVs")
+                      progress=report, stage="streaming CSVs", combine=_combine_parts)
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0

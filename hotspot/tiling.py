@@ -162,7 +162,7 @@ def check_engine(engine: str) -> str:
 
 
 def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | None = None, client=None,
-              progress=None, stage: str = "tiles", args: tuple = ()) -> list:
+              progress=None, stage: str = "tiles", args: tuple = (), combine=None) -> list:
     """``[func(p, *args) for p in payloads]`` on the chosen engine, in payload order, reporting progress per tile.
 
     Parameters
@@ -184,13 +184,17 @@ def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | N
         The progress label.
     args : tuple
         Extra arguments passed to every call (small: sent with each task).
+    combine : callable, optional
+        Dask only: ``combine(a, b)`` reduces the results pairwise on the workers and a one-item
+        list is returned (see :func:`hotspot.distributed.map_tiles`). Ignored locally.
     """
     engine = check_engine(engine)
     report = resolve(progress)
     if engine == "dask":
         from hotspot.distributed import map_tiles
 
-        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage, args=args)
+        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage, args=args,
+                         combine=combine)
     out = []
     report(stage, 0, len(payloads))
     for i, payload in enumerate(payloads, 1):
