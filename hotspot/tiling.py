@@ -609,20 +609,25 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     columns = ["rank", "n_cells", "area_km2", "crimes", "share_of_crimes", "max_z", "mean_z"]
     if n == 0:
         return gpd.GeoDataFrame({c: pd.Series(dtype=float) for c in columns}, geometry=[], crs=grid.crs)
-    counts = np.nan_to_num(np.asarray(result.counts, dtype=np.float64))
-    flat = labels.ravel()
-    n_cells = np.bincount(flat, minlength=n + 1)[1:]
-    crimes = np.bincount(flat, weights=counts.ravel(), minlength=n + 1)[1:]
-    z = np.nan_to_num(np.asarray(result.z, dtype=np.float64))
-    zsum = np.bincount(flat, weights=z.ravel(), minlength=n + 1)[1:]
+    # Statistics over the hot cells only (a few percent of a national grid).
+    cells = np.flatnonzero(hot.ravel())
+    lab = labels.ravel()[cells]
+    counts = np.nan_to_num(np.asarray(result.counts, dtype=np.float64).ravel()[cells])
+    z = np.nan_to_num(np.asarray(result.z, dtype=np.float64).ravel()[cells])
+    n_cells = np.bincount(lab, minlength=n + 1)[1:]
+    crimes = np.bincount(lab, weights=counts, minlength=n + 1)[1:]
+    zsum = np.bincount(lab, weights=z, minlength=n + 1)[1:]
+    zmax = np.full(n + 1, -np.inf)
+    np.maximum.at(zmax, lab, z)
+    zmax = zmax[1:]
     index = np.arange(1, n + 1)
-    zmax = np.asarray(ndimage.maximum(z, labels, index), dtype=np.float64)
     shapes = rasterio.features.shapes(labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform)
     parts: dict[int, list] = {}
     for geom, value in shapes:
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
     outlines = [shapely.union_all(parts[i]) if len(parts[i]) > 1 else parts[i][0] for i in index]
-    total = float(counts[np.asarray(result.mask) if result.mask is not None else slice(None)].sum())
+    all_counts = np.asarray(result.counts, dtype=np.float64)
+    total = float(np.nansum(all_counts if result.mask is None else all_counts[np.asarray(result.mask)]))
     frame = pd.DataFrame({
         "n_cells": n_cells, "area_km2": n_cells * grid.cell_area_m2 / 1e6, "crimes": crimes,
         "share_of_crimes": crimes / total if total > 0 else np.zeros(n), "max_z": zmax, "mean_z": zsum / n_cells,
