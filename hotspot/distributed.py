@@ -68,7 +68,8 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKER
             client.close()
         return
     if n_workers < 1 or threads_per_worker < 1:
-        raise HotspotInputError(f"a local Dask cluster needs at least 1 worker and 1 thread, got {n_workers} and {threads_per_worker}")
+        raise HotspotInputError(f"a local Dask cluster needs at least 1 worker and 1 thread, "
+                                f"got {n_workers} and {threads_per_worker}")
     cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                                        memory_limit=memory_limit, dashboard_address=None)
     client = distributed.Client(cluster)
