@@ -70,8 +70,10 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKER
     if n_workers < 1 or threads_per_worker < 1:
         raise HotspotInputError(f"a local Dask cluster needs at least 1 worker and 1 thread, "
                                 f"got {n_workers} and {threads_per_worker}")
+    # ":0" takes any free port for the dashboard (client.dashboard_link says which), so two local
+    # clusters, such as parallel test workers, never fight over the default 8787.
     cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                                       memory_limit=memory_limit, dashboard_address=None)
+                                       memory_limit=memory_limit, dashboard_address=":0")
     client = distributed.Client(cluster)
     try:
         yield client

@@ -86,6 +86,8 @@ class RankResult:
         Monthly record counts, one column per place id (index ``YYYY-MM``).
     notes : list of str
         What a reader should know: the candidate budget, dropped methods, how ties broke.
+    study_cells : int
+        Grid cells in the study area: the denominator of the area budget.
     """
 
     places: object
@@ -98,6 +100,7 @@ class RankResult:
     monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
     has_times: bool = False
+    study_cells: int = 0
 
     @property
     def title(self) -> str:
@@ -164,14 +167,43 @@ class RankResult:
         if out.suffix.lower() != ".gpkg":
             out = out.with_suffix(".gpkg")
         layers = {"ranked": self.places}
-        table = {"ranked": self.table()}
+        tables = {"ranked": self.table()}
+        when = self.profile_table() if self.profiles else self.monthly_table()
+        if when is not None and len(when):
+            name = "ranked_weekday_hour" if self.profiles else "ranked_monthly"
+            layers[name] = tables[name] = when
         if suppress_below:
             layers, provenance_out = suppress_layers(layers, suppress_below, provenance)
-            table, _ = suppress_layers(table, suppress_below, None, marker=f"<{suppress_below}")
+            tables, _ = suppress_layers(tables, suppress_below, None, marker=f"<{suppress_below}")
             provenance = provenance_out
         gpkg = write_geopackage(out, layers, styles={"ranked": "ranked"}, provenance=provenance)
-        csv = write_csv(table["ranked"], out.with_suffix(".csv"), provenance=provenance)
-        return [gpkg, csv]
+        written = [gpkg, write_csv(tables["ranked"], out.with_suffix(".csv"), provenance=provenance)]
+        for name, frame in tables.items():
+            if name != "ranked":
+                written.append(write_csv(frame, out.with_name(f"{out.stem}_{name.removeprefix('ranked_')}.csv"),
+                                         provenance=provenance))
+        return written
+
+    def profile_table(self) -> pd.DataFrame:
+        """Each place's weekday x hour counts as a long table: ``rank, id, name, weekday, hour, count``."""
+        rows = []
+        for rank, place_id, name in zip(self.places["rank"], self.places["id"], self.places["name"]):
+            matrix = self.profiles.get(place_id)
+            if matrix is None:
+                continue
+            day, hour = np.meshgrid(np.arange(7), np.arange(24), indexing="ij")
+            rows.append(pd.DataFrame({"rank": rank, "id": place_id, "name": name,
+                                      "weekday": np.array(WEEKDAYS)[day.ravel()], "hour": hour.ravel(),
+                                      "count": matrix.ravel()}))
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+    def monthly_table(self) -> pd.DataFrame:
+        """Each place's records per month as a long table: ``rank, id, name, month, count``."""
+        if self.monthly.empty:
+            return pd.DataFrame()
+        long = self.monthly.reset_index().melt(id_vars="month", var_name="id", value_name="count")
+        names = self.places[["rank", "id", "name"]]
+        return names.merge(long, on="id", how="inner")[["rank", "id", "name", "month", "count"]]
 
     def weekday_hour(self) -> np.ndarray | None:
         """Weekday x hour counts (7 x 24, Monday first) summed over the listed places, or None without times."""
@@ -300,7 +332,7 @@ def rank_places(
     places = _order_columns(places)
     return RankResult(
         places=places, method=method, over="grid", total_records=len(records), grid=grid, cell_scores=scores,
-        profiles=profiles, monthly=monthly, notes=notes, has_times=records.has_times,
+        profiles=profiles, monthly=monthly, notes=notes, has_times=records.has_times, study_cells=int(mask.sum()),
     )
 
 

@@ -112,7 +112,7 @@ def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path):
     result = rank_places(study, method="count", top=10)
     smallest = int(result.places["count"].min())
     provenance = Provenance.capture("rank", {"top": 10}, ["demo"], study.records)
-    gpkg, csv = result.write(tmp_path / "ranked.gpkg", provenance=provenance, suppress_below=smallest + 1)
+    gpkg, csv = result.write(tmp_path / "ranked.gpkg", provenance=provenance, suppress_below=smallest + 1)[:2]
     table = pd.read_csv(csv)
     assert (table["count"].astype(str) == f"<{smallest + 1}").sum() >= 1
     assert "ranked" in set(read_layer_styles(gpkg)["f_table_name"])
@@ -146,3 +146,13 @@ def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score
     assert score_column in result.places and np.isfinite(result.places[score_column]).all()
     if method == "gistar":
         assert (result.places["gi_bin"] >= 2).all()
+
+
+def test_rank_writes_each_places_weekday_hour_profile(tmp_path):
+    result = rank_places(load_study([]), method="count", top=3)
+    written = result.write(tmp_path / "r.gpkg")
+    profile = pd.read_csv(tmp_path / "r_weekday_hour.csv")
+    assert len(profile) == 3 * 7 * 24
+    totals = profile.groupby("id")["count"].sum()
+    assert totals.to_dict() == dict(zip(result.places["id"], result.places["count"]))
+    assert "ranked_weekday_hour" in pyogrio.list_layers(written[0])[:, 0]

@@ -1,0 +1,50 @@
+"""hotspot rank on the real Bedfordshire police.uk records, with the real LSOA boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hotspot.rank import rank_places
+from hotspot.study import load_study
+
+TOWN_CENTRES = {"Luton": (509_100, 221_300), "Bedford": (504_950, 249_750)}
+"""Approximate grid references (metres) of the two town centres."""
+
+
+@pytest.fixture(scope="module")
+def study(bedfordshire_crime_dir, bedfordshire_lsoas_path):
+    return load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
+
+
+def test_ranked_places_on_real_data(study, tmp_path):
+    result = rank_places(study, method="count", area_share=0.01)
+    places = result.places
+    # The area budget holds: at most 1 % of the study cells are listed.
+    assert places["n_cells"].sum() <= int(0.01 * result.study_cells)
+    assert result.study_cells >= result.grid.mask_from_geometry(study.study_area()).sum()
+    np.testing.assert_allclose(places["cumulative_share"], places["share"].cumsum())
+    assert places["cumulative_share"].iloc[-1] <= 1.0
+    # police.uk is month-only: trends, not peak windows.
+    assert "trend" in places and "peak" not in places
+    assert set(places["trend"]) <= {"rising", "falling", "no clear trend"}
+    # The top places are in the two town centres.
+    top = places.head(5)
+    distance = np.min([np.hypot(top["easting"] - x, top["northing"] - y) for x, y in TOWN_CENTRES.values()], axis=0)
+    assert (distance < 1500).all(), top[["name", "easting", "northing"]]
+    written = result.write(tmp_path / "beds.gpkg")
+    table = pd.read_csv(written[1])
+    assert table["lat"].between(51.8, 52.4).all() and table["lon"].between(-0.8, -0.1).all()
+    monthly = pd.read_csv(tmp_path / "beds_monthly.csv")
+    assert monthly.groupby("id")["count"].sum().to_dict() == dict(zip(places["id"], places["count"]))
+
+
+def test_streets_and_areas_rankings_on_real_data(study):
+    areas = rank_places(study, over="areas", top=417)
+    assert len(areas.places) == 417
+    assert areas.places["share"].sum() == pytest.approx(
+        areas.places["count"].sum() / len(study.records))
+    assert areas.places["count"].sum() >= 0.99 * len(study.records)
+    streets = rank_places(study, over="streets", top=10)
+    assert streets.places["count"].is_monotonic_decreasing
