@@ -19,7 +19,7 @@ app = typer.Typer(
         "and ranked places. Distances are metres in a projected CRS (British National Grid in Great Britain). "
         "With no INPUT, every command runs on the embedded demo town."
     ),
-    no_args_is_help=False,
+    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -902,9 +902,17 @@ def main() -> None:
     except HotspotInputError as exc:
         print(f"hotspot: error: {_cli_words(str(exc))}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as exc:
+        # typer turns Ctrl-C into a silent exit 130; say what state the outputs are in.
+        if exc.code == 130:
+            print(_INTERRUPTED, file=sys.stderr)
+        raise
     except KeyboardInterrupt:
-        print("hotspot: interrupted; no partial output was left in place", file=sys.stderr)
+        print(_INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+
+
+_INTERRUPTED = "hotspot: interrupted; outputs are written whole or not at all, so the last good files are still in place"
 
 
 if __name__ == "__main__":

@@ -113,7 +113,8 @@ def test_style_for_a_layer_not_written_is_refused(tmp_path):
         write_geopackage(tmp_path / "a.gpkg", {"ranked": layers["ranked"]}, styles={"gistar": "gistar"})
 
 
-def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", [RuntimeError("disk full (simulated)"), KeyboardInterrupt("Ctrl-C (simulated)")])
+def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkeypatch, failure):
     import pyogrio
 
     _, layers = make_layers()
@@ -126,11 +127,11 @@ def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkey
     def fail_after_first_layer(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("disk full (simulated)")
+            raise failure
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pyogrio, "write_dataframe", fail_after_first_layer)
-    with pytest.raises(RuntimeError, match="simulated"):
+    with pytest.raises(type(failure), match="simulated"):
         write_geopackage(path, layers, styles=STYLES)
     assert calls["n"] == 2
     assert path.read_bytes() == before

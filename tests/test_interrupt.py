@@ -1,0 +1,38 @@
+"""Ctrl-C during a run leaves the last good outputs in place and no partial files."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_sigint_mid_run_keeps_previous_outputs(tmp_path):
+    out = tmp_path / "ranked.gpkg"
+    first = subprocess.run([sys.executable, "-m", "cli", "rank", "--quiet", "--top", "3", "--out", str(out)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    # Gi* with an automatic band takes several seconds: interrupt it part way.
+    run = subprocess.Popen([sys.executable, "-m", "cli", "rank", "--method", "gistar", "--quiet", "--out", str(out)],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=300)
+
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert not [name for name in after if ".partial-" in name], sorted(after)
+    assert "Traceback" not in stderr
+    if run.returncode == 130:
+        assert "interrupted" in stderr
+        assert after == before
+    else:  # the run beat the signal; its outputs must then be complete
+        assert run.returncode == 0, stderr
+        import pyogrio
+
+        assert "ranked" in pyogrio.list_layers(out)[:, 0]
