@@ -142,14 +142,15 @@ def load_study(
     return Study(records=records, boundaries=areas, features=features, demo=demo, crs=records.crs, notes=notes)
 
 
-def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MAIN_BODY_MIN_SHARE):
+def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MAIN_BODY_MIN_SHARE, weights=None):
     """Which points belong to the main body of a point set.
 
     Points are counted on a coarse grid (``cell_m`` metres, default 5 km); cells holding at
     least ``min_share`` of the points (and at least 3) are occupied; the 8-connected cluster of
     occupied cells holding most points, grown by one cell, is the main body. Isolated records
     far away (a Bedfordshire crime located in Cornwall) fall outside it, while records just over
-    a force boundary stay in.
+    a force boundary stay in. ``weights`` (records per point, for merged locations) count
+    instead of points when given.
     """
     import numpy as np
     from scipy import ndimage
@@ -161,8 +162,9 @@ def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MA
     if x.size == 0:
         return np.ones(0, dtype=bool)
     coarse = Grid.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_m, max_cells=10**9)
-    counts = coarse.count(x, y)
-    occupied = counts >= max(3.0, min_share * x.size)
+    counts = coarse.count(x, y, weights)
+    total = x.size if weights is None else float(np.sum(weights))
+    occupied = counts >= max(3.0, min_share * total)
     if not occupied.any():
         return np.ones(x.size, dtype=bool)
     labels, n = ndimage.label(occupied, structure=np.ones((3, 3), dtype=int))

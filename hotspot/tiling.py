@@ -684,6 +684,24 @@ class NationalResult:
     seconds: dict = None
 
 
+def _keep_main_body(locs):
+    """Drop locations far from the main body of the records (counted as outside the study area).
+
+    A force's police.uk files place a few crimes hundreds of kilometres away; without this a
+    single force's grid would span England. See :func:`hotspot.study.main_body_mask`.
+    """
+    from dataclasses import replace
+
+    from hotspot.study import main_body_mask
+
+    keep = main_body_mask(locs.x, locs.y, weights=locs.weight)
+    if keep.all():
+        return locs
+    rejected = dict(locs.rejected)
+    rejected["outside_study_area"] = rejected.get("outside_study_area", 0) + int(round(locs.weight[~keep].sum()))
+    return replace(locs, x=locs.x[keep], y=locs.y[keep], weight=locs.weight[keep], rejected=rejected)
+
+
 def run_national(
     inputs,
     out_dir,
@@ -775,6 +793,7 @@ def run_national(
                                 engine=engine, client=client, files_per_task=1 if engine == "dask" else 4,
                                 progress=progress)
         seconds["ingest"] = time.perf_counter() - t
+        locs = _keep_main_body(locs)
         pad = max(bandwidth_m if kde else 0.0, band_m if gistar else 0.0)
         grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), cell_size_m,
                                 crs=locs.crs, pad_m=pad)

@@ -34,3 +34,11 @@ def test_load_study_reports_far_records_as_outside_the_study_area(tmp_path):
     assert len(study.records) == 500
     assert study.records.reject_counts["outside_study_area"] == 1
     assert study.notes and "far from the main body" in study.notes[0]
+
+
+def test_main_body_weights_count_records_not_locations():
+    # One merged location holding many records is the main body, a lone location far away is not.
+    x = np.array([500_000.0, 500_050.0, 900_000.0])
+    y = np.array([200_000.0, 200_050.0, 900_000.0])
+    keep = main_body_mask(x, y, weights=np.array([500.0, 500.0, 1.0]))
+    assert keep.tolist() == [True, True, False]
