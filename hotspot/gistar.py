@@ -121,6 +121,24 @@ class GiStarResult:
 
 # --- the statistic on flat arrays ------------------------------------------------------------------
 
+def analytic_z(lag, wsum, w2sum, n, mean, s, islands):
+    """Gi* z from the neighbourhood sums, given the global statistics of the study area.
+
+    ``lag`` = sum_j w_ij x_j (self included), ``wsum`` = W_i, ``w2sum`` = S1_i (arrays); ``n``, ``mean``
+    and ``s`` (> 0): the number of observations, their mean and standard deviation over the whole
+    study area, which is what lets a tile of a larger grid compute exactly the z the full grid gives.
+    ``islands``: boolean array of observations without neighbours (their z is left 0 here).
+    Returns ``(z, degenerate)``; ``degenerate`` marks observations whose neighbourhood is every other
+    observation (z = 0).
+    """
+    z = np.zeros(np.shape(lag))
+    inner = (n * w2sum - wsum * wsum) / (n - 1)
+    degenerate = (inner <= 1e-12 * np.maximum(w2sum, 1.0) * n) & ~islands
+    ok = ~degenerate & ~islands
+    z[ok] = (lag[ok] - mean * wsum[ok]) / (s * np.sqrt(inner[ok]))
+    return z, degenerate
+
+
 def _analytic(y, lag, wsum, w2sum, k, notes):
     """Gi* z and two-sided p from lag = sum_j w_ij y_j (self included), W_i, S1_i; islands (k == 0) NaN."""
     from scipy import stats
@@ -136,11 +154,7 @@ def _analytic(y, lag, wsum, w2sum, k, notes):
         notes.append(f"zero variance: every value is {y[0]:g}, so nothing can be hotter or colder than the rest; "
                      "z = 0 and p = 1 everywhere")
     else:
-        s = np.sqrt(var)
-        inner = (n * w2sum - wsum * wsum) / (n - 1)
-        degenerate = (inner <= 1e-12 * np.maximum(w2sum, 1.0) * n) & ~islands
-        ok = ~degenerate & ~islands
-        z[ok] = (lag[ok] - mean * wsum[ok]) / (s * np.sqrt(inner[ok]))
+        z, degenerate = analytic_z(lag, wsum, w2sum, n, mean, np.sqrt(var), islands)
         if degenerate.any():
             notes.append(f"{int(degenerate.sum())} observation(s) have every other observation as neighbour "
                          "(the band covers the whole study area); their z is 0")

@@ -359,28 +359,34 @@ def _gistar_tile(payload, n, mean, s):
     """
     from scipy import special
 
-    from hotspot.kernels.tiling import gistar_tile_z
+    from hotspot.gistar import analytic_z
+    from hotspot.kernels.gistar import stencil_sums
 
     values, mask, core, dr, dc = payload
-    rows, cols = core
-    shape = (rows.stop - rows.start, cols.stop - cols.start)
-    z = np.empty(shape)
-    # The smallest integer type that holds every neighbour count: less to send back from workers.
-    k = np.empty(shape, dtype=np.uint8 if dr.size < 256 else np.int32)
-    zero_lag = np.empty(shape, dtype=bool)
     values = np.ascontiguousarray(values, dtype=np.float64)
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    # The halo window holds every neighbour of the tile's own cells, so its stencil sums there are
+    # the full grid's; the halo cells' own sums are incomplete and are cut away.
+    sums, counts = stencil_sums(values, mask, dr, dc)
+    own = (core[0], core[1])
+    inside = mask[own]
+    neighbours = counts[own]
+    lag = values[own] + sums[own]
+    islands = inside & (neighbours == 0)
+    tested = inside & ~islands
+    # The smallest integer type that holds every neighbour count: less to send back from workers.
+    k = neighbours.astype(np.uint8 if dr.size < 256 else np.int32)
+    zero_lag = tested & (lag == 0.0)
     if s > 0:
-        n_degenerate = int(gistar_tile_z(values, mask, rows.start, cols.start, shape[0], shape[1], dr, dc, int(n),
-                                         float(mean), float(s), z, k, zero_lag))
+        z, degenerate = analytic_z(lag, neighbours + 1.0, neighbours + 1.0, int(n), float(mean), float(s), ~tested)
+        n_degenerate = int(np.count_nonzero(degenerate))
+        z[~tested] = np.nan
         # 2 * norm.sf(|z|) is 2 * ndtr(-|z|) in scipy; calling ndtr skips its argument checks.
         p = 2.0 * special.ndtr(-np.abs(z))
     else:
         # Zero variance: z = 0, p = 1 for every cell with neighbours (as hotspot.gistar reports it).
-        gistar_tile_z(values, mask, rows.start, cols.start, shape[0], shape[1], dr, dc, int(n), 0.0, 1.0, z, k,
-                      zero_lag)
-        z = np.where(np.isfinite(z), 0.0, np.nan)
-        p = np.where(np.isfinite(z), 1.0, np.nan)
+        z = np.where(tested, 0.0, np.nan)
+        p = np.where(tested, 1.0, np.nan)
         n_degenerate = 0
     # Cells whose neighbourhood sum is exactly 0 have a p that depends on k alone; the correction
     # sorts them as a handful of (value, multiplicity) pairs instead of one by one.
