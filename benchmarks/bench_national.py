@@ -12,8 +12,8 @@ the same plan on a 2-worker ``LocalCluster`` (1 thread each); ``--mode both`` ru
 subprocess (so peak memory is measured separately) and checks the results are identical (SHA-256 of
 the KDE surface and of the Gi* z and bins).
 
-The synthetic data (:mod:`hotspot.synthetic`) is generated once into ``benchmarks/.cache/``
-(gitignored; about 1 GB of CSV for 20 M records).
+The synthetic data (:mod:`hotspot.synthetic`) is generated once into the cache folder outside the
+checkout (``$HOTSPOT_CACHE``, default ``~/.cache/hotspot``; about 1 GB of CSV for 20 M records).
 
 Usage::
 
@@ -34,7 +34,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
+sys.path.insert(0, str(HERE.parent))
+from hotspot.settings import cache_dir  # noqa: E402  (light: os and pathlib only)
+
+CACHE = cache_dir() / "benchmarks"
 
 
 def peak_rss_gib() -> float:
