@@ -263,7 +263,7 @@ def _island_note(count, what, labels=None):
 
 def gi_star_grid(
     counts: np.ndarray,
-    band_m: float,
+    band_m: float | None,
     cell_size_m: float,
     *,
     mask: np.ndarray | None = None,
@@ -280,8 +280,9 @@ def gi_star_grid(
     ----------
     counts : array (nrows, ncols)
         Value per cell (counts or rates), row 0 north.
-    band_m : float
+    band_m : float or None
         Distance band, metres, between cell centres; cells exactly ``band_m`` away are neighbours.
+        None chooses it by :func:`hotspot.band.choose_band_grid` and reports the rule in ``band_rule``.
     cell_size_m : float
         Cell side, metres.
     mask : bool array (nrows, ncols) or None, default None
@@ -298,7 +299,7 @@ def gi_star_grid(
     null : {"auto", "exact", "permutation"}, default "auto"
         Force the exact per-class null or per-cell permutations.
     band_rule : str, default "given"
-        Text reported as the band's provenance.
+        Text reported as the band's provenance when ``band_m`` is given.
     progress : callable or None
         ``progress(stage, done, total)``.
 
@@ -317,7 +318,7 @@ def gi_star_grid(
     mask = np.ones(counts.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != counts.shape:
         raise HotspotInputError(f"the mask {mask.shape} does not match the grid {counts.shape}")
-    if band_m is None or not np.isfinite(band_m) or band_m < cell_size_m:
+    if band_m is not None and (not np.isfinite(band_m) or band_m < cell_size_m):
         raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) "
                                 "so cells have neighbours")
     if not np.all(np.isfinite(counts[mask])):
@@ -325,6 +326,10 @@ def gi_star_grid(
     n = int(mask.sum())
     if n < 3:
         raise HotspotInputError(f"Gi* needs at least 3 cells in the study area, got {n}; use a smaller --cell-size")
+    if band_m is None:
+        from hotspot.band import choose_band_grid
+
+        band_m, band_rule = choose_band_grid(counts, cell_size_m, mask, progress=progress)
 
     progress("Gi* stencil", 0, 1)
     dr, dc = stencil_offsets(band_m, cell_size_m)
@@ -628,14 +633,8 @@ def gi_star_points(
     mask = grid.mask_from_geometry(boundaries) if boundaries is not None and len(boundaries) else np.ones(grid.shape, bool)
     counts = grid.count(xy[:, 0], xy[:, 1])
     outside = int(len(records) - counts[mask].sum())
-    if band_m is None:
-        from hotspot.band import choose_band_grid
-
-        band_m, band_rule = choose_band_grid(counts, grid.cell_size, mask, progress=progress)
-    else:
-        band_rule = "given"
     result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
-                          correction=correction, band_rule=band_rule, progress=progress)
+                          correction=correction, progress=progress)
     if outside > 0:
         result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     frame = grid.to_geodataframe(_result_columns(result), where=mask)

@@ -358,21 +358,15 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         extra["kde_value"] = surface
         return surface, extra, eligible, notes
     if method == "gistar":
-        from hotspot.band import choose_band_grid
         from hotspot.gistar import gi_star_grid
 
-        if band_m is None:
-            band_m, band_rule = choose_band_grid(counts, grid.cell_size, mask, progress=progress)
-        else:
-            band_rule = "given"
-        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed,
-                              band_rule=band_rule, progress=progress)
+        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress)
         z = np.where(np.isfinite(result.z), result.z, 0.0)
         bins = np.asarray(result.bin)
         extra["gi_z"] = z
         extra["gi_p"] = np.asarray(result.p, dtype=np.float64)
         extra["gi_bin"] = bins.astype(np.float64)
-        notes.append(f"Gi*: band {result.band_m:,.0f} m ({band_rule}); candidate places are cells hot at >= 95 % "
+        notes.append(f"Gi*: band {result.band_m:,.0f} m ({result.band_rule}); candidate places are cells hot at >= 95 % "
                      f"after {result.correction} correction of {result.p_used}")
         return z, extra, bins >= 2, notes
     if method == "rtm":
