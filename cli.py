@@ -551,12 +551,8 @@ def evaluate(
 
         records = study.records
         area = study.study_area()
-        if area is not None:
-            grid = Grid.from_geometry(area, cell_size, crs=study.crs)
-            mask = grid.mask_from_geometry(area)
-        else:
-            grid = Grid.from_points(records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), cell_size, crs=study.crs)
-            mask = None
+        grid, mask = Grid.over_area(area, records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), cell_size,
+                                    crs=study.crs)
         if with_rtm and not study.features:
             raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
         methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,

@@ -623,14 +623,15 @@ def gi_star_points(
             frame.attrs["gistar"]["notes"] = list(result.notes)
         return frame, result
 
+    area = boundaries if boundaries is not None and len(boundaries) else None
     if grid is None:
-        if boundaries is not None and len(boundaries):
-            grid = Grid.from_geometry(boundaries, cell_size_m, crs=records.crs)
-        else:
-            if len(records) == 0:
-                raise HotspotInputError("no records to analyse; check the input and the filters")
-            grid = Grid.from_points(xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
-    mask = grid.mask_from_geometry(boundaries) if boundaries is not None and len(boundaries) else np.ones(grid.shape, bool)
+        if area is None and len(records) == 0:
+            raise HotspotInputError("no records to analyse; check the input and the filters")
+        grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
+    else:
+        mask = grid.mask_from_geometry(area) if area is not None else None
+    if mask is None:
+        mask = np.ones(grid.shape, bool)
     counts = grid.count(xy[:, 0], xy[:, 1])
     outside = int(len(records) - counts[mask].sum())
     result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,

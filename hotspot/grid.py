@@ -91,6 +91,20 @@ class Grid:
         bounds = geometry.total_bounds if hasattr(geometry, "total_bounds") else geometry.bounds
         return cls.from_bounds(*bounds, cell_size=cell_size, crs=crs, pad_m=pad_m)
 
+    @classmethod
+    def over_area(cls, area, x, y, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0):
+        """The grid a study is analysed on, and which of its cells are in the study area.
+
+        With an ``area`` (a GeoDataFrame/GeoSeries or shapely geometry in ``crs``): the grid over
+        its bounds and the boolean ``(nrows, ncols)`` mask of cells whose centre lies inside.
+        Without one: the grid over the points ``x``, ``y`` (metres) padded by ``pad_m`` metres,
+        and ``None`` for the mask, meaning every cell.
+        """
+        if area is not None:
+            grid = cls.from_geometry(area, cell_size, crs=crs)
+            return grid, grid.mask_from_geometry(area)
+        return cls.from_points(x, y, cell_size, crs=crs, pad_m=pad_m), None
+
     # --- geometry of the grid -------------------------------------------------------
 
     @property

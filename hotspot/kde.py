@@ -385,12 +385,10 @@ def density_for_study(
     bandwidth_m, rule = _choose_bandwidth(x, y, None, bandwidth_m, cell_size_m)
     crs = str(records.crs)
     area = study.study_area() if hasattr(study, "study_area") else getattr(study, "boundaries", None)
-    if area is not None and not getattr(area, "is_empty", False):
-        grid = Grid.from_geometry(area, cell_size_m, crs=crs)
-        mask = grid.mask_from_geometry(area)
-    else:
-        grid = Grid.from_points(x, y, cell_size_m, crs=crs, pad_m=float(bandwidth_m))
-        mask = None
+    if getattr(area, "is_empty", False) is True:
+        area = None
+    # Without an area the points' extent is padded by the bandwidth, so almost no kernel mass falls off the grid.
+    grid, mask = Grid.over_area(area, x, y, cell_size_m, crs=crs, pad_m=float(bandwidth_m))
     result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, units=units, mask=mask,
                             edge_correction=edge_correction, binned=binned, progress=progress)
     result.bandwidth_rule = rule

@@ -165,15 +165,16 @@ def build(
         raise HotspotInputError(f"the records are in {records.crs} but the grid is in {crs}; use one CRS")
     if grid is None:
         size = DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m)
-        if study_area is not None:
-            area = study_area.to_crs(crs) if hasattr(study_area, "to_crs") and study_area.crs is not None else study_area
-            grid = Grid.from_geometry(area, size, crs=crs)
-        else:
-            grid = Grid.from_points(records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), size, crs=crs)
+        area = study_area.to_crs(crs) if hasattr(study_area, "to_crs") and study_area.crs is not None else study_area
+        grid, study_mask = Grid.over_area(area, records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), size,
+                                          crs=crs)
+        if study_mask is None:
+            study_mask = np.ones(grid.shape, dtype=bool)
+    else:
+        study_mask = _study_mask(grid, study_area)
     distances_m = default_distances(grid.cell_size) if distances_m is None else list(distances_m)
     features = {name: (frame.to_crs(crs) if frame.crs is not None and frame.crs != crs else frame)
                 for name, frame in features.items()}
-    study_mask = _study_mask(grid, study_area)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != grid.shape:
