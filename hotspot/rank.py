@@ -322,12 +322,15 @@ def rank_places(
             "try --method count or a larger --area-share"
         )
     notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
-    places = _describe_places(labels, grid, counts, scores, extra_layers, frame, records, method)
+    flat, on_grid = grid.flat_index(x, y)
+    record_label = np.zeros(len(frame), dtype=np.int64)  # the place label of each record, 0 = none
+    record_label[on_grid] = labels.ravel()[flat[on_grid]]
+    places = _describe_places(labels, record_label, grid, counts, scores, extra_layers, frame, method)
     if top is not None:
         places = places.iloc[:top].copy()
     places["rank"] = np.arange(1, len(places) + 1)
 
-    profiles, monthly = _time_profiles(places, labels, grid, frame, records.has_times)
+    profiles, monthly = _time_profiles(places, record_label, frame, records.has_times)
     _add_timing_columns(places, profiles, monthly, records.has_times)
     places = _order_columns(places)
     return RankResult(
@@ -428,7 +431,7 @@ def _label_places(candidates: np.ndarray, scores: np.ndarray, radius_cells: int)
 # --- describing places --------------------------------------------------------------------
 
 
-def _describe_places(labels, grid, counts, scores, extra, frame, records, method):
+def _describe_places(labels, record_label, grid, counts, scores, extra, frame, method):
     import geopandas as gpd
     import shapely
     from pyproj import Transformer
@@ -449,9 +452,7 @@ def _describe_places(labels, grid, counts, scores, extra, frame, records, method
     geometries = [shapely.union_all(polygons[place_of_cell == i]) for i in range(n_places)]
 
     # Which place each record falls in, for names and crime types.
-    flat, on_grid = grid.flat_index(frame["x"].to_numpy(), frame["y"].to_numpy())
-    record_place = np.full(len(frame), -1, dtype=np.int64)
-    record_place[on_grid] = flat_labels[flat[on_grid]] - 1
+    record_place = record_label - 1
     in_any = record_place >= 0
     placed = frame.loc[in_any, ["location", "lsoa_name", "crime_type"]].copy()
     placed["place"] = record_place[in_any]
@@ -565,29 +566,28 @@ def _top_types(placed: pd.DataFrame, n_places: int, k: int = 3) -> list[str]:
 # --- when places peak ---------------------------------------------------------------------
 
 
-def _time_profiles(places, labels, grid, frame, has_times):
-    """Weekday x hour counts per place (timed records) and monthly counts per place."""
-    flat, on_grid = grid.flat_index(frame["x"].to_numpy(), frame["y"].to_numpy())
-    record_label = np.zeros(len(frame), dtype=np.int64)
-    record_label[on_grid] = labels.ravel()[flat[on_grid]]
-    profiles: dict[str, np.ndarray] = {}
-    monthly_columns: dict[str, pd.Series] = {}
+def _time_profiles(places, record_label, frame, has_times):
+    """Weekday x hour counts per place (timed records) and monthly counts per place, in one pass over the records."""
+    n_places = len(places)
+    # Row of each record's place in the ranked table; -1 for records in no listed place.
+    position = np.full(int(record_label.max()) + 1, -1, dtype=np.int64)
+    position[places["_label"].to_numpy()] = np.arange(n_places)
+    row = position[record_label]
     months = sorted(frame["month"].dropna().unique())
+    month = pd.Categorical(frame["month"], categories=months).codes
+    listed = (row >= 0) & (month >= 0)
+    per_month = np.zeros((n_places, len(months)), dtype=np.int64)
+    np.add.at(per_month, (row[listed], month[listed]), 1)
+    monthly = pd.DataFrame(per_month.T, index=months, columns=list(places["id"]))
+    monthly.index.name = "month"
+    profiles: dict[str, np.ndarray] = {}
     if has_times:
         when = pd.to_datetime(frame["datetime"])
-        weekday = when.dt.day_of_week.to_numpy()
-        hour = when.dt.hour.to_numpy()
-        has_time = when.notna().to_numpy()
-    for place_id, label in zip(places["id"], places["_label"]):
-        in_place = record_label == label
-        if has_times:
-            sel = in_place & has_time
-            matrix = np.zeros((7, 24), dtype=np.int64)
-            np.add.at(matrix, (weekday[sel].astype(int), hour[sel].astype(int)), 1)
-            profiles[place_id] = matrix
-        monthly_columns[place_id] = frame.loc[in_place, "month"].value_counts().reindex(months, fill_value=0)
-    monthly = pd.DataFrame(monthly_columns, index=months)
-    monthly.index.name = "month"
+        timed = (row >= 0) & when.notna().to_numpy()
+        weekday_hour = np.zeros((n_places, 7, 24), dtype=np.int64)
+        np.add.at(weekday_hour, (row[timed], when.dt.day_of_week.to_numpy()[timed].astype(int),
+                                 when.dt.hour.to_numpy()[timed].astype(int)), 1)
+        profiles = dict(zip(places["id"], weekday_hour))
     return profiles, monthly
 
 
