@@ -741,8 +741,10 @@ def _add_reading_options(callback):
 
 
 def _wire_reading_options() -> None:
+    import inspect
+
     for command in app.registered_commands:
-        if command.callback is not None and "inputs" in __import__("inspect").signature(command.callback).parameters:
+        if command.callback is not None and "inputs" in inspect.signature(command.callback).parameters:
             command.callback = _add_reading_options(command.callback)
 
 
@@ -892,7 +894,6 @@ def main() -> None:
     """Console-script entry point: bad input is one line on stderr and exit code 2, never a traceback."""
     from hotspot.errors import HotspotInputError
 
-    _wire_reading_options()
     try:
         app()
     except HotspotInputError as exc:
@@ -910,6 +911,9 @@ def main() -> None:
 
 _INTERRUPTED = "hotspot: interrupted; outputs are written whole or not at all, so the last good files are still in place"
 
+
+# After every command above is registered, so each one that takes INPUT gets the options.
+_wire_reading_options()
 
 if __name__ == "__main__":
     main()
