@@ -27,22 +27,16 @@ AREA_SHARES = (0.01, 0.05, 0.10)
 
 
 def hit_rate(score: np.ndarray, counts: np.ndarray, mask: np.ndarray | None = None, share: float = 0.05) -> float:
-    """Share of crimes in the top ``share`` of study cells by ``score`` (ties taken in proportion)."""
+    """Share of crimes in the top ``share`` of study cells by ``score`` (ties taken in proportion).
+
+    The study cells are ``mask`` (default all) with a finite score; the metric is the project's
+    one definition, :func:`hotspot.evaluate.forecast_metrics`, on those cells.
+    """
+    from hotspot.evaluate import forecast_metrics
+
     score = np.asarray(score, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.float64)
-    mask = np.isfinite(score) if mask is None else (np.asarray(mask, dtype=bool) & np.isfinite(score))
-    if not (0 < share <= 1):
-        raise HotspotInputError(f"area share must be in (0, 1], got {share}")
-    s, c = score[mask], counts[mask]
-    total = c.sum()
-    if total <= 0:
-        return float("nan")
-    values, inverse = np.unique(-s, return_inverse=True)  # ascending in -s: highest score first
-    cells = np.bincount(inverse, minlength=values.size).astype(np.float64)
-    crimes = np.bincount(inverse, weights=c, minlength=values.size)
-    x = np.concatenate([[0.0], np.cumsum(cells)])
-    y = np.concatenate([[0.0], np.cumsum(crimes)])
-    return float(np.interp(share * s.size, x, y) / total)
+    study = np.isfinite(score) if mask is None else (np.asarray(mask, dtype=bool) & np.isfinite(score))
+    return float(forecast_metrics(score, np.asarray(counts, dtype=np.float64), share, mask=study).hit_rate)
 
 
 def pai(score, counts, mask=None, share: float = 0.05) -> float:
