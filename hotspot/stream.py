@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from hotspot.errors import HotspotInputError
+from hotspot.kde import aggregate_locations
 from hotspot.progress import resolve
 
 DEFAULT_BLOCK_BYTES = 16 << 20
@@ -129,38 +130,6 @@ def merge_hashed(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pair.imag = y
     codes, keys = pd.factorize(pair)
     return keys.real.copy(), keys.imag.copy(), np.bincount(codes, weights=w, minlength=len(keys))
-
-
-def merge_identical(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Identical (x, y) pairs merged with summed weight ``w`` (default 1 each), sorted by y then x.
-
-    The same locations, order and (for whole-number weights, exactly) the same weights as
-    :func:`hotspot.kde.aggregate_locations`. Plain numpy, because streaming calls it on many
-    small blocks, where starting a parallel kernel costs more than the merge.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    w = np.ones(x.size) if w is None else np.asarray(w, dtype=np.float64)
-    if x.size == 0:
-        return x, y, w
-    # Sort by y alone, then order only the runs of tied y by x: much cheaper than a two-key sort.
-    order = np.argsort(y, kind="stable")
-    ys = y[order]
-    tie = ys[1:] == ys[:-1]
-    if tie.any():
-        in_run = np.zeros(ys.size, dtype=bool)
-        in_run[1:] |= tie
-        in_run[:-1] |= tie
-        positions = np.flatnonzero(in_run)
-        sub = order[positions]
-        order[positions] = sub[np.lexsort((x[sub], y[sub]))]
-    xs, ys, ws = x[order], y[order], w[order]
-    new = np.empty(xs.size, dtype=bool)
-    new[0] = True
-    np.not_equal(xs[1:], xs[:-1], out=new[1:])
-    new[1:] |= ys[1:] != ys[:-1]
-    starts = np.flatnonzero(new)
-    return xs[starts], ys[starts], np.add.reduceat(ws, starts)
 
 
 def _header(source) -> list[str]:
@@ -436,7 +405,7 @@ def stream_locations(
     x, y = transform(lon, lat, WGS84, crs)
     usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(lon, lat, crs)
     rejected["out_of_range"] += int(round(float(w[~usable].sum())))
-    x, y, w = merge_identical(x[usable], y[usable], w[usable])
+    x, y, w = aggregate_locations(x[usable], y[usable], w[usable])
     if n_rows == 0:
         raise HotspotInputError(f"{sources[0].label}{' and others' if len(sources) > 1 else ''}: the input holds no data rows")
     if x.size == 0:

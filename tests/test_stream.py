@@ -10,7 +10,7 @@ import pytest
 from hotspot.errors import HotspotInputError
 from hotspot.ingest import read_records
 from hotspot.kde import aggregate_locations
-from hotspot.stream import _Aggregator, merge_hashed, merge_identical, stream_locations
+from hotspot.stream import _Aggregator, merge_hashed, stream_locations
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n"
 
@@ -97,22 +97,22 @@ def test_running_merge_equals_one_merge():
         ys.append(y)
         agg.add(*aggregate_locations(x, y))
         assert agg.rows <= max(agg.merge_rows, 2 * 900) + 40
-    got = merge_identical(*agg.result())  # the running merge is unordered; sort for the comparison
+    got = aggregate_locations(*agg.result())  # the running merge is unordered; sort for the comparison
     want = aggregate_locations(np.concatenate(xs), np.concatenate(ys))
     for a, b in zip(got, want):
         assert np.array_equal(a, b)
 
 
-def test_merges_equal_aggregate_locations_including_signed_zero():
+def test_hashed_merge_equals_aggregate_locations_including_signed_zero():
     rng = np.random.default_rng(2)
     x = rng.integers(-3, 3, 5000).astype(float)
     y = rng.integers(-3, 3, 5000).astype(float)
     x[::7] = -0.0
     w = rng.integers(1, 4, 5000).astype(float)
     want = aggregate_locations(x, y, w)
-    for got in (merge_identical(x, y, w), merge_identical(*merge_hashed(x, y, w))):
-        for a, b in zip(got, want):
-            assert np.array_equal(a, b)
+    got = aggregate_locations(*merge_hashed(x, y, w))
+    for a, b in zip(got, want):
+        assert np.array_equal(a, b)
 
 
 def test_stream_input_errors(tmp_path):
