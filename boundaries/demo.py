@@ -434,7 +434,7 @@ def _features(rng: np.random.Generator, streets):
 
     cx, cy = CENTRE_XY
     lines = streets.geometry.values
-    cand, cand_line = _points_along(lines, 10.0, 5.0)
+    cand, _ = _points_along(lines, 10.0, 5.0)
     candx, candy = shapely.get_x(cand), shapely.get_y(cand)
     rc = np.hypot(candx - cx, candy - cy)
 

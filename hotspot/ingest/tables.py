@@ -81,8 +81,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 POLICEUK_HEADER = ("month", "longitude", "latitude", "crime_type", "lsoa_code")
 """Normalised columns whose presence marks a police.uk street-level CSV."""
 
-TEXT_COLUMNS = ("crime_id", "crime_type", "location", "lsoa_code", "lsoa_name", "outcome")
-
 
 def normalise(name: str) -> str:
     """Column name as matched against ``ALIASES``: lower case, runs of non-alphanumerics as one ``_``."""
