@@ -65,7 +65,24 @@ WeekdaysOpt = Annotated[
     Optional[str],
     typer.Option("--weekdays", help="Comma-separated weekdays kept, e.g. fri,sat. Needs records with dates.", show_default=False),
 ]
-CellSizeOpt = Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres.", min=1.0)]
+CellSizeOpt = Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres (every command uses the same "
+                        "study grid: the boundaries, or the main body of the records).", min=1.0)]
+FactorOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, "
+                 "or a CSV of points); repeat for several. Default on the demo town: its own factors.", show_default=False),
+]
+BandwidthRuleOpt = Annotated[
+    str,
+    typer.Option("--bandwidth-rule", help="How the KDE radius is chosen when --bandwidth is not given: holdout (the "
+                 "street-level radius, 150 m to 1 km, whose density of the earlier months best predicted the latest "
+                 "quarter) or silverman (the county-scale rule ArcGIS uses)."),
+]
+BandRuleOpt = Annotated[
+    str,
+    typer.Option("--band-rule", help="How the Gi* band is chosen when --band is not given: holdout (as --bandwidth-rule) "
+                 "or moran (first peak of incremental spatial autocorrelation, about 1 km on county data)."),
+]
 CrsOpt = Annotated[
     Optional[str],
     typer.Option("--crs", help="Projected CRS (metres) to work in, e.g. EPSG:27700. Default: British National Grid "
@@ -148,6 +165,23 @@ def _load_study(
     return study
 
 
+def _factor_specs(factor):
+    """Parse --factor NAME=PATH options (checked before any data is read)."""
+    if not factor:
+        return []
+    from rtm.factors import collect_factor_specs
+
+    return collect_factor_specs(factor, None)
+
+
+def _add_factors(study, specs) -> None:
+    """Read the --factor layers into the study's risk features (they replace the demo's)."""
+    if specs:
+        from rtm.factors import read_factors
+
+        study.features = read_factors(specs, study.crs)
+
+
 def _report_rejects(records, quiet: bool) -> None:
     from hotspot.records import REJECT_REASONS
 
@@ -175,9 +209,12 @@ def rank(
     merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge top cells into named places (a best cell plus "
                      "top cells within one cell of it: at most 3 x 3 cells).")] = True,
     bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="KDE search radius in metres for --method kde "
-                         "(default: the spatial Silverman rule, reported).", show_default=False)] = None,
+                         "(default: chosen by --bandwidth-rule and reported).", show_default=False)] = None,
     band: Annotated[Optional[float], typer.Option("--band", help="Gi* distance band in metres for --method gistar "
-                    "(default: the peak of incremental spatial autocorrelation, reported).", show_default=False)] = None,
+                    "(default: chosen by --band-rule and reported).", show_default=False)] = None,
+    bandwidth_rule: BandwidthRuleOpt = "holdout",
+    band_rule: BandRuleOpt = "holdout",
+    factor: FactorOpt = None,
     top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
     area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
     nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
@@ -207,16 +244,20 @@ def rank(
         if hours is not None:
             raise HotspotInputError("--nte sets --hours 19:00-07:00; give one of them")
         hours = "19:00-07:00"
+    specs = _factor_specs(factor)
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        _add_factors(study, specs)
         from hotspot.rank import rank_places
 
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
-                             merge=merge, bandwidth_m=bandwidth, band_m=band, seed=seed, progress=progress)
+                             merge=merge, bandwidth_m=bandwidth, band_m=band, bandwidth_rule=bandwidth_rule,
+                             band_rule=band_rule, seed=seed, progress=progress)
     out_path = _default_out(out, "rank")
     suppress = _suppression_k(suppress_below, public)
     provenance = _provenance("rank", inputs, study, method=method, over=over, top=top, area_share=area_share,
                              nte=nte, cell_size_m=cell_size, merge=merge, bandwidth_m=bandwidth, band_m=band, seed=seed,
+                             bandwidth_rule=bandwidth_rule, band_rule=band_rule, factors=[str(x) for x in specs] or None,
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
                              weekdays=weekdays, boundaries=str(boundaries) if boundaries else None)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
@@ -252,11 +293,12 @@ def _print_ranked(result, quiet: bool) -> None:
 def kde(
     inputs: Inputs = None,
     kernel: Annotated[str, typer.Option("--kernel", help="quartic|epanechnikov|triangular|uniform|gaussian (gaussian: sd = bandwidth/3, cut at the bandwidth).")] = "quartic",
-    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="Search radius in metres (the kernel reaches zero there). Default: the spatial Silverman rule ArcGIS uses; the value is printed.", show_default=False)] = None,
+    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="Search radius in metres (the kernel reaches zero there). Default: chosen by --bandwidth-rule; the value and rule are printed.", show_default=False)] = None,
     units: Annotated[str, typer.Option("--units", help="per-km2 (crimes per square km), per-cell (expected crimes per cell) or relative (1 = study-area average).")] = "per-km2",
     hotspot_share: Annotated[Optional[float], typer.Option("--hotspot-share", help="Also write the top share of cells (0.05 = 5 % of the area) as ranked hotspot polygons, a GeoPackage beside the GeoTIFF.", show_default=False)] = None,
     edge_correction: Annotated[bool, typer.Option("--edge-correction", help="Divide each crime's weight by the share of its kernel inside the study area, so edges are not under-counted.")] = False,
     binned: Annotated[bool, typer.Option("--binned", help="Approximate by linear binning and FFT convolution instead of the exact sum.")] = False,
+    bandwidth_rule: BandwidthRuleOpt = "holdout",
     boundaries: BoundariesOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="The GeoTIFF to write. Default: hotspot-out/kde.tif.", show_default=False)] = None,
     crime_type: CrimeTypeOpt = None,
@@ -264,7 +306,7 @@ def kde(
     date_to: ToOpt = None,
     hours: HoursOpt = None,
     weekdays: WeekdaysOpt = None,
-    cell_size: CellSizeOpt = 50.0,
+    cell_size: CellSizeOpt = 100.0,
     crs: CrsOpt = None,
     rejects: RejectsOpt = None,
     quiet: QuietOpt = False,
@@ -282,8 +324,9 @@ def kde(
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         from hotspot.kde import density_for_study
 
-        result = density_for_study(study, cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel, units=units,
-                                   edge_correction=edge_correction, binned=binned, progress=progress)
+        result = density_for_study(study, cell_size_m=cell_size, bandwidth_m=bandwidth, bandwidth_rule=bandwidth_rule,
+                                   kernel=kernel, units=units, edge_correction=edge_correction, binned=binned,
+                                   progress=progress)
         hotspots = None
         if hotspot_share is not None:
             from hotspot.surface_hotspots import surface_hotspots
@@ -294,6 +337,7 @@ def kde(
 
     console = _console(quiet)
     console.print(f"bandwidth {result.bandwidth_m:,.0f} m ({result.bandwidth_rule})")
+    console.print(study.describe_area())
     console.print(f"grid {result.grid.nrows:,} rows x {result.grid.ncols:,} columns of {result.grid.cell_size:g} m cells; "
                   f"{result.n_points:,} crimes at {result.n_locations:,} distinct locations")
     console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g}; "
@@ -320,7 +364,8 @@ def kde(
 @app.command()
 def gistar(
     inputs: Inputs = None,
-    band: Annotated[Optional[float], typer.Option("--band", help="Distance band in metres between cell centres (or area centroids). Default: chosen automatically; the rule is printed.", show_default=False)] = None,
+    band: Annotated[Optional[float], typer.Option("--band", help="Distance band in metres between cell centres (or area centroids). Default: chosen by --band-rule; the rule is printed.", show_default=False)] = None,
+    band_rule: BandRuleOpt = "holdout",
     weights: Annotated[str, typer.Option("--weights", help="band (grid cells, distance band) | queen | rook | knn | centroid-band (areas from --boundaries).")] = "band",
     k: Annotated[int, typer.Option("--k", help="Neighbours per area for --weights knn.")] = 8,
     area_counts: Annotated[Optional[Path], typer.Option("--area-counts", help="Instead of points: a CSV of area_code,count joined to --boundaries.", show_default=False)] = None,
@@ -362,14 +407,17 @@ def gistar(
             study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
             from hotspot.gistar import gi_star_points
 
-            frame, result = gi_star_points(study.records, cell_size_m=cell_size, band_m=band, boundaries=study.boundaries,
-                                           weights=weights, k=k, permutations=permutations, seed=seed,
-                                           correction=correction, progress=progress)
+            grid, mask = study.grid(cell_size) if weights == "band" else (None, None)
+            frame, result = gi_star_points(study.records, grid=grid, mask=mask, cell_size_m=cell_size, band_m=band,
+                                           band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
+                                           permutations=permutations, seed=seed, correction=correction,
+                                           progress=progress)
         from hotspot.outputs import write_csv, write_geopackage
 
         provenance = _provenance("gistar", inputs or ([area_counts] if area_counts else None),
                                  None if area_counts is not None else study, cell_size_m=cell_size, band_m=result.band_m,
                                  band_rule=result.band_rule, weights=weights, k=k, permutations=permutations, seed=seed,
+                                 bins=result.p_used,
                                  correction=correction, p_used=result.p_used, crime_types=crime_type,
                                  date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
         gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
@@ -551,8 +599,7 @@ def evaluate(
 
         records = study.records
         area = study.study_area()
-        grid, mask = Grid.over_area(area, records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), cell_size,
-                                    crs=study.crs)
+        grid, mask = study.grid(cell_size)
         if with_rtm and not study.features:
             raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
         methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
@@ -784,6 +831,7 @@ def report(
     section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration. Default: all.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
     permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
+    factor: FactorOpt = None,
     boundaries: BoundariesOpt = None,
     crime_type: CrimeTypeOpt = None,
     date_from: FromOpt = None,
@@ -809,14 +857,16 @@ def report(
     if out.suffix.lower() not in (".html", ".htm"):
         raise HotspotInputError(f"--out {out}: the report is HTML; give a path ending in .html")
     k = _suppression_k(suppress_below, public)
+    specs = _factor_specs(factor)
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        _add_factors(study, specs)
         from hotspot.report import report_for_study
 
         provenance = _provenance(
             "report", inputs, study, cell_size_m=cell_size, top=top, permutations=permutations, seed=seed,
             sections=list(sections), crime_type=crime_type, date_from=date_from, date_to=date_to, hours=hours,
-            weekdays=weekdays, boundaries=boundaries, crs=crs, suppress_below=k,
+            weekdays=weekdays, boundaries=boundaries, crs=crs, suppress_below=k, factors=[str(x) for x in specs] or None,
         )
         path, skipped = report_for_study(study, out, title=title, cell_size_m=cell_size, top=top, permutations=permutations,
                                          seed=seed, sections=sections, provenance=provenance, suppress_below=k,

@@ -32,7 +32,8 @@ Dobson interval for the ASR (Dobson et al. 1991)
     ASR + sqrt(var / O) (O_L - O) and ASR + sqrt(var / O) (O_U - O), (O_L, O_U) the exact
     Poisson limits of O. With O = 0 the interval is 0 to NaN (undefined).
 Quintile
-    Areas ordered by count, highest first (ties by area code); quintile 1 = the busiest fifth.
+    Areas ordered by count, highest first (ties by area code); quintile 1 = the busiest fifth, by rank, so
+    areas with equal counts share the better quintile.
 Deprivation decile
     IMD decile as published: 1 = the most deprived 10 % of LSOAs in England.
 """
@@ -51,7 +52,7 @@ from hotspot.concentration import ConcentrationSummary, concentration
 from hotspot.errors import HotspotInputError
 from hotspot.records import Records
 
-JOINS = ("code", "spatial", "auto")
+JOINS = ("auto", "code", "spatial")
 """How records are matched to areas: by their ``lsoa_code``, by point in polygon, or code when most match."""
 
 ESP2013 = (5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000)
@@ -259,6 +260,13 @@ class AreaStatistics:
         What the reader should know (unmatched records, missing populations, no ASR, ...).
     level : str
         "area" (the given areas) or "ward" (aggregated with the lookup).
+    month_of_year : DataFrame or None
+        ``month`` (1-12), ``name``, ``months_in_period`` (how many of that calendar month the
+        records span), ``count`` and ``per_month`` (count / months_in_period, so a month that
+        occurs three times in a 26-month period is not favoured); None without months.
+    out_of_area : int
+        Records the force placed outside its area (rejected as out of area or outside the study
+        area), reported on their own line as needs assessments do; not in ``n_records``.
     """
 
     table: object
@@ -272,6 +280,8 @@ class AreaStatistics:
     join: str
     notes: list = field(default_factory=list)
     level: str = "area"
+    month_of_year: pd.DataFrame | None = None
+    out_of_area: int = 0
 
     def lorenz_table(self) -> pd.DataFrame:
         """The Lorenz curve as a table: ``share_of_areas, share_of_records``."""
@@ -292,7 +302,8 @@ class AreaStatistics:
         if out.suffix.lower() != ".gpkg":
             out = out.with_suffix(".gpkg")
         layers = {"areas": self.table, "lorenz": self.lorenz_table()}
-        extra = {"by_decile": self.by_decile, "wards_top_quintile": self.wards_with_top_quintile}
+        extra = {"by_decile": self.by_decile, "wards_top_quintile": self.wards_with_top_quintile,
+                 "month_of_year": self.month_of_year}
         layers.update({k: v for k, v in extra.items() if v is not None})
         written = [write_geopackage(out, layers, styles={"areas": "areas"}, provenance=provenance)]
         written.append(write_csv(self.table, out.with_suffix(".csv"), provenance=provenance))
@@ -307,39 +318,9 @@ class AreaStatistics:
 
 def _match_records(records: Records, areas, join: str, tolerance_m: float) -> tuple[np.ndarray, str, dict]:
     """Index into ``areas`` of each record (-1 unmatched), the join used, and unmatched counts by reason."""
-    frame = records.frame
-    codes = pd.Index(areas["area_code"].astype(str))
-    lsoa = frame["lsoa_code"].fillna("").astype(str).str.strip() if "lsoa_code" in frame else pd.Series([""] * len(frame))
-    by_code = codes.get_indexer(lsoa)
-    if join == "auto":
-        join = "code" if len(frame) and (by_code >= 0).mean() >= 0.5 else "spatial"
-    if join == "code":
-        reasons = {"no area code on the record": int(((by_code < 0) & lsoa.eq("")).sum()),
-                   "area code not among the boundaries": int(((by_code < 0) & lsoa.ne("")).sum())}
-        return by_code, join, reasons
-    import shapely
+    from hotspot.assign import assign_records
 
-    x = frame["x"].to_numpy(np.float64)
-    y = frame["y"].to_numpy(np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    points = shapely.points(np.where(ok, x, 0.0), np.where(ok, y, 0.0))
-    tree = shapely.STRtree(areas.geometry.values)
-    pairs = tree.query(points, predicate="intersects")
-    index = np.full(len(frame), -1, dtype=np.int64)
-    # A point on a shared edge touches two areas; keep the first (lowest area index) deterministically.
-    order = np.lexsort((pairs[1], pairs[0]))
-    first_pt, first_at = np.unique(pairs[0][order], return_index=True)
-    index[first_pt] = pairs[1][order][first_at]
-    index[~ok] = -1
-    near = 0
-    if tolerance_m > 0:
-        missing = np.flatnonzero((index < 0) & ok)
-        if missing.size:
-            got = tree.query_nearest(points[missing], max_distance=tolerance_m, all_matches=False)
-            index[missing[got[0]]] = got[1]
-            near = got[0].size
-    reasons = {"no coordinates": int((~ok).sum()),
-               f"outside every area (beyond {tolerance_m:g} m)": int(((index < 0) & ok).sum())}
+    index, reasons, _, near = assign_records(records.frame, areas, rule=join, tolerance_m=tolerance_m)
     if near:
         reasons[f"_near {near}"] = near
     return index, join, reasons
@@ -353,7 +334,7 @@ def area_statistics(
     age_bands: list[str] | None = None,
     imd=None,
     lookup=None,
-    join: str = "code",
+    join: str = "auto",
     age_column: str = "age_band",
     tolerance_m: float = 20.0,
     confidence: float = 0.95,
@@ -381,9 +362,10 @@ def area_statistics(
     lookup : DataFrame or path, optional
         Area to ward: a code column and ward code/name columns (``ward_code``/``ward_name``
         or ONS ``WDyyCD``/``WDyyNM``, the first pair found).
-    join : {"code", "spatial", "auto"}, default "code"
-        Match records to areas by ``lsoa_code``, by point in polygon, or by code when at
-        least half the records' codes match the areas (else spatially).
+    join : {"auto", "code", "spatial"}, default "auto"
+        How records are matched to areas (:mod:`hotspot.assign`): "auto", the rule every command
+        uses, takes the record's own ``lsoa_code`` when it is among the areas and its position
+        otherwise; "code" the code only; "spatial" the position only.
     age_column : str, default "age_band"
         Record column with each record's age band (labels as in ``age_bands``).
     tolerance_m : float, default 20
@@ -526,8 +508,34 @@ def area_statistics(
         result_table, overall = _to_wards(result_table, band_counts, band_pop, band_cols, per, confidence, notes)
         summary = concentration(result_table["count"].to_numpy())
         wards = None
+    rejected = records.reject_counts
+    out_of_area = int(rejected.get("outside_force_area", 0) + rejected.get("outside_study_area", 0))
+    if out_of_area:
+        notes.append(f"out of area: {out_of_area:,} records ({out_of_area / (n_records + out_of_area):.1%} of the "
+                     "located records) were placed outside the force or study area and are not in the table")
     return AreaStatistics(result_table, by_decile, summary, wards, overall, n_records, n_matched, n_unmatched, join,
-                          notes, level)
+                          notes, level, month_of_year_profile(records.frame["month"]), out_of_area)
+
+
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_of_year_profile(months) -> pd.DataFrame | None:
+    """Records per calendar month, and per occurrence of that month in the period the records span.
+
+    ``months`` are ``YYYY-MM`` strings. The period runs from the first to the last month present
+    (months without records inside it count). Returns None when there are no months.
+    """
+    months = pd.Series(months).dropna().astype(str)
+    if months.empty:
+        return None
+    period = pd.period_range(months.min(), months.max(), freq="M")
+    occurrences = np.bincount(period.month - 1, minlength=12)
+    counts = np.bincount(pd.PeriodIndex(months, freq="M").month - 1, minlength=12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_month = np.where(occurrences > 0, counts / np.maximum(occurrences, 1), np.nan)
+    return pd.DataFrame({"month": np.arange(1, 13), "name": MONTH_NAMES, "months_in_period": occurrences,
+                         "count": counts, "per_month": per_month})
 
 
 def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per, confidence) -> dict:
@@ -536,10 +544,8 @@ def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per
     total = int(counts.sum())
     table["rank"] = pd.Series(counts).rank(ascending=False, method="min").astype(np.int64).to_numpy()
     table["share"] = counts / total if total > 0 else np.nan
-    order = np.lexsort((table["area_code"].to_numpy(), -counts))
-    position = np.empty(n_areas, dtype=np.int64)
-    position[order] = np.arange(n_areas)
-    table["quintile"] = 1 + (5 * position) // n_areas
+    # Quintiles by rank, so areas with the same count share a quintile (the better one).
+    table["quintile"] = 1 + (5 * (table["rank"].to_numpy() - 1)) // n_areas
     overall = {"count": total, "population": math.nan, "rate_per_1000": math.nan, "rate_low": math.nan,
                "rate_high": math.nan}
     if pop is None:

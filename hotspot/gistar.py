@@ -41,6 +41,13 @@ NULL_METHODS = ("auto", "exact", "permutation")
 EXACT_MAX_CELLS = 40_000_000
 """Largest (k_max + 1) x (s_max + 1) table the exact null builds (about 320 MB of float64 per buffer)."""
 
+BINNING_RULE = (
+    "a cell or area is binned at a confidence level only when both its randomisation p (p_sim: the exact "
+    "per-class null on counts, else permutations) and the normal p of its z (what ArcGIS bins on) reach that "
+    "level after the multiple-testing correction"
+)
+"""How the -3..3 bins are drawn, in words (docs/methods.md explains why)."""
+
 EXACT_RESOLUTION = 1e-12
 """Absolute floating-point accuracy of exact conditional-randomisation p-values."""
 
@@ -239,8 +246,10 @@ def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed,
 
 
 def _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask):
-    p_used = "p_sim" if permutations > 0 else "p"
-    chosen = p_sim if permutations > 0 else p
+    # Bins need both tests to agree (see BINNING_RULE): on zero-heavy counts the randomisation null
+    # alone calls every empty neighbourhood a cold spot, and the normal p alone over-calls hot spots.
+    p_used = "max(p_sim, p)" if permutations > 0 else "p"
+    chosen = np.fmax(p_sim, p) if permutations > 0 else p
     if zero_var:
         chosen = np.where(islands_mask, np.nan, 1.0)
         p = np.where(islands_mask, np.nan, 1.0)
@@ -485,28 +494,12 @@ def _describe_columns(frame, result: GiStarResult):
     return frame
 
 
-def count_points_in_areas(xy: np.ndarray, areas, crs: str | None = None) -> tuple[np.ndarray, int]:
-    """Points per polygon (row order of ``areas``) and how many points matched no polygon.
+def count_points_in_areas(records, areas) -> tuple[np.ndarray, int]:
+    """Records per polygon (row order of ``areas``) and how many matched no polygon, by
+    :func:`hotspot.assign.assign_records` (the record's own LSOA code, else its position within 20 m)."""
+    from hotspot.assign import count_per_area
 
-    A point inside no polygon but within 20 m of one joins the nearest (boundary generalisation).
-    """
-    import geopandas as gpd
-
-    if len(xy) == 0:
-        return np.zeros(len(areas)), 0
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs or areas.crs)
-    polys = gpd.GeoDataFrame({"_area": np.arange(len(areas))}, geometry=areas.geometry.values, crs=areas.crs)
-    joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    area = joined["_area"].to_numpy(dtype=np.float64)
-    missing = np.isnan(area)
-    if missing.any():
-        near = gpd.sjoin_nearest(pts[missing], polys, how="left", max_distance=_JOIN_TOLERANCE_M)
-        near = near[~near.index.duplicated(keep="first")]
-        area[np.flatnonzero(missing)] = near["_area"].to_numpy(dtype=np.float64)
-    ok = np.isfinite(area)
-    counts = np.bincount(area[ok].astype(np.int64), minlength=len(areas)).astype(np.float64)
-    return counts, int((~ok).sum())
+    return count_per_area(records.frame, areas)
 
 
 def gi_star_area_counts(
@@ -568,8 +561,10 @@ def gi_star_points(
     records,
     *,
     grid=None,
+    mask=None,
     cell_size_m: float = 100.0,
     band_m: float | None = None,
+    band_rule_name: str = "holdout",
     boundaries=None,
     weights: str = "band",
     k: int = 8,
@@ -585,11 +580,18 @@ def gi_star_points(
     records : hotspot.records.Records
         Crime points, metres.
     grid : hotspot.grid.Grid or None
-        Grid to count on; default a ``cell_size_m`` grid over the boundaries, else over the points.
+        Grid to count on (a study's :meth:`hotspot.study.Study.grid`); default a ``cell_size_m``
+        grid over the boundaries, else over the points.
+    mask : bool array or None
+        Study-area cells of ``grid``; default the cells inside ``boundaries`` (or every cell).
     cell_size_m : float, default 100
         Cell side, metres (when ``grid`` is None).
     band_m : float or None, default None
-        Distance band, metres; None chooses one (:mod:`hotspot.band`) and reports the rule.
+        Distance band, metres; None chooses one by ``band_rule_name`` and reports the rule.
+    band_rule_name : {"holdout", "moran"}, default "holdout"
+        How a missing grid band is chosen: the street-level radius that best predicted the
+        latest months (:func:`hotspot.radius.choose_radius`), or the first peak of incremental
+        spatial autocorrelation (:func:`hotspot.band.choose_band_grid`, about 1 km on county data).
     boundaries : GeoDataFrame or None
         Study-area polygons. With ``weights="band"`` they mask the grid (cells whose centre is inside);
         with area weights they are the areas counted.
@@ -614,12 +616,12 @@ def gi_star_points(
     if kind in AREA_KINDS:
         if boundaries is None or len(boundaries) == 0:
             raise HotspotInputError(f"--weights {kind} counts points per area: give --boundaries PATH")
-        counts, unmatched = count_points_in_areas(xy, boundaries, records.crs)
+        counts, unmatched = count_points_in_areas(records, boundaries)
         frame, result = gi_star_area_counts(counts, boundaries, weights=kind, k=k, band_m=band_m,
                                             permutations=permutations, seed=seed, correction=correction,
                                             progress=progress)
         if unmatched:
-            result.notes.append(f"{unmatched:,} records lie in no area (more than 20 m outside all) and were not counted")
+            result.notes.append(f"{unmatched:,} records lie in no area (no matching LSOA code and more than 20 m outside all) and were not counted")
             frame.attrs["gistar"]["notes"] = list(result.notes)
         return frame, result
 
@@ -628,14 +630,25 @@ def gi_star_points(
         if area is None and len(records) == 0:
             raise HotspotInputError("no records to analyse; check the input and the filters")
         grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
-    else:
+    elif mask is None:
         mask = grid.mask_from_geometry(area) if area is not None else None
     if mask is None:
         mask = np.ones(grid.shape, bool)
+    band_rule = "given"
+    if band_m is None and band_rule_name == "holdout":
+        from hotspot.radius import choose_radius
+
+        band_m, band_rule = choose_radius(records.frame, grid, mask)
+        if band_m is None:
+            band_rule = f"{band_rule}; incremental spatial autocorrelation instead"
+    elif band_m is None and band_rule_name != "moran":
+        raise HotspotInputError(f"--band-rule must be holdout or moran, got {band_rule_name!r}")
     counts = grid.count(xy[:, 0], xy[:, 1])
     outside = int(len(records) - counts[mask].sum())
     result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
-                          correction=correction, progress=progress)
+                          correction=correction, progress=progress, band_rule=band_rule)
+    if band_rule != "given" and band_m is None:
+        result.band_rule = f"{band_rule}: {result.band_rule}"
     if outside > 0:
         result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     frame = grid.to_geodataframe(_result_columns(result), where=mask)

@@ -363,32 +363,51 @@ def density_for_study(
     *,
     cell_size_m: float = 100.0,
     bandwidth_m: float | None = None,
+    bandwidth_rule: str = "holdout",
     kernel: str = "quartic",
     units: str = "per-km2",
     edge_correction: bool = False,
     binned: bool = False,
     progress=None,
 ) -> KernelDensity:
-    """Kernel density of a :class:`hotspot.study.Study`'s records on a grid over its study area.
+    """Kernel density of a :class:`hotspot.study.Study`'s records on its study grid (:meth:`Study.grid`).
 
-    The grid covers the study area (the boundaries or the demo outline; cells whose centre
-    falls outside it are NaN) when the study has one, else the records' extent padded by the bandwidth so almost none of the
-    kernel mass falls off the grid. Parameters as in :func:`kernel_density`; ``cell_size_m``
-    is the cell side in metres (default 100).
+    Cells outside the study area are NaN. Parameters as in :func:`kernel_density`; ``cell_size_m``
+    is the cell side in metres (default 100). Without ``bandwidth_m`` the radius comes from
+    ``bandwidth_rule``: ``"holdout"`` (default, :func:`hotspot.radius.choose_radius`: the radius
+    whose density of the earlier months best predicted the latest quarter, street-level
+    candidates 150 m to 1 km; Silverman when there are fewer than two months) or ``"silverman"``
+    (the spatial Silverman rule ArcGIS uses, :func:`default_bandwidth`).
     """
+    from hotspot.radius import RULES
+
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
+    if bandwidth_rule not in ("holdout", "silverman"):
+        raise HotspotInputError(f"--bandwidth-rule must be holdout or silverman, got {bandwidth_rule!r}")
+    assert bandwidth_rule in RULES
     records = study.records
-    x = records.frame["x"].to_numpy(np.float64)
-    y = records.frame["y"].to_numpy(np.float64)
+    frame = records.frame
+    x = frame["x"].to_numpy(np.float64)
+    y = frame["y"].to_numpy(np.float64)
     if x.size == 0:
         raise HotspotInputError("no records left to estimate a density from; check the input and the filters")
-    bandwidth_m, rule = _choose_bandwidth(x, y, None, bandwidth_m, cell_size_m)
-    crs = str(records.crs)
-    area = study.study_area() if hasattr(study, "study_area") else getattr(study, "boundaries", None)
-    if getattr(area, "is_empty", False) is True:
-        area = None
-    # Without an area the points' extent is padded by the bandwidth, so almost no kernel mass falls off the grid.
-    grid, mask = Grid.over_area(area, x, y, cell_size_m, crs=crs, pad_m=float(bandwidth_m))
+    if study.study_area() is not None:
+        grid, mask = study.grid(cell_size_m)
+    else:
+        grid, mask = None, None
+    rule = "given"
+    if bandwidth_m is None and bandwidth_rule == "holdout" and grid is not None:
+        from hotspot.radius import choose_radius
+
+        bandwidth_m, rule = choose_radius(frame, grid, mask)
+        if bandwidth_m is None:
+            rule = f"{rule}; "
+    if bandwidth_m is None:
+        bandwidth_m, silverman = _choose_bandwidth(x, y, None, None, cell_size_m)
+        rule = silverman if rule == "given" else rule + silverman
+    if grid is None:
+        # Without an area the points' extent is padded by the bandwidth, so almost no kernel mass falls off the grid.
+        grid, mask = Grid.over_area(None, x, y, cell_size_m, crs=str(records.crs), pad_m=float(bandwidth_m))
     result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, units=units, mask=mask,
                             edge_correction=edge_correction, binned=binned, progress=progress)
     result.bandwidth_rule = rule

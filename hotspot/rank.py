@@ -235,6 +235,8 @@ def rank_places(
     place_radius_cells: int = 1,
     bandwidth_m: float | None = None,
     band_m: float | None = None,
+    bandwidth_rule: str = "holdout",
+    band_rule: str = "holdout",
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> RankResult:
@@ -260,10 +262,13 @@ def rank_places(
     place_radius_cells : int, default 1
         How far, in cells, a place reaches from its seed cell when merging.
     bandwidth_m : float, optional
-        KDE search radius in metres for ``method="kde"``; default the spatial Silverman rule.
+        KDE search radius in metres for ``method="kde"``; default chosen by ``bandwidth_rule``.
     band_m : float, optional
-        Gi* distance band in metres for ``method="gistar"``; default chosen by
-        :func:`hotspot.band.choose_band_grid` (peak of incremental spatial autocorrelation) and reported.
+        Gi* distance band in metres for ``method="gistar"``; default chosen by ``band_rule``.
+    bandwidth_rule, band_rule : {"holdout", "silverman"} and {"holdout", "moran"}, default "holdout"
+        How a missing KDE radius / Gi* band is chosen: the street-level radius whose density of the
+        earlier months best predicted the latest quarter (:func:`hotspot.radius.choose_radius`), or
+        the county-scale rules (spatial Silverman; peak of incremental spatial autocorrelation).
     seed : int, default 0
         Seed for the random steps of the scoring methods (Gi* permutations, RTM folds).
     progress : callable, optional
@@ -290,19 +295,23 @@ def rank_places(
     frame = records.frame
     x = frame["x"].to_numpy(np.float64)
     y = frame["y"].to_numpy(np.float64)
-    area_geometry = study.study_area()
-    if area_geometry is not None:
-        grid = Grid.from_bounds(*area_geometry.bounds, cell_size=cell_size_m, crs=records.crs)
-        grid = _extend_to_points(grid, x, y)
-        mask = grid.mask_from_geometry(area_geometry)
-    else:
-        grid = Grid.from_points(x, y, cell_size_m, crs=records.crs)
-        mask = np.ones(grid.shape, dtype=bool)
+    grid, mask = study.grid(cell_size_m)
     counts = grid.count(x, y)
-    mask |= counts > 0  # records kept within the boundary tolerance sit in edge cells
 
     progress(f"scoring cells ({method})", 0, 1)
+    if method == "kde" and bandwidth_m is None and bandwidth_rule == "holdout":
+        from hotspot.radius import choose_radius
+
+        bandwidth_m, radius_rule = choose_radius(frame, grid, mask)
+    elif method == "gistar" and band_m is None and band_rule == "holdout":
+        from hotspot.radius import choose_radius
+
+        band_m, radius_rule = choose_radius(frame, grid, mask)
+    else:
+        radius_rule = None
     scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m, band_m)
+    if radius_rule and (bandwidth_m is not None or band_m is not None):
+        notes.insert(0, f"{'KDE bandwidth' if method == 'kde' else 'Gi* band'}: {radius_rule}")
     progress(f"scoring cells ({method})", 1, 1)
 
     if top is None and area_share is None:
@@ -329,6 +338,11 @@ def rank_places(
     if top is not None:
         places = places.iloc[:top].copy()
     places["rank"] = np.arange(1, len(places) + 1)
+    study_km2 = float(mask.sum()) * grid.cell_area_m2 / 1e6
+    listed_km2 = float(places["area_m2"].sum()) / 1e6
+    notes.append(f"{study.describe_area()}, {int(mask.sum()):,} cells of {grid.cell_size:g} m; the {len(places):,} "
+                 f"places listed cover {listed_km2:,.2f} km2 ({listed_km2 / study_km2:.2%} of it) and hold "
+                 f"{places['count'].sum() / max(len(frame), 1):.1%} of the records")
 
     profiles, monthly = _time_profiles(places, record_label, frame, records.has_times)
     _add_timing_columns(places, profiles, monthly, records.has_times)
@@ -356,7 +370,8 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         from hotspot.kde import kernel_density
 
         density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, units="per-cell", mask=mask, progress=progress)
-        notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m ({density.bandwidth_rule})")
+        notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m "
+                     f"({'see above' if bandwidth_m is not None else density.bandwidth_rule})")
         surface = np.nan_to_num(density.surface, nan=0.0)
         extra["kde_value"] = surface
         return surface, extra, eligible, notes
@@ -376,7 +391,8 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         import rtm
 
         if not study.features:
-            raise HotspotInputError("--method rtm needs risk features; run on the demo or use `hotspot rtm --factor NAME=PATH`")
+            raise HotspotInputError("--method rtm needs risk features: give --factor NAME=PATH (e.g. --factor "
+                                    "pubs=pubs.gpkg), repeated for each feature layer")
         result = rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed, progress=progress)
         risk = np.nan_to_num(np.asarray(result.risk), nan=0.0)
         extra["rtm_score"] = risk
@@ -493,7 +509,8 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
     if "gi_bin" in table:
         table["gi_bin"] = table["gi_bin"].astype(np.int64)
     places = gpd.GeoDataFrame(table, geometry=geometries, crs=grid.crs)
-    places = places.sort_values(["count", "score"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    # Places are ranked by what the method scored (ties by records), so the list answers the method's question.
+    places = places.sort_values(["score", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
     places["name"] = _disambiguate(places["name"])
     places["cumulative_share"] = places["share"].cumsum()
     # Place ids follow rank order so P001 is always the top place.
@@ -570,8 +587,9 @@ def _time_profiles(places, record_label, frame, has_times):
     """Weekday x hour counts per place (timed records) and monthly counts per place, in one pass over the records."""
     n_places = len(places)
     # Row of each record's place in the ranked table; -1 for records in no listed place.
-    position = np.full(int(record_label.max()) + 1, -1, dtype=np.int64)
-    position[places["_label"].to_numpy()] = np.arange(n_places)
+    labels = places["_label"].to_numpy()
+    position = np.full(max(int(record_label.max()), int(labels.max(initial=0))) + 1, -1, dtype=np.int64)
+    position[labels] = np.arange(n_places)
     row = position[record_label]
     months = sorted(frame["month"].dropna().unique())
     month = pd.Categorical(frame["month"], categories=months).codes

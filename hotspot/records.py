@@ -42,6 +42,7 @@ REJECT_REASONS = {
     "no_location": "no location (police.uk publishes a few percent of rows without coordinates)",
     "unparsable": "coordinates or date could not be parsed",
     "out_of_range": "coordinates outside the valid range for their CRS",
+    "outside_force_area": "out of area: placed in an LSOA of another force's local authority",
     "outside_study_area": "outside the study area (the boundaries, or far from the main body of records)",
     "filtered_crime_type": "outside the crime-type filter",
     "filtered_date": "outside the date range",

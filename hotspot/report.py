@@ -483,7 +483,7 @@ def report_for_study(
         if not hasattr(rtm, "build"):
             raise ImportError("rtm.build", name="rtm.build")
         if not study.features:
-            raise HotspotInputError("no risk features (give --features or run on the demo)")
+            raise HotspotInputError("no risk features (give --factor NAME=PATH, or run on the demo)")
         result = rtm.build(records, study.features, study_area=study.study_area(), seed=seed)
         parts["risk"] = result
         parts["model_table"] = result.model_table
@@ -496,13 +496,12 @@ def report_for_study(
         if boundaries is not None and len(boundaries):
             from hotspot.gistar import count_points_in_areas
 
-            counts, _ = count_points_in_areas(records.xy, boundaries, records.crs)
+            counts, _ = count_points_in_areas(records, boundaries)
             what = "areas"
         else:
-            from hotspot.grid import Grid
-
-            counts = Grid.from_points(x, y, cell_size_m, crs=records.crs).count(x, y).ravel()
-            what = f"{cell_size_m:g} m cells"
+            grid, mask = study.grid(cell_size_m)
+            counts = grid.count(x, y)[mask]
+            what = f"{cell_size_m:g} m cells of the study area"
         summary = concentration(np.asarray(counts, dtype=np.float64))
         parts["lorenz"] = summary
         notes.append(f"Concentration over {what}: {summary.describe()}")

@@ -567,19 +567,75 @@ def tiled_gi_star(
     islands = np.flatnonzero((mask & (k == 0)).ravel())
     if islands.size:
         notes.insert(0, _island_note(int(islands.size), "cells"))
-    if correction == "fdr":
+    p_sim, null_method, p_used = _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes)
+    p_bin = p if p_sim is None else np.fmax(p, np.where(np.isnan(p_sim), p, p_sim))
+    if correction == "fdr" and p_sim is None:
         p_adj = _fdr_adjust(p, zero_lag, k)
     else:
-        p_adj = adjust_pvalues(p, correction)
+        p_adj = adjust_pvalues(np.where(mask, p_bin, np.nan), correction)
     del zero_lag
     bins = _bins(z, p_adj)
     counts_out = np.where(mask, counts, np.nan)
     return GiStarResult(
-        z=z, p=p, p_sim=np.broadcast_to(np.float64(np.nan), counts.shape), p_adjusted=p_adj, bin=bins,
-        correction=correction, p_used="p", null_method="none (analytic z only: tiled national-scale Gi*)",
+        z=z, p=p, p_sim=np.broadcast_to(np.float64(np.nan), counts.shape) if p_sim is None else p_sim,
+        p_adjusted=p_adj, bin=bins, correction=correction, p_used=p_used, null_method=null_method,
         p_sim_resolution=float("nan"), n_neighbours=k, islands=islands, notes=notes, counts=counts_out,
         band_m=float(band_m), band_rule=band_rule, weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
     )
+
+
+def _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes):
+    """The exact randomisation p for the cells whose normal p could reach a bin (p <= 0.10), so the
+    tiled Gi* bins by the same rule as :func:`hotspot.gistar.gi_star_grid` (both p must agree).
+
+    A cell whose normal p is above 0.10 has bin 0 whatever its exact p, and leaving its exact p out
+    changes no corrected p at or below 0.10 (it ranks above all of them either way), so the bins are
+    those of the full computation. Returns ``(p_sim or None, null_method, p_used)``; None when the
+    counts are not integers or the exact table would be too large (then bins use the normal p, noted).
+    """
+    from hotspot.gistar import _exact_plan, _exact_pvalues
+    from hotspot.kernels.gistar import stencil_sums
+    from hotspot.multiple_testing import BIN_LEVELS
+    from hotspot.weights import stencil_offsets
+
+    analytic = "none (analytic z only: tiled national-scale Gi*)"
+    if zero_var:
+        return None, analytic, "p"
+    alpha = max(a for _, a in BIN_LEVELS)
+    candidates = mask & np.isfinite(p) & (p <= alpha) & (k > 0)
+    if not candidates.any():
+        return None, analytic, "p"
+    y_all = counts[mask]
+    dr, dc = stencil_offsets(band_m, cell_size_m)
+    rows, cols = np.nonzero(candidates)
+    r0, r1 = max(0, rows.min() - int(np.abs(dr).max())), rows.max() + int(np.abs(dr).max()) + 1
+    c0, c1 = max(0, cols.min() - int(np.abs(dc).max())), cols.max() + int(np.abs(dc).max()) + 1
+    window = (slice(r0, r1), slice(c0, c1))
+    t2, _ = stencil_sums(np.where(mask[window], counts[window], 0.0), mask[window], dr, dc)
+    t = t2[candidates[window]]
+    kc = k[candidates].astype(np.int64)
+    feasible, reason, k_max, s_max, shift = _exact_plan(y_all, kc, t)
+    if not feasible:
+        notes.append(f"exact per-class null not used ({reason}); bins use the normal p alone")
+        return None, analytic, "p"
+    p_exact = _exact_pvalues_subset(y_all, counts[candidates], kc, t, k_max, s_max, shift)
+    p_sim = np.full(counts.shape, np.nan)
+    p_sim[candidates] = p_exact
+    return p_sim, ("exact conditional randomisation per (own value, neighbour count) class, for the cells whose "
+                   "normal p is at most 0.10 (the others cannot be binned)"), "max(p_sim, p)"
+
+
+def _exact_pvalues_subset(y_all, y, k, t, k_max, s_max, shift):
+    """Exact p for cells with values ``y``, neighbour counts ``k`` and neighbour sums ``t``, the null drawn
+    from the histogram of ``y_all`` (every study-area cell)."""
+    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
+
+    levels, mult = np.unique(np.round(y_all - shift).astype(np.int64), return_counts=True)
+    H = sum_distribution(levels, mult.astype(np.int64), int(k_max), int(s_max))
+    own = np.searchsorted(levels, np.round(y - shift).astype(np.int64)).astype(np.int64)
+    tt = np.round(t - k * shift).astype(np.int64)
+    p, _, _ = exact_binary_pvalues(levels, H, int(y_all.size), own, k, tt)
+    return p
 
 
 # --- outputs -------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_demo_polygons_parity_with_esda(town):
     from hotspot.gistar import count_points_in_areas, gi_star_areas
     from hotspot.weights import area_weights
 
-    counts, _ = count_points_in_areas(town.records().xy, town.lsoas)
+    counts, _ = count_points_in_areas(town.records(), town.lsoas)
     w = area_weights(town.lsoas, "queen")
     res = gi_star_areas(counts, w, permutations=0)
     assert np.max(np.abs(res.z - _esda_z(counts, area_weights(town.lsoas, "queen")))) < 1e-8
