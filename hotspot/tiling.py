@@ -460,13 +460,18 @@ def tiled_gi_star(
     mask: np.ndarray | None = None,
     correction: str = "fdr",
     band_rule: str = "given",
+    exact: bool = True,
     tile_cells: int = DEFAULT_TILE_CELLS,
     engine: str = "local",
     scheduler: str | None = None,
     client=None,
     progress=None,
 ):
-    """Analytic Gi* on a grid computed tile by tile; equals ``gi_star_grid(..., permutations=0)``.
+    """Gi* on a grid computed tile by tile, binned like :func:`hotspot.gistar.gi_star_grid`.
+
+    With ``exact=True`` (default) the bins equal ``gi_star_grid``'s (the exact randomisation p is
+    computed for the cells whose normal p could reach a bin, and both must agree); with
+    ``exact=False`` the result equals ``gi_star_grid(..., permutations=0)`` (normal p only).
 
     Parameters
     ----------
@@ -518,7 +523,7 @@ def tiled_gi_star(
 
         with dask_client(scheduler) as own:
             return tiled_gi_star(counts, band_m, cell_size_m, mask=mask, correction=correction, band_rule=band_rule,
-                                 tile_cells=tile_cells, engine=engine, client=own, progress=progress)
+                                 exact=exact, tile_cells=tile_cells, engine=engine, client=own, progress=progress)
     payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc) for t in plan.tiles]
     if engine == "dask":
         from hotspot.distributed import scatter_payloads
@@ -567,7 +572,10 @@ def tiled_gi_star(
     islands = np.flatnonzero((mask & (k == 0)).ravel())
     if islands.size:
         notes.insert(0, _island_note(int(islands.size), "cells"))
-    p_sim, null_method, p_used = _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes)
+    if exact:
+        p_sim, null_method, p_used = _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes)
+    else:
+        p_sim, null_method, p_used = None, "none (analytic z only)", "p"
     p_bin = p if p_sim is None else np.fmax(p, np.where(np.isnan(p_sim), p, p_sim))
     if correction == "fdr" and p_sim is None:
         p_adj = _fdr_adjust(p, zero_lag, k)

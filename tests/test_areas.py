@@ -179,7 +179,7 @@ def test_write_geopackage_and_csvs(tmp_path):
     s = area_statistics(_town_records(), AREAS, population=POP, imd=imd)
     written = s.write(tmp_path / "areas.gpkg")
     names = sorted(p.name for p in written)
-    assert names == ["areas.csv", "areas.gpkg", "areas_by_decile.csv", "areas_lorenz.csv"]
+    assert names == ["areas.csv", "areas.gpkg", "areas_by_decile.csv", "areas_lorenz.csv", "areas_month_of_year.csv"]
     layers = [name for name, _ in pyogrio.list_layers(tmp_path / "areas.gpkg")]
     assert "areas" in layers and "by_decile" in layers
     back = pd.read_csv(tmp_path / "areas.csv")

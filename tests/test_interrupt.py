@@ -18,12 +18,21 @@ def test_sigint_mid_run_keeps_previous_outputs(tmp_path):
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
 
-    # Gi* with an automatic band takes several seconds: interrupt it part way.
-    run = subprocess.Popen([sys.executable, "-m", "cli", "rank", "--method", "gistar", "--quiet", "--out", str(out)],
-                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
+    # Interrupt part way through the analysis. Waiting for the first line the run prints (after the
+    # records are read) rather than a fixed time: under load a fixed sleep could land before Python
+    # had installed its Ctrl-C handler, and the process died of the signal itself (rc -2), not of our handling.
+    run = subprocess.Popen([sys.executable, "-m", "cli", "rank", "--method", "gistar", "--band-rule", "moran",
+                            "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = run.stderr.readline()
+        seen.append(line)
+        if "records kept" in line or not line:
+            break
     run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=300)
+    rest, stderr = run.communicate(timeout=300)
+    stderr = "".join(seen) + stderr
 
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert not [name for name in after if ".partial-" in name], sorted(after)

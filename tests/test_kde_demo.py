@@ -61,7 +61,7 @@ def test_quiet_area_has_zero_density(study):
 def test_study_without_boundaries_gets_a_padded_grid(study):
     from dataclasses import replace
 
-    bare = replace(study, boundaries=None, demo=None)
+    bare = replace(study, boundaries=None, demo=None, area=None)
     result = density_for_study(bare, cell_size_m=50.0, bandwidth_m=400.0, units="per-cell")
     assert result.mask is None and np.isfinite(result.surface).all()
     # The grid reaches a bandwidth beyond the outermost records, so only discretisation is lost.

@@ -119,7 +119,8 @@ def test_tiled_gistar_equals_gi_star_grid(points, grid, band, tile_cells, correc
     mask[4:7, 199:202] = False
     mask[5, 200] = True  # an island: no in-mask neighbour within the band at 250/300 m
     full = gi_star_grid(counts, band, grid.cell_size, mask=mask, permutations=0, correction=correction)
-    tiled = tiled_gi_star(counts, band, grid.cell_size, mask=mask, tile_cells=tile_cells, correction=correction)
+    tiled = tiled_gi_star(counts, band, grid.cell_size, mask=mask, tile_cells=tile_cells, correction=correction,
+                          exact=False)
     for name, value in _gi_fields(full).items():
         assert_same(getattr(tiled, name), value)
     assert np.array_equal(tiled.bin, full.bin)
@@ -127,6 +128,13 @@ def test_tiled_gistar_equals_gi_star_grid(points, grid, band, tile_cells, correc
     assert np.array_equal(tiled.islands, full.islands)
     assert tiled.n == full.n and tiled.p_used == "p" and tiled.permutations == 0
     assert (full.bin != 0).sum() > 50  # there are hot spots to get right
+    # With the exact p where a bin is possible, the tiled bins equal gi_star_grid's default (both p agree).
+    exact_full = gi_star_grid(counts, band, grid.cell_size, mask=mask, correction=correction)
+    exact_tiled = tiled_gi_star(counts, band, grid.cell_size, mask=mask, tile_cells=tile_cells, correction=correction)
+    assert np.array_equal(exact_tiled.bin, exact_full.bin)
+    assert exact_tiled.p_used == exact_full.p_used == "max(p_sim, p)"
+    binned = exact_full.bin != 0
+    assert_same(exact_tiled.p_adjusted[binned], exact_full.p_adjusted[binned])
 
 
 def test_tiled_gistar_zero_variance_and_no_mask(grid):
@@ -161,7 +169,7 @@ def test_gistar_places_ranks_hot_groups_by_crimes():
     counts = np.zeros(grid.shape)
     counts[10:14, 10:14] = 9.0   # 16 cells x 9 = 144 crimes
     counts[40:43, 45:48] = 20.0  # 9 cells x 20 = 180 crimes: the busier place
-    result = tiled_gi_star(counts, 150.0, 100.0, tile_cells=17)
+    result = tiled_gi_star(counts, 150.0, 100.0, tile_cells=17, exact=False)
     layers = gistar_layers(result, grid, min_bin=3)
     places = layers["gistar_places"]
     assert len(places) == 2
