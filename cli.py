@@ -425,6 +425,8 @@ def gistar(
     from hotspot.gistar import summary_lines
 
     console = _console(quiet)
+    if area_counts is None:
+        console.print(study.describe_area())
     for line in summary_lines(result):
         console.print(line)
     console.print(f"wrote {gpkg} (layer gistar)")
@@ -808,6 +810,8 @@ def _provenance(command: str, inputs, study=None, **parameters):
     version, command line, ``parameters``, input files with sizes and SHA-256, records kept and rejected, UTC time."""
     from hotspot.provenance import Provenance
 
+    if study is not None and hasattr(study, "describe_area"):
+        parameters = {**parameters, "study_area": study.describe_area(), "study_area_km2": round(study.area_km2, 3)}
     return Provenance.capture(command, parameters, [str(p) for p in inputs] if inputs else ["demo"],
                               getattr(study, "records", None))
 

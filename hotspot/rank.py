@@ -281,6 +281,10 @@ def rank_places(
         raise HotspotInputError(f"--over {over!r} is not one of {', '.join(OVER)}")
     if top is not None and top < 1:
         raise HotspotInputError(f"--top must be at least 1, got {top}")
+    if bandwidth_rule not in ("holdout", "silverman"):
+        raise HotspotInputError(f"--bandwidth-rule must be holdout or silverman, got {bandwidth_rule!r}")
+    if band_rule not in ("holdout", "moran"):
+        raise HotspotInputError(f"--band-rule must be holdout or moran, got {band_rule!r}")
     if area_share is not None and not (0 < area_share <= 1):
         raise HotspotInputError(f"--area-share must be in (0, 1], e.g. 0.01 for 1 % of the study area; got {area_share}")
     records = study.records
@@ -309,9 +313,8 @@ def rank_places(
         band_m, radius_rule = choose_radius(frame, grid, mask)
     else:
         radius_rule = None
-    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m, band_m)
-    if radius_rule and (bandwidth_m is not None or band_m is not None):
-        notes.insert(0, f"{'KDE bandwidth' if method == 'kde' else 'Gi* band'}: {radius_rule}")
+    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m,
+                                                         band_m, radius_rule)
     progress(f"scoring cells ({method})", 1, 1)
 
     if top is None and area_share is None:
@@ -325,7 +328,11 @@ def rank_places(
         if area_share is not None or labels.max() >= top or budget >= 1.0:
             break
         budget = min(1.0, budget * 2)
-    if not candidates.any():
+    if not candidates.any() and method == "gistar":
+        # An honest answer, not bad input: nothing is significantly hot at this band and size.
+        notes.append("no cell is a Gi* hot spot at >= 95 % confidence after FDR correction, so no place is listed; "
+                     "--method count or kde ranks the busiest places instead")
+    elif not candidates.any():
         raise HotspotInputError(
             f"no cell qualifies as a hotspot with --method {method} (for gistar: no significant hot cells); "
             "try --method count or a larger --area-share"
@@ -356,7 +363,7 @@ def rank_places(
 # --- scoring ------------------------------------------------------------------------------
 
 
-def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=None, band_m=None):
+def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=None, band_m=None, radius_rule=None):
     """The method's per-cell score, extra per-cell layers to report, and which cells are eligible."""
     notes: list[str] = []
     extra: dict[str, np.ndarray] = {}
@@ -371,14 +378,15 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
 
         density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, units="per-cell", mask=mask, progress=progress)
         notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m "
-                     f"({'see above' if bandwidth_m is not None else density.bandwidth_rule})")
+                     f"({radius_rule or ('given' if bandwidth_m is not None else density.bandwidth_rule)})")
         surface = np.nan_to_num(density.surface, nan=0.0)
         extra["kde_value"] = surface
         return surface, extra, eligible, notes
     if method == "gistar":
         from hotspot.gistar import gi_star_grid
 
-        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress)
+        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress,
+                              band_rule=radius_rule or "given")
         z = np.where(np.isfinite(result.z), result.z, 0.0)
         bins = np.asarray(result.bin)
         extra["gi_z"] = z
@@ -473,12 +481,12 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
     placed = frame.loc[in_any, ["location", "lsoa_name", "crime_type"]].copy()
     placed["place"] = record_place[in_any]
 
-    names = _place_names(placed, n_places)
     top_types = _top_types(placed, n_places)
 
     centroids = shapely.centroid(np.array(geometries, dtype=object))
     easting = shapely.get_x(centroids)
     northing = shapely.get_y(centroids)
+    names = _place_names(placed, n_places, _nearest_records(frame, easting, northing))
     to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     lon, lat = to_wgs84.transform(easting, northing)
     area_m2 = cells_per_place * grid.cell_area_m2
@@ -531,9 +539,30 @@ def _strip_on_or_near(location: pd.Series) -> pd.Series:
     return location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
 
 
-def _place_names(placed: pd.DataFrame, n_places: int) -> list[str]:
-    """The street most records in a place are on or near, with the area holding most of them."""
+def _nearest_records(frame: pd.DataFrame, easting: np.ndarray, northing: np.ndarray) -> pd.DataFrame:
+    """For each place centre (metres), the record nearest to it, as rows of ``frame`` with a ``place`` column.
+
+    A place chosen by a smoothed score (KDE, Gi*, RTM) can hold no record of its own; it is then named
+    after the nearest record's street and area, as an analyst would describe it."""
+    from scipy.spatial import cKDTree
+
+    if len(frame) == 0:
+        return frame.assign(place=np.zeros(0, dtype=np.int64))
+    tree = cKDTree(np.column_stack([frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)]))
+    _, nearest = tree.query(np.column_stack([easting, northing]))
+    rows = frame.iloc[nearest][["location", "lsoa_name", "crime_type"]].copy()
+    rows["place"] = np.arange(len(easting))
+    return rows
+
+
+def _place_names(placed: pd.DataFrame, n_places: int, nearest: pd.DataFrame | None = None) -> list[str]:
+    """The street most records in a place are on or near, with the area holding most of them.
+
+    Places holding no record take the street and area of the record nearest their centre (``nearest``)."""
     names = [""] * n_places
+    if nearest is not None and len(nearest):
+        empty = ~np.isin(np.arange(n_places), placed["place"].to_numpy())
+        placed = pd.concat([placed, nearest[empty[nearest["place"].to_numpy()]]], ignore_index=True)
     if len(placed) == 0:
         return [f"Place {i + 1}" for i in range(n_places)]
     placed = placed.assign(street=_strip_on_or_near(placed["location"]))

@@ -104,13 +104,33 @@ def test_peak_window_wraps_from_sunday_to_monday():
     assert count == 30 and share == 1.0
 
 
+def _mann_kendall(values):
+    """Mann-Kendall by hand: S from every pair, tau-b with ties, two-sided normal p with the tie-corrected variance."""
+    from math import erfc, sqrt
+
+    n = len(values)
+    sign = np.sign(values[None, :] - values[:, None])[np.triu_indices(n, 1)]
+    s = sign.sum()
+    _, ties = np.unique(values, return_counts=True)
+    n0 = n * (n - 1) / 2
+    tau = s / sqrt(n0 * (n0 - (ties * (ties - 1) / 2).sum()))
+    var = (n * (n - 1) * (2 * n + 5) - (ties * (ties - 1) * (2 * ties + 5)).sum()) / 18
+    z = s / sqrt(var)
+    return tau, erfc(abs(z) / sqrt(2))
+
+
 def test_monthly_trend_detects_rise_fall_and_flat():
     rising = pd.Series(np.arange(24) * 3 + 10)
     assert monthly_trend(rising)[0] == "rising"
     assert monthly_trend(rising[::-1].reset_index(drop=True))[0] == "falling"
     rng = np.random.default_rng(0)
-    flat = pd.Series(rng.poisson(20, 24))
-    assert monthly_trend(flat)[0] in ("no clear trend", "rising", "falling")
+    for _ in range(20):
+        noisy = pd.Series(rng.poisson(20, 24))
+        label, tau, p = monthly_trend(noisy)
+        ref_tau, ref_p = _mann_kendall(noisy.to_numpy())
+        assert tau == pytest.approx(ref_tau, abs=1e-12) and p == pytest.approx(ref_p, abs=0.02)
+        expected = "no clear trend" if ref_p >= 0.05 else ("rising" if ref_tau > 0 else "falling")
+        assert label == expected
     assert monthly_trend(pd.Series([5, 5, 5, 5, 5]))[0] == "no clear trend"
     assert monthly_trend(pd.Series([1, 2]))[0] == "too few months"
 
