@@ -508,13 +508,19 @@ def area_statistics(
         result_table, overall = _to_wards(result_table, band_counts, band_pop, band_cols, per, confidence, notes)
         summary = concentration(result_table["count"].to_numpy())
         wards = None
-    rejected = records.reject_counts
-    out_of_area = int(rejected.get("outside_force_area", 0) + rejected.get("outside_study_area", 0))
+    out_of_area = _out_of_area(records)
     if out_of_area:
         notes.append(f"out of area: {out_of_area:,} records ({out_of_area / (n_records + out_of_area):.1%} of the "
                      "located records) were placed outside the force or study area and are not in the table")
     return AreaStatistics(result_table, by_decile, summary, wards, overall, n_records, n_matched, n_unmatched, join,
                           notes, level, month_of_year_profile(records.frame["month"]), out_of_area)
+
+
+def _out_of_area(records: Records) -> int:
+    """Records rejected as out of area or outside the study area, of the kept records' crime types and months."""
+    from hotspot.study import Study
+
+    return Study(records=records).out_of_area()
 
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -752,12 +752,12 @@ def _rank_areas(study, *, top, area_share):
 
     if study.boundaries is None:
         raise HotspotInputError("--over areas needs --boundaries (LSOAs, wards...)")
+    from hotspot.assign import count_per_area
+
     areas = study.boundaries
     frame = study.records.frame
-    points = gpd.GeoDataFrame(frame[["crime_type"]], geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=study.crs)
-    joined = gpd.sjoin(points, areas[["area_code", "geometry"]], predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    counts = joined.groupby("area_code").size().reindex(areas["area_code"], fill_value=0).to_numpy()
+    counts, _ = count_per_area(frame, areas)
+    counts = counts.astype(np.int64)
     table = areas[["area_code", "area_name", "geometry"]].copy()
     table["count"] = counts
     total = len(frame)

@@ -146,6 +146,7 @@ def build_report(
     model_table=None,
     weekday_hour=None,
     monthly=None,
+    month_of_year=None,
     lorenz=None,
     boundaries=None,
     hotspots=None,
@@ -179,6 +180,8 @@ def build_report(
         Record counts by weekday (Monday first) and hour, shown as a heat table.
     monthly : Series, optional
         Records per month (index ``YYYY-MM``), shown as a trend line.
+    month_of_year : DataFrame, optional
+        :func:`hotspot.areas.month_of_year_profile`: records per calendar month and per occurrence of it.
     lorenz : ConcentrationSummary or (x, y[, gini]), optional
         The concentration (Lorenz) curve.
     boundaries : GeoDataFrame, optional
@@ -282,6 +285,12 @@ def build_report(
     for slug in ("weekday_hour", "monthly", "concentration"):
         if slug in by_slug:
             section(slug, by_slug[slug].title, figure_html(by_slug[slug]))
+    if month_of_year is not None and len(month_of_year):
+        busiest = month_of_year.sort_values("per_month", ascending=False)["name"].head(3).tolist()
+        section("month_of_year", "Month of year", _html_table(
+            month_of_year.rename(columns={"name": "month name", "months_in_period": "times in period",
+                                          "per_month": "records per occurrence"}), None, 12)
+            + f'<p class="note">Busiest months (records per occurrence): {html.escape(", ".join(busiest))}.</p>')
     if model_table is not None:
         section("model", "Risk terrain model", _html_table(model_table, MODEL_COLUMNS, max_rows)
                 + '<p class="note">rrv: relative risk value (multiplier on the expected count); rrv_low/rrv_high: 95 % interval.</p>')
@@ -504,7 +513,13 @@ def report_for_study(
             what = f"{cell_size_m:g} m cells of the study area"
         summary = concentration(np.asarray(counts, dtype=np.float64))
         parts["lorenz"] = summary
-        notes.append(f"Concentration over {what}: {summary.describe()}")
+        if what == "areas":
+            notes.append(f"Concentration over {what}: {summary.describe()}")
+        else:
+            # Most cells are empty, so "the top 20 % of cells" holds everything; say what a patrol budget holds.
+            shares = [concentration(np.asarray(counts, dtype=np.float64), top_share=t).top20_share for t in (0.01, 0.05)]
+            notes.append(f"Concentration over {what}: the busiest 1 % of the cells hold {shares[0]:.1%} of the "
+                         f"records and the busiest 5 % hold {shares[1]:.1%}; Gini {summary.gini:.3f}")
 
     for name, fn in (("rank", do_rank), ("gistar", do_gistar), ("kde", do_kde), ("rtm", do_rtm),
                      ("concentration", do_concentration)):
@@ -518,6 +533,14 @@ def report_for_study(
                                              geometry="geometry", crs=hotspot_layers[0].crs)
     parts["weekday_hour"] = weekday_hour_table(frame) if records.has_times else None
     parts["monthly"] = monthly_counts(frame)
+    from hotspot.areas import month_of_year_profile
+
+    parts["month_of_year"] = month_of_year_profile(frame["month"])
+    out_of_area = study.out_of_area() if hasattr(study, "out_of_area") else 0
+    if out_of_area:
+        notes.insert(0, f"Out of area: {out_of_area:,} records ({out_of_area / (len(records) + out_of_area):.1%} of the "
+                        "located records) were placed outside the force or study area and are not mapped")
+    notes.insert(0, study.describe_area().capitalize() if hasattr(study, "describe_area") else "")
     source = "the demo town" if getattr(study, "is_demo", False) else f"{len(records.sources)} file(s)"
     title = title or f"Crime hot spots: {len(records):,} records from {source}"
     out = build_report(path, title=title, notes=notes + skipped, provenance=provenance,

@@ -126,6 +126,19 @@ class Study:
             mask |= grid.count(x, y) > 0
         return grid, mask
 
+    def out_of_area(self) -> int:
+        """Records placed outside the force or study area (rejected as such) that the kept records' filters
+        would otherwise have kept: the same crime types and months. Needs assessments report these on their own line."""
+        rejected = self.records.rejected
+        if rejected is None or len(rejected) == 0 or "reason" not in rejected:
+            return 0
+        out = rejected[rejected["reason"].isin(("outside_force_area", "outside_study_area"))]
+        frame = self.records.frame
+        for column in ("crime_type", "month"):
+            if column in out and column in frame and len(frame):
+                out = out[out[column].isin(frame[column].unique())]
+        return int(len(out))
+
     def describe_area(self) -> str:
         """One line: what the study area is and how big, e.g. ``"study area: the boundaries (1,235.3 km2)"``."""
         if self.study_area() is None:

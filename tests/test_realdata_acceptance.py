@@ -172,3 +172,19 @@ def _qgis_opens(gpkg, tif, folder):
     result = subprocess.run([SYSTEM_PYTHON, str(CHECK_SCRIPT), str(gpkg), str(tif), str(folder / f"{gpkg.stem}.png")],
                             capture_output=True, text=True, timeout=300, env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_areas_rank_over_areas_and_gistar_count_the_same_records_per_lsoa(shared_data):
+    """One rule assigns records to areas everywhere (own LSOA code, else position within 20 m)."""
+    from hotspot.areas import area_statistics
+    from hotspot.gistar import gi_star_points
+
+    study = load_study([shared_data / "policeuk-bedfordshire"],
+                       boundaries=shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg",
+                       crime_types=["Burglary"])
+    table = area_statistics(study.records, study.boundaries).table.set_index("area_code")["count"]
+    ranked = rank_places(study, over="areas", top=len(study.boundaries)).places.set_index("id")["count"]
+    gi, _ = gi_star_points(study.records, boundaries=study.boundaries, weights="queen", permutations=0)
+    gi = gi.set_index("area_code")["count"]
+    assert len(table) == len(ranked) == len(gi) == 417
+    assert (ranked.reindex(table.index) == table).all() and (gi.reindex(table.index) == table).all()
