@@ -353,7 +353,9 @@ def kde(
 
         gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots},
                                 styles={"kde_hotspots": "kde_hotspots"}, provenance=provenance)
-        console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells hold "
+        covered_km2 = float(hotspots["area_m2"].sum()) / 1e6
+        console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells cover "
+                      f"{covered_km2:,.2f} km2 ({covered_km2 / study.area_km2:.2%} of the study area) and hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
         for spot in hotspots.head(5).itertuples():
             console.print(f"  #{spot.hotspot_id}: {spot.area_m2 / 1e6:,.2f} km2, {spot.n_points:,.0f} crimes "
@@ -427,6 +429,10 @@ def gistar(
     console = _console(quiet)
     if area_counts is None:
         console.print(study.describe_area())
+        if weights == "band":
+            hot_km2 = float((result.bin >= 1).sum()) * cell_size * cell_size / 1e6
+            console.print(f"hot cells (90 % or more) cover {hot_km2:,.2f} km2 ({hot_km2 / study.area_km2:.2%} of the "
+                          "study area)")
     for line in summary_lines(result):
         console.print(line)
     console.print(f"wrote {gpkg} (layer gistar)")
@@ -620,13 +626,13 @@ def evaluate(
                                  methods=list(methods), rtm=with_rtm, seed=seed, crime_types=crime_type)
         written = [write_csv(result.folds, out_path, provenance=provenance),
                    write_csv(result.summary, out_path.with_name(f"{out_path.stem}_summary.csv"), provenance=provenance)]
-    _print_backtest(result, area is None, quiet)
+    _print_backtest(result, study.describe_area(), quiet)
     console = _console(quiet)
     for path in written:
         console.print(f"wrote {path}")
 
 
-def _print_backtest(result, no_area: bool, quiet: bool) -> None:
+def _print_backtest(result, describe_area: str, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -644,8 +650,8 @@ def _print_backtest(result, no_area: bool, quiet: bool) -> None:
     console.print("[dim]hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
                   "selected; RRI (recapture rate index): (test / training crimes in the selection) / (all test / all "
                   "training crimes). Means over folds.[/dim]")
-    if no_area:
-        console.print("[dim]no --boundaries: area shares are of the grid over the records' extent[/dim]")
+    if describe_area:
+        console.print(f"[dim]area budgets are shares of the {describe_area}[/dim]")
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")
 

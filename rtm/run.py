@@ -117,18 +117,23 @@ def build_for_study(
     crime_types = sorted(records.frame["crime_type"].astype(str).unique().tolist())
     if len(records) == 0:
         raise HotspotInputError("no crimes left to model; check --crime-type, --from and --to")
-    study_area = study.study_area()
-    if study_area is None:
-        import shapely
+    from rtm.pipeline import DEFAULT_CELL_SIZE_M
 
-        study_area = shapely.MultiPoint(records.xy).convex_hull
-        notes.append("no --boundaries: the study area is the convex hull of the crimes")
     validation = None
     train = records
     if test_from is not None:
         train, test = split_at_month(records, test_from)
-    result = build(train, factors, study_area=study_area, cell_size_m=cell_size_m, distances_m=distances_m,
-                       seed=seed, progress=progress, **options)
+    if study.study_area() is not None:
+        # The study's one grid rule (hotspot.study.Study.grid), at the RTM's finer default cell.
+        grid, mask = study.grid(DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m))
+        result = build(train, factors, grid=grid, mask=mask, distances_m=distances_m, seed=seed, progress=progress,
+                       **options)
+    else:
+        import shapely
+
+        notes.append("no study area: the convex hull of the crimes is used")
+        result = build(train, factors, study_area=shapely.MultiPoint(records.xy).convex_hull, cell_size_m=cell_size_m,
+                       distances_m=distances_m, seed=seed, progress=progress, **options)
     if test_from is not None:
         validation = validate(result, test, train_records=train, progress=progress)
     return StudyRTM(result=result, validation=validation, notes=notes, crime_types=crime_types)
