@@ -654,7 +654,7 @@ def _print_backtest(result, no_area: bool, quiet: bool) -> None:
 def rtm_command(
     inputs: Inputs = None,
     factor: Annotated[Optional[list[str]], typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, or a CSV of points); repeat for several. None and no INPUT: the demo town's factors.", show_default=False)] = None,
-    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a [factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
+    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a \\[factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
     distances: Annotated[Optional[str], typer.Option("--distances", help="Spatial-influence distances in metres, comma-separated (each at least one cell). Default: 1 to 6 cells (50,100,...,300 at 50 m).", show_default=False)] = None,
     test_from: Annotated[Optional[str], typer.Option("--test-from", help="YYYY-MM: fit on earlier months, then report hit rate, PAI and AUC on this month and later against a KDE of the training crimes.", show_default=False)] = None,
     boundaries: BoundariesOpt = None,

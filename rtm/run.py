@@ -129,6 +129,7 @@ def build_for_study(
         train, test = split_at_month(records, test_from)
     result = build(train, factors, study_area=study_area, cell_size_m=cell_size_m, distances_m=distances_m,
                        seed=seed, progress=progress, **options)
+    notes.extend(result.model.notes)
     if test_from is not None:
         validation = validate(result, test, train_records=train, progress=progress)
     return StudyRTM(result=result, validation=validation, notes=notes, crime_types=crime_types)
