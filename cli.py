@@ -157,7 +157,7 @@ def _load_study(
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress, reading=dict(_READING_OPTIONS),
     )
     _report_rejects(study.records, quiet)
-    for note in study.notes:
+    for note in study.records.notes + study.notes:
         _console(quiet).print(f"[dim]{note}[/dim]")
     if rejects is not None:
         path = study.records.write_rejects(rejects)
