@@ -157,7 +157,8 @@ def _load_study(
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress, reading=dict(_READING_OPTIONS),
     )
     _report_rejects(study.records, quiet)
-    for note in study.records.notes + study.notes:
+    boundary_notes = list(getattr(study.boundaries, "attrs", {}).get("notes", [])) if boundaries is not None else []
+    for note in study.records.notes + boundary_notes + study.notes:
         _console(quiet).print(f"[dim]{note}[/dim]")
     if rejects is not None:
         path = study.records.write_rejects(rejects)
