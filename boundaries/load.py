@@ -110,14 +110,6 @@ def read_boundaries(
     if frame.crs is None:
         raise HotspotInputError(f"{where} has no CRS; save it with its coordinate reference system (e.g. EPSG:27700) set")
 
-    if not frame.crs.is_geographic:
-        xmin, ymin, xmax, ymax = frame.total_bounds
-        if all(abs(v) <= 180 for v in (xmin, xmax)) and all(abs(v) <= 90 for v in (ymin, ymax)):
-            raise HotspotInputError(
-                f"{where} says its CRS is {frame.crs.to_string()} (metres), but its coordinates look like degrees "
-                f"({xmin:g}..{xmax:g}, {ymin:g}..{ymax:g}); set its CRS to EPSG:4326 in your GIS and save it again"
-            )
-
     geoms = frame.geometry.values
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     notes = []
@@ -150,6 +142,14 @@ def read_boundaries(
         raise HotspotInputError(f"{where}: no area-code column found among: {', '.join(columns) or '(none)'}; "
                                 "pass code_column (CLI: --code-column)")
     name = name_column or _detect([c for c in columns if c != code], "name")
+
+    if not frame.crs.is_geographic:
+        xmin, ymin, xmax, ymax = frame.total_bounds
+        if all(abs(v) <= 180 for v in (xmin, xmax)) and all(abs(v) <= 90 for v in (ymin, ymax)):
+            raise HotspotInputError(
+                f"{where} says its CRS is {frame.crs.to_string()} (metres), but its coordinates look like degrees "
+                f"({xmin:g}..{xmax:g}, {ymin:g}..{ymax:g}); set its CRS to EPSG:4326 in your GIS and save it again"
+            )
 
     try:
         frame = frame.to_crs(crs)
