@@ -473,7 +473,8 @@ def gistar(
                                  bins=result.p_used,
                                  correction=correction, p_used=result.p_used, crime_types=crime_type,
                                  date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
-        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
+        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance,
+                                progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
     from hotspot.gistar import summary_lines
 
