@@ -290,7 +290,8 @@ def _write_failure(final: Path, exc: BaseException) -> HotspotInputError | None:
         reason = text
         for needle, said in (("no space", "the disk is full"), ("disk is full", "the disk is full"),
                              ("read-only", "the file system is read-only"), ("readonly", "the file system is read-only"),
-                             ("permission denied", "permission denied")):
+                             ("permission denied", "permission denied"),
+                             ("write error", f"the write failed; is the disk full? ({text})")):
             if needle in lowered:
                 reason = said
                 break
