@@ -103,6 +103,16 @@ def test_swapped_policeuk_columns_stop_with_the_fix(tmp_path, slice_raw, slice_c
     np.testing.assert_allclose(fixed.frame[["x", "y"]].to_numpy(), plain.frame[["x", "y"]].to_numpy())
 
 
+def test_policeuk_points_far_from_their_lsoa_codes_stop(tmp_path, slice_raw):
+    shifted = slice_raw.copy()
+    lon = pd.to_numeric(shifted["Longitude"], errors="coerce") + 20.0  # Poland: still degrees, not swapped
+    shifted["Longitude"] = lon.map(lambda v: "" if v != v else f"{v:.6f}")
+    path = tmp_path / "shifted-street.csv"
+    shifted.to_csv(path, index=False)
+    code, err = run_main("rank", str(path), "--quiet", "--out", str(tmp_path / "r.gpkg"))
+    one_line_exit_2(code, err, "shifted-street.csv", "LSOA codes are in England and Wales")
+
+
 # --- invalid boundary polygons ---------------------------------------------------------------------
 
 def _bow_tie(polygon):

@@ -73,6 +73,21 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, lon_name: str, lat_name: st
         )
 
 
+def _check_against_lsoa_codes(std: Standard, ok: np.ndarray, label: str) -> None:
+    """English and Welsh LSOA codes (E01/W01) on points that lie outside Great Britain: the columns are wrong."""
+    from hotspot.ingest.projection import _in_gb
+
+    codes = pd.Series(std.columns["lsoa_code"])[ok]
+    if not len(codes) or not (codes.str[:3].isin(["E01", "W01"]).mean() > 0.5):
+        return
+    mlon, mlat = _median(std.cx[ok]), _median(std.cy[ok])
+    if np.isfinite(mlon) and np.isfinite(mlat) and not _in_gb(np.array([mlon]), np.array([mlat]))[0]:
+        raise HotspotInputError(
+            f"{label}: the LSOA codes are in England and Wales but the points lie elsewhere (median longitude "
+            f"{mlon:g}, latitude {mlat:g}); check that Longitude and Latitude hold WGS84 degrees in the right columns"
+        )
+
+
 def _coordinate_columns(raw: pd.DataFrame, opts: dict, label: str) -> tuple[str, str, str]:
     """(x column, y column, kind) with kind ``"degrees"`` or ``"metres"``."""
     cols = list(raw.columns)
@@ -294,6 +309,7 @@ def _read_source(source: Source, opts: dict) -> Standard:
         std = standardise_policeuk(raw, source.label)
         ok = std.reason == None  # noqa: E711
         _check_degrees(std.cx[ok], std.cy[ok], "Longitude", "Latitude", source.label)
+        _check_against_lsoa_codes(std, ok, source.label)
         return std
     return _standardise_table(raw, opts, source.label)
 
