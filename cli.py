@@ -460,7 +460,10 @@ def gistar(
             study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
             from hotspot.gistar import gi_star_points
 
-            grid, mask = study.grid(cell_size) if weights == "band" else (None, None)
+            from hotspot.memory import BYTES_PER_CELL
+
+            grid, mask = (study.grid(cell_size, bytes_per_cell=BYTES_PER_CELL["gistar"]) if weights == "band"
+                          else (None, None))
             frame, result = gi_star_points(study.records, grid=grid, mask=mask, cell_size_m=cell_size, band_m=band,
                                            band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
                                            permutations=permutations, seed=seed, correction=correction,

@@ -395,10 +395,17 @@ def test_long_geopackage_write_reports_progress_and_reads_back_equal(tmp_path):
 
 # --- wording ---------------------------------------------------------------------------------------------
 
-def test_out_of_area_note_reads_cleanly(slice_csv, tmp_path):
-    code, err = run_main("rank", str(slice_csv), "--top", "3", "--out", str(tmp_path / "r.gpkg"))
+def test_out_of_area_note_reads_cleanly(slice_raw, tmp_path):
+    moved = slice_raw.copy()
+    unique = ~moved["Crime ID"].duplicated(keep=False)
+    located = moved.index[(moved["Longitude"] != "") & moved["LSOA name"].str.startswith("Bedford") & unique][:3]
+    moved.loc[located, "Longitude"], moved.loc[located, "Latitude"] = "-5.05", "50.26"  # Truro, Bedford LSOA names
+    path = tmp_path / "moved-street.csv"
+    moved.to_csv(path, index=False)
+    code, err = run_main("rank", str(path), "--top", "3", "--out", str(tmp_path / "r.gpkg"))
     text = " ".join(err.split())
-    assert code == 0 and "far from the main body of the data and were rejected as outside the study area" in text
+    assert code == 0, err
+    assert "3 records lie far from the main body of the data" in text and "outside the study area" in text
     assert "places some crimes a force records" not in text
 
 
