@@ -168,12 +168,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _belongs(stem: str, wanted: set) -> bool:
+    """A file stem belongs to an output stem: the same, or its sidecars (``ranked_monthly``, ``rtm_risk``)."""
+    return any(stem == w or stem.startswith(f"{w}_") or stem.startswith(f"{w}.") for w in wanted)
+
+
 def clean_stale(folder: str | Path, stems: Iterable[str] | None = None) -> list[str]:
     """Remove our temporary files left in ``folder`` by processes no longer running; returns notes.
 
     Only names we write are touched (``.<stem>.partial-<pid>-<token>*`` and run journals), and only
     when their process is gone (or, for names without a pid, untouched for ``UNOWNED_STALE_S``).
-    ``stems`` limits the clean-up to those output stems. A journal left by a killed commit is read
+    ``stems`` limits the clean-up to those output stems and their sidecars (``<stem>_monthly.csv``,
+    ``<stem>.provenance.json``). A journal left by a killed commit is read
     first, to say which of that run's files had been replaced.
     """
     folder = Path(folder)
@@ -201,7 +207,7 @@ def clean_stale(folder: str | Path, stems: Iterable[str] | None = None) -> list[
     now = time.time()
     for entry in entries:
         match = _PARTIAL.match(entry.name)
-        if not match or (wanted is not None and match.group("stem") not in wanted):
+        if not match or (wanted is not None and not _belongs(match.group("stem"), wanted)):
             continue
         with contextlib.suppress(OSError):
             if not entry.exists():

@@ -287,14 +287,15 @@ def test_commit_killed_between_renames_is_reported_by_the_next_run(tmp_path):
 def test_stale_partials_of_our_outputs_are_removed_and_said(tmp_path, slice_csv):
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout)
-    stale = [tmp_path / f".r.partial-{dead}-deadbeef.gpkg", tmp_path / f".r.partial-{dead}-deadbeef.gpkg-journal"]
+    stale = [tmp_path / f".r.partial-{dead}-deadbeef.gpkg", tmp_path / f".r.partial-{dead}-deadbeef.gpkg-journal",
+             tmp_path / f".r_monthly.partial-{dead}-0badf00d.csv"]
     live = tmp_path / f".r.partial-{os.getppid()}-cafef00d.gpkg"  # a running process's: left alone
     other = tmp_path / f".notours.partial-{dead}-deadbeef.gpkg"  # another output's: left alone
     for path in (*stale, live, other):
         path.write_bytes(b"x" * 1000)
     code, err = run_main("rank", str(slice_csv), "--top", "3", "--out", str(tmp_path / "r.gpkg"))
     assert code == 0, err
-    assert "removed 2 unfinished file(s)" in " ".join(err.split())
+    assert "removed 3 unfinished file(s)" in " ".join(err.split())
     assert not any(p.exists() for p in stale) and live.exists() and other.exists()
 
 
