@@ -262,6 +262,8 @@ def rank(
 
     validate.check_choice(method, METHODS, "--method")
     validate.check_choice(over, OVER, "--over")
+    validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
+    validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
     validate.check_count(top, "--top")
     validate.check_share(area_share, "--area-share")
     validate.check_metres(bandwidth, "--bandwidth")
@@ -359,6 +361,7 @@ def kde(
     from hotspot import validate
 
     validate.check_share(hotspot_share, "--hotspot-share")
+    validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
     validate.check_metres(cell_size, "--cell-size")
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
                outputs=[(out_path, "--out"), (rejects, "--rejects")])
@@ -436,6 +439,7 @@ def gistar(
     from hotspot.gistar import AREA_KINDS, GRID_WEIGHTS
 
     validate.check_choice(weights, GRID_WEIGHTS + AREA_KINDS, "--weights")
+    validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
     validate.check_count(k, "--k")
     validate.check_metres(band, "--band")
     validate.check_metres(cell_size, "--cell-size")

@@ -12,6 +12,11 @@ from typing import Sequence
 
 from hotspot.errors import HotspotInputError
 
+BANDWIDTH_RULES = ("holdout", "silverman")
+"""How a KDE bandwidth is chosen when none is given (``--bandwidth-rule``)."""
+BAND_RULES = ("holdout", "moran")
+"""How a Gi* distance band is chosen when none is given (``--band-rule``)."""
+
 
 def check_share(value: float | None, option: str) -> float | None:
     """A share of the study area or of cells, as a fraction strictly between 0 and 1.

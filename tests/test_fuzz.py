@@ -89,10 +89,12 @@ def test_real_header_with_random_cells(tmp_path_factory, real_rows, data):
 
 COMMANDS = {
     "rank": ["--method", "--over", "--top", "--area-share", "--bandwidth", "--band", "--cell-size", "--hours",
-             "--weekdays", "--from", "--to", "--crs", "--crime-type", "--suppress-below", "--seed", "--boundaries"],
-    "kde": ["--kernel", "--bandwidth", "--units", "--hotspot-share", "--cell-size", "--hours", "--from", "--crs"],
+             "--weekdays", "--from", "--to", "--crs", "--crime-type", "--suppress-below", "--seed", "--boundaries",
+             "--band-rule", "--bandwidth-rule"],
+    "kde": ["--kernel", "--bandwidth", "--units", "--hotspot-share", "--cell-size", "--hours", "--from", "--crs",
+            "--bandwidth-rule"],
     "gistar": ["--band", "--weights", "--k", "--permutations", "--correction", "--cell-size", "--area-counts",
-               "--weekdays"],
+               "--weekdays", "--band-rule"],
     "areas": ["--join", "--level", "--population", "--imd", "--lookup", "--from", "--to", "--boundaries"],
     "evaluate": ["--area-share", "--train-months", "--test-months", "--folds", "--method", "--cell-size"],
     "rtm": ["--factor", "--distances", "--test-from", "--cell-size", "--factors-toml"],
@@ -105,7 +107,7 @@ VALUES = st.one_of(
     st.sampled_from(["0", "1", "-1", "5", "0.01", "1e309", "nan", "inf", "-inf", "", " ", "abc", "19:00-07:00",
                      "25:99", "2022-02", "2022-13", "2022-02-30", "fri,sat", "moon", "EPSG:27700", "EPSG:4326",
                      "quartic", "count", "gistar", "areas", "band", "queen", "fdr", "x=nowhere.gpkg", "50,100",
-                     "--quiet", "-", "/proc", "\u00e9\u00e8"]),
+                     "--quiet", "-", "/proc", "\u00e9\u00e8", "holdout", "moran", "silverman"]),
     st.text(max_size=8),
     st.integers(-10, 10**6).map(str),
 )
