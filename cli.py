@@ -157,7 +157,8 @@ def _load_study(
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress, reading=dict(_READING_OPTIONS),
     )
     _report_rejects(study.records, quiet)
-    for note in study.notes:
+    boundary_notes = list(getattr(study.boundaries, "attrs", {}).get("notes", [])) if boundaries is not None else []
+    for note in study.records.notes + boundary_notes + study.notes:
         _console(quiet).print(f"[dim]{note}[/dim]")
     if rejects is not None:
         path = study.records.write_rejects(rejects)
@@ -180,6 +181,18 @@ def _add_factors(study, specs) -> None:
         from rtm.factors import read_factors
 
         study.features = read_factors(specs, study.crs)
+
+
+def _preflight(quiet, inputs=None, boundaries=None, date_from=None, date_to=None, hours=None, weekdays=None, crs=None,
+               outputs=(), hours_option="--hours") -> None:
+    """Check every option, path and output before any data is read; print what was cleaned up."""
+    from hotspot import validate
+
+    validate.check_filters(date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays, crs=crs,
+                           hours_option=hours_option)
+    validate.check_paths_exist(inputs, boundaries)
+    for note in validate.check_outputs(list(outputs)):
+        _console(quiet).print(f"[dim]{note}[/dim]")
 
 
 def _report_rejects(records, quiet: bool) -> None:
@@ -242,11 +255,32 @@ def rank(
         raise HotspotInputError("give either --top or --area-share, not both")
     if nte:
         if hours is not None:
-            raise HotspotInputError("--nte sets --hours 19:00-07:00; give one of them")
-        hours = "19:00-07:00"
+            raise HotspotInputError(f"--nte sets --hours {NTE_HOURS}; give one of them")
+        hours = NTE_HOURS
+    from hotspot import validate
+    from hotspot.rank import METHODS, OVER
+
+    validate.check_choice(method, METHODS, "--method")
+    validate.check_choice(over, OVER, "--over")
+    validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
+    validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
+    validate.check_count(top, "--top")
+    validate.check_share(area_share, "--area-share")
+    validate.check_metres(bandwidth, "--bandwidth")
+    validate.check_metres(band, "--band")
+    validate.check_metres(cell_size, "--cell-size")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs, hours_option="--nte" if nte else "--hours",
+               outputs=[(_default_out(out, "rank"), "--out"), (report_path, "--report"), (rejects, "--rejects")])
     specs = _factor_specs(factor)
     with _RichProgress(quiet) as progress:
-        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        try:
+            study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays,
+                                progress)
+        except HotspotInputError as exc:
+            if not nte:
+                raise
+            # the filter speaks of the window --nte set; name the option the user typed
+            raise HotspotInputError(str(exc).replace(f"--hours {NTE_HOURS}", f"--nte ({NTE_HOURS})")) from None
         _add_factors(study, specs)
         from hotspot.rank import rank_places
 
@@ -275,6 +309,10 @@ def rank(
         console.print(f"[dim]{note}[/dim]")
     for path in written:
         console.print(f"wrote {path}")
+
+
+NTE_HOURS = "19:00-07:00"
+"""The time-of-day window ``rank --nte`` (night-time economy) keeps."""
 
 
 def _print_ranked(result, quiet: bool) -> None:
@@ -320,6 +358,13 @@ def kde(
     from hotspot.kde import check_options
 
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth)
+    from hotspot import validate
+
+    validate.check_share(hotspot_share, "--hotspot-share")
+    validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
+    validate.check_metres(cell_size, "--cell-size")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         from hotspot.kde import density_for_study
@@ -392,6 +437,18 @@ def gistar(
 
     check_correction(correction)
     out_path = _default_out(out, "gistar")
+    from hotspot import validate
+    from hotspot.gistar import AREA_KINDS, GRID_WEIGHTS
+
+    validate.check_choice(weights, GRID_WEIGHTS + AREA_KINDS, "--weights")
+    validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
+    validate.check_count(k, "--k")
+    validate.check_metres(band, "--band")
+    validate.check_metres(cell_size, "--cell-size")
+    if area_counts is not None and not Path(area_counts).is_file():
+        raise HotspotInputError(f"--area-counts {area_counts}: no such file; check the path")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         if area_counts is not None:
             if boundaries is None:
@@ -409,7 +466,10 @@ def gistar(
             study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
             from hotspot.gistar import gi_star_points
 
-            grid, mask = study.grid(cell_size) if weights == "band" else (None, None)
+            from hotspot.memory import BYTES_PER_CELL
+
+            grid, mask = (study.grid(cell_size, bytes_per_cell=BYTES_PER_CELL["gistar"]) if weights == "band"
+                          else (None, None))
             frame, result = gi_star_points(study.records, grid=grid, mask=mask, cell_size_m=cell_size, band_m=band,
                                            band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
                                            permutations=permutations, seed=seed, correction=correction,
@@ -422,7 +482,8 @@ def gistar(
                                  bins=result.p_used,
                                  correction=correction, p_used=result.p_used, crime_types=crime_type,
                                  date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
-        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
+        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance,
+                                progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
     from hotspot.gistar import summary_lines
 
@@ -447,6 +508,7 @@ def demo(
     """Write the demo town (crimes as police.uk CSVs and with times, boundaries, risk features, truth) as ordinary files."""
     from boundaries.demo import write_demo
 
+    _preflight(quiet, outputs=[(out / "README.txt", "--out")])
     written = write_demo(out)
     console = _console(quiet)
     for path in written:
@@ -484,6 +546,11 @@ def areas(
         raise HotspotInputError(f"--join must be one of {', '.join(JOINS)}, got {join!r}")
     if level not in LEVELS:
         raise HotspotInputError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
+    for path, option in ((population, "--population"), (imd, "--imd"), (lookup, "--lookup")):
+        if path is not None and not Path(path).is_file():
+            raise HotspotInputError(f"{option} {path}: no such file; check the path")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         if study.boundaries is None:
@@ -599,7 +666,16 @@ def evaluate(
         raise HotspotInputError(f"--out {out_path}: evaluate writes CSV; give a path ending in .csv")
     from hotspot.evaluate import check_area_share
 
+    from hotspot import validate
+
+    validate.check_share(area_share, "--area-share")
     check_area_share(area_share)
+    validate.check_count(train_months, "--train-months")
+    validate.check_count(test_months, "--test-months")
+    validate.check_count(folds, "--folds")
+    validate.check_metres(cell_size, "--cell-size")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         from hotspot.evaluate import backtest, default_forecasters
@@ -660,7 +736,7 @@ def _print_backtest(result, describe_area: str, quiet: bool) -> None:
 def rtm_command(
     inputs: Inputs = None,
     factor: Annotated[Optional[list[str]], typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, or a CSV of points); repeat for several. None and no INPUT: the demo town's factors.", show_default=False)] = None,
-    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a [factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
+    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a \\[factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
     distances: Annotated[Optional[str], typer.Option("--distances", help="Spatial-influence distances in metres, comma-separated (each at least one cell). Default: 1 to 6 cells (50,100,...,300 at 50 m).", show_default=False)] = None,
     test_from: Annotated[Optional[str], typer.Option("--test-from", help="YYYY-MM: fit on earlier months, then report hit rate, PAI and AUC on this month and later against a KDE of the training crimes.", show_default=False)] = None,
     boundaries: BoundariesOpt = None,
@@ -688,6 +764,13 @@ def rtm_command(
 
     distances_m = parse_distances(distances)
     specs = collect_factor_specs(factor, factors_toml)
+    from hotspot import validate
+
+    validate.check_metres(cell_size, "--cell-size")
+    if test_from is not None:
+        validate.check_filters(date_from=test_from)
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(_default_out(out, "rtm"), "--out"), (rejects, "--rejects")])
     started = time.perf_counter()
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
@@ -803,6 +886,30 @@ def _wire_reading_options() -> None:
             command.callback = _add_reading_options(command.callback)
 
 
+def _in_one_output_run(callback):
+    """Run a command inside ``hotspot.atomic.output_run``: its files replace the old ones together, or none do."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(callback, eval_str=True)  # cli.py defers annotations; typer needs them resolved
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        from hotspot.atomic import output_run
+
+        with output_run():
+            return callback(*args, **kwargs)
+
+    wrapper.__signature__ = signature
+    return wrapper
+
+
+def _wire_output_runs() -> None:
+    for command in app.registered_commands:
+        if command.callback is not None:
+            command.callback = _in_one_output_run(command.callback)
+
+
 def _cli_words(message: str) -> str:
     """Library messages name Python parameters (``input_crs``); on the command line say ``--input-crs``."""
     import re
@@ -868,6 +975,11 @@ def report(
         raise HotspotInputError(f"--out {out}: the report is HTML; give a path ending in .html")
     k = _suppression_k(suppress_below, public)
     specs = _factor_specs(factor)
+    from hotspot import validate
+
+    validate.check_metres(cell_size, "--cell-size")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         _add_factors(study, specs)
@@ -923,6 +1035,13 @@ def national(
     from hotspot.ingest.sources import expand_inputs
 
     expand_inputs(archives)  # a missing or unsupported path is reported before anything else
+    from hotspot import validate
+
+    validate.check_metres(cell_size, "--cell-size")
+    validate.check_metres(bandwidth, "--bandwidth")
+    validate.check_metres(band, "--band")
+    _preflight(quiet, date_from=month_from, date_to=month_to,
+               outputs=[(out_dir / "kde.tif", "--out-dir"), (out_dir / "gistar.gpkg", "--out-dir")])
     with _RichProgress(quiet) as progress:
         from hotspot.tiling import run_national
 
@@ -969,11 +1088,13 @@ def main() -> None:
         sys.exit(130)
 
 
-_INTERRUPTED = "hotspot: interrupted; outputs are written whole or not at all, so the last good files are still in place"
+_INTERRUPTED = ("hotspot: interrupted; a run's files replace the old ones together or not at all, so the last good "
+                "files are still in place")
 
 
 # After every command above is registered, so each one that takes INPUT gets the options.
 _wire_reading_options()
+_wire_output_runs()
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from hotspot.errors import HotspotInputError
 
 _CODE_PATTERNS = (
@@ -68,13 +70,15 @@ def read_boundaries(
     -------
     GeoDataFrame
         ``area_code`` and ``area_name`` (text) first, then the file's own columns, then ``geometry``.
-        Invalid polygons are repaired with ``shapely.make_valid`` (keeping only their polygon parts);
-        features with no polygon area are dropped.
+        Invalid polygons (self-intersecting, bow-ties) are repaired with ``shapely.make_valid``
+        (keeping only their polygon parts); features with no polygon area are left out. Both are
+        said, one line each, in ``attrs["notes"]``.
 
     Raises
     ------
     HotspotInputError
-        A missing or unreadable file, a missing layer, no polygons, no CRS, or no code column found.
+        A missing or unreadable file, a missing layer, no polygons, no CRS, a metre CRS on degree
+        coordinates, or no code column found.
     """
     import geopandas as gpd
     import pyogrio
@@ -108,16 +112,25 @@ def read_boundaries(
 
     geoms = frame.geometry.values
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    notes = []
     if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid])
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
+        first = f"first: feature {int(np.flatnonzero(invalid)[0]) + 1}, {reasons[0]}"
+        notes.append(f"{where}: {int(invalid.sum()):,} of {len(geoms):,} polygons were invalid ({first}) and were "
+                     "repaired with make_valid; fix them in your GIS if the areas look wrong")
     # make_valid can return collections; keep the polygonal parts only
     polygons = [_polygonal(g) for g in geoms]
     frame = frame.set_geometry(gpd.GeoSeries(polygons, index=frame.index, crs=frame.crs))
-    frame = frame[~frame.geometry.isna() & ~frame.geometry.is_empty]
+    keep = (~frame.geometry.isna() & ~frame.geometry.is_empty).to_numpy()
+    frame = frame[keep]
     if len(frame) == 0:
         raise HotspotInputError(f"{where} has no polygons (found {', '.join(sorted(set(map(str, geoms.geom_type))))}); "
                                 "give area polygons, not points or lines")
+    if not keep.all():
+        notes.append(f"{where}: {int((~keep).sum()):,} features without polygon area were left out "
+                     f"(first: feature {int(np.flatnonzero(~keep)[0]) + 1})")
 
     columns = [c for c in frame.columns if c != "geometry"]
     if code_column is not None and code_column not in frame.columns:
@@ -130,6 +143,14 @@ def read_boundaries(
                                 "pass code_column (CLI: --code-column)")
     name = name_column or _detect([c for c in columns if c != code], "name")
 
+    if not frame.crs.is_geographic:
+        xmin, ymin, xmax, ymax = frame.total_bounds
+        if all(abs(v) <= 180 for v in (xmin, xmax)) and all(abs(v) <= 90 for v in (ymin, ymax)):
+            raise HotspotInputError(
+                f"{where} says its CRS is {frame.crs.to_string()} (metres), but its coordinates look like degrees "
+                f"({xmin:g}..{xmax:g}, {ymin:g}..{ymax:g}); set its CRS to EPSG:4326 in your GIS and save it again"
+            )
+
     try:
         frame = frame.to_crs(crs)
     except Exception as exc:
@@ -141,7 +162,9 @@ def read_boundaries(
     out.insert(0, "area_code", codes)
     out.insert(1, "area_name", names_out)
     geometry_last = [c for c in out.columns if c != "geometry"] + ["geometry"]
-    return out[geometry_last].reset_index(drop=True)
+    out = out[geometry_last].reset_index(drop=True)
+    out.attrs["notes"] = notes
+    return out
 
 
 def _polygonal(geom):

@@ -629,7 +629,10 @@ def gi_star_points(
     if grid is None:
         if area is None and len(records) == 0:
             raise HotspotInputError("no records to analyse; check the input and the filters")
-        grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
+        from hotspot.memory import BYTES_PER_CELL
+
+        grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs,
+                                    bytes_per_cell=BYTES_PER_CELL["gistar"])
     elif mask is None:
         mask = grid.mask_from_geometry(area) if area is not None else None
     if mask is None:

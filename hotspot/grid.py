@@ -55,11 +55,15 @@ class Grid:
         crs: str = "EPSG:27700",
         pad_m: float = 0.0,
         max_cells: int = 50_000_000,
+        bytes_per_cell: float | None = None,
     ) -> "Grid":
         """The grid covering a bounding box (metres), padded by ``pad_m`` metres on every side.
 
         The origin snaps to a multiple of ``cell_size`` so grids built from different inputs
-        at the same cell size line up cell for cell.
+        at the same cell size line up cell for cell. Before anything is allocated, the grid's
+        memory (``bytes_per_cell``, default ``hotspot.memory.BYTES_PER_CELL["grid"]``, times the
+        cells) is checked against the memory available (:func:`hotspot.memory.check_grid_memory`);
+        ``max_cells`` (default 50 million) caps it regardless.
         """
         if not (cell_size > 0):
             raise HotspotInputError(f"--cell-size must be a positive number of metres, got {cell_size}")
@@ -74,36 +78,42 @@ class Grid:
                 f"a {cell_size:g} m grid over this extent has {ncols * nrows:,} cells (limit {max_cells:,}); "
                 "use a larger --cell-size or clip the input to a study area"
             )
+        from hotspot.memory import BYTES_PER_CELL, check_grid_memory
+
+        check_grid_memory(ncols * nrows, cell_size, BYTES_PER_CELL["grid"] if bytes_per_cell is None else bytes_per_cell)
         return cls(float(x0), float(y1), float(cell_size), ncols, nrows, crs)
 
     @classmethod
-    def from_points(cls, x: np.ndarray, y: np.ndarray, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0) -> "Grid":
+    def from_points(cls, x: np.ndarray, y: np.ndarray, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
+                    bytes_per_cell: float | None = None) -> "Grid":
         """The grid covering a set of points (metres), padded by ``pad_m`` metres."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if x.size == 0:
             raise HotspotInputError("no records to build a grid over; check the input and the filters")
-        return cls.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_size, crs, pad_m)
+        return cls.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_size, crs, pad_m, bytes_per_cell=bytes_per_cell)
 
     @classmethod
-    def from_geometry(cls, geometry, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0) -> "Grid":
+    def from_geometry(cls, geometry, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
+                      bytes_per_cell: float | None = None) -> "Grid":
         """The grid covering a GeoDataFrame/GeoSeries or shapely geometry's bounds."""
         bounds = geometry.total_bounds if hasattr(geometry, "total_bounds") else geometry.bounds
-        return cls.from_bounds(*bounds, cell_size=cell_size, crs=crs, pad_m=pad_m)
+        return cls.from_bounds(*bounds, cell_size=cell_size, crs=crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell)
 
     @classmethod
-    def over_area(cls, area, x, y, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0):
+    def over_area(cls, area, x, y, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
+                  bytes_per_cell: float | None = None):
         """The grid a study is analysed on, and which of its cells are in the study area.
 
         With an ``area`` (a GeoDataFrame/GeoSeries or shapely geometry in ``crs``): the grid over
         its bounds and the boolean ``(nrows, ncols)`` mask of cells whose centre lies inside.
         Without one: the grid over the points ``x``, ``y`` (metres) padded by ``pad_m`` metres,
-        and ``None`` for the mask, meaning every cell.
+        and ``None`` for the mask, meaning every cell. ``bytes_per_cell``: see :meth:`from_bounds`.
         """
         if area is not None:
-            grid = cls.from_geometry(area, cell_size, crs=crs)
+            grid = cls.from_geometry(area, cell_size, crs=crs, bytes_per_cell=bytes_per_cell)
             return grid, grid.mask_from_geometry(area)
-        return cls.from_points(x, y, cell_size, crs=crs, pad_m=pad_m), None
+        return cls.from_points(x, y, cell_size, crs=crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell), None
 
     # --- geometry of the grid -------------------------------------------------------
 

@@ -42,6 +42,7 @@ REJECT_REASONS = {
     "no_location": "no location (police.uk publishes a few percent of rows without coordinates)",
     "unparsable": "coordinates or date could not be parsed",
     "out_of_range": "coordinates outside the valid range for their CRS",
+    "duplicate": "duplicate (a Crime ID seen before, or a file given twice)",
     "outside_force_area": "out of area: placed in an LSOA of another force's local authority",
     "outside_study_area": "outside the study area (the boundaries, or far from the main body of records)",
     "filtered_crime_type": "outside the crime-type filter",
@@ -68,6 +69,9 @@ class Records:
         True when records carry a time of day (not police.uk month-only data).
     sources : list of str
         The input files read, in order.
+    notes : list of str
+        Corrections made while reading that the user should be told of (decimal commas read,
+        duplicates dropped), one line each.
     """
 
     frame: pd.DataFrame
@@ -75,6 +79,7 @@ class Records:
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["reason", "source", "source_row"]))
     has_times: bool = False
     sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def reject_counts(self) -> dict[str, int]:

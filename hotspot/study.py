@@ -95,13 +95,14 @@ class Study:
         area = self.study_area()
         return float(area.area) / 1e6 if area is not None else float("nan")
 
-    def grid(self, cell_size_m: float = DEFAULT_CELL_SIZE_M, *, pad_m: float = 0.0):
+    def grid(self, cell_size_m: float = DEFAULT_CELL_SIZE_M, *, pad_m: float = 0.0, bytes_per_cell: float | None = None):
         """The grid every command analyses this study on, and its study-area mask.
 
         One rule for every command: a ``cell_size_m`` (metres) grid over the study area, grown
         to hold every kept record (records within the boundary tolerance sit just outside), padded by
         ``pad_m`` metres; the mask holds cells whose centre is inside the study area plus any
-        cell holding a record. Returns ``(Grid, mask)``.
+        cell holding a record. Returns ``(Grid, mask)``. ``bytes_per_cell``: the analysis's working
+        memory per cell, checked against the memory available (see :meth:`hotspot.grid.Grid.from_bounds`).
         """
         import numpy as np
 
@@ -114,13 +115,13 @@ class Study:
         if area is None:
             if x.size == 0:
                 raise HotspotInputError("no records to build a grid over; check the input and the filters")
-            grid = Grid.from_points(x, y, cell_size_m, crs=self.crs, pad_m=pad_m)
+            grid = Grid.from_points(x, y, cell_size_m, crs=self.crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell)
             return grid, np.ones(grid.shape, dtype=bool)
         xmin, ymin, xmax, ymax = area.bounds
         if x.size:
             xmin, ymin = min(xmin, float(x.min())), min(ymin, float(y.min()))
             xmax, ymax = max(xmax, float(x.max())), max(ymax, float(y.max()))
-        grid = Grid.from_bounds(xmin, ymin, xmax, ymax, cell_size_m, crs=self.crs, pad_m=pad_m)
+        grid = Grid.from_bounds(xmin, ymin, xmax, ymax, cell_size_m, crs=self.crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell)
         mask = grid.mask_from_geometry(area)
         if x.size:
             mask |= grid.count(x, y) > 0

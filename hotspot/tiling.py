@@ -865,8 +865,10 @@ def run_national(
         seconds["ingest"] = time.perf_counter() - t
         locs = _keep_main_body(locs)
         pad = max(bandwidth_m if kde else 0.0, band_m if gistar else 0.0)
+        from hotspot.memory import BYTES_PER_CELL
+
         grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), cell_size_m,
-                                crs=locs.crs, pad_m=pad)
+                                crs=locs.crs, pad_m=pad, bytes_per_cell=BYTES_PER_CELL["national"])
         result = NationalResult(locations=locs, grid=grid, paths=paths, seconds=seconds)
         if kde:
             t = time.perf_counter()

@@ -58,6 +58,9 @@ class RiskModel:
     n_cells, n_crimes : int
         Study cells and crimes in them.
     selection : Selection
+    notes : list of str
+        What the reader should know about the fit, e.g. that the negative binomial could not be fitted
+        and the model fell back to Poisson.
     """
 
     table: pd.DataFrame
@@ -69,6 +72,7 @@ class RiskModel:
     n_cells: int
     n_crimes: int
     selection: Selection = field(repr=False)
+    notes: list = field(default_factory=list)
 
     @property
     def model_table(self) -> pd.DataFrame:
@@ -89,7 +93,9 @@ def merge_cells(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _fit_both(y: np.ndarray, X: np.ndarray):
-    """Poisson and NB2 fits of y on [1, X]; returns ({family: (params, bse, pvalues, llf, k, nb_alpha)}, {family: BIC}).
+    """Poisson and NB2 fits of y on [1, X]; returns ({family: (...)}, {family: BIC}, why NB failed or None).
+
+    Each fit is ``(params, bse, pvalues, llf, k, nb_alpha)``.
 
     Both run as statsmodels GLMs on :func:`merge_cells` output with frequency weights. The NB2
     dispersion ``alpha`` is estimated by maximising the profile log-likelihood over log(alpha)
@@ -106,6 +112,7 @@ def _fit_both(y: np.ndarray, X: np.ndarray):
     design = sm.add_constant(Xm, has_constant="add") if Xm.shape[1] else np.ones((ym.size, 1))
     k = design.shape[1]
     out = {}
+    nb_failure = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=(ConvergenceWarning, DomainWarning, PerfectSeparationWarning,
                                                   RuntimeWarning))
@@ -125,10 +132,12 @@ def _fit_both(y: np.ndarray, X: np.ndarray):
             if np.all(np.isfinite(nb.params)) and np.all(np.isfinite(nb.bse)):
                 out["negative_binomial"] = (np.asarray(nb.params), np.asarray(nb.bse), np.asarray(nb.pvalues),
                                             float(nb.llf), k + 1, float(np.exp(best.x)))
-        except (np.linalg.LinAlgError, ValueError):
-            pass
+            else:
+                nb_failure = "its coefficients or standard errors were not finite"
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            nb_failure = f"the fit failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})"
     bic = {fam: -2.0 * v[3] + v[4] * np.log(n) for fam, v in out.items()}
-    return out, bic
+    return out, bic, nb_failure
 
 
 def fit(counts: np.ndarray, selection: Selection, *, alpha_level: float = 0.05, family: str = "auto",
@@ -166,7 +175,7 @@ def fit(counts: np.ndarray, selection: Selection, *, alpha_level: float = 0.05, 
     dropped = []
     while True:
         X = candidates.design(mask, terms) if terms else np.zeros((y.size, 0))
-        fits, bic = _fit_both(y, X)
+        fits, bic, nb_failure = _fit_both(y, X)
         chosen_family = family if family != "auto" else min(bic, key=bic.get)
         if chosen_family not in fits:
             chosen_family = "poisson"
@@ -196,9 +205,13 @@ def fit(counts: np.ndarray, selection: Selection, *, alpha_level: float = 0.05, 
         "p_value": p, "se": se, "layer": np.asarray(terms, dtype=np.int64),
     })
     table = table.sort_values("rrv", ascending=False, kind="stable").reset_index(drop=True)
+    notes = []
+    if nb_failure is not None:
+        notes.append(f"the negative binomial could not be fitted to the final terms ({nb_failure}); the model is Poisson, whose "
+                     "standard errors are too small if the counts are overdispersed")
     return RiskModel(
         table=table, intercept=float(params[0]), family=chosen_family, bic={k: float(v) for k, v in bic.items()},
         nb_alpha=float(fits["negative_binomial"][5]) if "negative_binomial" in fits else float("nan"),
         dropped=pd.DataFrame(dropped, columns=["name", "factor", "reason"]), n_cells=int(y.size),
-        n_crimes=int(y.sum()), selection=selection,
+        n_crimes=int(y.sum()), selection=selection, notes=notes,
     )

@@ -166,8 +166,12 @@ def build(
     if grid is None:
         size = DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m)
         area = study_area.to_crs(crs) if hasattr(study_area, "to_crs") and study_area.crs is not None else study_area
+        from hotspot.memory import BYTES_PER_CELL, RTM_BYTES_PER_LAYER
+
+        # candidate layers: each factor at each distance, by proximity and by density
+        n_layers = 2 * len(features) * (len(distances_m) if distances_m is not None else 6)
         grid, study_mask = Grid.over_area(area, records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), size,
-                                          crs=crs)
+                                          crs=crs, bytes_per_cell=BYTES_PER_CELL["grid"] + RTM_BYTES_PER_LAYER * n_layers)
         if study_mask is None:
             study_mask = np.ones(grid.shape, dtype=bool)
     else:

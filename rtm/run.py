@@ -134,6 +134,7 @@ def build_for_study(
         notes.append("no study area: the convex hull of the crimes is used")
         result = build(train, factors, study_area=shapely.MultiPoint(records.xy).convex_hull, cell_size_m=cell_size_m,
                        distances_m=distances_m, seed=seed, progress=progress, **options)
+    notes.extend(result.model.notes)
     if test_from is not None:
         validation = validate(result, test, train_records=train, progress=progress)
     return StudyRTM(result=result, validation=validation, notes=notes, crime_types=crime_types)

@@ -329,7 +329,8 @@ def test_merged_refit_matches_per_cell_statsmodels():
     X = (rng.random((4000, 3)) < [0.1, 0.25, 0.4]).astype(float)
     mu = np.exp(-0.5 + X @ [1.0, 0.5, 0.2])
     y = rng.negative_binomial(1 / 0.8, 1 / (1 + 0.8 * mu)).astype(float)  # NB2 with alpha 0.8
-    fits, bic = _fit_both(y, X)
+    fits, bic, nb_failure = _fit_both(y, X)
+    assert nb_failure is None
     A = sm.add_constant(X)
     pois = sm.GLM(y, A, family=sm.families.Poisson()).fit()
     np.testing.assert_allclose(fits["poisson"][0], pois.params, atol=1e-8)

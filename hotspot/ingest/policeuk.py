@@ -20,8 +20,9 @@ def standardise_policeuk(raw: pd.DataFrame, label: str) -> Standard:
     """Standard columns for one police.uk street CSV; rows without Longitude and Latitude are ``no_location``."""
     col = {normalise(c): c for c in raw.columns}
     n = len(raw)
-    lon, lon_blank = to_float(raw[col["longitude"]])
-    lat, lat_blank = to_float(raw[col["latitude"]])
+    commas: list[int] = []
+    lon, lon_blank = to_float(raw[col["longitude"]], commas)
+    lat, lat_blank = to_float(raw[col["latitude"]], commas)
     months, month_ok = normalise_months(text(raw[col["month"]], n))
 
     reason = np.full(n, None, dtype=object)
@@ -42,4 +43,12 @@ def standardise_policeuk(raw: pd.DataFrame, label: str) -> Standard:
         "lsoa_name": get("lsoa_name"),
         "outcome": get("last_outcome_category"),
     }
-    return Standard(lon, lat, POLICEUK_CRS, columns, reason, raw, False, label)
+    return Standard(lon, lat, POLICEUK_CRS, columns, reason, raw, False, label, comma_note(label, commas))
+
+
+def comma_note(label: str, counts: list[int]) -> list[str]:
+    """The note saying coordinates were read with decimal commas, or none."""
+    n = max(counts, default=0)
+    if not n:
+        return []
+    return [f"{label}: {n:,} rows give coordinates with decimal commas (e.g. -0,47); they were read as decimal points"]

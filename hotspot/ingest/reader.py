@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.errors import HotspotInputError
-from hotspot.ingest.policeuk import standardise_policeuk
+from hotspot.ingest.policeuk import comma_note, standardise_policeuk
 from hotspot.ingest.projection import (
     BNG, WGS84, area_of_use_mask, check_metre_crs, choose_crs, parse_crs, transform,
 )
@@ -70,6 +70,21 @@ def _check_degrees(lon: np.ndarray, lat: np.ndarray, lon_name: str, lat_name: st
         raise HotspotInputError(
             f"{label}: longitude {lon_name!r} ({mlon:g}) and latitude {lat_name!r} ({mlat:g}) look swapped for Great Britain; "
             f"name them the other way round with lon_column={lat_name!r} lat_column={lon_name!r}"
+        )
+
+
+def _check_against_lsoa_codes(std: Standard, ok: np.ndarray, label: str) -> None:
+    """English and Welsh LSOA codes (E01/W01) on points that lie outside Great Britain: the columns are wrong."""
+    from hotspot.ingest.projection import _in_gb
+
+    codes = pd.Series(std.columns["lsoa_code"])[ok]
+    if not len(codes) or not (codes.str[:3].isin(["E01", "W01"]).mean() > 0.5):
+        return
+    mlon, mlat = _median(std.cx[ok]), _median(std.cy[ok])
+    if np.isfinite(mlon) and np.isfinite(mlat) and not _in_gb(np.array([mlon]), np.array([mlat]))[0]:
+        raise HotspotInputError(
+            f"{label}: the LSOA codes are in England and Wales but the points lie elsewhere (median longitude "
+            f"{mlon:g}, latitude {mlat:g}); check that Longitude and Latitude hold WGS84 degrees in the right columns"
         )
 
 
@@ -180,16 +195,23 @@ def _temporal(raw: pd.DataFrame, opts: dict, label: str, reason: np.ndarray) -> 
 def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -> Standard:
     n = len(raw)
     reason = np.full(n, None, dtype=object)
+    commas: list[int] = []
     if geo_xy is not None:
         cx, cy, src = geo_xy
         blank = ~(np.isfinite(cx) & np.isfinite(cy))
         reason[blank] = "no_location"
         if parse_crs(src).is_geographic:
             _check_degrees(cx, cy, "geometry x", "geometry y", label)
+        elif _looks_like_degrees(cx, cy):
+            said = "input_crs" if opts["input_crs"] is not None else "the layer's CRS"
+            raise HotspotInputError(
+                f"{label}: {said} is {src} (metres), but the coordinates look like degrees ({_median(cx):g}, "
+                f"{_median(cy):g}); set the layer's CRS to EPSG:4326 in your GIS or give input_crs EPSG:4326"
+            )
     else:
         xc, yc, kind = _coordinate_columns(raw, opts, label)
-        cx, xblank = to_float(raw[xc])
-        cy, yblank = to_float(raw[yc])
+        cx, xblank = to_float(raw[xc], commas)
+        cy, yblank = to_float(raw[yc], commas)
         reason[(np.isnan(cx) & ~xblank) | (np.isnan(cy) & ~yblank) | (xblank != yblank)] = "unparsable"
         reason[xblank & yblank] = "no_location"
         src = _source_crs(kind, cx, cy, xc, yc, opts["input_crs"], label)
@@ -211,7 +233,7 @@ def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -
         "outcome": get("outcome"),
     }
     return Standard(np.asarray(cx, dtype=np.float64), np.asarray(cy, dtype=np.float64), src, columns, reason, raw,
-                    has_times, label)
+                    has_times, label, comma_note(label, commas))
 
 
 def _read_geo(source: Source, opts: dict) -> Standard:
@@ -284,7 +306,11 @@ def _read_source(source: Source, opts: dict) -> Standard:
         raise HotspotInputError(f"{source.label}: this is a police.uk stop-and-search file, not street-level crimes")
     explicit = any(opts[k] is not None for k in ("x_column", "y_column", "lon_column", "lat_column", "input_crs"))
     if is_policeuk(raw.columns) and not explicit:
-        return standardise_policeuk(raw, source.label)
+        std = standardise_policeuk(raw, source.label)
+        ok = std.reason == None  # noqa: E711
+        _check_degrees(std.cx[ok], std.cy[ok], "Longitude", "Latitude", source.label)
+        _check_against_lsoa_codes(std, ok, source.label)
+        return std
     return _standardise_table(raw, opts, source.label)
 
 
@@ -311,6 +337,7 @@ def read_records(
     type_column: str | None = None,
     id_column: str | None = None,
     layer: str | None = None,
+    drop_duplicates: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Records:
     """Read crime records from police.uk CSVs, force extracts or point layers, projected to metres.
@@ -341,6 +368,11 @@ def read_records(
         Column holding the record id. Default None: auto-detect.
     layer : str, optional
         Layer to read from a multi-layer GeoPackage. Default None: the only (point) layer.
+    drop_duplicates : bool, default True
+        Reject as ``duplicate`` every row of a file whose content repeats an earlier input (the
+        same file given twice), and every row whose non-empty crime id was already seen (police.uk
+        repeats a crime when its outcome changes; the first row is kept). Each is said in
+        ``Records.notes``. False keeps them all.
     progress : callable, optional
         ``progress("reading records", files_done, n_files)``. Default None: silent.
 
@@ -349,7 +381,8 @@ def read_records(
     Records
         Kept rows in ``frame`` (the columns of ``hotspot.records``), rows without usable
         coordinates or dates in ``rejected`` (reasons ``no_location``, ``unparsable``,
-        ``out_of_range``) with their source columns, and ``sources`` = the files read.
+        ``out_of_range``, ``duplicate``) with their source columns, ``sources`` = the files read,
+        and ``notes``: corrections made while reading (decimal commas, duplicates dropped).
 
     Raises
     ------
@@ -394,7 +427,7 @@ def read_records(
             target = None
         else:
             target = choose_crs(all_lon, all_lat)
-    kept_parts, rejected_parts, keep_masks = [], [], []
+    projected = []
     for t in tables:
         if target is not None:
             if t.src_crs == target:
@@ -405,6 +438,12 @@ def read_records(
             t.reason[(t.reason == None) & ~usable] = "out_of_range"  # noqa: E711
         else:
             x = y = np.full(len(t.cx), np.nan)
+        projected.append((x, y))
+    notes = [note for t in tables for note in t.notes]
+    if drop_duplicates:
+        notes += mark_duplicates(tables)
+    kept_parts, rejected_parts, keep_masks = [], [], []
+    for t, (x, y) in zip(tables, projected):
         keep = t.reason == None  # noqa: E711
         n = len(keep)
         part = {name: (t.columns[name].to_numpy() if t.columns[name].dtype.kind == "M" else t.columns[name])
@@ -424,7 +463,7 @@ def read_records(
     rejected = (pd.concat(rejected_parts, ignore_index=True) if rejected_parts
                 else pd.DataFrame(columns=["reason", "source", "source_row"]))
     records = Records(frame=frame, crs=target or "", rejected=rejected,
-                      has_times=any(t.has_times for t in tables), sources=[s.label for s in sources])
+                      has_times=any(t.has_times for t in tables), sources=[s.label for s in sources], notes=notes)
     if frame.empty:
         counts = ", ".join(f"{n:,} {r}" for r, n in records.reject_counts.items() if n)
         raise HotspotInputError(
@@ -432,3 +471,46 @@ def read_records(
             "check the coordinate columns and input_crs"
         )
     return records
+
+
+def _table_fingerprint(t: Standard) -> tuple:
+    """Identifies a table's content: the same file given twice (or copied) has the same fingerprint."""
+    raw = t.raw
+    digest = pd.util.hash_pandas_object(raw, index=False).to_numpy() if len(raw) else np.zeros(0, np.uint64)
+    return (len(raw), tuple(map(str, raw.columns)), hash(digest.tobytes()))
+
+
+def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
+    """Mark repeated files and repeated crime ids as ``duplicate`` in each table's ``reason``; returns notes.
+
+    A table whose content equals an earlier one's loses every row. Across the remaining usable
+    rows, a non-empty crime id seen before loses the later row: police.uk gives a crime one id and
+    repeats its row (sometimes with another outcome) when it is republished.
+    """
+    notes: list[str] = []
+    seen: dict[tuple, str] = {}
+    for t in tables:
+        key = _table_fingerprint(t)
+        if key in seen and len(t.raw):
+            t.reason[:] = "duplicate"
+            notes.append(f"{t.label} has the same rows as {seen[key]}; its {len(t.raw):,} rows were dropped as "
+                         "duplicates (the same file given twice?)")
+        else:
+            seen.setdefault(key, t.label)
+    ids = [np.asarray(pd.Series(t.columns["crime_id"]).astype(str).to_numpy(), dtype=object) for t in tables]
+    usable = [(t.reason == None) & (i != "") for t, i in zip(tables, ids)]  # noqa: E711
+    if not any(u.any() for u in usable):
+        return notes
+    every = pd.Series(np.concatenate([i[u] for i, u in zip(ids, usable)]))
+    repeated = every.duplicated(keep="first").to_numpy()
+    if not repeated.any():
+        return notes
+    start = 0
+    for t, u in zip(tables, usable):
+        n = int(u.sum())
+        where = np.flatnonzero(u)[repeated[start:start + n]]
+        t.reason[where] = "duplicate"
+        start += n
+    notes.append(f"{int(repeated.sum()):,} records repeat a Crime ID seen before ({every[repeated].nunique():,} ids); "
+                 "the first row of each was kept and the repeats dropped as duplicates")
+    return notes

@@ -42,7 +42,7 @@ unless ``input_crs`` says otherwise.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -123,8 +123,16 @@ def text(series: pd.Series | None, n: int) -> pd.Series:
     return s.fillna("").str.strip()
 
 
-def to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers from a text or numeric column: (values with NaN where unusable, mask of blank cells)."""
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+
+
+def to_float(series: pd.Series, comma_decimals: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from a text or numeric column: (values with NaN where unusable, mask of blank cells).
+
+    Cells written with a decimal comma (``-0,4713``, as spreadsheets in many European locales save
+    CSV) are read as numbers too; when ``comma_decimals`` is a list, how many were is appended to it,
+    so the reader can say so.
+    """
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return values, ~np.isfinite(values) & series.isna().to_numpy()
@@ -132,7 +140,19 @@ def to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         series = series.astype(object).where(series.notna(), "").astype("str")
     raw = series.str.strip()
     blank = (raw.isna() | (raw == "")).to_numpy(dtype=bool)
-    values = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = np.array(pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+    failed = np.isnan(values) & ~blank
+    n_comma = 0
+    if failed.any():
+        candidates = raw[failed]
+        comma = candidates.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(dtype=bool)
+        if comma.any():
+            where = np.flatnonzero(failed)[comma]
+            values[where] = pd.to_numeric(candidates[comma].str.replace(",", ".", regex=False),
+                                          errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            n_comma = int(comma.sum())
+    if comma_decimals is not None:
+        comma_decimals.append(n_comma)
     return values, blank
 
 
@@ -199,7 +219,8 @@ class Standard:
     """One table in standard columns before projection.
 
     ``cx``/``cy`` are coordinates in ``src_crs`` (x = longitude/easting); ``reason`` holds a
-    rejection reason per row or None; ``raw`` is the source table as read (for the rejects file).
+    rejection reason per row or None; ``raw`` is the source table as read (for the rejects file);
+    ``notes`` are corrections made while reading (e.g. decimal commas), one line each.
     """
 
     cx: np.ndarray
@@ -210,6 +231,7 @@ class Standard:
     raw: pd.DataFrame
     has_times: bool
     label: str
+    notes: list = field(default_factory=list)
 
 
 def month_from(datetime: pd.Series, month_text: pd.Series | None) -> pd.Series:
