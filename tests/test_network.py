@@ -291,3 +291,42 @@ def test_hot_lixels_merge_into_a_named_stretch(town):
     assert (labels[chosen & high] == high_label).all()
     described = describe_stretch(town, np.flatnonzero(labels == high_label))
     assert described["description"] == "High Street, 130 m from Bute Street to George Street"
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def test_osm_pbf_ways_are_read_with_names_and_lighting(tmp_path):
+    import osmium
+    from osmium.osm.mutable import Node, Way
+
+    from hotspot.network.read import read_roads
+
+    path = tmp_path / "tiny.osm.pbf"
+    writer = osmium.SimpleWriter(str(path))
+    for i, (lon, lat) in enumerate([(-0.100, 51.500), (-0.099, 51.500), (-0.099, 51.501)], start=1):
+        writer.add_node(Node(id=i, location=(lon, lat)))
+    writer.add_way(Way(id=10, nodes=[1, 2], tags={"highway": "residential", "name": "A Street", "lit": "yes"}))
+    writer.add_way(Way(id=11, nodes=[2, 3], tags={"highway": "service"}))
+    writer.add_way(Way(id=12, nodes=[1, 3], tags={"building": "yes"}))  # not a street
+    writer.add_way(Way(id=13, nodes=[1, 3], tags={"highway": "construction", "name": "Not Yet"}))
+    writer.close()
+    roads = read_roads(path)
+    assert roads.crs.to_epsg() == 27700
+    assert list(roads["name"]) == ["A Street", ""] and list(roads["unlit"]) == [False, True]
+    assert np.isclose(roads.geometry.length.iloc[0], 69.4, atol=0.5)  # 0.001 degree of longitude at 51.5 N
+
+
+def test_road_layers_and_bad_files(tmp_path):
+    from hotspot.network.read import read_roads
+
+    roads = _roads([[(0, 0), (100, 0)], [(100, 0), (100, 100)]], ["High Street", "Bute Street"], ["yes", "no"])
+    roads = roads.rename(columns={"name": "NAME"})
+    roads.to_file(tmp_path / "roads.gpkg", layer="streets")
+    back = read_roads(tmp_path / "roads.gpkg")
+    assert list(back["name"]) == ["High Street", "Bute Street"] and list(back["unlit"]) == [False, True]
+    with pytest.raises(HotspotInputError, match="--network .*not found"):
+        read_roads(tmp_path / "missing.gpkg")
+    (tmp_path / "junk.gpkg").write_text("not a geopackage")
+    with pytest.raises(HotspotInputError, match="could not read"):
+        read_roads(tmp_path / "junk.gpkg")

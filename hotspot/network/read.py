@@ -157,8 +157,10 @@ def _read_osm(path: Path, label: str):
         raise HotspotInputError(f"{label}: reading .osm.pbf needs the osmium package (pip install osmium)") from None
     names, lits, highways, lines = [], [], [], []
     try:
-        processor = osmium.FileProcessor(str(path), osmium.osm.WAY).with_locations()
+        processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         for way in processor:
+            if not way.is_way():
+                continue
             tags = way.tags
             highway = tags.get("highway")
             if highway is None or highway in SKIPPED_HIGHWAYS:
