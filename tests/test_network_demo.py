@@ -37,6 +37,15 @@ def test_ranking_recovers_the_planted_hot_segments(scenario):
     assert (result.places["name"].str.contains(r", \d+ m (?:from|near) ")).all()
 
 
+def test_ranking_by_network_density_lists_only_stretches_with_records(scenario):
+    from hotspot.network.rank import rank_segments
+
+    demo, ns = scenario
+    result = rank_segments(ns.study, ns.network, ns.snapped, method="kde", length_share=0.01)
+    assert (result.places["count"] > 0).all()
+    assert set(demo.truth["hot_streets"]) <= set(result.places["street"])
+
+
 def test_segment_gistar_flags_the_planted_hot_segments(scenario):
     from hotspot.network.gistar import gi_star_segments
     from hotspot.network.snap import lixel_counts

@@ -64,3 +64,27 @@ def test_segment_ranking_against_grid_at_the_same_coverage(city, capsys):
     assert np.isfinite(table["hit_rate"]).all() and (table["pai"] > 1).all()
     seg = table[table["method"] == "segments"].set_index("coverage")
     assert (seg["covered"] - seg.index < 0.01).all()
+
+
+def test_network_risk_factors_on_the_city(city, shared_data, capsys):
+    import geopandas as gpd
+    import pandas as pd
+
+    from hotspot.network.factors import fit_segment_risk, network_factors
+    from hotspot.network.snap import lixel_counts
+
+    pubs = pd.read_csv(shared_data / "poi-licensed-premises" / "fhrs_pubs_bars_nightclubs_beds_london_2020.csv")
+    pubs = pubs[pubs["la"].str.contains("City of London", case=False)].dropna(subset=["longitude", "latitude"])
+    pubs = gpd.GeoDataFrame(pubs, geometry=gpd.points_from_xy(pubs["longitude"], pubs["latitude"]), crs="EPSG:4326")
+    factors = network_factors(city.network, {"pubs": pubs}, distances_m=(50.0, 100.0, 200.0))
+    # network distance bands nest: within 50 m implies within 100 m implies within 200 m
+    assert (factors["pubs_within_50m"] <= factors["pubs_within_100m"]).all()
+    assert (factors["pubs_within_100m"] <= factors["pubs_within_200m"]).all()
+    assert factors["unlit"].sum() == city.network.lixels["unlit"].sum()
+    model = fit_segment_risk(lixel_counts(city.network, city.snapped), factors[["unlit", "pubs_within_100m"]],
+                             city.network.lixels["length_m"])
+    with capsys.disabled():
+        print("\n" + model.table[["factor", "rrv", "rrv_low", "rrv_high", "p_value"]].to_string(index=False))
+    table = model.table.set_index("factor")
+    assert table.loc["pubs_within_100m", "rrv_low"] > 1  # the City's crime gathers where its pubs are
+    assert np.isfinite(table["rrv"]).all()

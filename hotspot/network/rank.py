@@ -186,6 +186,10 @@ def rank_segments(
     placed["place"] = record_label[in_any] - 1
     table["top_types"] = _top_types(placed, n)
     places = gpd.GeoDataFrame(table, geometry="geometry", crs=network.crs)
+    empty = places["count"] == 0
+    if empty.any():  # with method kde a stretch can be dense yet hold no record itself; it is no patrol target
+        notes.append(f"{int(empty.sum()):,} candidate stretch(es) without records left out")
+        places = places[~empty]
     places = places.sort_values(["count", "per_km", "_label"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
     total = max(len(frame), 1)
     places["share"] = places["count"] / total
