@@ -27,7 +27,7 @@ matches the integral up to the midpoint-rule error (small when lixels are short 
 Walks of the equal-split estimators are cut after ``max_depth`` junctions (default 64 for
 discontinuous, 16 for continuous, whose walks also turn back and multiply fast on dense city
 networks); how many were cut is reported, and the mass shows what the cut cost (on the City of
-London at 200 m: 1.97 million walks cut, mass still 1.000 per event). Distances are shortest paths for ``simple`` and walk
+London at 200 m: 1.56 million walks cut, mass still 1.000 per event). Distances are shortest paths for ``simple`` and walk
 lengths for the others, computed by the Numba kernels in :mod:`hotspot.kernels.network`.
 """
 
