@@ -425,7 +425,8 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
 
     console = _console(quiet)
     for line in summary_lines(result):
-        console.print(line.replace("areas", "street segments", 1) if line.startswith("Gi* over") else line)
+        console.print(line.replace("areas", "street segments", 1) if line.startswith("Gi* over") or "no neighbours" in line
+                      else line)
     console.print(f"wrote {gpkg} (layer gistar)")
     console.print(f"wrote {csv}")
 
