@@ -431,6 +431,54 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
     console.print(f"wrote {csv}")
 
 
+def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out, boundaries,
+                 crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet):
+    from rich.console import Console
+    from rich.table import Table
+
+    from rtm.factors import read_factors
+
+    out_path = _default_out(out, "rtm")
+    with _RichProgress(quiet) as progress:
+        ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
+                            date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
+        if specs:
+            features = read_factors(specs, ns.network.crs)
+        elif not inputs:
+            from boundaries.demo import demo_town
+
+            features = {k: v for k, v in demo_town().features.items() if k in ("licensed_premises", "bus_stops", "decoy")}
+        else:
+            features = {}
+        from hotspot.network.factors import DEFAULT_DISTANCES_M, network_factors, risk_frame, select_and_fit
+        from hotspot.network.snap import lixel_counts
+
+        factors = network_factors(ns.network, features, distances_m=tuple(distances_m or DEFAULT_DISTANCES_M))
+        counts = lixel_counts(ns.network, ns.snapped)
+        model, _ = select_and_fit(counts, factors, ns.network.lixels["length_m"])
+        frame = risk_frame(ns.network, counts, factors, model)
+        from hotspot.outputs import write_csv, write_geopackage
+
+        provenance = _provenance("rtm", inputs, ns.study, network=network or "demo",
+                                 factors=[str(s) for s in specs] if specs else ("demo" if not inputs else None),
+                                 distances_m=list(distances_m or DEFAULT_DISTANCES_M), segment_length_m=segment_length,
+                                 snap_tolerance_m=snap_tolerance, junctions=junctions,
+                                 records_not_snapped=ns.snapped.n_not_snapped)
+        written = [write_geopackage(out_path, {"segment_risk": frame},
+                                    styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
+                   write_csv(model.table, out_path.with_name(f"{out_path.stem}_segment_model.csv"), provenance=provenance)]
+    table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
+                        f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
+    for column in ("factor", "RRV", "95% CI", "p"):
+        table.add_column(column, justify="left" if column == "factor" else "right")
+    for row in model.table.itertuples():
+        table.add_row(row.factor, f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+    Console(quiet=quiet).print(table)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 def _print_ranked(result, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -846,11 +894,19 @@ def rtm_command(
     rejects: RejectsOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    network: NetworkOpt = None,
+    segment_length: SegmentLengthOpt = 50.0,
+    snap_tolerance: SnapToleranceOpt = 30.0,
+    junctions: JunctionsOpt = "vertices",
 ):
     """Risk terrain model: which features raise crime risk, how far, and where they combine.
 
     Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
     <stem>_rtm_model.csv and the relative risk surface as <stem>_risk.tif.
+
+    With --network: risk per street segment instead: unlit streets (lit=no or missing) and point --factor
+    layers within 50/100/200 network metres (or --distances), a Poisson model of records per metre of street;
+    writes layer segment_risk and <stem>_segment_model.csv.
     """
     import time
 
@@ -859,6 +915,9 @@ def rtm_command(
 
     distances_m = parse_distances(distances)
     specs = collect_factor_specs(factor, factors_toml)
+    if network is not None:
+        return _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out,
+                            boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet)
     started = time.perf_counter()
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)

@@ -120,6 +120,25 @@ def test_cli_commands_write_styled_line_layers(tmp_path):
     assert {"gi_z", "gi_bin", "count"} <= set(gi.columns)
 
 
+def test_cli_rtm_on_the_network_finds_lighting_and_not_the_decoy(tmp_path):
+    import pandas as pd
+    import pyogrio
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = tmp_path / "rtm.gpkg"
+    r = CliRunner().invoke(app, ["rtm", "--network", "demo", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    model = pd.read_csv(tmp_path / "rtm_segment_model.csv", comment="#").set_index("factor")
+    assert model.loc["unlit", "rrv"] > 1.5 and model.loc["unlit", "p_value"] < 1e-6
+    # the scenario's records ignore the demo town's post boxes (decoy): no effect
+    decoy = model.loc[[f for f in model.index if f.startswith("decoy_")]].iloc[0]
+    assert decoy["rrv_low"] <= 1.0 <= decoy["rrv_high"]
+    layer = pyogrio.read_dataframe(out, layer="segment_risk")
+    assert {"relative_risk", "expected_per_km", "unlit"} <= set(layer.columns)
+
+
 def test_cli_bad_network_is_one_line_and_exit_2(tmp_path):
     import subprocess
     import sys

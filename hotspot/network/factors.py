@@ -82,3 +82,47 @@ def fit_segment_risk(counts, factors: pd.DataFrame, lengths_m) -> SegmentRiskMod
     })
     return SegmentRiskModel(table=table.reset_index(drop=True), intercept_per_km=float(np.exp(fit.params[0]) * 1000),
                             n_segments=int(y.size), n_records=int(y.sum()))
+
+
+def select_and_fit(counts, factors: pd.DataFrame, lengths_m):
+    """Keep ``unlit`` and, per point feature, the one distance band with the lowest AIC; refit them together.
+
+    A feature's bands nest (within 50 m implies within 100 m), so they are never fitted together: for
+    each feature, ``unlit + <feature>_within_<d>m`` is fitted for every ``d`` and the lowest AIC wins.
+    Returns ``(SegmentRiskModel, chosen columns)``.
+    """
+    import statsmodels.api as sm
+
+    y = np.asarray(counts, np.float64)
+    offset = np.log(np.asarray(lengths_m, np.float64))
+    chosen = ["unlit"] if "unlit" in factors and factors["unlit"].nunique() > 1 else []
+    groups: dict[str, list[str]] = {}
+    for column in factors.columns:
+        if "_within_" in column:
+            groups.setdefault(column.rsplit("_within_", 1)[0], []).append(column)
+    for name, columns in groups.items():
+        best, best_aic = None, np.inf
+        for column in columns:
+            if factors[column].nunique() < 2:
+                continue
+            design = sm.add_constant(factors[chosen[:1] + [column]].to_numpy(np.float64), has_constant="add")
+            aic = sm.GLM(y, design, family=sm.families.Poisson(), offset=offset).fit().aic
+            if aic < best_aic:
+                best, best_aic = column, aic
+        if best is not None:
+            chosen.append(best)
+    return fit_segment_risk(y, factors[chosen], lengths_m), chosen
+
+
+def risk_frame(network, counts, factors: pd.DataFrame, model: SegmentRiskModel):
+    """The lixels as a line layer: ``count``, ``per_km``, the model's factors, ``expected_per_km`` and ``relative_risk``."""
+    frame = network.lixels[["lixel_id", "name", "length_m", "geometry"]].copy()
+    frame.insert(3, "count", np.asarray(counts))
+    frame.insert(4, "per_km", np.asarray(counts) / frame["length_m"].to_numpy() * 1000.0)
+    log_rr = np.zeros(len(frame))
+    for row in model.table.itertuples():
+        frame.insert(frame.columns.get_loc("geometry"), row.factor, factors[row.factor].to_numpy())
+        log_rr += row.coef * factors[row.factor].to_numpy(np.float64)
+    frame.insert(frame.columns.get_loc("geometry"), "relative_risk", np.exp(log_rr))
+    frame.insert(frame.columns.get_loc("geometry"), "expected_per_km", model.intercept_per_km * np.exp(log_rr))
+    return frame
