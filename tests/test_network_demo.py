@@ -149,3 +149,19 @@ def test_cli_bad_network_is_one_line_and_exit_2(tmp_path):
                           "--network", str(tmp_path / "missing.gpkg"), "--quiet"], capture_output=True, text=True)
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "--network" in run.stderr and "not found" in run.stderr
+
+
+def test_records_far_from_every_street_are_one_clear_error(tmp_path):
+    from boundaries.demo_network import demo_roads
+    from hotspot.errors import HotspotInputError
+    from hotspot.network.study import network_study
+    from hotspot.study import load_study
+
+    roads = tmp_path / "roads.gpkg"
+    demo_roads().to_file(roads, layer="roads")
+    csv = tmp_path / "far.csv"
+    csv.write_text("easting,northing,month\n300000,500000,2024-01\n300010,500000,2024-02\n")
+    study = load_study([csv])
+    with pytest.raises(HotspotInputError, match="none of the 2 records lies within 30 m"):
+        network_study(study, roads)
+

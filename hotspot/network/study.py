@@ -76,4 +76,8 @@ def network_study(
     network = build_network(roads, segment_length_m=segment_length_m, junctions=junctions, progress=progress)
     frame = study.records.frame
     snapped = snap_points(network, frame["x"].to_numpy(), frame["y"].to_numpy(), tolerance_m=snap_tolerance_m)
+    if len(frame) and snapped.n_snapped == 0:
+        raise HotspotInputError(f"--network {network_path}: none of the {len(frame):,} records lies within "
+                                f"{snap_tolerance_m:g} m of its streets; check the network covers the records' area, "
+                                "or raise --snap-tolerance")
     return NetworkStudy(study=study, network=network, snapped=snapped, notes=network.notes)
