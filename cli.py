@@ -611,6 +611,9 @@ def gistar(
 
     check_correction(correction)
     if network is not None:
+        if area_counts is not None or weights != "band":
+            raise HotspotInputError("--network gives Gi* per street segment with network-distance neighbours; "
+                                    "drop --area-counts and --weights")
         return _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, band, permutations, seed,
                                correction, out, boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects,
                                quiet)
