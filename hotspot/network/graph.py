@@ -11,8 +11,8 @@ Cleaning
 2. Duplicate edges (same two junctions, lengths within ``duplicate_tolerance_m``, default 1 m) are
    merged into the first; zero-length edges are dropped. Both are counted in ``Network.notes``.
 3. Each edge of length ``L`` is cut into ``max(1, round(L / segment_length_m))`` lixels of equal
-   length ``L / n`` (so lixels are within a factor 2/3..2 of the chosen length and never cross a
-   junction), keeping the street name and lighting. Each lixel's midpoint is its sample point for
+   length ``L / n`` (so lixels are between 2/3 and 3/2 of the chosen length, except edges shorter
+   than about half of it, which stay whole; none crosses a junction), keeping the street name and lighting. Each lixel's midpoint is its sample point for
    densities and its position for network distances.
 
 Everything is metres in the network's projected CRS.
