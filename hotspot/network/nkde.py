@@ -98,10 +98,13 @@ def aggregate_events(edge, offset_m, weights=None):
     w = np.ones(edge.size) if weights is None else np.asarray(weights, np.float64)
     if edge.size == 0:
         return edge, offset_m, w
-    keys = np.column_stack([edge.astype(np.float64), offset_m])
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=w, minlength=unique.shape[0])
-    return unique[:, 0].astype(np.int64), unique[:, 1].copy(), summed
+    order = np.lexsort((offset_m, edge))  # by edge, then offset: a lexsort is ~5x faster than np.unique(axis=0)
+    e, t = edge[order], offset_m[order]
+    new = np.ones(e.size, bool)
+    new[1:] = (e[1:] != e[:-1]) | (t[1:] != t[:-1])
+    group = np.cumsum(new) - 1
+    summed = np.bincount(group, weights=w[order], minlength=int(new.sum()))
+    return e[new].copy(), t[new].copy(), summed
 
 
 def network_kde(
