@@ -385,7 +385,7 @@ def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, est
         density = network_kde(ns.network, ns.snapped.edge[ok], ns.snapped.offset_m[ok], bandwidth_m=bandwidth,
                               kernel=kernel, estimator=estimator, progress=progress)
         frame = density_frame(ns.network, density, lixel_counts(ns.network, ns.snapped))
-        from hotspot.outputs import write_csv, write_geopackage
+        from hotspot.outputs import write_geopackage
 
         provenance = _provenance("kde", inputs, ns.study, network=network or "demo", estimator=estimator, kernel=kernel,
                                  bandwidth_m=bandwidth, segment_length_m=segment_length, snap_tolerance_m=snap_tolerance,
