@@ -101,6 +101,20 @@ SuppressOpt = Annotated[
                  show_default=False, min=0),
 ]
 PublicOpt = Annotated[bool, typer.Option("--public", help="Output is for publication: suppress counts below 5 unless --suppress-below says otherwise.")]
+NetworkOpt = Annotated[
+    Optional[str],
+    typer.Option("--network", help="Street network to work on: road lines (GeoPackage, GeoJSON, Shapefile) or OpenStreetMap "
+                 ".osm.pbf; 'demo' (or no INPUT with --over segments): the demo town's streets with planted hot segments.",
+                 show_default=False, rich_help_panel="Street network"),
+]
+SegmentLengthOpt = Annotated[float, typer.Option("--segment-length", help="Street segment (lixel) length in metres; "
+                             "segments never cross a junction.", min=1.0, rich_help_panel="Street network")]
+SnapToleranceOpt = Annotated[float, typer.Option("--snap-tolerance", help="Records farther than this many metres from "
+                             "every street are not snapped (they are counted and reported).", min=0.01,
+                             rich_help_panel="Street network")]
+JunctionsOpt = Annotated[str, typer.Option("--junctions", help="Where streets connect: vertices (shared vertices, as in "
+                         "OpenStreetMap and OS Open Roads; bridges stay unconnected) or crossings (every crossing).",
+                         rich_help_panel="Street network")]
 
 
 # --- reporting helpers ------------------------------------------------------------------------
@@ -218,7 +232,7 @@ def rank(
                       "significant hot cells only), kde (quartic density), rtm (risk terrain score), combined "
                       "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.evaluate).")] = "count",
     over: Annotated[str, typer.Option("--over", help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
-                    "or streets (police.uk 'On or near' locations).")] = "grid",
+                    "streets (police.uk 'On or near' locations) or segments (street stretches of --network).")] = "grid",
     merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge top cells into named places (a best cell plus "
                      "top cells within one cell of it: at most 3 x 3 cells).")] = True,
     bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="KDE search radius in metres for --method kde "
@@ -247,8 +261,14 @@ def rank(
     public: PublicOpt = False,
     report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report "
                            "(map, ranked list, weekday x hour table, monthly trend) to this path.", show_default=False)] = None,
+    network: NetworkOpt = None,
+    segment_length: SegmentLengthOpt = 50.0,
+    snap_tolerance: SnapToleranceOpt = 30.0,
+    junctions: JunctionsOpt = "vertices",
 ):
-    """Rank places for patrol planning and write them as a GeoPackage layer `ranked` plus a CSV."""
+    """Rank places for patrol planning and write them as a GeoPackage layer `ranked` plus a CSV.
+
+    With --over segments: street stretches (lines) from --network, with rank, name, count, length_m and per_km."""
     from hotspot.errors import HotspotInputError
 
     if top is not None and area_share is not None:
@@ -271,6 +291,12 @@ def rank(
     validate.check_metres(cell_size, "--cell-size")
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs, hours_option="--nte" if nte else "--hours",
                outputs=[(_default_out(out, "rank"), "--out"), (report_path, "--report"), (rejects, "--rejects")])
+    if over == "segments":
+        return _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, method, top, area_share,
+                              bandwidth, boundaries, out, crime_type, date_from, date_to, hours, weekdays, crs, rejects,
+                              quiet, suppress_below, public, report_path)
+    if network is not None:
+        raise HotspotInputError("--network is used with --over segments; add --over segments")
     specs = _factor_specs(factor)
     with _RichProgress(quiet) as progress:
         try:
@@ -315,6 +341,182 @@ NTE_HOURS = "19:00-07:00"
 """The time-of-day window ``rank --nte`` (night-time economy) keeps."""
 
 
+# --- street networks (hotspot.network) ------------------------------------------------------------
+
+
+def _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type, date_from,
+                   date_to, hours, weekdays, crs, rejects, quiet, progress):
+    """Records on a street network: the demo scenario (no INPUT, --network demo or none) or INPUT snapped to --network."""
+    from hotspot.errors import HotspotInputError
+    from hotspot.network.study import demo_network_study, network_study
+
+    console = _console(quiet)
+    if not inputs and network in (None, "demo"):
+        if any(v is not None for v in (boundaries, crime_type, date_from, date_to, hours, weekdays, crs)):
+            raise HotspotInputError("the street-network demo takes no filters; give INPUT records and --network ROADS")
+        result = demo_network_study()
+        console.print(f"[bold]{len(result.study.records):,}[/bold] records of the street-network demo")
+    else:
+        if network in (None, "demo"):
+            raise HotspotInputError("--network ROADS is needed with INPUT records: a GeoPackage, GeoJSON, Shapefile or "
+                                    ".osm.pbf of their streets")
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays,
+                            progress)
+        result = network_study(study, Path(network), segment_length_m=segment_length, junctions=junctions,
+                               snap_tolerance_m=snap_tolerance, progress=progress)
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")
+    console.print(result.snapped.describe())
+    return result
+
+
+def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, method, top, area_share, bandwidth,
+                   boundaries, out, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet,
+                   suppress_below, public, report_path):
+    with _RichProgress(quiet) as progress:
+        ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
+                            date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
+        from hotspot.network.rank import rank_segments
+
+        result = rank_segments(ns.study, ns.network, ns.snapped, method=method, top=top, length_share=area_share,
+                               bandwidth_m=bandwidth, progress=progress)
+    out_path = _default_out(out, "rank")
+    suppress = _suppression_k(suppress_below, public)
+    provenance = _provenance("rank", inputs, ns.study, method=method, over="segments", top=top, area_share=area_share,
+                             network=network or "demo", segment_length_m=segment_length, snap_tolerance_m=snap_tolerance,
+                             junctions=junctions, bandwidth_m=bandwidth, crime_types=crime_type, date_from=date_from,
+                             date_to=date_to, hours=hours, weekdays=weekdays, records_not_snapped=ns.snapped.n_not_snapped)
+    written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    if report_path is not None:
+        from hotspot.report import build_report
+
+        written.append(build_report(
+            report_path, title=result.title, ranked=result, boundaries=None, weekday_hour=result.weekday_hour(),
+            monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
+            notes=list(ns.notes) + result.notes, provenance=provenance, suppress_below=suppress,
+        ))
+    _print_ranked(result, quiet)
+    console = _console(quiet)
+    for note in result.notes[1:]:
+        console.print(f"[dim]{note}[/dim]")
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth, out,
+                 boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet):
+    from hotspot.errors import HotspotInputError
+    from hotspot.network.nkde import DEFAULT_BANDWIDTH_M, check_options
+
+    check_options(kernel=kernel, estimator=estimator, bandwidth_m=bandwidth)
+    out_path = out if out is not None else Path("hotspot-out") / "kde_network.gpkg"
+    if out_path.suffix.lower() != ".gpkg":
+        raise HotspotInputError(f"--out {out_path}: network density is a line layer; give a path ending in .gpkg")
+    bandwidth = bandwidth or DEFAULT_BANDWIDTH_M
+    with _RichProgress(quiet) as progress:
+        ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
+                            date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
+        from hotspot.network.nkde import density_frame, network_kde
+        from hotspot.network.snap import lixel_counts
+
+        ok = ns.snapped.snapped
+        density = network_kde(ns.network, ns.snapped.edge[ok], ns.snapped.offset_m[ok], bandwidth_m=bandwidth,
+                              kernel=kernel, estimator=estimator, progress=progress)
+        frame = density_frame(ns.network, density, lixel_counts(ns.network, ns.snapped))
+        from hotspot.outputs import write_geopackage
+
+        provenance = _provenance("kde", inputs, ns.study, network=network or "demo", estimator=estimator, kernel=kernel,
+                                 bandwidth_m=bandwidth, segment_length_m=segment_length, snap_tolerance_m=snap_tolerance,
+                                 junctions=junctions, records_not_snapped=ns.snapped.n_not_snapped, mass=density.mass)
+        gpkg = write_geopackage(out_path, {"network_kde": frame},
+                                styles={"network_kde": ("areas", {"field": "density_per_km"})}, provenance=provenance)
+    console = _console(quiet)
+    for note in density.notes:
+        console.print(note)
+    console.print(f"peak {density.per_km.max():,.1f} records per km of street; {ns.network.n_lixels:,} segments")
+    console.print(f"wrote {gpkg} (layer network_kde)")
+
+
+def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, band, permutations, seed, correction, out,
+                    boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet):
+    from hotspot.network.gistar import DEFAULT_BAND_M
+
+    out_path = _default_out(out, "gistar")
+    band = band or DEFAULT_BAND_M
+    with _RichProgress(quiet) as progress:
+        ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
+                            date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
+        from hotspot.network.gistar import gi_star_segments
+        from hotspot.network.snap import lixel_counts
+
+        frame, result = gi_star_segments(ns.network, lixel_counts(ns.network, ns.snapped), band_m=band,
+                                         permutations=permutations, seed=seed, correction=correction, progress=progress)
+        from hotspot.outputs import write_csv, write_geopackage
+
+        provenance = _provenance("gistar", inputs, ns.study, network=network or "demo", band_m=band, weights="network band",
+                                 permutations=permutations, seed=seed, correction=correction, p_used=result.p_used,
+                                 segment_length_m=segment_length, snap_tolerance_m=snap_tolerance, junctions=junctions,
+                                 records_not_snapped=ns.snapped.n_not_snapped)
+        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
+        csv = write_csv(frame.drop(columns="geometry"), out_path.with_suffix(".csv"), provenance=provenance)
+    from hotspot.gistar import summary_lines
+
+    console = _console(quiet)
+    for line in summary_lines(result):
+        console.print(line.replace("areas", "street segments", 1) if line.startswith("Gi* over") or "no neighbours" in line
+                      else line)
+    console.print(f"wrote {gpkg} (layer gistar)")
+    console.print(f"wrote {csv}")
+
+
+def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out, boundaries,
+                 crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet):
+    from rich.console import Console
+    from rich.table import Table
+
+    from rtm.factors import read_factors
+
+    out_path = _default_out(out, "rtm")
+    with _RichProgress(quiet) as progress:
+        ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
+                            date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
+        if specs:
+            features = read_factors(specs, ns.network.crs)
+        elif not inputs:
+            from boundaries.demo import demo_town
+
+            features = {k: v for k, v in demo_town().features.items() if k in ("licensed_premises", "bus_stops", "decoy")}
+        else:
+            features = {}
+        from hotspot.network.factors import DEFAULT_DISTANCES_M, network_factors, risk_frame, select_and_fit
+        from hotspot.network.snap import lixel_counts
+
+        factors = network_factors(ns.network, features, distances_m=tuple(distances_m or DEFAULT_DISTANCES_M))
+        counts = lixel_counts(ns.network, ns.snapped)
+        model, _ = select_and_fit(counts, factors, ns.network.lixels["length_m"])
+        frame = risk_frame(ns.network, counts, factors, model)
+        from hotspot.outputs import write_csv, write_geopackage
+
+        provenance = _provenance("rtm", inputs, ns.study, network=network or "demo",
+                                 factors=[str(s) for s in specs] if specs else ("demo" if not inputs else None),
+                                 distances_m=list(distances_m or DEFAULT_DISTANCES_M), segment_length_m=segment_length,
+                                 snap_tolerance_m=snap_tolerance, junctions=junctions,
+                                 records_not_snapped=ns.snapped.n_not_snapped)
+        written = [write_geopackage(out_path, {"segment_risk": frame},
+                                    styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
+                   write_csv(model.table, out_path.with_name(f"{out_path.stem}_segment_model.csv"), provenance=provenance)]
+    table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
+                        f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
+    for column in ("factor", "RRV", "95% CI", "p"):
+        table.add_column(column, justify="left" if column == "factor" else "right")
+    for row in model.table.itertuples():
+        table.add_row(row.factor, f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+    Console(quiet=quiet).print(table)
+    console = _console(quiet)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 def _print_ranked(result, quiet: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -348,10 +550,23 @@ def kde(
     crs: CrsOpt = None,
     rejects: RejectsOpt = None,
     quiet: QuietOpt = False,
+    network: NetworkOpt = None,
+    estimator: Annotated[str, typer.Option("--estimator", help="With --network: simple (shortest paths; mass not conserved "
+                         "at junctions), discontinuous (equal split at junctions) or continuous (Okabe & Sugihara; "
+                         "mass conserved exactly, slowest).", rich_help_panel="Street network")] = "discontinuous",
+    segment_length: SegmentLengthOpt = 50.0,
+    snap_tolerance: SnapToleranceOpt = 30.0,
+    junctions: JunctionsOpt = "vertices",
 ):
-    """Kernel density surface of crimes as a cloud-optimised GeoTIFF (and hotspot polygons with --hotspot-share)."""
+    """Kernel density surface of crimes as a cloud-optimised GeoTIFF (and hotspot polygons with --hotspot-share).
+
+    With --network: network kernel density along the streets (bandwidth in network metres, default 200), written
+    as the line layer `network_kde` (density_per_km per segment) of a GeoPackage (default hotspot-out/kde_network.gpkg)."""
     from hotspot.errors import HotspotInputError
 
+    if network is not None:
+        return _kde_network(inputs, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth, out,
+                            boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet)
     out_path = out if out is not None else Path("hotspot-out") / "kde.tif"
     if out_path.suffix.lower() not in (".tif", ".tiff"):
         raise HotspotInputError(f"--out {out_path}: the kde surface is a GeoTIFF; give a path ending in .tif")
@@ -430,12 +645,25 @@ def gistar(
     rejects: RejectsOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    network: NetworkOpt = None,
+    segment_length: SegmentLengthOpt = 50.0,
+    snap_tolerance: SnapToleranceOpt = 30.0,
+    junctions: JunctionsOpt = "vertices",
 ):
-    """Getis-Ord Gi* hot and cold spots: GeoPackage layer `gistar` (count, gi_z, gi_p, gi_p_sim, gi_bin) plus a CSV."""
+    """Getis-Ord Gi* hot and cold spots: GeoPackage layer `gistar` (count, gi_z, gi_p, gi_p_sim, gi_bin) plus a CSV.
+
+    With --network: Gi* per street segment, neighbours within --band network metres (default 200)."""
     from hotspot.errors import HotspotInputError
     from hotspot.multiple_testing import check_correction
 
     check_correction(correction)
+    if network is not None:
+        if area_counts is not None or weights != "band":
+            raise HotspotInputError("--network gives Gi* per street segment with network-distance neighbours; "
+                                    "drop --area-counts and --weights")
+        return _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, band, permutations, seed,
+                               correction, out, boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects,
+                               quiet)
     out_path = _default_out(out, "gistar")
     from hotspot import validate
     from hotspot.gistar import AREA_KINDS, GRID_WEIGHTS
@@ -751,11 +979,19 @@ def rtm_command(
     rejects: RejectsOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    network: NetworkOpt = None,
+    segment_length: SegmentLengthOpt = 50.0,
+    snap_tolerance: SnapToleranceOpt = 30.0,
+    junctions: JunctionsOpt = "vertices",
 ):
     """Risk terrain model: which features raise crime risk, how far, and where they combine.
 
     Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
     <stem>_rtm_model.csv and the relative risk surface as <stem>_risk.tif.
+
+    With --network: risk per street segment instead: unlit streets (lit=no or missing) and point --factor
+    layers within 50/100/200 network metres (or --distances), a Poisson model of records per metre of street;
+    writes layer segment_risk and <stem>_segment_model.csv.
     """
     import time
 
@@ -771,6 +1007,9 @@ def rtm_command(
         validate.check_filters(date_from=test_from)
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
                outputs=[(_default_out(out, "rtm"), "--out"), (rejects, "--rejects")])
+    if network is not None:
+        return _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out,
+                            boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet)
     started = time.perf_counter()
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)

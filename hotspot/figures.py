@@ -150,8 +150,12 @@ def _label_ranked(ax, ranked, limit: int = 10) -> None:
 
     shown = ranked.sort_values("rank").head(limit)
     points = shown.geometry.representative_point()
-    if not all(t == "Point" for t in shown.geom_type):
-        shown.boundary.plot(ax=ax, color="black", linewidth=0.9, zorder=11)
+    lines = shown.geom_type.isin(["LineString", "MultiLineString"]).to_numpy()
+    if lines.any():  # street stretches: draw the stretch itself (a line's boundary is only its two ends)
+        shown[lines].plot(ax=ax, color="#d7301f", linewidth=3.0, zorder=11)
+    polygons = ~lines & ~shown.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    if polygons.any():
+        shown[polygons].boundary.plot(ax=ax, color="black", linewidth=0.9, zorder=11)
     for (_, row), pt in zip(shown.iterrows(), points):
         ax.text(pt.x, pt.y, str(int(row["rank"])), ha="center", va="center", fontsize=8, fontweight="bold", zorder=12,
                 path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])

@@ -13,7 +13,8 @@ style name          what it draws
 ``gistar``          categorised on ``gi_bin`` (-3..3): cold spots 99/95/90 % in blues, not
                     significant light grey, hot spots 90/95/99 % in reds
 ``ranked``          places outlined (polygons) or dotted (points), labelled by ``rank``
-``areas``           graduated colour on a numeric field (option ``field``; quantile classes)
+``areas``           graduated colour on a numeric field (option ``field``; quantile classes); on
+                    line layers (street segments) the lines themselves are coloured
 ``kde_hotspots``    outlined polygons (KDE hot-spot areas), red outline, no fill
 ``priority_places`` outlined polygons (RTM priority places), purple outline, light fill
 ``raster_ramp``     single-band pseudocolour ramp for a GeoTIFF, min/max from the data
@@ -336,7 +337,8 @@ def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool = False) -> 
     cats = [
         # Without outline, each cell is edged in its own colour: an unstroked fill leaves anti-aliasing
         # seams between neighbouring cells that read as a grid.
-        (value, label, _Symbol(kind, fill=colour, stroke="#9e9e9e" if outline else colour, stroke_width_mm=0.1))
+        (value, label, _Symbol(kind, stroke=colour, stroke_width_mm=0.9) if kind == "line" else
+         _Symbol(kind, fill=colour, stroke="#9e9e9e" if outline else colour, stroke_width_mm=0.1))
         for value, colour, label in GISTAR_CLASSES
     ]
     qml = _qml_document(_categorized_renderer(field, cats))
@@ -403,9 +405,11 @@ def _areas(frame, layer: str, field: str | None = None, classes: int = 5, breaks
     n = max(len(breaks) - 1, 1)
     palette = [YLORRD[min(int(round(i * (len(YLORRD) - 1) / max(n - 1, 1))), len(YLORRD) - 1)] for i in range(n)]
     kind = _geometry_kind(frame)
+    # lines (street segments) carry the class colour in the stroke itself, drawn wide enough to read
     ranges = [
         (breaks[i], breaks[i + 1] if i + 1 < len(breaks) else breaks[i], f"{_fmt(breaks[i])} - {_fmt(breaks[min(i + 1, len(breaks) - 1)])}",
-         _Symbol(kind, fill=palette[i], stroke="#6e6e6e", stroke_width_mm=0.15))
+         _Symbol(kind, stroke=palette[i], stroke_width_mm=0.9) if kind == "line"
+         else _Symbol(kind, fill=palette[i], stroke="#6e6e6e", stroke_width_mm=0.15))
         for i in range(n)
     ]
     qml = _qml_document(_graduated_renderer(field, ranges))
