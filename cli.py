@@ -281,7 +281,7 @@ def rank(
     from hotspot.rank import METHODS, OVER
 
     validate.check_choice(method, METHODS, "--method")
-    validate.check_choice(over, OVER, "--over")
+    validate.check_choice(over, OVER + ("segments",), "--over")
     validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
     validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
     validate.check_count(top, "--top")
