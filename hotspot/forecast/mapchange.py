@@ -70,7 +70,8 @@ class MapChanges:
 
     def latest_before(self, month: int) -> int | None:
         """The latest change month (integer) strictly before integer ``month``, or None."""
-        found = [m for m in month_index(list(self.changes)) if m < month] if self.changes else []
+        found = [int(c[:4]) * 12 + int(c[5:7]) - 1 for c in self.changes]
+        found = [m for m in found if m < month]
         return int(max(found)) if found else None
 
     def describe(self) -> str:
@@ -87,8 +88,10 @@ class MapChanges:
 
 def location_keys(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """One integer per distinct (x, y) pair, the coordinates rounded to the metre."""
-    pairs = np.stack([np.round(np.asarray(x, dtype=np.float64)), np.round(np.asarray(y, dtype=np.float64))], axis=1)
-    _, keys = np.unique(pairs, axis=0, return_inverse=True)
+    xr = np.round(np.asarray(x, dtype=np.float64)).astype(np.int64)
+    yr = np.round(np.asarray(y, dtype=np.float64)).astype(np.int64)
+    combined = (xr - xr.min()) * (int(yr.max() - yr.min()) + 1) + (yr - yr.min()) if xr.size else xr
+    _, keys = np.unique(combined, return_inverse=True)
     return keys.ravel()
 
 
