@@ -4,7 +4,7 @@ The backtest rolls forward month by month: each fold trains on the months before
 window (all of them, or the last ``train_months``) and tests on the next ``test_months``
 months; the folds are the last ``n_folds`` such windows, stepping by ``test_months`` and
 ending at the latest month. Each fold is scored at every budget in ``area_shares``
-(:func:`hotspot.forecast.metrics.metrics_at_budgets`); the summary gives each method's mean
+(:class:`hotspot.forecast.metrics.BudgetScorer`); the summary gives each method's mean
 over folds with a confidence interval, and ``comparisons`` pairs ``combined`` (or every
 method, without it) fold by fold against each other method
 (:mod:`hotspot.forecast.compare`).
@@ -33,7 +33,7 @@ from hotspot.forecast.baselines import (
 from hotspot.forecast.combined import CombinedForecaster, describe_weights
 from hotspot.forecast.compare import mean_interval, paired_comparison
 from hotspot.forecast.mapchange import MapChanges, detect_map_changes
-from hotspot.forecast.metrics import check_area_share, metrics_at_budgets
+from hotspot.forecast.metrics import BudgetScorer, check_area_share
 from hotspot.forecast.months import month_index, month_text, record_weights, subset
 from hotspot.grid import Grid
 from hotspot.progress import resolve
@@ -288,12 +288,12 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
         train = subset(records, in_train)
         train_counts = grid.count(x[in_train], y[in_train], None if w is None else w[in_train])
         test_counts = grid.count(x[in_test], y[in_test], None if w is None else w[in_test])
+        scorer = BudgetScorer(test_counts, shares, train_counts=train_counts, mask=mask, cell_area=grid.cell_area_m2)
         for name, forecaster in forecasters.items():
             scores = np.asarray(forecaster(train, grid), dtype=np.float64)
             if scores.shape != grid.shape:
                 raise ValueError(f"forecaster {name!r} returned shape {scores.shape}, the grid is {grid.shape}")
-            measured = metrics_at_budgets(scores, test_counts, shares, train_counts=train_counts, mask=mask,
-                                          cell_area=grid.cell_area_m2)
+            measured = scorer(scores)
             for share, m in zip(shares, measured):
                 rows.append({
                     "fold": fold, "train_from": month_text(max(train_from, first)), "train_to": month_text(start - 1),

@@ -210,11 +210,11 @@ def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upt
     cur = pd.DataFrame({"x": x[current], "y": y[current], "lsoa": lsoa[current]}).drop_duplicates(["x", "y"])
     cx, cy, clsoa = cur["x"].to_numpy(), cur["y"].to_numpy(), cur["lsoa"].to_numpy()
     # Each distinct older location (with its LSOA) is placed once.
-    old = pd.DataFrame({"x": x[older], "y": y[older], "lsoa": lsoa[older]})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(old))
-    ux = uniques.get_level_values(0).to_numpy(np.float64)
-    uy = uniques.get_level_values(1).to_numpy(np.float64)
-    ulsoa = uniques.get_level_values(2).to_numpy()
+    lsoa_code, lsoa_names = pd.factorize(pd.Series(lsoa[older]))
+    place = location_keys(x[older], y[older]).astype(np.int64) * (len(lsoa_names) + 1) + lsoa_code
+    _, first_row, codes = np.unique(place, return_index=True, return_inverse=True)
+    codes = codes.ravel()
+    ux, uy, ulsoa = x[older][first_row], y[older][first_row], lsoa[older][first_row]
     k = min(CARRY_NEIGHBOURS, cx.size)
     dist, idx = cKDTree(np.column_stack([cx, cy])).query(np.column_stack([ux, uy]), k=k,
                                                          distance_upper_bound=tolerance_m)
