@@ -40,7 +40,7 @@ def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
     if harm:
         from hotspot.harm import apply_weights
 
-        records = apply_weights(records, "harm")
+        records, _ = apply_weights(records, "harm")
     grid, mask = Grid.over_area(study.study_area(), records.frame["x"].to_numpy(), records.frame["y"].to_numpy(),
                                 100.0, crs=study.crs)
     methods = default_forecasters(area_share=area_share, mask=mask)

@@ -17,6 +17,10 @@ The score of a cell is built from its monthly counts (or harm, when records carr
    a quartic kernel of radius ``bandwidth_m`` metres (a = ``kde_weight``) and Q the risk
    terrain score (c = ``rtm_weight``) when given.
 
+The choice has two stages: the counts blends (:func:`combined_candidates`, a = 0), then the
+best of them with each density of :data:`COMBINED_DENSITIES` (:func:`density_candidates`),
+kept only when it validates better.
+
 The simple forecasts are corners of this family: prior counts over all months (no decay,
 older ``"all"``, no smoothing); **D**, counts with a 6-month half-life + 0.25 x the mean of the 8
 neighbours; **P**, counts since the map change only. The blend is the candidate
@@ -50,10 +54,10 @@ from hotspot.records import Records
 COMBINED_SUMMARY = (
     "recency-weighted counts per cell (half-life 1-12 months or none; months before a police.uk "
     "anonymisation-map change kept, dropped, down-weighted or carried onto the current snap points) plus a "
-    "share of the neighbouring cells' counts and of a 150 m density (and the RTM score when risk features exist); "
-    "the blend is the one with the best hit rate predicting each of the last 6 months of the input from the months "
-    "before it, where prior counts, D (6-month half-life + 0.25 x neighbours) and P (counts since the map change) "
-    "are among the candidates"
+    "share of the neighbouring cells' counts (and the RTM score when risk features exist), then a 150 or 400 m "
+    "density if it helps; the blend is the one with the best hit rate predicting each of the last 6 months of the "
+    "input from the months before it, where prior counts, D (6-month half-life + 0.25 x neighbours) and P (counts "
+    "since the map change) are among the candidates"
 )
 """One sentence describing ``combined`` for help texts and reports."""
 
@@ -64,8 +68,10 @@ COMBINED_DEFAULT_WEIGHTS = {"half_life_months": 6.0, "older": "all", "older_weig
 COMBINED_HALF_LIVES = (1.0, 3.0, 6.0, 12.0, math.inf)
 COMBINED_OLDER = (("all", 1.0), ("drop", 0.0), ("down", 0.05), ("carry", 0.1), ("carry", 0.3))
 COMBINED_NEIGHBOUR_WEIGHTS = (0.0, 0.1, 0.25)
-COMBINED_KDE_WEIGHTS = (0.0, 0.1)
-COMBINED_BANDWIDTH_M = 150.0
+COMBINED_DENSITIES = ((0.1, 150.0), (0.3, 400.0), (1.0, 400.0))
+"""(kde_weight, bandwidth_m) tried in the second stage on top of the best counts blend."""
+COMBINED_BANDWIDTHS_M = tuple(sorted({b for _, b in COMBINED_DENSITIES}))
+COMBINED_BANDWIDTH_M = COMBINED_BANDWIDTHS_M[0]
 COMBINED_RTM_WEIGHTS = (0.0, 0.05, 0.2)
 COMBINED_VALIDATION_MONTHS = 6
 """Months before the origin each candidate is validated on."""
@@ -82,21 +88,34 @@ BASELINE_CANDIDATES = {
 
 
 def combined_candidates(with_rtm: bool = False, with_change: bool = True) -> list[dict]:
-    """The weight settings ``combined`` chooses among, simplest first (ties go to the earlier one).
+    """The counts blends ``combined`` chooses among first, simplest first (ties go to the earlier one).
 
     ``with_change=False`` (no map change in the data) leaves out the ``older`` variants, which
-    would all equal ``"all"``.
+    would all equal ``"all"``. The densities of :data:`COMBINED_DENSITIES` are tried afterwards
+    on the winner (:func:`density_candidates`).
     """
     out = []
     older_options = COMBINED_OLDER if with_change else COMBINED_OLDER[:1]
-    for a in COMBINED_KDE_WEIGHTS:
-        for b in COMBINED_NEIGHBOUR_WEIGHTS:
-            for older, w_old in older_options:
-                for h in COMBINED_HALF_LIVES[::-1]:
-                    for c in (COMBINED_RTM_WEIGHTS if with_rtm else (0.0,)):
-                        out.append({"half_life_months": h, "older": older, "older_weight": w_old,
-                                    "neighbour_weight": b, "kde_weight": a, "bandwidth_m": COMBINED_BANDWIDTH_M,
-                                    "rtm_weight": c})
+    for b in COMBINED_NEIGHBOUR_WEIGHTS:
+        for older, w_old in older_options:
+            for h in COMBINED_HALF_LIVES[::-1]:
+                for c in (COMBINED_RTM_WEIGHTS if with_rtm else (0.0,)):
+                    out.append({"half_life_months": h, "older": older, "older_weight": w_old,
+                                "neighbour_weight": b, "kde_weight": 0.0, "bandwidth_m": COMBINED_BANDWIDTH_M,
+                                "rtm_weight": c})
+    return out
+
+
+def density_candidates(best: Mapping) -> list[dict]:
+    """The second stage: ``best`` with each density of :data:`COMBINED_DENSITIES` added."""
+    out = []
+    for a, bandwidth in COMBINED_DENSITIES:
+        if a + float(best.get("rtm_weight", 0.0)) > 1.0:
+            continue
+        cand = {**best, "kde_weight": a, "bandwidth_m": bandwidth}
+        if a >= 1.0:
+            cand["neighbour_weight"] = 0.0  # the counts carry no weight: a pure density
+        out.append(cand)
     return out
 
 
@@ -183,11 +202,12 @@ class MonthlyLayers:
         How far, in metres, older records may be carried onto a current location.
     """
 
-    def __init__(self, records: Records, grid: Grid, bandwidth_m: float = COMBINED_BANDWIDTH_M,
+    def __init__(self, records: Records, grid: Grid, bandwidths_m=COMBINED_BANDWIDTHS_M,
                  tolerance_m: float = CARRY_TOLERANCE_M):
         frame = records.frame
         self.grid = grid
-        self.bandwidth_m = float(bandwidth_m)
+        bandwidths_m = (bandwidths_m,) if np.isscalar(bandwidths_m) else tuple(bandwidths_m)
+        self.bandwidths_m = tuple(float(b) for b in bandwidths_m)
         self.tolerance_m = float(tolerance_m)
         self.frame = frame
         self.weights = record_weights(records)
@@ -197,13 +217,13 @@ class MonthlyLayers:
         self.months = np.arange(self.first, last + 1)
         flat, inside = grid.flat_index(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
         self._flat = np.where(inside, flat, -1)
-        self.kde_kernel = quartic_kernel(grid.cell_size, self.bandwidth_m)
-        reach = max(1, self.kde_kernel.shape[0] // 2)
+        kernels = {b: quartic_kernel(grid.cell_size, b) for b in self.bandwidths_m}
+        reach = max([1] + [k.shape[0] // 2 for k in kernels.values()])
         self.cells = _close_cells(grid, np.unique(flat[inside]), reach)
         self._position = np.full(grid.size, -1, dtype=np.int64)
         self._position[self.cells] = np.arange(self.cells.size)
         self._neighbour = _stencil_matrix(grid, self.cells, neighbour_kernel())
-        self._kde = _stencil_matrix(grid, self.cells, self.kde_kernel)
+        self._kde = {b: _stencil_matrix(grid, self.cells, k) for b, k in kernels.items()}
         self.counts = self._stack(np.arange(len(frame)), self._flat)
         self.changes = detect_map_changes(records) if len(frame) else MapChanges(pd.DataFrame(), ())
         self._carried: dict = {}
@@ -287,15 +307,29 @@ class MonthlyLayers:
             raise ValueError(f"older must be all, drop, down or carry, got {older!r}")
         return values
 
-    def blend(self, recent: np.ndarray, weights: Mapping, rtm_share: np.ndarray | None) -> np.ndarray:
-        """The combined score on ``cells`` (without the RTM term) from R."""
+    def blend(self, recent: np.ndarray, weights: Mapping, rtm_share: np.ndarray | None, cache: dict | None = None
+              ) -> np.ndarray:
+        """The combined score on ``cells`` (without the RTM term) from R; ``cache`` keeps R's smoothings."""
+        cache = {} if cache is None else cache
         b = float(weights.get("neighbour_weight", 0.0))
         a = float(weights.get("kde_weight", 0.0))
         c = float(weights.get("rtm_weight", 0.0)) if rtm_share is not None else 0.0
-        s = recent + b * (self._neighbour @ recent) if b > 0 else recent
-        values = (1.0 - a - c) * _share(s)
+        values = np.zeros_like(recent)
+        if a < 1.0:
+            if b > 0:
+                if "neighbours" not in cache:
+                    cache["neighbours"] = self._neighbour @ recent
+                s = recent + b * cache["neighbours"]
+            else:
+                s = recent
+            values = (1.0 - a - c) * _share(s)
         if a > 0:
-            values = values + a * _share(self._kde @ recent)
+            bandwidth = float(weights["bandwidth_m"])
+            if bandwidth not in self._kde:
+                raise ValueError(f"bandwidth {bandwidth:g} m was not built into these layers ({self.bandwidths_m})")
+            if bandwidth not in cache:
+                cache[bandwidth] = _share(self._kde[bandwidth] @ recent)
+            values = values + a * cache[bandwidth]
         return values
 
     def full(self, values: np.ndarray) -> np.ndarray:
@@ -425,38 +459,46 @@ class CombinedTuner:
         self.candidates = combined_candidates(rtm_share is not None, bool(layers.changes.changes))
         self._hits: dict = {}
 
-    def _window_hits(self, origin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hit rate and PAI of every candidate predicting months origin..end from the months before."""
-        key = (origin, end)
-        if key in self._hits:
-            return self._hits[key]
-        layers = self.layers
-        test = sum(layers.month_counts(m) for m in range(origin, end + 1))
-        test_in = test[self.in_region]
-        total = float(test_in.sum())
-        budget = self.area_share * self.n_region
-        hits = np.zeros(len(self.candidates))
-        recent_cache: dict = {}
-        for i, cand in enumerate(self.candidates):
-            if self.rtm_share is not None and cand["rtm_weight"] > 0:
-                continue
-            rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
-            if rkey not in recent_cache:
-                recent_cache[rkey] = layers.recent_counts(origin - 1, *rkey)
-            values = layers.blend(recent_cache[rkey], cand, self.rtm_share)
-            hits[i] = budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total if total else np.nan
-        if self.rtm_share is not None:
-            # The RTM share reaches cells no record does: score those candidates on the full grid.
-            from hotspot.forecast.metrics import forecast_metrics
+    @staticmethod
+    def _key(cand: Mapping) -> tuple:
+        return tuple(sorted(cand.items()))
 
-            full_test = layers.full(test)
-            for i, cand in enumerate(self.candidates):
-                if cand["rtm_weight"] > 0:
+    def _window_hits(self, origin: int, end: int, candidates: list[dict]) -> np.ndarray:
+        """Hit rate of each candidate predicting months origin..end from the months before (remembered)."""
+        done = self._hits.setdefault((origin, end), {})
+        todo = [c for c in candidates if self._key(c) not in done]
+        if todo:
+            layers = self.layers
+            test = sum(layers.month_counts(m) for m in range(origin, end + 1))
+            test_in = test[self.in_region]
+            total = float(test_in.sum())
+            budget = self.area_share * self.n_region
+            recent_cache: dict = {}
+            for cand in todo:
+                if self.rtm_share is not None and cand["rtm_weight"] > 0:
+                    # The RTM share reaches cells no record does: score on the full grid.
+                    from hotspot.forecast.metrics import forecast_metrics
+
                     score = layers.score(cand, origin - 1, self.rtm_share)
-                    hits[i] = forecast_metrics(score, full_test, self.area_share, mask=self.region).hit_rate
-        result = (hits, hits / self.area_share)
-        self._hits[key] = result
-        return result
+                    done[self._key(cand)] = forecast_metrics(score, layers.full(test), self.area_share,
+                                                             mask=self.region).hit_rate
+                    continue
+                rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
+                if rkey not in recent_cache:
+                    recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey), {})
+                recent, smoothed = recent_cache[rkey]
+                values = layers.blend(recent, cand, self.rtm_share, smoothed)
+                hit = budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total if total else np.nan
+                done[self._key(cand)] = hit
+        return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
+
+    def _mean_hits(self, ends, h, candidates, report=None) -> np.ndarray:
+        table = np.zeros((len(candidates), len(ends)))
+        for j, e in enumerate(ends):
+            table[:, j] = self._window_hits(e - h + 1, e, candidates)
+            if report is not None:
+                report("tuning combined", j + 1, len(ends))
+        return np.where(np.isnan(table), 0.0, table).mean(axis=1)
 
     def fit(self, upto: int, first: int | None = None, progress=None) -> CombinedFit:
         """Choose the blend for a forecast made after integer month ``upto`` from months ``first..upto``."""
@@ -478,28 +520,32 @@ class CombinedTuner:
         if not ends:
             return CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS), map_change=change_text)
         report = resolve(progress)
-        hit_table = np.zeros((len(self.candidates), len(ends)))
-        for j, e in enumerate(ends):
-            hit_table[:, j] = self._window_hits(e - h + 1, e)[0]
-            report("tuning combined", j + 1, len(ends))
-        mean = np.where(np.isnan(hit_table), 0.0, hit_table).mean(axis=1)
-        eligible = np.ones(len(self.candidates), dtype=bool)
+        candidates = self.candidates
+        mean = self._mean_hits(ends, h, candidates, report)
+        eligible = np.ones(len(candidates), dtype=bool)
         if change is not None and all(e - h + 1 <= change for e in ends):
             # No validation month lies on the current map, so the older months' handling is untested:
             # hedge, keeping them at a low weight, rather than trust the old map fully or drop it.
-            eligible = np.array([c["older"] == "down" for c in self.candidates])
+            eligible = np.array([c["older"] == "down" for c in candidates])
         best = int(np.argmax(np.where(eligible, mean, -np.inf)))
-        table = pd.DataFrame(self.candidates)
-        table["mean_hit_rate"] = mean
-        table["mean_pai"] = mean / self.area_share
-        baselines = {"combined": float(mean[best] / self.area_share)}
+        baselines = {}
         for name, spec in BASELINE_CANDIDATES.items():
-            for i, cand in enumerate(self.candidates):
+            for i, cand in enumerate(candidates):
                 if all(cand[k] == v for k, v in spec.items()) and cand["rtm_weight"] == 0:
                     baselines[name] = float(mean[i] / self.area_share)
                     break
+        # Second stage: a density on top of the best counts blend, kept only if it validates better.
+        dense = density_candidates(candidates[best])
+        dense_mean = self._mean_hits(ends, h, dense)
+        chosen, chosen_mean = candidates[best], float(mean[best])
+        if dense and float(dense_mean.max()) > chosen_mean:
+            chosen, chosen_mean = dense[int(np.argmax(dense_mean))], float(dense_mean.max())
+        table = pd.DataFrame(candidates + dense)
+        table["mean_hit_rate"] = np.concatenate([mean, dense_mean])
+        table["mean_pai"] = table["mean_hit_rate"] / self.area_share
+        baselines = {"combined": chosen_mean / self.area_share, **baselines}
         windows = [f"{month_text(e - h + 1)}..{month_text(e)}" if h > 1 else month_text(e) for e in ends]
-        return CombinedFit(dict(self.candidates[best]), table, windows, h, baselines, change_text)
+        return CombinedFit(dict(chosen), table, windows, h, baselines, change_text)
 
 
 def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask=None, rtm_score=None,
@@ -569,7 +615,7 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping | None = No
     if len(records) == 0:
         return np.zeros(grid.shape)
     upto = int(month_index([reference_month])[0]) if reference_month else int(month_index(records.frame["month"]).max())
-    layers = MonthlyLayers(records, grid, bandwidth_m=float({**COMBINED_DEFAULT_WEIGHTS, **weights}["bandwidth_m"]))
+    layers = MonthlyLayers(records, grid, bandwidths_m=float({**COMBINED_DEFAULT_WEIGHTS, **weights}["bandwidth_m"]))
     return layers.score(weights, upto, _rtm_share(rtm_score, grid))
 
 
