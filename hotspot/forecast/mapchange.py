@@ -83,7 +83,8 @@ class MapChanges:
         parts = [f"{m} (only {rows.loc[m, 'reused_share']:.0%} of records on a location used in the 12 months before, "
                  f"usually {usual:.0%})" for m in self.changes]
         return ("police.uk anonymisation map changed in " + "; ".join(parts)
-                + ": older records are carried onto the current locations or down-weighted where a forecast says so")
+                + ": counts spanning it mix two sets of locations; combined chooses from the months before each "
+                "forecast whether to keep, drop, down-weight or carry the older records onto the current ones")
 
 
 def location_keys(x: np.ndarray, y: np.ndarray) -> np.ndarray:
