@@ -29,7 +29,6 @@ METHODS = ("counts_all", "D_decay6m_neighbours", "P_since_map_change", "combined
 
 def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
     from hotspot.forecast.backtest import backtest, default_forecasters
-    from hotspot.grid import Grid
     from hotspot.settings import shared_data_dir
     from hotspot.study import load_study
 
@@ -41,8 +40,7 @@ def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
         from hotspot.harm import apply_weights
 
         records, _ = apply_weights(records, "harm")
-    grid, mask = Grid.over_area(study.study_area(), records.frame["x"].to_numpy(), records.frame["y"].to_numpy(),
-                                100.0, crs=study.crs)
+    grid, mask = study.grid(100.0)  # the grid and study-area mask `hotspot evaluate` uses
     methods = default_forecasters(area_share=area_share, mask=mask)
     methods = {m: methods[m] for m in METHODS}
     t0 = time.perf_counter()

@@ -10,14 +10,11 @@ pytestmark = pytest.mark.realdata
 
 @pytest.fixture(scope="module")
 def bedfordshire(bedfordshire_crime_dir, bedfordshire_lsoas_path):
-    from hotspot.grid import Grid
     from hotspot.study import load_study
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
-    records = study.records
-    grid, mask = Grid.over_area(study.study_area(), records.frame["x"].to_numpy(), records.frame["y"].to_numpy(),
-                                100.0, crs=study.crs)
-    return records, grid, mask
+    grid, mask = study.grid(100.0)
+    return study.records, grid, mask
 
 
 def test_the_2022_07_map_change_is_found_for_all_crime_and_for_robbery(bedfordshire):
