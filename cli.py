@@ -642,9 +642,11 @@ def evaluate(
         grid, mask = study.grid(cell_size)
         if with_rtm and not study.features:
             raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
+        from hotspot.forecast.mapchange import snap_points
+
         methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
                                       features=study.features if with_rtm else None, study_area=area, seed=seed,
-                                      has_times=bool(records.has_times))
+                                      has_times=bool(records.has_times), snap_points=snap_points(records))
         if method:
             unknown = [m for m in method if m not in methods]
             if unknown:

@@ -41,7 +41,10 @@ def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
 
         records, _ = apply_weights(records, "harm")
     grid, mask = study.grid(100.0)  # the grid and study-area mask `hotspot evaluate` uses
-    methods = default_forecasters(area_share=area_share, mask=mask)
+    from hotspot.forecast.mapchange import snap_points
+
+    # Older records are carried onto the current snap points of every crime type, as `hotspot evaluate` does.
+    methods = default_forecasters(area_share=area_share, mask=mask, snap_points=snap_points(records))
     methods = {m: methods[m] for m in METHODS}
     t0 = time.perf_counter()
     result = backtest(records, grid, methods, area_share=area_share, mask=mask)

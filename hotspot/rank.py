@@ -438,7 +438,10 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
                 notes.append(f"combined: RTM score left out ({exc})")
         from hotspot.evaluate import fit_combined
 
-        score, fit = fit_combined(study.records, grid, rtm_score=rtm_score, mask=mask)
+        from hotspot.forecast.mapchange import snap_points
+
+        score, fit = fit_combined(study.records, grid, rtm_score=rtm_score, mask=mask,
+                                  snap_points=snap_points(study.records))
         notes.append(f"combined: {fit.describe()}")
         extra["combined_score"] = score
         return score, extra, eligible, notes

@@ -404,3 +404,23 @@ def test_a_harm_weighted_backtest_scores_forecasts_on_harm():
     res = backtest(records, GRID, {"nw": lambda t, g: (np.arange(100) == 0).reshape(10, 10).astype(float)},
                    area_share=0.01)
     assert res.folds["hit_rate"].tolist() == pytest.approx([0.1, 0.1])
+
+
+def test_snap_points_add_the_filtered_rows_and_carrying_can_use_them():
+    from hotspot.forecast.mapchange import snap_points
+
+    kept = pd.DataFrame({"x": [100.0, 500.0], "y": [100.0, 500.0], "month": ["2022-01", "2022-06"],
+                         "lsoa_code": ["A", "B"], "crime_type": "Robbery"})
+    rejected = pd.DataFrame({"reason": ["filtered_crime_type", "outside_study_area", "no_location"],
+                             "x": [150.0, 160.0, np.nan], "y": [100.0, 100.0, np.nan],
+                             "month": ["2022-06", "2022-06", "2022-06"], "lsoa_code": ["A", "A", ""]})
+    records = Records(kept, "EPSG:27700", rejected=rejected)
+    points = snap_points(records)
+    # The filtered burglary is a snap point; the out-of-area and unlocated rows are not.
+    assert list(zip(points["x"], points["y"])) == [(100.0, 100.0), (500.0, 500.0), (150.0, 100.0)]
+    months = month_index(kept["month"])
+    change = int(month_index(["2022-06"])[0])
+    own = carry_onto_current(kept, months, change, change, tolerance_m=100.0)
+    assert own.index.size == 0  # the robbery's own current point (500, 500) is 566 m away
+    shared = carry_onto_current(kept, months, change, change, tolerance_m=100.0, current=points)
+    assert shared.index.tolist() == [0] and (shared.x[0], shared.y[0]) == (150.0, 100.0)

@@ -55,3 +55,17 @@ def test_combined_beats_d_p_and_prior_counts_after_the_map_change(bedfordshire):
     assert pai["combined"] >= 1.05 * pai["counts_all"]
     assert result.strongest_baseline == "P_since_map_change"
     assert any("2022-07" in note for note in result.notes)
+
+
+def test_robbery_carries_onto_every_types_current_snap_points(bedfordshire_crime_dir, bedfordshire_lsoas_path):
+    from hotspot.forecast.mapchange import carry_onto_current, snap_points
+    from hotspot.forecast.months import month_index
+    from hotspot.study import load_study
+
+    robbery = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path, crime_types=["Robbery"]).records
+    months = month_index(robbery.frame["month"])
+    change, upto = int(month_index(["2022-07"])[0]), int(months.max())
+    own = carry_onto_current(robbery.frame, months, change, upto)
+    shared = carry_onto_current(robbery.frame, months, change, upto, current=snap_points(robbery))
+    # Measured: 36 % of older robberies find a current robbery point within 100 m, 89 % a point of any type.
+    assert own.share_carried < 0.5 < 0.8 < shared.share_carried

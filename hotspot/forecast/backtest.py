@@ -114,7 +114,7 @@ class RTMForecaster:
 
 def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=None, rtm_score=None,
                         kde_bandwidth_m: float = 400.0, features=None, study_area=None, seed: int = 0,
-                        has_times: bool = False) -> dict[str, Forecaster]:
+                        has_times: bool = False, snap_points=None) -> dict[str, Forecaster]:
     """The standard methods a backtest compares.
 
     Parameters
@@ -139,6 +139,9 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         Seed of the RTM's cross-validation.
     has_times : bool, default False
         Records carry dates: adds ``self_exciting`` (ETAS-style).
+    snap_points : pandas.DataFrame, optional
+        Every located record of the force (:func:`hotspot.forecast.mapchange.snap_points`), for
+        ``combined``'s carrying of older records. Default: the backtest's own records.
 
     Returns
     -------
@@ -162,12 +165,12 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
     if has_times:
         methods["self_exciting"] = SelfExciting(area_share=area_share, mask=mask)
     methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score,
-                                             horizon_months=test_months)
+                                             horizon_months=test_months, snap_points=snap_points)
     if features:
         rtm_forecaster = RTMForecaster(features, study_area=study_area, seed=seed)
         methods["rtm"] = rtm_forecaster
         methods["combined_rtm"] = CombinedForecaster(area_share=area_share, mask=mask, horizon_months=test_months,
-                                                     rtm=rtm_forecaster)
+                                                     rtm=rtm_forecaster, snap_points=snap_points)
     return methods
 
 

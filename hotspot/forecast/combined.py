@@ -200,10 +200,14 @@ class MonthlyLayers:
         Radius in metres of the quartic density layer.
     tolerance_m : float, default 100
         How far, in metres, older records may be carried onto a current location.
+    snap_points : pandas.DataFrame, optional
+        Every located record of the force (x, y, month, lsoa_code; :func:`hotspot.forecast.mapchange.snap_points`):
+        where current locations are looked up for carrying, and what map changes are found from.
+        Default: the records themselves.
     """
 
     def __init__(self, records: Records, grid: Grid, bandwidths_m=COMBINED_BANDWIDTHS_M,
-                 tolerance_m: float = CARRY_TOLERANCE_M):
+                 tolerance_m: float = CARRY_TOLERANCE_M, snap_points: pd.DataFrame | None = None):
         frame = records.frame
         self.grid = grid
         bandwidths_m = (bandwidths_m,) if np.isscalar(bandwidths_m) else tuple(bandwidths_m)
@@ -225,7 +229,11 @@ class MonthlyLayers:
         self._neighbour = _stencil_matrix(grid, self.cells, neighbour_kernel())
         self._kde = {b: _stencil_matrix(grid, self.cells, k) for b, k in kernels.items()}
         self.counts = self._stack(np.arange(len(frame)), self._flat)
-        self.changes = detect_map_changes(records) if len(frame) else MapChanges(pd.DataFrame(), ())
+        self.snap_points = snap_points
+        if snap_points is not None and len(snap_points):
+            self.changes = detect_map_changes(Records(snap_points, records.crs))
+        else:
+            self.changes = detect_map_changes(records) if len(frame) else MapChanges(pd.DataFrame(), ())
         self._carried: dict = {}
         # Per-month record totals, to check that a fold's training records are these records' months.
         w = np.ones(len(frame)) if self.weights is None else self.weights
@@ -271,7 +279,8 @@ class MonthlyLayers:
         """(months x cells) counts of the records before ``change`` carried onto locations used up to ``upto``."""
         key = (change, upto)
         if key not in self._carried:
-            moved = carry_onto_current(self.frame, self.month_of, change, upto, tolerance_m=self.tolerance_m)
+            moved = carry_onto_current(self.frame, self.month_of, change, upto, tolerance_m=self.tolerance_m,
+                                       current=self.snap_points)
             flat, inside = self.grid.flat_index(moved.x, moved.y)
             self._carried[key] = (self._stack(moved.index, np.where(inside, flat, -1)), moved.share_carried)
         return self._carried[key]
@@ -550,7 +559,8 @@ class CombinedTuner:
 
 def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask=None, rtm_score=None,
                  reference_month: str | None = None, horizon_months: int = 1,
-                 n_validation: int = COMBINED_VALIDATION_MONTHS, progress=None) -> tuple[np.ndarray, CombinedFit]:
+                 n_validation: int = COMBINED_VALIDATION_MONTHS, snap_points: pd.DataFrame | None = None,
+                 progress=None) -> tuple[np.ndarray, CombinedFit]:
     """The ``combined`` score and how its blend was chosen, from ``records`` up to ``reference_month``.
 
     Parameters
@@ -572,6 +582,9 @@ def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask
         Months ahead the forecast is for; the blend is validated on windows this long.
     n_validation : int, default 6
         Validation months before the origin (map-change months left out).
+    snap_points : pandas.DataFrame, optional
+        Every located record of the force (:func:`hotspot.forecast.mapchange.snap_points`): the
+        current locations older records are carried onto, and the map changes. Default: ``records``.
     progress : callable, optional
         ``progress(stage, done, total)``.
 
@@ -588,7 +601,7 @@ def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask
         from hotspot.forecast.months import subset
 
         records = subset(records, keep)
-    layers = MonthlyLayers(records, grid)
+    layers = MonthlyLayers(records, grid, snap_points=snap_points)
     return _fit_on_layers(layers, upto, None, area_share, mask, _rtm_share(rtm_score, grid), horizon_months,
                           n_validation, progress)
 
@@ -639,8 +652,9 @@ class CombinedForecaster:
     """
 
     def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None, horizon_months: int = 1, rtm=None,
-                 n_validation: int = COMBINED_VALIDATION_MONTHS):
+                 n_validation: int = COMBINED_VALIDATION_MONTHS, snap_points: pd.DataFrame | None = None):
         self.area_share = area_share
+        self.snap_points = snap_points
         self.horizon_months = horizon_months
         self.mask = mask
         self.rtm_score = rtm_score
@@ -658,7 +672,7 @@ class CombinedForecaster:
     def prepare(self, records: Records, grid: Grid) -> None:
         """Build the monthly layers of all the backtest's records once (see the class docstring)."""
         if self.rtm is None:
-            self._layers = MonthlyLayers(records, grid)
+            self._layers = MonthlyLayers(records, grid, snap_points=self.snap_points)
             self._tuner = None
 
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
@@ -668,11 +682,12 @@ class CombinedForecaster:
         if self.rtm is not None or self.rtm_score is not None:
             rtm_score = self.rtm(train, grid) if self.rtm is not None else self.rtm_score
             score, fit = fit_combined(train, grid, area_share=self.area_share, mask=self.mask, rtm_score=rtm_score,
-                                      horizon_months=self.horizon_months, n_validation=self.n_validation)
+                                      horizon_months=self.horizon_months, n_validation=self.n_validation,
+                                      snap_points=self.snap_points)
         else:
             layers = self._layers
             if layers is None or layers.grid != grid or not layers.covers(train):
-                layers = self._layers = MonthlyLayers(train, grid)
+                layers = self._layers = MonthlyLayers(train, grid, snap_points=self.snap_points)
                 self._tuner = None
             if self._tuner is None:
                 self._tuner = CombinedTuner(layers, area_share=self.area_share, mask=self.mask,

@@ -25,6 +25,11 @@ within ``tolerance_m`` metres, preferring the nearest such location in the recor
 among its 8 nearest; records with no current location within the tolerance are not carried
 (and counted). Measured on the Bedfordshire data (docs/methods.md), carrying at 100 m beats
 both dropping the old months and keeping them at a lower weight.
+
+The current locations are best taken from every record of the force, not only the crime types
+being analysed: :func:`snap_points` adds the rows a crime-type, date or time filter set aside
+(they are still snap points of the same map). For one sparse type this matters: Bedfordshire
+robbery's own current points take in 36 % of its older records, all types' points 89 %.
 """
 
 from __future__ import annotations
@@ -177,8 +182,28 @@ class Carried:
         return self.index.size / self.n_older if self.n_older else float("nan")
 
 
+def snap_points(records: Records) -> pd.DataFrame:
+    """Every located record of the study's force: x, y (metres), month, lsoa_code.
+
+    The kept records plus the rows the crime-type, date, time-of-day or weekday filters set
+    aside (``Records.rejected``; rows outside the study area or without a location are not
+    snap points of the study). Used only for *where* records can sit, never counted.
+    """
+    columns = ["x", "y", "month", "lsoa_code"]
+    frames = [records.frame.reindex(columns=columns)]
+    rejected = records.rejected
+    if len(rejected) and {"x", "y", "month"} <= set(rejected.columns):
+        filtered = rejected[rejected["reason"].astype(str).str.startswith("filtered_")]
+        frames.append(filtered.reindex(columns=columns))
+    out = pd.concat(frames, ignore_index=True)
+    out = out[np.isfinite(pd.to_numeric(out["x"], errors="coerce")) & np.isfinite(pd.to_numeric(out["y"], errors="coerce"))
+              & out["month"].astype(str).str.match(r"^\d{4}-\d{2}$")]
+    out["lsoa_code"] = out["lsoa_code"].fillna("").astype(str)
+    return out.reset_index(drop=True)
+
+
 def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upto: int, *,
-                       tolerance_m: float = CARRY_TOLERANCE_M) -> Carried:
+                       tolerance_m: float = CARRY_TOLERANCE_M, current: pd.DataFrame | None = None) -> Carried:
     """Move records older than the map change ``change`` onto the locations used since.
 
     Parameters
@@ -193,6 +218,9 @@ def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upt
         The last integer month that may be used (the forecast origin's last training month).
     tolerance_m : float, default 100
         Largest move in metres; records farther from every current location are not carried.
+    current : pandas.DataFrame, optional
+        Where the current locations come from: rows with x, y, month, lsoa_code (e.g.
+        :func:`snap_points`); those in months ``change..upto`` count. Default: ``frame`` itself.
 
     Returns
     -------
@@ -203,12 +231,19 @@ def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upt
     x = frame["x"].to_numpy(np.float64)
     y = frame["y"].to_numpy(np.float64)
     lsoa = frame["lsoa_code"].astype(str).to_numpy() if "lsoa_code" in frame else np.full(len(frame), "")
-    current = (months >= change) & (months <= upto)
     older = np.flatnonzero(months < change)
     empty = Carried(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), int(older.size), float(tolerance_m))
-    if older.size == 0 or not current.any():
+    if current is None:
+        now = (months >= change) & (months <= upto)
+        cur = pd.DataFrame({"x": x[now], "y": y[now], "lsoa": lsoa[now]})
+    else:
+        cm = month_index(current["month"]) if len(current) else np.zeros(0, dtype=np.int64)
+        now = (cm >= change) & (cm <= upto)
+        cur = pd.DataFrame({"x": current["x"].to_numpy(np.float64)[now], "y": current["y"].to_numpy(np.float64)[now],
+                            "lsoa": current["lsoa_code"].astype(str).to_numpy()[now]})
+    if older.size == 0 or len(cur) == 0:
         return empty
-    cur = pd.DataFrame({"x": x[current], "y": y[current], "lsoa": lsoa[current]}).drop_duplicates(["x", "y"])
+    cur = cur.drop_duplicates(["x", "y"])
     cx, cy, clsoa = cur["x"].to_numpy(), cur["y"].to_numpy(), cur["lsoa"].to_numpy()
     # Each distinct older location (with its LSOA) is placed once.
     lsoa_code, lsoa_names = pd.factorize(pd.Series(lsoa[older]))
