@@ -100,6 +100,12 @@ SuppressOpt = Annotated[
                  "layers with a suppressed marker, and say so in the provenance. Default: none, or 5 with --public.",
                  show_default=False, min=0),
 ]
+WeightOpt = Annotated[
+    Optional[str],
+    typer.Option("--weight", help="Weigh each crime: 'harm' (ONS Crime Severity Score, the median of each police.uk "
+                 "type's offence codes; anti-social behaviour weighs 0) or a CSV of crime_type (or code),weight. "
+                 "Default: every crime counts 1.", show_default=False),
+]
 PublicOpt = Annotated[bool, typer.Option("--public", help="Output is for publication: suppress counts below 5 unless --suppress-below says otherwise.")]
 NetworkOpt = Annotated[
     Optional[str],
@@ -209,6 +215,20 @@ def _preflight(quiet, inputs=None, boundaries=None, date_from=None, date_to=None
         _console(quiet).print(f"[dim]{note}[/dim]")
 
 
+def _apply_weight(study, weight, quiet: bool):
+    """The study with harm weights on its records (``--weight``), notes printed; unchanged without it."""
+    if weight is None:
+        return study
+    from dataclasses import replace
+
+    from hotspot.harm import apply_weights
+
+    records, notes = apply_weights(study.records, weight)
+    for note in notes:
+        _console(quiet).print(f"[dim]{note}[/dim]")
+    return replace(study, records=records, notes=list(study.notes) + notes)
+
+
 def _report_rejects(records, quiet: bool) -> None:
     from hotspot.records import REJECT_REASONS
 
@@ -259,6 +279,7 @@ def rank(
     quiet: QuietOpt = False,
     suppress_below: SuppressOpt = None,
     public: PublicOpt = False,
+    weight: WeightOpt = None,
     report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report "
                            "(map, ranked list, weekday x hour table, monthly trend) to this path.", show_default=False)] = None,
     network: NetworkOpt = None,
@@ -308,6 +329,7 @@ def rank(
             # the filter speaks of the window --nte set; name the option the user typed
             raise HotspotInputError(str(exc).replace(f"--hours {NTE_HOURS}", f"--nte ({NTE_HOURS})")) from None
         _add_factors(study, specs)
+        study = _apply_weight(study, weight, quiet)
         from hotspot.rank import rank_places
 
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
@@ -319,7 +341,7 @@ def rank(
                              nte=nte, cell_size_m=cell_size, merge=merge, bandwidth_m=bandwidth, band_m=band, seed=seed,
                              bandwidth_rule=bandwidth_rule, band_rule=band_rule, factors=[str(x) for x in specs] or None,
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
-                             weekdays=weekdays, boundaries=str(boundaries) if boundaries else None)
+                             weekdays=weekdays, boundaries=str(boundaries) if boundaries else None, weight=weight)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
     if report_path is not None:
         from hotspot.report import build_report
@@ -557,6 +579,7 @@ def kde(
     segment_length: SegmentLengthOpt = 50.0,
     snap_tolerance: SnapToleranceOpt = 30.0,
     junctions: JunctionsOpt = "vertices",
+    weight: WeightOpt = None,
 ):
     """Kernel density surface of crimes as a cloud-optimised GeoTIFF (and hotspot polygons with --hotspot-share).
 
@@ -582,6 +605,7 @@ def kde(
                outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        study = _apply_weight(study, weight, quiet)
         from hotspot.kde import density_for_study
 
         result = density_for_study(study, cell_size_m=cell_size, bandwidth_m=bandwidth, bandwidth_rule=bandwidth_rule,
@@ -606,7 +630,8 @@ def kde(
     provenance = _provenance("kde", inputs, study, kernel=kernel, bandwidth_m=result.bandwidth_m,
                              bandwidth_rule=result.bandwidth_rule, units=units, cell_size_m=cell_size,
                              edge_correction=edge_correction, binned=binned, hotspot_share=hotspot_share,
-                             crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
+                             crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays,
+                             weight=weight)
     console.print(f"wrote {result.to_geotiff(out_path, provenance=provenance)}")
     if hotspots is not None:
         from hotspot.outputs import write_geopackage
@@ -649,6 +674,7 @@ def gistar(
     segment_length: SegmentLengthOpt = 50.0,
     snap_tolerance: SnapToleranceOpt = 30.0,
     junctions: JunctionsOpt = "vertices",
+    weight: WeightOpt = None,
 ):
     """Getis-Ord Gi* hot and cold spots: GeoPackage layer `gistar` (count, gi_z, gi_p, gi_p_sim, gi_bin) plus a CSV.
 
@@ -679,6 +705,8 @@ def gistar(
                outputs=[(out_path, "--out"), (rejects, "--rejects")])
     with _RichProgress(quiet) as progress:
         if area_counts is not None:
+            if weight is not None:
+                raise HotspotInputError("--weight weighs crime records; --area-counts gives counts per area already: drop one")
             if boundaries is None:
                 raise HotspotInputError("--area-counts needs --boundaries PATH holding those area codes")
             if weights == "band":
@@ -692,6 +720,7 @@ def gistar(
                                                 seed=seed, correction=correction, progress=progress)
         else:
             study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+            study = _apply_weight(study, weight, quiet)
             from hotspot.gistar import gi_star_points
 
             from hotspot.memory import BYTES_PER_CELL
@@ -709,7 +738,7 @@ def gistar(
                                  band_rule=result.band_rule, weights=weights, k=k, permutations=permutations, seed=seed,
                                  bins=result.p_used,
                                  correction=correction, p_used=result.p_used, crime_types=crime_type,
-                                 date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays)
+                                 date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays, weight=weight)
         gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance,
                                 progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
@@ -867,14 +896,15 @@ def _area_cell(column: str, value) -> str:
 @app.command()
 def evaluate(
     inputs: Inputs = None,
-    area_share: Annotated[float, typer.Option("--area-share", help="Area budget each method may select, as a share of the study area (0.01 = 1 %).")] = 0.01,
+    area_share: Annotated[float, typer.Option("--area-share", help="Main area budget, as a share of the study area (0.01 = 1 %): combined is tuned for it and the comparisons use it.")] = 0.01,
+    budgets: Annotated[str, typer.Option("--budgets", help="Also report PAI and PEI* at these budgets, comma-separated shares of the study area.")] = "0.005,0.01,0.02,0.05",
     train_months: Annotated[Optional[int], typer.Option("--train-months", help="Months of training before each test window. Default: all earlier months.", show_default=False)] = None,
     test_months: Annotated[int, typer.Option("--test-months", help="Months in each test window; folds step forward by this much.")] = 1,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Keep only the last N folds. Default: every fold.", show_default=False)] = None,
-    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, counts_all, kde_400m, combined; with --rtm also rtm, combined_rtm); repeat for several.", show_default=False)] = None,
+    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, prior_3m, prior_12m, counts_all, decayed_3m, D_decay6m_neighbours, P_since_map_change, kde_400m, kde_cv, prospective, combined; self_exciting with dated records; with --rtm also rtm, combined_rtm); repeat for several.", show_default=False)] = None,
     with_rtm: Annotated[bool, typer.Option("--rtm", help="Also backtest a risk terrain model fitted on each fold's training records, alone and as a layer of combined (needs risk features; the demo has them). Slow.")] = False,
     boundaries: BoundariesOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv. Default: hotspot-out/evaluate.csv.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv, the paired comparisons as <stem>_comparisons.csv. Default: hotspot-out/evaluate.csv.", show_default=False)] = None,
     crime_type: CrimeTypeOpt = None,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
@@ -885,8 +915,9 @@ def evaluate(
     rejects: RejectsOpt = None,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
+    weight: WeightOpt = None,
 ):
-    """Rolling backtest over months: hit rate, PAI and RRI per method and the previous-period baseline, as CSV."""
+    """Rolling-origin backtest: hit rate, PAI, PEI*, RRI and compactness per method with intervals, as CSV."""
     from hotspot.errors import HotspotInputError
 
     out_path = out if out is not None else Path("hotspot-out") / "evaluate.csv"
@@ -904,8 +935,15 @@ def evaluate(
     validate.check_metres(cell_size, "--cell-size")
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
                outputs=[(out_path, "--out"), (rejects, "--rejects")])
+    try:
+        shares = [float(b) for b in budgets.split(",") if b.strip()]
+    except ValueError:
+        raise HotspotInputError(f"--budgets {budgets!r}: give shares of the study area separated by commas, e.g. 0.005,0.01") from None
+    for share in shares:
+        check_area_share(share)
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
+        study = _apply_weight(study, weight, quiet)
         from hotspot.evaluate import backtest, default_forecasters
         from hotspot.grid import Grid
 
@@ -914,22 +952,28 @@ def evaluate(
         grid, mask = study.grid(cell_size)
         if with_rtm and not study.features:
             raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
+        from hotspot.forecast.mapchange import snap_points
+
         methods = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
-                                      features=study.features if with_rtm else None, study_area=area, seed=seed)
+                                      features=study.features if with_rtm else None, study_area=area, seed=seed,
+                                      has_times=bool(records.has_times), snap_points=snap_points(records))
         if method:
             unknown = [m for m in method if m not in methods]
             if unknown:
                 raise HotspotInputError(f"--method {unknown[0]}: choose from {', '.join(methods)}")
             methods = {m: f for m, f in methods.items() if m in method}
         result = backtest(records, grid, methods, area_share=area_share, train_months=train_months,
-                          test_months=test_months, n_folds=folds, mask=mask, progress=progress)
+                          test_months=test_months, n_folds=folds, mask=mask, area_shares=shares, progress=progress)
         from hotspot.outputs import write_csv
 
         provenance = _provenance("evaluate", inputs, study, cell_size_m=cell_size, area_share=area_share,
-                                 train_months=train_months, test_months=test_months, folds=folds,
-                                 methods=list(methods), rtm=with_rtm, seed=seed, crime_types=crime_type)
+                                 budgets=shares, train_months=train_months, test_months=test_months, folds=folds,
+                                 methods=list(methods), rtm=with_rtm, seed=seed, crime_types=crime_type, weight=weight)
         written = [write_csv(result.folds, out_path, provenance=provenance),
                    write_csv(result.summary, out_path.with_name(f"{out_path.stem}_summary.csv"), provenance=provenance)]
+        if len(result.comparisons):
+            written.append(write_csv(result.comparisons, out_path.with_name(f"{out_path.stem}_comparisons.csv"),
+                                     provenance=provenance))
     _print_backtest(result, study.describe_area(), quiet)
     console = _console(quiet)
     for path in written:
@@ -937,6 +981,8 @@ def evaluate(
 
 
 def _print_backtest(result, describe_area: str, quiet: bool) -> None:
+    import math
+
     from rich.console import Console
     from rich.table import Table
 
@@ -945,15 +991,41 @@ def _print_backtest(result, describe_area: str, quiet: bool) -> None:
     title = (f"Backtest: {result.summary['n_folds'].iloc[0]} fold(s), tests {f['test_from'].min()} to {f['test_to'].max()}, "
              f"area budget {result.area_share:.1%}")
     table = Table(title=title)
-    for c in ("method", "hit rate", "PAI", "RRI"):
+    for c in ("method", "hit rate", "PAI (95 % CI)", "PEI*", "RRI", "places", "mean place m2"):
         table.add_column(c, justify="left" if c == "method" else "right")
+
+    def num(value, fmt):
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
     for _, row in result.summary.iterrows():
-        table.add_row(str(row["method"]), f"{row['hit_rate']:.1%}", f"{row['pai']:.1f}",
-                      "" if row["rri"] != row["rri"] else f"{row['rri']:.2f}")
+        ci = "" if math.isnan(row["pai_low"]) else f" ({row['pai_low']:.1f}-{row['pai_high']:.1f})"
+        table.add_row(str(row["method"]), f"{row['hit_rate']:.1%}", f"{row['pai']:.1f}{ci}", num(row["pei"], ".2f"),
+                      num(row["rri"], ".2f"), num(row["n_places"], ",.0f"), num(row["mean_place_area_m2"], ",.0f"))
     console.print(table)
+    shares = sorted(result.budgets["area_share"].unique()) if len(result.budgets) else []
+    if len(shares) > 1:
+        pivot = result.budgets.pivot(index="method", columns="area_share", values="pai")
+        budget_table = Table(title="Mean PAI by area budget")
+        budget_table.add_column("method", justify="left")
+        for share in shares:
+            budget_table.add_column(f"{share:.1%}", justify="right")
+        for name in result.summary["method"]:
+            budget_table.add_row(str(name), *[f"{pivot.loc[name, share]:.1f}" for share in shares])
+        console.print(budget_table)
+    if len(result.comparisons):
+        comp = Table(title=f"Paired comparison at {result.area_share:.1%} (PAI difference, 95 % CI; folds won)")
+        for c in ("method", "against", "difference", "ratio", "p", "won"):
+            comp.add_column(c, justify="left" if c in ("method", "against") else "right")
+        for _, row in result.comparisons.iterrows():
+            against = f"{row['baseline']} (strongest)" if row["strongest"] else str(row["baseline"])
+            low = "" if math.isnan(row["diff_low"]) else f" ({row['diff_low']:+.1f} to {row['diff_high']:+.1f})"
+            comp.add_row(str(row["method"]), against, f"{row['diff']:+.2f}{low}", num(row["ratio"], ".3f"),
+                         num(row["p_value"], ".3f"), f"{int(row['wins'])}/{int(row['n_folds'])}")
+        console.print(comp)
     console.print("[dim]hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
-                  "selected; RRI (recapture rate index): (test / training crimes in the selection) / (all test / all "
-                  "training crimes). Means over folds.[/dim]")
+                  "selected; PEI*: PAI / the best PAI possible at that area; RRI (recapture rate index): (test / "
+                  "training crimes in the selection) / (all test / all training crimes); places: groups of touching "
+                  "selected cells. Means over folds; intervals are Student t over folds.[/dim]")
     if describe_area:
         console.print(f"[dim]area budgets are shares of the {describe_area}[/dim]")
     for note in result.notes:

@@ -495,11 +495,17 @@ def _describe_columns(frame, result: GiStarResult):
 
 
 def count_points_in_areas(records, areas) -> tuple[np.ndarray, int]:
-    """Records per polygon (row order of ``areas``) and how many matched no polygon, by
-    :func:`hotspot.assign.assign_records` (the record's own LSOA code, else its position within 20 m)."""
-    from hotspot.assign import count_per_area
+    """Records (or their total ``weight``, harm, when they carry one) per polygon (row order of ``areas``) and
+    how many matched no polygon, by :func:`hotspot.assign.assign_records` (the record's own LSOA code, else its
+    position within 20 m)."""
+    from hotspot.assign import assign_records, count_per_area
 
-    return count_per_area(records.frame, areas)
+    if "weight" not in records.frame.columns:
+        return count_per_area(records.frame, areas)
+    index, _, _, _ = assign_records(records.frame, areas)
+    ok = index >= 0
+    weights = records.frame["weight"].to_numpy(np.float64)[ok]
+    return np.bincount(index[ok], weights=weights, minlength=len(areas)).astype(np.float64), int((~ok).sum())
 
 
 def gi_star_area_counts(
@@ -646,14 +652,18 @@ def gi_star_points(
             band_rule = f"{band_rule}; incremental spatial autocorrelation instead"
     elif band_m is None and band_rule_name != "moran":
         raise HotspotInputError(f"--band-rule must be holdout or moran, got {band_rule_name!r}")
-    counts = grid.count(xy[:, 0], xy[:, 1])
-    outside = int(len(records) - counts[mask].sum())
+    # A ``weight`` column (harm per record, hotspot.harm) makes each cell's value its total harm.
+    harm = records.frame["weight"].to_numpy(np.float64) if "weight" in records.frame.columns else None
+    counts = grid.count(xy[:, 0], xy[:, 1], harm)
+    outside = int(len(records) - grid.count(xy[:, 0], xy[:, 1])[mask].sum())
     result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
                           correction=correction, progress=progress, band_rule=band_rule)
     if band_rule != "given" and band_m is None:
         result.band_rule = f"{band_rule}: {result.band_rule}"
     if outside > 0:
         result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
+    if harm is not None:
+        result.notes.append("cell values are total harm (each record's weight), not counts")
     frame = grid.to_geodataframe(_result_columns(result), where=mask)
     return _describe_columns(frame, result), result
 

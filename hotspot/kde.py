@@ -408,7 +408,9 @@ def density_for_study(
     if grid is None:
         # Without an area the points' extent is padded by the bandwidth, so almost no kernel mass falls off the grid.
         grid, mask = Grid.over_area(None, x, y, cell_size_m, crs=str(records.crs), pad_m=float(bandwidth_m))
-    result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, units=units, mask=mask,
+    # A ``weight`` column (harm per record, hotspot.harm) weighs each crime.
+    weights = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
+    result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, weights=weights, units=units, mask=mask,
                             edge_correction=edge_correction, binned=binned, progress=progress)
     result.bandwidth_rule = rule
     return result

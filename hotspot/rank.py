@@ -110,6 +110,8 @@ class RankResult:
     @property
     def display_columns(self) -> list[str]:
         columns = ["rank", "name", "count", "share", "cumulative_share", "per_km2"]
+        if "harm" in self.places:
+            columns[3:3] = ["harm"]
         score = {"gistar": "gi_z", "kde": "kde_value", "rtm": "rtm_score", "combined": "combined_score"}.get(self.method)
         if score and score in self.places:
             columns.append(score)
@@ -140,6 +142,8 @@ class RankResult:
                     row.append(f"{value:.2f}")
                 elif column == "count":
                     row.append(f"{int(value):,}")
+                elif column == "harm":
+                    row.append(f"{value:,.0f}")
                 elif column == "top_types":
                     row.append(_short_types(value, int(place["count"])))
                 elif column == "peak":
@@ -301,6 +305,9 @@ def rank_places(
     y = frame["y"].to_numpy(np.float64)
     grid, mask = study.grid(cell_size_m)
     counts = grid.count(x, y)
+    # A ``weight`` column (harm per record, hotspot.harm): cells are scored on harm; places report both.
+    harm_w = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
+    value = counts if harm_w is None else grid.count(x, y, harm_w)
 
     progress(f"scoring cells ({method})", 0, 1)
     if method == "kde" and bandwidth_m is None and bandwidth_rule == "holdout":
@@ -313,7 +320,7 @@ def rank_places(
         band_m, radius_rule = choose_radius(frame, grid, mask)
     else:
         radius_rule = None
-    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m,
+    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, value, mask, seed, progress, bandwidth_m,
                                                          band_m, radius_rule)
     progress(f"scoring cells ({method})", 1, 1)
 
@@ -338,10 +345,22 @@ def rank_places(
             "try --method count or a larger --area-share"
         )
     notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
+    from hotspot.forecast.mapchange import detect_map_changes
+
+    changes = detect_map_changes(records)
+    if changes.changes:
+        notes.append(changes.describe())
     flat, on_grid = grid.flat_index(x, y)
     record_label = np.zeros(len(frame), dtype=np.int64)  # the place label of each record, 0 = none
     record_label[on_grid] = labels.ravel()[flat[on_grid]]
     places = _describe_places(labels, record_label, grid, counts, scores, extra_layers, frame, method)
+    if harm_w is not None:
+        harm = np.bincount(record_label, weights=harm_w, minlength=int(labels.max()) + 1)
+        places["harm"] = harm[places["_label"].to_numpy()] if "_label" in places else np.nan
+        places["harm_share"] = places["harm"] / max(float(harm_w.sum()), 1e-300)
+        places = places.sort_values(["harm", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
+        places["cumulative_share"] = places["share"].cumsum()
+        places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
     if top is not None:
         places = places.iloc[:top].copy()
     places["rank"] = np.arange(1, len(places) + 1)
@@ -376,7 +395,9 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
     if method == "kde":
         from hotspot.kde import kernel_density
 
-        density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, units="per-cell", mask=mask, progress=progress)
+        weights = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
+        density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, weights=weights, units="per-cell", mask=mask,
+                                 progress=progress)
         notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m "
                      f"({radius_rule or ('given' if bandwidth_m is not None else density.bandwidth_rule)})")
         surface = np.nan_to_num(density.surface, nan=0.0)
@@ -407,8 +428,6 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         # Break ties between equal-risk cells by the crimes seen there, so places with crime come first.
         return risk + counts / (counts.max() + 1.0) * 1e-6, extra, eligible, notes
     if method == "combined":
-        from hotspot.evaluate import combined_score
-
         rtm_score = None
         if study.features:
             try:
@@ -417,7 +436,13 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
                 rtm_score = np.asarray(rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).risk)
             except HotspotInputError as exc:
                 notes.append(f"combined: RTM score left out ({exc})")
-        score = combined_score(study.records, grid, rtm_score=rtm_score)
+        from hotspot.evaluate import fit_combined
+
+        from hotspot.forecast.mapchange import snap_points
+
+        score, fit = fit_combined(study.records, grid, rtm_score=rtm_score, mask=mask,
+                                  snap_points=snap_points(study.records))
+        notes.append(f"combined: {fit.describe()}")
         extra["combined_score"] = score
         return score, extra, eligible, notes
     raise AssertionError(method)
@@ -739,6 +764,7 @@ def _add_timing_columns(places, profiles, monthly, has_times) -> None:
 def _order_columns(places):
     first = ["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2", "n_cells",
              "lat", "lon", "easting", "northing"]
+    first[4:4] = [c for c in ("harm", "harm_share") if c in places]
     method_cols = [c for c in ("gi_z", "gi_p", "gi_bin", "kde_value", "rtm_score", "combined_score") if c in places]
     rest = [c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places]
     return places[first + method_cols + rest + ["geometry"]]

@@ -445,6 +445,11 @@ def report_for_study(
     notes: list[str] = []
     skipped: list[str] = []
     hotspot_layers = []
+    from hotspot.forecast.mapchange import detect_map_changes
+
+    changes = detect_map_changes(records)
+    if changes.changes:
+        notes.append(changes.describe())
 
     def run(name: str, fn) -> None:
         if name not in sections:
@@ -463,7 +468,7 @@ def report_for_study(
 
         result = rank_places(study, method="count", cell_size_m=cell_size_m, top=top, seed=seed)
         parts["ranked"] = result
-        notes.extend(getattr(result, "notes", []) or [])
+        notes.extend(n for n in getattr(result, "notes", []) or [] if n not in notes)
 
     def do_gistar():
         from hotspot.gistar import gi_star_points

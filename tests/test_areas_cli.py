@@ -48,6 +48,8 @@ def test_evaluate_command_on_the_demo(tmp_path):
     summary = pd.read_csv(tmp_path / "bt_summary.csv")
     assert sorted(folds["method"].unique()) == ["combined", "previous_period"]
     assert folds["fold"].nunique() == 2 and folds["test_to"].max() == "2024-12"
+    assert sorted(folds["area_share"].unique()) == [0.005, 0.01, 0.02, 0.05]
+    folds = folds[folds["area_share"] == 0.01]
     assert np.allclose(folds["area_selected"], 0.01)
     assert summary.set_index("method").loc["combined", "pai"] == pytest.approx(
         folds[folds["method"] == "combined"]["pai"].mean())
@@ -69,6 +71,8 @@ def test_bad_options_exit_2(tmp_path, args, words):
     (["evaluate", "--area-share", "2"], "--area-share"),
     (["evaluate", "--train-months", "30"], "training"),
     (["evaluate", "--method", "magic"], "--method magic"),
+    (["evaluate", "--budgets", "0.01,ten"], "--budgets"),
+    (["evaluate", "--budgets", "0.01,3"], "--area-share"),
 ])
 def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
     from typer.testing import CliRunner

@@ -39,4 +39,4 @@ def test_backtest_on_bedfordshire(bedfordshire):
     assert summary.loc["combined", "pai"] > summary.loc["kde_400m", "pai"]
     assert (folds.pivot(index="fold", columns="method", values="pai")["combined"]
             > folds.pivot(index="fold", columns="method", values="pai")["previous_period"]).all()
-    assert result.notes and "combined weights" in result.notes[0]
+    assert any("combined blend by test month" in note for note in result.notes)
