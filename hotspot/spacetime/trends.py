@@ -1,0 +1,95 @@
+"""``hotspot trends``: a study's records to a space-time cube to emerging hot spot categories.
+
+The cube is built on the study grid (cells whose centre is in the study area) or on the study's
+areas (``over="areas"``, contiguity weights); see :mod:`hotspot.spacetime.emerging` for the rules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hotspot.errors import HotspotInputError
+from hotspot.progress import resolve
+
+OVER = ("grid", "areas")
+
+
+def trends_for_study(
+    study,
+    *,
+    slice: str = "month",
+    over: str = "grid",
+    cell_size_m: float = 100.0,
+    band_m: float | None = None,
+    area_weights: str = "queen",
+    time_window: int = 1,
+    alpha: float = 0.05,
+    correction: str = "fdr",
+    progress=None,
+):
+    """Emerging hot spots of a study.
+
+    Parameters
+    ----------
+    study : hotspot.study.Study
+    slice : {"month", "week", "day"}, default "month"
+        Length of a time slice; weeks and days need dated records.
+    over : {"grid", "areas"}, default "grid"
+        Grid cells over the study area, or the study's boundary areas.
+    cell_size_m : float, default 100
+        Grid cell side, metres.
+    band_m : float, optional
+        Spatial distance band, metres, between cell centres. Default: chosen on the records of all
+        slices together by :func:`hotspot.band.choose_band_grid` (the rule is reported in ``notes``).
+    area_weights : {"queen", "rook"}, default "queen"
+        Contiguity between areas (``over="areas"``).
+    time_window : int, default 1
+        Earlier slices in each bin's neighbourhood.
+    alpha : float, default 0.05
+        Significance of bins (after ``correction``) and of trends.
+    correction : {"fdr", "bonferroni", "none"}, default "fdr"
+    progress : callable or None
+
+    Returns
+    -------
+    hotspot.spacetime.emerging.EmergingHotSpots
+    """
+    from hotspot.grid import Grid
+    from hotspot.spacetime.cube import cube_on_areas, cube_on_grid
+    from hotspot.spacetime.emerging import emerging_hot_spots
+
+    progress = resolve(progress)
+    if over not in OVER:
+        raise HotspotInputError(f"--over must be one of {', '.join(OVER)}, got {over!r}")
+    records = study.records
+    if len(records) == 0:
+        raise HotspotInputError("no records left to analyse; check the input and the filters")
+    notes: list[str] = []
+    progress("building the space-time cube", 0, 1)
+    if over == "areas":
+        from hotspot.weights import area_weights as build_weights
+
+        if study.boundaries is None:
+            raise HotspotInputError("--over areas needs --boundaries (LSOAs, wards ...)")
+        cube = cube_on_areas(records, study.boundaries, slice=slice)
+        weights = build_weights(study.boundaries, area_weights)
+        band_m = None
+    else:
+        xy = records.xy
+        grid, mask = Grid.over_area(study.study_area(), xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
+        if mask is None:
+            mask = np.ones(grid.shape, dtype=bool)
+        cube = cube_on_grid(records, grid, mask, slice=slice)
+        weights = None
+        if band_m is None:
+            from hotspot.band import choose_band_grid
+
+            band_m, rule = choose_band_grid(cube.counts.sum(axis=0), cell_size_m, mask, progress=progress)
+            notes.append(f"distance band {band_m:,.0f} m ({rule})")
+    progress("building the space-time cube", 1, 1)
+    if cube.n_outside:
+        notes.append(f"{cube.n_outside:,} records fall outside the study area's cells or areas and were not counted")
+    result = emerging_hot_spots(cube, band_m=band_m, weights=weights, time_window=time_window, alpha=alpha,
+                                correction=correction, progress=progress)
+    result.notes.extend(notes)
+    return result
