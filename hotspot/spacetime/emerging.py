@@ -18,6 +18,10 @@ oscillating hot spot   H share < 90 %; some earlier slice was C
 sporadic hot spot      H share < 90 %; never C (on-and-off hot)
 =====================  =====================================================================
 
+The trend is the Mann-Kendall test of the Gi* z-scores of the slices that have the full time
+window (the first ``time_window`` slices look back on fewer slices, so their z are smaller for the
+same intensity and would fake an upward trend); the H and C shares count every slice.
+
 With the final slice neither hot nor cold: **historical hot spot** when H share >= 90 %,
 **historical cold spot** when C share >= 90 %, else **no pattern detected**.
 
@@ -249,7 +253,11 @@ def emerging_hot_spots(
     else:
         z, padj = gi.z.T, gi.p_adjusted.T
     progress("Mann-Kendall trends", 0, 1)
-    mk = mann_kendall(z)
+    # The first time_window slices have fewer earlier slices to look back on, so a real hot spot's z is
+    # smaller there by construction (z grows with the square root of the neighbourhood); judging the
+    # trend on them would call a steady hot spot intensifying. The trend uses the full-window slices.
+    first = min(gi.time_window, max(cube.n_slices - 3, 0))
+    mk = mann_kendall(z[:, first:])
     progress("Mann-Kendall trends", 1, 1)
     sig = np.nan_to_num(padj, nan=1.0) <= alpha
     hot = sig & (z > 0)
