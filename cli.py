@@ -902,6 +902,9 @@ def _print_knox(result, quiet: bool) -> None:
     console.print(table)
     if reach_m > 0:
         console.print(f"near-repeat reach: up to {reach_m:,.0f} m and {reach_t:g} {result.time_unit} after a crime")
+    elif reach_t > 0:
+        console.print(f"repeats at the same location for up to {reach_t:g} {result.time_unit}; "
+                      "no significant near repeats at other distances in the first time band")
     else:
         console.print("no significant near-repeat pattern in the first distance and time bands")
     for note in result.notes:

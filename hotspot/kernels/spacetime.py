@@ -95,38 +95,67 @@ def _band_of(value, edges):
     return nb - 1
 
 
+PERMUTATION_BLOCK = 8
+"""Permutations counted together in one sweep over the close pairs (the pairs are read once per block)."""
+
+
 @numba.njit(cache=True)
-def _pair_table(pi, pj, dband, times, t_edges, n_d, n_t):
-    table = np.zeros((n_d, n_t), dtype=np.int64)
-    for q in range(pi.size):
-        dt = abs(times[pi[q]] - times[pj[q]])
-        table[dband[q], _band_of(dt, t_edges)] += 1
-    return table
+def _block_tables(indptr, pj, dband, tblock, lut, n_d, n_t):
+    # tblock: (n, B) int32 times of B permutations; one sweep over the pairs fills B tables. Pairs
+    # farther apart in time than the last finite edge (most of them) are not counted here: the
+    # caller derives the "beyond" time band from the number of pairs in each distance band.
+    n, nb = tblock.shape
+    tables = np.zeros((nb, n_d, n_t), dtype=np.int64)
+    last = lut.size - 1
+    for i in range(n):
+        ti = tblock[i]
+        for q in range(indptr[i], indptr[i + 1]):
+            tj = tblock[pj[q]]
+            for b in range(nb):
+                dt = abs(ti[b] - tj[b])
+                if dt < last:
+                    tables[b, dband[q], lut[dt]] += 1
+    return tables
 
 
 @numba.njit(cache=True, parallel=True)
-def knox_tables(pi, pj, dband, times, t_edges, n_d, n_t, permutations, seed):
+def knox_tables(indptr, pj, dband, times, lut, n_d, n_t, permutations, seed):
     """Knox counts of close pairs by (distance band, time band): observed and under permuted times.
 
-    ``pi``/``pj`` (int64) the pairs within the largest finite distance band, ``dband`` (int64) each
-    pair's distance band (0..n_d-1), ``times`` (float64) each record's time, ``t_edges`` (float64,
-    ascending from 0) the time band edges: band 0 is ``[0, t_edges[1]]``, band k is
-    ``(t_edges[k], t_edges[k+1]]`` and the last band ``n_t - 1`` everything beyond the last edge.
-    Permutation r shuffles ``times`` over the records with a Fisher-Yates shuffle seeded from
-    ``(seed, r)``. Returns ``(observed (n_d, n_t), simulated (permutations, n_d, n_t))``.
+    The close pairs (within the largest finite distance band) are given in CSR form: the partners
+    ``j > i`` of record ``i`` are ``pj[indptr[i]:indptr[i+1]]`` (int32) with distance bands ``dband``
+    (int8, 0..n_d-2). ``times`` (int32) are whole time units; ``lut[dt]`` is the time band of a
+    difference ``dt``; differences of ``lut.size - 1`` or more are in the last ("beyond") band. Permutation r shuffles the
+    times over the records with a Fisher-Yates shuffle seeded from ``(seed, r)``; blocks of
+    :data:`PERMUTATION_BLOCK` permutations share one sweep over the pairs and run in parallel.
+    Returns ``(observed (n_d, n_t), simulated (permutations, n_d, n_t))``.
     """
-    observed = _pair_table(pi, pj, dband, times, t_edges, n_d, n_t)
     n = times.size
+    observed = _block_tables(indptr, pj, dband, times.reshape(n, 1), lut, n_d, n_t)[0]
+    in_band = np.zeros(n_d, dtype=np.int64)
+    for q in range(dband.size):
+        in_band[dband[q]] += 1
     sims = np.zeros((permutations, n_d, n_t), dtype=np.int64)
-    for r in prange(permutations):
-        np.random.seed(_splitmix64(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(r)))
-        shuffled = times.copy()
-        for i in range(n - 1, 0, -1):
-            j = np.random.randint(0, i + 1)
-            tmp = shuffled[i]
-            shuffled[i] = shuffled[j]
-            shuffled[j] = tmp
-        sims[r] = _pair_table(pi, pj, dband, shuffled, t_edges, n_d, n_t)
+    n_blocks = (permutations + PERMUTATION_BLOCK - 1) // PERMUTATION_BLOCK
+    for blk in prange(n_blocks):
+        r0 = blk * PERMUTATION_BLOCK
+        nb = min(PERMUTATION_BLOCK, permutations - r0)
+        tblock = np.empty((n, nb), dtype=times.dtype)
+        for b in range(nb):
+            np.random.seed(_splitmix64(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(r0 + b)))
+            shuffled = times.copy()
+            for i in range(n - 1, 0, -1):
+                j = np.random.randint(0, i + 1)
+                tmp = shuffled[i]
+                shuffled[i] = shuffled[j]
+                shuffled[j] = tmp
+            tblock[:, b] = shuffled
+        sims[r0:r0 + nb] = _block_tables(indptr, pj, dband, tblock, lut, n_d, n_t)
+    beyond = n_t - 1
+    for d in range(n_d):
+        observed[d, beyond] = in_band[d] - observed[d, :beyond].sum()
+        for r in range(permutations):
+            sims[r, d, beyond] = in_band[d] - sims[r, d, :beyond].sum()
     return observed, sims
 
 

@@ -114,11 +114,13 @@ class KnoxResult:
         return pd.DataFrame(values[what], index=list(self.distance_labels), columns=list(self.time_labels))
 
     def reach(self, alpha: float = 0.05, min_ratio: float = SIGNIFICANT_RATIO) -> tuple[float, float]:
-        """The near-repeat reach: the outer edges (metres, time unit) of the significant finite cells
-        (ratio >= ``min_ratio`` and p <= ``alpha``) connected to the closest cell; ``(0, 0)`` if none.
+        """The near-repeat reach ``(metres, time units)`` read from the significant finite cells
+        (ratio >= ``min_ratio`` and p <= ``alpha``), as analysts read the calculator's table.
 
-        Reach is read along the first time band (how far in space) and the closest non-empty distance
-        band (how long in time), as analysts read the calculator's table.
+        Distance: the outer edge of the last distance band in the unbroken run of significant cells
+        down the first time band (an insignificant same-location band does not break the run).
+        Time: the outer edge of the last time band in the unbroken run of significant cells along the
+        first significant distance band. ``(0, t)``: repeats at the same location only; ``(0, 0)``: none.
         """
         sig = ((self.ratio >= min_ratio) & (self.p <= alpha))[:-1, :-1]  # finite bands only
         same_location = self.distance_edges_m[1] == 0
@@ -247,6 +249,8 @@ def knox_test(
         raise HotspotInputError(f"the Knox test needs at least 3 records, got {n}")
     if not (np.all(np.isfinite(xy)) and np.all(np.isfinite(t))):
         raise HotspotInputError("records without coordinates or times cannot enter the Knox test; filter them first")
+    if not np.all(t == np.round(t)):
+        raise HotspotInputError("Knox times must be whole days or months (see hotspot.spacetime.knox.record_times)")
     if permutations < 19:
         raise HotspotInputError(f"--permutations must be at least 19 so a p-value can reach 0.05, got {permutations}")
     if time_band is None:
@@ -274,10 +278,17 @@ def knox_test(
     pi, pj, dband = pi[keep], pj[keep], dband[keep]
     order = np.lexsort((pj, pi))
     pi, pj, dband = pi[order], pj[order], dband[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pi, minlength=n))]).astype(np.int64)
+    pj = pj.astype(np.int32)
+    dband = dband.astype(np.int8)
+    del pi, dist, keep, order
     progress("Knox: close pairs", 1, 1)
 
+    # time band of every whole difference up to just beyond the last edge (the last entry serves the rest)
+    diffs = np.arange(int(t_edges[-1]) + 2, dtype=np.float64)
+    lut = np.searchsorted(t_edges[1:], diffs, side="left").astype(np.int64)
     progress("Knox: permutations", 0, permutations)
-    observed, sims = knox_tables(pi, pj, dband, t_s, t_edges, n_d, n_t, int(permutations), int(seed))
+    observed, sims = knox_tables(indptr, pj, dband, t_s.astype(np.int32), lut, n_d, n_t, int(permutations), int(seed))
     progress("Knox: permutations", permutations, permutations)
     totals = pairs_by_time_band(np.sort(t_s), t_edges, n_t)
     observed[n_d - 1] = totals - observed[: n_d - 1].sum(axis=0)
@@ -293,7 +304,7 @@ def knox_test(
     return KnoxResult(
         observed=observed, expected=expected, sd=sd, ratio=ratio, p=p, distance_edges_m=d_edges, time_edges=t_edges,
         distance_labels=d_labels, time_labels=t_labels, time_unit=time_unit, permutations=int(permutations),
-        seed=int(seed), n_records=n, n_close_pairs=int(pi.size), notes=notes,
+        seed=int(seed), n_records=n, n_close_pairs=int(pj.size), notes=notes,
     )
 
 
