@@ -83,10 +83,14 @@ def slice_index(frame: pd.DataFrame, slice: str = "month") -> tuple[np.ndarray, 
     if len(frame) == 0:
         raise HotspotInputError("no records to build a space-time cube from; check the input and the filters")
     if slice == "month":
-        months = pd.PeriodIndex(frame["month"].astype(str), freq="M")
-        first, last = months.min(), months.max()
-        index = (months - first).map(lambda d: d.n).to_numpy(dtype=np.int64)
-        labels = tuple(pd.period_range(first, last, freq="M").astype(str))
+        text = frame["month"].astype(str)
+        ok = text.str.fullmatch(r"\d{4}-\d{2}")
+        if not ok.all():
+            raise HotspotInputError(f"{int((~ok).sum()):,} records have no month (YYYY-MM); they cannot enter the cube")
+        ordinal = text.str[:4].astype(np.int64).to_numpy() * 12 + text.str[5:7].astype(np.int64).to_numpy() - 1
+        first = int(ordinal.min())
+        index = ordinal - first
+        labels = tuple(f"{(first + k) // 12:04d}-{(first + k) % 12 + 1:02d}" for k in range(int(index.max()) + 1))
         return index, labels
     when = pd.to_datetime(frame["datetime"])
     if when.isna().all():
