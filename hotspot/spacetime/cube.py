@@ -146,7 +146,7 @@ def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
     polys = gpd.GeoDataFrame({"_area": np.arange(len(areas))}, geometry=areas.geometry.values, crs=areas.crs)
     joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated(keep="first")]
-    area = joined["_area"].to_numpy(dtype=np.float64)
+    area = np.array(joined["_area"].to_numpy(dtype=np.float64))  # writable (pandas may hand out a read-only view)
     missing = np.isnan(area)
     if missing.any():
         near = gpd.sjoin_nearest(pts[missing], polys, how="left", max_distance=_JOIN_TOLERANCE_M)
