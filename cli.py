@@ -788,6 +788,9 @@ def trends(
     from hotspot.multiple_testing import check_correction
 
     check_correction(correction)
+    from hotspot.spacetime.trends import check_options
+
+    check_options(slice=slice_, over=over, alpha=alpha, time_window=time_window)
     out_path = _default_out(out, "trends")
     if not inputs and not crime_type:
         from boundaries.demo_spacetime import TREND_TYPE
@@ -854,6 +857,10 @@ def nearrepeat(
     out_path = out if out is not None else Path("hotspot-out") / "nearrepeat.csv"
     if out_path.suffix.lower() != ".csv":
         raise HotspotInputError(f"--out {out_path}: the Knox table is a CSV; give a path ending in .csv")
+    from hotspot.spacetime.knox import check_options
+
+    check_options(distance_band_m=distance_band, distance_bands=distance_bands, time_band=time_band,
+                  time_bands=time_bands, time_unit=time_unit, permutations=permutations)
     if not inputs and not crime_type:
         from boundaries.demo_spacetime import NEAR_REPEAT_TYPE
 

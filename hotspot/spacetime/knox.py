@@ -175,6 +175,18 @@ def band_edges(
     return np.asarray(d_edges), np.asarray(t_edges), tuple(d_labels), tuple(t_labels)
 
 
+def check_options(*, distance_band_m: float, distance_bands: int, time_band: int | None, time_bands: int | None,
+                  time_unit: str | None, permutations: int) -> None:
+    """Raise a one-line HotspotInputError for bad Knox options before any records are read."""
+    if time_unit is not None and time_unit not in TIME_UNITS:
+        raise HotspotInputError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
+    if permutations < 19:
+        raise HotspotInputError(f"--permutations must be at least 19 so a p-value can reach 0.05, got {permutations}")
+    band_edges(distance_band_m=distance_band_m, distance_bands=distance_bands, same_location=True,
+               time_band=1 if time_band is None else time_band, time_bands=1 if time_bands is None else time_bands,
+               time_unit=time_unit or "days")
+
+
 def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.ndarray, str]:
     """Each record's time as a whole number of days (dated records) or months (police.uk), and the unit.
 

@@ -14,6 +14,21 @@ from hotspot.progress import resolve
 OVER = ("grid", "areas")
 
 
+def check_options(*, slice: str = "month", over: str = "grid", alpha: float = 0.05, time_window: int = 1) -> None:
+    """Raise a one-line HotspotInputError for a bad ``--slice``, ``--over``, ``--alpha`` or ``--time-window``
+    (so the command fails before reading anything)."""
+    from hotspot.spacetime.cube import SLICES
+
+    if slice not in SLICES:
+        raise HotspotInputError(f"--slice must be one of {', '.join(SLICES)}, got {slice!r}")
+    if over not in OVER:
+        raise HotspotInputError(f"--over must be one of {', '.join(OVER)}, got {over!r}")
+    if not 0 < alpha < 1:
+        raise HotspotInputError(f"--alpha must be between 0 and 1, got {alpha}")
+    if time_window < 0 or int(time_window) != time_window:
+        raise HotspotInputError(f"--time-window must be a whole number of slices, 0 or more; got {time_window}")
+
+
 def trends_for_study(
     study,
     *,
@@ -59,8 +74,7 @@ def trends_for_study(
     from hotspot.spacetime.emerging import emerging_hot_spots
 
     progress = resolve(progress)
-    if over not in OVER:
-        raise HotspotInputError(f"--over must be one of {', '.join(OVER)}, got {over!r}")
+    check_options(slice=slice, over=over, alpha=alpha, time_window=time_window)
     records = study.records
     if len(records) == 0:
         raise HotspotInputError("no records left to analyse; check the input and the filters")
