@@ -1,6 +1,7 @@
 """``hotspot trends``: a study's records to a space-time cube to emerging hot spot categories.
 
-The cube is built on the study grid (cells whose centre is in the study area) or on the study's
+The cube is built on the study grid (cells whose centre is in the study area; without a study area,
+the cells holding at least one record, as ArcGIS does without an analysis mask) or on the study's
 areas (``over="areas"``, contiguity weights); see :mod:`hotspot.spacetime.emerging` for the rules.
 """
 
@@ -92,7 +93,11 @@ def trends_for_study(
         xy = records.xy
         grid, mask = Grid.over_area(study.study_area(), xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
         if mask is None:
-            mask = np.ones(grid.shape, dtype=bool)
+            # No study area: as ArcGIS does without an analysis mask, the locations are the cells with at
+            # least one record in some slice (a bounding box would add lakes and fields of empty cells).
+            mask = grid.count(xy[:, 0], xy[:, 1]) > 0
+            notes.append(f"no boundaries: the {int(mask.sum()):,} cells holding at least one record are the "
+                         "locations analysed (give --boundaries to analyse every cell of a study area)")
         cube = cube_on_grid(records, grid, mask, slice=slice)
         weights = None
         if band_m is None:
