@@ -95,6 +95,47 @@ def _band_of(value, edges):
     return nb - 1
 
 
+@numba.njit(cache=True)
+def close_pairs_csr(xy, pairs, upper_edges):
+    """The close pairs as CSR lists with their distance bands.
+
+    ``xy`` (float64, (n, 2)) metres; ``pairs`` (int64, (P, 2)) with ``i < j`` (from a k-d tree);
+    ``upper_edges`` the upper edges of the finite distance bands (band k holds distances in
+    ``(upper_edges[k-1], upper_edges[k]]``, band 0 from 0). Pairs beyond the last edge are dropped.
+    Returns ``(indptr (n+1,) int64, partner j (int32), band (int8))``, partners of ``i`` at
+    ``indptr[i]:indptr[i+1]``.
+    """
+    n = xy.shape[0]
+    n_pairs = pairs.shape[0]
+    n_fin = upper_edges.size
+    band = np.empty(n_pairs, dtype=np.int8)
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for q in range(n_pairs):
+        i = pairs[q, 0]
+        j = pairs[q, 1]
+        dx = xy[i, 0] - xy[j, 0]
+        dy = xy[i, 1] - xy[j, 1]
+        d = math.sqrt(dx * dx + dy * dy)
+        k = 0
+        while k < n_fin and d > upper_edges[k]:
+            k += 1
+        band[q] = k
+        if k < n_fin:
+            counts[min(i, j) + 1] += 1
+    indptr = np.cumsum(counts)
+    fill = indptr[:-1].copy()
+    partner = np.empty(indptr[n], dtype=np.int32)
+    pband = np.empty(indptr[n], dtype=np.int8)
+    for q in range(n_pairs):
+        if band[q] < n_fin:
+            i = min(pairs[q, 0], pairs[q, 1])
+            pos = fill[i]
+            partner[pos] = max(pairs[q, 0], pairs[q, 1])
+            pband[pos] = band[q]
+            fill[i] = pos + 1
+    return indptr, partner, pband
+
+
 PERMUTATION_BLOCK = 8
 """Permutations counted together in one sweep over the close pairs (the pairs are read once per block)."""
 

@@ -207,6 +207,20 @@ def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.
     return np.asarray([p.ordinal for p in months], dtype=np.float64) - float(months.min().ordinal), "months"
 
 
+def _morton(xy: np.ndarray, cell_m: float) -> np.ndarray:
+    """Z-order (Morton) key of each point's cell of side ``cell_m`` metres."""
+    def spread(v):
+        v = v.astype(np.uint64) & np.uint64(0xFFFFFFFF)
+        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
+                            (2, 0x3333333333333333), (1, 0x5555555555555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    ix = np.floor((xy[:, 0] - xy[:, 0].min()) / cell_m)
+    iy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell_m)
+    return spread(ix) | (spread(iy) << np.uint64(1))
+
+
 def knox_test(
     xy: np.ndarray,
     times: np.ndarray,
@@ -249,7 +263,7 @@ def knox_test(
     """
     from scipy.spatial import cKDTree
 
-    from hotspot.kernels.spacetime import knox_tables, pairs_by_time_band
+    from hotspot.kernels.spacetime import close_pairs_csr, knox_tables, pairs_by_time_band
 
     progress = resolve(progress)
     xy = np.asarray(xy, dtype=np.float64)
@@ -274,26 +288,15 @@ def knox_test(
         time_band=time_band, time_bands=time_bands, time_unit=time_unit)
     n_d, n_t = d_edges.size, t_edges.size
 
-    # Neighbours in memory: sort the records along a coarse grid so a record's close pairs are near it.
+    # Neighbours in memory: sort the records along a Z-order curve of small cells so that a record's
+    # close partners sit near it in the arrays the permutation sweep reads.
     d_max = float(d_edges[-1])
-    key = np.lexsort((np.floor(xy[:, 0] / d_max), np.floor(xy[:, 1] / d_max)))
+    key = np.argsort(_morton(xy, max(d_max / 4.0, 1.0)), kind="stable")
     xy_s, t_s = xy[key], t[key]
     progress("Knox: close pairs", 0, 1)
     pairs = cKDTree(xy_s).query_pairs(r=d_max, output_type="ndarray")
-    pi = pairs[:, 0].astype(np.int64)
-    pj = pairs[:, 1].astype(np.int64)
+    indptr, pj, dband = close_pairs_csr(xy_s, pairs.astype(np.int64, copy=False), d_edges[1:].copy())
     del pairs
-    dist = np.hypot(xy_s[pi, 0] - xy_s[pj, 0], xy_s[pi, 1] - xy_s[pj, 1])
-    # distance band of each pair (the same rule as the time bands: band k is (edge k, edge k+1])
-    dband = np.searchsorted(d_edges[1:], dist, side="left").astype(np.int64)
-    keep = dband < n_d - 1
-    pi, pj, dband = pi[keep], pj[keep], dband[keep]
-    order = np.lexsort((pj, pi))
-    pi, pj, dband = pi[order], pj[order], dband[order]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(pi, minlength=n))]).astype(np.int64)
-    pj = pj.astype(np.int32)
-    dband = dband.astype(np.int8)
-    del pi, dist, keep, order
     progress("Knox: close pairs", 1, 1)
 
     # time band of every whole difference up to just beyond the last edge (the last entry serves the rest)
