@@ -114,3 +114,36 @@ def test_week_slices_need_dates(tmp_path):
     folder = next(p for p in tmp_path.rglob("*street.csv")).parent
     run = _hotspot("trends", folder, "--slice", "week", "--out", tmp_path / "t.gpkg", "--quiet")
     assert run.returncode == 2 and "--slice month" in run.stderr, run.stderr
+
+
+def test_near_repeat_surface_on_a_grid_equals_the_scores():
+    from hotspot.grid import Grid
+    from hotspot.spacetime.interaction import near_repeat_scores, near_repeat_surface
+    from hotspot.spacetime.knox import knox_for_study, record_times
+    from hotspot.study import load_study
+
+    study = load_study([], demo_scenario="spacetime", crime_types=["Burglary"])
+    knox = knox_for_study(study, permutations=99)
+    grid = Grid.from_geometry(study.study_area(), 200.0)
+    surface = near_repeat_surface(study.records, grid, "2024-06-01", knox)
+    times, _ = record_times(study.records.frame)
+    epoch = study.records.frame["datetime"].dt.normalize().min()
+    cx, cy = grid.cell_centres()
+    at = float((pd.Timestamp("2024-06-01") - epoch).days)
+    np.testing.assert_array_equal(surface, near_repeat_scores(study.records.xy, times, at, cx, cy, knox=knox))
+    assert surface.shape == grid.shape and surface.max() > 0
+
+
+def test_knox_progress_chunks_do_not_change_the_result(monkeypatch):
+    import hotspot.spacetime.knox as knox_module
+
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(0, 1500, (300, 2))
+    t = rng.integers(0, 90, 300).astype(float)
+    stages = []
+    whole = knox_module.knox_test(xy, t, permutations=450, seed=3)
+    monkeypatch.setattr(knox_module, "PROGRESS_CHUNK", 64)
+    chunked = knox_module.knox_test(xy, t, permutations=450, seed=3, progress=lambda s, d, n: stages.append((s, d)))
+    np.testing.assert_array_equal(whole.p, chunked.p)
+    np.testing.assert_array_equal(whole.expected, chunked.expected)
+    assert ("Knox: permutations", 450) in stages and len([s for s in stages if s[0] == "Knox: permutations"]) == 9

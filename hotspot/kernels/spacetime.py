@@ -160,7 +160,7 @@ def _block_tables(indptr, pj, dband, tblock, lut, n_d, n_t):
 
 
 @numba.njit(cache=True, parallel=True)
-def knox_tables(indptr, pj, dband, times, lut, n_d, n_t, permutations, seed):
+def knox_tables(indptr, pj, dband, times, lut, n_d, n_t, permutations, seed, first=0):
     """Knox counts of close pairs by (distance band, time band): observed and under permuted times.
 
     The close pairs (within the largest finite distance band) are given in CSR form: the partners
@@ -183,7 +183,7 @@ def knox_tables(indptr, pj, dband, times, lut, n_d, n_t, permutations, seed):
         nb = min(PERMUTATION_BLOCK, permutations - r0)
         tblock = np.empty((n, nb), dtype=times.dtype)
         for b in range(nb):
-            np.random.seed(_splitmix64(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(r0 + b)))
+            np.random.seed(_splitmix64(np.uint64(seed) * np.uint64(1_000_003) + np.uint64(first + r0 + b)))
             shuffled = times.copy()
             for i in range(n - 1, 0, -1):
                 j = np.random.randint(0, i + 1)

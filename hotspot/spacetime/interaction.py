@@ -90,3 +90,35 @@ def near_repeat_scores(
     out = interaction_surface(cx.ravel(), cy.ravel(), xy[use, 0].copy(), xy[use, 1].copy(), age[use].copy(),
                               d_edges, t_edges, weights)
     return out.reshape(cx.shape)
+
+
+def near_repeat_surface(records, grid, at, knox, *, alpha: float = 0.05) -> np.ndarray:
+    """:func:`near_repeat_scores` for a study's records on a grid: a ``grid.shape`` array of scores.
+
+    Parameters
+    ----------
+    records : hotspot.records.Records
+        The records (metres); their times are read as the Knox table's unit (days or months).
+    grid : hotspot.grid.Grid
+        Cells to score (their centres).
+    at : str or Timestamp
+        The forecast time: a date (``YYYY-MM-DD``, for tables in days) or a month (``YYYY-MM``, for tables
+        in months). Only records before it count.
+    knox : KnoxResult
+        The Knox table (e.g. from the training period).
+    alpha : float, default 0.05
+    """
+    import pandas as pd
+
+    from hotspot.spacetime.knox import record_times
+
+    frame = records.frame
+    times, unit = record_times(frame, knox.time_unit)
+    if unit == "days":
+        epoch = pd.to_datetime(frame["datetime"]).dt.normalize().min()
+        at_time = float((pd.Timestamp(at).normalize() - epoch).days)
+    else:
+        first = pd.PeriodIndex(frame["month"].astype(str), freq="M").min()
+        at_time = float(pd.Period(str(at)[:7], freq="M").ordinal - first.ordinal)
+    cx, cy = grid.cell_centres()
+    return near_repeat_scores(records.xy, times, at_time, cx, cy, knox=knox, alpha=alpha)

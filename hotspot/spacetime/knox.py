@@ -41,6 +41,8 @@ DEFAULT_TIME_BAND_DAYS = 7
 DEFAULT_TIME_BANDS = 4
 DEFAULT_TIME_BAND_MONTHS = 1
 DEFAULT_TIME_BANDS_MONTHS = 3
+PROGRESS_CHUNK = 200
+"""Permutations per kernel call, between progress reports."""
 SIGNIFICANT_RATIO = 1.2
 """The Near Repeat Calculator highlights cells with a Knox ratio of at least 1.2 and p <= 0.05."""
 
@@ -303,8 +305,14 @@ def knox_test(
     diffs = np.arange(int(t_edges[-1]) + 2, dtype=np.float64)
     lut = np.searchsorted(t_edges[1:], diffs, side="left").astype(np.int64)
     progress("Knox: permutations", 0, permutations)
-    observed, sims = knox_tables(indptr, pj, dband, t_s.astype(np.int32), lut, n_d, n_t, int(permutations), int(seed))
-    progress("Knox: permutations", permutations, permutations)
+    t32 = t_s.astype(np.int32)
+    chunks = []
+    for first in range(0, int(permutations), PROGRESS_CHUNK):  # chunks only to report progress; same result
+        m = min(PROGRESS_CHUNK, int(permutations) - first)
+        observed, part = knox_tables(indptr, pj, dband, t32, lut, n_d, n_t, m, int(seed), first)
+        chunks.append(part)
+        progress("Knox: permutations", first + m, permutations)
+    sims = np.concatenate(chunks)
     totals = pairs_by_time_band(np.sort(t_s), t_edges, n_t)
     observed[n_d - 1] = totals - observed[: n_d - 1].sum(axis=0)
     sims[:, n_d - 1] = totals[None, :] - sims[:, : n_d - 1].sum(axis=1)
