@@ -147,3 +147,15 @@ def test_knox_progress_chunks_do_not_change_the_result(monkeypatch):
     np.testing.assert_array_equal(whole.p, chunked.p)
     np.testing.assert_array_equal(whole.expected, chunked.expected)
     assert ("Knox: permutations", 450) in stages and len([s for s in stages if s[0] == "Knox: permutations"]) == 9
+
+
+def test_too_big_a_cube_is_one_clear_error(monkeypatch):
+    import hotspot.spacetime.cube as cube_module
+    from hotspot.errors import HotspotInputError
+    from hotspot.spacetime.trends import trends_for_study
+    from hotspot.study import load_study
+
+    monkeypatch.setattr(cube_module, "MAX_BINS", 10_000)
+    study = load_study([], demo_scenario="spacetime", crime_types=["Other theft"])
+    with pytest.raises(HotspotInputError, match="--slice"):
+        trends_for_study(study, slice="day", band_m=200)

@@ -17,6 +17,17 @@ from hotspot.errors import HotspotInputError
 SLICES = ("month", "week", "day")
 """Time-slice lengths a cube can be built with."""
 
+MAX_BINS = 50_000_000
+"""Largest cube (slices x locations) built: each float64 array of the analysis is then 400 MB."""
+
+
+def _check_size(n_slices: int, n_locations: int, slice: str) -> None:
+    bins = n_slices * n_locations
+    if bins > MAX_BINS:
+        raise HotspotInputError(
+            f"the space-time cube would hold {bins:,} bins ({n_slices:,} {slice}s x {n_locations:,} locations; "
+            f"limit {MAX_BINS:,}); use a longer --slice, a shorter period (--from/--to) or a larger --cell-size")
+
 
 @dataclass(frozen=True)
 class SpaceTimeCube:
@@ -125,6 +136,7 @@ def cube_on_grid(records, grid, mask=None, *, slice: str = "month") -> SpaceTime
     frame = records.frame
     t, labels = slice_index(frame, slice)
     mask = np.ones(grid.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    _check_size(len(labels), grid.size, slice)
     flat, inside = grid.flat_index(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
     inside = inside.copy()
     inside[inside] = mask.ravel()[flat[inside]]
@@ -142,6 +154,7 @@ def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
 
     frame = records.frame
     t, labels = slice_index(frame, slice)
+    _check_size(len(labels), len(areas), slice)
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=areas.crs)
     polys = gpd.GeoDataFrame({"_area": np.arange(len(areas))}, geometry=areas.geometry.values, crs=areas.crs)
     joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
