@@ -147,27 +147,17 @@ def cube_on_grid(records, grid, mask=None, *, slice: str = "month") -> SpaceTime
 
 
 def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
-    """Count records per area (row of ``areas``; 20 m boundary tolerance) and slice."""
-    import geopandas as gpd
-
-    from hotspot.gistar import _JOIN_TOLERANCE_M  # the same boundary tolerance as Gi* on areas
+    """Count records per area (row of ``areas``) and slice, by the one rule every command uses
+    (:func:`hotspot.assign.assign_records`: the record's own LSOA code, else its position within 20 m)."""
+    from hotspot.assign import assign_records
 
     frame = records.frame
     t, labels = slice_index(frame, slice)
     _check_size(len(labels), len(areas), slice)
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(frame["x"], frame["y"]), crs=areas.crs)
-    polys = gpd.GeoDataFrame({"_area": np.arange(len(areas))}, geometry=areas.geometry.values, crs=areas.crs)
-    joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    area = np.array(joined["_area"].to_numpy(dtype=np.float64))  # writable (pandas may hand out a read-only view)
-    missing = np.isnan(area)
-    if missing.any():
-        near = gpd.sjoin_nearest(pts[missing], polys, how="left", max_distance=_JOIN_TOLERANCE_M)
-        near = near[~near.index.duplicated(keep="first")]
-        area[np.flatnonzero(missing)] = near["_area"].to_numpy(dtype=np.float64)
-    ok = np.isfinite(area)
+    area, _, _, _ = assign_records(frame, areas)
+    ok = area >= 0
     n_areas = len(areas)
-    counts = np.bincount(t[ok] * n_areas + area[ok].astype(np.int64), minlength=len(labels) * n_areas)
+    counts = np.bincount(t[ok] * n_areas + area[ok], minlength=len(labels) * n_areas)
     counts = counts.astype(np.float64).reshape(len(labels), n_areas)
     return SpaceTimeCube(counts=counts, labels=labels, slice=slice, areas=areas.reset_index(drop=True),
                          n_records=int(ok.sum()), n_outside=int((~ok).sum()))

@@ -1,7 +1,7 @@
 """``hotspot trends``: a study's records to a space-time cube to emerging hot spot categories.
 
-The cube is built on the study grid (cells whose centre is in the study area; without a study area,
-the cells holding at least one record, as ArcGIS does without an analysis mask) or on the study's
+The cube is built on the study grid (:meth:`hotspot.study.Study.grid`; without a study area, the
+cells holding at least one record, as ArcGIS does without an analysis mask) or on the study's
 areas (``over="areas"``, contiguity weights); see :mod:`hotspot.spacetime.emerging` for the rules.
 """
 
@@ -55,8 +55,10 @@ def trends_for_study(
     cell_size_m : float, default 100
         Grid cell side, metres.
     band_m : float, optional
-        Spatial distance band, metres, between cell centres. Default: chosen on the records of all
-        slices together by :func:`hotspot.band.choose_band_grid` (the rule is reported in ``notes``).
+        Spatial distance band, metres, between cell centres. Default: the street-level radius every
+        command uses (:func:`hotspot.radius.choose_radius`: the radius whose density of the earlier
+        months best predicted the latest quarter), else the first peak of incremental spatial
+        autocorrelation (:func:`hotspot.band.choose_band_grid`); the rule is reported in ``notes``.
     area_weights : {"queen", "rook"}, default "queen"
         Contiguity between areas (``over="areas"``).
     time_window : int, default 1
@@ -70,7 +72,6 @@ def trends_for_study(
     -------
     hotspot.spacetime.emerging.EmergingHotSpots
     """
-    from hotspot.grid import Grid
     from hotspot.spacetime.cube import cube_on_areas, cube_on_grid
     from hotspot.spacetime.emerging import emerging_hot_spots
 
@@ -90,20 +91,24 @@ def trends_for_study(
         weights = build_weights(study.boundaries, area_weights)
         band_m = None
     else:
-        xy = records.xy
-        grid, mask = Grid.over_area(study.study_area(), xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs)
-        if mask is None:
+        grid, mask = study.grid(cell_size_m)
+        if study.study_area() is None:
             # No study area: as ArcGIS does without an analysis mask, the locations are the cells with at
             # least one record in some slice (a bounding box would add lakes and fields of empty cells).
+            xy = records.xy
             mask = grid.count(xy[:, 0], xy[:, 1]) > 0
-            notes.append(f"no boundaries: the {int(mask.sum()):,} cells holding at least one record are the "
+            notes.append(f"no study area: the {int(mask.sum()):,} cells holding at least one record are the "
                          "locations analysed (give --boundaries to analyse every cell of a study area)")
         cube = cube_on_grid(records, grid, mask, slice=slice)
         weights = None
         if band_m is None:
-            from hotspot.band import choose_band_grid
+            from hotspot.radius import choose_radius
 
-            band_m, rule = choose_band_grid(cube.counts.sum(axis=0), cell_size_m, mask, progress=progress)
+            band_m, rule = choose_radius(records.frame, grid, mask)
+            if band_m is None:
+                from hotspot.band import choose_band_grid
+
+                band_m, rule = choose_band_grid(cube.counts.sum(axis=0), cell_size_m, mask, progress=progress)
             notes.append(f"distance band {band_m:,.0f} m ({rule})")
     progress("building the space-time cube", 1, 1)
     if cube.n_outside:
