@@ -792,6 +792,16 @@ def trends(
 
     check_options(slice=slice_, over=over, alpha=alpha, time_window=time_window)
     out_path = _default_out(out, "trends")
+    from hotspot import validate
+
+    validate.check_metres(band, "--band")
+    validate.check_metres(cell_size, "--cell-size")
+    if report_path is not None and report_path.suffix.lower() not in (".html", ".htm"):
+        from hotspot.errors import HotspotInputError
+
+        raise HotspotInputError(f"--report {report_path}: the report is HTML; give a path ending in .html")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects"), (report_path, "--report")])
     if not inputs and not crime_type:
         from boundaries.demo_spacetime import TREND_TYPE
 
@@ -861,6 +871,8 @@ def nearrepeat(
 
     check_options(distance_band_m=distance_band, distance_bands=distance_bands, time_band=time_band,
                   time_bands=time_bands, time_unit=time_unit, permutations=permutations)
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
     if not inputs and not crime_type:
         from boundaries.demo_spacetime import NEAR_REPEAT_TYPE
 
