@@ -144,7 +144,7 @@ class KnoxResult:
 def _int_label(lo: float, hi: float, unit: str) -> str:
     lo_i, hi_i = int(round(lo)), int(round(hi))
     if lo_i == hi_i:
-        return f"{lo_i} {unit}"
+        return f"{lo_i} {unit[:-1] if lo_i == 1 else unit}"
     return f"{lo_i}-{hi_i} {unit}"
 
 
