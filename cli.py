@@ -168,6 +168,7 @@ def _default_out(out: Optional[Path], command: str) -> Path:
 
 def _load_study(
     inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours=None, weekdays=None, progress=None,
+    demo_scenario="town",
 ):
     """Read records (or the demo), apply filters, report rejects; returns a ``hotspot.study.Study``."""
     from hotspot.study import load_study
@@ -175,6 +176,7 @@ def _load_study(
     study = load_study(
         [str(p) for p in inputs or []], boundaries=boundaries, crime_types=crime_type, date_from=date_from,
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress, reading=dict(_READING_OPTIONS),
+        demo_scenario=demo_scenario,
     )
     _report_rejects(study.records, quiet)
     boundary_notes = list(getattr(study.boundaries, "attrs", {}).get("notes", [])) if boundaries is not None else []
@@ -758,6 +760,177 @@ def gistar(
 
 
 @app.command()
+def trends(
+    inputs: Inputs = None,
+    slice_: Annotated[str, typer.Option("--slice", help="Time slice: month (police.uk's resolution), week (Monday to Sunday) or day; weeks and days need dated records.")] = "month",
+    over: Annotated[str, typer.Option("--over", help="grid (cells over the study area) or areas (the --boundaries polygons, queen contiguity).")] = "grid",
+    band: Annotated[Optional[float], typer.Option("--band", help="Spatial distance band in metres between cell centres. Default: chosen on all records together (peak of incremental spatial autocorrelation); the rule is printed.", show_default=False)] = None,
+    time_window: Annotated[int, typer.Option("--time-window", help="Earlier slices in each bin's neighbourhood (ArcGIS's neighbourhood time step).", min=0)] = 1,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot/cold bin (after --correction) and of a Mann-Kendall trend.")] = 0.05,
+    correction: Annotated[str, typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, over every bin of the cube.")] = "fdr",
+    bins: Annotated[bool, typer.Option("--bins", help="Also write every bin (location x slice: count, Gi* z, corrected p, bin) as <stem>_bins.csv.")] = False,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report with the category map and small multiples of the slices.", show_default=False)] = None,
+    boundaries: BoundariesOpt = None,
+    out: OutOpt = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    cell_size: CellSizeOpt = 100.0,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    quiet: QuietOpt = False,
+):
+    """Emerging hot spots (ArcGIS categories: new, consecutive, intensifying, persistent, diminishing, sporadic,
+    oscillating, historical): GeoPackage layer `trends` (column `category`) plus a CSV. No INPUT: the demo town's
+    space-time scenario."""
+    from hotspot.multiple_testing import check_correction
+
+    check_correction(correction)
+    from hotspot.spacetime.trends import check_options
+
+    check_options(slice=slice_, over=over, alpha=alpha, time_window=time_window)
+    out_path = _default_out(out, "trends")
+    from hotspot import validate
+
+    validate.check_metres(band, "--band")
+    validate.check_metres(cell_size, "--cell-size")
+    if report_path is not None and report_path.suffix.lower() not in (".html", ".htm"):
+        from hotspot.errors import HotspotInputError
+
+        raise HotspotInputError(f"--report {report_path}: the report is HTML; give a path ending in .html")
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects"), (report_path, "--report")])
+    if not inputs and not crime_type:
+        from boundaries.demo_spacetime import TREND_TYPE
+
+        crime_type = [TREND_TYPE]  # the demo scenario's planted trends
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays,
+                            progress, demo_scenario="spacetime")
+        from hotspot.spacetime.trends import trends_for_study
+
+        result = trends_for_study(study, slice=slice_, over=over, cell_size_m=cell_size, band_m=band,
+                                  time_window=time_window, alpha=alpha, correction=correction, progress=progress)
+        from hotspot.outputs import write_csv, write_geopackage
+
+        provenance = _provenance("trends", inputs, study, slice=slice_, over=over, cell_size_m=cell_size,
+                                 band_m=result.gi.band_m, time_window=time_window, alpha=alpha, correction=correction,
+                                 crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
+                                 weekdays=weekdays, boundaries=str(boundaries) if boundaries else None)
+        frame = result.frame()
+        written = [write_geopackage(out_path, {"trends": frame}, styles={"trends": "trends"}, provenance=provenance),
+                   write_csv(frame.drop(columns="geometry"), out_path.with_suffix(".csv"), provenance=provenance)]
+        if bins:
+            written.append(write_csv(result.bins_table(), out_path.with_name(f"{out_path.stem}_bins.csv"),
+                                     provenance=provenance))
+        if report_path is not None:
+            from hotspot.report import build_report
+
+            written.append(build_report(report_path, title=f"Emerging hot spots: {len(study.records):,} records",
+                                        trends=result, boundaries=study.boundaries, notes=study.notes + result.notes,
+                                        provenance=provenance))
+    console = _console(quiet)
+    for line in result.summary_lines():
+        console.print(line)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def nearrepeat(
+    inputs: Inputs = None,
+    distance_band: Annotated[float, typer.Option("--distance-band", help="Width of each distance band in metres.")] = 100.0,
+    distance_bands: Annotated[int, typer.Option("--distance-bands", help="Number of distance bands (a 'same location' band comes first and a 'beyond' band last).", min=1)] = 5,
+    same_location: Annotated[bool, typer.Option("--same-location/--no-same-location", help="Give pairs at exactly the same point (0 m) their own first band.")] = True,
+    time_band: Annotated[Optional[int], typer.Option("--time-band", help="Width of each time band in whole days (dated records; default 7) or months (police.uk; default 1).", show_default=False)] = None,
+    time_bands: Annotated[Optional[int], typer.Option("--time-bands", help="Number of time bands before 'beyond' (default 4 for days, 3 for months).", show_default=False)] = None,
+    time_unit: Annotated[Optional[str], typer.Option("--time-unit", help="days or months. Default: days when every record has a date, else months (police.uk).", show_default=False)] = None,
+    permutations: Annotated[int, typer.Option("--permutations", help="Monte Carlo permutations of the records' times (at least 19).", min=19)] = 999,
+    boundaries: BoundariesOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="The CSV of the Knox table (one row per distance band x time band). Default: hotspot-out/nearrepeat.csv.", show_default=False)] = None,
+    crime_type: CrimeTypeOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    hours: HoursOpt = None,
+    weekdays: WeekdaysOpt = None,
+    crs: CrsOpt = None,
+    rejects: RejectsOpt = None,
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+):
+    """Near-repeats: the Knox test (observed vs Monte Carlo expected pairs by distance and time band, Knox ratios and
+    p-values, as the Near Repeat Calculator reports them). No INPUT: the demo town's space-time scenario (burglary)."""
+    from hotspot.errors import HotspotInputError
+
+    out_path = out if out is not None else Path("hotspot-out") / "nearrepeat.csv"
+    if out_path.suffix.lower() != ".csv":
+        raise HotspotInputError(f"--out {out_path}: the Knox table is a CSV; give a path ending in .csv")
+    from hotspot.spacetime.knox import check_options
+
+    check_options(distance_band_m=distance_band, distance_bands=distance_bands, time_band=time_band,
+                  time_bands=time_bands, time_unit=time_unit, permutations=permutations)
+    _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
+               outputs=[(out_path, "--out"), (rejects, "--rejects")])
+    if not inputs and not crime_type:
+        from boundaries.demo_spacetime import NEAR_REPEAT_TYPE
+
+        crime_type = [NEAR_REPEAT_TYPE]  # the demo scenario's near-repeat chains
+    with _RichProgress(quiet) as progress:
+        study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays,
+                            progress, demo_scenario="spacetime")
+        from hotspot.spacetime.knox import knox_for_study
+
+        result = knox_for_study(study, time_unit=time_unit, distance_band_m=distance_band, distance_bands=distance_bands,
+                                same_location=same_location, time_band=time_band, time_bands=time_bands,
+                                permutations=permutations, seed=seed, progress=progress)
+        from hotspot.outputs import write_csv
+
+        provenance = _provenance("nearrepeat", inputs, study, distance_band_m=distance_band,
+                                 distance_bands=distance_bands, same_location=same_location,
+                                 time_band=time_band, time_bands=time_bands, time_unit=result.time_unit,
+                                 permutations=permutations, seed=seed, crime_types=crime_type, date_from=date_from,
+                                 date_to=date_to, hours=hours, weekdays=weekdays)
+        path = write_csv(result.table(), out_path, provenance=provenance)
+    _print_knox(result, quiet)
+    _console(quiet).print(f"wrote {path}")
+
+
+def _print_knox(result, quiet: bool) -> None:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    reach_m, reach_t = result.reach()
+    table = Table(title=f"Knox ratios: {result.n_records:,} records, {result.permutations} permutations "
+                        f"(bold: ratio >= 1.2 and p <= 0.05)")
+    table.add_column("distance")
+    for label in result.time_labels:
+        table.add_column(label, justify="right")
+    for i, d_label in enumerate(result.distance_labels):
+        cells = []
+        for j in range(len(result.time_labels)):
+            ratio, p = result.ratio[i, j], result.p[i, j]
+            text = "-" if not np.isfinite(ratio) else f"{ratio:.2f}"
+            if np.isfinite(ratio) and ratio >= 1.2 and p <= 0.05:
+                text = f"[bold red]{text}[/bold red]"
+            cells.append(text)
+        table.add_row(d_label, *cells)
+    console = Console(quiet=quiet)
+    console.print(table)
+    if reach_m > 0:
+        console.print(f"near-repeat reach: up to {reach_m:,.0f} m and {reach_t:g} {result.time_unit} after a crime")
+    elif reach_t > 0:
+        console.print(f"repeats at the same location for up to {reach_t:g} {result.time_unit}; "
+                      "no significant near repeats at other distances in the first time band")
+    else:
+        console.print("no significant near-repeat pattern in the first distance and time bands")
+    for note in result.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")] = Path("hotspot-demo"),
     quiet: QuietOpt = False,
@@ -1256,7 +1429,7 @@ def report(
     inputs: Inputs = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")] = Path("hotspot-out/report.html"),
     title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: 'Crime hot spots: N records from ...'.", show_default=False)] = None,
-    section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration. Default: all.", show_default=False)] = None,
+    section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration, trends. Default: all.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
     permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
     factor: FactorOpt = None,

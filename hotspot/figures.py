@@ -326,3 +326,85 @@ def lorenz_figure(lorenz_x, lorenz_y, *, gini: float | None = None, title: str =
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(title, fontsize=12, loc="left")
     return fig
+
+
+def trends_map(trends, *, boundaries=None, title: str = "Emerging hot spots"):
+    """Emerging hot spot categories (a ``trends`` layer with ``category``) in the colours of their QGIS style."""
+    from matplotlib.patches import Patch
+
+    from hotspot.styles import TRENDS_CLASSES
+
+    fig, ax = _map_axes(title)
+    handles = []
+    for name, colour in TRENDS_CLASSES:
+        part = trends[trends["category"] == name]
+        if not len(part):
+            continue
+        part.plot(ax=ax, color=colour, edgecolor=colour, linewidth=0.1, zorder=2)
+        handles.append(Patch(facecolor=colour, edgecolor="#999999", label=f"{name} ({len(part):,})"))
+    _draw_boundaries(ax, boundaries)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, framealpha=0.9,
+                  title="Pattern (locations)", title_fontsize=8)
+    _finish_map(ax, _union_bounds(trends, boundaries), _crs_note(trends, boundaries))
+    return fig
+
+
+def slice_small_multiples(bins, labels, *, grid=None, areas=None, max_panels: int = 12, columns: int = 4,
+                          title: str = "Gi* hot and cold spots, slice by slice"):
+    """Small multiples of the space-time Gi* bins (-3..3), one panel per time slice.
+
+    Parameters
+    ----------
+    bins : int array
+        ``(n_slices, nrows, ncols)`` on ``grid`` or ``(n_slices, n_areas)`` for ``areas``.
+    labels : sequence of str
+        Slice labels.
+    grid : Grid, optional
+        The cube's grid (cells outside the study area should hold a masked/NaN-free 0 and are drawn blank
+        when ``bins`` is a masked array).
+    areas : GeoDataFrame, optional
+        The cube's areas.
+    max_panels : int, default 12
+        At most this many slices, evenly spaced and always including the first and the last.
+    columns : int, default 4
+        Panels per row.
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    from hotspot.styles import GISTAR_CLASSES
+
+    plt = _pyplot()
+    n = len(labels)
+    chosen = np.unique(np.round(np.linspace(0, n - 1, min(n, max_panels))).astype(int))
+    rows = int(math.ceil(len(chosen) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.3 * rows + 0.6), squeeze=False)
+    ordered = sorted(GISTAR_CLASSES, key=lambda c: c[0])
+    cmap = ListedColormap([c[1] for c in ordered])
+    norm = BoundaryNorm(np.arange(-3.5, 4.5, 1.0), cmap.N)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal")
+        for spine in ax.spines.values():
+            spine.set_color("#bbbbbb")
+    for ax, t in zip(axes.ravel(), chosen):
+        if grid is not None:
+            xmin, ymin, xmax, ymax = grid.bounds
+            ax.imshow(bins[t], extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap, norm=norm,
+                      interpolation="nearest")
+        elif areas is not None:
+            frame = areas.assign(_bin=np.asarray(bins[t]))
+            for value, colour, _ in GISTAR_CLASSES:
+                part = frame[frame["_bin"] == value]
+                if len(part):
+                    part.plot(ax=ax, color=colour, edgecolor="#cccccc", linewidth=0.1)
+        ax.set_title(str(labels[t]), fontsize=8, loc="left")
+    for ax in axes.ravel()[len(chosen):]:
+        ax.set_visible(False)
+    handles = [Patch(facecolor=colour, edgecolor="#999999", label=label) for value, colour, label in GISTAR_CLASSES]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=11, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    return fig

@@ -151,6 +151,7 @@ def build_report(
     boundaries=None,
     hotspots=None,
     priority_places=None,
+    trends=None,
     notes: str | Sequence[str] | None = None,
     provenance=None,
     suppress_below: int | None = None,
@@ -190,6 +191,9 @@ def build_report(
         Hot-spot polygons (e.g. KDE hot-spot areas) outlined in red on the hot-spot and density maps.
     priority_places : GeoDataFrame, optional
         RTM priority places, outlined in purple on the hot-spot and risk maps.
+    trends : EmergingHotSpots, optional
+        Emerging hot spot analysis (:mod:`hotspot.spacetime.emerging`): a map of the categories, a
+        table of how many locations fall in each, and small multiples of the Gi* bins slice by slice.
     notes : str or list of str, optional
         Method notes shown near the top (bandwidth rule, corrections, caveats).
     provenance : Provenance, optional
@@ -259,6 +263,25 @@ def build_report(
         figs.append(_Figure("concentration", "Concentration", figures.png_bytes(
             figures.lorenz_figure(x, y, gini=gini), figure_dpi), described))
 
+    trends_table = None
+    if trends is not None:
+        import pandas as pd
+
+        layer = trends.frame()
+        figs.append(_Figure("trends", "Emerging hot spots", figures.png_bytes(figures.trends_map(
+            layer, boundaries=boundaries), figure_dpi), trends.summary_lines()[0]))
+        cube = trends.cube
+        if cube.on_grid:
+            bins = np.ma.masked_array(trends.gi.bin, mask=np.broadcast_to(~cube.mask, trends.gi.bin.shape))
+            small = figures.slice_small_multiples(bins, cube.labels, grid=cube.grid)
+        else:
+            small = figures.slice_small_multiples(trends.gi.bin, cube.labels, areas=cube.areas)
+        figs.append(_Figure("trends_slices", "Slice by slice", figures.png_bytes(small, figure_dpi),
+                            f"Space-time Gi* bins of each {cube.slice} (up to 12 slices, evenly spaced)."))
+        counts = trends.category_counts()
+        trends_table = pd.DataFrame({"pattern": list(counts), "locations": list(counts.values())})
+        trends_table = trends_table[trends_table["locations"] > 0]
+
     sections = []
     nav = []
 
@@ -282,6 +305,11 @@ def build_report(
             section(slug, by_slug[slug].title, figure_html(by_slug[slug]))
     if table_places is not None:
         section("ranked", "Ranked places", _html_table(table_places, RANKED_COLUMNS, max_rows))
+    if "trends" in by_slug:
+        body = figure_html(by_slug["trends"]) + _html_table(trends_table, None, max_rows)
+        if "trends_slices" in by_slug:
+            body += figure_html(by_slug["trends_slices"])
+        section("trends", "Emerging hot spots", body)
     for slug in ("weekday_hour", "monthly", "concentration"):
         if slug in by_slug:
             section(slug, by_slug[slug].title, figure_html(by_slug[slug]))
@@ -377,7 +405,7 @@ def monthly_counts(frame):
     return counts.reindex(periods, fill_value=0)
 
 
-SECTIONS = ("rank", "gistar", "kde", "rtm", "concentration")
+SECTIONS = ("rank", "gistar", "kde", "rtm", "concentration", "trends")
 """Analysis sections :func:`report_for_study` runs, in order."""
 
 
@@ -504,6 +532,13 @@ def report_for_study(
         if result.priority_places is not None and len(result.priority_places):
             parts["priority_places"] = result.priority_places
 
+    def do_trends():
+        from hotspot.spacetime.trends import trends_for_study
+
+        result = trends_for_study(study, cell_size_m=cell_size_m, progress=progress)
+        parts["trends"] = result
+        notes.extend(f"Trends: {n}" for n in result.notes)
+
     def do_concentration():
         from hotspot.concentration import concentration
 
@@ -527,7 +562,7 @@ def report_for_study(
                          f"records and the busiest 5 % hold {shares[1]:.1%}; Gini {summary.gini:.3f}")
 
     for name, fn in (("rank", do_rank), ("gistar", do_gistar), ("kde", do_kde), ("rtm", do_rtm),
-                     ("concentration", do_concentration)):
+                     ("concentration", do_concentration), ("trends", do_trends)):
         run(name, fn)
 
     if hotspot_layers:

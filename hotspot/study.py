@@ -159,6 +159,7 @@ def load_study(
     crs: str | None = None,
     progress: ProgressCallback | None = None,
     reading: dict | None = None,
+    demo_scenario: str = "town",
 ) -> Study:
     """Read records (or the demo town), form the study area, and apply every filter.
 
@@ -188,6 +189,9 @@ def load_study(
     reading : dict, optional
         How to read input tables: keyword arguments for :func:`hotspot.ingest.read_records`
         (``lon_column``, ``x_column``, ``date_column``, ``input_crs``, ``layer``, ...).
+    demo_scenario : {"town", "spacetime"}, default "town"
+        Which records stand in when no input is given: the demo town's own, or its space-time
+        scenario with planted trends and near-repeat chains (:mod:`boundaries.demo_spacetime`).
     """
     from hotspot.ingest import apply_filters, read_records
 
@@ -198,7 +202,10 @@ def load_study(
     if inputs:
         records = read_records(list(inputs), crs=crs, progress=progress, **(reading or {}))
     else:
-        from boundaries.demo import demo_town
+        if demo_scenario == "spacetime":
+            from boundaries.demo_spacetime import spacetime_demo as demo_town
+        else:
+            from boundaries.demo import demo_town
 
         demo = demo_town()
         records = demo.records()

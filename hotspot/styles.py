@@ -13,6 +13,9 @@ style name          what it draws
 ``gistar``          categorised on ``gi_bin`` (-3..3): cold spots 99/95/90 % in blues, not
                     significant light grey, hot spots 90/95/99 % in reds
 ``ranked``          places outlined (polygons) or dotted (points), labelled by ``rank``
+``trends``          categorised on ``category`` (emerging hot spot analysis): hot-spot patterns
+                    in reds (new darkest to historical lightest), cold-spot patterns in blues,
+                    no pattern light grey, as ArcGIS draws them
 ``areas``           graduated colour on a numeric field (option ``field``; quantile classes); on
                     line layers (street segments) the lines themselves are coloured
 ``kde_hotspots``    outlined polygons (KDE hot-spot areas), red outline, no fill
@@ -47,6 +50,19 @@ GISTAR_CLASSES: tuple[tuple[int, str, str], ...] = (
     (-3, "#2166ac", "Cold spot - 99 % confidence"),
 )
 """Gi* confidence bins (value, colour, legend label), hot first as the legend lists them."""
+
+TRENDS_CLASSES: tuple[tuple[str, str], ...] = (
+    ("new hot spot", "#7f0000"), ("consecutive hot spot", "#b30000"), ("intensifying hot spot", "#d7301f"),
+    ("persistent hot spot", "#ef6548"), ("diminishing hot spot", "#fc8d59"), ("sporadic hot spot", "#fdbb84"),
+    ("oscillating hot spot", "#fdd49e"), ("historical hot spot", "#fee8c8"),
+    ("new cold spot", "#08306b"), ("consecutive cold spot", "#08519c"), ("intensifying cold spot", "#2171b5"),
+    ("persistent cold spot", "#4292c6"), ("diminishing cold spot", "#6baed6"), ("sporadic cold spot", "#9ecae1"),
+    ("oscillating cold spot", "#c6dbef"), ("historical cold spot", "#deebf7"),
+    ("no pattern detected", "#f0f0f0"),
+)
+"""Emerging hot spot categories and their colours: ArcGIS's scheme of reds for hot-spot patterns and
+blues for cold-spot patterns (ArcGIS also hatches some categories; these hex values are ours, darkest
+for the newest and strongest patterns)."""
 
 YLORRD = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 """ColorBrewer YlOrRd, light to dark: counts, rates and densities."""
@@ -346,6 +362,16 @@ def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool = False) -> 
     return Style("gistar", qml, sld, "Getis-Ord Gi* hot and cold spots by confidence (99/95/90 %)")
 
 
+def _trends(frame, layer: str, field: str = "category") -> Style:
+    """Categorised emerging hot spot patterns. Options: ``field`` (default ``category``)."""
+    kind = _geometry_kind(frame)
+    cats = [(name, name[0].upper() + name[1:], _Symbol(kind, fill=colour, stroke=colour, stroke_width_mm=0.1))
+            for name, colour in TRENDS_CLASSES]
+    qml = _qml_document(_categorized_renderer(field, cats))
+    sld = _sld_document(layer, [(label, _sld_equals(field, value), sym) for value, label, sym in cats])
+    return Style("trends", qml, sld, "Emerging hot spot patterns (new, consecutive, intensifying ...)")
+
+
 def _ranked(frame, layer: str, field: str = "rank", colour: str = "#d7301f") -> Style:
     """Places labelled by rank. Options: ``field`` (label field, default ``rank``), ``colour`` (outline/marker, default red)."""
     kind = _geometry_kind(frame)
@@ -434,6 +460,7 @@ def _outline(name: str, colour: str, fill_alpha: float, description: str):
 _VECTOR_STYLES: dict[str, Callable[..., Style]] = {
     "gistar": _gistar,
     "ranked": _ranked,
+    "trends": _trends,
     "areas": _areas,
     "kde_hotspots": _outline("kde_hotspots", "#d7301f", 0.0, "Kernel density hot-spot areas"),
     "priority_places": _outline("priority_places", "#6a3d9a", 0.15, "Risk terrain priority places"),
@@ -555,6 +582,7 @@ def resolve_style_spec(spec) -> tuple[str, dict]:
 DEFAULT_LAYER_STYLES: dict[str, str] = {
     "gistar": "gistar",
     "ranked": "ranked",
+    "trends": "trends",
     "areas": "areas",
     "kde_hotspots": "kde_hotspots",
     "priority_places": "priority_places",
