@@ -22,6 +22,7 @@ from hotspot.errors import HotspotInputError
 from hotspot.forecast.baselines import (
     DecayedCounts,
     KDECrossValidated,
+    NearRepeat,
     NeighbourSmoothed,
     PreviousPeriod,
     PriorCounts,
@@ -151,7 +152,8 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         (exponentially decayed counts, 3-month half-life), ``D_decay6m_neighbours`` (D),
         ``P_since_map_change`` (P), ``kde_400m`` (fixed-bandwidth KDE), ``kde_cv`` (KDE at a
         cross-validated bandwidth), ``prospective`` (Bowers, Johnson & Pease 2004),
-        ``self_exciting`` (with dates), ``combined``, and with ``features`` also ``rtm`` and
+        ``self_exciting`` and ``near_repeat`` (the Knox near-repeat surface, :class:`NearRepeat`; both with
+        dates), ``combined``, and with ``features`` also ``rtm`` and
         ``combined_rtm``.
     """
     methods: dict[str, Forecaster] = {
@@ -164,6 +166,7 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
     methods["prospective"] = ProspectiveHotspot()
     if has_times:
         methods["self_exciting"] = SelfExciting(area_share=area_share, mask=mask)
+        methods["near_repeat"] = NearRepeat(seed=seed)
     methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score,
                                              horizon_months=test_months, snap_points=snap_points)
     if features:

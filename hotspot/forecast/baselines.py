@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from hotspot.forecast.metrics import BudgetScorer, forecast_metrics
 from hotspot.forecast.months import month_index, record_weights, subset
@@ -308,3 +309,45 @@ class SelfExciting:
             best = max(scored, key=lambda s: (s[0], s[1]))[2]
         self.chosen.append(best)
         return self._rate(days, x, y, w, grid, end, best["theta"], best["decay_days"])
+
+
+class NearRepeat:
+    """The near-repeat surface (:mod:`hotspot.spacetime.interaction`) as a forecast, for records with dates.
+
+    The Knox table is measured on the last ``window_days`` days of the training records (``permutations``
+    seeded permutations of their times); each cell's score is the excess risk that table gives for the
+    distance and age of every record in that window, at the day after training ends. Cells with no
+    near-repeat risk keep their order by 3-month decayed counts (a tie-break far below any near-repeat
+    score), so the forecast is always a full ranking. Records without dates raise ``ValueError``, like
+    :class:`SelfExciting`.
+
+    Parameters
+    ----------
+    window_days : int, default 90
+        Days of training records the Knox table and the surface use.
+    permutations : int, default 99
+        Knox permutations per fold.
+    seed : int, default 0
+    """
+
+    def __init__(self, window_days: int = 90, permutations: int = 99, seed: int = 0):
+        self.window_days = int(window_days)
+        self.permutations = int(permutations)
+        self.seed = int(seed)
+
+    def __call__(self, train: Records, grid: Grid) -> np.ndarray:
+        from hotspot.spacetime.interaction import near_repeat_surface
+        from hotspot.spacetime.knox import knox_test, record_times
+
+        when = pd.to_datetime(train.frame["datetime"])
+        if len(train) == 0 or when.isna().any():
+            raise ValueError("near_repeat needs a date on every record")
+        end = when.max().normalize()
+        recent = train.with_frame(train.frame[(when > end - pd.Timedelta(days=self.window_days)).to_numpy()])
+        base = DecayedCounts(3.0)(train, grid)
+        if len(recent) < 3:
+            return base
+        times, unit = record_times(recent.frame, "days")
+        knox = knox_test(recent.xy, times, time_unit=unit, permutations=self.permutations, seed=self.seed)
+        surface = near_repeat_surface(recent, grid, (end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"), knox)
+        return surface + base / (base.max() + 1.0) * 1e-6
