@@ -67,12 +67,10 @@ def test_demo_polygons_parity_with_esda(town):
 def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     """The path an analyst runs (records -> counts per LSOA -> Gi* over queen contiguity) on the real records,
     checked against esda on the same counts, and the counts against a count of the raw CSVs."""
-    import csv
-    import gzip
-
     from hotspot.gistar import gi_star_points
     from hotspot.study import load_study
     from hotspot.weights import area_weights
+    from tests.raw_policeuk import located_rows
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
     areas = study.boundaries
@@ -80,16 +78,9 @@ def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfo
     frame, res = gi_star_points(study.records, boundaries=areas, weights="queen", permutations=99)
     values = frame["count"].to_numpy()
     by_code = dict.fromkeys(areas["area_code"].astype(str), 0)
-    seen = set()  # a located row repeating a Crime ID is the same crime republished (the reader drops it)
-    for path in sorted(bedfordshire_crime_dir.glob("*.csv.gz")):
-        with gzip.open(path, "rt", newline="", encoding="utf-8-sig") as handle:
-            for row in csv.DictReader(handle):
-                if row["Crime ID"] and row["Longitude"]:
-                    if row["Crime ID"] in seen:
-                        continue
-                    seen.add(row["Crime ID"])
-                if row["LSOA code"] in by_code and row["Longitude"]:
-                    by_code[row["LSOA code"]] += 1
+    for row in located_rows(bedfordshire_crime_dir):
+        if row["LSOA code"] in by_code:
+            by_code[row["LSOA code"]] += 1
     raw = np.array(list(by_code.values()), dtype=float)
     # Counts by the records' own codes, plus the 33 records coded to neighbouring forces' LSOAs that lie
     # within 20 m of a Bedfordshire LSOA (hotspot.assign's rule).
