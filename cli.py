@@ -353,7 +353,7 @@ def rank(
             weekday_hour=result.weekday_hour(), monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
             notes=study.notes + result.notes, provenance=provenance, suppress_below=suppress,
         ))
-    _print_ranked(result, quiet)
+    _print_ranked(result, quiet, rest_in=written[1])
     console = _console(quiet)
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")
@@ -419,7 +419,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
             monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
             notes=list(ns.notes) + result.notes, provenance=provenance, suppress_below=suppress,
         ))
-    _print_ranked(result, quiet)
+    _print_ranked(result, quiet, rest_in=written[1] if len(written) > 1 else None)
     console = _console(quiet)
     for note in result.notes[1:]:
         console.print(f"[dim]{note}[/dim]")
@@ -541,16 +541,16 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         console.print(f"wrote {path}")
 
 
-def _print_ranked(result, quiet: bool) -> None:
+def _print_ranked(result, quiet: bool, rest_in=None) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=result.title)
-    for column, header in zip(result.display_columns, result.display_headers):
-        table.add_column(header, justify="right" if column not in ("name", "id", "peak", "top_types", "trend") else "left")
-    for row in result.display_rows():
-        table.add_row(*row)
-    Console(quiet=quiet).print(table)
+    from hotspot.tables import ranked_table
+
+    console = Console(quiet=quiet)
+    printed = ranked_table(result, width=console.width, rest_in=str(rest_in) if rest_in else None)
+    console.print(printed.table)
+    for line in printed.footer:
+        console.print(f"[dim]{line}[/dim]")
 
 
 @app.command()
@@ -618,7 +618,8 @@ def kde(
             from hotspot.surface_hotspots import surface_hotspots
 
             frame = study.records.frame
-            hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy())
+            hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy(),
+                                        records=frame)
     import numpy as np
 
     console = _console(quiet)
@@ -626,7 +627,9 @@ def kde(
     console.print(study.describe_area())
     console.print(f"grid {result.grid.nrows:,} rows x {result.grid.ncols:,} columns of {result.grid.cell_size:g} m cells; "
                   f"{result.n_points:,} crimes at {result.n_locations:,} distinct locations")
-    console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g}; "
+    from hotspot.tables import DENSITY_UNITS
+
+    console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g} {DENSITY_UNITS[result.units]}; "
                   f"{result.mass_on_grid:.1%} of the kernel mass lies on the mapped cells")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     provenance = _provenance("kde", inputs, study, kernel=kernel, bandwidth_m=result.bandwidth_m,
@@ -644,9 +647,13 @@ def kde(
         console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells cover "
                       f"{covered_km2:,.2f} km2 ({covered_km2 / study.area_km2:.2%} of the study area) and hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
-        for spot in hotspots.head(5).itertuples():
-            console.print(f"  #{spot.hotspot_id}: {spot.area_m2 / 1e6:,.2f} km2, {spot.n_points:,.0f} crimes "
-                          f"({spot.share_of_points:.1%}), peak {spot.peak_value:,.4g}")
+        from hotspot.tables import DENSITY_UNITS, PRINTED_ROWS
+
+        for spot in hotspots.head(PRINTED_ROWS).itertuples():
+            console.print(f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
+                          f"({spot.share_of_points:.1%}), peak {spot.peak_value:,.4g} {DENSITY_UNITS[result.units]}")
+        if len(hotspots) > PRINTED_ROWS:
+            console.print(f"  ... and {len(hotspots) - PRINTED_ROWS:,} more in {out_path.with_suffix('.gpkg')}")
         console.print(f"wrote {gpkg} (layer kde_hotspots)")
 
 
@@ -1232,7 +1239,7 @@ def rtm_command(
     """Risk terrain model: which features raise crime risk, how far, and where they combine.
 
     Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
-    <stem>_rtm_model.csv and the relative risk surface as <stem>_risk.tif.
+    <stem>_model.csv and the risk surface (1 = study-area average) as <stem>_risk.tif.
 
     With --network: risk per street segment instead: unlit streets (lit=no or missing) and point --factor
     layers within 50/100/200 network metres (or --distances), a Poisson model of records per metre of street;
@@ -1297,9 +1304,15 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
     for row in model.dropped.itertuples():
         console.print(f"[dim]dropped {row.name}: {row.reason}[/dim]")
     places = result.priority_places
-    console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells)")
-    for place in places.head(5).itertuples():
-        console.print(f"  #{place.place_id}: risk x{place.relative_risk:.2f}, {place.n_cells} cell(s): {place.narrative}")
+    console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells of "
+                  f"{result.grid.cell_size:g} m); risk is against the study-area average (1 = average)")
+    from hotspot.tables import PRINTED_ROWS
+
+    for place in places.head(PRINTED_ROWS).itertuples():
+        console.print(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
+                      f"{place.area_m2 / 1e4:,.2f} ha; {place.narrative}")
+    if len(places) > PRINTED_ROWS:
+        console.print(f"  ... and {len(places) - PRINTED_ROWS:,} more in the priority_places layer")
     if built.validation is not None:
         v = built.validation
         check = Table(title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)")

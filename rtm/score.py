@@ -10,6 +10,10 @@ the RRS over the study cells; if no cell does (a surface with few distinct value
 highest RRS are taken. Adjacent priority cells (sharing an edge) with the same combination of factors
 are dissolved into one polygon carrying its risk narrative, e.g. "near licensed premises (150 m) and
 in a high density of bus stops (100 m)".
+
+Each place's risk is also given against the study-area average (``risk_vs_average``: its RRS over the
+mean RRS of the study cells). "2.4 x the average" is a figure an analyst can brief; "x1,352 the lowest
+cell" depends on how empty the emptiest cell happens to be.
 """
 
 from __future__ import annotations
@@ -99,6 +103,12 @@ def score(model: RiskModel, candidates: CandidateLayers | None = None) -> RiskSu
     return RiskSurface(relative_risk=risk, combination=combination, terms=terms, grid=candidates.grid, mask=mask)
 
 
+def average_risk(surface: RiskSurface) -> float:
+    """Mean relative risk score over the study cells: the "study-area average" figures are quoted against."""
+    values = surface.relative_risk[surface.mask]
+    return float(values.mean()) if values.size else 1.0
+
+
 def priority_mask(surface: RiskSurface, sd: float = 2.0) -> np.ndarray:
     """Boolean (nrows, ncols): study cells with RRS > mean + ``sd`` x SD (or, if none, the cells at the top RRS)."""
     values = surface.relative_risk[surface.mask]
@@ -135,7 +145,8 @@ def priority_places(
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``place_id`` (1 = highest risk), ``relative_risk``, ``narrative``, ``factors``, ``n_cells``,
+        Columns ``place_id`` (1 = highest risk), ``relative_risk`` (x the lowest-risk cell), ``risk_vs_average``
+        (x the study-area average risk: the figure to brief), ``narrative``, ``factors``, ``n_cells``,
         ``area_m2`` (and ``crimes``), polygons in the grid CRS; sorted by risk, then size.
     """
     import geopandas as gpd
@@ -145,7 +156,8 @@ def priority_places(
 
     grid = surface.grid
     top = priority_mask(surface, sd)
-    columns = ["place_id", "relative_risk", "narrative", "factors", "n_cells", "area_m2"] + (["crimes"] if counts is not None else [])
+    columns = (["place_id", "relative_risk", "risk_vs_average", "narrative", "factors", "n_cells", "area_m2"]
+               + (["crimes"] if counts is not None else []))
     if not top.any():
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=grid.crs)
     # Label edge-connected runs of the same factor combination: shift codes so each combination's
@@ -169,6 +181,7 @@ def priority_places(
     risk = surface.relative_risk.ravel()[first[1:]]
     data = {
         "relative_risk": risk,
+        "risk_vs_average": risk / average_risk(surface),
         "narrative": [surface.narrative(int(c)) for c in codes],
         "factors": [";".join(t for k, t in enumerate(surface.terms) if int(c) >> k & 1) for c in codes],
         "n_cells": n_cells,

@@ -26,7 +26,7 @@ def test_demo_recovers_planted_factors(demo_run):
     from boundaries.demo import demo_town
 
     truth = demo_town().truth["rtm"]
-    table = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    table = pd.read_csv(demo_run.with_name("demo_model.csv"))
     planted = {k: v for k, v in truth["factors"].items() if v.get("planted")}
     assert set(table["factor"]) == set(planted), table
     assert "decoy" not in set(table["factor"])
@@ -48,16 +48,22 @@ def test_demo_outputs_follow_the_interface(demo_run):
     model = pyogrio.read_dataframe(demo_run, layer="rtm_model")
     assert list(model.columns)[:8] == ["factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low",
                                        "rrv_high", "p_value"]
-    csv = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    csv = pd.read_csv(demo_run.with_name("demo_model.csv"))
     assert list(csv.columns) == list(model.columns)[:8]
     places = pyogrio.read_dataframe(demo_run, layer="priority_places")
     assert len(places) > 0 and places["narrative"].str.startswith(("near ", "in a high density")).all()
     with rasterio.open(demo_run.with_name("demo_risk.tif")) as tif:
         risk = tif.read(1, masked=True)
         assert tif.crs.to_epsg() == 27700 and tif.res == (50.0, 50.0)
-    assert float(risk.min()) == pytest.approx(1.0)
-    # The surface is the product of the model's RRVs: its top value is all of them together.
-    assert float(risk.max()) == pytest.approx(float(np.prod(csv["rrv"])), rel=1e-4)
+    # Written relative to the study-area average, so 1 is the average study cell...
+    assert float(risk.mean()) == pytest.approx(1.0, rel=1e-4)
+    # ...and the surface is still the product of the model's RRVs: top over bottom is all of them together.
+    assert float(risk.max() / risk.min()) == pytest.approx(float(np.prod(csv["rrv"])), rel=1e-4)
+    # Each priority place: a rank, a street-and-LSOA name from the demo's streets, its risk against the average.
+    assert list(places["rank"]) == list(range(1, len(places) + 1))
+    assert places["name"].str.contains(r", Demoton \d{3}[A-Z]", regex=True).all(), places["name"]
+    assert places["name"].is_unique
+    assert (places["risk_vs_average"] > 1).all()
 
 
 def test_bad_factor_option_is_one_clear_error(tmp_path):
