@@ -98,7 +98,9 @@ class RTMResult:
                   "rtm_candidates": self.selection.table}
         layers.update(self.factor_layers())
         layers.update(extra_tables or {})
-        gpkg = write_geopackage(out, layers, styles={"priority_places": "priority_places"}, provenance=provenance)
+        from hotspot.styles import default_styles
+
+        gpkg = write_geopackage(out, layers, styles=default_styles(layers), provenance=provenance)
         csv = write_csv(self.model_table, out.with_name(f"{out.stem}_model.csv"), provenance=provenance)
         terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
         tif = write_geotiff(
