@@ -162,6 +162,15 @@ class _RichProgress:
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
 
+def _qgis_project(out: Path, written, provenance=None) -> Path:
+    """One QGIS project per run: ``<out stem>.qgs`` beside the outputs, opening every layer written."""
+    from hotspot.qgis_project import write_qgis_project
+
+    out = Path(out)
+    maps = [Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == out.parent]
+    return write_qgis_project(out.with_suffix(".qgs"), maps, provenance=provenance)
+
+
 def _default_out(out: Optional[Path], command: str) -> Path:
     return out if out is not None else Path("hotspot-out") / f"{command}.gpkg"
 
@@ -345,6 +354,7 @@ def rank(
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
                              weekdays=weekdays, boundaries=str(boundaries) if boundaries else None, weight=weight)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
         from hotspot.report import build_report
 
@@ -637,7 +647,8 @@ def kde(
                              edge_correction=edge_correction, binned=binned, hotspot_share=hotspot_share,
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays,
                              weight=weight)
-    console.print(f"wrote {result.to_geotiff(out_path, provenance=provenance)}")
+    maps = [result.to_geotiff(out_path, provenance=provenance)]
+    console.print(f"wrote {maps[0]}")
     if hotspots is not None:
         from hotspot.outputs import write_geopackage
 
@@ -655,6 +666,8 @@ def kde(
         if len(hotspots) > PRINTED_ROWS:
             console.print(f"  ... and {len(hotspots) - PRINTED_ROWS:,} more in {out_path.with_suffix('.gpkg')}")
         console.print(f"wrote {gpkg} (layer kde_hotspots)")
+        maps.append(gpkg)
+    console.print(f"wrote {_qgis_project(out_path, maps, provenance)}")
 
 
 @app.command()
@@ -764,6 +777,7 @@ def gistar(
         console.print(line)
     console.print(f"wrote {gpkg} (layer gistar)")
     console.print(f"wrote {csv}")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 @app.command()
@@ -1006,11 +1020,13 @@ def areas(
         result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
                                  lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year,
                                  level=level)
-        written = result.write(out_path, provenance=_provenance(
+        provenance = _provenance(
             "areas", inputs, study, level=level, join=join, per_year=per_year, population=str(population) if
             isinstance(population, (str, Path)) else None, imd=str(imd) if imd else None,
             lookup=str(lookup) if isinstance(lookup, (str, Path)) else None, crime_types=crime_type,
-            date_from=date_from, date_to=date_to))
+            date_from=date_from, date_to=date_to)
+        written = result.write(out_path, provenance=provenance)
+        written.append(_qgis_project(out_path, written, provenance))
     _print_areas(result, quiet)
     console = _console(quiet)
     for path in written:
@@ -1268,10 +1284,12 @@ def rtm_command(
         factors = read_factors(specs, study.crs) if specs else None
         built = build_for_study(study, factors=factors, cell_size_m=cell_size, distances_m=distances_m, seed=seed,
                                 test_from=test_from, progress=progress)
-    written = built.write(_default_out(out, "rtm"), provenance=_provenance(
+    provenance = _provenance(
         "rtm", inputs, study, factors=[str(s) for s in specs] if specs else "demo", distances_m=distances_m,
         cell_size_m=cell_size, test_from=test_from, seed=seed, crime_types=crime_type, date_from=date_from,
-        date_to=date_to, hours=hours, weekdays=weekdays))
+        date_to=date_to, hours=hours, weekdays=weekdays)
+    written = built.write(_default_out(out, "rtm"), provenance=provenance)
+    written.append(_qgis_project(written[0], written, provenance))
     _print_rtm(built, quiet, time.perf_counter() - started)
     console = _console(quiet)
     for path in written:
@@ -1563,6 +1581,8 @@ def national(
         console.print(f"{len(result.places):,} hot places (touching cells at the chosen confidence)")
     for name, path in result.paths.items():
         console.print(f"wrote {path}")
+    if result.paths:
+        console.print(f"wrote {_qgis_project(out_dir / 'national.qgs', list(result.paths.values()), provenance)}")
     console.print("; ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 

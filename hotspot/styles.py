@@ -415,20 +415,22 @@ def _ranked(frame, layer: str, field: str = "rank", colour: str | None = None, l
     Without a numeric ``field`` in the data, every place gets one symbol."""
     kind = _geometry_kind(frame)
 
-    def symbol(fill: str) -> _Symbol:
+    def symbol(fill: str, level: int = 0) -> _Symbol:
         if kind == "marker":
-            return _Symbol("marker", fill=fill, stroke="#ffffff", stroke_width_mm=0.4, size_mm=3.5)
+            return _Symbol("marker", fill=fill, stroke="#ffffff", stroke_width_mm=0.4, size_mm=3.5 - 0.5 * level)
         if kind == "line":
-            return _Symbol("line", stroke=fill, stroke_width_mm=1.0)
-        # Dark outline on every place, so even the palest class reads against the surface under it.
-        return _Symbol("fill", fill=fill, fill_alpha=0.55, stroke="#3f007d", stroke_width_mm=0.5)
+            return _Symbol("line", stroke=fill, stroke_width_mm=1.2 - 0.2 * level)
+        # Every place outlined, so even the palest class reads against the surface under it; the outline
+        # thins and pales down the ranks, or at county scale the lower ranks' edges would all read as top 5.
+        stroke, width = (("#3f007d", 0.6), ("#3f007d", 0.45), ("#54278f", 0.3), ("#807dba", 0.2))[min(level, 3)]
+        return _Symbol("fill", fill=fill, fill_alpha=0.6, stroke=stroke, stroke_width_mm=width)
 
     graded = colour is None and frame is not None and field in getattr(frame, "columns", ()) and \
         np.issubdtype(np.asarray(frame[field]).dtype, np.number)
     label = f'if("{field}" <= {int(label_top)}, "{field}", \'\')'
     labeling = _labeling_qml(label, kind, is_expression=True)
     if graded:
-        ranges = [(lo - 0.5, hi + 0.5, text, symbol(fill)) for lo, hi, fill, text in PLACE_CLASSES]
+        ranges = [(lo - 0.5, hi + 0.5, text, symbol(fill, level)) for level, (lo, hi, fill, text) in enumerate(PLACE_CLASSES)]
         qml = _qml_document(_graduated_renderer(field, ranges, mode="manual"), labeling, labels_enabled=True)
         rules = [(text, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, text, sym) in enumerate(ranges)]
     else:

@@ -38,6 +38,16 @@ def test_ranked_places_on_real_data(study, tmp_path):
     assert table["lat"].between(51.8, 52.4).all() and table["lon"].between(-0.8, -0.1).all()
     monthly = pd.read_csv(tmp_path / "beds_monthly.csv")
     assert monthly.groupby("id")["count"].sum().to_dict() == dict(zip(places["id"], places["count"]))
+    # The run's QGIS project opens in real QGIS on the county, places graduated by rank.
+    from hotspot.qgis_project import write_qgis_project
+    from tests.test_qgis import _system_python_has
+    from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
+
+    project = write_qgis_project(tmp_path / "beds.qgs", written)
+    if _system_python_has("qgis.core"):
+        report = open_in_qgis(project)
+        assert_opens_on_the_data(report, {"ranked": ("Places", "graduatedSymbol")})
+        assert report["layers"]["ranked"]["features"] == len(places)
 
 
 def test_streets_and_areas_rankings_on_real_data(study):

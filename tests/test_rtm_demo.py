@@ -73,3 +73,16 @@ def test_bad_factor_option_is_one_clear_error(tmp_path):
     assert isinstance(result.exception, HotspotInputError) and "NAME=PATH" in str(result.exception)
     result = CliRunner().invoke(app, ["rtm", "--distances", "50,abc", "--out", str(tmp_path / "x.gpkg"), "--quiet"])
     assert isinstance(result.exception, HotspotInputError) and "--distances" in str(result.exception)
+
+
+def test_demo_run_opens_as_one_qgis_project(demo_run):
+    from tests.test_qgis import _system_python_has
+    from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
+
+    if not _system_python_has("qgis.core"):
+        pytest.skip("PyQGIS (python3-qgis) is not installed")
+    report = open_in_qgis(demo_run.with_suffix(".qgs"))
+    factors = {f"factor_{n}": ("Risk factors", "singleSymbol")
+               for n in ("licensed_premises", "unlit_streets", "bus_stops", "decoy")}
+    assert_opens_on_the_data(report, {"priority_places": ("Places", "graduatedSymbol"),
+                                      "demo_risk": ("Surfaces", "singlebandpseudocolor"), **factors})
