@@ -356,10 +356,10 @@ def rank(
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
     written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
-        from hotspot.report import build_report
+        from hotspot.report import build_report, report_title
 
         written.append(build_report(
-            report_path, title=result.title, ranked=result, boundaries=study.boundaries,
+            report_path, title=report_title(study), ranked=result, boundaries=study.boundaries,
             weekday_hour=result.weekday_hour(), monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
             notes=study.notes + result.notes, provenance=provenance, suppress_below=suppress,
         ))
@@ -1459,7 +1459,7 @@ def _suppression_k(suppress_below: Optional[int], public: bool) -> Optional[int]
 def report(
     inputs: Inputs = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")] = Path("hotspot-out/report.html"),
-    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: 'Crime hot spots: N records from ...'.", show_default=False)] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: the crime types, study area and period, e.g. 'Burglary in Luton, May 2021 to April 2023'.", show_default=False)] = None,
     section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration, trends. Default: all.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
     permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
