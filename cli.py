@@ -658,11 +658,11 @@ def kde(
         console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells cover "
                       f"{covered_km2:,.2f} km2 ({covered_km2 / study.area_km2:.2%} of the study area) and hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
-        from hotspot.tables import DENSITY_UNITS, PRINTED_ROWS
+        from hotspot.tables import PRINTED_ROWS
 
         for spot in hotspots.head(PRINTED_ROWS).itertuples():
             console.print(f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
-                          f"({spot.share_of_points:.1%}), peak {spot.peak_value:,.4g} {DENSITY_UNITS[result.units]}")
+                          f"({spot.share_of_points:.1%})", overflow="ellipsis", no_wrap=True)
         if len(hotspots) > PRINTED_ROWS:
             console.print(f"  ... and {len(hotspots) - PRINTED_ROWS:,} more in {out_path.with_suffix('.gpkg')}")
         console.print(f"wrote {gpkg} (layer kde_hotspots)")
@@ -1255,7 +1255,7 @@ def rtm_command(
     """Risk terrain model: which features raise crime risk, how far, and where they combine.
 
     Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
-    <stem>_model.csv and the risk surface (1 = study-area average) as <stem>_risk.tif.
+    <stem>_model.csv and the risk surface (1 = the average cell with crime) as <stem>_risk.tif.
 
     With --network: risk per street segment instead: unlit streets (lit=no or missing) and point --factor
     layers within 50/100/200 network metres (or --distances), a Poisson model of records per metre of street;
@@ -1297,6 +1297,8 @@ def rtm_command(
 
 
 def _print_rtm(built, quiet: bool, seconds: float) -> None:
+    import textwrap
+
     from rich.console import Console
     from rich.table import Table
 
@@ -1323,12 +1325,15 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
         console.print(f"[dim]dropped {row.name}: {row.reason}[/dim]")
     places = result.priority_places
     console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells of "
-                  f"{result.grid.cell_size:g} m); risk is against the study-area average (1 = average)")
+                  f"{result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)")
     from hotspot.tables import PRINTED_ROWS
 
     for place in places.head(PRINTED_ROWS).itertuples():
+        # Figures on the first line, the factors in words on the next: each fits 80 columns.
         console.print(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
-                      f"{place.area_m2 / 1e4:,.2f} ha; {place.narrative}")
+                      f"{place.area_m2 / 1e4:,.2f} ha", overflow="ellipsis", no_wrap=True)
+        console.print(textwrap.fill(place.narrative, width=max(console.width, 40), initial_indent=" " * 7,
+                                    subsequent_indent=" " * 7), highlight=False)
     if len(places) > PRINTED_ROWS:
         console.print(f"  ... and {len(places) - PRINTED_ROWS:,} more in the priority_places layer")
     if built.validation is not None:

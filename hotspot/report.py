@@ -49,8 +49,8 @@ HOW_TO_READ = {
     "kde": "Darker colours are where records are densest, smoothed over the search radius given. The colour steps "
            "follow the data: each darker step holds half as many cells as the one before, so villages and estates "
            "show as well as the town centres.",
-    "risk": "Risk of crime from the places nearby (e.g. licensed premises), against the study-area average: 2 means "
-            "twice the average risk. Purple outlines are priority places, where several risk factors meet.",
+    "risk": "Risk of crime from the places nearby (e.g. licensed premises), against the average cell where any crime "
+            "was recorded: 2 means twice that average risk. Purple outlines are priority places, where several risk factors meet.",
     "ranked": "Places in order of the method's score. 'Share of all records' is the place's share of every record in "
               "the study; the running total shows how much crime the places above it hold together. Every place in "
               "the CSV and the GeoPackage, not just these rows.",
@@ -307,7 +307,7 @@ def build_report(
             ramp="density"), figure_dpi), description))
     if risk_surface is not None:
         array, grid, description = risk_surface
-        description = description or "risk (1 = study-area average)"
+        description = description or "risk (1 = the average cell with crime)"
         figs.append(_Figure("risk", "Risk terrain", figures.png_bytes(figures.surface_map(
             array, grid, boundaries=boundaries, hotspots=priority_places, title="Risk terrain", units=description,
             ramp="risk", outline_colour="#6a3d9a"), figure_dpi),

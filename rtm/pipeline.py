@@ -85,7 +85,7 @@ class RTMResult:
         """Write ``out`` (GeoPackage: table ``rtm_model``, layer ``priority_places``, ``factor_<name>`` layers,
         table ``rtm_candidates`` (every candidate layer with its lasso coefficient and fate), plus
         ``extra_tables``), ``<stem>_model.csv`` beside it and the risk surface ``<stem>_risk.tif`` (relative to
-        the study-area average: 1 = average, 2 = twice the average risk);
+        the average study cell with crime: 1 = average, 2 = twice the average risk);
         returns the paths.
 
         Priority places carry their QGIS default style and the risk GeoTIFF a colour-ramp ``.qml``
@@ -104,8 +104,8 @@ class RTMResult:
         csv = write_csv(self.model_table, out.with_name(f"{out.stem}_model.csv"), provenance=provenance)
         terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
         tif = write_geotiff(
-            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk / average_risk(self.surface), self.grid,
-            description="RTM risk relative to the study-area average (1 = average)",
+            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk / average_risk(self.surface, self.counts), self.grid,
+            description="RTM risk relative to the average study cell with crime (1 = average)",
             tags={"family": self.model.family, "terms": terms or "none"},
             style="raster_ramp", style_options={"ramp": "risk"}, provenance=provenance,
         )

@@ -11,9 +11,9 @@ highest RRS are taken. Adjacent priority cells (sharing an edge) with the same c
 are dissolved into one polygon carrying its risk narrative, e.g. "near licensed premises (150 m) and
 in a high density of bus stops (100 m)".
 
-Each place's risk is also given against the study-area average (``risk_vs_average``: its RRS over the
-mean RRS of the study cells). "2.4 x the average" is a figure an analyst can brief; "x1,352 the lowest
-cell" depends on how empty the emptiest cell happens to be.
+Each place's risk is also given against the average (``risk_vs_average``: its RRS over the mean RRS of the
+study cells holding at least one crime, see :func:`average_risk`). "4 x the average" is a figure an analyst
+can brief; "x1,352 the lowest cell" depends on how empty the emptiest cell happens to be.
 """
 
 from __future__ import annotations
@@ -103,9 +103,17 @@ def score(model: RiskModel, candidates: CandidateLayers | None = None) -> RiskSu
     return RiskSurface(relative_risk=risk, combination=combination, terms=terms, grid=candidates.grid, mask=mask)
 
 
-def average_risk(surface: RiskSurface) -> float:
-    """Mean relative risk score over the study cells: the "study-area average" figures are quoted against."""
-    values = surface.relative_risk[surface.mask]
+def average_risk(surface: RiskSurface, counts: np.ndarray | None = None) -> float:
+    """The average figures are quoted against: the mean relative risk score over the study cells that hold at
+    least one crime (``counts``), or over every study cell when no counts are given.
+
+    A county study area is mostly open country where the model expects almost no crime; against the mean of
+    every cell a town-centre place scores "x58", true but unbriefable. Against the average cell where crime
+    happens at all it scores what an analyst can stand behind ("x4 the average street with crime")."""
+    where = surface.mask if counts is None else surface.mask & (np.asarray(counts) > 0)
+    values = surface.relative_risk[where]
+    if values.size == 0:
+        values = surface.relative_risk[surface.mask]
     return float(values.mean()) if values.size else 1.0
 
 
@@ -146,7 +154,7 @@ def priority_places(
     -------
     geopandas.GeoDataFrame
         Columns ``place_id`` (1 = highest risk), ``relative_risk`` (x the lowest-risk cell), ``risk_vs_average``
-        (x the study-area average risk: the figure to brief), ``narrative``, ``factors``, ``n_cells``,
+        (x the average risk of study cells with crime: the figure to brief), ``narrative``, ``factors``, ``n_cells``,
         ``area_m2`` (and ``crimes``), polygons in the grid CRS; sorted by risk, then size.
     """
     import geopandas as gpd
@@ -181,7 +189,7 @@ def priority_places(
     risk = surface.relative_risk.ravel()[first[1:]]
     data = {
         "relative_risk": risk,
-        "risk_vs_average": risk / average_risk(surface),
+        "risk_vs_average": risk / average_risk(surface, counts),
         "narrative": [surface.narrative(int(c)) for c in codes],
         "factors": [";".join(t for k, t in enumerate(surface.terms) if int(c) >> k & 1) for c in codes],
         "n_cells": n_cells,
