@@ -1332,6 +1332,9 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
         # Figures on the first line, the factors in words on the next: each fits 80 columns.
         console.print(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
                       f"{place.area_m2 / 1e4:,.2f} ha", overflow="ellipsis", no_wrap=True)
+        if hasattr(place, "expected_crimes") and hasattr(place, "crimes"):
+            console.print(f"       model expects {place.expected_crimes:,.0f} records here over the period; "
+                          f"{place.crimes:,.0f} recorded", overflow="ellipsis", no_wrap=True)
         console.print(textwrap.fill(place.narrative, width=max(console.width, 40), initial_indent=" " * 7,
                                     subsequent_indent=" " * 7), highlight=False)
     if len(places) > PRINTED_ROWS:

@@ -211,7 +211,7 @@ def build(
     timings["fit"] = time.perf_counter() - t
     t = time.perf_counter()
     surface = score(model, candidates)
-    places = priority_places(surface, counts=counts, sd=priority_sd)
+    places = priority_places(surface, model, counts=counts, sd=priority_sd)
     _name_places(places, records.frame)
     timings["score"] = time.perf_counter() - t
     return RTMResult(grid=grid, mask=mask, counts=counts, candidates=candidates, selection=selection, model=model,

@@ -143,7 +143,10 @@ def priority_places(
     ----------
     surface : RiskSurface
         From :func:`rtm.score`.
-    model, candidates : optional
+    model : RiskModel, optional
+        The fitted model; adds ``expected_crimes`` (the model's expected records in the place over the fitted
+        period, to set beside the recorded ``crimes``).
+    candidates : optional
         Accepted for a uniform pipeline; the surface already carries what is needed.
     counts : ndarray, shape (nrows, ncols), optional
         Crimes per cell; adds a ``crimes`` column (crimes inside each place).
@@ -165,7 +168,7 @@ def priority_places(
     grid = surface.grid
     top = priority_mask(surface, sd)
     columns = (["place_id", "relative_risk", "risk_vs_average", "narrative", "factors", "n_cells", "area_m2"]
-               + (["crimes"] if counts is not None else []))
+               + (["crimes"] if counts is not None else []) + (["expected_crimes"] if model is not None else []))
     if not top.any():
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=grid.crs)
     # Label edge-connected runs of the same factor combination: shift codes so each combination's
@@ -198,6 +201,11 @@ def priority_places(
     if counts is not None:
         data["crimes"] = np.bincount(flat, weights=np.asarray(counts, dtype=np.float64).ravel(),
                                      minlength=next_label + 1)[1:]
+    if model is not None:
+        # The model's own expectation for the place, in records over the fitted period: a concrete figure to
+        # set beside the recorded count (exp(intercept) is the expected count in a lowest-risk cell).
+        expected = np.exp(model.intercept) * np.nan_to_num(surface.relative_risk)
+        data["expected_crimes"] = np.bincount(flat, weights=expected.ravel(), minlength=next_label + 1)[1:]
     frame = gpd.GeoDataFrame(data, geometry=[shapely.union_all(geoms[i]) for i in ids], crs=grid.crs)
     frame = frame.sort_values(["relative_risk", "n_cells"], ascending=[False, False], kind="stable").reset_index(drop=True)
     frame.insert(0, "place_id", np.arange(1, len(frame) + 1))

@@ -64,6 +64,8 @@ def test_demo_outputs_follow_the_interface(demo_run):
     assert places["name"].str.contains(r", Demoton \d{3}[A-Z]", regex=True).all(), places["name"]
     assert places["name"].is_unique
     assert (places["risk_vs_average"] > 1).all()
+    # The model's expectation in the places it flags is close to what was recorded there.
+    assert places["expected_crimes"].sum() == pytest.approx(places["crimes"].sum(), rel=0.3)
 
 
 def test_bad_factor_option_is_one_clear_error(tmp_path):
