@@ -176,6 +176,7 @@ body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, san
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; border-bottom: 2px solid #b2182b; padding-bottom: 0.2em; margin-top: 2em; }
 .meta { color: #555; font-size: 0.9em; } .note { color: #555; font-size: 0.85em; }
 figure { margin: 1em 0; } figure img { width: 100%; max-width: 100%; height: auto; border: 1px solid #ddd; }
+figure img.map { width: auto; max-height: 88vh; }
 figcaption { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; } th { background: #f3f3f3; text-align: left; }
@@ -184,7 +185,7 @@ ul.notes li { margin: 0.2em 0; } .disclosure { background: #fff4e5; border-left:
 nav a { margin-right: 1em; font-size: 0.9em; display: inline-block; }
 .read { background: #f4f6fb; border-left: 4px solid #6a51a3; padding: 0.4em 0.9em; font-size: 0.9em; margin: 0.6em 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
-.insets { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 1em; }
+.insets { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(600px, 100%), 1fr)); gap: 1em; }
 @media (max-width: 600px) { body { margin: 1em auto; padding: 0 0.5em; } h1 { font-size: 1.3em; }
   .insets { grid-template-columns: 1fr; } table { font-size: 0.75em; } }
 """
@@ -354,7 +355,9 @@ def build_report(
     def figure_html(fig: _Figure) -> str:
         data = base64.b64encode(fig.png).decode("ascii")
         caption = f"<figcaption>{html.escape(fig.caption)}</figcaption>" if fig.caption else ""
-        return f'<figure><img alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
+        # Maps fill the page's width but not more than a screen's height (a tall county would need scrolling).
+        kind = ' class="map"' if fig.slug in ("hotspots", "kde", "risk") else ""
+        return f'<figure><img{kind} alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
 
     by_slug = {f.slug: f for f in figs}
     if note_list:
