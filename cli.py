@@ -421,6 +421,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
                              junctions=junctions, bandwidth_m=bandwidth, crime_types=crime_type, date_from=date_from,
                              date_to=date_to, hours=hours, weekdays=weekdays, records_not_snapped=ns.snapped.n_not_snapped)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
         from hotspot.report import build_report
 
@@ -469,6 +470,7 @@ def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, est
         console.print(note)
     console.print(f"peak {density.per_km.max():,.1f} records per km of street; {ns.network.n_lixels:,} segments")
     console.print(f"wrote {gpkg} (layer network_kde)")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, band, permutations, seed, correction, out,
@@ -501,6 +503,7 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
                       else line)
     console.print(f"wrote {gpkg} (layer gistar)")
     console.print(f"wrote {csv}")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out, boundaries,
@@ -539,6 +542,7 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         written = [write_geopackage(out_path, {"segment_risk": frame},
                                     styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
                    write_csv(model.table, out_path.with_name(f"{out_path.stem}_segment_model.csv"), provenance=provenance)]
+        written.append(_qgis_project(written[0], written, provenance))
     table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
                         f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
     for column in ("factor", "RRV", "95% CI", "p"):

@@ -14,7 +14,7 @@ group                  layers
 Places                 ``ranked``, ``kde_hotspots``, ``priority_places``, ``gistar_places``
 Risk factors           ``factor_<name>`` (RTM inputs)
 Hot and cold spots     ``gistar``, ``gistar_cells``
-Surfaces               GeoTIFFs (density, risk)
+Surfaces               GeoTIFFs (density, risk); ``network_kde`` and ``segment_risk`` street lines
 Areas                  everything else (``areas`` and other polygons)
 =====================  ========================================================================
 
@@ -42,11 +42,12 @@ GROUPS = ("Places", "Risk factors", "Hot and cold spots", "Surfaces", "Areas")
 
 _PLACE_LAYERS = frozenset({"ranked", "kde_hotspots", "priority_places", "gistar_places"})
 _HOTSPOT_LAYERS = frozenset({"gistar", "gistar_cells"})
+_SURFACE_LAYERS = frozenset({"network_kde", "segment_risk"})
 
 
 def layer_group(name: str, raster: bool = False) -> str:
     """The layer-tree group a layer goes in (see the module docstring)."""
-    if raster:
+    if raster or name in _SURFACE_LAYERS:
         return "Surfaces"
     if name in _PLACE_LAYERS:
         return "Places"

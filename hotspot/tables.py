@@ -124,7 +124,10 @@ def _ellipsis(text: str, width: int) -> str:
     street, sep, area = text.rpartition(", ")
     if sep:
         words = area.split()
-        short_area = "".join(w[0] for w in words[:-1]) + " " + words[-1] if len(words) > 1 else area
+        # Initials only for an LSOA-style name ("Central Bedfordshire 004C"), never for a street stretch's
+        # "120 m from Mill Road to High Street".
+        coded = len(words) > 1 and any(ch.isdigit() for ch in words[-1]) and not any(ch.isdigit() for ch in words[0])
+        short_area = "".join(w[0] for w in words[:-1]) + " " + words[-1] if coded else area
         for candidate in (area, short_area):
             room = width - len(candidate) - 2
             if len(street) <= room:

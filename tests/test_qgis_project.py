@@ -82,7 +82,7 @@ def test_layer_groups():
     assert layer_group("ranked") == layer_group("gistar_places") == "Places"
     assert layer_group("factor_pubs") == "Risk factors"
     assert layer_group("gistar_cells") == "Hot and cold spots"
-    assert layer_group("kde", raster=True) == "Surfaces"
+    assert layer_group("kde", raster=True) == layer_group("network_kde") == "Surfaces"
     assert layer_group("areas") == "Areas"
 
 

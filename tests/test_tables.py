@@ -92,3 +92,12 @@ def test_columns_empty_on_every_row_are_not_printed():
     result.places["top_types"] = ""
     printed = ranked_table(result, width=200)
     assert "trend" not in printed.columns and "top_types" not in printed.columns
+
+
+def test_street_stretch_names_are_cut_not_turned_into_initials():
+    from hotspot.tables import _ellipsis
+
+    stretch = "Lichfield View, 120 m from Malting Gardens to Brewery Close"
+    short = _ellipsis(stretch, 30)
+    assert len(short) == 30 and short.startswith("Lichfield View, 120 m from") and short.endswith("…")
+    assert _ellipsis("Kingsbury Court, Central Bedfordshire 029C", 30) == "Kingsbury Court, CB 029C"
