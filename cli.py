@@ -1045,20 +1045,34 @@ def _print_areas(result, quiet: bool, n_rows: int = 10) -> None:
     console = Console(quiet=quiet)
     t = result.table.sort_values(["rank", "area_code"]).head(n_rows)
     unit = "wards" if result.level == "ward" else "areas"
-    table = Table(title=f"Busiest {len(t)} of {len(result.table):,} {unit} ({result.n_matched:,} records joined by {result.join})")
-    columns = {"rank": "rank", "area_name": "area", "count": "count", "share": "share", "quintile": "quint."}
+    title = f"Busiest {len(t)} of {len(result.table):,} {unit} ({result.n_matched:,} records joined by {result.join})"
+    columns = {"rank": "rank", "area_name": "area", "count": "records", "share": "share", "quintile": "quintile"}
     if "rate_per_1000" in t:
         columns.update({"rate_per_1000": "per 1,000 (95% CI)", "flag": "vs all"})
     columns.update({k: v for k, v in (("imd_decile", "IMD decile"), ("ward_name", "ward")) if k in t})
-    for c, label in columns.items():
-        table.add_column(label, justify="left" if c in ("area_name", "flag", "ward_name") else "right")
+    rows = []
     for _, row in t.iterrows():
-        cells = [_area_cell(c, row[c]) for c in columns]
+        cells = {c: _area_cell(c, row[c]) for c in columns}
         if "rate_per_1000" in columns and not pd.isna(row["rate_per_1000"]):
             nd = 0 if row["rate_per_1000"] >= 100 else 1
-            cells[list(columns).index("rate_per_1000")] = (
-                f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})")
-        table.add_row(*cells)
+            cells["rate_per_1000"] = f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})"
+        rows.append(cells)
+
+    def build(shown):
+        from rich import box
+
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+        for c in shown:
+            table.add_column(columns[c], justify="left" if c in ("area_name", "flag", "ward_name") else "right",
+                             no_wrap=True, overflow="ellipsis")
+        for cells in rows:
+            table.add_row(*[cells[c] for c in shown])
+        return table
+
+    from hotspot.tables import fit_columns
+
+    # One line per area at any width: the ward, IMD decile and quintile go first when the terminal is narrow.
+    table = build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), console.width))
     console.print(table)
     console.print(result.concentration.describe())
     o = result.overall

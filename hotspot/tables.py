@@ -204,6 +204,17 @@ def ranked_table(result, *, width: int = 80, rows: int = PRINTED_ROWS, rest_in: 
     return PrintedTable(table=table, footer=footer, columns=columns)
 
 
+def fit_columns(build, columns: list[str], drop_order, width: int) -> list[str]:
+    """The columns to print so ``build(columns)`` (a rich Table) fits ``width``: drop ``drop_order`` in turn."""
+    columns = list(columns)
+    for column in drop_order:
+        if _measure(build(columns)) <= width:
+            break
+        if column in columns:
+            columns.remove(column)
+    return columns
+
+
 def _measure(table) -> int:
     import io
 
