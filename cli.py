@@ -850,10 +850,11 @@ def trends(
         if bins:
             written.append(write_csv(result.bins_table(), out_path.with_name(f"{out_path.stem}_bins.csv"),
                                      provenance=provenance))
+        written.append(_qgis_project(written[0], written, provenance))
         if report_path is not None:
-            from hotspot.report import build_report
+            from hotspot.report import build_report, report_title
 
-            written.append(build_report(report_path, title=f"Emerging hot spots: {len(study.records):,} records",
+            written.append(build_report(report_path, title=f"Emerging hot spots: {report_title(study)}",
                                         trends=result, boundaries=study.boundaries, notes=study.notes + result.notes,
                                         provenance=provenance))
     console = _console(quiet)

@@ -13,7 +13,7 @@ group                  layers
 =====================  ========================================================================
 Places                 ``ranked``, ``kde_hotspots``, ``priority_places``, ``gistar_places``
 Risk factors           ``factor_<name>`` (RTM inputs)
-Hot and cold spots     ``gistar``, ``gistar_cells``
+Hot and cold spots     ``gistar``, ``gistar_cells``, ``trends`` (emerging hot spots)
 Surfaces               GeoTIFFs (density, risk); ``network_kde`` and ``segment_risk`` street lines
 Areas                  everything else (``areas`` and other polygons)
 =====================  ========================================================================
@@ -41,7 +41,7 @@ GROUPS = ("Places", "Risk factors", "Hot and cold spots", "Surfaces", "Areas")
 """Layer-tree groups, top (drawn last, on top) first."""
 
 _PLACE_LAYERS = frozenset({"ranked", "kde_hotspots", "priority_places", "gistar_places"})
-_HOTSPOT_LAYERS = frozenset({"gistar", "gistar_cells"})
+_HOTSPOT_LAYERS = frozenset({"gistar", "gistar_cells", "trends"})
 _SURFACE_LAYERS = frozenset({"network_kde", "segment_risk"})
 
 
