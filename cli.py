@@ -162,6 +162,15 @@ class _RichProgress:
         self._progress.update(self._tasks[stage], completed=done, total=total)
 
 
+def _qgis_project(out: Path, written, provenance=None) -> Path:
+    """One QGIS project per run: ``<out stem>.qgs`` beside the outputs, opening every layer written."""
+    from hotspot.qgis_project import write_qgis_project
+
+    out = Path(out)
+    maps = [Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == out.parent]
+    return write_qgis_project(out.with_suffix(".qgs"), maps, provenance=provenance)
+
+
 def _default_out(out: Optional[Path], command: str) -> Path:
     return out if out is not None else Path("hotspot-out") / f"{command}.gpkg"
 
@@ -345,15 +354,16 @@ def rank(
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours,
                              weekdays=weekdays, boundaries=str(boundaries) if boundaries else None, weight=weight)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
-        from hotspot.report import build_report
+        from hotspot.report import build_report, report_title
 
         written.append(build_report(
-            report_path, title=result.title, ranked=result, boundaries=study.boundaries,
+            report_path, title=report_title(study), ranked=result, boundaries=study.boundaries,
             weekday_hour=result.weekday_hour(), monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
             notes=study.notes + result.notes, provenance=provenance, suppress_below=suppress,
         ))
-    _print_ranked(result, quiet)
+    _print_ranked(result, quiet, rest_in=written[1])
     console = _console(quiet)
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")
@@ -411,6 +421,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
                              junctions=junctions, bandwidth_m=bandwidth, crime_types=crime_type, date_from=date_from,
                              date_to=date_to, hours=hours, weekdays=weekdays, records_not_snapped=ns.snapped.n_not_snapped)
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
+    written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
         from hotspot.report import build_report
 
@@ -419,7 +430,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
             monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
             notes=list(ns.notes) + result.notes, provenance=provenance, suppress_below=suppress,
         ))
-    _print_ranked(result, quiet)
+    _print_ranked(result, quiet, rest_in=written[1] if len(written) > 1 else None)
     console = _console(quiet)
     for note in result.notes[1:]:
         console.print(f"[dim]{note}[/dim]")
@@ -459,6 +470,7 @@ def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, est
         console.print(note)
     console.print(f"peak {density.per_km.max():,.1f} records per km of street; {ns.network.n_lixels:,} segments")
     console.print(f"wrote {gpkg} (layer network_kde)")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, band, permutations, seed, correction, out,
@@ -491,6 +503,7 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
                       else line)
     console.print(f"wrote {gpkg} (layer gistar)")
     console.print(f"wrote {csv}")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, specs, distances_m, out, boundaries,
@@ -529,6 +542,7 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         written = [write_geopackage(out_path, {"segment_risk": frame},
                                     styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
                    write_csv(model.table, out_path.with_name(f"{out_path.stem}_segment_model.csv"), provenance=provenance)]
+        written.append(_qgis_project(written[0], written, provenance))
     table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
                         f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
     for column in ("factor", "RRV", "95% CI", "p"):
@@ -541,16 +555,16 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         console.print(f"wrote {path}")
 
 
-def _print_ranked(result, quiet: bool) -> None:
+def _print_ranked(result, quiet: bool, rest_in=None) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=result.title)
-    for column, header in zip(result.display_columns, result.display_headers):
-        table.add_column(header, justify="right" if column not in ("name", "id", "peak", "top_types", "trend") else "left")
-    for row in result.display_rows():
-        table.add_row(*row)
-    Console(quiet=quiet).print(table)
+    from hotspot.tables import ranked_table
+
+    console = Console(quiet=quiet)
+    printed = ranked_table(result, width=console.width, rest_in=str(rest_in) if rest_in else None)
+    console.print(printed.table)
+    for line in printed.footer:
+        console.print(f"[dim]{line}[/dim]")
 
 
 @app.command()
@@ -618,7 +632,8 @@ def kde(
             from hotspot.surface_hotspots import surface_hotspots
 
             frame = study.records.frame
-            hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy())
+            hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy(),
+                                        records=frame)
     import numpy as np
 
     console = _console(quiet)
@@ -626,7 +641,9 @@ def kde(
     console.print(study.describe_area())
     console.print(f"grid {result.grid.nrows:,} rows x {result.grid.ncols:,} columns of {result.grid.cell_size:g} m cells; "
                   f"{result.n_points:,} crimes at {result.n_locations:,} distinct locations")
-    console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g}; "
+    from hotspot.tables import DENSITY_UNITS
+
+    console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g} {DENSITY_UNITS[result.units]}; "
                   f"{result.mass_on_grid:.1%} of the kernel mass lies on the mapped cells")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     provenance = _provenance("kde", inputs, study, kernel=kernel, bandwidth_m=result.bandwidth_m,
@@ -634,7 +651,8 @@ def kde(
                              edge_correction=edge_correction, binned=binned, hotspot_share=hotspot_share,
                              crime_types=crime_type, date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays,
                              weight=weight)
-    console.print(f"wrote {result.to_geotiff(out_path, provenance=provenance)}")
+    maps = [result.to_geotiff(out_path, provenance=provenance)]
+    console.print(f"wrote {maps[0]}")
     if hotspots is not None:
         from hotspot.outputs import write_geopackage
 
@@ -644,10 +662,16 @@ def kde(
         console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells cover "
                       f"{covered_km2:,.2f} km2 ({covered_km2 / study.area_km2:.2%} of the study area) and hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
-        for spot in hotspots.head(5).itertuples():
-            console.print(f"  #{spot.hotspot_id}: {spot.area_m2 / 1e6:,.2f} km2, {spot.n_points:,.0f} crimes "
-                          f"({spot.share_of_points:.1%}), peak {spot.peak_value:,.4g}")
+        from hotspot.tables import PRINTED_ROWS
+
+        for spot in hotspots.head(PRINTED_ROWS).itertuples():
+            console.print(f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
+                          f"({spot.share_of_points:.1%})", overflow="ellipsis", no_wrap=True)
+        if len(hotspots) > PRINTED_ROWS:
+            console.print(f"  ... and {len(hotspots) - PRINTED_ROWS:,} more in {out_path.with_suffix('.gpkg')}")
         console.print(f"wrote {gpkg} (layer kde_hotspots)")
+        maps.append(gpkg)
+    console.print(f"wrote {_qgis_project(out_path, maps, provenance)}")
 
 
 @app.command()
@@ -757,6 +781,7 @@ def gistar(
         console.print(line)
     console.print(f"wrote {gpkg} (layer gistar)")
     console.print(f"wrote {csv}")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
 
 
 @app.command()
@@ -825,10 +850,11 @@ def trends(
         if bins:
             written.append(write_csv(result.bins_table(), out_path.with_name(f"{out_path.stem}_bins.csv"),
                                      provenance=provenance))
+        written.append(_qgis_project(written[0], written, provenance))
         if report_path is not None:
-            from hotspot.report import build_report
+            from hotspot.report import build_report, report_title
 
-            written.append(build_report(report_path, title=f"Emerging hot spots: {len(study.records):,} records",
+            written.append(build_report(report_path, title=f"Emerging hot spots: {report_title(study)}",
                                         trends=result, boundaries=study.boundaries, notes=study.notes + result.notes,
                                         provenance=provenance))
     console = _console(quiet)
@@ -999,11 +1025,13 @@ def areas(
         result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
                                  lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year,
                                  level=level)
-        written = result.write(out_path, provenance=_provenance(
+        provenance = _provenance(
             "areas", inputs, study, level=level, join=join, per_year=per_year, population=str(population) if
             isinstance(population, (str, Path)) else None, imd=str(imd) if imd else None,
             lookup=str(lookup) if isinstance(lookup, (str, Path)) else None, crime_types=crime_type,
-            date_from=date_from, date_to=date_to))
+            date_from=date_from, date_to=date_to)
+        written = result.write(out_path, provenance=provenance)
+        written.append(_qgis_project(out_path, written, provenance))
     _print_areas(result, quiet)
     console = _console(quiet)
     for path in written:
@@ -1018,20 +1046,34 @@ def _print_areas(result, quiet: bool, n_rows: int = 10) -> None:
     console = Console(quiet=quiet)
     t = result.table.sort_values(["rank", "area_code"]).head(n_rows)
     unit = "wards" if result.level == "ward" else "areas"
-    table = Table(title=f"Busiest {len(t)} of {len(result.table):,} {unit} ({result.n_matched:,} records joined by {result.join})")
-    columns = {"rank": "rank", "area_name": "area", "count": "count", "share": "share", "quintile": "quint."}
+    title = f"Busiest {len(t)} of {len(result.table):,} {unit} ({result.n_matched:,} records joined by {result.join})"
+    columns = {"rank": "rank", "area_name": "area", "count": "records", "share": "share", "quintile": "quintile"}
     if "rate_per_1000" in t:
         columns.update({"rate_per_1000": "per 1,000 (95% CI)", "flag": "vs all"})
     columns.update({k: v for k, v in (("imd_decile", "IMD decile"), ("ward_name", "ward")) if k in t})
-    for c, label in columns.items():
-        table.add_column(label, justify="left" if c in ("area_name", "flag", "ward_name") else "right")
+    rows = []
     for _, row in t.iterrows():
-        cells = [_area_cell(c, row[c]) for c in columns]
+        cells = {c: _area_cell(c, row[c]) for c in columns}
         if "rate_per_1000" in columns and not pd.isna(row["rate_per_1000"]):
             nd = 0 if row["rate_per_1000"] >= 100 else 1
-            cells[list(columns).index("rate_per_1000")] = (
-                f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})")
-        table.add_row(*cells)
+            cells["rate_per_1000"] = f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})"
+        rows.append(cells)
+
+    def build(shown):
+        from rich import box
+
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+        for c in shown:
+            table.add_column(columns[c], justify="left" if c in ("area_name", "flag", "ward_name") else "right",
+                             no_wrap=True, overflow="ellipsis")
+        for cells in rows:
+            table.add_row(*[cells[c] for c in shown])
+        return table
+
+    from hotspot.tables import fit_columns
+
+    # One line per area at any width: the ward, IMD decile and quintile go first when the terminal is narrow.
+    table = build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), console.width))
     console.print(table)
     console.print(result.concentration.describe())
     o = result.overall
@@ -1232,7 +1274,7 @@ def rtm_command(
     """Risk terrain model: which features raise crime risk, how far, and where they combine.
 
     Writes the GeoPackage (table rtm_model, layer priority_places, factor layers), the model table as
-    <stem>_rtm_model.csv and the relative risk surface as <stem>_risk.tif.
+    <stem>_model.csv and the risk surface (1 = the average cell with crime) as <stem>_risk.tif.
 
     With --network: risk per street segment instead: unlit streets (lit=no or missing) and point --factor
     layers within 50/100/200 network metres (or --distances), a Poisson model of records per metre of street;
@@ -1261,10 +1303,12 @@ def rtm_command(
         factors = read_factors(specs, study.crs) if specs else None
         built = build_for_study(study, factors=factors, cell_size_m=cell_size, distances_m=distances_m, seed=seed,
                                 test_from=test_from, progress=progress)
-    written = built.write(_default_out(out, "rtm"), provenance=_provenance(
+    provenance = _provenance(
         "rtm", inputs, study, factors=[str(s) for s in specs] if specs else "demo", distances_m=distances_m,
         cell_size_m=cell_size, test_from=test_from, seed=seed, crime_types=crime_type, date_from=date_from,
-        date_to=date_to, hours=hours, weekdays=weekdays))
+        date_to=date_to, hours=hours, weekdays=weekdays)
+    written = built.write(_default_out(out, "rtm"), provenance=provenance)
+    written.append(_qgis_project(written[0], written, provenance))
     _print_rtm(built, quiet, time.perf_counter() - started)
     console = _console(quiet)
     for path in written:
@@ -1272,6 +1316,8 @@ def rtm_command(
 
 
 def _print_rtm(built, quiet: bool, seconds: float) -> None:
+    import textwrap
+
     from rich.console import Console
     from rich.table import Table
 
@@ -1297,9 +1343,21 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
     for row in model.dropped.itertuples():
         console.print(f"[dim]dropped {row.name}: {row.reason}[/dim]")
     places = result.priority_places
-    console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells)")
-    for place in places.head(5).itertuples():
-        console.print(f"  #{place.place_id}: risk x{place.relative_risk:.2f}, {place.n_cells} cell(s): {place.narrative}")
+    console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells of "
+                  f"{result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)")
+    from hotspot.tables import PRINTED_ROWS
+
+    for place in places.head(PRINTED_ROWS).itertuples():
+        # Figures on the first line, the factors in words on the next: each fits 80 columns.
+        console.print(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
+                      f"{place.area_m2 / 1e4:,.2f} ha", overflow="ellipsis", no_wrap=True)
+        if hasattr(place, "expected_crimes") and hasattr(place, "crimes"):
+            console.print(f"       model expects {place.expected_crimes:,.0f} records here over the period; "
+                          f"{place.crimes:,.0f} recorded", overflow="ellipsis", no_wrap=True)
+        console.print(textwrap.fill(place.narrative, width=max(console.width, 40), initial_indent=" " * 7,
+                                    subsequent_indent=" " * 7), highlight=False)
+    if len(places) > PRINTED_ROWS:
+        console.print(f"  ... and {len(places) - PRINTED_ROWS:,} more in the priority_places layer")
     if built.validation is not None:
         v = built.validation
         check = Table(title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)")
@@ -1428,7 +1486,7 @@ def _suppression_k(suppress_below: Optional[int], public: bool) -> Optional[int]
 def report(
     inputs: Inputs = None,
     out: Annotated[Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")] = Path("hotspot-out/report.html"),
-    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: 'Crime hot spots: N records from ...'.", show_default=False)] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: the crime types, study area and period, e.g. 'Burglary in Luton, May 2021 to April 2023'.", show_default=False)] = None,
     section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration, trends. Default: all.", show_default=False)] = None,
     top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
     permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
@@ -1550,6 +1608,8 @@ def national(
         console.print(f"{len(result.places):,} hot places (touching cells at the chosen confidence)")
     for name, path in result.paths.items():
         console.print(f"wrote {path}")
+    if result.paths:
+        console.print(f"wrote {_qgis_project(out_dir / 'national.qgs', list(result.paths.values()), provenance)}")
     console.print("; ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MAP_SIZE_IN = (7.5, 6.5)
+MAP_SIZE_IN = (11.0, 8.0)
 """Map figure size, inches (width, height)."""
 
 
@@ -237,21 +237,86 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
 
     from hotspot.styles import RAMPS
 
+    from hotspot.styles import ramp_stops
+
     data = np.asarray(array, dtype=np.float64)
-    cmap = LinearSegmentedColormap.from_list(ramp, list(RAMPS.get(ramp, RAMPS["density"])))
+    colours = list(RAMPS.get(ramp, RAMPS["density"]))
+    cmap = LinearSegmentedColormap.from_list(ramp, colours)
     fig, ax = _map_axes(title)
     xmin, ymin, xmax, ymax = grid.bounds
     finite = data[np.isfinite(data)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    image = ax.imshow(np.ma.masked_invalid(data), extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap,
-                      vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1, interpolation="nearest", zorder=1)
+    vmax = vmax if vmax > vmin else vmin + 1
+    # The same quantile stretch as the GeoTIFF's QGIS style: colour k at the 1 - 2^-k quantile.
+    stops = ramp_stops(finite, vmin, vmax, len(colours))
+    position = np.linspace(0.0, 1.0, len(colours))
+    stretched = np.interp(data, stops, position)
+    stretched[~np.isfinite(data)] = np.nan
+    image = ax.imshow(np.ma.masked_invalid(stretched), extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap,
+                      vmin=0.0, vmax=1.0, interpolation="nearest", zorder=1)
     _draw_boundaries(ax, boundaries)
     if hotspots is not None and len(hotspots):
         hotspots.boundary.plot(ax=ax, color=outline_colour, linewidth=1.2, zorder=8)
-    bar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02)
-    bar.set_label(units, fontsize=9)
+    bar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02, ticks=position)
+    bar.ax.set_yticklabels([f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}" for v in stops], fontsize=8)
+    bar.set_label(units + (" (quantile stretch: each colour step holds half the cells below it)" if units else ""),
+                  fontsize=8)
     _finish_map(ax, grid.bounds, grid.crs)
     return fig
+
+
+def town_of(name: str) -> str:
+    """The town (LSOA name without its code) of a place named "<street>, <LSOA name>": "Luton" for
+    "Bridge Street, Luton 023A"; the whole name when it has no such part."""
+    area = str(name).rpartition(", ")[2]
+    area = area.split(" (")[0]
+    words = area.split()
+    return " ".join(words[:-1]) if len(words) > 1 and any(ch.isdigit() for ch in words[-1]) else area
+
+
+def town_insets(ranked, *, boundaries=None, gistar=None, top: int = 10, margin_m: float = 400.0) -> list:
+    """One close-up map per town holding any of the ``top`` places: each place outlined and labelled with its rank
+    and street, at a scale where the streets can be told apart. Returns ``[(town, figure), ...]``, the town
+    with the best place first."""
+    import matplotlib.patheffects as pe
+
+    from hotspot.styles import GISTAR_CLASSES, PLACE_CLASSES
+
+    if ranked is None or not len(ranked) or "name" not in ranked.columns or "rank" not in ranked.columns:
+        return []
+    best = ranked.sort_values("rank").head(top).copy()
+    best["town"] = [town_of(n) for n in best["name"]]
+    insets = []
+    for town in dict.fromkeys(best["town"]):
+        places = best[best["town"] == town]
+        xmin, ymin, xmax, ymax = places.total_bounds
+        side = max(xmax - xmin, ymax - ymin) / 2 + margin_m
+        cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+        fig, ax = _map_axes(f"{town}: top places close up")
+        fig.set_size_inches(7.0, 6.0)
+        if gistar is not None and len(gistar) and "gi_bin" in gistar.columns:
+            near = gistar.cx[cx - side:cx + side, cy - side:cy + side]
+            bins = near["gi_bin"].fillna(0).astype(int)
+            for value, colour, _ in GISTAR_CLASSES:
+                if value != 0 and (bins == value).any():
+                    near[bins == value].plot(ax=ax, color=colour, edgecolor=colour, linewidth=0.1, zorder=2)
+        if boundaries is not None and len(boundaries):
+            boundaries.cx[cx - side:cx + side, cy - side:cy + side].boundary.plot(ax=ax, color="#888888",
+                                                                                 linewidth=0.6, zorder=5)
+        for _, place in places.iterrows():
+            colour = next(c for lo, hi, c, _ in PLACE_CLASSES if lo <= int(place["rank"]) <= hi)
+            frame = places.loc[[place.name]]
+            if place.geometry.geom_type in ("Point", "MultiPoint"):
+                frame.plot(ax=ax, color=colour, edgecolor="#3f007d", markersize=40, zorder=10)
+            else:
+                frame.plot(ax=ax, color=colour, alpha=0.6, edgecolor="#3f007d", linewidth=1.2, zorder=10)
+            point = place.geometry.representative_point()
+            street = str(place["name"]).rpartition(", ")[0] or str(place["name"])
+            ax.text(point.x, point.y, f"{int(place['rank'])} {street}", ha="left", va="center", fontsize=8,
+                    fontweight="bold", zorder=12, path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
+        _finish_map(ax, (cx - side, cy - side, cx + side, cy + side), None)
+        insets.append((town, fig))
+    return insets
 
 
 def weekday_hour_figure(table, *, title: str = "When: weekday x hour"):

@@ -57,13 +57,6 @@ DEFAULT_CANDIDATE_SHARE = 0.02
 PEAK_RELATIVE = 0.5
 TREND_ALPHA = 0.05
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-SHORT_TYPES = {
-    "Violence and sexual offences": "violence", "Anti-social behaviour": "ASB", "Criminal damage and arson": "damage",
-    "Public order": "public order", "Shoplifting": "shoplifting", "Vehicle crime": "vehicle", "Burglary": "burglary",
-    "Other theft": "other theft", "Drugs": "drugs", "Robbery": "robbery", "Possession of weapons": "weapons",
-    "Theft from the person": "theft from person", "Bicycle theft": "bicycle", "Other crime": "other",
-}
-"""Short police.uk category names for printed tables (files keep the full names)."""
 
 
 @dataclass
@@ -109,6 +102,7 @@ class RankResult:
 
     @property
     def display_columns(self) -> list[str]:
+        """The columns a printed table may show, most important first (hotspot.tables lays them out)."""
         columns = ["rank", "name", "count", "share", "cumulative_share", "per_km2"]
         if "harm" in self.places:
             columns[3:3] = ["harm"]
@@ -118,40 +112,6 @@ class RankResult:
         columns.append("peak" if self.has_times else "trend")
         columns.append("top_types")
         return columns
-
-    @property
-    def display_headers(self) -> list[str]:
-        """Short column headings for printed tables (the files keep the full column names)."""
-        short = {"cumulative_share": "cum. share", "per_km2": "per km2", "kde_value": "KDE", "rtm_score": "risk",
-                 "combined_score": "score", "gi_z": "Gi* z", "top_types": "mostly", "peak": "peak (share)"}
-        return [short.get(c, c) for c in self.display_columns]
-
-    def display_rows(self) -> list[list[str]]:
-        rows = []
-        for _, place in self.places.iterrows():
-            row = []
-            for column in self.display_columns:
-                value = place.get(column)
-                if column in ("share", "cumulative_share"):
-                    row.append(f"{value:.1%}")
-                elif column in ("per_km2", "kde_value", "rtm_score"):
-                    row.append(f"{value:,.1f}")
-                elif column == "combined_score":
-                    row.append(f"{value:.3g}")
-                elif column == "gi_z":
-                    row.append(f"{value:.2f}")
-                elif column == "count":
-                    row.append(f"{int(value):,}")
-                elif column == "harm":
-                    row.append(f"{value:,.0f}")
-                elif column == "top_types":
-                    row.append(_short_types(value, int(place["count"])))
-                elif column == "peak":
-                    row.append(str(value).split(", ")[0] if isinstance(value, str) else "")
-                else:
-                    row.append("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
-            rows.append(row)
-        return rows
 
     def table(self) -> pd.DataFrame:
         """The ranked table without geometry (what the CSV holds)."""
@@ -214,17 +174,6 @@ class RankResult:
         if not self.profiles:
             return None
         return np.sum([self.profiles[p] for p in self.places["id"] if p in self.profiles], axis=0)
-
-
-def _short_types(top_types: str, count: int) -> str:
-    """"Violence and sexual offences (120); Burglary (30)" -> "violence 40%, burglary 10%"."""
-    import re
-
-    parts = []
-    for match in re.finditer(r"([^;]+?) \((\d+)\)", top_types or ""):
-        name, n = match.group(1).strip(), int(match.group(2))
-        parts.append(f"{SHORT_TYPES.get(name, name)} {n / max(count, 1):.0%}")
-    return ", ".join(parts[:2])
 
 
 def rank_places(
@@ -602,6 +551,41 @@ def _place_names(placed: pd.DataFrame, n_places: int, nearest: pd.DataFrame | No
         else:
             names[i] = street or area or f"Place {i + 1}"
     return names
+
+
+def name_places(frame: pd.DataFrame, geometries) -> list[str]:
+    """Names for any places drawn as polygons (KDE hotspots, RTM priority places...), built as ranked places' are.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The study's records (``study.records.frame``): ``x``, ``y`` (metres, the polygons' CRS), ``location``,
+        ``lsoa_name`` and ``crime_type``.
+    geometries : sequence of shapely geometries
+        The places, best first.
+
+    Returns
+    -------
+    list of str
+        One unique name per place, "<street>, <LSOA name>" from the records inside it (or, for a place
+        holding none, the record nearest its centre), numbered "(2)", "(3)" where two places share a name.
+    """
+    import shapely
+
+    geometries = np.asarray(list(geometries), dtype=object)
+    n_places = len(geometries)
+    if n_places == 0:
+        return []
+    points = shapely.points(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
+    tree = shapely.STRtree(geometries)
+    record, place = tree.query(points, predicate="within")
+    # A record on a shared edge counts once, for the best place holding it.
+    first = pd.DataFrame({"record": record, "place": place}).sort_values(["record", "place"]).drop_duplicates("record")
+    placed = frame.iloc[first["record"].to_numpy()][["location", "lsoa_name", "crime_type"]].copy()
+    placed["place"] = first["place"].to_numpy()
+    centres = shapely.centroid(geometries)
+    nearest = _nearest_records(frame, shapely.get_x(centres), shapely.get_y(centres))
+    return _disambiguate(_place_names(placed, n_places, nearest))
 
 
 def _disambiguate(names: pd.Series) -> list[str]:

@@ -27,6 +27,48 @@ RANKED_COLUMNS = ("rank", "name", "count", "share", "cumulative_share", "per_km2
                   "combined_score", "peak", "trend", "top_types")
 """Ranked-table columns shown in the report, in this order, when present."""
 
+HEADERS = {
+    "rank": "Rank", "name": "Place", "count": "Records", "share": "Share of all records",
+    "cumulative_share": "Running total of share", "per_km2": "Records per km²", "gi_z": "Gi* z-score",
+    "kde_value": "Density (records per cell)", "rtm_score": "Risk (x lowest cell)", "combined_score": "Forecast score",
+    "peak": "Busiest times (share of the place's records)", "trend": "Monthly trend", "top_types": "Main crime types",
+    "factor": "Risk factor", "operationalisation": "Measured as", "distance_m": "Distance (m)", "coef": "Coefficient",
+    "rrv": "Relative risk value", "rrv_low": "95 % CI low", "rrv_high": "95 % CI high", "p_value": "p",
+}
+"""Column headings in the report, in words and with units; the files keep the column names."""
+
+HOW_TO_READ = {
+    "hotspots": "Red cells are hot spots: more crime close together than chance would give, at the confidence shown; "
+                "blue cells are cold spots. Numbers are the ranks of the top places in the table below. Grey lines "
+                "are area boundaries.",
+    "places_map": "Outlined and numbered: the top places of the table below, by rank. Grey lines are area "
+                  "boundaries; the close-ups after this map show each town's places street by street.",
+    "insets": "Each close-up shows one town holding a top-10 place, at a scale where streets can be told apart. "
+              "A place is a block of up to 3 x 3 grid cells, labelled with its rank and the street most of its "
+              "records are on. Darker purple is a higher rank.",
+    "kde": "Darker colours are where records are densest, smoothed over the search radius given. The colour steps "
+           "follow the data: each darker step holds half as many cells as the one before, so villages and estates "
+           "show as well as the town centres.",
+    "risk": "Risk of crime from the places nearby (e.g. licensed premises), against the average cell where any crime "
+            "was recorded: 2 means twice that average risk. Purple outlines are priority places, where several risk factors meet.",
+    "ranked": "Places in order of the method's score. 'Share of all records' is the place's share of every record in "
+              "the study; the running total shows how much crime the places above it hold together. Every place in "
+              "the CSV and the GeoPackage, not just these rows.",
+    "weekday_hour": "Records by day of the week and hour they started, darker for busier. Read across a row for the "
+                    "shape of a day; the busiest cells are numbered.",
+    "monthly": "Records per month with a straight-line trend. One busy month is not a trend; the ranked table says "
+               "which places rise or fall significantly.",
+    "concentration": "The Lorenz curve: how much of the crime (up) the busiest areas (left to right) hold. The further "
+                     "the curve bows above the diagonal, the more concentrated crime is; the Gini coefficient says "
+                     "the same in one number (0 = even, 1 = all in one place).",
+    "trends": "Each cell's pattern over time from a space-time cube: new, intensifying or persistent hot spots "
+              "(reds) are where crime is clustering more than before; cold-spot patterns are in blues.",
+    "model": "Each factor that raised the risk of crime: how it was measured and how far its influence reaches, and "
+             "its relative risk value (2 = twice the expected count where the factor is present). Factors whose "
+             "interval includes 1 would not be shown.",
+}
+"""A short "how to read this" under each section heading."""
+
 MODEL_COLUMNS = ("factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low", "rrv_high", "p_value")
 """RTM model-table columns shown, in this order, when present."""
 
@@ -91,6 +133,13 @@ def _format_cell(column: str, value: Any) -> str:
         return "yes" if value else ""
     if column in ("share", "cumulative_share") and isinstance(value, (int, float, np.number)):
         return f"{float(value):.1%}"
+    if column == "per_km2" and isinstance(value, (int, float, np.number)):
+        return f"{float(value):,.0f}"
+    if column == "top_types":
+        from hotspot.tables import SHORT_TYPES
+
+        return "; ".join(f"{SHORT_TYPES.get(t.split(' (')[0], t.split(' (')[0])} ({t.split(' (')[-1]}"
+                         for t in str(value).split("; ") if t)
     if column == "p_value" and isinstance(value, (int, float, np.number)):
         return "<0.001" if value < 0.001 else f"{float(value):.3f}"
     if column in ("coef", "rrv", "rrv_low", "rrv_high") and isinstance(value, (int, float, np.number)):
@@ -107,7 +156,7 @@ def _html_table(frame, columns: Sequence[str] | None = None, max_rows: int = 100
     cols = [c for c in (columns or frame.columns) if c in frame.columns and c != "geometry"]
     if not cols:
         cols = [c for c in frame.columns if c != "geometry"]
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    head = "".join(f"<th>{html.escape(HEADERS.get(str(c), str(c)))}</th>" for c in cols)
     rows = []
     for _, row in frame.head(max_rows).iterrows():
         cells = []
@@ -117,21 +166,28 @@ def _html_table(frame, columns: Sequence[str] | None = None, max_rows: int = 100
             cells.append(f'<td class="{"num" if numeric else "txt"}">{html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f'<p class="note">Showing {max_rows} of {len(frame):,} rows.</p>' if len(frame) > max_rows else ""
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            f'{more}')
 
 
 _CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 1050px;
+body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 1400px;
        color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; border-bottom: 2px solid #b2182b; padding-bottom: 0.2em; margin-top: 2em; }
 .meta { color: #555; font-size: 0.9em; } .note { color: #555; font-size: 0.85em; }
-figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figure { margin: 1em 0; } figure img { width: 100%; max-width: 100%; height: auto; border: 1px solid #ddd; }
+figure img.map { width: auto; max-height: 88vh; }
 figcaption { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; } th { background: #f3f3f3; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; } tbody tr:nth-child(even) { background: #fafafa; }
 ul.notes li { margin: 0.2em 0; } .disclosure { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.5em 1em; }
-nav a { margin-right: 1em; font-size: 0.9em; }
+nav a { margin-right: 1em; font-size: 0.9em; display: inline-block; }
+.read { background: #f4f6fb; border-left: 4px solid #6a51a3; padding: 0.4em 0.9em; font-size: 0.9em; margin: 0.6em 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.insets { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(600px, 100%), 1fr)); gap: 1em; }
+@media (max-width: 600px) { body { margin: 1em auto; padding: 0 0.5em; } h1 { font-size: 1.3em; }
+  .insets { grid-template-columns: 1fr; } table { font-size: 0.75em; } }
 """
 
 
@@ -240,6 +296,11 @@ def build_report(
             gistar=gistar_layer, boundaries=boundaries, hotspots=hotspots, ranked=map_places, priority_places=priority_places,
             title="Hot spots" + (" (Getis-Ord Gi*)" if gistar_layer is not None else "")), figure_dpi),
             "Gi* confidence bins; numbers are place ranks." if gistar_layer is not None else "Numbers are place ranks."))
+    # Close-ups over the boundaries only: under a town-centre hot spot the Gi* red would drown the places.
+    insets = figures.town_insets(places, boundaries=boundaries) if places is not None and suppress_below is None else []
+    inset_figs = [_Figure(f"inset_{i:02d}", f"{town} close up", figures.png_bytes(fig, figure_dpi),
+                          f"{town}: the top places, labelled with rank and street.")
+                  for i, (town, fig) in enumerate(insets, start=1)]
     if kde_surface is not None:
         array, grid, description = kde_surface
         figs.append(_Figure("kde", "Kernel density", figures.png_bytes(figures.surface_map(
@@ -247,7 +308,7 @@ def build_report(
             ramp="density"), figure_dpi), description))
     if risk_surface is not None:
         array, grid, description = risk_surface
-        description = description or "relative risk (1 = lowest-risk cell)"
+        description = description or "risk (1 = the average cell with crime)"
         figs.append(_Figure("risk", "Risk terrain", figures.png_bytes(figures.surface_map(
             array, grid, boundaries=boundaries, hotspots=priority_places, title="Risk terrain", units=description,
             ramp="risk", outline_colour="#6a3d9a"), figure_dpi),
@@ -285,14 +346,18 @@ def build_report(
     sections = []
     nav = []
 
-    def section(anchor: str, heading: str, body: str) -> None:
+    def section(anchor: str, heading: str, body: str, read: str | None = None) -> None:
         nav.append(f'<a href="#{anchor}">{html.escape(heading)}</a>')
-        sections.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{body}</section>')
+        read = read or HOW_TO_READ.get(anchor)
+        read = f'<p class="read"><b>How to read this.</b> {html.escape(read)}</p>' if read else ""
+        sections.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{read}{body}</section>')
 
     def figure_html(fig: _Figure) -> str:
         data = base64.b64encode(fig.png).decode("ascii")
         caption = f"<figcaption>{html.escape(fig.caption)}</figcaption>" if fig.caption else ""
-        return f'<figure><img alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
+        # Maps fill the page's width but not more than a screen's height (a tall county would need scrolling).
+        kind = ' class="map"' if fig.slug in ("hotspots", "kde", "risk") else ""
+        return f'<figure><img{kind} alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
 
     by_slug = {f.slug: f for f in figs}
     if note_list:
@@ -300,11 +365,22 @@ def build_report(
     if disclosure_notes:
         section("disclosure", "Disclosure control", '<div class="disclosure"><ul>'
                 + "".join(f"<li>{html.escape(n)}</li>" for n in disclosure_notes) + "</ul></div>")
-    for slug in ("hotspots", "kde", "risk"):
+    if "hotspots" in by_slug:
+        section("hotspots", HEADINGS["hotspots"] if gistar_layer is not None else "Where: the top places",
+                figure_html(by_slug["hotspots"]), None if gistar_layer is not None else HOW_TO_READ["places_map"])
+    if inset_figs:
+        section("insets", HEADINGS["insets"],
+                '<div class="insets">' + "".join(figure_html(f) for f in inset_figs) + "</div>")
+    for slug in ("kde", "risk"):
         if slug in by_slug:
-            section(slug, by_slug[slug].title, figure_html(by_slug[slug]))
+            section(slug, HEADINGS[slug], figure_html(by_slug[slug]))
     if table_places is not None:
-        section("ranked", "Ranked places", _html_table(table_places, RANKED_COLUMNS, max_rows))
+        columns = list(RANKED_COLUMNS)
+        single = _single_type(table_places)
+        if single:
+            columns.remove("top_types")
+        section("ranked", HEADINGS["ranked"], _html_table(table_places, columns, max_rows)
+                + (f'<p class="note">Every place listed: {html.escape(single)}.</p>' if single else ""))
     if "trends" in by_slug:
         body = figure_html(by_slug["trends"]) + _html_table(trends_table, None, max_rows)
         if "trends_slices" in by_slug:
@@ -312,15 +388,15 @@ def build_report(
         section("trends", "Emerging hot spots", body)
     for slug in ("weekday_hour", "monthly", "concentration"):
         if slug in by_slug:
-            section(slug, by_slug[slug].title, figure_html(by_slug[slug]))
+            section(slug, HEADINGS[slug], figure_html(by_slug[slug]))
     if month_of_year is not None and len(month_of_year):
         busiest = month_of_year.sort_values("per_month", ascending=False)["name"].head(3).tolist()
-        section("month_of_year", "Month of year", _html_table(
+        section("month_of_year", "Seasons: records by month of the year", _html_table(
             month_of_year.rename(columns={"name": "month name", "months_in_period": "times in period",
                                           "per_month": "records per occurrence"}), None, 12)
             + f'<p class="note">Busiest months (records per occurrence): {html.escape(", ".join(busiest))}.</p>')
     if model_table is not None:
-        section("model", "Risk terrain model", _html_table(model_table, MODEL_COLUMNS, max_rows)
+        section("model", HEADINGS["model"], _html_table(model_table, MODEL_COLUMNS, max_rows)
                 + '<p class="note">rrv: relative risk value (multiplier on the expected count); rrv_low/rrv_high: 95 % interval.</p>')
     if not sections:
         raise HotspotInputError("report: nothing to report; pass at least one section (ranked, gistar, kde, ...)")
@@ -337,10 +413,55 @@ def build_report(
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{created}<nav>{''.join(nav)}</nav>{''.join(sections)}{footer}</body></html>\n"
     )
-    _write_figure_folder(path, figs)
+    _write_figure_folder(path, figs + inset_figs)
     with atomic_path(path) as tmp:
         tmp.write_text(document, encoding="utf-8")
     return path
+
+
+HEADINGS = {
+    "hotspots": "Where: hot and cold spots", "insets": "The top places, town by town",
+    "kde": "Where crime concentrates: density", "risk": "What raises the risk: risk terrain",
+    "ranked": "Places to act on", "weekday_hour": "When: day of the week and hour",
+    "monthly": "Trend: records per month", "concentration": "How concentrated crime is",
+    "model": "Risk factors found by the model",
+}
+"""Section headings in words."""
+
+
+def _single_type(table) -> str | None:
+    if "top_types" not in table.columns:
+        return None
+    from hotspot.tables import _single_type as single
+
+    return single(table["top_types"])
+
+
+def report_title(study) -> str:
+    """What, where and when: "Violence and sexual offences in Bedford, Central Bedfordshire and Luton,
+    May 2021 to April 2023 (36,313 records)"."""
+    import pandas as pd
+
+    frame = study.records.frame
+    types = sorted(t for t in frame["crime_type"].dropna().astype(str).unique() if t)
+    what = (" and ".join([", ".join(types[:-1]), types[-1]]) if 1 < len(types) <= 3 else types[0] if types
+            else "Crime") if len(types) <= 3 else f"All crime ({len(types)} types)"
+    if getattr(study, "is_demo", False) and study.boundaries is None:
+        where = "the demo town"
+    elif study.boundaries is not None and "area_name" in study.boundaries.columns:
+        from hotspot.figures import town_of
+
+        towns = sorted({town_of(", " + str(n)) for n in study.boundaries["area_name"].dropna()})
+        where = (", ".join(towns[:-1]) + " and " + towns[-1] if 1 < len(towns) <= 4 else towns[0] if towns
+                 else "the study area") if len(towns) <= 4 else f"{len(towns)} towns and districts"
+    else:
+        where = "the records' extent"
+    months = frame["month"].dropna().astype(str)
+    when = ""
+    if len(months):
+        first, last = (pd.Period(m, freq="M") for m in (months.min(), months.max()))
+        when = f", {first.strftime('%B %Y')}" + (f" to {last.strftime('%B %Y')}" if last != first else "")
+    return f"{what} in {where}{when} ({len(frame):,} records)"
 
 
 def figures_folder(path: str | Path) -> Path:
@@ -581,8 +702,7 @@ def report_for_study(
         notes.insert(0, f"Out of area: {out_of_area:,} records ({out_of_area / (len(records) + out_of_area):.1%} of the "
                         "located records) were placed outside the force or study area and are not mapped")
     notes.insert(0, study.describe_area().capitalize() if hasattr(study, "describe_area") else "")
-    source = "the demo town" if getattr(study, "is_demo", False) else f"{len(records.sources)} file(s)"
-    title = title or f"Crime hot spots: {len(records):,} records from {source}"
+    title = title or report_title(study)
     out = build_report(path, title=title, notes=notes + skipped, provenance=provenance,
                        suppress_below=suppress_below, **parts)
     return out, skipped

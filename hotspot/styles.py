@@ -11,20 +11,26 @@ The registry, keyed by the style name passed to :func:`hotspot.outputs.write_geo
 style name          what it draws
 ==================  =========================================================================
 ``gistar``          categorised on ``gi_bin`` (-3..3): cold spots 99/95/90 % in blues, not
-                    significant light grey, hot spots 90/95/99 % in reds
-``ranked``          places outlined (polygons) or dotted (points), labelled by ``rank``
+                    significant light grey, hot spots 90/95/99 % in reds; areas (LSOAs) outlined
+``ranked``          places graduated by ``rank`` (top 5, 6-10, 11-20, the rest; darkest first),
+                    outlined, only the top 10 labelled with their rank
+``kde_hotspots``    as ``ranked``, for KDE hot-spot polygons
+``priority_places`` as ``ranked``, for RTM priority places
+``factor``          an RTM risk factor layer in one Okabe-Ito colour (each factor its own)
 ``trends``          categorised on ``category`` (emerging hot spot analysis): hot-spot patterns
                     in reds (new darkest to historical lightest), cold-spot patterns in blues,
                     no pattern light grey, as ArcGIS draws them
 ``areas``           graduated colour on a numeric field (option ``field``; quantile classes); on
                     line layers (street segments) the lines themselves are coloured
-``kde_hotspots``    outlined polygons (KDE hot-spot areas), red outline, no fill
-``priority_places`` outlined polygons (RTM priority places), purple outline, light fill
-``raster_ramp``     single-band pseudocolour ramp for a GeoTIFF, min/max from the data
+``raster_ramp``     single-band pseudocolour ramp for a GeoTIFF, stretched by quantiles of the
+                    data (each colour step holds half the cells of the one below), so a county
+                    surface whose peak is 100 times its typical value still shows its structure
 ==================  =========================================================================
 
-Colours are ColorBrewer schemes (RdBu for Gi*, YlOrRd for counts and densities), which
-stay readable for the common forms of colour blindness and in greyscale print.
+Colours are ColorBrewer schemes (RdBu for Gi*, YlOrRd and YlOrBr for counts, densities and risk,
+Purples for places) and Okabe-Ito for factors: dark-on-light, lightness rising or falling steadily along
+each ramp, so they stay readable with deuteranopia (checked in tests/test_styles.py with the Machado et al.
+2009 simulation) and in greyscale print.
 """
 
 from __future__ import annotations
@@ -44,12 +50,14 @@ GISTAR_CLASSES: tuple[tuple[int, str, str], ...] = (
     (3, "#b2182b", "Hot spot - 99 % confidence"),
     (2, "#ef8a62", "Hot spot - 95 % confidence"),
     (1, "#fddbc7", "Hot spot - 90 % confidence"),
-    (0, "#e0e0e0", "Not significant"),
+    (0, "#f7f7f7", "Not significant"),
     (-1, "#d1e5f0", "Cold spot - 90 % confidence"),
     (-2, "#67a9cf", "Cold spot - 95 % confidence"),
     (-3, "#2166ac", "Cold spot - 99 % confidence"),
 )
-"""Gi* confidence bins (value, colour, legend label), hot first as the legend lists them."""
+"""Gi* confidence bins (value, colour, legend label), hot first as the legend lists them: ColorBrewer RdBu with
+its own near-white midpoint for "not significant" (a mid grey sat too close to the palest cold bin for a
+deuteranope)."""
 
 TRENDS_CLASSES: tuple[tuple[str, str], ...] = (
     ("new hot spot", "#7f0000"), ("consecutive hot spot", "#b30000"), ("intensifying hot spot", "#d7301f"),
@@ -67,9 +75,24 @@ for the newest and strongest patterns)."""
 YLORRD = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
 """ColorBrewer YlOrRd, light to dark: counts, rates and densities."""
 
+PLACE_CLASSES: tuple[tuple[int, int, str, str], ...] = (
+    (1, 5, "#3f007d", "Top 5"),
+    (6, 10, "#6a51a3", "6 - 10"),
+    (11, 20, "#9e9ac8", "11 - 20"),
+    (21, 10**9, "#dadaeb", "21 and below"),
+)
+"""Rank classes of places (first rank, last rank, colour, legend label): ColorBrewer Purples, darkest first, so
+places stand out from the yellow-to-red density and risk surfaces drawn under them."""
+
+PLACE_LABELS_TOP = 10
+"""Only places ranked this high or better are labelled (a county map with 700 numbers on it is unreadable)."""
+
+FACTOR_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+"""Okabe-Ito qualitative colours, one per risk factor layer: distinguishable with every common colour blindness."""
+
 RAMPS: dict[str, tuple[str, ...]] = {
     "density": ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"),
-    "risk": ("#f7fcf5", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d04"),
+    "risk": ("#ffffe5", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d04"),
     "viridis": ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
 }
 """Named colour ramps for ``raster_ramp`` (option ``ramp``), low to high."""
@@ -225,7 +248,7 @@ def _categorized_renderer(field: str, categories: list[tuple[Any, str, _Symbol]]
     )
 
 
-def _graduated_renderer(field: str, ranges: list[tuple[float, float, str, _Symbol]]) -> str:
+def _graduated_renderer(field: str, ranges: list[tuple[float, float, str, _Symbol]], mode: str = "quantile") -> str:
     rng = "".join(
         f'      <range lower="{lo!r}" upper="{hi!r}" symbol="{i}" label={quoteattr(label)} render="true"/>\n'
         for i, (lo, hi, label, _) in enumerate(ranges)
@@ -236,20 +259,21 @@ def _graduated_renderer(field: str, ranges: list[tuple[float, float, str, _Symbo
         'symbollevels="0" enableorderby="0" forceraster="0">\n'
         f"    <ranges>\n{rng}    </ranges>\n"
         f"    <symbols>\n{symbols}    </symbols>\n"
-        '    <mode name="quantile"/>\n'
+        f'    <mode name="{mode}"/>\n'
         '    <labelformat format="%1 - %2" decimalplaces="1" trimtrailingzeroes="true"/>\n'
         "  </renderer-v2>\n"
     )
 
 
-def _labeling_qml(field: str, kind: str, font_size_pt: float = 10.0) -> str:
+def _labeling_qml(field: str, kind: str, font_size_pt: float = 10.0, is_expression: bool = False) -> str:
     # Points get the rank beside the dot (AroundPoint, 0) so the dot stays visible; polygons get it
-    # on their centroid (OverPoint, 1). displayAll keeps every
-    # rank visible even where places crowd, since a missing rank reads as a missing place.
+    # on their centroid (OverPoint, 1). displayAll keeps every labelled
+    # rank visible even where places crowd, since a missing rank reads as a missing place; only the top
+    # places are labelled (an expression), so that crowd stays small.
     return (
         '  <labeling type="simple">\n'
         '    <settings calloutType="simple">\n'
-        f'      <text-style fieldName={quoteattr(field)} isExpression="0" fontFamily="Sans Serif" '
+        f'      <text-style fieldName={quoteattr(field)} isExpression="{int(is_expression)}" fontFamily="Sans Serif" '
         f'fontSize="{font_size_pt:g}" fontSizeUnit="Point" fontWeight="75" namedStyle="Bold" '
         'textColor="0,0,0,255" textOpacity="1" blendMode="0" multilineHeight="1" allowHtml="0">\n'
         '        <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferColor="255,255,255,255" '
@@ -347,14 +371,17 @@ def _sld_between(field: str, lower: float, upper: float, first: bool) -> str:
 # --- the styles -----------------------------------------------------------------------------------
 
 
-def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool = False) -> Style:
-    """Categorised Gi* bins. Options: ``field`` (default ``gi_bin``), ``outline`` (grey cell edges, default False)."""
+def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool | None = None) -> Style:
+    """Categorised Gi* bins. Options: ``field`` (default ``gi_bin``), ``outline`` (grey edges; default: on for
+    areas such as LSOAs, whose borders an analyst needs to see, off for grid cells)."""
     kind = _geometry_kind(frame)
+    if outline is None:
+        outline = kind == "fill" and not _is_grid(frame)
     cats = [
         # Without outline, each cell is edged in its own colour: an unstroked fill leaves anti-aliasing
         # seams between neighbouring cells that read as a grid.
         (value, label, _Symbol(kind, stroke=colour, stroke_width_mm=0.9) if kind == "line" else
-         _Symbol(kind, fill=colour, stroke="#9e9e9e" if outline else colour, stroke_width_mm=0.1))
+         _Symbol(kind, fill=colour, stroke="#616161" if outline else colour, stroke_width_mm=0.2 if outline else 0.1))
         for value, colour, label in GISTAR_CLASSES
     ]
     qml = _qml_document(_categorized_renderer(field, cats))
@@ -372,18 +399,68 @@ def _trends(frame, layer: str, field: str = "category") -> Style:
     return Style("trends", qml, sld, "Emerging hot spot patterns (new, consecutive, intensifying ...)")
 
 
-def _ranked(frame, layer: str, field: str = "rank", colour: str = "#d7301f") -> Style:
-    """Places labelled by rank. Options: ``field`` (label field, default ``rank``), ``colour`` (outline/marker, default red)."""
+def _is_grid(frame) -> bool:
+    """True when every polygon is the same size (grid cells), False for areas such as LSOAs or wards."""
+    if frame is None or len(frame) < 2 or not hasattr(frame, "geometry"):
+        return True
+    area = np.asarray(frame.geometry.area, dtype=np.float64)
+    return bool(np.ptp(area) <= 1e-6 * max(float(area.max()), 1.0))
+
+
+def _ranked(frame, layer: str, field: str = "rank", colour: str | None = None, label_top: int = PLACE_LABELS_TOP,
+            style_name: str = "ranked", description: str = "Ranked places") -> Style:
+    """Places graduated by rank (top 5, 6-10, 11-20, the rest: darkest first), outlined, the top
+    ``label_top`` (default 10) labelled with their rank. Options: ``field`` (rank field, default ``rank``),
+    ``colour`` (one colour for every place instead of the rank classes), ``label_top``.
+    Without a numeric ``field`` in the data, every place gets one symbol."""
+    kind = _geometry_kind(frame)
+
+    def symbol(fill: str, level: int = 0) -> _Symbol:
+        if kind == "marker":
+            return _Symbol("marker", fill=fill, stroke="#ffffff", stroke_width_mm=0.4, size_mm=3.5 - 0.5 * level)
+        if kind == "line":
+            return _Symbol("line", stroke=fill, stroke_width_mm=1.2 - 0.2 * level)
+        # Every place outlined, so even the palest class reads against the surface under it; the outline
+        # thins and pales down the ranks, or at county scale the lower ranks' edges would all read as top 5.
+        stroke, width = (("#3f007d", 0.6), ("#3f007d", 0.45), ("#54278f", 0.3), ("#807dba", 0.2))[min(level, 3)]
+        return _Symbol("fill", fill=fill, fill_alpha=0.6, stroke=stroke, stroke_width_mm=width)
+
+    graded = colour is None and frame is not None and field in getattr(frame, "columns", ()) and \
+        np.issubdtype(np.asarray(frame[field]).dtype, np.number)
+    label = f'if("{field}" <= {int(label_top)}, "{field}", \'\')'
+    labeling = _labeling_qml(label, kind, is_expression=True)
+    if graded:
+        ranges = [(lo - 0.5, hi + 0.5, text, symbol(fill, level)) for level, (lo, hi, fill, text) in enumerate(PLACE_CLASSES)]
+        qml = _qml_document(_graduated_renderer(field, ranges, mode="manual"), labeling, labels_enabled=True)
+        rules = [(text, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, text, sym) in enumerate(ranges)]
+    else:
+        sym = symbol(colour or PLACE_CLASSES[0][2])
+        qml = _qml_document(_single_renderer(sym), labeling, labels_enabled=True)
+        rules = [(description, "", sym)]
+    sld = _sld_document(layer, rules, label_field=field)
+    return Style(style_name, qml, sld, f"{description} by {field}, the top {label_top} labelled")
+
+
+def _places(name: str, description: str):
+    def build(frame, layer: str, **options) -> Style:
+        return _ranked(frame, layer, style_name=name, description=description, **options)
+
+    build.__doc__ = f"{description}: as ``ranked`` (graduated by ``rank``, top 10 labelled). Same options."
+    return build
+
+
+def _factor(frame, layer: str, colour: str = FACTOR_COLOURS[0]) -> Style:
+    """A risk factor's features (points, lines or areas) in one Okabe-Ito colour. Option: ``colour``."""
     kind = _geometry_kind(frame)
     if kind == "marker":
-        symbol = _Symbol("marker", fill=colour, stroke="#ffffff", stroke_width_mm=0.4, size_mm=3.5)
+        symbol = _Symbol("marker", fill=colour, stroke="#ffffff", stroke_width_mm=0.2, size_mm=2.0)
     elif kind == "line":
-        symbol = _Symbol("line", stroke=colour, stroke_width_mm=0.8)
+        symbol = _Symbol("line", stroke=colour, stroke_width_mm=0.6)
     else:
-        symbol = _Symbol("fill", fill=colour, fill_alpha=0.25, stroke=colour, stroke_width_mm=0.6)
-    qml = _qml_document(_single_renderer(symbol), _labeling_qml(field, kind), labels_enabled=True)
-    sld = _sld_document(layer, [("Ranked place", "", symbol)], label_field=field)
-    return Style("ranked", qml, sld, f"Ranked places labelled by {field}")
+        symbol = _Symbol("fill", fill=colour, fill_alpha=0.35, stroke=colour, stroke_width_mm=0.4)
+    qml = _qml_document(_single_renderer(symbol))
+    sld = _sld_document(layer, [(layer, "", symbol)])
+    return Style("factor", qml, sld, f"Risk factor {layer.removeprefix('factor_')}")
 
 
 def _numeric_field(frame, preferred: tuple[str, ...] = ("count", "rate", "value", "risk")) -> str | None:
@@ -443,27 +520,14 @@ def _areas(frame, layer: str, field: str | None = None, classes: int = 5, breaks
     return Style("areas", qml, sld, f"{field} in {n} quantile classes")
 
 
-def _outline(name: str, colour: str, fill_alpha: float, description: str):
-    def build(frame, layer: str, colour: str = colour, width_mm: float = 0.8, label_field: str | None = None) -> Style:
-        kind = _geometry_kind(frame)
-        symbol = _Symbol(kind, fill=colour if fill_alpha > 0 else None, fill_alpha=fill_alpha, stroke=colour, stroke_width_mm=width_mm)
-        labeling = _labeling_qml(label_field, kind, 9) if label_field else ""
-        qml = _qml_document(_single_renderer(symbol), labeling, labels_enabled=bool(label_field))
-        sld = _sld_document(layer, [(description, "", symbol)], label_field=label_field)
-        return Style(name, qml, sld, description)
-
-    build.__doc__ = (f"{description}. Options: ``colour`` (default {colour}), ``width_mm`` (outline width, mm, "
-                     "default 0.8), ``label_field`` (label each polygon with this field, default none).")
-    return build
-
-
 _VECTOR_STYLES: dict[str, Callable[..., Style]] = {
     "gistar": _gistar,
     "ranked": _ranked,
     "trends": _trends,
     "areas": _areas,
-    "kde_hotspots": _outline("kde_hotspots", "#d7301f", 0.0, "Kernel density hot-spot areas"),
-    "priority_places": _outline("priority_places", "#6a3d9a", 0.15, "Risk terrain priority places"),
+    "kde_hotspots": _places("kde_hotspots", "Kernel density hot-spot areas"),
+    "priority_places": _places("priority_places", "Risk terrain priority places"),
+    "factor": _factor,
 }
 
 STYLE_NAMES = tuple(_VECTOR_STYLES) + ("raster_ramp",)
@@ -504,6 +568,7 @@ def raster_ramp_qml(
     ramp: str = "density",
     nodata: float | None = None,
     transparent_below_min: bool = True,
+    stretch: str = "quantile",
 ) -> str:
     """A single-band pseudocolour QML for a GeoTIFF, with the ramp stretched over the data.
 
@@ -521,28 +586,34 @@ def raster_ramp_qml(
     transparent_below_min : bool
         Draw cells at the minimum fully transparent (default True) so the
         near-zero background of a density surface does not hide the boundaries under it.
+    stretch : str
+        ``quantile`` (default; see :func:`ramp_stops`) or ``linear`` (colours evenly from ``vmin`` to ``vmax``).
     """
     if ramp not in RAMPS:
         raise HotspotInputError(f"unknown colour ramp {ramp!r}; choose one of {', '.join(RAMPS)}")
-    if vmin is None or vmax is None:
-        if array is None:
-            raise HotspotInputError("raster_ramp needs the data or both vmin and vmax")
+    if stretch not in ("quantile", "linear"):
+        raise HotspotInputError(f"unknown stretch {stretch!r}; choose quantile or linear")
+    colours = RAMPS[ramp]
+    finite = np.zeros(0)
+    if array is not None:
         data = np.asarray(array, dtype=np.float64)
         finite = data[np.isfinite(data)]
         if nodata is not None:
             finite = finite[finite != nodata]
+    if vmin is None or vmax is None:
+        if array is None:
+            raise HotspotInputError("raster_ramp needs the data or both vmin and vmax")
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
     vmin, vmax = float(vmin), float(vmax)
     if not vmax > vmin:
         vmax = vmin + 1.0  # a flat surface still needs a non-empty ramp to draw at all
-    colours = RAMPS[ramp]
-    stops = np.linspace(vmin, vmax, len(colours))
+    stops = ramp_stops(finite, vmin, vmax, len(colours), stretch)
     items = []
     for i, (value, colour) in enumerate(zip(stops, colours)):
         alpha = 0 if (i == 0 and transparent_below_min) else 255
-        items.append(f'          <item alpha="{alpha}" value="{float(value)!r}" label={quoteattr(f"{value:.4g}")} color="{colour}"/>\n')
+        items.append(f'          <item alpha="{alpha}" value="{float(value)!r}" label={quoteattr(f"{value:,.4g}")} color="{colour}"/>\n')
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         f'<qgis version="{QGIS_VERSION_TAG}" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">\n'
@@ -570,6 +641,29 @@ def raster_ramp_qml(
     )
 
 
+def ramp_stops(values, vmin: float, vmax: float, n: int, stretch: str = "quantile") -> np.ndarray:
+    """The value at each of ``n`` colours of a ramp, ascending from ``vmin`` to ``vmax``.
+
+    ``linear`` spaces them evenly. ``quantile`` puts colour k (k = 1 .. n-2) at the quantile 1 - 2^-k of the
+    cells above ``vmin`` (the median, the 75th, 87.5th ... percentile): each colour step up holds half the
+    cells of the one below, the top colour only the peak's surroundings. A linear ramp on a county density
+    surface paints everything but the town centres in the palest colour; this one shows estates and
+    villages too. Falls back to linear where the data have too few distinct values.
+    """
+    linear = np.linspace(vmin, vmax, n)
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > vmin) & (v <= vmax)]
+    if stretch == "linear" or v.size < n or n < 3:
+        return linear
+    if v.size > 4_000_000:  # a national surface: a regular sample gives the same quantiles to the colour
+        v = v[:: v.size // 2_000_000]
+    inner = np.quantile(v, 1.0 - 0.5 ** np.arange(1, n - 1))
+    stops = np.concatenate([[vmin], inner, [vmax]])
+    if not np.all(np.diff(stops) > 0):
+        return linear
+    return stops
+
+
 def resolve_style_spec(spec) -> tuple[str, dict]:
     """``"name"`` or ``("name", {options})`` -> ``(name, options)``; bad specs raise HotspotInputError."""
     if isinstance(spec, str):
@@ -581,8 +675,10 @@ def resolve_style_spec(spec) -> tuple[str, dict]:
 
 DEFAULT_LAYER_STYLES: dict[str, str] = {
     "gistar": "gistar",
+    "gistar_cells": "gistar",
     "ranked": "ranked",
     "trends": "trends",
+    "gistar_places": "ranked",
     "areas": "areas",
     "kde_hotspots": "kde_hotspots",
     "priority_places": "priority_places",
@@ -590,15 +686,21 @@ DEFAULT_LAYER_STYLES: dict[str, str] = {
 """The style each well-known layer name gets from :func:`default_styles`."""
 
 
-def default_styles(layers: Mapping[str, object]) -> dict[str, str]:
+def default_styles(layers: Mapping[str, object]) -> dict[str, object]:
     """The ``styles=`` argument for :func:`hotspot.outputs.write_geopackage` that styles every well-known layer.
 
     ``layers`` is the mapping about to be written; layers named as in :data:`DEFAULT_LAYER_STYLES`
-    (``gistar``, ``ranked``, ``areas``, ``kde_hotspots``, ``priority_places``) that are spatial get
-    their style; ``areas`` only when it has a numeric column to grade. Other layers are left unstyled.
+    (``gistar``, ``ranked``, ``areas``, ``kde_hotspots``, ``priority_places``, national ``gistar_cells`` and
+    ``gistar_places``) that are spatial get their style; ``areas`` only when it has a numeric column to grade;
+    RTM ``factor_<name>`` layers each get ``factor`` in their own Okabe-Ito colour. Other layers are unstyled.
     """
-    chosen = {}
+    chosen: dict[str, object] = {}
+    factors = 0
     for name, frame in layers.items():
+        if name.startswith("factor_") and hasattr(frame, "geometry") and hasattr(frame, "crs"):
+            chosen[name] = ("factor", {"colour": FACTOR_COLOURS[factors % len(FACTOR_COLOURS)]})
+            factors += 1
+            continue
         style = DEFAULT_LAYER_STYLES.get(name)
         if style is None or not hasattr(frame, "geometry") or not hasattr(frame, "crs"):
             continue

@@ -8,7 +8,7 @@ import numpy as np
 
 from hotspot.errors import HotspotInputError
 
-COLUMNS = ("hotspot_id", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry")
+COLUMNS = ("rank", "hotspot_id", "name", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry")
 
 
 def surface_hotspots(
@@ -19,6 +19,7 @@ def surface_hotspots(
     x=None,
     y=None,
     weights=None,
+    records=None,
 ):
     """Dissolve the highest cells of a surface into hotspot polygons, ranked by the points inside.
 
@@ -39,12 +40,15 @@ def surface_hotspots(
         kernel-smoothed number of points on the hotspot's cells).
     weights : array-like of float, optional
         Weight per point when counting ``x, y``. Default: 1 each.
+    records : DataFrame, optional
+        The study's records (``study.records.frame``) to name each hotspot after, as ranked places are named
+        (:func:`hotspot.rank.name_places`: its main street and LSOA). Default: "Hotspot <rank>".
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per hotspot (edge-connected selected cells), in the surface's CRS, with
-        ``hotspot_id`` (1 = first in rank), ``area_m2``, ``n_points`` (weight of the points inside),
+        One row per hotspot (edge-connected selected cells), in the surface's CRS, with ``rank`` and
+        ``hotspot_id`` (both 1 = first), ``name``, ``area_m2``, ``n_points`` (weight of the points inside),
         ``share_of_points`` (``n_points`` over all points given, 0 to 1), ``peak_value`` and
         ``mean_value`` (surface units) and ``geometry``, ranked by ``n_points`` then ``peak_value``.
     """
@@ -120,4 +124,12 @@ def surface_hotspots(
     )
     frame = frame.sort_values(["n_points", "peak_value"], ascending=False, kind="stable").reset_index(drop=True)
     frame.insert(0, "hotspot_id", np.arange(1, n_labels + 1))
+    frame.insert(0, "rank", np.arange(1, n_labels + 1))
+    if records is not None and len(records):
+        from hotspot.rank import name_places
+
+        names = name_places(records, frame.geometry)
+    else:
+        names = [f"Hotspot {i}" for i in range(1, n_labels + 1)]
+    frame.insert(2, "name", names)
     return frame

@@ -897,6 +897,9 @@ def run_national(
         t = time.perf_counter()
         layers = gistar_layers(result.gistar, grid, min_bin=min_bin)
         result.places = layers["gistar_places"]
-        paths["gistar"] = write_geopackage(out_dir / "gistar.gpkg", layers, provenance=provenance)
+        from hotspot.styles import default_styles
+
+        paths["gistar"] = write_geopackage(out_dir / "gistar.gpkg", layers, styles=default_styles(layers),
+                                           provenance=provenance)
         seconds["write GeoPackage"] = time.perf_counter() - t
     return result

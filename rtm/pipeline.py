@@ -15,7 +15,7 @@ from hotspot.grid import Grid
 from hotspot.progress import resolve
 from rtm.fit import RiskModel, fit
 from rtm.operationalise import CandidateLayers, default_distances, operationalise
-from rtm.score import RiskSurface, priority_places, score
+from rtm.score import RiskSurface, average_risk, priority_places, score
 from rtm.select import Selection, select
 
 DEFAULT_CELL_SIZE_M = 50.0
@@ -84,7 +84,8 @@ class RTMResult:
     def write(self, out: str | Path, extra_tables: Mapping[str, object] | None = None, *, provenance=None) -> list[Path]:
         """Write ``out`` (GeoPackage: table ``rtm_model``, layer ``priority_places``, ``factor_<name>`` layers,
         table ``rtm_candidates`` (every candidate layer with its lasso coefficient and fate), plus
-        ``extra_tables``), ``<stem>_rtm_model.csv`` beside it and the risk surface ``<stem>_risk.tif``;
+        ``extra_tables``), ``<stem>_model.csv`` beside it and the risk surface ``<stem>_risk.tif`` (relative to
+        the average study cell with crime: 1 = average, 2 = twice the average risk);
         returns the paths.
 
         Priority places carry their QGIS default style and the risk GeoTIFF a colour-ramp ``.qml``
@@ -97,16 +98,26 @@ class RTMResult:
                   "rtm_candidates": self.selection.table}
         layers.update(self.factor_layers())
         layers.update(extra_tables or {})
-        gpkg = write_geopackage(out, layers, styles={"priority_places": "priority_places"}, provenance=provenance)
-        csv = write_csv(self.model_table, out.with_name(f"{out.stem}_rtm_model.csv"), provenance=provenance)
+        from hotspot.styles import default_styles
+
+        gpkg = write_geopackage(out, layers, styles=default_styles(layers), provenance=provenance)
+        csv = write_csv(self.model_table, out.with_name(f"{out.stem}_model.csv"), provenance=provenance)
         terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
         tif = write_geotiff(
-            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk, self.grid,
-            description="RTM relative risk score (1 = lowest-risk cell)",
+            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk / average_risk(self.surface, self.counts), self.grid,
+            description="RTM risk relative to the average study cell with crime (1 = average)",
             tags={"family": self.model.family, "terms": terms or "none"},
             style="raster_ramp", style_options={"ramp": "risk"}, provenance=provenance,
         )
         return [gpkg, csv, tif]
+
+
+def _name_places(places, frame) -> None:
+    """Give priority places a ``rank`` and a ``name`` ("<street>, <LSOA>") the way ranked places get theirs."""
+    from hotspot.rank import name_places
+
+    places.insert(1, "name", name_places(frame, places.geometry) if len(places) else [])
+    places.insert(0, "rank", places["place_id"].to_numpy())
 
 
 def _study_mask(grid: Grid, study_area) -> np.ndarray:
@@ -200,7 +211,8 @@ def build(
     timings["fit"] = time.perf_counter() - t
     t = time.perf_counter()
     surface = score(model, candidates)
-    places = priority_places(surface, counts=counts, sd=priority_sd)
+    places = priority_places(surface, model, counts=counts, sd=priority_sd)
+    _name_places(places, records.frame)
     timings["score"] = time.perf_counter() - t
     return RTMResult(grid=grid, mask=mask, counts=counts, candidates=candidates, selection=selection, model=model,
                      surface=surface, priority_places=places, timings=timings)

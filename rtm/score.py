@@ -10,6 +10,10 @@ the RRS over the study cells; if no cell does (a surface with few distinct value
 highest RRS are taken. Adjacent priority cells (sharing an edge) with the same combination of factors
 are dissolved into one polygon carrying its risk narrative, e.g. "near licensed premises (150 m) and
 in a high density of bus stops (100 m)".
+
+Each place's risk is also given against the average (``risk_vs_average``: its RRS over the mean RRS of the
+study cells holding at least one crime, see :func:`average_risk`). "4 x the average" is a figure an analyst
+can brief; "x1,352 the lowest cell" depends on how empty the emptiest cell happens to be.
 """
 
 from __future__ import annotations
@@ -99,6 +103,20 @@ def score(model: RiskModel, candidates: CandidateLayers | None = None) -> RiskSu
     return RiskSurface(relative_risk=risk, combination=combination, terms=terms, grid=candidates.grid, mask=mask)
 
 
+def average_risk(surface: RiskSurface, counts: np.ndarray | None = None) -> float:
+    """The average figures are quoted against: the mean relative risk score over the study cells that hold at
+    least one crime (``counts``), or over every study cell when no counts are given.
+
+    A county study area is mostly open country where the model expects almost no crime; against the mean of
+    every cell a town-centre place scores "x58", true but unbriefable. Against the average cell where crime
+    happens at all it scores what an analyst can stand behind ("x4 the average street with crime")."""
+    where = surface.mask if counts is None else surface.mask & (np.asarray(counts) > 0)
+    values = surface.relative_risk[where]
+    if values.size == 0:
+        values = surface.relative_risk[surface.mask]
+    return float(values.mean()) if values.size else 1.0
+
+
 def priority_mask(surface: RiskSurface, sd: float = 2.0) -> np.ndarray:
     """Boolean (nrows, ncols): study cells with RRS > mean + ``sd`` x SD (or, if none, the cells at the top RRS)."""
     values = surface.relative_risk[surface.mask]
@@ -125,7 +143,10 @@ def priority_places(
     ----------
     surface : RiskSurface
         From :func:`rtm.score`.
-    model, candidates : optional
+    model : RiskModel, optional
+        The fitted model; adds ``expected_crimes`` (the model's expected records in the place over the fitted
+        period, to set beside the recorded ``crimes``).
+    candidates : optional
         Accepted for a uniform pipeline; the surface already carries what is needed.
     counts : ndarray, shape (nrows, ncols), optional
         Crimes per cell; adds a ``crimes`` column (crimes inside each place).
@@ -135,7 +156,8 @@ def priority_places(
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``place_id`` (1 = highest risk), ``relative_risk``, ``narrative``, ``factors``, ``n_cells``,
+        Columns ``place_id`` (1 = highest risk), ``relative_risk`` (x the lowest-risk cell), ``risk_vs_average``
+        (x the average risk of study cells with crime: the figure to brief), ``narrative``, ``factors``, ``n_cells``,
         ``area_m2`` (and ``crimes``), polygons in the grid CRS; sorted by risk, then size.
     """
     import geopandas as gpd
@@ -145,7 +167,8 @@ def priority_places(
 
     grid = surface.grid
     top = priority_mask(surface, sd)
-    columns = ["place_id", "relative_risk", "narrative", "factors", "n_cells", "area_m2"] + (["crimes"] if counts is not None else [])
+    columns = (["place_id", "relative_risk", "risk_vs_average", "narrative", "factors", "n_cells", "area_m2"]
+               + (["crimes"] if counts is not None else []) + (["expected_crimes"] if model is not None else []))
     if not top.any():
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=grid.crs)
     # Label edge-connected runs of the same factor combination: shift codes so each combination's
@@ -169,6 +192,7 @@ def priority_places(
     risk = surface.relative_risk.ravel()[first[1:]]
     data = {
         "relative_risk": risk,
+        "risk_vs_average": risk / average_risk(surface, counts),
         "narrative": [surface.narrative(int(c)) for c in codes],
         "factors": [";".join(t for k, t in enumerate(surface.terms) if int(c) >> k & 1) for c in codes],
         "n_cells": n_cells,
@@ -177,6 +201,11 @@ def priority_places(
     if counts is not None:
         data["crimes"] = np.bincount(flat, weights=np.asarray(counts, dtype=np.float64).ravel(),
                                      minlength=next_label + 1)[1:]
+    if model is not None:
+        # The model's own expectation for the place, in records over the fitted period: a concrete figure to
+        # set beside the recorded count (exp(intercept) is the expected count in a lowest-risk cell).
+        expected = np.exp(model.intercept) * np.nan_to_num(surface.relative_risk)
+        data["expected_crimes"] = np.bincount(flat, weights=expected.ravel(), minlength=next_label + 1)[1:]
     frame = gpd.GeoDataFrame(data, geometry=[shapely.union_all(geoms[i]) for i in ids], crs=grid.crs)
     frame = frame.sort_values(["relative_risk", "n_cells"], ascending=[False, False], kind="stable").reset_index(drop=True)
     frame.insert(0, "place_id", np.arange(1, len(frame) + 1))

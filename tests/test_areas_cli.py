@@ -99,3 +99,18 @@ def test_areas_command_ward_level_on_the_demo(tmp_path):
     assert sorted(table["area_code"]) == sorted(town.wards["area_code"])
     assert table["count"].sum() == len(town.crimes)
     assert table["population"].sum() == town.lsoas["population"].sum()
+
+
+def test_areas_table_prints_one_line_per_area_at_80_columns(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["areas", "--out", str(tmp_path / "areas.gpkg")], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = [line for line in lines if line.strip()[:2].strip().isdigit() and "Demoton" in line]
+    assert len(rows) == 10 and max(map(len, lines)) <= 80
+    # Each row whole on its line: its rate and its 95 % interval.
+    assert all(" higher" in row or " lower" in row or " similar" in row or "(" in row for row in rows), rows
+    assert all(row.count("(") == row.count(")") == 1 for row in rows), rows

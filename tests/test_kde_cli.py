@@ -37,6 +37,10 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
     assert (tmp_path / "surface.qml").exists()  # the colour-ramp sidecar QGIS reads
     hotspots = pyogrio.read_dataframe(tmp_path / "surface.gpkg", layer="kde_hotspots")
     assert list(hotspots["hotspot_id"]) == list(range(1, len(hotspots) + 1))
+    # Named as ranked places are: the street most records inside are on, and their LSOA; each name unique.
+    assert hotspots["name"].str.contains(r", Demoton \d{3}[A-Z]", regex=True).all(), hotspots["name"]
+    assert hotspots["name"].is_unique
+    assert f"1. {hotspots['name'].iloc[0]}:" in result.output
 
 
 @pytest.mark.parametrize("args,words", [

@@ -30,7 +30,7 @@ def test_qgis_draws_segment_layers_as_styled_lines(tmp_path):
                                     "gistar": "gistar"})
     grid = Grid(449_000.0, 301_000.0, 50.0, 20, 20)
     tif = write_geotiff(tmp_path / "any.tif", np.arange(400.0).reshape(20, 20), grid, style="raster_ramp")
-    expected = {"ranked": ("singleSymbol", 8), "network_kde": ("graduatedSymbol", ns.network.n_lixels),
+    expected = {"ranked": ("graduatedSymbol", 8), "network_kde": ("graduatedSymbol", ns.network.n_lixels),
                 "gistar": ("categorizedSymbol", ns.network.n_lixels)}
     args = [SYSTEM_PYTHON, str(CHECK_SCRIPT), str(gpkg), str(tif), str(tmp_path / "render.png")]
     for layer, (renderer, count) in expected.items():

@@ -55,7 +55,7 @@ def test_geopackage_has_default_styles_for_styled_layers(tmp_path, provenance):
     assert 'type="categorizedSymbol"' in gistar["styleQML"] and 'attr="gi_bin"' in gistar["styleQML"]
     assert "Hot spot - 99 % confidence" in gistar["styleQML"] and "<se:Rule>" in gistar["styleSLD"]
     ranked = styles.set_index("f_table_name").loc["ranked"]
-    assert 'labelsEnabled="1"' in ranked["styleQML"] and 'fieldName="rank"' in ranked["styleQML"]
+    assert 'labelsEnabled="1"' in ranked["styleQML"] and 'attr="rank"' in ranked["styleQML"]
 
 
 def test_geopackage_registers_styles_and_metadata_for_validators(tmp_path, provenance):

@@ -78,7 +78,7 @@ def written(tmp_path_factory):
     counts = np.round(bump * 20).astype(int)
     gistar = grid.to_geodataframe({"count": counts, "gi_z": z, "gi_bin": gi_bin})
     ranked = gpd.GeoDataFrame(
-        {"rank": [1, 2, 3, 4], "name": ["High St", "Market Sq", "Station Rd", "Bus station"], "count": [40, 31, 22, 15]},
+        {"rank": [1, 2, 11, 25], "name": ["High St", "Market Sq", "Station Rd", "Bus station"], "count": [40, 31, 22, 15]},
         geometry=grid.cell_polygons(np.array([10, 9, 11, 5]), np.array([12, 13, 10, 20])), crs=grid.crs,
     )
     areas = gpd.GeoDataFrame(
@@ -105,7 +105,7 @@ def written(tmp_path_factory):
     tif = write_geotiff(folder / "kde.tif", surface, fine, style="raster_ramp", provenance=prov,
                         description="density, crimes per km2")
     expected = {
-        "gistar": ("categorizedSymbol", len(gistar)), "ranked": ("singleSymbol", 4), "areas": ("graduatedSymbol", 6),
+        "gistar": ("categorizedSymbol", len(gistar)), "ranked": ("graduatedSymbol", 4), "areas": ("graduatedSymbol", 6),
         "kde_hotspots": ("singleSymbol", 1), "priority_places": ("singleSymbol", 2), "empty_hotspots": ("singleSymbol", 0),
     }
     return gpkg, tif, expected, folder

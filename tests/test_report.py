@@ -76,9 +76,13 @@ def test_report_is_self_contained_and_matches_png_files(public_report):
                                        "05_monthly.png", "06_concentration.png"]
     assert sorted(pngs) == sorted(f.read_bytes() for f in files)
     assert all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
-    for heading in ("Hot spots", "Kernel density", "Risk terrain", "Ranked places", "When: weekday x hour",
-                    "Monthly trend", "Concentration", "Risk terrain model", "About this analysis"):
+    for heading in ("Where: hot and cold spots", "Where crime concentrates: density", "What raises the risk: risk terrain",
+                    "Places to act on", "When: day of the week and hour", "Trend: records per month",
+                    "How concentrated crime is", "Risk factors found by the model", "About this analysis"):
         assert f"<h2>{heading}</h2>" in text
+    # Every map and table section says how to read it; table headings are words with units, not column names.
+    assert text.count("How to read this.") == 8
+    assert "<th>Share of all records</th>" in text and "<th>cumulative_share</th>" not in text
     assert "Test &lt;town&gt; &amp; report" in text and "<town>" not in text
     assert "High St" in text and "72.7%" in text  # ranked share formatted as a percentage (40 is not suppressed)
     assert "&lt;0.001" in text  # the model table's p-value
@@ -87,7 +91,7 @@ def test_report_is_self_contained_and_matches_png_files(public_report):
 def test_every_section_is_optional(tmp_path):
     path = build_report(tmp_path / "only.html", monthly=pd.Series([3, 4, 5], index=["2024-01", "2024-02", "2024-03"]))
     text = path.read_text()
-    assert "<h2>Monthly trend</h2>" in text and "<h2>Hot spots</h2>" not in text
+    assert "<h2>Trend: records per month</h2>" in text and "<h2>Where: hot and cold spots</h2>" not in text
     assert len(embedded_pngs(text)) == 1
     with pytest.raises(HotspotInputError, match="nothing to report"):
         build_report(tmp_path / "empty.html")
@@ -187,10 +191,11 @@ def test_cli_report_on_the_demo(tmp_path):
                                       "--public", "--quiet"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     text = out.read_text()
-    assert "<h2>Ranked places</h2>" in text and "<h2>Concentration</h2>" in text and "<h2>Hot spots</h2>" in text
-    assert "<h2>Kernel density</h2>" not in text
+    assert "<h2>Places to act on</h2>" in text and "<h2>How concentrated crime is</h2>" in text
+    assert "<h2>Where: the top places</h2>" in text and "Where crime concentrates" not in text
     assert "<h2>Disclosure control</h2>" in text
-    assert "24,978 records" in text or "records from the demo town" in text
+    # The title says what, where and when.
+    assert "<h1>All crime (14 types) in Demoton, January 2023 to December 2024 (24,978 records)</h1>" in text
     assert (tmp_path / "demo_figures" / "01_hotspots.png").exists()
     bad = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.pdf"), "--quiet"])
     assert isinstance(bad.exception, HotspotInputError)

@@ -254,6 +254,13 @@ def test_priority_places_cover_the_top_tier_with_narratives(planted):
     narratives = surface.narratives()
     r, c = np.nonzero(top)
     assert set(narratives[r, c]) == set(places["narrative"])
+    # Risk is briefed against the average study cell that holds any crime, not the emptiest cell.
+    with_crime = cand.mask & (counts > 0)
+    average = surface.relative_risk[with_crime].mean()
+    assert average > 1.0  # the crime-free emptiest cell scores 1, so "x the lowest cell" overstates
+    np.testing.assert_allclose(places["risk_vs_average"], places["relative_risk"] / average)
+    assert rtm.priority_places(surface)["risk_vs_average"].iloc[0] == pytest.approx(
+        first["relative_risk"] / surface.relative_risk[cand.mask].mean())  # without counts: every study cell
 
 
 # --- validation metrics ---------------------------------------------------------------------------

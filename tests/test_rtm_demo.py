@@ -26,7 +26,7 @@ def test_demo_recovers_planted_factors(demo_run):
     from boundaries.demo import demo_town
 
     truth = demo_town().truth["rtm"]
-    table = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    table = pd.read_csv(demo_run.with_name("demo_model.csv"))
     planted = {k: v for k, v in truth["factors"].items() if v.get("planted")}
     assert set(table["factor"]) == set(planted), table
     assert "decoy" not in set(table["factor"])
@@ -48,16 +48,24 @@ def test_demo_outputs_follow_the_interface(demo_run):
     model = pyogrio.read_dataframe(demo_run, layer="rtm_model")
     assert list(model.columns)[:8] == ["factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low",
                                        "rrv_high", "p_value"]
-    csv = pd.read_csv(demo_run.with_name("demo_rtm_model.csv"))
+    csv = pd.read_csv(demo_run.with_name("demo_model.csv"))
     assert list(csv.columns) == list(model.columns)[:8]
     places = pyogrio.read_dataframe(demo_run, layer="priority_places")
     assert len(places) > 0 and places["narrative"].str.startswith(("near ", "in a high density")).all()
     with rasterio.open(demo_run.with_name("demo_risk.tif")) as tif:
         risk = tif.read(1, masked=True)
         assert tif.crs.to_epsg() == 27700 and tif.res == (50.0, 50.0)
-    assert float(risk.min()) == pytest.approx(1.0)
-    # The surface is the product of the model's RRVs: its top value is all of them together.
-    assert float(risk.max()) == pytest.approx(float(np.prod(csv["rrv"])), rel=1e-4)
+    # Written relative to the average study cell with crime: the top cell reads as the top priority place does.
+    assert float(risk.max()) == pytest.approx(float(places["risk_vs_average"].max()), rel=1e-4)
+    # ...and the surface is still the product of the model's RRVs: top over bottom is all of them together.
+    assert float(risk.max() / risk.min()) == pytest.approx(float(np.prod(csv["rrv"])), rel=1e-4)
+    # Each priority place: a rank, a street-and-LSOA name from the demo's streets, its risk against the average.
+    assert list(places["rank"]) == list(range(1, len(places) + 1))
+    assert places["name"].str.contains(r", Demoton \d{3}[A-Z]", regex=True).all(), places["name"]
+    assert places["name"].is_unique
+    assert (places["risk_vs_average"] > 1).all()
+    # The model's expectation in the places it flags is close to what was recorded there.
+    assert places["expected_crimes"].sum() == pytest.approx(places["crimes"].sum(), rel=0.3)
 
 
 def test_bad_factor_option_is_one_clear_error(tmp_path):
@@ -67,3 +75,16 @@ def test_bad_factor_option_is_one_clear_error(tmp_path):
     assert isinstance(result.exception, HotspotInputError) and "NAME=PATH" in str(result.exception)
     result = CliRunner().invoke(app, ["rtm", "--distances", "50,abc", "--out", str(tmp_path / "x.gpkg"), "--quiet"])
     assert isinstance(result.exception, HotspotInputError) and "--distances" in str(result.exception)
+
+
+def test_demo_run_opens_as_one_qgis_project(demo_run):
+    from tests.test_qgis import _system_python_has
+    from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
+
+    if not _system_python_has("qgis.core"):
+        pytest.skip("PyQGIS (python3-qgis) is not installed")
+    report = open_in_qgis(demo_run.with_suffix(".qgs"))
+    factors = {f"factor_{n}": ("Risk factors", "singleSymbol")
+               for n in ("licensed_premises", "unlit_streets", "bus_stops", "decoy")}
+    assert_opens_on_the_data(report, {"priority_places": ("Places", "graduatedSymbol"),
+                                      "demo_risk": ("Surfaces", "singlebandpseudocolor"), **factors})

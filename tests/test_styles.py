@@ -61,8 +61,15 @@ def test_ranked_labels_by_rank_and_uses_markers_for_points():
     style = build_style("ranked", points())
     root = qml_root(style.qml)
     assert root.get("labelsEnabled") == "1"
-    assert root.find("labeling/settings/text-style").get("fieldName") == "rank"
+    # Only the top 10 are labelled: a county map with every one of 700 ranks on it is a pile of numbers.
+    text = root.find("labeling/settings/text-style")
+    assert text.get("isExpression") == "1" and text.get("fieldName") == 'if("rank" <= 10, "rank", \'\')'
     assert root.find("renderer-v2/symbols/symbol").get("type") == "marker"
+    # Graduated by rank: top 5, 6-10, 11-20, the rest, darkest first.
+    renderer = root.find("renderer-v2")
+    assert renderer.get("type") == "graduatedSymbol" and renderer.get("attr") == "rank"
+    bounds = [(float(r.get("lower")), float(r.get("upper"))) for r in renderer.findall("ranges/range")]
+    assert bounds[:3] == [(0.5, 5.5), (5.5, 10.5), (10.5, 20.5)]
     assert "<se:TextSymbolizer>" in style.sld and "<ogc:PropertyName>rank</ogc:PropertyName>" in style.sld
 
 
@@ -130,6 +137,87 @@ def test_default_styles_pick_known_spatial_layers_only():
 
     frame = cells()
     layers = {"gistar": frame, "areas": frame[["geometry"]], "ranked": points(), "lorenz": pd.DataFrame({"x": [1]}),
-              "priority_places": frame, "factor_bars": frame}
-    assert default_styles(layers) == {"gistar": "gistar", "ranked": "ranked", "priority_places": "priority_places"}
+              "priority_places": frame, "factor_bars": frame, "factor_pubs": points(), "gistar_places": points()}
+    assert default_styles(layers) == {"gistar": "gistar", "ranked": "ranked", "priority_places": "priority_places",
+                                      "factor_bars": ("factor", {"colour": "#0072b2"}),
+                                      "factor_pubs": ("factor", {"colour": "#e69f00"}), "gistar_places": "ranked"}
     assert default_styles({"areas": frame}) == {"areas": "areas"}
+
+
+def test_raster_ramp_stretches_by_quantiles_so_a_skewed_surface_shows_its_structure():
+    # A county density: most cells near zero, a few town-centre cells 100 times higher.
+    rng = np.random.default_rng(0)
+    data = np.concatenate([rng.exponential(1.0, 20_000), rng.exponential(100.0, 200)])
+    shader = qml_root(raster_ramp_qml(data, ramp="density")).find("pipe/rasterrenderer/rastershader/colorrampshader")
+    values = np.array([float(i.get("value")) for i in shader.findall("item")])
+    assert values[0] == pytest.approx(data.min()) and values[-1] == pytest.approx(data.max())
+    # Colour k sits at the 1 - 2^-k quantile: each step up holds half the cells of the one below.
+    share_below = [(data <= v).mean() for v in values[1:-1]]
+    np.testing.assert_allclose(share_below, 1 - 0.5 ** np.arange(1, len(values) - 1), atol=0.01)
+    # A linear ramp would have put 99 % of the cells under its first colour step.
+    linear = qml_root(raster_ramp_qml(data, ramp="density", stretch="linear"))
+    first_step = float(linear.findall(".//item")[1].get("value"))
+    assert (data <= first_step).mean() > 0.98 and (data <= values[1]).mean() < 0.51
+
+
+def test_gistar_outlines_areas_but_not_grid_cells():
+    import geopandas as gpd
+    import shapely
+
+    areas = gpd.GeoDataFrame({"gi_bin": [3, 0, -2]}, geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 250, 90),
+                                                              shapely.box(0, 100, 40, 300)], crs="EPSG:27700")
+
+    def strokes(frame):
+        layers = qml_root(build_style("gistar", frame).qml).findall("renderer-v2/symbols/symbol/layer")
+        return {layer.find("Option/Option[@name='outline_color']").get("value") for layer in layers}
+
+    assert strokes(areas) == {"97,97,97,255"}
+    assert "97,97,97,255" not in strokes(cells())
+
+
+# --- colour blindness -------------------------------------------------------------------------------
+# Machado, Oliveira & Fernandes (2009), "A physiologically-based model for simulation of color vision
+# deficiency", IEEE TVCG 15(6): the published deuteranopia matrix (severity 1.0), applied in linear RGB.
+DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968],
+                         [0.280085, 0.672501, 0.047413],
+                         [-0.011820, 0.042940, 0.968881]])
+
+
+def _linear(hex_colours):
+    rgb = np.array([[int(h.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for h in hex_colours]) / 255.0
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def _lab(linear_rgb):
+    xyz = np.clip(linear_rgb, 0, 1) @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                                                [0.0193, 0.1192, 0.9505]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.column_stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])])
+
+
+def _as_deuteranope(hex_colours):
+    return _lab(_linear(hex_colours) @ DEUTERANOPIA.T)
+
+
+@pytest.mark.parametrize("ramp", ["density", "risk", "places"])
+def test_sequential_ramps_stay_ordered_for_deuteranopes(ramp):
+    from hotspot.styles import PLACE_CLASSES, RAMPS
+
+    colours = RAMPS[ramp] if ramp != "places" else [c for _, _, c, _ in PLACE_CLASSES][::-1]
+    lightness = _as_deuteranope(colours)[:, 0]
+    # Seen with deuteranopia, every step of the ramp is still darker than the one before, by a visible amount.
+    assert np.all(np.diff(lightness) < -4), lightness
+
+
+def test_gistar_and_factor_colours_stay_apart_for_deuteranopes():
+    from hotspot.styles import FACTOR_COLOURS
+
+    for colours, min_delta in (([c for _, c, _ in GISTAR_CLASSES], 10), (FACTOR_COLOURS, 10)):
+        lab = _as_deuteranope(colours)
+        distance = np.linalg.norm(lab[:, None, :] - lab[None, :, :], axis=-1)
+        np.fill_diagonal(distance, np.inf)
+        assert distance.min() > min_delta, (colours, distance.min())
+    # Hot stays hot: with deuteranopia, the hot bins are still told from the cold ones by lightness and hue (b*).
+    lab = _as_deuteranope([c for _, c, _ in GISTAR_CLASSES])
+    assert np.all(lab[:2, 2] > 0) and np.all(lab[-2:, 2] < 0)

@@ -27,7 +27,7 @@ def test_hand_built_surface():
     s[5, 0] = np.nan
     d = _density(s)
     out = surface_hotspots(d, threshold=5)
-    assert list(out.columns) == ["hotspot_id", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry"]
+    assert list(out.columns) == ["rank", "hotspot_id", "name", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry"]
     assert len(out) == 2
     a, b = out.iloc[0], out.iloc[1]
     # Ranked by n_points (here the expected counts): A holds 27, B 24.

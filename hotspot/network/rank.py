@@ -52,21 +52,6 @@ class SegmentRankResult(RankResult):
         columns.append("top_types")
         return columns
 
-    @property
-    def display_headers(self) -> list[str]:
-        short = {"cumulative_share": "cum. share", "length_m": "length m", "per_km": "per km", "unlit_share": "unlit",
-                 "top_types": "mostly", "peak": "peak (share)", "name": "stretch"}
-        return [short.get(c, c) for c in self.display_columns]
-
-    def display_rows(self) -> list[list[str]]:
-        rows = super().display_rows()
-        columns = self.display_columns
-        for row, (_, place) in zip(rows, self.places.iterrows()):
-            row[columns.index("length_m")] = f"{place['length_m']:,.0f}"
-            row[columns.index("per_km")] = f"{place['per_km']:,.0f}"
-            row[columns.index("unlit_share")] = f"{place['unlit_share']:.0%}"
-        return rows
-
 
 def score_lixels(network, snapped, method: str = "count", *, bandwidth_m: float | None = None) -> np.ndarray:
     """Score per lixel: records (plus a tie-break below 1 from the records within 100 m) or network density."""
