@@ -493,7 +493,7 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
     places = gpd.GeoDataFrame(table, geometry=geometries, crs=grid.crs)
     # Places are ranked by what the method scored (ties by records), so the list answers the method's question.
     places = places.sort_values(["score", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
-    places["name"] = _disambiguate(places["name"])
+    places["name"] = disambiguate_names(places["name"])
     places["cumulative_share"] = places["share"].cumsum()
     # Place ids follow rank order so P001 is always the top place.
     places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
@@ -585,10 +585,10 @@ def name_places(frame: pd.DataFrame, geometries) -> list[str]:
     placed["place"] = first["place"].to_numpy()
     centres = shapely.centroid(geometries)
     nearest = _nearest_records(frame, shapely.get_x(centres), shapely.get_y(centres))
-    return _disambiguate(_place_names(placed, n_places, nearest))
+    return disambiguate_names(_place_names(placed, n_places, nearest))
 
 
-def _disambiguate(names: pd.Series) -> list[str]:
+def disambiguate_names(names: pd.Series) -> list[str]:
     """Number repeated names in rank order ("High Street, X", "High Street, X (2)") so each place is unique."""
     seen: dict[str, int] = {}
     result = []

@@ -23,7 +23,7 @@ import pandas as pd
 
 from hotspot.errors import HotspotInputError
 from hotspot.progress import ProgressCallback, resolve
-from hotspot.rank import DEFAULT_TOP, RankResult
+from hotspot.rank import DEFAULT_TOP, RankResult, disambiguate_names
 
 METHODS = ("count", "kde")
 DEFAULT_LENGTH_SHARE = 0.02
@@ -183,7 +183,7 @@ def rank_segments(
         places = places.iloc[:top].copy()
     places["rank"] = np.arange(1, len(places) + 1)
     places["id"] = [f"S{i:03d}" for i in places["rank"]]
-    places["name"] = _number_repeats(places["description"])
+    places["name"] = disambiguate_names(places["description"])
     profiles, monthly = _time_profiles(places, record_label, frame, study.records.has_times)
     _add_timing_columns(places, profiles, monthly, study.records.has_times)
     _add_point_columns(places)
@@ -195,12 +195,3 @@ def rank_segments(
         places=places, method=method, over="segments", total_records=len(frame), profiles=profiles, monthly=monthly,
         notes=notes, has_times=study.records.has_times, network=network, snapped=snapped, lixel_scores=scores,
     )
-
-
-def _number_repeats(names: pd.Series) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return out
