@@ -121,7 +121,7 @@ def _log_comb(a, b):
     return math.lgamma(a + 1.0) - math.lgamma(b + 1.0) - math.lgamma(a - b + 1.0)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def sum_distribution(levels, multiplicity, k_max, s_max):
     """Distribution of the sum of ``j`` values drawn without replacement, for every ``j <= k_max``.
 
@@ -129,6 +129,10 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     often each occurs. Returns ``H`` of shape ``(k_max + 1, s_max + 1)`` with ``H[j, s]`` the
     probability that ``j`` draws sum to ``s``. Works in probabilities (hypergeometric mixing weights
     from log-gamma), so nothing overflows however large the pool.
+
+    Serial on purpose: the levels must be folded in one after another, and a parallel loop over the
+    ~k_max rows inside that loop forks and joins once per distinct value. On a loaded 2-core machine
+    that took 1.6-3.5 s against 0.28-0.33 s serial (100 m grid, 300 m band, 187 levels).
     """
     H = np.zeros((k_max + 1, s_max + 1))
     H[0, 0] = 1.0
@@ -140,7 +144,7 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
         m = multiplicity[g]
         total = pool + m
         top_new = min(s_max, top + min(m, k_max) * u)
-        for j in prange(k_max + 1):
+        for j in range(k_max + 1):
             row = new[j]
             row[: top_new + 1] = 0.0
             if j > total:
