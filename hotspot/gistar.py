@@ -148,7 +148,7 @@ def analytic_z(lag, wsum, w2sum, n, mean, s, islands):
 
 def _analytic(y, lag, wsum, w2sum, k, notes):
     """Gi* z and two-sided p from lag = sum_j w_ij y_j (self included), W_i, S1_i; islands (k == 0) NaN."""
-    from scipy import stats
+    from scipy.special import ndtr  # not scipy.stats (0.7 s to import) for one normal tail
 
     n = y.size
     mean = y.mean()
@@ -166,7 +166,7 @@ def _analytic(y, lag, wsum, w2sum, k, notes):
             notes.append(f"{int(degenerate.sum())} observation(s) have every other observation as neighbour "
                          "(the band covers the whole study area); their z is 0")
     z[islands] = np.nan
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * ndtr(-np.abs(z))
     return z, p, var <= 1e-14 * scale
 
 
@@ -466,6 +466,9 @@ def gi_star_areas(
 
 # --- high level: records in, layer out ------------------------------------------------------------------
 
+CELL_CHOICES = ("needed", "all")
+"""``cells`` for :func:`gi_star_points`: the cells holding records or binned hot/cold, or every study-area cell."""
+
 GRID_WEIGHTS = ("band",)
 AREA_KINDS = ("queen", "rook", "knn", "centroid-band")
 WEIGHT_CHOICES = GRID_WEIGHTS + AREA_KINDS
@@ -577,6 +580,7 @@ def gi_star_points(
     permutations: int = 999,
     seed: int = 0,
     correction: str = "fdr",
+    cells: str = "all",
     progress=None,
 ):
     """Points to counts to Gi*: the call ``hotspot gistar`` and ``hotspot rank --method gistar`` use.
@@ -606,6 +610,11 @@ def gi_star_points(
     k : int, default 8
         Neighbours for "knn".
     permutations, seed, correction, progress : as in :func:`gi_star_grid`.
+    cells : {"all", "needed"}, default "all"
+        Grid cells in the frame: every cell of the study area, or only those an analyst needs
+        (:data:`CELL_CHOICES`): cells holding records or binned hot/cold. The statistic is the same
+        either way (every cell is in the population); the full surfaces are in the result's arrays.
+        Ignored for area weights (every area is a row).
 
     Returns
     -------
@@ -618,6 +627,8 @@ def gi_star_points(
     kind = str(weights).lower()
     if kind not in WEIGHT_CHOICES:
         raise HotspotInputError(f"--weights must be one of {', '.join(WEIGHT_CHOICES)}, got {weights!r}")
+    if cells not in CELL_CHOICES:
+        raise HotspotInputError(f"cells must be one of {', '.join(CELL_CHOICES)}, got {cells!r}")
     xy = records.xy
     if kind in AREA_KINDS:
         if boundaries is None or len(boundaries) == 0:
@@ -664,8 +675,20 @@ def gi_star_points(
         result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     if harm is not None:
         result.notes.append("cell values are total harm (each record's weight), not counts")
-    frame = grid.to_geodataframe(_result_columns(result), where=mask)
+    frame = grid.to_geodataframe(_result_columns(result), where=cells_needed(result) if cells == "needed" else mask)
     return _describe_columns(frame, result), result
+
+
+def cells_needed(result: GiStarResult) -> np.ndarray:
+    """Boolean grid of the study-area cells an analyst needs as features: holding records, or binned hot/cold.
+
+    On a county grid about 7 % of the cells; the rest are empty and not significant, and are
+    still in the raster surfaces (:func:`hotspot.surfaces.write_gistar_surfaces`).
+    """
+    if result.mask is None:
+        raise HotspotInputError("cells_needed works on grid results (gi_star_grid)")
+    counts = np.where(result.mask, result.counts, 0.0)
+    return result.mask & ((counts != 0) | (result.bin != 0))
 
 
 def area_values_from_table(path, areas, *, code_column: str = "area_code", value_column: str = "count") -> np.ndarray:
