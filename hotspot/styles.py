@@ -531,7 +531,10 @@ _VECTOR_STYLES: dict[str, Callable[..., Style]] = {
     "factor": _factor,
 }
 
-STYLE_NAMES = tuple(_VECTOR_STYLES) + ("raster_ramp", "raster_gistar_bins")
+RASTER_STYLES = ("raster_ramp", "raster_gistar_bins")
+"""Styles for GeoTIFFs (``write_geotiff(style=...)``), written as ``.qml`` sidecars."""
+
+STYLE_NAMES = tuple(_VECTOR_STYLES) + RASTER_STYLES
 """Every style name :func:`build_style` and the writers accept."""
 
 
@@ -551,8 +554,8 @@ def build_style(name: str, frame=None, layer: str | None = None, **options) -> S
     **options
         Style-specific options, documented on each style (e.g. ``field`` for ``areas``).
     """
-    if name in ("raster_ramp", "raster_gistar_bins"):
-        raise HotspotInputError("style 'raster_ramp' is for GeoTIFFs: pass style='raster_ramp' to write_geotiff")
+    if name in RASTER_STYLES:
+        raise HotspotInputError(f"style {name!r} is for GeoTIFFs: pass style={name!r} to write_geotiff")
     if name not in _VECTOR_STYLES:
         raise HotspotInputError(f"unknown style {name!r}; choose one of {', '.join(STYLE_NAMES)}")
     try:
