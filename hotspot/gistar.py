@@ -17,9 +17,9 @@ per-cell permutations (whose 2/(R+1) floor makes Benjamini-Hochberg blind on 250
 for integer values, the **exact** distribution of that sum for every (own value, k) class by dynamic
 programming over the value histogram, in probabilities (see ``hotspot.kernels.gistar``). The p-values
 are exact up to floating-point error (about 1e-12 absolute), far below any FDR threshold. Non-integer
-values, non-binary weights, or a histogram too wide for the DP fall back to per-cell permutations,
-seeded per cell so the answer is the same on any number of threads; the result's ``null_method`` says
-which was used.
+values, non-binary weights, or a histogram too wide for the DP fall back to conditional permutations
+from one table of draws shared by every cell (as esda), drawn serially from the seed so the answer is
+the same on any number of threads; the result's ``null_method`` says which was used.
 
 Degenerate inputs are reported in ``notes``, never divided by: islands (no neighbours) get NaN z/p and
 bin 0; zero variance (e.g. all counts zero) gives z = 0, p = 1 everywhere.
@@ -211,10 +211,29 @@ def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift):
     return p
 
 
-def _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed):
-    from hotspot.kernels.gistar import crand_pvalues
+def permutation_table(n: int, k_max: int, permutations: int, seed: int) -> np.ndarray:
+    """(permutations, k_max) int64: each row ``k_max`` distinct indices of ``0 .. n - 2`` in random order.
 
-    p, _, _ = crand_pvalues(y, indptr, np.empty(0, np.int64), data, self_w, lag, int(permutations), int(seed))
+    Drawn once, serially, from ``seed`` (numpy's PCG64), so the p-values do not depend on the
+    thread count. Every observation reads the same rows (esda's approach): each row's first ``k``
+    entries are a uniform ordered sample of ``k`` of the other ``n - 1`` observations, so every
+    observation's pseudo p is a valid Monte Carlo estimate, at the cost of correlation between
+    observations' p-values, as in esda.
+    """
+    rng = np.random.default_rng(seed)
+    table = np.empty((permutations, k_max), dtype=np.int64)
+    for r in range(permutations):
+        table[r] = rng.choice(n - 1, size=k_max, replace=False, shuffle=True)
+    return table
+
+
+def _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed):
+    from hotspot.kernels.gistar import crand_pvalues_table
+
+    k_max = int(np.max(np.diff(indptr))) if indptr.size > 1 else 0
+    k_max = min(k_max, y.size - 1)
+    table = permutation_table(y.size, k_max, int(permutations), int(seed))
+    p, _, _ = crand_pvalues_table(y, indptr, data, self_w, lag, table)
     return p
 
 
@@ -242,7 +261,8 @@ def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed,
     progress("Gi* permutations", 0, 1)
     p = _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed)
     progress("Gi* permutations", 1, 1)
-    return p, f"{permutations} conditional permutations per cell (seeded per cell)", 2.0 / (permutations + 1)
+    return p, (f"{permutations} conditional permutations per cell (one table of draws shared by every cell, "
+               "seeded once, as esda)"), 2.0 / (permutations + 1)
 
 
 def _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask):
@@ -302,7 +322,7 @@ def gi_star_grid(
         per-class null is used instead of permutations (see the module docstring); otherwise this
         many per-cell permutations.
     seed : int, default 0
-        Seed of the per-cell permutation streams (same seed, same p on any thread count).
+        Seed of the shared permutation table (same seed, same p on any thread count).
     correction : {"fdr", "bonferroni", "none"}, default "fdr"
         Multiple-testing correction applied before binning.
     null : {"auto", "exact", "permutation"}, default "auto"
