@@ -684,6 +684,7 @@ def gistar(
     area_counts: Annotated[Optional[Path], typer.Option("--area-counts", help="Instead of points: a CSV of area_code,count joined to --boundaries.", show_default=False)] = None,
     permutations: Annotated[int, typer.Option("--permutations", help="Conditional permutations for the pseudo p (0: analytic p only). Integer counts with binary weights use the exact null instead.", min=0)] = 999,
     correction: Annotated[str, typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, applied before the -3..3 bins.")] = "fdr",
+    all_cells: Annotated[bool, typer.Option("--all-cells", help="Grid cells: write every study-area cell to the GeoPackage and CSV, not only the cells holding records or binned hot/cold (the rasters always hold every cell).")] = False,
     boundaries: BoundariesOpt = None,
     out: OutOpt = None,
     crime_type: CrimeTypeOpt = None,
@@ -703,6 +704,10 @@ def gistar(
     weight: WeightOpt = None,
 ):
     """Getis-Ord Gi* hot and cold spots: GeoPackage layer `gistar` (count, gi_z, gi_p, gi_p_sim, gi_bin) plus a CSV.
+
+    On a grid (--weights band) the layer and CSV hold the cells with records or a hot/cold bin (all with
+    --all-cells), and the whole surface is written as rasters <out>_z.tif, <out>_p.tif and <out>_bin.tif
+    (cloud-optimised GeoTIFFs with QGIS styles).
 
     With --network: Gi* per street segment, neighbours within --band network metres (default 200)."""
     from hotspot.errors import HotspotInputError
@@ -756,7 +761,7 @@ def gistar(
             frame, result = gi_star_points(study.records, grid=grid, mask=mask, cell_size_m=cell_size, band_m=band,
                                            band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
                                            permutations=permutations, seed=seed, correction=correction,
-                                           progress=progress)
+                                           cells="all" if all_cells else "needed", progress=progress)
         from hotspot.outputs import write_csv, write_geopackage
 
         provenance = _provenance("gistar", inputs or ([area_counts] if area_counts else None),
@@ -768,6 +773,11 @@ def gistar(
         gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance,
                                 progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
+        surfaces = {}
+        if area_counts is None and weights == "band":
+            from hotspot.surfaces import write_gistar_surfaces
+
+            surfaces = write_gistar_surfaces(out_path.with_suffix(""), result, grid, provenance=provenance)
     from hotspot.gistar import summary_lines
 
     console = _console(quiet)
@@ -779,9 +789,13 @@ def gistar(
                           "study area)")
     for line in summary_lines(result):
         console.print(line)
-    console.print(f"wrote {gpkg} (layer gistar)")
+    rows = "" if area_counts is not None or weights != "band" else (
+        f", every study-area cell" if all_cells else f", {len(frame):,} cells with records or a hot/cold bin")
+    console.print(f"wrote {gpkg} (layer gistar{rows})")
     console.print(f"wrote {csv}")
-    console.print(f"wrote {_qgis_project(gpkg, [gpkg], provenance)}")
+    for path in surfaces.values():
+        console.print(f"wrote {path} (+ .qml style)")
+    console.print(f"wrote {_qgis_project(gpkg, [gpkg, *surfaces.values()], provenance)}")
 
 
 @app.command()
@@ -1544,6 +1558,27 @@ def report(
 
     console.print(f"wrote {path}")
     console.print(f"wrote {figures_folder(path)}/")
+
+
+@app.command("cache")
+def cache_command(
+    clear: Annotated[bool, typer.Option("--clear", help="Delete every cached table.")] = False,
+):
+    """The parsed-input cache: CSVs already read are kept as Arrow tables so the next command skips parsing.
+
+    It lives in $HOTSPOT_CACHE/parsed (default ~/.cache/hotspot/parsed), keyed by each file's path, size,
+    modification time and first megabyte. Set HOTSPOT_NO_CACHE=1 to neither read nor write it."""
+    from hotspot.ingest.cache import cache_enabled, cache_usage, clear_cache
+
+    folder, n, size = cache_usage()
+    console = _console()
+    if clear:
+        removed, freed = clear_cache()
+        console.print(f"removed {removed:,} cached tables ({freed / 1e6:,.1f} MB) from {folder}")
+        return
+    state = "on" if cache_enabled() else "off (HOTSPOT_NO_CACHE is set)"
+    console.print(f"parsed-input cache {state}: {folder}, {n:,} tables, {size / 1e6:,.1f} MB; clear with "
+                  "`hotspot cache --clear`")
 
 
 @app.command()

@@ -103,7 +103,8 @@ def _run_tile(payload, tile_func, args):
 
 
 def scatter_payloads(client, payloads: list) -> list:
-    """Send each payload to a worker once; returns futures :func:`map_tiles` accepts (cancel them when done)."""
+    """Send each payload to a worker once; returns futures :func:`map_tiles` accepts (drop them when done:
+    the data is released with the last reference)."""
     return client.scatter(list(payloads), hash=False)
 
 
@@ -117,7 +118,7 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
         A module-level function (workers import it by name, so they need ``hotspot`` installed).
     payloads : list
         One tile's inputs each, scattered to the workers before the tasks run; or futures from
-        :func:`scatter_payloads` (left for the caller to cancel).
+        :func:`scatter_payloads` (left for the caller to drop).
     scheduler : str, optional
         Scheduler address used when ``client`` is None; default None: a local 2-worker cluster for this call.
     client : dask.distributed.Client, optional
@@ -156,10 +157,11 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
         done += 1
         report(stage, done, len(payloads))
     results = client.gather(level)
-    client.cancel(futures)
-    client.cancel(level)
-    if owned:
-        client.cancel(data)
+    # Release by dropping the references, never by cancelling finished futures: a cancel also
+    # cancels their dependents, and when one of those was already released by this client (an
+    # intermediate merge of ``combine``) the scheduler fails ``assert ts.who_wants`` and logs an
+    # AssertionError traceback in the middle of a successful run.
+    del futures, level, data
     return results
 
 

@@ -376,10 +376,12 @@ def write_geotiff(
         Extra dataset metadata, default none.
     style : str, optional
         ``"raster_ramp"`` writes a ``<stem>.qml`` sidecar (atomically) that QGIS applies on open:
-        a pseudocolour ramp stretched from the data's minimum to maximum. Default None: no sidecar.
+        a pseudocolour ramp stretched from the data's minimum to maximum; ``"raster_gistar_bins"``
+        a paletted style for Gi* bins -3..3 (:func:`hotspot.styles.raster_gistar_bins_qml`).
+        Default None: no sidecar.
     style_options : mapping, optional
         Keyword options for :func:`hotspot.styles.raster_ramp_qml` (``ramp``, ``vmin``, ``vmax``,
-        ``transparent_below_min``). Default none.
+        ``transparent_below_min``) or :func:`hotspot.styles.raster_gistar_bins_qml`. Default none.
     provenance : Provenance, optional
         Stored as JSON in the ``HOTSPOT_PROVENANCE`` tag, with ``TIFFTAG_SOFTWARE`` and
         ``TIFFTAG_DATETIME``. Default None.
@@ -394,11 +396,14 @@ def write_geotiff(
         raise ValueError(f"array shape {data.shape} does not match the grid {grid.shape}")
     qml = None
     if style is not None:
-        from hotspot.styles import raster_ramp_qml
+        from hotspot.styles import raster_gistar_bins_qml, raster_ramp_qml
 
-        if style != "raster_ramp":
-            raise HotspotInputError(f"GeoTIFFs take style 'raster_ramp', got {style!r}")
-        qml = raster_ramp_qml(data, nodata=nodata, **dict(style_options or {}))
+        if style == "raster_ramp":
+            qml = raster_ramp_qml(data, nodata=nodata, **dict(style_options or {}))
+        elif style == "raster_gistar_bins":
+            qml = raster_gistar_bins_qml(**dict(style_options or {}))
+        else:
+            raise HotspotInputError(f"GeoTIFFs take style 'raster_ramp' or 'raster_gistar_bins', got {style!r}")
     if nodata is not None:
         data = np.where(np.isnan(data), nodata, data)
     all_tags = {k: str(v) for k, v in (tags or {}).items()}

@@ -248,14 +248,18 @@ def force_area_mask(lsoa_names, min_relative: float = FORCE_AREA_MIN_RELATIVE):
     import numpy as np
     import pandas as pd
 
-    names = pd.Series(lsoa_names, dtype=object).fillna("").astype(str).str.strip()
-    authority = names.str.replace(r"\s+\S+$", "", regex=True)
-    named = names != ""
+    # the regular expression runs once per distinct name (about a thousand), not once per record
+    codes, uniques = pd.factorize(pd.Series(lsoa_names, dtype=object).fillna(""))
+    names = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    authority = names.str.replace(r"\s+\S+$", "", regex=True).to_numpy(dtype=object)
+    named_name = (names != "").to_numpy()
+    named = named_name[codes] if codes.size else np.zeros(0, dtype=bool)
     if not named.any():
         return None
-    counts = authority[named].value_counts()
+    counts = pd.Series(authority[codes[named]]).value_counts()
     force = set(counts.index[counts >= min_relative * counts.iloc[0]])
-    return (~named | authority.isin(force)).to_numpy(dtype=bool)
+    own = np.array([a in force for a in authority], dtype=bool)
+    return ~named | own[codes]
 
 
 def study_area_from_records(x, y, *, cell_m: float = AREA_CELL_M, closing_m: float = AREA_CLOSING_M):

@@ -94,6 +94,7 @@ RAMPS: dict[str, tuple[str, ...]] = {
     "density": ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026"),
     "risk": ("#ffffe5", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#8c2d04"),
     "viridis": ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"),
+    "diverging": ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"),
 }
 """Named colour ramps for ``raster_ramp`` (option ``ramp``), low to high."""
 
@@ -530,7 +531,10 @@ _VECTOR_STYLES: dict[str, Callable[..., Style]] = {
     "factor": _factor,
 }
 
-STYLE_NAMES = tuple(_VECTOR_STYLES) + ("raster_ramp",)
+RASTER_STYLES = ("raster_ramp", "raster_gistar_bins")
+"""Styles for GeoTIFFs (``write_geotiff(style=...)``), written as ``.qml`` sidecars."""
+
+STYLE_NAMES = tuple(_VECTOR_STYLES) + RASTER_STYLES
 """Every style name :func:`build_style` and the writers accept."""
 
 
@@ -550,8 +554,8 @@ def build_style(name: str, frame=None, layer: str | None = None, **options) -> S
     **options
         Style-specific options, documented on each style (e.g. ``field`` for ``areas``).
     """
-    if name == "raster_ramp":
-        raise HotspotInputError("style 'raster_ramp' is for GeoTIFFs: pass style='raster_ramp' to write_geotiff")
+    if name in RASTER_STYLES:
+        raise HotspotInputError(f"style {name!r} is for GeoTIFFs: pass style={name!r} to write_geotiff")
     if name not in _VECTOR_STYLES:
         raise HotspotInputError(f"unknown style {name!r}; choose one of {', '.join(STYLE_NAMES)}")
     try:
@@ -662,6 +666,40 @@ def ramp_stops(values, vmin: float, vmax: float, n: int, stretch: str = "quantil
     if not np.all(np.diff(stops) > 0):
         return linear
     return stops
+
+
+def raster_gistar_bins_qml(not_significant_alpha: int = 0) -> str:
+    """A paletted QML for a Gi* bin GeoTIFF (values -3..3): the colours and labels of the ``gistar`` layer style.
+
+    ``not_significant_alpha`` (0..255, default 0) is the opacity of bin 0: transparent by default, so
+    the basemap shows between the hot and cold spots.
+    """
+    entries = "".join(
+        f'        <paletteEntry value="{value}" color="{colour}" alpha="{not_significant_alpha if value == 0 else 255}" '
+        f"label={quoteattr(label)}/>\n"
+        for value, colour, label in GISTAR_CLASSES
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis version="{QGIS_VERSION_TAG}" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">\n'
+        "  <pipe>\n"
+        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
+        "      <rasterTransparency/>\n"
+        "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
+        "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
+        "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
+        "      <colorPalette>\n"
+        + entries
+        + "      </colorPalette>\n"
+        "    </rasterrenderer>\n"
+        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
+        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100" '
+        'colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>\n'
+        '    <rasterresampler maxOversampling="2"/>\n'
+        "  </pipe>\n"
+        "  <blendMode>0</blendMode>\n"
+        "</qgis>\n"
+    )
 
 
 def resolve_style_spec(spec) -> tuple[str, dict]:

@@ -9,7 +9,7 @@ import pytest
 
 from hotspot.errors import HotspotInputError
 from hotspot.grid import Grid
-from hotspot.styles import GISTAR_CLASSES, STYLE_NAMES, build_style, quantile_breaks, raster_ramp_qml, resolve_style_spec
+from hotspot.styles import GISTAR_CLASSES, RASTER_STYLES, STYLE_NAMES, raster_gistar_bins_qml, build_style, quantile_breaks, raster_ramp_qml, resolve_style_spec
 
 
 def qml_root(text: str) -> ET.Element:
@@ -50,7 +50,7 @@ def test_gistar_has_seven_categories_in_diverging_colours():
 
 def test_every_vector_style_is_valid_xml_with_sld():
     for name in STYLE_NAMES:
-        if name == "raster_ramp":
+        if name in RASTER_STYLES:
             continue
         style = build_style(name, cells())
         assert qml_root(style.qml).tag == "qgis"
@@ -221,3 +221,10 @@ def test_gistar_and_factor_colours_stay_apart_for_deuteranopes():
     # Hot stays hot: with deuteranopia, the hot bins are still told from the cold ones by lightness and hue (b*).
     lab = _as_deuteranope([c for _, c, _ in GISTAR_CLASSES])
     assert np.all(lab[:2, 2] > 0) and np.all(lab[-2:, 2] < 0)
+
+
+def test_gistar_bin_raster_style_lists_every_bin_with_the_vector_colours():
+    root = qml_root(raster_gistar_bins_qml())
+    entries = root.findall(".//colorPalette/paletteEntry")
+    assert [(int(e.get("value")), e.get("color"), e.get("label")) for e in entries] == list(GISTAR_CLASSES)
+    assert {int(e.get("value")): int(e.get("alpha")) for e in entries}[0] == 0  # not significant: see-through

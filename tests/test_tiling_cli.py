@@ -57,3 +57,19 @@ def test_national_command_bad_options_are_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path / "a.csv"), "--scheduler",
                           "tcp://127.0.0.1:9"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "--scheduler needs --engine dask" in run.stderr
+
+
+def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_path):
+    """Two forces 60 km apart (as in any multi-force extract): every record is kept; Dask logs no traceback."""
+    rng = np.random.default_rng(5)
+    _write_month(tmp_path / "2023-01-a-street.csv", "2023-01", rng)
+    far = (tmp_path / "2023-01-a-street.csv").read_text().replace(",-0.4", ",-1.2")  # ~55 km west
+    (tmp_path / "2023-01-b-street.csv").write_text(far)
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path), "--out-dir", str(out),
+                          "--engine", "dask", "--workers", "2", "--tile-cells", "256", "--bandwidth", "400",
+                          "--band", "200"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "800 records from 2 files" in run.stderr, run.stderr
+    assert "outside the study area" not in run.stderr
+    assert "Traceback" not in run.stderr and "AssertionError" not in run.stderr, run.stderr

@@ -298,7 +298,9 @@ def _read_geo(source: Source, opts: dict) -> Standard:
 def _read_source(source: Source, opts: dict) -> Standard:
     if source.kind != "csv":
         return _read_geo(source, opts)
-    raw = read_csv_text(source)
+    from hotspot.ingest.cache import read_csv_cached
+
+    raw = read_csv_cached(source, read_csv_text)  # a second run on the same files skips parsing
     names = {normalise(c) for c in raw.columns}
     if {"outcome_type"} <= names and "crime_type" not in names:
         raise HotspotInputError(f"{source.label}: this is a police.uk outcomes file, not street-level crimes; give the -street.csv files")
