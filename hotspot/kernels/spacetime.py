@@ -14,7 +14,16 @@ import numba
 import numpy as np
 from numba import prange
 
-from hotspot.kernels.gistar import _splitmix64
+
+
+@numba.njit(cache=True)
+def _splitmix64(x):
+    # A well-mixed 32-bit seed per permutation block from (seed, block), so blocks get unrelated streams.
+    z = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = z ^ (z >> np.uint64(31))
+    return z & np.uint64(0xFFFFFFFF)
 
 
 @numba.njit(cache=True)
