@@ -93,3 +93,15 @@ def test_bad_options_are_one_line_and_exit_2(args, words):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
     assert words.lower() in lines[0].lower()
+
+
+def test_python_dash_m_hotspot_runs_the_same_command_and_the_version_has_one_source():
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    import hotspot
+
+    result = subprocess.run([sys.executable, "-m", "hotspot", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Usage: python -m hotspot" in result.stdout
+    assert version("hotspot") == hotspot.__version__

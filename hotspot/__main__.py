@@ -1,0 +1,5 @@
+"""``python -m hotspot``: the same command as ``hotspot``."""
+
+from cli import main
+
+main()
