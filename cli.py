@@ -770,8 +770,14 @@ def gistar(
                                  bins=result.p_used,
                                  correction=correction, p_used=result.p_used, crime_types=crime_type,
                                  date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays, weight=weight)
-        gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance,
-                                progress=progress)
+        layers = {"gistar": frame}
+        if area_counts is None and weights == "band":
+            from hotspot.tiling import named_gistar_places
+
+            # Touching hot cells (95 % or more) as ranked, named clusters: the places an analyst briefs.
+            layers["gistar_places"] = named_gistar_places(result, grid, study.records.frame)
+        gpkg = write_geopackage(out_path, layers, styles={"gistar": "gistar", "gistar_places": "ranked"},
+                                provenance=provenance, progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
         surfaces = {}
         if area_counts is None and weights == "band":
@@ -791,7 +797,9 @@ def gistar(
         console.print(line)
     rows = "" if area_counts is not None or weights != "band" else (
         f", every study-area cell" if all_cells else f", {len(frame):,} cells with records or a hot/cold bin")
-    console.print(f"wrote {gpkg} (layer gistar{rows})")
+    console.print(f"wrote {gpkg} (layer gistar{rows}"
+                  + (f"; layer gistar_places: {len(layers['gistar_places']):,} named hot clusters)"
+                     if "gistar_places" in layers else ")"))
     console.print(f"wrote {csv}")
     for path in surfaces.values():
         console.print(f"wrote {path} (+ .qml style)")

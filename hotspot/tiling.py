@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from hotspot.errors import HotspotInputError
 from hotspot.grid import Grid
@@ -704,6 +705,20 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, n + 1))
     return gpd.GeoDataFrame(frame, geometry=[outlines[i] for i in order], crs=grid.crs)
+
+
+def named_gistar_places(result, grid: Grid, frame, *, min_bin: int = 2):
+    """:func:`gistar_places` with a ``name`` for each cluster, built as ranked places' names are
+    (:func:`hotspot.rank.name_places`: the street and LSOA of the records inside, else of the nearest record).
+
+    ``frame`` holds the records (``x``, ``y`` in the grid's CRS, ``location``, ``lsoa_name``, ``crime_type``).
+    """
+    from hotspot.rank import name_places
+
+    places = gistar_places(result, grid, min_bin=min_bin)
+    names = name_places(frame, places.geometry.values) if len(places) and len(frame) else []
+    places.insert(1, "name", pd.Series(list(names) or [""] * len(places), index=places.index, dtype=object))
+    return places
 
 
 def gistar_layers(result, grid: Grid, *, min_bin: int = 2) -> dict:

@@ -69,3 +69,23 @@ def test_cli_writes_needed_cells_and_three_surfaces(tmp_path):
     for name in ("z", "p", "bin"):
         assert (tmp_path / f"g_{name}.tif").exists() and (tmp_path / f"g_{name}.qml").exists()
     assert "cells with records or a hot/cold bin" in run.stderr
+
+
+def test_hot_clusters_are_ranked_and_named_like_ranked_places():
+    """Touching hot cells (bin >= 2) as clusters: their cells are exactly the hot cells, ranked by crimes, each named
+    after the street and LSOA most of its records are on (checked against a count of the records inside)."""
+    import shapely
+
+    from hotspot.tiling import named_gistar_places
+
+    study = load_study([])
+    grid, mask, _, result = _demo_result("needed")
+    places = named_gistar_places(result, grid, study.records.frame)
+    assert len(places) > 0 and places["rank"].tolist() == list(range(1, len(places) + 1))
+    assert places["n_cells"].sum() == int((result.bin >= 2).sum())
+    assert places["crimes"].is_monotonic_decreasing and places["name"].is_unique
+    frame = study.records.frame
+    first = places.geometry.iloc[0]
+    inside = frame[shapely.contains_xy(first, frame["x"].to_numpy(), frame["y"].to_numpy())]
+    street = inside["location"].str.replace(r"^On or near\s+", "", regex=True).value_counts().index[0]
+    assert places["name"].iloc[0].startswith(street)
