@@ -412,3 +412,60 @@ def stream_locations(
         counts = ", ".join(f"{v:,} {r}" for r, v in rejected.items() if v)
         raise HotspotInputError(f"no usable records in the {len(sources)} file(s) ({counts}); check the files and filters")
     return StreamedLocations(x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels)
+
+
+def records_in_cells(inputs: Sequence, grid, cells, *, crime_types: Sequence[str] | None = None,
+                     month_from: str | None = None, month_to: str | None = None):
+    """The located police.uk rows of ``inputs`` falling in the chosen ``cells`` of ``grid``, with their text.
+
+    A second, narrow pass over the files (Longitude, Latitude, Location, LSOA name, Crime type) that keeps only
+    the rows inside ``cells`` (a boolean ``grid.shape`` array, e.g. the hot cells of a national Gi*), so a
+    national run can name its places the way every other command does without holding every record's text.
+    Returns a DataFrame with ``x, y`` (metres, ``grid.crs``), ``location``, ``lsoa_name`` and ``crime_type``.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from hotspot.ingest.projection import WGS84, transform
+    from hotspot.ingest.sources import expand_inputs
+    from hotspot.ingest.tables import normalise
+
+    wanted = {"longitude": "x", "latitude": "y", "location": "location", "lsoa_name": "lsoa_name",
+              "crime_type": "crime_type", "month": "month"}
+    types = set(crime_types or [])
+    parts = []
+    for source in (s for s in expand_inputs(inputs) if s.kind == "csv"):
+        by_norm = {normalise(c): c for c in _header(source)}
+        if "longitude" not in by_norm or "latitude" not in by_norm:
+            continue
+        names = {by_norm[k]: v for k, v in wanted.items() if k in by_norm}
+        stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
+        try:
+            table = pacsv.read_csv(stream, convert_options=pacsv.ConvertOptions(
+                include_columns=list(names), strings_can_be_null=False,
+                column_types={by_norm["longitude"]: pa.float64(), by_norm["latitude"]: pa.float64()}))
+        except (pa.ArrowInvalid, OSError):
+            continue  # files pyarrow cannot read as numbers only lose their names, never their counts
+        frame = table.to_pandas().rename(columns=names)
+        if types and "crime_type" in frame:
+            frame = frame[frame["crime_type"].isin(types)]
+        if "month" in frame and (month_from or month_to):
+            month = frame["month"].astype(str).str.strip()
+            frame = frame[(month >= (month_from or "")) & (month <= (month_to or "9999-99"))]
+        lon = frame["x"].to_numpy(np.float64)
+        lat = frame["y"].to_numpy(np.float64)
+        x, y = transform(lon, lat, WGS84, grid.crs)
+        flat, on_grid = grid.flat_index(np.nan_to_num(x, nan=-1e18), np.nan_to_num(y, nan=-1e18))
+        keep = on_grid & np.isfinite(x) & np.isfinite(y)
+        keep[keep] = np.asarray(cells).ravel()[flat[keep]]
+        part = frame.loc[keep].assign(x=x[keep], y=y[keep])
+        parts.append(part)
+    columns = ["x", "y", "location", "lsoa_name", "crime_type"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in "xy" else object) for c in columns})
+    out = pd.concat(parts, ignore_index=True)
+    for column in columns:
+        if column not in out:
+            out[column] = ""
+    return out[columns]

@@ -892,7 +892,17 @@ def run_national(
     if gistar:
         t = time.perf_counter()
         layers = gistar_layers(result.gistar, grid, min_bin=min_bin)
-        result.places = layers["gistar_places"]
+        places = layers["gistar_places"]
+        if len(places):
+            from hotspot.rank import name_places
+            from hotspot.stream import records_in_cells
+
+            # The streamed locations carry no text; a narrow second pass reads the rows in the hot cells to name them.
+            inside = records_in_cells(inputs, grid, np.asarray(result.gistar.bin) >= min_bin, crime_types=crime_types,
+                                      month_from=month_from, month_to=month_to)
+            places.insert(1, "name", name_places(inside, places.geometry.values) if len(inside) else
+                          [f"Place {r}" for r in places["rank"]])
+        result.places = places
         from hotspot.styles import default_styles
 
         paths["gistar"] = write_geopackage(out_dir / "gistar.gpkg", layers, styles=default_styles(layers),

@@ -47,6 +47,8 @@ def test_national_command_writes_cog_and_gistar_layers(tmp_path):
     assert {"gistar_cells", "gistar_places"} <= set(layers)
     places = gpd.read_file(out / "gistar.gpkg", layer="gistar_places")
     assert len(places) >= 1 and places["rank"].iloc[0] == 1
+    # Named as every other command names places: the street and LSOA of the records inside.
+    assert places["name"].iloc[0] == "X, X 001A"
 
 
 def test_national_command_bad_options_are_one_line(tmp_path):
