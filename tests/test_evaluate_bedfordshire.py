@@ -39,4 +39,5 @@ def test_backtest_on_bedfordshire(bedfordshire):
     assert summary.loc["combined", "pai"] > summary.loc["kde_400m", "pai"]
     assert (folds.pivot(index="fold", columns="method", values="pai")["combined"]
             > folds.pivot(index="fold", columns="method", values="pai")["previous_period"]).all()
-    assert any("combined blend by test month" in note for note in result.notes)
+    assert any("combined: blend for the latest test month" in note for note in result.notes)
+    assert (folds.loc[folds["method"] == "combined", "blend"].str.len() > 0).all()

@@ -55,7 +55,10 @@ def test_evaluate_on_harm_and_rank_combined_say_what_they_did(tmp_path):
     assert result.exit_code == 0, result.output
     comparisons = pd.read_csv(tmp_path / "e_comparisons.csv")
     assert set(comparisons["baseline"]) == {"P_since_map_change", "self_exciting"}
-    assert "combined blend by test month" in result.output
+    # One line for the latest blend (not one per fold); every month's blend is in the folds CSV.
+    assert "combined: blend for the latest test month" in result.output
+    folds = pd.read_csv(tmp_path / "e.csv")
+    assert (folds.loc[folds["method"] == "combined", "blend"].str.len() > 0).all()
     result = _invoke(["rank", "--method", "combined", "--top", "3", "--out", str(tmp_path / "r.gpkg")])
     assert result.exit_code == 0, result.output
     assert "combined: counts" in result.output and "backtest PAI" in result.output

@@ -324,9 +324,15 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
     for name, forecaster in forecasters.items():
         fits = getattr(forecaster, "fits", None)
         if fits:
-            text = "; ".join(f"{month_text(start)}: {describe_weights(f.weights)}"
-                             for start, f in zip(starts, fits[-len(starts):]))
-            notes.append(f"{name} blend by test month: {text}")
+            # One line for the terminal (the latest blend); every test month's blend goes in the folds table.
+            blends = {month_text(start): describe_weights(f.weights) for start, f in zip(starts, fits[-len(starts):])}
+            if "blend" not in folds:
+                folds["blend"] = ""
+            rows = folds["method"] == name
+            folds.loc[rows, "blend"] = folds.loc[rows, "test_from"].map(blends).fillna("")
+            last = list(blends)[-1]
+            notes.append(f"{name}: blend for the latest test month ({last}): {blends[last]}; every test month's "
+                         "blend is in the folds table (column blend)")
         chosen = getattr(forecaster, "chosen", None)
         if chosen and not fits and isinstance(chosen[0], float):
             notes.append(f"{name} bandwidth by fold (m): " + ", ".join(f"{b:g}" for b in chosen[-len(starts):]))
