@@ -776,7 +776,8 @@ def gistar(
 
             # Touching hot cells (95 % or more) as ranked, named clusters: the places an analyst briefs.
             layers["gistar_places"] = named_gistar_places(result, grid, study.records.frame)
-        gpkg = write_geopackage(out_path, layers, styles={"gistar": "gistar", "gistar_places": "ranked"},
+        styles = {"gistar": "gistar", "gistar_places": "ranked"}
+        gpkg = write_geopackage(out_path, layers, styles={k: v for k, v in styles.items() if k in layers},
                                 provenance=provenance, progress=progress)
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
         surfaces = {}
