@@ -136,6 +136,19 @@ class _Symbol:
     size_mm: float = 3.0
 
 
+
+_RASTER_QML_TAIL = (
+    "    </rasterrenderer>\n"
+    '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
+    '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100" '
+    'colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>\n'
+    '    <rasterresampler maxOversampling="2"/>\n'
+    "  </pipe>\n"
+    "  <blendMode>0</blendMode>\n"
+    "</qgis>\n"
+)
+"""The end of every raster QML (renderer close, neutral colour pipe, blend mode): the same for ramps and palettes."""
+
 def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
     """``#rrggbb`` -> QGIS ``"r,g,b,a"`` (a 0..255)."""
     h = hex_colour.lstrip("#")
@@ -634,14 +647,7 @@ def raster_ramp_qml(
         + "".join(items)
         + "        </colorrampshader>\n"
         "      </rastershader>\n"
-        "    </rasterrenderer>\n"
-        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
-        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100" '
-        'colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>\n'
-        '    <rasterresampler maxOversampling="2"/>\n'
-        "  </pipe>\n"
-        + "  <blendMode>0</blendMode>\n"
-        "</qgis>\n"
+        + _RASTER_QML_TAIL
     )
 
 
@@ -691,14 +697,7 @@ def raster_gistar_bins_qml(not_significant_alpha: int = 0) -> str:
         "      <colorPalette>\n"
         + entries
         + "      </colorPalette>\n"
-        "    </rasterrenderer>\n"
-        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
-        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100" '
-        'colorizeRed="255" colorizeGreen="128" colorizeBlue="128"/>\n'
-        '    <rasterresampler maxOversampling="2"/>\n'
-        "  </pipe>\n"
-        "  <blendMode>0</blendMode>\n"
-        "</qgis>\n"
+        + _RASTER_QML_TAIL
     )
 
 
