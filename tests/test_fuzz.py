@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cli
+from tests.test_faults import run_main
 from hotspot.errors import HotspotInputError
 from hotspot.ingest import read_records
 
@@ -114,18 +115,7 @@ VALUES = st.one_of(
 
 
 def _run(args: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    argv = sys.argv
-    sys.argv = ["hotspot", *args]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            cli.main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return code, err.getvalue()
+    return run_main(*args)
 
 
 @pytest.mark.realdata
