@@ -164,7 +164,7 @@ class _RichProgress:
 
 def _qgis_project(out: Path, written, provenance=None) -> Path:
     """One QGIS project per run: ``<out stem>.qgs`` beside the outputs, opening every layer written."""
-    from hotspot.qgis_project import write_qgis_project
+    from hotspot.io.qgis_project import write_qgis_project
 
     out = Path(out)
     maps = [Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == out.parent]
@@ -179,20 +179,23 @@ def _load_study(
     inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours=None, weekdays=None, progress=None,
     demo_scenario="town",
 ):
-    """Read records (or the demo), apply filters, report rejects; returns a ``hotspot.study.Study``."""
-    from hotspot.study import load_study
+    """Read records (or the demo), apply filters, report rejects; returns a ``hotspot.ingest.study.Study``."""
+    from boundaries.demo import demo_scenario as demo_scenario_named
+    from hotspot.ingest.study import load_study
 
     study = load_study(
         [str(p) for p in inputs or []], boundaries=boundaries, crime_types=crime_type, date_from=date_from,
         date_to=date_to, hours=hours, weekdays=weekdays, crs=crs, progress=progress, reading=dict(_READING_OPTIONS),
-        demo_scenario=demo_scenario,
+        demo=None if inputs else demo_scenario_named(demo_scenario),
     )
     _report_rejects(study.records, quiet)
     boundary_notes = list(getattr(study.boundaries, "attrs", {}).get("notes", [])) if boundaries is not None else []
     for note in study.records.notes + boundary_notes + study.notes:
         _console(quiet).print(f"[dim]{note}[/dim]")
     if rejects is not None:
-        path = study.records.write_rejects(rejects)
+        from hotspot.io.outputs import write_rejects
+
+        path = write_rejects(study.records, rejects)
         _console(quiet).print(f"rejected rows written to {path}")
     return study
 
@@ -217,7 +220,7 @@ def _add_factors(study, specs) -> None:
 def _preflight(quiet, inputs=None, boundaries=None, date_from=None, date_to=None, hours=None, weekdays=None, crs=None,
                outputs=(), hours_option="--hours") -> None:
     """Check every option, path and output before any data is read; print what was cleaned up."""
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_filters(date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays, crs=crs,
                            hours_option=hours_option)
@@ -232,7 +235,7 @@ def _apply_weight(study, weight, quiet: bool):
         return study
     from dataclasses import replace
 
-    from hotspot.harm import apply_weights
+    from hotspot.stats.harm import apply_weights
 
     records, notes = apply_weights(study.records, weight)
     for note in notes:
@@ -241,7 +244,7 @@ def _apply_weight(study, weight, quiet: bool):
 
 
 def _report_rejects(records, quiet: bool) -> None:
-    from hotspot.records import REJECT_REASONS
+    from hotspot.core.records import REJECT_REASONS
 
     console = _console(quiet)
     counts = {k: v for k, v in records.reject_counts.items() if v}
@@ -261,7 +264,7 @@ def rank(
     inputs: Inputs = None,
     method: Annotated[str, typer.Option("--method", help="How cells are scored: count (records per cell), gistar (Gi* z, "
                       "significant hot cells only), kde (quartic density), rtm (risk terrain score), combined "
-                      "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.evaluate).")] = "count",
+                      "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.forecast.combined).")] = "count",
     over: Annotated[str, typer.Option("--over", help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
                     "streets (police.uk 'On or near' locations) or segments (street stretches of --network).")] = "grid",
     merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge top cells into named places (a best cell plus "
@@ -301,7 +304,7 @@ def rank(
     """Rank places for patrol planning and write them as a GeoPackage layer `ranked` plus a CSV.
 
     With --over segments: street stretches (lines) from --network, with rank, name, count, length_m and per_km."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     if top is not None and area_share is not None:
         raise HotspotInputError("give either --top or --area-share, not both")
@@ -309,8 +312,8 @@ def rank(
         if hours is not None:
             raise HotspotInputError(f"--nte sets --hours {NTE_HOURS}; give one of them")
         hours = NTE_HOURS
-    from hotspot import validate
-    from hotspot.rank import METHODS, OVER
+    from hotspot.ingest import validate
+    from hotspot.places.rank import METHODS, OVER
 
     validate.check_choice(method, METHODS, "--method")
     validate.check_choice(over, OVER + ("segments",), "--over")
@@ -341,7 +344,7 @@ def rank(
             raise HotspotInputError(str(exc).replace(f"--hours {NTE_HOURS}", f"--nte ({NTE_HOURS})")) from None
         _add_factors(study, specs)
         study = _apply_weight(study, weight, quiet)
-        from hotspot.rank import rank_places
+        from hotspot.places.rank import rank_places
 
         result = rank_places(study, method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
                              merge=merge, bandwidth_m=bandwidth, band_m=band, bandwidth_rule=bandwidth_rule,
@@ -356,7 +359,7 @@ def rank(
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
     written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
-        from hotspot.report import build_report, report_title
+        from hotspot.report.html import build_report, report_title
 
         written.append(build_report(
             report_path, title=report_title(study), ranked=result, boundaries=study.boundaries,
@@ -381,8 +384,9 @@ NTE_HOURS = "19:00-07:00"
 def _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type, date_from,
                    date_to, hours, weekdays, crs, rejects, quiet, progress):
     """Records on a street network: the demo scenario (no INPUT, --network demo or none) or INPUT snapped to --network."""
-    from hotspot.errors import HotspotInputError
-    from hotspot.network.study import demo_network_study, network_study
+    from hotspot.core.errors import HotspotInputError
+    from boundaries.demo.network import demo_network_study
+    from hotspot.network.study import network_study
 
     console = _console(quiet)
     if not inputs and network in (None, "demo"):
@@ -410,7 +414,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
     with _RichProgress(quiet) as progress:
         ns = _network_study(inputs, network, segment_length, snap_tolerance, junctions, boundaries, crime_type,
                             date_from, date_to, hours, weekdays, crs, rejects, quiet, progress)
-        from hotspot.network.rank import rank_segments
+        from hotspot.places.segments import rank_segments
 
         result = rank_segments(ns.study, ns.network, ns.snapped, method=method, top=top, length_share=area_share,
                                bandwidth_m=bandwidth, progress=progress)
@@ -423,7 +427,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
     written = result.write(out_path, provenance=provenance, suppress_below=suppress)
     written.append(_qgis_project(written[0], written, provenance))
     if report_path is not None:
-        from hotspot.report import build_report
+        from hotspot.report.html import build_report
 
         written.append(build_report(
             report_path, title=result.title, ranked=result, boundaries=None, weekday_hour=result.weekday_hour(),
@@ -440,7 +444,7 @@ def _rank_segments(inputs, network, segment_length, snap_tolerance, junctions, m
 
 def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth, out,
                  boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects, quiet):
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
     from hotspot.network.nkde import DEFAULT_BANDWIDTH_M, check_options
 
     check_options(kernel=kernel, estimator=estimator, bandwidth_m=bandwidth)
@@ -458,7 +462,7 @@ def _kde_network(inputs, network, segment_length, snap_tolerance, junctions, est
         density = network_kde(ns.network, ns.snapped.edge[ok], ns.snapped.offset_m[ok], bandwidth_m=bandwidth,
                               kernel=kernel, estimator=estimator, progress=progress)
         frame = density_frame(ns.network, density, lixel_counts(ns.network, ns.snapped))
-        from hotspot.outputs import write_geopackage
+        from hotspot.io.outputs import write_geopackage
 
         provenance = _provenance("kde", inputs, ns.study, network=network or "demo", estimator=estimator, kernel=kernel,
                                  bandwidth_m=bandwidth, segment_length_m=segment_length, snap_tolerance_m=snap_tolerance,
@@ -487,7 +491,7 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
 
         frame, result = gi_star_segments(ns.network, lixel_counts(ns.network, ns.snapped), band_m=band,
                                          permutations=permutations, seed=seed, correction=correction, progress=progress)
-        from hotspot.outputs import write_csv, write_geopackage
+        from hotspot.io.outputs import write_csv, write_geopackage
 
         provenance = _provenance("gistar", inputs, ns.study, network=network or "demo", band_m=band, weights="network band",
                                  permutations=permutations, seed=seed, correction=correction, p_used=result.p_used,
@@ -495,7 +499,7 @@ def _gistar_network(inputs, network, segment_length, snap_tolerance, junctions, 
                                  records_not_snapped=ns.snapped.n_not_snapped)
         gpkg = write_geopackage(out_path, {"gistar": frame}, styles={"gistar": "gistar"}, provenance=provenance)
         csv = write_csv(frame.drop(columns="geometry"), out_path.with_suffix(".csv"), provenance=provenance)
-    from hotspot.gistar import summary_lines
+    from hotspot.stats.gistar import summary_lines
 
     console = _console(quiet)
     for line in summary_lines(result):
@@ -520,7 +524,7 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         if specs:
             features = read_factors(specs, ns.network.crs)
         elif not inputs:
-            from boundaries.demo import demo_town
+            from boundaries.demo.town import demo_town
 
             features = {k: v for k, v in demo_town().features.items() if k in ("licensed_premises", "bus_stops", "decoy")}
         else:
@@ -532,7 +536,7 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
         counts = lixel_counts(ns.network, ns.snapped)
         model, _ = select_and_fit(counts, factors, ns.network.lixels["length_m"])
         frame = risk_frame(ns.network, counts, factors, model)
-        from hotspot.outputs import write_csv, write_geopackage
+        from hotspot.io.outputs import write_csv, write_geopackage
 
         provenance = _provenance("rtm", inputs, ns.study, network=network or "demo",
                                  factors=[str(s) for s in specs] if specs else ("demo" if not inputs else None),
@@ -558,7 +562,7 @@ def _rtm_network(inputs, network, segment_length, snap_tolerance, junctions, spe
 def _print_ranked(result, quiet: bool, rest_in=None) -> None:
     from rich.console import Console
 
-    from hotspot.tables import ranked_table
+    from hotspot.places.tables import ranked_table
 
     console = Console(quiet=quiet)
     printed = ranked_table(result, width=console.width, rest_in=str(rest_in) if rest_in else None)
@@ -601,7 +605,7 @@ def kde(
 
     With --network: network kernel density along the streets (bandwidth in network metres, default 200), written
     as the line layer `network_kde` (density_per_km per segment) of a GeoPackage (default hotspot-out/kde_network.gpkg)."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     if network is not None:
         return _kde_network(inputs, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth, out,
@@ -609,10 +613,10 @@ def kde(
     out_path = out if out is not None else Path("hotspot-out") / "kde.tif"
     if out_path.suffix.lower() not in (".tif", ".tiff"):
         raise HotspotInputError(f"--out {out_path}: the kde surface is a GeoTIFF; give a path ending in .tif")
-    from hotspot.kde import check_options
+    from hotspot.stats.kde import check_options
 
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth)
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_share(hotspot_share, "--hotspot-share")
     validate.check_choice(bandwidth_rule, validate.BANDWIDTH_RULES, "--bandwidth-rule")
@@ -622,14 +626,14 @@ def kde(
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         study = _apply_weight(study, weight, quiet)
-        from hotspot.kde import density_for_study
+        from hotspot.stats.density import density_for_study
 
         result = density_for_study(study, cell_size_m=cell_size, bandwidth_m=bandwidth, bandwidth_rule=bandwidth_rule,
                                    kernel=kernel, units=units, edge_correction=edge_correction, binned=binned,
                                    progress=progress)
         hotspots = None
         if hotspot_share is not None:
-            from hotspot.surface_hotspots import surface_hotspots
+            from hotspot.places.surface import surface_hotspots
 
             frame = study.records.frame
             hotspots = surface_hotspots(result, top_share=hotspot_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy(),
@@ -641,7 +645,7 @@ def kde(
     console.print(study.describe_area())
     console.print(f"grid {result.grid.nrows:,} rows x {result.grid.ncols:,} columns of {result.grid.cell_size:g} m cells; "
                   f"{result.n_points:,} crimes at {result.n_locations:,} distinct locations")
-    from hotspot.tables import DENSITY_UNITS
+    from hotspot.places.tables import DENSITY_UNITS
 
     console.print(f"{result.description}; peak {float(np.nanmax(result.surface)):,.4g} {DENSITY_UNITS[result.units]}; "
                   f"{result.mass_on_grid:.1%} of the kernel mass lies on the mapped cells")
@@ -654,7 +658,7 @@ def kde(
     maps = [result.to_geotiff(out_path, provenance=provenance)]
     console.print(f"wrote {maps[0]}")
     if hotspots is not None:
-        from hotspot.outputs import write_geopackage
+        from hotspot.io.outputs import write_geopackage
 
         gpkg = write_geopackage(out_path.with_suffix(".gpkg"), {"kde_hotspots": hotspots},
                                 styles={"kde_hotspots": "kde_hotspots"}, provenance=provenance)
@@ -662,7 +666,7 @@ def kde(
         console.print(f"{len(hotspots):,} hotspot polygon(s) in the top {hotspot_share:.1%} of cells cover "
                       f"{covered_km2:,.2f} km2 ({covered_km2 / study.area_km2:.2%} of the study area) and hold "
                       f"{hotspots['share_of_points'].sum():.1%} of the crimes")
-        from hotspot.tables import PRINTED_ROWS
+        from hotspot.places.tables import PRINTED_ROWS
 
         for spot in hotspots.head(PRINTED_ROWS).itertuples():
             console.print(f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
@@ -710,8 +714,8 @@ def gistar(
     (cloud-optimised GeoTIFFs with QGIS styles).
 
     With --network: Gi* per street segment, neighbours within --band network metres (default 200)."""
-    from hotspot.errors import HotspotInputError
-    from hotspot.multiple_testing import check_correction
+    from hotspot.core.errors import HotspotInputError
+    from hotspot.stats.multiple_testing import check_correction
 
     check_correction(correction)
     if network is not None:
@@ -722,8 +726,8 @@ def gistar(
                                correction, out, boundaries, crime_type, date_from, date_to, hours, weekdays, crs, rejects,
                                quiet)
     out_path = _default_out(out, "gistar")
-    from hotspot import validate
-    from hotspot.gistar import AREA_KINDS, GRID_WEIGHTS
+    from hotspot.ingest import validate
+    from hotspot.stats.gistar import AREA_KINDS, GRID_WEIGHTS
 
     validate.check_choice(weights, GRID_WEIGHTS + AREA_KINDS, "--weights")
     validate.check_choice(band_rule, validate.BAND_RULES, "--band-rule")
@@ -743,7 +747,7 @@ def gistar(
             if weights == "band":
                 raise HotspotInputError("--area-counts works on areas: use --weights queen, rook, knn or centroid-band")
             from boundaries.load import read_boundaries
-            from hotspot.gistar import area_values_from_table, gi_star_area_counts
+            from hotspot.stats.gistar import area_values_from_table, gi_star_area_counts
 
             areas = read_boundaries(boundaries, crs=crs) if crs else read_boundaries(boundaries)
             values = area_values_from_table(area_counts, areas)
@@ -752,9 +756,9 @@ def gistar(
         else:
             study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
             study = _apply_weight(study, weight, quiet)
-            from hotspot.gistar import gi_star_points
+            from hotspot.stats.gistar import gi_star_points
 
-            from hotspot.memory import BYTES_PER_CELL
+            from hotspot.core.memory import BYTES_PER_CELL
 
             grid, mask = (study.grid(cell_size, bytes_per_cell=BYTES_PER_CELL["gistar"]) if weights == "band"
                           else (None, None))
@@ -762,7 +766,7 @@ def gistar(
                                            band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
                                            permutations=permutations, seed=seed, correction=correction,
                                            cells="all" if all_cells else "needed", progress=progress)
-        from hotspot.outputs import write_csv, write_geopackage
+        from hotspot.io.outputs import write_csv, write_geopackage
 
         provenance = _provenance("gistar", inputs or ([area_counts] if area_counts else None),
                                  None if area_counts is not None else study, cell_size_m=cell_size, band_m=result.band_m,
@@ -772,7 +776,7 @@ def gistar(
                                  date_from=date_from, date_to=date_to, hours=hours, weekdays=weekdays, weight=weight)
         layers = {"gistar": frame}
         if area_counts is None and weights == "band":
-            from hotspot.tiling import named_gistar_places
+            from hotspot.scale.tiling import named_gistar_places
 
             # Touching hot cells (95 % or more) as ranked, named clusters: the places an analyst briefs.
             layers["gistar_places"] = named_gistar_places(result, grid, study.records.frame)
@@ -782,10 +786,10 @@ def gistar(
         csv = write_csv(frame, out_path.with_suffix(".csv"), provenance=provenance)
         surfaces = {}
         if area_counts is None and weights == "band":
-            from hotspot.surfaces import write_gistar_surfaces
+            from hotspot.io.surfaces import write_gistar_surfaces
 
             surfaces = write_gistar_surfaces(out_path.with_suffix(""), result, grid, provenance=provenance)
-    from hotspot.gistar import summary_lines
+    from hotspot.stats.gistar import summary_lines
 
     console = _console(quiet)
     if area_counts is None:
@@ -833,25 +837,25 @@ def trends(
     """Emerging hot spots (ArcGIS categories: new, consecutive, intensifying, persistent, diminishing, sporadic,
     oscillating, historical): GeoPackage layer `trends` (column `category`) plus a CSV. No INPUT: the demo town's
     space-time scenario."""
-    from hotspot.multiple_testing import check_correction
+    from hotspot.stats.multiple_testing import check_correction
 
     check_correction(correction)
     from hotspot.spacetime.trends import check_options
 
     check_options(slice=slice_, over=over, alpha=alpha, time_window=time_window)
     out_path = _default_out(out, "trends")
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_metres(band, "--band")
     validate.check_metres(cell_size, "--cell-size")
     if report_path is not None and report_path.suffix.lower() not in (".html", ".htm"):
-        from hotspot.errors import HotspotInputError
+        from hotspot.core.errors import HotspotInputError
 
         raise HotspotInputError(f"--report {report_path}: the report is HTML; give a path ending in .html")
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
                outputs=[(out_path, "--out"), (rejects, "--rejects"), (report_path, "--report")])
     if not inputs and not crime_type:
-        from boundaries.demo_spacetime import TREND_TYPE
+        from boundaries.demo.spacetime import TREND_TYPE
 
         crime_type = [TREND_TYPE]  # the demo scenario's planted trends
     with _RichProgress(quiet) as progress:
@@ -861,7 +865,7 @@ def trends(
 
         result = trends_for_study(study, slice=slice_, over=over, cell_size_m=cell_size, band_m=band,
                                   time_window=time_window, alpha=alpha, correction=correction, progress=progress)
-        from hotspot.outputs import write_csv, write_geopackage
+        from hotspot.io.outputs import write_csv, write_geopackage
 
         provenance = _provenance("trends", inputs, study, slice=slice_, over=over, cell_size_m=cell_size,
                                  band_m=result.gi.band_m, time_window=time_window, alpha=alpha, correction=correction,
@@ -875,7 +879,7 @@ def trends(
                                      provenance=provenance))
         written.append(_qgis_project(written[0], written, provenance))
         if report_path is not None:
-            from hotspot.report import build_report, report_title
+            from hotspot.report.html import build_report, report_title
 
             written.append(build_report(report_path, title=f"Emerging hot spots: {report_title(study)}",
                                         trends=result, boundaries=study.boundaries, notes=study.notes + result.notes,
@@ -911,7 +915,7 @@ def nearrepeat(
 ):
     """Near-repeats: the Knox test (observed vs Monte Carlo expected pairs by distance and time band, Knox ratios and
     p-values, as the Near Repeat Calculator reports them). No INPUT: the demo town's space-time scenario (burglary)."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     out_path = out if out is not None else Path("hotspot-out") / "nearrepeat.csv"
     if out_path.suffix.lower() != ".csv":
@@ -923,7 +927,7 @@ def nearrepeat(
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
                outputs=[(out_path, "--out"), (rejects, "--rejects")])
     if not inputs and not crime_type:
-        from boundaries.demo_spacetime import NEAR_REPEAT_TYPE
+        from boundaries.demo.spacetime import NEAR_REPEAT_TYPE
 
         crime_type = [NEAR_REPEAT_TYPE]  # the demo scenario's near-repeat chains
     with _RichProgress(quiet) as progress:
@@ -934,7 +938,7 @@ def nearrepeat(
         result = knox_for_study(study, time_unit=time_unit, distance_band_m=distance_band, distance_bands=distance_bands,
                                 same_location=same_location, time_band=time_band, time_bands=time_bands,
                                 permutations=permutations, seed=seed, progress=progress)
-        from hotspot.outputs import write_csv
+        from hotspot.io.outputs import write_csv
 
         provenance = _provenance("nearrepeat", inputs, study, distance_band_m=distance_band,
                                  distance_bands=distance_bands, same_location=same_location,
@@ -985,7 +989,7 @@ def demo(
     quiet: QuietOpt = False,
 ):
     """Write the demo town (crimes as police.uk CSVs and with times, boundaries, risk features, truth) as ordinary files."""
-    from boundaries.demo import write_demo
+    from boundaries.demo.town import write_demo
 
     _preflight(quiet, outputs=[(out / "README.txt", "--out")])
     written = write_demo(out)
@@ -1016,10 +1020,10 @@ def areas(
     quiet: QuietOpt = False,
 ):
     """Area table (counts, rank, share, quintile 1 = busiest, rates with exact CIs, IMD deciles, Gini): layer `areas` plus CSVs."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     out_path = _default_out(out, "areas")
-    from hotspot.areas import JOINS, LEVELS
+    from hotspot.stats.areas import JOINS, LEVELS
 
     if join not in JOINS:
         raise HotspotInputError(f"--join must be one of {', '.join(JOINS)}, got {join!r}")
@@ -1036,14 +1040,14 @@ def areas(
             raise HotspotInputError("areas needs area polygons: give --boundaries PATH (LSOAs or wards)")
         demo_lookup = None
         if study.is_demo and boundaries is None:
-            from boundaries.demo import population_table
+            from boundaries.demo.town import population_table
 
             if population is None:
                 population = population_table()
             if lookup is None:
                 wards = study.demo.wards[["area_code", "area_name"]].rename(columns={"area_code": "ward_code", "area_name": "ward_name"})
                 demo_lookup = study.boundaries[["area_code", "ward_code"]].merge(wards, on="ward_code", how="left")
-        from hotspot.areas import area_statistics
+        from hotspot.stats.areas import area_statistics
 
         result = area_statistics(study.records, study.boundaries, population=population, imd=imd,
                                  lookup=lookup if lookup is not None else demo_lookup, join=join, per_year=per_year,
@@ -1093,7 +1097,7 @@ def _print_areas(result, quiet: bool, n_rows: int = 10) -> None:
             table.add_row(*[cells[c] for c in shown])
         return table
 
-    from hotspot.tables import fit_columns
+    from hotspot.places.tables import fit_columns
 
     # One line per area at any width: the ward, IMD decile and quintile go first when the terminal is narrow.
     table = build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), console.width))
@@ -1156,14 +1160,14 @@ def evaluate(
     weight: WeightOpt = None,
 ):
     """Rolling-origin backtest: hit rate, PAI, PEI*, RRI and compactness per method with intervals, as CSV."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     out_path = out if out is not None else Path("hotspot-out") / "evaluate.csv"
     if out_path.suffix.lower() != ".csv":
         raise HotspotInputError(f"--out {out_path}: evaluate writes CSV; give a path ending in .csv")
-    from hotspot.evaluate import check_area_share
+    from hotspot.stats.accuracy import check_area_share
 
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_share(area_share, "--area-share")
     check_area_share(area_share)
@@ -1182,8 +1186,8 @@ def evaluate(
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         study = _apply_weight(study, weight, quiet)
-        from hotspot.evaluate import backtest, default_forecasters
-        from hotspot.grid import Grid
+        from hotspot.forecast.backtest import backtest, default_forecasters
+        from hotspot.core.grid import Grid
 
         records = study.records
         area = study.study_area()
@@ -1202,7 +1206,7 @@ def evaluate(
             methods = {m: f for m, f in methods.items() if m in method}
         result = backtest(records, grid, methods, area_share=area_share, train_months=train_months,
                           test_months=test_months, n_folds=folds, mask=mask, area_shares=shares, progress=progress)
-        from hotspot.outputs import write_csv
+        from hotspot.io.outputs import write_csv
 
         provenance = _provenance("evaluate", inputs, study, cell_size_m=cell_size, area_share=area_share,
                                  budgets=shares, train_months=train_months, test_months=test_months, folds=folds,
@@ -1310,7 +1314,7 @@ def rtm_command(
 
     distances_m = parse_distances(distances)
     specs = collect_factor_specs(factor, factors_toml)
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_metres(cell_size, "--cell-size")
     if test_from is not None:
@@ -1368,7 +1372,7 @@ def _print_rtm(built, quiet: bool, seconds: float) -> None:
     places = result.priority_places
     console.print(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells of "
                   f"{result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)")
-    from hotspot.tables import PRINTED_ROWS
+    from hotspot.places.tables import PRINTED_ROWS
 
     for place in places.head(PRINTED_ROWS).itertuples():
         # Figures on the first line, the factors in words on the next: each fits 80 columns.
@@ -1452,7 +1456,7 @@ def _wire_reading_options() -> None:
 
 
 def _in_one_output_run(callback):
-    """Run a command inside ``hotspot.atomic.output_run``: its files replace the old ones together, or none do."""
+    """Run a command inside ``hotspot.core.atomic.output_run``: its files replace the old ones together, or none do."""
     import functools
     import inspect
 
@@ -1460,7 +1464,7 @@ def _in_one_output_run(callback):
 
     @functools.wraps(callback)
     def wrapper(*args, **kwargs):
-        from hotspot.atomic import output_run
+        from hotspot.core.atomic import output_run
 
         with output_run():
             return callback(*args, **kwargs)
@@ -1486,7 +1490,7 @@ def _cli_words(message: str) -> str:
 def _provenance(command: str, inputs, study=None, **parameters):
     """Provenance for a command's outputs (pass as ``provenance=`` to write_geopackage/write_csv/write_geotiff):
     version, command line, ``parameters``, input files with sizes and SHA-256, records kept and rejected, UTC time."""
-    from hotspot.provenance import Provenance
+    from hotspot.io.provenance import Provenance
 
     if study is not None and hasattr(study, "describe_area"):
         parameters = {**parameters, "study_area": study.describe_area(), "study_area_km2": round(study.area_km2, 3)}
@@ -1499,7 +1503,7 @@ def _suppression_k(suppress_below: Optional[int], public: bool) -> Optional[int]
     if suppress_below is not None:
         return suppress_below
     if public:
-        from hotspot.disclosure import DEFAULT_PUBLIC_K
+        from hotspot.io.disclosure import DEFAULT_PUBLIC_K
 
         return DEFAULT_PUBLIC_K
     return None
@@ -1529,8 +1533,8 @@ def report(
     quiet: QuietOpt = False,
 ):
     """A self-contained HTML report (maps, weekday x hour, trend, concentration, model table, ranked list) plus PNG figures."""
-    from hotspot.errors import HotspotInputError
-    from hotspot.report import SECTIONS
+    from hotspot.core.errors import HotspotInputError
+    from hotspot.report.html import SECTIONS
 
     sections = tuple(section) if section else SECTIONS
     unknown = [s for s in sections if s not in SECTIONS]
@@ -1540,7 +1544,7 @@ def report(
         raise HotspotInputError(f"--out {out}: the report is HTML; give a path ending in .html")
     k = _suppression_k(suppress_below, public)
     specs = _factor_specs(factor)
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_metres(cell_size, "--cell-size")
     _preflight(quiet, inputs, boundaries, date_from, date_to, hours, weekdays, crs,
@@ -1548,7 +1552,7 @@ def report(
     with _RichProgress(quiet) as progress:
         study = _load_study(inputs, boundaries, crime_type, date_from, date_to, crs, rejects, quiet, hours, weekdays, progress)
         _add_factors(study, specs)
-        from hotspot.report import report_for_study
+        from hotspot.report.html import report_for_study
 
         provenance = _provenance(
             "report", inputs, study, cell_size_m=cell_size, top=top, permutations=permutations, seed=seed,
@@ -1563,7 +1567,7 @@ def report(
         console.print(f"[yellow]{line}[/yellow]")
     if k:
         console.print(f"counts below {k} suppressed in the ranked table")
-    from hotspot.report import figures_folder
+    from hotspot.report.html import figures_folder
 
     console.print(f"wrote {path}")
     console.print(f"wrote {figures_folder(path)}/")
@@ -1611,17 +1615,17 @@ def national(
     quiet: QuietOpt = False,
 ):
     """National scale: stream many police.uk archives, then tiled KDE (COG) and tiled analytic Gi* (GeoPackage)."""
-    from hotspot.tiling import check_engine
+    from hotspot.scale.tiles import check_engine
 
     check_engine(engine)
     if scheduler and engine != "dask":
-        from hotspot.errors import HotspotInputError
+        from hotspot.core.errors import HotspotInputError
 
         raise HotspotInputError("--scheduler needs --engine dask")
     from hotspot.ingest.sources import expand_inputs
 
     expand_inputs(archives)  # a missing or unsupported path is reported before anything else
-    from hotspot import validate
+    from hotspot.ingest import validate
 
     validate.check_metres(cell_size, "--cell-size")
     validate.check_metres(bandwidth, "--bandwidth")
@@ -1629,7 +1633,7 @@ def national(
     _preflight(quiet, date_from=month_from, date_to=month_to,
                outputs=[(out_dir / "kde.tif", "--out-dir"), (out_dir / "gistar.gpkg", "--out-dir")])
     with _RichProgress(quiet) as progress:
-        from hotspot.tiling import run_national
+        from hotspot.scale.national import run_national
 
         provenance = _provenance("national", archives, cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel,
                                  band_m=band, correction=correction, engine=engine, tile_cells=tile_cells)
@@ -1645,7 +1649,7 @@ def national(
                   + (f"; dropped {dropped}" if dropped else ""))
     console.print(f"grid {result.grid.nrows:,} x {result.grid.ncols:,} cells of {result.grid.cell_size:g} m; engine {engine}")
     if result.gistar is not None:
-        from hotspot.gistar import summary_lines
+        from hotspot.stats.gistar import summary_lines
 
         for line in summary_lines(result.gistar):
             console.print(line)
@@ -1659,7 +1663,7 @@ def national(
 
 def main() -> None:
     """Console-script entry point: bad input is one line on stderr and exit code 2, never a traceback."""
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     try:
         app()

@@ -29,15 +29,15 @@ METHODS = ("counts_all", "D_decay6m_neighbours", "P_since_map_change", "combined
 
 def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
     from hotspot.forecast.backtest import backtest, default_forecasters
-    from hotspot.settings import shared_data_dir
-    from hotspot.study import load_study
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.study import load_study
 
     data = shared_data_dir()
     study = load_study([data / "policeuk-bedfordshire"], crime_types=crime_types,
                        boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg")
     records = study.records
     if harm:
-        from hotspot.harm import apply_weights
+        from hotspot.stats.harm import apply_weights
 
         records, _ = apply_weights(records, "harm")
     grid, mask = study.grid(100.0)  # the grid and study-area mask `hotspot evaluate` uses

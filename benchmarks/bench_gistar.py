@@ -62,9 +62,9 @@ def main() -> None:
     from esda import G_Local
     from libpysal.weights import DistanceBand
 
-    from hotspot.gistar import gi_star_grid
-    from hotspot.settings import cache_dir, shared_data_dir
-    from hotspot.study import load_study
+    from hotspot.stats.gistar import gi_star_grid
+    from hotspot.core.settings import cache_dir, shared_data_dir
+    from hotspot.ingest.study import load_study
 
     folder = shared_data_dir() / "policeuk-bedfordshire"
     study = load_study([str(folder)])
@@ -126,7 +126,7 @@ def main() -> None:
         if rep == 0:
             dz = np.nanmax(np.abs(g0.Zs - ours0.z[mask]))
             print(f"max |z_ours - z_esda| = {dz:.2e} over {y.size:,} cells")
-            from hotspot.multiple_testing import adjust_pvalues
+            from hotspot.stats.multiple_testing import adjust_pvalues
 
             sig_esda = int(np.sum(adjust_pvalues(np.minimum(1, 2 * g.p_sim), "fdr") <= 0.05))
             sig_perm = int(np.sum(adjust_pvalues(perm.p_sim[mask], "fdr") <= 0.05))

@@ -43,7 +43,7 @@ def best_of(repeats, fn, label=None):
 
 def load_points():
     from hotspot.ingest import read_records
-    from hotspot.settings import shared_data_dir
+    from hotspot.core.settings import shared_data_dir
 
     import geopandas as gpd
 
@@ -94,8 +94,8 @@ def main() -> None:
 
     import numba
 
-    from hotspot.grid import Grid
-    from hotspot.kde import kernel_density
+    from hotspot.core.grid import Grid
+    from hotspot.stats.kde import kernel_density
 
     print(f"numba threads: {numba.get_num_threads()}")
     x, y, bounds = load_points()

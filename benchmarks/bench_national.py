@@ -3,16 +3,16 @@
 Stages, each timed (wall) with the process's peak RSS after it:
 
 1. ingest: stream the 12 monthly police.uk-shaped CSVs of the synthetic cache
-   (:func:`hotspot.stream.stream_locations`) into distinct BNG locations with record counts;
-2. KDE: 100 m cells over all England and Wales, 500 m quartic (:func:`hotspot.tiling.tiled_kernel_density`);
-3. Gi*: analytic, 100 m cells, 300 m band (:func:`hotspot.tiling.tiled_gi_star`).
+   (:func:`hotspot.scale.stream.stream_locations`) into distinct BNG locations with record counts;
+2. KDE: 100 m cells over all England and Wales, 500 m quartic (:func:`hotspot.scale.tiling.tiled_kernel_density`);
+3. Gi*: analytic, 100 m cells, 300 m band (:func:`hotspot.scale.tiling.tiled_gi_star`).
 
 ``--mode single`` runs everything in one process (Numba using every core); ``--mode dask`` runs
 the same plan on a 2-worker ``LocalCluster`` (1 thread each); ``--mode both`` runs each in a fresh
 subprocess (so peak memory is measured separately) and checks the results are identical (SHA-256 of
 the KDE surface and of the Gi* z and bins).
 
-The synthetic data (:mod:`hotspot.synthetic`) is generated once into the cache folder outside the
+The synthetic data (:mod:`hotspot.scale.synthetic`) is generated once into the cache folder outside the
 checkout (``$HOTSPOT_CACHE``, default ``~/.cache/hotspot``; about 1 GB of CSV for 20 M records).
 
 Usage::
@@ -35,7 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from hotspot.settings import cache_dir  # noqa: E402  (light: os and pathlib only)
+from hotspot.core.settings import cache_dir  # noqa: E402  (light: os and pathlib only)
 
 CACHE = cache_dir() / "benchmarks"
 
@@ -51,7 +51,7 @@ def peak_rss_gib() -> float:
 
 def ensure_cache(n: int, seed: int) -> Path:
     """The synthetic CSV folder for (n, seed), generated once."""
-    from hotspot.synthetic import synthetic_national, write_policeuk_csvs
+    from hotspot.scale.synthetic import synthetic_national, write_policeuk_csvs
 
     folder = CACHE / f"national_n{n}_seed{seed}"
     marker = folder / "DONE.json"
@@ -76,15 +76,15 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
     """One full run in this process; returns timings, memory and result digests."""
     import numpy as np
 
-    from hotspot.grid import Grid
-    from hotspot.stream import stream_locations
-    from hotspot.tiling import tiled_gi_star, tiled_kernel_density
+    from hotspot.core.grid import Grid
+    from hotspot.scale.stream import stream_locations
+    from hotspot.scale.tiling import tiled_gi_star, tiled_kernel_density
 
     out = {"mode": mode, "stages": {}}
     client = None
     ctx = None
     if mode == "dask":
-        from hotspot.distributed import dask_client, warm_workers
+        from hotspot.scale.distributed import dask_client, warm_workers
 
         t = time.perf_counter()
         ctx = dask_client(n_workers=2, threads_per_worker=1)
@@ -95,7 +95,7 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
         out["stages"]["warm workers"] = {"s": time.perf_counter() - t, "rss_gib": peak_rss_gib()}
     else:
         # The same warm-up in-process: load the Numba kernels from the cache before timing.
-        from hotspot.distributed import _warm
+        from hotspot.scale.distributed import _warm
 
         t = time.perf_counter()
         _warm()
@@ -131,20 +131,20 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
     compute = ("ingest", "KDE", "Gi*")
     out["total_s"] = sum(out["stages"][s]["s"] for s in compute)
     if write:
-        from hotspot.tiling import gistar_layers
+        from hotspot.scale.tiling import gistar_layers
 
         tmp = CACHE / f"out_{mode}"
         tmp.mkdir(parents=True, exist_ok=True)
         stage("write COG", lambda: kde.to_geotiff(tmp / "kde.tif"))
 
         def gpkg():
-            from hotspot.outputs import write_geopackage
+            from hotspot.io.outputs import write_geopackage
 
             return write_geopackage(tmp / "gistar.gpkg", gistar_layers(gi, grid))
 
         stage("write GeoPackage", gpkg)
     if client is not None:
-        from hotspot.distributed import worker_peak_rss_bytes
+        from hotspot.scale.distributed import worker_peak_rss_bytes
 
         out["worker_peak_rss_gib"] = {k: v / 2**30 for k, v in worker_peak_rss_bytes(client).items()}
         t = time.perf_counter()

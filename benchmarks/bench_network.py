@@ -71,15 +71,15 @@ def _networkx_neighbour_count(net, band):
 
 
 def city(args) -> None:
-    from hotspot.network.evaluate import segment_vs_grid
+    from hotspot.places.segment_backtest import segment_vs_grid
     from hotspot.network.gistar import gi_star_segments, network_distances
     from hotspot.network.graph import build_network
     from hotspot.network.nkde import aggregate_events, network_kde
-    from hotspot.network.rank import rank_segments
+    from hotspot.places.segments import rank_segments
     from hotspot.network.read import read_roads
     from hotspot.network.snap import lixel_counts, snap_points
-    from hotspot.settings import shared_data_dir
-    from hotspot.study import load_study
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.study import load_study
 
     data = shared_data_dir()
     print("City of London, end to end (numba compiled from its cache; first runs compile)")
@@ -139,7 +139,7 @@ def synthetic(n_side: int = 160, n_records: int = 1_000_000, seed: int = 0) -> N
     from hotspot.network.gistar import gi_star_segments
     from hotspot.network.graph import build_network
     from hotspot.network.nkde import network_kde
-    from hotspot.network.rank import choose_lixels
+    from hotspot.places.segments import choose_lixels
     from hotspot.network.snap import lixel_counts, snap_points
     from hotspot.network.stretches import describe_stretch, label_stretches
 

@@ -30,8 +30,8 @@ SNAP_TYPES = {"parking_areas": "Parking Area", "petrol_stations": "Petrol Statio
 def load_inputs():
     import geopandas as gpd
 
-    from hotspot.settings import shared_data_dir
-    from hotspot.study import load_study
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.study import load_study
     from rtm.factors import read_factors
 
     data = shared_data_dir()

@@ -24,15 +24,15 @@ import numpy as np
 
 
 def bench_cube(mk_sample: int) -> None:
-    from hotspot.settings import shared_data_dir
+    from hotspot.core.settings import shared_data_dir
     from hotspot.spacetime.cube import cube_on_grid
     from hotspot.spacetime.emerging import emerging_hot_spots
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     data = shared_data_dir()
     study = load_study([data / "policeuk-bedfordshire"],
                        boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg")
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
 
     xy = study.records.xy
     grid, mask = Grid.over_area(study.study_area(), xy[:, 0], xy[:, 1], 100.0, crs=study.crs)
@@ -112,7 +112,7 @@ def bench_knox(peer_permutations: int) -> None:
     from scipy.spatial import cKDTree
 
     from hotspot.ingest import read_records
-    from hotspot.settings import shared_data_dir
+    from hotspot.core.settings import shared_data_dir
     from hotspot.spacetime.knox import knox_test, record_times
 
     records = read_records([shared_data_dir() / "crime-times-chicago" / "chicago_aggravated_assaults.csv.gz"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 _CODE_PATTERNS = (
     # ONS style first (LSOA21CD, WD22CD, LAD24CD, MSOA11CD, ...), then common generic names

@@ -6,6 +6,6 @@ nothing heavy: numba, geopandas and rasterio load only in the modules that use t
 
 __version__ = "0.1.0"
 
-from hotspot.errors import HotspotInputError  # noqa: E402  (light, always safe)
+from hotspot.core.errors import HotspotInputError  # noqa: E402  (light, always safe)
 
 __all__ = ["HotspotInputError", "__version__"]

@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]*$")
 

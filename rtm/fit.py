@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from rtm.select import Selection
 
 MODEL_COLUMNS = ("factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low", "rrv_high", "p_value")

@@ -14,7 +14,7 @@ grid still count. The layer "proximity at d" is 1 where that distance is <= d me
 
 Density
 -------
-The features are smoothed with ``hotspot.kde.kernel_density`` (quartic kernel, search radius
+The features are smoothed with ``hotspot.stats.kde.kernel_density`` (quartic kernel, search radius
 ``bandwidth_m = d``): points as themselves; lines and polygons as the centres of the cells they touch,
 one unit each, so the density measures "how much of this feature is near". The layer "density at d"
 is 1 where the density exceeds its mean + ``density_sd`` (default 2) standard deviations over the
@@ -29,9 +29,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.core.progress import resolve
 
 OPERATIONALISATIONS = ("proximity", "density")
 """How a factor can be turned into a raster."""
@@ -249,7 +249,7 @@ def operationalise(
     CandidateLayers
         Layers ordered factor by factor, then operationalisation, then distance.
     """
-    from hotspot.kde import kernel_density
+    from hotspot.stats.kde import kernel_density
 
     report = resolve(progress)
     if not features:

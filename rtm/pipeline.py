@@ -10,9 +10,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.core.progress import resolve
 from rtm.fit import RiskModel, fit
 from rtm.operationalise import CandidateLayers, default_distances, operationalise
 from rtm.score import RiskSurface, average_risk, priority_places, score
@@ -90,7 +90,7 @@ class RTMResult:
 
         Priority places carry their QGIS default style and the risk GeoTIFF a colour-ramp ``.qml``
         sidecar; ``provenance`` goes into every file's metadata."""
-        from hotspot.outputs import write_csv, write_geopackage, write_geotiff
+        from hotspot.io.outputs import write_csv, write_geopackage, write_geotiff
 
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ class RTMResult:
                   "rtm_candidates": self.selection.table}
         layers.update(self.factor_layers())
         layers.update(extra_tables or {})
-        from hotspot.styles import default_styles
+        from hotspot.io.styles import default_styles
 
         gpkg = write_geopackage(out, layers, styles=default_styles(layers), provenance=provenance)
         csv = write_csv(self.model_table, out.with_name(f"{out.stem}_model.csv"), provenance=provenance)
@@ -114,7 +114,7 @@ class RTMResult:
 
 def _name_places(places, frame) -> None:
     """Give priority places a ``rank`` and a ``name`` ("<street>, <LSOA>") the way ranked places get theirs."""
-    from hotspot.rank import name_places
+    from hotspot.core.naming import name_places
 
     places.insert(1, "name", name_places(frame, places.geometry) if len(places) else [])
     places.insert(0, "rank", places["place_id"].to_numpy())
@@ -177,7 +177,7 @@ def build(
     if grid is None:
         size = DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m)
         area = study_area.to_crs(crs) if hasattr(study_area, "to_crs") and study_area.crs is not None else study_area
-        from hotspot.memory import BYTES_PER_CELL, RTM_BYTES_PER_LAYER
+        from hotspot.core.memory import BYTES_PER_CELL, RTM_BYTES_PER_LAYER
 
         # candidate layers: each factor at each distance, by proximity and by density
         n_layers = 2 * len(features) * (len(distances_m) if distances_m is not None else 6)

@@ -1,4 +1,4 @@
-"""Run an RTM on a ``hotspot.study.Study``: what ``hotspot rtm`` and ``hotspot rank --method rtm`` call."""
+"""Run an RTM on a ``hotspot.ingest.study.Study``: what ``hotspot rtm`` and ``hotspot rank --method rtm`` call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 
 def parse_distances(text: str | None) -> list[float] | None:
@@ -58,7 +58,7 @@ class StudyRTM:
         """Write the RTM outputs (see ``RTMResult.write``) plus ``<stem>_rtm_validation.csv`` when validated."""
         from pathlib import Path
 
-        from hotspot.outputs import write_csv
+        from hotspot.io.outputs import write_csv
 
         written = self.result.write(out, extra_tables={"rtm_validation": self.validation.table} if self.validation else None,
                                     provenance=provenance)
@@ -84,7 +84,7 @@ def build_for_study(
 
     Parameters
     ----------
-    study : hotspot.study.Study
+    study : hotspot.ingest.study.Study
     factors : dict of str -> GeoDataFrame, optional
         Risk-factor layers; default: on the demo town, its planted factors and the decoy.
     cell_size_m : float, optional
@@ -124,7 +124,7 @@ def build_for_study(
     if test_from is not None:
         train, test = split_at_month(records, test_from)
     if study.study_area() is not None:
-        # The study's one grid rule (hotspot.study.Study.grid), at the RTM's finer default cell.
+        # The study's one grid rule (hotspot.ingest.study.Study.grid), at the RTM's finer default cell.
         grid, mask = study.grid(DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m))
         result = build(train, factors, grid=grid, mask=mask, distances_m=distances_m, seed=seed, progress=progress,
                        **options)

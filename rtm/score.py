@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.grid import Grid
+from hotspot.core.grid import Grid
 from rtm.fit import RiskModel
 from rtm.operationalise import CandidateLayers
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import resolve
 from rtm.operationalise import CandidateLayers
 
 

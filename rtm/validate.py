@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 AREA_SHARES = (0.01, 0.05, 0.10)
 """Default area shares for hit rate and PAI."""
@@ -30,9 +30,9 @@ def hit_rate(score: np.ndarray, counts: np.ndarray, mask: np.ndarray | None = No
     """Share of crimes in the top ``share`` of study cells by ``score`` (ties taken in proportion).
 
     The study cells are ``mask`` (default all) with a finite score; the metric is the project's
-    one definition, :func:`hotspot.evaluate.forecast_metrics`, on those cells.
+    one definition, :func:`hotspot.stats.accuracy.forecast_metrics`, on those cells.
     """
-    from hotspot.evaluate import forecast_metrics
+    from hotspot.stats.accuracy import forecast_metrics
 
     score = np.asarray(score, dtype=np.float64)
     study = np.isfinite(score) if mask is None else (np.asarray(mask, dtype=bool) & np.isfinite(score))
@@ -112,10 +112,10 @@ def validate(result, test_records, *, train_records=None, kde_bandwidth_m: float
     train_records : Records, optional
         Training crimes for the KDE baseline; default the counts the model was fitted on (cell centres).
     kde_bandwidth_m : float, optional
-        KDE search radius in metres; default ``hotspot.kde``'s rule on the training crimes.
+        KDE search radius in metres; default ``hotspot.stats.kde``'s rule on the training crimes.
     area_shares : sequence of float, default (0.01, 0.05, 0.10)
     """
-    from hotspot.kde import kernel_density
+    from hotspot.stats.kde import kernel_density
 
     grid, mask = result.grid, result.mask
     if isinstance(test_records, np.ndarray):

@@ -1,4 +1,4 @@
-"""Write hotspot/data/harm_weights_policeuk.csv from the raw ONS CSS weights (see hotspot/harm.py).
+"""Write hotspot/data/harm_weights_policeuk.csv from the raw ONS CSS weights (see hotspot/stats/harm.py).
 
     PYTHONPATH=. python scripts/derive_harm_weights.py [RAW_CSV]
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    from hotspot.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
-    from hotspot.settings import shared_data_dir
+    from hotspot.stats.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
+    from hotspot.core.settings import shared_data_dir
 
     raw = Path(argv[0]) if argv else shared_data_dir() / RAW_RELATIVE
     table = derive_type_weights(raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotspot.settings import shared_data_dir
+from hotspot.core.settings import shared_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from scipy.stats import poisson
 
-from hotspot.areas import (
+from hotspot.stats.areas import (
     CENSUS_AGE_BANDS,
     ESP2013,
     area_statistics,
@@ -20,8 +20,8 @@ from hotspot.areas import (
     parse_age_band,
     poisson_ci,
 )
-from hotspot.errors import HotspotInputError
-from hotspot.records import Records
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.records import Records
 
 
 def test_exact_poisson_interval_matches_published_values():

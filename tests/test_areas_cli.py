@@ -22,7 +22,7 @@ def test_areas_command_on_the_demo(tmp_path):
     layers = [name for name, _ in pyogrio.list_layers(out)]
     assert layers[0] == "areas" and "wards_top_quintile" in layers
     table = pd.read_csv(tmp_path / "areas.csv")
-    from boundaries.demo import demo_town, population_table
+    from boundaries.demo.town import demo_town, population_table
 
     town = demo_town()
     assert len(table) == len(town.lsoas)
@@ -78,7 +78,7 @@ def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
     from typer.testing import CliRunner
 
     from cli import app
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     result = CliRunner().invoke(app, [*args, "--quiet", "--out", str(tmp_path / "x.csv")])
     assert isinstance(result.exception, HotspotInputError)
@@ -88,7 +88,7 @@ def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
 def test_areas_command_ward_level_on_the_demo(tmp_path):
     from typer.testing import CliRunner
 
-    from boundaries.demo import demo_town
+    from boundaries.demo.town import demo_town
     from cli import app
 
     out = tmp_path / "wards.gpkg"

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from boundaries.load import read_boundaries
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 
 def test_bedfordshire_lsoas_are_standardised_and_projected(bedfordshire_lsoas_path):

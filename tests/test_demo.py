@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from boundaries.demo import DEMO_SEED, POLICE_UK_COLUMNS, demo_town
-from hotspot.records import RECORD_COLUMNS
+from boundaries.demo.town import DEMO_SEED, POLICE_UK_COLUMNS, demo_town
+from hotspot.core.records import RECORD_COLUMNS
 
 VIOLENCE = "Violence and sexual offences"
 
@@ -281,8 +281,8 @@ def test_timed_extract_population_truth_and_layers(demo_dir, town):
 
 
 def test_write_demo_refuses_a_file_as_the_folder(tmp_path):
-    from boundaries.demo import write_demo
-    from hotspot.errors import HotspotInputError
+    from boundaries.demo.town import write_demo
+    from hotspot.core.errors import HotspotInputError
 
     target = tmp_path / "not_a_folder"
     target.write_text("x")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.disclosure import DEFAULT_PUBLIC_K, suppress_layers, suppress_small_counts
-from hotspot.errors import HotspotInputError
-from hotspot.provenance import Provenance
+from hotspot.io.disclosure import DEFAULT_PUBLIC_K, suppress_layers, suppress_small_counts
+from hotspot.core.errors import HotspotInputError
+from hotspot.io.provenance import Provenance
 
 
 def table():

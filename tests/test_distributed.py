@@ -7,14 +7,15 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from hotspot.errors import HotspotInputError  # noqa: E402
-from hotspot.grid import Grid  # noqa: E402
-from hotspot.tiling import plan_tiles, tiled_gi_star, tiled_kernel_density  # noqa: E402
+from hotspot.core.errors import HotspotInputError  # noqa: E402
+from hotspot.core.grid import Grid  # noqa: E402
+from hotspot.scale.tiles import plan_tiles
+from hotspot.scale.tiling import tiled_gi_star, tiled_kernel_density  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def client():
-    from hotspot.distributed import dask_client, warm_workers
+    from hotspot.scale.distributed import dask_client, warm_workers
 
     with dask_client(n_workers=2, threads_per_worker=1) as c:
         assert len(c.scheduler_info()["workers"]) == 2
@@ -32,7 +33,7 @@ def data():
 
 
 def test_dask_kde_equals_single_process(client, data):
-    from hotspot.kde import kernel_density
+    from hotspot.stats.kde import kernel_density
 
     x, y, grid = data
     seen = []
@@ -59,7 +60,7 @@ def test_dask_gistar_equals_single_process(client, data):
 
 @pytest.mark.realdata
 def test_dask_stream_equals_local(client, bedfordshire_crime_dir):
-    from hotspot.stream import stream_locations
+    from hotspot.scale.stream import stream_locations
 
     local = stream_locations([bedfordshire_crime_dir])
     dask = stream_locations([bedfordshire_crime_dir], engine="dask", client=client, files_per_task=6)
@@ -68,7 +69,7 @@ def test_dask_stream_equals_local(client, bedfordshire_crime_dir):
 
 
 def test_bad_scheduler_address_is_one_line():
-    from hotspot.distributed import dask_client
+    from hotspot.scale.distributed import dask_client
 
     with pytest.raises(HotspotInputError, match="--scheduler"):
         with dask_client("tcp://127.0.0.1:9", connect_timeout_s=2.0):

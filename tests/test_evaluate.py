@@ -9,21 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.evaluate import (
-    PreviousPeriod,
-    backtest,
-    combined_score,
-    forecast_metrics,
-    hit_rate,
-    pai,
-    rri,
-    select_top_area,
-    selection_weights,
-    tune_combined,
-)
-from hotspot.grid import Grid
-from hotspot.records import Records
+from hotspot.core.errors import HotspotInputError
+from hotspot.forecast.baselines import PreviousPeriod
+from hotspot.forecast.backtest import backtest
+from hotspot.forecast.combined import combined_score, tune_combined
+from hotspot.stats.accuracy import forecast_metrics, hit_rate, pai, rri, select_top_area, selection_weights
+from hotspot.core.grid import Grid
+from hotspot.core.records import Records
 
 
 def _brute_top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -285,7 +277,7 @@ def test_rtm_layer_is_fitted_per_fold_on_training_months_only(monkeypatch):
         return types.SimpleNamespace(relative_risk=risk)
 
     monkeypatch.setitem(sys.modules, "rtm.pipeline", types.SimpleNamespace(build=build))
-    from hotspot.evaluate import default_forecasters
+    from hotspot.forecast.backtest import default_forecasters
 
     rng = np.random.default_rng(12)
     records = _records({m: [tuple(p) for p in rng.uniform(0, 900, size=(20, 2))] + [(950, 50)] * 3 for m in _months(8)})

@@ -10,7 +10,7 @@ import pytest
 def bedfordshire(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     import geopandas as gpd
 
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
     from hotspot.ingest import read_records
 
     records = read_records([bedfordshire_crime_dir])
@@ -20,7 +20,7 @@ def bedfordshire(bedfordshire_crime_dir, bedfordshire_lsoas_path):
 
 
 def test_backtest_on_bedfordshire(bedfordshire):
-    from hotspot.evaluate import backtest, default_forecasters
+    from hotspot.forecast.backtest import backtest, default_forecasters
 
     records, grid, mask = bedfordshire
     methods = default_forecasters(area_share=0.01, mask=mask)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import cli
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
 
 pytestmark = pytest.mark.realdata
@@ -167,8 +167,8 @@ def test_degrees_in_a_layer_labelled_bng(tmp_path, bedford_lsoas, slice_raw):
 # --- memory ------------------------------------------------------------------------------------------
 
 def test_grid_too_big_for_memory_stops_before_allocating(tmp_path, monkeypatch, bedfordshire_lsoas_path, slice_csv):
-    import hotspot.memory as memory
-    from hotspot.grid import Grid
+    import hotspot.core.memory as memory
+    from hotspot.core.grid import Grid
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 4e9)
     bounds = (489_400.0, 212_900.0, 527_200.0, 270_550.0)  # Bedfordshire in EPSG:27700, metres
@@ -189,7 +189,7 @@ def test_grid_too_big_for_memory_stops_before_allocating(tmp_path, monkeypatch, 
 
 
 def test_memory_available_reads_the_system():
-    from hotspot.memory import _meminfo_available, available_bytes
+    from hotspot.core.memory import _meminfo_available, available_bytes
 
     got = available_bytes()
     assert got is not None and got > 0
@@ -211,14 +211,14 @@ def test_proc_is_refused_before_the_analysis(slice_csv):
 
 
 def test_read_only_file_system_is_refused_before_the_analysis(tmp_path, monkeypatch, slice_csv):
-    import hotspot.atomic as atomic
+    import hotspot.core.atomic as atomic
 
     def read_only(path, mode="r", *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
     monkeypatch.setattr(atomic, "open", read_only, raising=False)
     called = []
-    monkeypatch.setattr("hotspot.study.load_study", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("hotspot.ingest.study.load_study", lambda *a, **k: called.append(1))
     code, err = run_main("rank", str(slice_csv), "--quiet", "--out", str(tmp_path / "r.gpkg"))
     one_line_exit_2(code, err, "read-only")
     assert not called  # refused before any data was read
@@ -248,7 +248,7 @@ def test_disk_full_mid_write_leaves_the_old_run_whole(tmp_path, monkeypatch, sli
 # --- a run's files are replaced together -------------------------------------------------------------
 
 def test_failure_on_a_later_file_keeps_every_earlier_file_of_the_run_old(tmp_path, monkeypatch, slice_csv):
-    import hotspot.outputs as outputs
+    import hotspot.io.outputs as outputs
 
     out = tmp_path / "r.gpkg"
     assert run_main("rank", str(slice_csv), "--quiet", "--top", "3", "--out", str(out))[0] == 0
@@ -266,7 +266,7 @@ def test_failure_on_a_later_file_keeps_every_earlier_file_of_the_run_old(tmp_pat
 def test_commit_killed_between_renames_is_reported_by_the_next_run(tmp_path):
     import json
 
-    from hotspot.atomic import clean_stale
+    from hotspot.core.atomic import clean_stale
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
@@ -375,8 +375,8 @@ def test_nte_errors_name_nte(slice_csv, tmp_path):
 def test_long_geopackage_write_reports_progress_and_reads_back_equal(tmp_path):
     import pyogrio
 
-    from hotspot.grid import Grid
-    from hotspot.outputs import WRITE_CHUNK_ROWS, write_geopackage
+    from hotspot.core.grid import Grid
+    from hotspot.io.outputs import WRITE_CHUNK_ROWS, write_geopackage
 
     grid = Grid(500_000.0, 260_000.0, 50.0, 300, 250)  # 75,000 cells: more than one chunk
     rng = np.random.default_rng(3)
@@ -425,7 +425,7 @@ def test_rtm_says_when_negative_binomial_fell_back_to_poisson(monkeypatch):
     import shapely
 
     import rtm
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
 
     fit = importlib.import_module("rtm.fit")  # the package exports the function rtm.fit under the module's name
     rng = np.random.default_rng(5)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
+from boundaries.demo import demo_study
+from hotspot.core.errors import HotspotInputError
 from hotspot.forecast.baselines import (
     DecayedCounts,
     KDECrossValidated,
@@ -22,10 +23,10 @@ from hotspot.forecast.baselines import (
 from hotspot.forecast.combined import MonthlyLayers, _stencil_matrix, fit_combined, quartic_kernel
 from hotspot.forecast.compare import mean_interval, paired_comparison
 from hotspot.forecast.mapchange import carry_onto_current, detect_map_changes
-from hotspot.forecast.metrics import budget_hits, forecast_metrics, metrics_at_budgets, selection_weights
+from hotspot.stats.accuracy import budget_hits, forecast_metrics, metrics_at_budgets, selection_weights
 from hotspot.forecast.months import month_index
-from hotspot.grid import Grid
-from hotspot.records import Records
+from hotspot.core.grid import Grid
+from hotspot.core.records import Records
 
 GRID = Grid(0.0, 1000.0, 100.0, 10, 10)
 
@@ -243,7 +244,7 @@ def test_prospective_hotspot_matches_the_bowers_johnson_pease_sum():
 
 
 def test_binned_kde_equals_the_exact_kde_of_points_at_cell_centres():
-    from hotspot.kde import kernel_density
+    from hotspot.stats.kde import kernel_density
 
     rng = np.random.default_rng(11)
     cols, rows = rng.integers(0, 10, size=50), rng.integers(0, 10, size=50)
@@ -353,7 +354,7 @@ def test_shared_layers_in_a_backtest_give_the_same_scores_as_fold_by_fold_fits()
 
 
 def test_harm_table_is_the_median_of_distinct_codes(tmp_path):
-    from hotspot.harm import derive_type_weights
+    from hotspot.stats.harm import derive_type_weights
 
     raw = pd.DataFrame({
         "ONS_SEVERITY_code": ["1", "2", "2", "3", "4", "5"],
@@ -369,14 +370,14 @@ def test_harm_table_is_the_median_of_distinct_codes(tmp_path):
 
 
 def test_weights_are_applied_and_gaps_are_one_clear_error(tmp_path):
-    from hotspot.harm import apply_weights
+    from hotspot.stats.harm import apply_weights
 
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "month": ["2022-01"] * 3,
                           "crime_type": ["Burglary", "Anti-social behaviour", "Robbery"],
                           "source": "f.csv", "source_row": [1, 2, 3]})
     records = Records(frame, "EPSG:27700")
     weighted, notes = apply_weights(records, "harm")
-    from hotspot.harm import DEFAULT_TABLE
+    from hotspot.stats.harm import DEFAULT_TABLE
 
     table = pd.read_csv(DEFAULT_TABLE).set_index("crime_type")["weight"]
     assert weighted.frame["weight"].tolist() == [table["Burglary"], 0.0, table["Robbery"]]
@@ -430,9 +431,9 @@ def test_near_repeat_forecaster_runs_in_the_backtest_on_dated_records():
     """The Knox near-repeat surface as an evaluate method: offered for dated records only, and on the space-time
     demo's planted near-repeat burglary chains it beats chance (PAI 1) and last month's counts."""
     from hotspot.forecast.backtest import backtest, default_forecasters
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
-    study = load_study([], demo_scenario="spacetime", crime_types=["Burglary"])
+    study = demo_study("spacetime", crime_types=["Burglary"])
     grid, mask = study.grid(100.0)
     methods = default_forecasters(mask=mask, has_times=True)
     assert "near_repeat" in methods and "near_repeat" not in default_forecasters(mask=mask, has_times=False)

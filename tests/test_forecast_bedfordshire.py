@@ -10,7 +10,7 @@ pytestmark = pytest.mark.realdata
 
 @pytest.fixture(scope="module")
 def bedfordshire(bedfordshire_crime_dir, bedfordshire_lsoas_path):
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
     grid, mask = study.grid(100.0)
@@ -31,7 +31,7 @@ def test_the_2022_07_map_change_is_found_for_all_crime_and_for_robbery(bedfordsh
 
 
 def test_the_shipped_harm_table_is_the_derivation_of_the_ons_file(shared_data):
-    from hotspot.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
+    from hotspot.stats.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
 
     fresh = derive_type_weights(shared_data / RAW_RELATIVE)
     shipped = pd.read_csv(DEFAULT_TABLE)
@@ -60,7 +60,7 @@ def test_combined_beats_d_p_and_prior_counts_after_the_map_change(bedfordshire):
 def test_robbery_carries_onto_every_types_current_snap_points(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     from hotspot.forecast.mapchange import carry_onto_current, snap_points
     from hotspot.forecast.months import month_index
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     robbery = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path, crime_types=["Robbery"]).records
     months = month_index(robbery.frame["month"])

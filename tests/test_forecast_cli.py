@@ -19,8 +19,8 @@ def _invoke(args):
 
 
 def test_rank_by_harm_reports_count_and_harm_per_place(tmp_path):
-    from boundaries.demo import demo_town
-    from hotspot.harm import DEFAULT_TABLE
+    from boundaries.demo.town import demo_town
+    from hotspot.stats.harm import DEFAULT_TABLE
 
     out = tmp_path / "rank.gpkg"
     result = _invoke(["rank", "--weight", "harm", "--top", "5", "--out", str(out)])

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import cli
 from tests.test_faults import run_main
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
 
 EXAMPLES = int(os.environ.get("HOTSPOT_FUZZ_EXAMPLES", "60"))

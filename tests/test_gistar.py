@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libpysal.weights import W, DistanceBand, lat2W
 
-from hotspot.gistar import gi_star_areas, gi_star_grid
+from hotspot.stats.gistar import gi_star_areas, gi_star_grid
 
 
 def _grid_points(nr, nc, cell):
@@ -38,7 +38,7 @@ def _esda(y, w, permutations=0, seed=0):
 
 def _exact_tails(counts, mask, band, cell):
     from hotspot.kernels.gistar import exact_binary_pvalues, stencil_sums, sum_distribution
-    from hotspot.weights import stencil_offsets
+    from hotspot.stats.weights import stencil_offsets
 
     y = counts[mask].astype(np.int64)
     dr, dc = stencil_offsets(band, cell)
@@ -176,7 +176,7 @@ def test_all_zero_grid_is_zero_variance():
 
 
 def test_bad_inputs_raise_one_line():
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
 
     with pytest.raises(HotspotInputError):
         gi_star_grid(np.ones((5, 5)), 50.0, 100.0)  # band below the cell size

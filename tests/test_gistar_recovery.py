@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def town():
-    demo = pytest.importorskip("boundaries.demo")
+    demo = pytest.importorskip("boundaries.demo.town")
     return demo.demo_town()
 
 
@@ -20,7 +20,7 @@ def _records_of_type(town, crime_type):
 
 @pytest.mark.parametrize("cluster,crime_type", [("nte_quarter", "Violence and sexual offences"), ("burglary_cluster", "Burglary")])
 def test_demo_planted_hotspots_hot_at_99_after_fdr(town, cluster, crime_type):
-    from hotspot.gistar import gi_star_points
+    from hotspot.stats.gistar import gi_star_points
 
     frame, res = gi_star_points(_records_of_type(town, crime_type), boundaries=town.lsoas, cell_size_m=100,
                                 band_m=300, permutations=999, correction="fdr")
@@ -37,7 +37,7 @@ def test_demo_planted_hotspots_hot_at_99_after_fdr(town, cluster, crime_type):
 
 
 def test_demo_lsoa_hotspots_queen(town):
-    from hotspot.gistar import gi_star_points
+    from hotspot.stats.gistar import gi_star_points
 
     # all crime types: per-LSOA violence alone is diluted because the central LSOAs are small
     frame, res = gi_star_points(town.records(), boundaries=town.lsoas, weights="queen")
@@ -54,8 +54,8 @@ def _esda_z(values, w):
 
 
 def test_demo_polygons_parity_with_esda(town):
-    from hotspot.gistar import count_points_in_areas, gi_star_areas
-    from hotspot.weights import area_weights
+    from hotspot.stats.gistar import count_points_in_areas, gi_star_areas
+    from hotspot.stats.weights import area_weights
 
     counts, _ = count_points_in_areas(town.records(), town.lsoas)
     w = area_weights(town.lsoas, "queen")
@@ -67,9 +67,9 @@ def test_demo_polygons_parity_with_esda(town):
 def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     """The path an analyst runs (records -> counts per LSOA -> Gi* over queen contiguity) on the real records,
     checked against esda on the same counts, and the counts against a count of the raw CSVs."""
-    from hotspot.gistar import gi_star_points
-    from hotspot.study import load_study
-    from hotspot.weights import area_weights
+    from hotspot.stats.gistar import gi_star_points
+    from hotspot.ingest.study import load_study
+    from hotspot.stats.weights import area_weights
     from tests.raw_policeuk import located_rows
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
@@ -83,7 +83,7 @@ def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfo
             by_code[row["LSOA code"]] += 1
     raw = np.array(list(by_code.values()), dtype=float)
     # Counts by the records' own codes, plus the 33 records coded to neighbouring forces' LSOAs that lie
-    # within 20 m of a Bedfordshire LSOA (hotspot.assign's rule).
+    # within 20 m of a Bedfordshire LSOA (hotspot.core.assign's rule).
     assert (values >= raw).all() and values.sum() - raw.sum() == 33
     assert np.max(np.abs(res.z - _esda_z(values, area_weights(areas, "queen")))) < 1e-8
     assert np.isfinite(res.p_sim[res.n_neighbours > 0]).all()
@@ -94,9 +94,9 @@ def test_band_moran_z_matches_esda():
     from esda import Moran
     from libpysal.weights import DistanceBand
 
-    from hotspot.band import moran_z_rand
+    from hotspot.stats.band import moran_z_rand
     from hotspot.kernels.gistar import stencil_sums
-    from hotspot.weights import stencil_offsets
+    from hotspot.stats.weights import stencil_offsets
 
     rng = np.random.default_rng(3)
     counts = rng.poisson(2.0, (15, 17)).astype(float)
@@ -113,7 +113,7 @@ def test_band_moran_z_matches_esda():
 
 
 def test_band_rule_peak_or_fallback_reported():
-    from hotspot.band import choose_band_grid
+    from hotspot.stats.band import choose_band_grid
 
     rng = np.random.default_rng(5)
     noise = rng.poisson(1.0, (40, 40)).astype(float)
@@ -130,7 +130,7 @@ def test_band_rule_peak_or_fallback_reported():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_bedfordshire_100m_grid_hot_cells_in_town_centres(bedfordshire_crime_dir):
-    from hotspot.gistar import gi_star_points
+    from hotspot.stats.gistar import gi_star_points
     from hotspot.ingest import read_records
 
     records = read_records([str(bedfordshire_crime_dir)])

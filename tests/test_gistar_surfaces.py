@@ -10,15 +10,16 @@ import numpy as np
 import pyogrio
 import rasterio
 
-from hotspot.gistar import cells_needed, gi_star_points
-from hotspot.study import load_study
-from hotspot.surfaces import surface_paths, write_gistar_surfaces
+from boundaries.demo import demo_study
+from hotspot.stats.gistar import cells_needed, gi_star_points
+from hotspot.ingest.study import load_study
+from hotspot.io.surfaces import surface_paths, write_gistar_surfaces
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _demo_result(cells):
-    study = load_study([])
+    study = demo_study()
     grid, mask = study.grid(100.0)
     frame, result = gi_star_points(study.records, grid=grid, mask=mask, band_m=300.0, permutations=99, cells=cells)
     return grid, mask, frame, result
@@ -76,9 +77,9 @@ def test_hot_clusters_are_ranked_and_named_like_ranked_places():
     after the street and LSOA most of its records are on (checked against a count of the records inside)."""
     import shapely
 
-    from hotspot.tiling import named_gistar_places
+    from hotspot.scale.tiling import named_gistar_places
 
-    study = load_study([])
+    study = demo_study()
     grid, mask, _, result = _demo_result("needed")
     places = named_gistar_places(result, grid, study.records.frame)
     assert len(places) > 0 and places["rank"].tolist() == list(range(1, len(places) + 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from hotspot.grid import Grid
+from hotspot.core.grid import Grid
 
 
 def test_over_an_area_masks_cells_whose_centre_is_inside():

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import apply_filters, choose_crs, parse_time_window, read_records
-from hotspot.records import RECORD_COLUMNS, REJECT_REASONS
+from hotspot.core.records import RECORD_COLUMNS, REJECT_REASONS
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
 TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
@@ -128,7 +128,9 @@ def test_unparsable_and_out_of_range_rows_are_rejected_by_reason(tmp_path):
 
 def test_write_rejects_csv_has_reason_and_raw_columns(tmp_path):
     records = read_records([write(tmp_path / "a.csv", policeuk_text(n=2, no_location=2))])
-    out = records.write_rejects(tmp_path / "rejects.csv")
+    from hotspot.io.outputs import write_rejects
+
+    out = write_rejects(records, tmp_path / "rejects.csv")
     table = pd.read_csv(out)
     assert len(table) == 2 and set(table["reason"]) == {"no_location"}
     assert {"Crime ID", "Crime type", "source", "source_row"} <= set(table.columns)

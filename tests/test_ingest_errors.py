@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import apply_filters, parse_time_window, read_records
 from tests.test_ingest import policeuk_text, write
 

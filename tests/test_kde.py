@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.kde import KERNELS, aggregate_locations, default_bandwidth, kernel_density
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.stats.kde import KERNELS, aggregate_locations, default_bandwidth, kernel_density
 
 
 def brute_force(x, y, grid, h, kernel, weights=None):
@@ -151,12 +151,12 @@ def test_edge_correction_divides_by_kernel_share_inside_mask():
 def test_result_does_not_depend_on_thread_count(small, monkeypatch):
     import numba
 
-    import hotspot.kde
+    import hotspot.stats.kde
 
     x, y, w, grid = small
     serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
-    monkeypatch.setattr(hotspot.kde, "_SERIAL_WORK", 0)  # force the parallel path, in several blocks
-    monkeypatch.setattr(hotspot.kde, "_BLOCK_WORK", 1e4)
+    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)  # force the parallel path, in several blocks
+    monkeypatch.setattr(hotspot.stats.kde, "_BLOCK_WORK", 1e4)
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -328,12 +328,12 @@ def test_geotiff_is_cloud_optimised(tmp_path):
 
 
 def test_progress_reports_each_stage_to_completion(small, monkeypatch):
-    import hotspot.kde
+    import hotspot.stats.kde
 
     x, y, _, grid = small
     calls = []
-    monkeypatch.setattr(hotspot.kde, "_SERIAL_WORK", 0)
-    monkeypatch.setattr(hotspot.kde, "_BLOCK_WORK", 1e4)
+    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)
+    monkeypatch.setattr(hotspot.stats.kde, "_BLOCK_WORK", 1e4)
     kernel_density(x, y, grid, bandwidth_m=200.0, progress=lambda stage, done, total: calls.append((stage, done, total)))
     rows = [(done, total) for stage, done, total in calls if stage == "kernel density"]
     assert len(rows) > 1 and rows[-1] == (grid.nrows, grid.nrows)

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from boundaries.demo import demo_study
 
 
 def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
@@ -27,10 +28,10 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
         assert src.res == (50.0, 50.0)
         data = src.read(1, masked=True)
         assert src.overviews(1) or max(src.shape) < 512
-    from hotspot.kde import density_for_study
-    from hotspot.study import load_study
+    from hotspot.stats.density import density_for_study
+    from hotspot.ingest.study import load_study
 
-    want = density_for_study(load_study([]), cell_size_m=50.0, bandwidth_m=400.0).surface
+    want = density_for_study(demo_study(), cell_size_m=50.0, bandwidth_m=400.0).surface
     np.testing.assert_array_equal(data.filled(np.nan), want)
     layers = [name for name, _ in pyogrio.list_layers(tmp_path / "surface.gpkg")]
     assert [name for name in layers if name != "layer_styles"] == ["kde_hotspots"]  # layer_styles: QGIS default styles

@@ -7,15 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from hotspot.kde import density_for_study, kernel_density
-from hotspot.surface_hotspots import surface_hotspots
+from boundaries.demo import demo_study
+from hotspot.stats.density import density_for_study
+from hotspot.stats.kde import kernel_density
+from hotspot.places.surface import surface_hotspots
 
 
 @pytest.fixture(scope="module")
 def study():
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
-    return load_study([])
+    return demo_study()
 
 
 def _peak_xy(result):

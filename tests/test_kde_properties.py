@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspot.grid import Grid
-from hotspot.kde import KERNELS, kernel_density
+from hotspot.core.grid import Grid
+from hotspot.stats.kde import KERNELS, kernel_density
 from tests.test_kde import brute_force
 
 

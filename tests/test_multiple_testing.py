@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from hotspot.errors import HotspotInputError
-from hotspot.multiple_testing import adjust_pvalues, bin_counts, confidence_bins
+from hotspot.core.errors import HotspotInputError
+from hotspot.stats.multiple_testing import adjust_pvalues, bin_counts, confidence_bins
 
 
 def test_fdr_matches_statsmodels_and_ignores_nan():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.network.graph import build_network
 from hotspot.network.nkde import network_kde
 from hotspot.network.snap import snap_points

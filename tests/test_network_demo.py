@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from boundaries.demo_network import HOT_RRV, UNLIT_RRV, demo_network
+from boundaries.demo.network import HOT_RRV, UNLIT_RRV, demo_network
 
 
 @pytest.fixture(scope="module")
 def scenario():
-    from hotspot.network.study import demo_network_study
+    from boundaries.demo.network import demo_network_study
 
     return demo_network(), demo_network_study()
 
@@ -25,7 +25,7 @@ def test_every_demo_record_snaps_to_its_own_street(scenario):
 
 
 def test_ranking_recovers_the_planted_hot_segments(scenario):
-    from hotspot.network.rank import rank_segments
+    from hotspot.places.segments import rank_segments
 
     demo, ns = scenario
     result = rank_segments(ns.study, ns.network, ns.snapped, top=10)
@@ -38,7 +38,7 @@ def test_ranking_recovers_the_planted_hot_segments(scenario):
 
 
 def test_ranking_by_network_density_lists_only_stretches_with_records(scenario):
-    from hotspot.network.rank import rank_segments
+    from hotspot.places.segments import rank_segments
 
     demo, ns = scenario
     result = rank_segments(ns.study, ns.network, ns.snapped, method="kde", length_share=0.01)
@@ -95,7 +95,7 @@ def test_cli_commands_write_styled_line_layers(tmp_path):
     from typer.testing import CliRunner
 
     from cli import app
-    from hotspot.outputs import read_layer_styles
+    from hotspot.io.outputs import read_layer_styles
 
     runner = CliRunner()
     rank_out = tmp_path / "rank.gpkg"
@@ -152,10 +152,10 @@ def test_cli_bad_network_is_one_line_and_exit_2(tmp_path):
 
 
 def test_records_far_from_every_street_are_one_clear_error(tmp_path):
-    from boundaries.demo_network import demo_roads
-    from hotspot.errors import HotspotInputError
+    from boundaries.demo.network import demo_roads
+    from hotspot.core.errors import HotspotInputError
     from hotspot.network.study import network_study
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     roads = tmp_path / "roads.gpkg"
     demo_roads().to_file(roads, layer="roads")

@@ -7,8 +7,8 @@ import subprocess
 
 import numpy as np
 
-from hotspot.grid import Grid
-from hotspot.outputs import write_geopackage, write_geotiff
+from hotspot.core.grid import Grid
+from hotspot.io.outputs import write_geopackage, write_geotiff
 from tests.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, needs_qgis
 
 
@@ -16,9 +16,9 @@ from tests.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, needs_qgis
 def test_qgis_draws_segment_layers_as_styled_lines(tmp_path):
     from hotspot.network.gistar import gi_star_segments
     from hotspot.network.nkde import density_frame, network_kde
-    from hotspot.network.rank import rank_segments
+    from hotspot.places.segments import rank_segments
     from hotspot.network.snap import lixel_counts
-    from hotspot.network.study import demo_network_study
+    from boundaries.demo.network import demo_network_study
 
     ns = demo_network_study()
     ranked = rank_segments(ns.study, ns.network, ns.snapped, top=8).places

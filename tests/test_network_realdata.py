@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.realdata]
 @pytest.fixture(scope="module")
 def city(shared_data):
     from hotspot.network.study import network_study
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     study = load_study([shared_data / "policeuk-cityoflondon"])
     roads = shared_data / "roads-cityoflondon" / "city_of_london_drive_osm.gpkg"
@@ -41,7 +41,7 @@ def test_every_record_snaps_or_is_counted(city):
 
 
 def test_ranked_stretches_are_named(city):
-    from hotspot.network.rank import rank_segments
+    from hotspot.places.segments import rank_segments
 
     result = rank_segments(city.study, city.network, city.snapped, top=20)
     places = result.places
@@ -56,7 +56,7 @@ def test_ranked_stretches_are_named(city):
 
 
 def test_segment_ranking_against_grid_at_the_same_coverage(city, capsys):
-    from hotspot.network.evaluate import segment_vs_grid
+    from hotspot.places.segment_backtest import segment_vs_grid
 
     table = segment_vs_grid(city.study, city.network, city.snapped, test_from="2024-03", coverages=(0.02, 0.05, 0.10))
     with capsys.disabled():

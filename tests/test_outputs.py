@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.outputs import (
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.io.outputs import (
     qml_sidecar, read_layer_styles, read_provenance, write_csv, write_geopackage, write_geotiff,
 )
-from hotspot.provenance import SCHEMA, Provenance
+from hotspot.io.provenance import SCHEMA, Provenance
 
 FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -139,7 +139,7 @@ def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkey
 
 
 def test_failure_while_writing_styles_leaves_no_partial_file(tmp_path, monkeypatch):
-    import hotspot.outputs as outputs
+    import hotspot.io.outputs as outputs
 
     _, layers = make_layers()
 

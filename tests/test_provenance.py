@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.provenance import Provenance, provenance_sidecar
-from hotspot.records import Records, empty_frame
+from hotspot.core.errors import HotspotInputError
+from hotspot.io.provenance import Provenance, provenance_sidecar
+from hotspot.core.records import Records, empty_frame
 
 
 def test_capture_hashes_files_and_folders(tmp_path):

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hotspot.grid import Grid
-from hotspot.outputs import write_geopackage, write_geotiff
-from hotspot.provenance import Provenance
+from hotspot.core.grid import Grid
+from hotspot.io.outputs import write_geopackage, write_geotiff
+from hotspot.io.provenance import Provenance
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 CHECK_SCRIPT = Path(__file__).with_name("qgis_check.py")

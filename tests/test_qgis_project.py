@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hotspot.errors import HotspotInputError
-from hotspot.qgis_project import GROUPS, layer_group, write_qgis_project
+from hotspot.core.errors import HotspotInputError
+from hotspot.io.qgis_project import GROUPS, layer_group, write_qgis_project
 from tests.test_qgis import SYSTEM_PYTHON, _clean_env, needs_qgis
 
 PROJECT_CHECK = Path(__file__).with_name("qgis_project_check.py")

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.rank import describe_window, monthly_trend, peak_windows, rank_places
-from hotspot.records import Records
-from hotspot.study import Study
+from hotspot.core.errors import HotspotInputError
+from hotspot.places.timing import describe_window, monthly_trend, peak_windows
+from hotspot.places.rank import rank_places
+from hotspot.core.records import Records
+from hotspot.ingest.study import Study
 
 
 def _study(points, *, times=None, months=None, locations=None, types=None):

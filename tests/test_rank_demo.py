@@ -11,9 +11,11 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from boundaries.demo import demo_town
-from hotspot.rank import WEEKDAYS, rank_places
-from hotspot.study import load_study
+from boundaries.demo.town import demo_town
+from boundaries.demo import demo_study
+from hotspot.places.timing import WEEKDAYS
+from hotspot.places.rank import rank_places
+from hotspot.ingest.study import load_study
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,14 +30,14 @@ def truth():
 
 
 def test_top_places_are_in_the_planted_town_centre_quarter(truth):
-    result = rank_places(load_study([]), method="count", top=5)
+    result = rank_places(demo_study(), method="count", top=5)
     quarter = truth["nte_quarter"]
     assert (_distance_to(result.places, quarter["centre"]) <= quarter["radius_m"]).all()
 
 
 def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth):
     """Violence places in the NTE quarter peak on the planted Fri/Sat 22:00-03:00 nights."""
-    study = load_study([], crime_types=["Violence and sexual offences"])
+    study = demo_study(crime_types=["Violence and sexual offences"])
     result = rank_places(study, method="count", top=20)
     quarter = truth["nte_quarter"]
     in_quarter = result.places[_distance_to(result.places, quarter["centre"]) <= quarter["radius_m"]]
@@ -52,20 +54,20 @@ def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth):
 
 
 def test_top_burglary_place_is_the_planted_cluster(truth):
-    study = load_study([], crime_types=["Burglary"])
+    study = demo_study(crime_types=["Burglary"])
     result = rank_places(study, method="count", top=3)
     cluster = truth["burglary_cluster"]
     assert _distance_to(result.places, cluster["centre"]).iloc[0] <= cluster["radius_m"]
 
 
 def test_no_place_in_the_quiet_area(truth):
-    result = rank_places(load_study([]), method="count", top=50)
+    result = rank_places(demo_study(), method="count", top=50)
     quiet = truth["quiet_area"]
     assert (_distance_to(result.places, quiet["centre"]) > quiet["radius_m"]).all()
 
 
 def test_profiles_hold_every_record_of_each_place():
-    result = rank_places(load_study([]), method="count", top=10)
+    result = rank_places(demo_study(), method="count", top=10)
     for place_id, count in zip(result.places["id"], result.places["count"]):
         assert result.profiles[place_id].sum() == count
         assert result.monthly[place_id].sum() == count
@@ -105,10 +107,10 @@ def test_nte_option_keeps_night_records_only(tmp_path):
 
 
 def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path):
-    from hotspot.outputs import read_layer_styles, read_provenance
-    from hotspot.provenance import Provenance
+    from hotspot.io.outputs import read_layer_styles, read_provenance
+    from hotspot.io.provenance import Provenance
 
-    study = load_study([])
+    study = demo_study()
     result = rank_places(study, method="count", top=10)
     smallest = int(result.places["count"].min())
     provenance = Provenance.capture("rank", {"top": 10}, ["demo"], study.records)
@@ -140,7 +142,7 @@ def test_rank_report_option_writes_html(tmp_path):
     ("gistar", "gi_z"), ("kde", "kde_value"), ("rtm", "rtm_score"), ("combined", "combined_score"),
 ])
 def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score_column):
-    result = rank_places(load_study([]), method=method, top=3, band_m=300 if method == "gistar" else None)
+    result = rank_places(demo_study(), method=method, top=3, band_m=300 if method == "gistar" else None)
     quarter = truth["nte_quarter"]
     assert _distance_to(result.places, quarter["centre"]).iloc[0] <= quarter["radius_m"]
     assert score_column in result.places and np.isfinite(result.places[score_column]).all()
@@ -149,7 +151,7 @@ def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score
 
 
 def test_rank_writes_each_places_weekday_hour_profile(tmp_path):
-    result = rank_places(load_study([]), method="count", top=3)
+    result = rank_places(demo_study(), method="count", top=3)
     written = result.write(tmp_path / "r.gpkg")
     profile = pd.read_csv(tmp_path / "r_weekday_hour.csv")
     assert len(profile) == 3 * 7 * 24

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.rank import rank_places
-from hotspot.study import load_study
+from hotspot.places.rank import rank_places
+from hotspot.ingest.study import load_study
 
 TOWN_CENTRES = {"Luton": (509_100, 221_300), "Bedford": (504_950, 249_750)}
 """Approximate grid references (metres) of the two town centres."""
@@ -39,7 +39,7 @@ def test_ranked_places_on_real_data(study, tmp_path):
     monthly = pd.read_csv(tmp_path / "beds_monthly.csv")
     assert monthly.groupby("id")["count"].sum().to_dict() == dict(zip(places["id"], places["count"]))
     # The run's QGIS project opens in real QGIS on the county, places graduated by rank.
-    from hotspot.qgis_project import write_qgis_project
+    from hotspot.io.qgis_project import write_qgis_project
     from tests.test_qgis import _system_python_has
     from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
 
@@ -65,7 +65,7 @@ def _printed_lines(result, width: int, rest_in: str) -> list[str]:
 
     from rich.console import Console
 
-    from hotspot.tables import ranked_table
+    from hotspot.places.tables import ranked_table
 
     printed = ranked_table(result, width=width, rest_in=rest_in)
     console = Console(width=width, file=io.StringIO(), color_system=None)

@@ -14,8 +14,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from hotspot.rank import rank_places
-from hotspot.study import load_study
+from hotspot.places.rank import rank_places
+from hotspot.ingest.study import load_study
 
 pytestmark = pytest.mark.realdata
 
@@ -43,7 +43,7 @@ def _factors(shared, dataset):
 def _city_pubs(shared):
     import pandas as pd
 
-    from hotspot.settings import cache_dir
+    from hotspot.core.settings import cache_dir
 
     path = cache_dir() / "city_of_london_pubs.csv"
     if not path.exists():
@@ -178,8 +178,8 @@ def _qgis_opens(gpkg, tif, folder):
 
 def test_areas_rank_over_areas_and_gistar_count_the_same_records_per_lsoa(shared_data):
     """One rule assigns records to areas everywhere (own LSOA code, else position within 20 m)."""
-    from hotspot.areas import area_statistics
-    from hotspot.gistar import gi_star_points
+    from hotspot.stats.areas import area_statistics
+    from hotspot.stats.gistar import gi_star_points
 
     study = load_study([shared_data / "policeuk-bedfordshire"],
                        boundaries=shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg",

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.provenance import Provenance
-from hotspot.report import build_report, figures_folder, monthly_counts, weekday_hour_table
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.io.provenance import Provenance
+from hotspot.report.html import build_report, figures_folder, monthly_counts, weekday_hour_table
 
 
 def layers():
@@ -109,7 +109,7 @@ def test_suppression_marks_small_counts_and_is_recorded(public_report):
 
 
 def test_failed_rebuild_leaves_previous_report_and_figures(tmp_path, monkeypatch):
-    import hotspot.figures as figures
+    import hotspot.report.figures as figures
 
     path = build_report(tmp_path / "report.html", **cheap_sections())
     before_html = path.read_bytes()
@@ -161,7 +161,7 @@ def test_weekday_hour_and_monthly_tables():
 
 
 def test_scale_bar_lengths_are_round_and_fit():
-    from hotspot.figures import add_north_arrow, add_scale_bar, nice_length
+    from hotspot.report.figures import add_north_arrow, add_scale_bar, nice_length
 
     assert nice_length(5_000) == 1_000 and nice_length(7_300) == 1_000 and nice_length(12_000) == 2_000
     assert nice_length(30_000) == 5_000 and nice_length(800) == 100

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rtm
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
 from rtm.operationalise import feature_cells, nearest_feature_distance
 from rtm.select import aggregate_rows
 from rtm.validate import auc, hit_rate, pai
@@ -353,7 +353,7 @@ def test_merged_refit_matches_per_cell_statsmodels():
 
 def test_study_helpers():
     from rtm.run import parse_distances, split_at_month
-    from hotspot.records import Records
+    from hotspot.core.records import Records
 
     assert parse_distances("50, 100,150") == [50.0, 100.0, 150.0] and parse_distances(None) is None
     with pytest.raises(HotspotInputError, match="--distances"):

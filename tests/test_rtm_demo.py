@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def demo_run(tmp_path_factory):
 
 
 def test_demo_recovers_planted_factors(demo_run):
-    from boundaries.demo import demo_town
+    from boundaries.demo.town import demo_town
 
     truth = demo_town().truth["rtm"]
     table = pd.read_csv(demo_run.with_name("demo_model.csv"))

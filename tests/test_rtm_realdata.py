@@ -14,7 +14,7 @@ LADS = ("E06000055", "E06000032")  # Bedford, Luton: the only LADs the licensed-
 def real_rtm(shared_data, bedfordshire_crime_dir):
     import geopandas as gpd
 
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
     from rtm.factors import read_factors
     from rtm.pipeline import build
 

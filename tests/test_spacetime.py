@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
+from boundaries.demo import demo_study
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
 from hotspot.spacetime.cube import SpaceTimeCube
 from hotspot.spacetime.emerging import classify
 from hotspot.spacetime.knox import knox_test
@@ -295,13 +296,13 @@ def test_near_repeat_scores_equal_a_double_loop():
 
 @pytest.fixture(scope="module")
 def spacetime_study():
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
-    return load_study([], demo_scenario="spacetime")
+    return demo_study("spacetime")
 
 
 def test_demo_town_records_are_unchanged_by_the_scenario(spacetime_study):
-    from boundaries.demo import demo_town
+    from boundaries.demo.town import demo_town
 
     town = demo_town()
     assert len(spacetime_study.records) != len(town.crimes)

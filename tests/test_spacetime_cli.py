@@ -9,13 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.test_cli import _hotspot
+from boundaries.demo import demo_study
 
 
 def test_cli_trends_on_the_demo(tmp_path):
     import pyogrio
 
     from cli import app
-    from hotspot.outputs import read_layer_styles, read_provenance
+    from hotspot.io.outputs import read_layer_styles, read_provenance
 
     out = tmp_path / "trends.gpkg"
     run = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["trends", "--out", str(out), "--report",
@@ -65,13 +66,13 @@ def test_timed_tables_outside_britain_read_without_options(tmp_path, name):
 
 def test_near_repeat_surface_forecasts_the_planted_repeats():
     """Scores from a Knox table fitted on 2023 put 2024's burglaries in far higher-scoring cells than average."""
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
     from hotspot.ingest import apply_filters
     from hotspot.spacetime.interaction import near_repeat_scores
     from hotspot.spacetime.knox import knox_test, record_times
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
-    study = load_study([], demo_scenario="spacetime", crime_types=["Burglary"])
+    study = demo_study("spacetime", crime_types=["Burglary"])
     records = study.records
     times, _ = record_times(records.frame)
     train = (records.frame["datetime"] < "2024-01-01").to_numpy()
@@ -108,7 +109,7 @@ def test_bad_spacetime_options_are_one_line_and_exit_2(args, words):
 
 
 def test_week_slices_need_dates(tmp_path):
-    from boundaries.demo import write_demo
+    from boundaries.demo.town import write_demo
 
     write_demo(tmp_path)
     folder = next(p for p in tmp_path.rglob("*street.csv")).parent
@@ -117,12 +118,12 @@ def test_week_slices_need_dates(tmp_path):
 
 
 def test_near_repeat_surface_on_a_grid_equals_the_scores():
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
     from hotspot.spacetime.interaction import near_repeat_scores, near_repeat_surface
     from hotspot.spacetime.knox import knox_for_study, record_times
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
-    study = load_study([], demo_scenario="spacetime", crime_types=["Burglary"])
+    study = demo_study("spacetime", crime_types=["Burglary"])
     knox = knox_for_study(study, permutations=99)
     grid = Grid.from_geometry(study.study_area(), 200.0)
     surface = near_repeat_surface(study.records, grid, "2024-06-01", knox)
@@ -151,11 +152,11 @@ def test_knox_progress_chunks_do_not_change_the_result(monkeypatch):
 
 def test_too_big_a_cube_is_one_clear_error(monkeypatch):
     import hotspot.spacetime.cube as cube_module
-    from hotspot.errors import HotspotInputError
+    from hotspot.core.errors import HotspotInputError
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     monkeypatch.setattr(cube_module, "MAX_BINS", 10_000)
-    study = load_study([], demo_scenario="spacetime", crime_types=["Other theft"])
+    study = demo_study("spacetime", crime_types=["Other theft"])
     with pytest.raises(HotspotInputError, match="--slice"):
         trends_for_study(study, slice="day", band_m=200)

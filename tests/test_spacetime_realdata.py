@@ -48,9 +48,10 @@ def test_chicago_reads_without_options_in_utm(chicago, chicago_raw):
 
 
 def test_chicago_busiest_hours_and_rank_peak_windows(chicago, chicago_raw):
-    from hotspot.rank import peak_windows, rank_places
-    from hotspot.report import weekday_hour_table
-    from hotspot.study import Study
+    from hotspot.places.timing import peak_windows
+    from hotspot.places.rank import rank_places
+    from hotspot.report.html import weekday_hour_table
+    from hotspot.ingest.study import Study
 
     # the busiest hours of the week, from pandas on the raw file: Sunday 01:00-03:00
     raw = chicago_raw["when"]
@@ -124,7 +125,7 @@ def chicago_recent(chicago):
 def test_space_time_gistar_on_a_real_cube_matches_esda(chicago_recent):
     from tests.test_spacetime import _esda_space_time_z
 
-    from hotspot.grid import Grid
+    from hotspot.core.grid import Grid
     from hotspot.spacetime.cube import cube_on_grid
     from hotspot.spacetime.stgistar import space_time_gi_star
 
@@ -147,7 +148,7 @@ def test_trends_on_chicago(chicago_recent, tmp_path):
     pmk = pytest.importorskip("pymannkendall")
     from hotspot.spacetime.emerging import CATEGORIES
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.study import Study
+    from hotspot.ingest.study import Study
 
     study = Study(records=chicago_recent, crs=chicago_recent.crs)
     result = trends_for_study(study, cell_size_m=200.0, band_m=400.0)
@@ -169,7 +170,7 @@ def test_cli_trends_and_nearrepeat_on_chicago(chicago_path, tmp_path):
     from typer.testing import CliRunner
 
     from cli import app
-    from hotspot.outputs import read_layer_styles
+    from hotspot.io.outputs import read_layer_styles
 
     out = tmp_path / "trends.gpkg"
     run = CliRunner(env={"COLUMNS": "240"}).invoke(app, [
@@ -209,7 +210,7 @@ def test_knox_counts_on_real_records_equal_brute_force(chicago_recent):
 def test_trends_on_bedfordshire_police_uk_months(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     from hotspot.spacetime.knox import knox_for_study
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.study import load_study
+    from hotspot.ingest.study import load_study
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path, crime_types=["Burglary"])
     result = trends_for_study(study, over="areas")

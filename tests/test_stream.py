@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
-from hotspot.kde import aggregate_locations
-from hotspot.stream import _Aggregator, merge_hashed, stream_locations
+from hotspot.stats.kde import aggregate_locations
+from hotspot.scale.stream import _Aggregator, merge_hashed, stream_locations
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n"
 

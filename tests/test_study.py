@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hotspot.study import load_study, main_body_mask
+from hotspot.ingest.study import load_study, main_body_mask
 
 
 def test_main_body_keeps_the_force_area_and_rejects_distant_strays():

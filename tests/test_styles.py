@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.styles import GISTAR_CLASSES, RASTER_STYLES, STYLE_NAMES, raster_gistar_bins_qml, build_style, quantile_breaks, raster_ramp_qml, resolve_style_spec
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.io.styles import GISTAR_CLASSES, RASTER_STYLES, STYLE_NAMES, raster_gistar_bins_qml, build_style, quantile_breaks, raster_ramp_qml, resolve_style_spec
 
 
 def qml_root(text: str) -> ET.Element:
@@ -133,7 +133,7 @@ def test_gistar_classes_cover_all_bins():
 def test_default_styles_pick_known_spatial_layers_only():
     import pandas as pd
 
-    from hotspot.styles import default_styles
+    from hotspot.io.styles import default_styles
 
     frame = cells()
     layers = {"gistar": frame, "areas": frame[["geometry"]], "ranked": points(), "lorenz": pd.DataFrame({"x": [1]}),
@@ -202,7 +202,7 @@ def _as_deuteranope(hex_colours):
 
 @pytest.mark.parametrize("ramp", ["density", "risk", "places"])
 def test_sequential_ramps_stay_ordered_for_deuteranopes(ramp):
-    from hotspot.styles import PLACE_CLASSES, RAMPS
+    from hotspot.io.styles import PLACE_CLASSES, RAMPS
 
     colours = RAMPS[ramp] if ramp != "places" else [c for _, _, c, _ in PLACE_CLASSES][::-1]
     lightness = _as_deuteranope(colours)[:, 0]
@@ -211,7 +211,7 @@ def test_sequential_ramps_stay_ordered_for_deuteranopes(ramp):
 
 
 def test_gistar_and_factor_colours_stay_apart_for_deuteranopes():
-    from hotspot.styles import FACTOR_COLOURS
+    from hotspot.io.styles import FACTOR_COLOURS
 
     for colours, min_delta in (([c for _, c, _ in GISTAR_CLASSES], 10), (FACTOR_COLOURS, 10)):
         lab = _as_deuteranope(colours)

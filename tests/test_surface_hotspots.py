@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.grid import Grid
-from hotspot.kde import KernelDensity, kernel_density
-from hotspot.surface_hotspots import surface_hotspots
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.stats.kde import KernelDensity, kernel_density
+from hotspot.places.surface import surface_hotspots
 
 
 def _density(surface, cell=10.0, units="per-cell"):

@@ -11,8 +11,8 @@ import pytest
 import shapely
 from rich.console import Console
 
-from hotspot.rank import RankResult
-from hotspot.tables import PRINTED_ROWS, ranked_table
+from hotspot.places.rank import RankResult
+from hotspot.places.tables import PRINTED_ROWS, ranked_table
 
 PEAKS = ["Fri 11:00-19:00 (10%)", "Sat 22:00-03:00 (24%)", "Sun 00:00-04:00 (9%)"]
 
@@ -95,7 +95,7 @@ def test_columns_empty_on_every_row_are_not_printed():
 
 
 def test_street_stretch_names_are_cut_not_turned_into_initials():
-    from hotspot.tables import _ellipsis
+    from hotspot.places.tables import _ellipsis
 
     stretch = "Lichfield View, 120 m from Malting Gardens to Brewery Close"
     short = _ellipsis(stretch, 30)

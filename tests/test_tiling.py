@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hotspot.errors import HotspotInputError
-from hotspot.gistar import gi_star_grid
-from hotspot.grid import Grid
-from hotspot.kde import kernel_density
-from hotspot.tiling import _kde_tile, plan_tiles, tiled_gi_star, tiled_kernel_density
+from hotspot.core.errors import HotspotInputError
+from hotspot.stats.gistar import gi_star_grid
+from hotspot.core.grid import Grid
+from hotspot.stats.kde import kernel_density
+from hotspot.scale.tiling import _kde_tile, tiled_gi_star, tiled_kernel_density
+from hotspot.scale.tiles import plan_tiles
 
 
 def assert_same(a, b, tol=1e-9):
@@ -163,7 +164,7 @@ def test_tiled_inputs_fail_with_one_line(points, grid):
 
 
 def test_gistar_places_ranks_hot_groups_by_crimes():
-    from hotspot.tiling import gistar_layers
+    from hotspot.scale.tiling import gistar_layers
 
     grid = Grid(0.0, 6000.0, 100.0, 60, 60)
     counts = np.zeros(grid.shape)
@@ -184,8 +185,8 @@ def test_gistar_places_ranks_hot_groups_by_crimes():
 
 def test_fdr_with_shared_values_equals_adjust_pvalues():
     """The grouped Benjamini-Hochberg equals scipy's, including ties between grouped and single values."""
-    from hotspot.multiple_testing import adjust_pvalues
-    from hotspot.tiling import _fdr_adjust
+    from hotspot.stats.multiple_testing import adjust_pvalues
+    from hotspot.scale.tiling import _fdr_adjust
 
     rng = np.random.default_rng(5)
     shape = (300, 200)

@@ -23,9 +23,9 @@ def test_national_command_writes_cog_and_gistar_layers(tmp_path):
     import geopandas as gpd
     import rasterio
 
-    from hotspot.grid import Grid
-    from hotspot.stream import stream_locations
-    from hotspot.tiling import tiled_kernel_density
+    from hotspot.core.grid import Grid
+    from hotspot.scale.stream import stream_locations
+    from hotspot.scale.tiling import tiled_kernel_density
 
     rng = np.random.default_rng(4)
     for month in ("2023-01", "2023-02"):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from libpysal.weights import DistanceBand, lat2W
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.kernels.gistar import stencil_sums
-from hotspot.weights import csr_from_w, stencil_offsets, stencil_ring_offsets
+from hotspot.stats.weights import csr_from_w, stencil_offsets, stencil_ring_offsets
 
 
 @pytest.mark.parametrize("band,cell", [(300.0, 100.0), (250.0, 100.0), (141.43, 100.0), (75.0, 50.0)])

@@ -3,7 +3,7 @@
 Modules, lowest first:
 
 - :mod:`hotspot.forecast.months`: ``YYYY-MM`` months as integers and record subsets by month.
-- :mod:`hotspot.forecast.metrics`: selection at an area budget; hit rate, PAI, PEI*, RRI, compactness.
+- :mod:`hotspot.stats.accuracy`: selection at an area budget; hit rate, PAI, PEI*, RRI, compactness.
 - :mod:`hotspot.forecast.mapchange`: police.uk anonymisation-map changes found and older records
   carried onto the current snap points.
 - :mod:`hotspot.forecast.baselines`: the simple forecasts the literature compares against.

@@ -4,7 +4,7 @@ The backtest rolls forward month by month: each fold trains on the months before
 window (all of them, or the last ``train_months``) and tests on the next ``test_months``
 months; the folds are the last ``n_folds`` such windows, stepping by ``test_months`` and
 ending at the latest month. Each fold is scored at every budget in ``area_shares``
-(:class:`hotspot.forecast.metrics.BudgetScorer`); the summary gives each method's mean
+(:class:`hotspot.stats.accuracy.BudgetScorer`); the summary gives each method's mean
 over folds with a confidence interval, and ``comparisons`` pairs ``combined`` (or every
 method, without it) fold by fold against each other method
 (:mod:`hotspot.forecast.compare`).
@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.forecast.baselines import (
     DecayedCounts,
     KDECrossValidated,
@@ -34,11 +34,11 @@ from hotspot.forecast.baselines import (
 from hotspot.forecast.combined import CombinedForecaster, describe_weights
 from hotspot.forecast.compare import mean_interval, paired_comparison
 from hotspot.forecast.mapchange import MapChanges, detect_map_changes
-from hotspot.forecast.metrics import BudgetScorer, check_area_share
+from hotspot.stats.accuracy import BudgetScorer, check_area_share
 from hotspot.forecast.months import month_index, month_text, record_weights, subset
-from hotspot.grid import Grid
-from hotspot.progress import resolve
-from hotspot.records import Records
+from hotspot.core.grid import Grid
+from hotspot.core.progress import resolve
+from hotspot.core.records import Records
 
 Forecaster = Callable[[Records, Grid], np.ndarray]
 """A forecaster takes the training records and the grid and returns scores of shape ``grid.shape``."""
@@ -53,13 +53,13 @@ BASELINE_P = "P_since_map_change"
 
 
 class KDEForecaster:
-    """Quartic kernel density of the training records (``hotspot.kde``), radius ``bandwidth_m`` metres."""
+    """Quartic kernel density of the training records (``hotspot.stats.kde``), radius ``bandwidth_m`` metres."""
 
     def __init__(self, bandwidth_m: float = 400.0):
         self.bandwidth_m = float(bandwidth_m)
 
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
-        from hotspot.kde import kernel_density
+        from hotspot.stats.kde import kernel_density
 
         if len(train) == 0:
             return np.zeros(grid.shape)

@@ -24,10 +24,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from hotspot.forecast.metrics import BudgetScorer, forecast_metrics
+from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
 from hotspot.forecast.months import month_index, record_weights, subset
-from hotspot.grid import Grid
-from hotspot.records import Records
+from hotspot.core.grid import Grid
+from hotspot.core.records import Records
 
 
 def counts(records: Records, grid: Grid, weights: np.ndarray | None = None) -> np.ndarray:
@@ -138,7 +138,7 @@ def binned_quartic_kde(counts_grid: np.ndarray, cell_size_m: float, bandwidth_m:
     """Quartic KDE of counts binned to cell centres: sum over cells j of count_j x K(|c_i - c_j|), per cell.
 
     K(d) = 3 / (pi h^2) x (1 - d^2 / h^2)^2 for d < h (h = ``bandwidth_m`` metres), times the cell
-    area, so each cell holds the expected count (``units="per-cell"`` of :mod:`hotspot.kde` for
+    area, so each cell holds the expected count (``units="per-cell"`` of :mod:`hotspot.stats.kde` for
     points at cell centres). FFT convolution: a few milliseconds for a county grid.
     """
     from scipy import signal

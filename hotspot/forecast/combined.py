@@ -45,11 +45,11 @@ import numpy as np
 import pandas as pd
 
 from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, MapChanges, carry_onto_current, detect_map_changes
-from hotspot.forecast.metrics import budget_hits, check_area_share
+from hotspot.stats.accuracy import budget_hits, check_area_share
 from hotspot.forecast.months import month_index, month_text, record_weights
-from hotspot.grid import Grid
-from hotspot.progress import resolve
-from hotspot.records import Records
+from hotspot.core.grid import Grid
+from hotspot.core.progress import resolve
+from hotspot.core.records import Records
 
 COMBINED_SUMMARY = (
     "recency-weighted counts per cell (half-life 1-12 months or none; months before a police.uk "
@@ -486,7 +486,7 @@ class CombinedTuner:
             for cand in todo:
                 if self.rtm_share is not None and cand["rtm_weight"] > 0:
                     # The RTM share reaches cells no record does: score on the full grid.
-                    from hotspot.forecast.metrics import forecast_metrics
+                    from hotspot.stats.accuracy import forecast_metrics
 
                     score = layers.score(cand, origin - 1, self.rtm_share)
                     done[self._key(cand)] = forecast_metrics(score, layers.full(test), self.area_share,

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.forecast.months import month_index, month_text
-from hotspot.records import Records
+from hotspot.core.records import Records
 
 REUSE_WINDOW_MONTHS = 12
 """A location is reused when it carried a record in one of this many earlier months."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.records import Records
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.records import Records
 
 
 def month_index(months) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Each CSV source (a file on disk, or a member of a zip) is stored as the table
 :func:`hotspot.ingest.sources.read_csv_text` returned, in an LZ4-compressed Arrow IPC file under
-``hotspot.settings.cache_dir() / "parsed"`` (``$HOTSPOT_CACHE/parsed``; by default
+``hotspot.core.settings.cache_dir() / "parsed"`` (``$HOTSPOT_CACHE/parsed``; by default
 ``~/.cache/hotspot/parsed``). The key is the file's resolved path, size, modification time and a
 hash of its first megabyte (plus the member name for zips, and the pandas/pyarrow versions and
 this module's format number, which decide how the table is typed), so an edited, replaced or
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from hotspot.ingest.sources import Source
-from hotspot.settings import cache_dir
+from hotspot.core.settings import cache_dir
 
 NO_CACHE_ENV_VAR = "HOTSPOT_NO_CACHE"
 """Set to 1 (or true/yes) to read every input afresh and write nothing to the parsed-input cache."""
@@ -35,7 +35,7 @@ _HEAD_BYTES = 1 << 20
 
 
 def parsed_cache_dir() -> Path:
-    """Where parsed tables are kept: ``hotspot.settings.cache_dir() / "parsed"``."""
+    """Where parsed tables are kept: ``hotspot.core.settings.cache_dir() / "parsed"``."""
     return cache_dir() / "parsed"
 
 

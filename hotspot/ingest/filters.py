@@ -12,8 +12,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.records import Records
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.records import Records
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NAMES = {

@@ -8,7 +8,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 BNG = "EPSG:27700"
 WGS84 = "EPSG:4326"

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest.policeuk import comma_note, standardise_policeuk
 from hotspot.ingest.projection import (
     BNG, WGS84, area_of_use_mask, check_metre_crs, choose_crs, parse_crs, transform,
@@ -18,8 +18,8 @@ from hotspot.ingest.tables import (
     Standard, find_column, is_policeuk, month_from, normalise, normalise_months, parse_datetimes, parse_times, text,
     to_float,
 )
-from hotspot.progress import ProgressCallback, resolve
-from hotspot.records import RECORD_COLUMNS, Records
+from hotspot.core.progress import ProgressCallback, resolve
+from hotspot.core.records import RECORD_COLUMNS, Records
 
 # British National Grid's false-origin extent in metres (with a margin): numbers in this box
 # in a "longitude" column are almost certainly eastings.
@@ -381,7 +381,7 @@ def read_records(
     Returns
     -------
     Records
-        Kept rows in ``frame`` (the columns of ``hotspot.records``), rows without usable
+        Kept rows in ``frame`` (the columns of ``hotspot.core.records``), rows without usable
         coordinates or dates in ``rejected`` (reasons ``no_location``, ``unparsable``,
         ``out_of_range``, ``duplicate``) with their source columns, ``sources`` = the files read,
         and ``notes``: corrections made while reading (decimal commas, duplicates dropped).

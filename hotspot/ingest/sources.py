@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
 GEO_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")

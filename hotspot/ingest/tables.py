@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "long", "longitude", "lng", "x_long", "wgs84_lon", "lon_wgs84", "longitude_wgs84"),

@@ -48,7 +48,7 @@ def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
     """Two-sided conditional-permutation pseudo p-values from one shared table of draws (as esda does).
 
     ``table`` (R, k_max) int64: row r holds k_max distinct indices into the other ``n - 1``
-    observations in random order (see :func:`hotspot.gistar.permutation_table`). Observation ``i``
+    observations in random order (see :func:`hotspot.stats.gistar.permutation_table`). Observation ``i``
     uses the first ``k_i`` entries of every row (a uniform ordered sample of ``k_i`` of the others),
     index ``>= i`` shifted by one to skip itself. The table is drawn once, serially, from the seed,
     so the answer does not depend on the number of threads.

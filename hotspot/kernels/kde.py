@@ -1,7 +1,7 @@
 """Numba kernels for kernel density: exact summation of radial kernels at grid-cell centres.
 
 Every function takes plain arrays and numbers; validation, aggregation and unit conversion live
-in :mod:`hotspot.kde`. Kernel shapes are selected by an integer code (``KERNEL_CODES``) and
+in :mod:`hotspot.stats.kde`. Kernel shapes are selected by an integer code (``KERNEL_CODES``) and
 evaluated from the squared distance, so the quartic, Epanechnikov, uniform and Gaussian kernels
 never take a square root.
 

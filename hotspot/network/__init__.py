@@ -10,7 +10,7 @@ Modules, each with one job:
 - :mod:`~hotspot.network.nkde`: network kernel density (simple, discontinuous, continuous);
 - :mod:`~hotspot.network.gistar`: Gi* per lixel with network-distance neighbourhoods;
 - :mod:`~hotspot.network.stretches`: merge adjacent hot lixels into named street stretches;
-- :mod:`~hotspot.network.rank`: ``rank --over segments``;
+- :mod:`~hotspot.places.segments`: ``rank --over segments``;
 - :mod:`~hotspot.network.factors`: risk factors measured along the network (unlit streets, distance to features);
 - :mod:`~hotspot.network.study`: load the network for a study and snap its records (what the CLI calls).
 """

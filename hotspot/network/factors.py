@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 DEFAULT_DISTANCES_M = (50.0, 100.0, 200.0)
 

@@ -4,7 +4,7 @@ Two lixels are neighbours when their midpoints are within ``band_m`` metres alon
 (shortest path, :func:`hotspot.kernels.network.sample_neighbours`); weights are binary and each
 lixel counts in its own neighbourhood (the star form). The statistic, inference (exact null for
 integer counts), multiple-testing correction and bins are the project's own Gi* code
-(:func:`hotspot.gistar.gi_star_areas`), which is checked against ``esda.G_Local`` with the same
+(:func:`hotspot.stats.gistar.gi_star_areas`), which is checked against ``esda.G_Local`` with the same
 libpysal weights (:func:`to_libpysal`).
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import ProgressCallback, resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import ProgressCallback, resolve
 
 DEFAULT_BAND_M = 200.0
 """Default neighbourhood, network metres between lixel midpoints (about two blocks either way)."""
@@ -34,8 +34,8 @@ def network_distances(network, band_m: float):
 
 
 def network_weights(network, band_m: float = DEFAULT_BAND_M):
-    """Binary network-distance weights as :class:`hotspot.weights.CSRWeights` (self weight 1)."""
-    from hotspot.weights import CSRWeights
+    """Binary network-distance weights as :class:`hotspot.stats.weights.CSRWeights` (self weight 1)."""
+    from hotspot.stats.weights import CSRWeights
 
     d = network_distances(network, band_m)
     n = network.n_lixels
@@ -72,10 +72,10 @@ def gi_star_segments(
         Records per lixel (:func:`hotspot.network.snap.lixel_counts`).
     band_m : float, default 200
         Neighbourhood: lixels whose midpoints are within this many network metres.
-    permutations, seed, correction : as in :func:`hotspot.gistar.gi_star_areas`.
+    permutations, seed, correction : as in :func:`hotspot.stats.gistar.gi_star_areas`.
     progress : callable, optional
     """
-    from hotspot.gistar import _describe_columns, _result_columns, gi_star_areas
+    from hotspot.stats.gistar import _describe_columns, _result_columns, gi_star_areas
 
     progress = resolve(progress)
     counts = np.asarray(counts, np.float64)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import ProgressCallback, resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import ProgressCallback, resolve
 
 JUNCTIONS = ("vertices", "crossings")
 VERTEX_PRECISION_M = 0.01

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import ProgressCallback, resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import ProgressCallback, resolve
 
 ESTIMATORS = ("simple", "discontinuous", "continuous")
 KERNELS = ("quartic", "epanechnikov", "triangular", "uniform")

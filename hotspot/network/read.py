@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 LIT_VALUES = frozenset({"yes", "24/7", "automatic", "limited", "interval", "sunset-sunrise", "dusk-dawn"})
 """OSM ``lit`` values that mean the street has lighting (any other non-empty value, e.g. "no", means unlit)."""

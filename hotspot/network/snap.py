@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 DEFAULT_TOLERANCE_M = 30.0
 """Default snapping tolerance, metres: about half a street block's depth in a UK town centre."""

@@ -1,41 +1,26 @@
 """Put a study on a street network: read and clean the roads, snap the records (what the CLI calls).
 
-With no INPUT and no ``--network`` the street-network demo scenario (:mod:`boundaries.demo_network`)
-stands in: the demo town's streets with records drawn on them and planted hot segments.
+With no INPUT and no ``--network`` the CLI uses the street-network demo scenario (:mod:`boundaries.demo.network`): the demo town's streets with records drawn on them and planted hot segments.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 from hotspot.network.graph import DEFAULT_SEGMENT_LENGTH_M
 from hotspot.network.snap import DEFAULT_TOLERANCE_M
-from hotspot.progress import ProgressCallback
+from hotspot.core.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
 class NetworkStudy:
-    """A study's records on a network: ``study`` (hotspot.study.Study), ``network``, ``snapped`` and ``notes``."""
+    """A study's records on a network: ``study`` (hotspot.ingest.study.Study), ``network``, ``snapped`` and ``notes``."""
 
     study: object
     network: object
     snapped: object
     notes: tuple = ()
-
-
-def demo_network_study() -> "NetworkStudy":
-    """The street-network demo scenario, snapped (every record lies on a street)."""
-    from boundaries.demo_network import demo_network
-    from hotspot.network.snap import snap_points
-
-    scenario = demo_network()
-    study = scenario.study()
-    frame = study.records.frame
-    snapped = snap_points(scenario.network, frame["x"].to_numpy(), frame["y"].to_numpy(), tolerance_m=1.0)
-    return NetworkStudy(study=study, network=scenario.network, snapped=snapped,
-                        notes=("street-network demo: the demo town's streets with planted hot segments and an "
-                               "unlit-street effect (boundaries/demo_network.py)",) + scenario.network.notes)
 
 
 def network_study(
@@ -52,7 +37,7 @@ def network_study(
 
     Parameters
     ----------
-    study : hotspot.study.Study
+    study : hotspot.ingest.study.Study
     network_path : path
         Road layer (GeoPackage, GeoJSON, Shapefile or .osm.pbf).
     segment_length_m : float, default 50

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 SLICES = ("month", "week", "day")
 """Time-slice lengths a cube can be built with."""
@@ -41,7 +41,7 @@ class SpaceTimeCube:
         Each slice's label: ``YYYY-MM`` (months), ``YYYY-MM-DD`` of the Monday (weeks) or the day.
     slice : str
         "month", "week" or "day".
-    grid : hotspot.grid.Grid or None
+    grid : hotspot.core.grid.Grid or None
         The grid (grid cubes).
     mask : bool array or None
         ``(nrows, ncols)``: cells in the study area (grid cubes).
@@ -125,9 +125,9 @@ def cube_on_grid(records, grid, mask=None, *, slice: str = "month") -> SpaceTime
 
     Parameters
     ----------
-    records : hotspot.records.Records
+    records : hotspot.core.records.Records
         Crime points, metres.
-    grid : hotspot.grid.Grid
+    grid : hotspot.core.grid.Grid
         The study grid.
     mask : bool array (nrows, ncols) or None, default None
         Cells in the study area; None: every cell.
@@ -148,8 +148,8 @@ def cube_on_grid(records, grid, mask=None, *, slice: str = "month") -> SpaceTime
 
 def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
     """Count records per area (row of ``areas``) and slice, by the one rule every command uses
-    (:func:`hotspot.assign.assign_records`: the record's own LSOA code, else its position within 20 m)."""
-    from hotspot.assign import assign_records
+    (:func:`hotspot.core.assign.assign_records`: the record's own LSOA code, else its position within 20 m)."""
+    from hotspot.core.assign import assign_records
 
     frame = records.frame
     t, labels = slice_index(frame, slice)

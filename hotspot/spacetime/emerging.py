@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import resolve
 
 SHARE = 0.9
 """The "ninety percent of the time-step intervals" of the ArcGIS definitions."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 
 def knox_weights(knox, *, alpha: float = 0.05, min_ratio: float | None = None) -> np.ndarray:
@@ -97,9 +97,9 @@ def near_repeat_surface(records, grid, at, knox, *, alpha: float = 0.05) -> np.n
 
     Parameters
     ----------
-    records : hotspot.records.Records
+    records : hotspot.core.records.Records
         The records (metres); their times are read as the Knox table's unit (days or months).
-    grid : hotspot.grid.Grid
+    grid : hotspot.core.grid.Grid
         Cells to score (their centres).
     at : str or Timestamp
         The forecast time: a date (``YYYY-MM-DD``, for tables in days) or a month (``YYYY-MM``, for tables

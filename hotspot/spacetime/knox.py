@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import resolve
 
 TIME_UNITS = ("days", "months")
 DEFAULT_DISTANCE_BAND_M = 100.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
+from hotspot.core.errors import HotspotInputError
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ population is the whole cube: ``n`` = locations x slices, ``xbar`` and ``S`` ove
 
     z = (sum_nbrs x - xbar k) / (S sqrt((n k - k^2) / (n - 1))),   k = bins in the neighbourhood
 
-which is :func:`hotspot.gistar.analytic_z` with ``W = S1 = k``; with ``time_window = 0`` it is the
+which is :func:`hotspot.stats.gistar.analytic_z` with ``W = S1 = k``; with ``time_window = 0`` it is the
 ordinary Gi* of each slice against the whole cube's mean and variance. p is two-sided normal and the
 bins (-3..3) are drawn after the chosen correction over every bin of the cube. On grids the spatial
 sums reuse the Gi* stencil kernel (:func:`hotspot.kernels.gistar.stencil_sums`) slice by slice; the
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.multiple_testing import adjust_pvalues, check_correction, confidence_bins
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.stats.multiple_testing import adjust_pvalues, check_correction, confidence_bins
+from hotspot.core.progress import resolve
 
 DEFAULT_TIME_WINDOW = 1
 """Slices before the current one in each bin's neighbourhood (ArcGIS's default neighbourhood time step)."""
@@ -79,7 +79,7 @@ def _window_sum(a: np.ndarray, window: int) -> np.ndarray:
 def _spatial_sums_grid(counts, mask, band_m, cell_size_m, progress):
     """Per slice: sum over the spatial neighbourhood (self included) and its size, on the grid."""
     from hotspot.kernels.gistar import stencil_sums
-    from hotspot.weights import stencil_offsets
+    from hotspot.stats.weights import stencil_offsets
 
     dr, dc = stencil_offsets(band_m, cell_size_m)
     sums = np.empty_like(counts)
@@ -109,7 +109,7 @@ def space_time_gi_star(
         Counts per slice and location.
     band_m : float
         Spatial distance band, metres, between cell centres (grid cubes; required there).
-    weights : libpysal.weights.W or hotspot.weights.CSRWeights, optional
+    weights : libpysal.weights.W or hotspot.stats.weights.CSRWeights, optional
         Binary spatial weights between the areas (area cubes; required there), in area order.
     time_window : int, default 1
         How many earlier slices belong to each bin's neighbourhood (0: the slice alone).
@@ -136,7 +136,7 @@ def space_time_gi_star(
     else:
         import scipy.sparse as sp
 
-        from hotspot.weights import CSRWeights, csr_from_w
+        from hotspot.stats.weights import CSRWeights, csr_from_w
 
         if weights is None:
             raise HotspotInputError("space-time Gi* on areas needs spatial weights between the areas")
@@ -161,7 +161,7 @@ def space_time_gi_star(
         notes.append("zero variance: every bin holds the same count, so nothing is hotter or colder; z = 0 everywhere")
         z[inside] = 0.0
     else:
-        from hotspot.gistar import analytic_z
+        from hotspot.stats.gistar import analytic_z
 
         kin = kk[inside]
         zin, degenerate = analytic_z(lag[inside], kin, kin, n, mean, np.sqrt(var), np.zeros(n, dtype=bool))

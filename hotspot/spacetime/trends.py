@@ -1,6 +1,6 @@
 """``hotspot trends``: a study's records to a space-time cube to emerging hot spot categories.
 
-The cube is built on the study grid (:meth:`hotspot.study.Study.grid`; without a study area, the
+The cube is built on the study grid (:meth:`hotspot.ingest.study.Study.grid`; without a study area, the
 cells holding at least one record, as ArcGIS does without an analysis mask) or on the study's
 areas (``over="areas"``, contiguity weights); see :mod:`hotspot.spacetime.emerging` for the rules.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hotspot.errors import HotspotInputError
-from hotspot.progress import resolve
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import resolve
 
 OVER = ("grid", "areas")
 
@@ -47,7 +47,7 @@ def trends_for_study(
 
     Parameters
     ----------
-    study : hotspot.study.Study
+    study : hotspot.ingest.study.Study
     slice : {"month", "week", "day"}, default "month"
         Length of a time slice; weeks and days need dated records.
     over : {"grid", "areas"}, default "grid"
@@ -56,9 +56,9 @@ def trends_for_study(
         Grid cell side, metres.
     band_m : float, optional
         Spatial distance band, metres, between cell centres. Default: the street-level radius every
-        command uses (:func:`hotspot.radius.choose_radius`: the radius whose density of the earlier
+        command uses (:func:`hotspot.stats.radius.choose_radius`: the radius whose density of the earlier
         months best predicted the latest quarter), else the first peak of incremental spatial
-        autocorrelation (:func:`hotspot.band.choose_band_grid`); the rule is reported in ``notes``.
+        autocorrelation (:func:`hotspot.stats.band.choose_band_grid`); the rule is reported in ``notes``.
     area_weights : {"queen", "rook"}, default "queen"
         Contiguity between areas (``over="areas"``).
     time_window : int, default 1
@@ -83,7 +83,7 @@ def trends_for_study(
     notes: list[str] = []
     progress("building the space-time cube", 0, 1)
     if over == "areas":
-        from hotspot.weights import area_weights as build_weights
+        from hotspot.stats.weights import area_weights as build_weights
 
         if study.boundaries is None:
             raise HotspotInputError("--over areas needs --boundaries (LSOAs, wards ...)")
@@ -102,11 +102,11 @@ def trends_for_study(
         cube = cube_on_grid(records, grid, mask, slice=slice)
         weights = None
         if band_m is None:
-            from hotspot.radius import choose_radius
+            from hotspot.stats.radius import choose_radius
 
             band_m, rule = choose_radius(records.frame, grid, mask)
             if band_m is None:
-                from hotspot.band import choose_band_grid
+                from hotspot.stats.band import choose_band_grid
 
                 band_m, rule = choose_band_grid(cube.counts.sum(axis=0), cell_size_m, mask, progress=progress)
             notes.append(f"distance band {band_m:,.0f} m ({rule})")

@@ -1,0 +1,129 @@
+"""How a place is named: the street most of its records are "on or near" and the area (LSOA) holding
+most of them, the way an analyst would describe it; repeated names numbered in rank order.
+
+Every command names its places with these rules (ranked places, Gi* clusters, KDE and RTM hot
+polygons, street stretches), so one place has one name whichever method found it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+POLICEUK_FACILITY_LABELS = frozenset({
+    "Parking Area", "Sports/Recreation Area", "Park/Open Space", "Petrol Station", "Supermarket",
+    "Shopping Area", "Pedestrian Subway", "Further/Higher Educational Building", "Nightclub", "Police Station",
+    "Theatre/Concert Hall", "Conference/Exhibition Centre", "Bus/Coach Station", "Hospital", "Airport/Airfield",
+    "Sports/Recreation Area", "Railway Station", "Hotel/Motel", "Prison",
+})
+"""police.uk anonymisation points labelled by facility type rather than by street."""
+
+
+def strip_on_or_near(location: pd.Series) -> pd.Series:
+    return location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
+
+
+def nearest_records(frame: pd.DataFrame, easting: np.ndarray, northing: np.ndarray) -> pd.DataFrame:
+    """For each place centre (metres), the record nearest to it, as rows of ``frame`` with a ``place`` column.
+
+    A place chosen by a smoothed score (KDE, Gi*, RTM) can hold no record of its own; it is then named
+    after the nearest record's street and area, as an analyst would describe it."""
+    from scipy.spatial import cKDTree
+
+    if len(frame) == 0:
+        return frame.assign(place=np.zeros(0, dtype=np.int64))
+    tree = cKDTree(np.column_stack([frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)]))
+    _, nearest = tree.query(np.column_stack([easting, northing]))
+    rows = frame.iloc[nearest][["location", "lsoa_name", "crime_type"]].copy()
+    rows["place"] = np.arange(len(easting))
+    return rows
+
+
+def place_names(placed: pd.DataFrame, n_places: int, nearest: pd.DataFrame | None = None) -> list[str]:
+    """The street most records in a place are on or near, with the area holding most of them.
+
+    Places holding no record take the street and area of the record nearest their centre (``nearest``)."""
+    names = [""] * n_places
+    if nearest is not None and len(nearest):
+        empty = ~np.isin(np.arange(n_places), placed["place"].to_numpy())
+        placed = pd.concat([placed, nearest[empty[nearest["place"].to_numpy()]]], ignore_index=True)
+    if len(placed) == 0:
+        return [f"Place {i + 1}" for i in range(n_places)]
+    placed = placed.assign(street=strip_on_or_near(placed["location"]))
+    facility = placed["street"].isin(POLICEUK_FACILITY_LABELS)
+    streets = mode_by_place(placed[~facility], "street")
+    facilities = mode_by_place(placed[facility], "street")
+    areas = mode_by_place(placed, "lsoa_name")
+    for i in range(n_places):
+        street, area = streets.get(i, "") or facilities.get(i, ""), areas.get(i, "")
+        if street and area:
+            names[i] = f"{street}, {area}"
+        else:
+            names[i] = street or area or f"Place {i + 1}"
+    return names
+
+
+def name_places(frame: pd.DataFrame, geometries) -> list[str]:
+    """Names for any places drawn as polygons (KDE hotspots, RTM priority places...), built as ranked places' are.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The study's records (``study.records.frame``): ``x``, ``y`` (metres, the polygons' CRS), ``location``,
+        ``lsoa_name`` and ``crime_type``.
+    geometries : sequence of shapely geometries
+        The places, best first.
+
+    Returns
+    -------
+    list of str
+        One unique name per place, "<street>, <LSOA name>" from the records inside it (or, for a place
+        holding none, the record nearest its centre), numbered "(2)", "(3)" where two places share a name.
+    """
+    import shapely
+
+    geometries = np.asarray(list(geometries), dtype=object)
+    n_places = len(geometries)
+    if n_places == 0:
+        return []
+    points = shapely.points(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
+    tree = shapely.STRtree(geometries)
+    record, place = tree.query(points, predicate="within")
+    # A record on a shared edge counts once, for the best place holding it.
+    first = pd.DataFrame({"record": record, "place": place}).sort_values(["record", "place"]).drop_duplicates("record")
+    placed = frame.iloc[first["record"].to_numpy()][["location", "lsoa_name", "crime_type"]].copy()
+    placed["place"] = first["place"].to_numpy()
+    centres = shapely.centroid(geometries)
+    nearest = nearest_records(frame, shapely.get_x(centres), shapely.get_y(centres))
+    return disambiguate_names(place_names(placed, n_places, nearest))
+
+
+def disambiguate_names(names: pd.Series) -> list[str]:
+    """Number repeated names in rank order ("High Street, X", "High Street, X (2)") so each place is unique."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        result.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return result
+
+
+def mode_by_place(placed: pd.DataFrame, column: str) -> dict[int, str]:
+    valid = placed[placed[column].fillna("").astype(str) != ""]
+    if valid.empty:
+        return {}
+    tallies = valid.groupby(["place", column]).size().reset_index(name="n")
+    tallies = tallies.sort_values(["place", "n", column], ascending=[True, False, True], kind="stable")
+    return dict(zip(tallies.drop_duplicates("place")["place"], tallies.drop_duplicates("place")[column]))
+
+
+def top_types(placed: pd.DataFrame, n_places: int, k: int = 3) -> list[str]:
+    result = [""] * n_places
+    if len(placed) == 0:
+        return result
+    tallies = placed.groupby(["place", "crime_type"]).size().reset_index(name="n")
+    tallies = tallies.sort_values(["place", "n", "crime_type"], ascending=[True, False, True], kind="stable")
+    for place, group in tallies.groupby("place", sort=False):
+        result[int(place)] = "; ".join(f"{t} ({n})" for t, n in zip(group["crime_type"].head(k), group["n"].head(k)))
+    return result

@@ -1,0 +1,116 @@
+"""The crime-record table every analysis takes, and the ledger of rows that were rejected.
+
+``Records.frame`` always has these columns (missing values where a source lacks them):
+
+============  ==================================================================
+column        meaning
+============  ==================================================================
+x, y          projected coordinates in metres, in ``Records.crs``
+lon, lat      WGS84 degrees (NaN when the source gave only projected coordinates
+              and they could not be converted)
+crime_id      police.uk Crime ID or the source's own id (may be empty)
+month         ``YYYY-MM`` string (always present: derived from ``datetime`` if needed)
+datetime      ``datetime64[ns]``; NaT when the source has month only (police.uk)
+crime_type    police.uk category or the source's own type label
+location      police.uk "On or near ..." text, or empty
+lsoa_code     LSOA code as published, or empty
+lsoa_name     LSOA name as published, or empty
+outcome       police.uk "Last outcome category", or empty
+source        the file (or ``demo``) each row came from
+source_row    1-based data row number within that file
+============  ==================================================================
+
+Rejected rows are never dropped silently: ``Records.rejected`` holds them with a
+``reason`` column (one of ``REJECT_REASONS``), and ``Records.reject_counts`` counts
+them by reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RECORD_COLUMNS = (
+    "x", "y", "lon", "lat", "crime_id", "month", "datetime", "crime_type",
+    "location", "lsoa_code", "lsoa_name", "outcome", "source", "source_row",
+)
+
+REJECT_REASONS = {
+    "no_location": "no location (police.uk publishes a few percent of rows without coordinates)",
+    "unparsable": "coordinates or date could not be parsed",
+    "out_of_range": "coordinates outside the valid range for their CRS",
+    "duplicate": "duplicate (a Crime ID seen before, or a file given twice)",
+    "outside_force_area": "out of area: placed in an LSOA of another force's local authority",
+    "outside_study_area": "outside the study area (the boundaries, or far from the main body of records)",
+    "filtered_crime_type": "outside the crime-type filter",
+    "filtered_date": "outside the date range",
+    "filtered_time": "outside the time-of-day window",
+    "filtered_weekday": "outside the weekday filter",
+}
+"""Every reason a row can be rejected for, with the words used to report it."""
+
+
+@dataclass
+class Records:
+    """Crime records in metres plus the ledger of what was rejected and why.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The kept records, with the columns described in the module docstring.
+    crs : str
+        The projected CRS of ``x``/``y`` (metres), e.g. ``"EPSG:27700"``.
+    rejected : pandas.DataFrame
+        Rejected rows: the source columns as read plus ``reason``, ``source``, ``source_row``.
+    has_times : bool
+        True when records carry a time of day (not police.uk month-only data).
+    sources : list of str
+        The input files read, in order.
+    notes : list of str
+        Corrections made while reading that the user should be told of (decimal commas read,
+        duplicates dropped), one line each.
+    """
+
+    frame: pd.DataFrame
+    crs: str
+    rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["reason", "source", "source_row"]))
+    has_times: bool = False
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reject_counts(self) -> dict[str, int]:
+        """Rejected rows counted by reason; every reason in ``REJECT_REASONS`` is present (0 if none)."""
+        counts = {reason: 0 for reason in REJECT_REASONS}
+        if len(self.rejected):
+            for reason, n in self.rejected["reason"].value_counts().items():
+                counts[str(reason)] = int(n)
+        return counts
+
+    @property
+    def xy(self) -> np.ndarray:
+        """Coordinates as a float64 array of shape (n, 2), metres."""
+        return np.column_stack([self.frame["x"].to_numpy(np.float64), self.frame["y"].to_numpy(np.float64)])
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def with_frame(self, frame: pd.DataFrame, newly_rejected: pd.DataFrame | None = None) -> "Records":
+        """A copy holding ``frame`` as the kept rows and ``newly_rejected`` appended to the ledger."""
+        rejected = self.rejected
+        if newly_rejected is not None and len(newly_rejected):
+            rejected = pd.concat([rejected, newly_rejected], ignore_index=True) if len(rejected) else newly_rejected
+        return replace(self, frame=frame.reset_index(drop=True), rejected=rejected.reset_index(drop=True))
+
+
+def empty_frame() -> pd.DataFrame:
+    """An empty records frame with the standard columns and dtypes."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS})
+    for c in ("x", "y", "lon", "lat"):
+        frame[c] = frame[c].astype(np.float64)
+    frame["datetime"] = pd.to_datetime(frame["datetime"])
+    frame["source_row"] = frame["source_row"].astype(np.int64)
+    return frame

@@ -1,0 +1,760 @@
+"""Local Getis-Ord Gi* (the star form: each cell counts in its own neighbourhood) on grids and areas.
+
+The statistic (Getis & Ord 1992; Ord & Getis 1995, the form ArcGIS reports) for observation ``i`` with
+weights ``w_ij`` (``w_ii`` the self weight), ``n`` observations, mean ``xbar`` and
+``S = sqrt(mean(x^2) - xbar^2)``::
+
+    z_i = (sum_j w_ij x_j - xbar W_i) / (S sqrt((n S1_i - W_i^2) / (n - 1))),
+    W_i = sum_j w_ij,   S1_i = sum_j w_ij^2.
+
+For binary weights this is exactly ``esda.G_Local(star=True, transform="B").Zs``. The analytic p is
+two-sided normal. The pseudo p (``p_sim``) is two-sided conditional randomisation: ``x_i`` held fixed,
+the neighbours' values drawn without replacement from the other ``n - 1``.
+
+**Inference on grids.** With binary weights the null of cell ``i`` depends only on its own value and
+its number of neighbours ``k_i``: ``x_i + (sum of k_i values drawn from the other n - 1)``. So instead of
+per-cell permutations (whose 2/(R+1) floor makes Benjamini-Hochberg blind on 250,000 cells) we compute,
+for integer values, the **exact** distribution of that sum for every (own value, k) class by dynamic
+programming over the value histogram, in probabilities (see ``hotspot.kernels.gistar``). The p-values
+are exact up to floating-point error (about 1e-12 absolute), far below any FDR threshold. Non-integer
+values, non-binary weights, or a histogram too wide for the DP fall back to conditional permutations
+from one table of draws shared by every cell (as esda), drawn serially from the seed so the answer is
+the same on any number of threads; the result's ``null_method`` says which was used.
+
+Degenerate inputs are reported in ``notes``, never divided by: islands (no neighbours) get NaN z/p and
+bin 0; zero variance (e.g. all counts zero) gives z = 0, p = 1 everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hotspot.core.errors import HotspotInputError
+from hotspot.stats.multiple_testing import adjust_pvalues, bin_counts, check_correction, confidence_bins
+from hotspot.core.progress import resolve
+
+NULL_METHODS = ("auto", "exact", "permutation")
+"""``null`` choices: exact per-class null where possible (auto), force it (exact), or per-cell permutations."""
+
+EXACT_MAX_CELLS = 40_000_000
+"""Largest (k_max + 1) x (s_max + 1) table the exact null builds (about 320 MB of float64 per buffer)."""
+
+BINNING_RULE = (
+    "a cell or area is binned at a confidence level only when both its randomisation p (p_sim: the exact "
+    "per-class null on counts, else permutations) and the normal p of its z (what ArcGIS bins on) reach that "
+    "level after the multiple-testing correction"
+)
+"""How the -3..3 bins are drawn, in words (docs/methods.md explains why)."""
+
+EXACT_RESOLUTION = 1e-12
+"""Absolute floating-point accuracy of exact conditional-randomisation p-values."""
+
+
+@dataclass
+class GiStarResult:
+    """Gi* results as plain attributes (arrays 2-D ``(nrows, ncols)`` on grids, 1-D on areas).
+
+    Attributes
+    ----------
+    z : float array
+        Analytic Gi* z-score (unadjusted). NaN outside the mask and for islands.
+    p : float array
+        Two-sided normal p-value of ``z`` (unadjusted).
+    p_sim : float array
+        Two-sided conditional-randomisation pseudo p (unadjusted); NaN when ``permutations == 0``.
+    p_adjusted : float array
+        ``p_used`` after ``correction``: the p the bins were drawn from.
+    bin : int8 array
+        -3..3: cold/hot at 99/95/90 % confidence after correction (0 also outside the mask, islands).
+    correction : str
+        "fdr" (Benjamini-Hochberg), "bonferroni" or "none".
+    p_used : str
+        "p_sim" or "p": which unadjusted p was corrected into the bins.
+    null_method : str
+        How ``p_sim`` was obtained, in words.
+    p_sim_resolution : float
+        Smallest meaningful ``p_sim``: 2/(R+1) for R per-cell permutations, ~1e-12 for the exact null.
+    n_neighbours : int array
+        Neighbours of each cell/area, itself excluded (0 outside the mask).
+    islands : int array
+        Indices (flat row-major on grids) of observations with no neighbours.
+    notes : list of str
+        Everything unusual: islands, zero variance, fallbacks, the band choice.
+    counts : float array
+        The values analysed.
+    band_m : float or None
+        Distance band, metres (grids and centroid bands).
+    band_rule : str
+        How the band was chosen ("given" or the automatic rule's report).
+    weights_kind : str
+        "band" (grid stencil), "queen", "rook", "knn", "band (centroids)" or "custom".
+    n : int
+        Number of cells/areas analysed.
+    permutations, seed : int
+        Inference settings as given.
+    mask : bool array or None
+        Grid cells analysed (grids only).
+    """
+
+    z: np.ndarray
+    p: np.ndarray
+    p_sim: np.ndarray
+    p_adjusted: np.ndarray
+    bin: np.ndarray
+    correction: str
+    p_used: str
+    null_method: str
+    p_sim_resolution: float
+    n_neighbours: np.ndarray
+    islands: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    counts: np.ndarray | None = None
+    band_m: float | None = None
+    band_rule: str = ""
+    weights_kind: str = ""
+    n: int = 0
+    permutations: int = 0
+    seed: int = 0
+    mask: np.ndarray | None = None
+
+    @property
+    def bin_counts(self) -> dict[int, int]:
+        """Cells/areas per bin -3..3 (cells outside the mask not counted)."""
+        bins = self.bin if self.mask is None else self.bin[self.mask]
+        return bin_counts(bins)
+
+
+# --- the statistic on flat arrays ------------------------------------------------------------------
+
+def analytic_z(lag, wsum, w2sum, n, mean, s, islands):
+    """Gi* z from the neighbourhood sums, given the global statistics of the study area.
+
+    ``lag`` = sum_j w_ij x_j (self included), ``wsum`` = W_i, ``w2sum`` = S1_i (arrays); ``n``, ``mean``
+    and ``s`` (> 0): the number of observations, their mean and standard deviation over the whole
+    study area, which is what lets a tile of a larger grid compute exactly the z the full grid gives.
+    ``islands``: boolean array of observations without neighbours (their z is left 0 here).
+    Returns ``(z, degenerate)``; ``degenerate`` marks observations whose neighbourhood is every other
+    observation (z = 0).
+    """
+    z = np.zeros(np.shape(lag))
+    inner = (n * w2sum - wsum * wsum) / (n - 1)
+    degenerate = (inner <= 1e-12 * np.maximum(w2sum, 1.0) * n) & ~islands
+    ok = ~degenerate & ~islands
+    z[ok] = (lag[ok] - mean * wsum[ok]) / (s * np.sqrt(inner[ok]))
+    return z, degenerate
+
+
+def _analytic(y, lag, wsum, w2sum, k, notes):
+    """Gi* z and two-sided p from lag = sum_j w_ij y_j (self included), W_i, S1_i; islands (k == 0) NaN."""
+    from scipy.special import ndtr  # not scipy.stats (0.7 s to import) for one normal tail
+
+    n = y.size
+    mean = y.mean()
+    var = float(np.mean(y * y) - mean * mean)
+    # cancellation can leave a tiny negative or positive residue for constant input
+    scale = max(1.0, float(np.mean(y * y)))
+    z = np.zeros(n)
+    islands = k == 0
+    if var <= 1e-14 * scale:
+        notes.append(f"zero variance: every value is {y[0]:g}, so nothing can be hotter or colder than the rest; "
+                     "z = 0 and p = 1 everywhere")
+    else:
+        z, degenerate = analytic_z(lag, wsum, w2sum, n, mean, np.sqrt(var), islands)
+        if degenerate.any():
+            notes.append(f"{int(degenerate.sum())} observation(s) have every other observation as neighbour "
+                         "(the band covers the whole study area); their z is 0")
+    z[islands] = np.nan
+    p = 2.0 * ndtr(-np.abs(z))
+    return z, p, var <= 1e-14 * scale
+
+
+def _is_integer(y):
+    return bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)) and np.max(np.abs(y)) < 2**52)
+
+
+def _exact_plan(y, k, t_neigh=None):
+    """(feasible, reason, k_max, s_max, shift) for the exact per-class null on values y with k neighbours.
+
+    Tails are only ever read at or below the largest observed neighbour sum (upper tails are taken
+    as 1 - lower), so the sum distribution is truncated there."""
+    if not _is_integer(y):
+        return False, "values are not all integers", 0, 0, 0.0
+    n = y.size
+    k_max = int(k.max()) if k.size else 0
+    if k_max == 0:
+        return False, "no observation has neighbours", 0, 0, 0.0
+    if 2 * k_max > n:
+        return False, f"neighbourhoods ({k_max}) exceed half the {n} observations", 0, 0, 0.0
+    shift = float(y.min())
+    yi = (y - shift).astype(np.int64)
+    top = np.sort(yi)[::-1][:k_max]
+    s_max = int(top.sum())
+    if t_neigh is not None and t_neigh.size:
+        s_max = min(s_max, int(np.round(np.max(t_neigh - k * shift))))
+    if (k_max + 1) * (s_max + 1) > EXACT_MAX_CELLS:
+        return False, (f"the exact null table would need {(k_max + 1) * (s_max + 1):,} entries "
+                       f"(limit {EXACT_MAX_CELLS:,})"), 0, 0, 0.0
+    return True, "", k_max, s_max, shift
+
+
+def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift):
+    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
+
+    yi = np.round(y - shift).astype(np.int64)
+    levels, mult = np.unique(yi, return_counts=True)
+    H = sum_distribution(levels.astype(np.int64), mult.astype(np.int64), int(k_max), int(s_max))
+    own = np.searchsorted(levels, yi).astype(np.int64)
+    t = np.round(t_neigh - k * shift).astype(np.int64)
+    p, _, _ = exact_binary_pvalues(levels.astype(np.int64), H, int(y.size), own, k.astype(np.int64), t)
+    return p
+
+
+def permutation_table(n: int, k_max: int, permutations: int, seed: int) -> np.ndarray:
+    """(permutations, k_max) int64: each row ``k_max`` distinct indices of ``0 .. n - 2`` in random order.
+
+    Drawn once, serially, from ``seed`` (numpy's PCG64), so the p-values do not depend on the
+    thread count. Every observation reads the same rows (esda's approach): each row's first ``k``
+    entries are a uniform ordered sample of ``k`` of the other ``n - 1`` observations, so every
+    observation's pseudo p is a valid Monte Carlo estimate, at the cost of correlation between
+    observations' p-values, as in esda.
+    """
+    rng = np.random.default_rng(seed)
+    table = np.empty((permutations, k_max), dtype=np.int64)
+    for r in range(permutations):
+        table[r] = rng.choice(n - 1, size=k_max, replace=False, shuffle=True)
+    return table
+
+
+def _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed):
+    from hotspot.kernels.gistar import crand_pvalues_table
+
+    k_max = int(np.max(np.diff(indptr))) if indptr.size > 1 else 0
+    k_max = min(k_max, y.size - 1)
+    table = permutation_table(y.size, k_max, int(permutations), int(seed))
+    p, _, _ = crand_pvalues_table(y, indptr, data, self_w, lag, table)
+    return p
+
+
+def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed, null, notes, progress):
+    """p_sim, null_method, resolution for flat inputs."""
+    if null not in NULL_METHODS:
+        raise HotspotInputError(f"null must be one of {', '.join(NULL_METHODS)}, got {null!r}")
+    if permutations < 0:
+        raise HotspotInputError(f"--permutations must be 0 or more, got {permutations}")
+    if permutations == 0:
+        return np.full(y.size, np.nan), "none (permutations = 0)", float("nan")
+    if binary and null in ("auto", "exact"):
+        feasible, reason, k_max, s_max, shift = _exact_plan(y, k, t_neigh)
+        if feasible:
+            progress("Gi* exact null", 0, 1)
+            p = _exact_pvalues(y, k, t_neigh, k_max, s_max, shift)
+            progress("Gi* exact null", 1, 1)
+            return p, ("exact conditional randomisation per (own value, neighbour count) class "
+                       "(binary weights, integer values)"), EXACT_RESOLUTION
+        if null == "exact":
+            raise HotspotInputError(f"the exact Gi* null is not available here: {reason}; use null='permutation'")
+        notes.append(f"exact per-class null not used ({reason}); fell back to {permutations} per-cell permutations")
+    if data is None:
+        data = np.ones(int(indptr[-1]))  # binary slot weights, built only when permutations run
+    progress("Gi* permutations", 0, 1)
+    p = _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed)
+    progress("Gi* permutations", 1, 1)
+    return p, (f"{permutations} conditional permutations per cell (one table of draws shared by every cell, "
+               "seeded once, as esda)"), 2.0 / (permutations + 1)
+
+
+def _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask):
+    # Bins need both tests to agree (see BINNING_RULE): on zero-heavy counts the randomisation null
+    # alone calls every empty neighbourhood a cold spot, and the normal p alone over-calls hot spots.
+    p_used = "max(p_sim, p)" if permutations > 0 else "p"
+    chosen = np.fmax(p_sim, p) if permutations > 0 else p
+    if zero_var:
+        chosen = np.where(islands_mask, np.nan, 1.0)
+        p = np.where(islands_mask, np.nan, 1.0)
+        if permutations > 0:
+            p_sim = chosen.copy()
+    p_adj = adjust_pvalues(chosen, correction)
+    bins = confidence_bins(z, p_adj)
+    return p, p_sim, p_adj, bins, p_used
+
+
+def _island_note(count, what, labels=None):
+    text = f"{count} {what} have no neighbours (islands): their z and p are empty (NaN) and their bin is 0"
+    if labels is not None and len(labels):
+        shown = ", ".join(str(x) for x in list(labels)[:10])
+        text += f" ({shown}{', ...' if len(labels) > 10 else ''})"
+    return text
+
+
+# --- grids --------------------------------------------------------------------------------------------
+
+def gi_star_grid(
+    counts: np.ndarray,
+    band_m: float | None,
+    cell_size_m: float,
+    *,
+    mask: np.ndarray | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+    correction: str = "fdr",
+    null: str = "auto",
+    band_rule: str = "given",
+    progress=None,
+) -> GiStarResult:
+    """Gi* on a regular square grid with binary distance-band weights applied as a stencil.
+
+    Parameters
+    ----------
+    counts : array (nrows, ncols)
+        Value per cell (counts or rates), row 0 north.
+    band_m : float or None
+        Distance band, metres, between cell centres; cells exactly ``band_m`` away are neighbours.
+        None chooses it by :func:`hotspot.stats.band.choose_band_grid` and reports the rule in ``band_rule``.
+    cell_size_m : float
+        Cell side, metres.
+    mask : bool array (nrows, ncols) or None, default None
+        Cells in the study area. Only these form the population (mean, variance, the permutation
+        pool) and only these are neighbours. None: every cell.
+    permutations : int, default 999
+        0 disables the pseudo p (bins then use the analytic p). With integer values the exact
+        per-class null is used instead of permutations (see the module docstring); otherwise this
+        many per-cell permutations.
+    seed : int, default 0
+        Seed of the shared permutation table (same seed, same p on any thread count).
+    correction : {"fdr", "bonferroni", "none"}, default "fdr"
+        Multiple-testing correction applied before binning.
+    null : {"auto", "exact", "permutation"}, default "auto"
+        Force the exact per-class null or per-cell permutations.
+    band_rule : str, default "given"
+        Text reported as the band's provenance when ``band_m`` is given.
+    progress : callable or None
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    GiStarResult with 2-D arrays.
+    """
+    from hotspot.kernels.gistar import stencil_sums
+    from hotspot.stats.weights import stencil_offsets
+
+    progress = resolve(progress)
+    correction = check_correction(correction)
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 2:
+        raise HotspotInputError(f"grid counts must be a 2-D (rows, columns) array, got shape {counts.shape}")
+    mask = np.ones(counts.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != counts.shape:
+        raise HotspotInputError(f"the mask {mask.shape} does not match the grid {counts.shape}")
+    if band_m is not None and (not np.isfinite(band_m) or band_m < cell_size_m):
+        raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) "
+                                "so cells have neighbours")
+    if not np.all(np.isfinite(counts[mask])):
+        raise HotspotInputError("grid counts contain NaN or infinite values inside the study area")
+    n = int(mask.sum())
+    if n < 3:
+        raise HotspotInputError(f"Gi* needs at least 3 cells in the study area, got {n}; use a smaller --cell-size")
+    if band_m is None:
+        from hotspot.stats.band import choose_band_grid
+
+        band_m, band_rule = choose_band_grid(counts, cell_size_m, mask, progress=progress)
+
+    progress("Gi* stencil", 0, 1)
+    dr, dc = stencil_offsets(band_m, cell_size_m)
+    values = np.where(mask, counts, 0.0)
+    t2, k2 = stencil_sums(values, mask, dr, dc)
+    progress("Gi* stencil", 1, 1)
+
+    y = counts[mask]
+    k = k2[mask]
+    t = t2[mask]
+    lag = y + t
+    wsum = k + 1.0
+    notes: list[str] = []
+    z, p, zero_var = _analytic(y, lag, wsum, wsum, k, notes)
+    islands_mask = k == 0
+    flat_index = np.flatnonzero(mask.ravel())
+    if islands_mask.any():
+        notes.insert(0, _island_note(int(islands_mask.sum()), "cells"))
+
+    indptr = np.concatenate([[0], np.cumsum(k)]).astype(np.int64)
+    if permutations > 0 and not zero_var:
+        p_sim, null_method, resolution = _infer(
+            y, k, lag, t, True, indptr, None, np.ones(n), permutations, seed, null, notes, progress)
+    elif permutations > 0:
+        p_sim, null_method, resolution = np.full(n, np.nan), "not needed (zero variance)", float("nan")
+    else:
+        p_sim, null_method, resolution = np.full(n, np.nan), "none (permutations = 0)", float("nan")
+    p, p_sim, p_adj, bins, p_used = _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask)
+
+    def grid_of(a, fill=np.nan, dtype=np.float64):
+        out = np.full(counts.shape, fill, dtype=dtype)
+        out[mask] = a
+        return out
+
+    return GiStarResult(
+        z=grid_of(z), p=grid_of(p), p_sim=grid_of(p_sim), p_adjusted=grid_of(p_adj),
+        bin=grid_of(bins, 0, np.int8), correction=correction, p_used=p_used, null_method=null_method,
+        p_sim_resolution=resolution, n_neighbours=grid_of(k, 0, np.int64), islands=flat_index[islands_mask],
+        notes=notes, counts=grid_of(y), band_m=float(band_m), band_rule=band_rule, weights_kind="band",
+        n=n, permutations=int(permutations), seed=int(seed), mask=mask,
+    )
+
+
+# --- areas --------------------------------------------------------------------------------------------
+
+def gi_star_areas(
+    values: np.ndarray,
+    weights,
+    *,
+    permutations: int = 999,
+    seed: int = 0,
+    correction: str = "fdr",
+    null: str = "auto",
+    self_weight: float | None = None,
+    weights_kind: str = "custom",
+    band_m: float | None = None,
+    band_rule: str = "",
+    progress=None,
+) -> GiStarResult:
+    """Gi* of one value per area with libpysal weights.
+
+    Parameters
+    ----------
+    values : array (n,)
+        Value per area (counts or rates) in the order of ``weights.id_order``.
+    weights : libpysal.weights.W or hotspot.stats.weights.CSRWeights
+        Weights used as given (no transform applied; pass binary weights for the usual Gi*).
+    permutations : int, default 999
+        As in :func:`gi_star_grid`; binary weights with integer values use the exact null.
+    seed : int, default 0
+        Seed of the per-area permutation streams.
+    correction : {"fdr", "bonferroni", "none"}, default "fdr"
+    null : {"auto", "exact", "permutation"}, default "auto"
+    self_weight : float or None, default None
+        Weight of an area on itself; None keeps the diagonal of ``weights`` or uses 1.
+    weights_kind, band_m, band_rule : reported as given.
+    progress : callable or None
+
+    Returns
+    -------
+    GiStarResult with 1-D arrays in weights order; ``islands`` are positional indices.
+    """
+    import scipy.sparse as sp
+
+    from hotspot.stats.weights import CSRWeights, csr_from_w
+
+    progress = resolve(progress)
+    correction = check_correction(correction)
+    csr = weights if isinstance(weights, CSRWeights) else csr_from_w(weights, self_weight=self_weight)
+    y = np.asarray(values, dtype=np.float64).ravel()
+    n = csr.n
+    if y.size != n:
+        raise HotspotInputError(f"{y.size} values for {n} areas in the weights; they must align")
+    if not np.all(np.isfinite(y)):
+        raise HotspotInputError("the area values contain NaN or infinite values; fill or drop those areas")
+    if n < 3:
+        raise HotspotInputError(f"Gi* needs at least 3 areas, got {n}")
+    off = sp.csr_matrix((csr.data, csr.indices, csr.indptr), shape=(n, n))
+    t = off @ y
+    lag = t + csr.self_weight * y
+    wsum = np.asarray(off.sum(axis=1)).ravel() + csr.self_weight
+    w2sum = np.asarray(off.multiply(off).sum(axis=1)).ravel() + csr.self_weight**2
+    k = csr.cardinalities.astype(np.int64)
+    notes: list[str] = []
+    z, p, zero_var = _analytic(y, lag, wsum, w2sum, k, notes)
+    islands_mask = k == 0
+    if islands_mask.any():
+        labels = [csr.ids[i] for i in np.flatnonzero(islands_mask)]
+        notes.insert(0, _island_note(int(islands_mask.sum()), "areas", labels))
+    if permutations > 0 and not zero_var:
+        p_sim, null_method, resolution = _infer(
+            y, k, lag, t, csr.binary, csr.indptr, csr.data, csr.self_weight, permutations, seed, null, notes, progress)
+    else:
+        p_sim = np.full(n, np.nan)
+        null_method = "none (permutations = 0)" if permutations == 0 else "not needed (zero variance)"
+        resolution = float("nan")
+    p, p_sim, p_adj, bins, p_used = _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask)
+    return GiStarResult(
+        z=z, p=p, p_sim=p_sim, p_adjusted=p_adj, bin=bins, correction=correction, p_used=p_used,
+        null_method=null_method, p_sim_resolution=resolution, n_neighbours=k, islands=np.flatnonzero(islands_mask),
+        notes=notes, counts=y, band_m=band_m, band_rule=band_rule, weights_kind=weights_kind, n=n,
+        permutations=int(permutations), seed=int(seed),
+    )
+
+
+# --- high level: records in, layer out ------------------------------------------------------------------
+
+CELL_CHOICES = ("needed", "all")
+"""``cells`` for :func:`gi_star_points`: the cells holding records or binned hot/cold, or every study-area cell."""
+
+GRID_WEIGHTS = ("band",)
+AREA_KINDS = ("queen", "rook", "knn", "centroid-band")
+WEIGHT_CHOICES = GRID_WEIGHTS + AREA_KINDS
+"""``weights`` for :func:`gi_star_points`: "band" = grid stencil; the rest = areas from ``boundaries``."""
+
+# Points this close outside every polygon still join the nearest one (ONS BGC boundaries are
+# generalised to 20 m and police.uk snap points sit on boundary roads).
+_JOIN_TOLERANCE_M = 20.0
+
+
+def _result_columns(result: GiStarResult) -> dict[str, np.ndarray]:
+    return {
+        "count": result.counts, "gi_z": result.z, "gi_p": result.p, "gi_p_sim": result.p_sim,
+        "gi_p_adjusted": result.p_adjusted, "gi_bin": result.bin, "gi_neighbours": result.n_neighbours,
+    }
+
+
+def _describe_columns(frame, result: GiStarResult):
+    frame["gi_p_used"] = result.p_used
+    frame["gi_correction"] = result.correction
+    frame.attrs["gistar"] = {
+        "p_used": result.p_used, "correction": result.correction, "null_method": result.null_method,
+        "band_m": result.band_m, "band_rule": result.band_rule, "weights": result.weights_kind,
+        "notes": list(result.notes),
+    }
+    return frame
+
+
+def count_points_in_areas(records, areas) -> tuple[np.ndarray, int]:
+    """Records (or their total ``weight``, harm, when they carry one) per polygon (row order of ``areas``) and
+    how many matched no polygon, by :func:`hotspot.core.assign.assign_records` (the record's own LSOA code, else its
+    position within 20 m)."""
+    from hotspot.core.assign import assign_records, count_per_area
+
+    if "weight" not in records.frame.columns:
+        return count_per_area(records.frame, areas)
+    index, _, _, _ = assign_records(records.frame, areas)
+    ok = index >= 0
+    weights = records.frame["weight"].to_numpy(np.float64)[ok]
+    return np.bincount(index[ok], weights=weights, minlength=len(areas)).astype(np.float64), int((~ok).sum())
+
+
+def gi_star_area_counts(
+    values: np.ndarray,
+    areas,
+    *,
+    weights: str = "queen",
+    k: int = 8,
+    band_m: float | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+    correction: str = "fdr",
+    progress=None,
+):
+    """Gi* of one value per polygon; returns ``(GeoDataFrame for layer "gistar", GiStarResult)``.
+
+    Parameters
+    ----------
+    values : array (n,)
+        Count or rate per row of ``areas``.
+    areas : GeoDataFrame
+        Polygons with ``area_code``/``area_name`` (if present) in a metre CRS.
+    weights : {"queen", "rook", "knn", "centroid-band"}, default "queen"
+        Binary neighbours: contiguity, ``k`` nearest centroids, or centroids within ``band_m`` metres
+        (chosen by :func:`hotspot.stats.band.choose_band_points` when None).
+    k : int, default 8
+        Neighbours for "knn".
+    band_m : float or None
+        Centroid distance band, metres, for "centroid-band".
+    permutations, seed, correction, progress : as in :func:`gi_star_grid`.
+    """
+    from hotspot.stats.weights import area_weights
+
+    kind = str(weights).lower()
+    if kind not in AREA_KINDS:
+        raise HotspotInputError(f"area weights must be one of {', '.join(AREA_KINDS)}, got {weights!r}")
+    values = np.asarray(values, dtype=np.float64)
+    band_rule = ""
+    if kind == "centroid-band":
+        if band_m is None:
+            from hotspot.stats.band import choose_band_points
+
+            c = areas.geometry.centroid
+            band_m, band_rule = choose_band_points(np.column_stack([c.x, c.y]), values)
+        else:
+            band_rule = "given"
+    w = area_weights(areas, "band" if kind == "centroid-band" else kind, k=k, band_m=band_m)
+    result = gi_star_areas(values, w, permutations=permutations, seed=seed, correction=correction,
+                           weights_kind=kind, band_m=band_m if kind == "centroid-band" else None,
+                           band_rule=band_rule, progress=progress)
+    frame = areas[[c for c in ("area_code", "area_name") if c in areas.columns] + ["geometry"]].copy()
+    for name, column in _result_columns(result).items():
+        frame[name] = column
+    frame = frame[[c for c in frame.columns if c != "geometry"] + ["geometry"]]
+    return _describe_columns(frame.reset_index(drop=True), result), result
+
+
+def gi_star_points(
+    records,
+    *,
+    grid=None,
+    mask=None,
+    cell_size_m: float = 100.0,
+    band_m: float | None = None,
+    band_rule_name: str = "holdout",
+    boundaries=None,
+    weights: str = "band",
+    k: int = 8,
+    permutations: int = 999,
+    seed: int = 0,
+    correction: str = "fdr",
+    cells: str = "all",
+    progress=None,
+):
+    """Points to counts to Gi*: the call ``hotspot gistar`` and ``hotspot rank --method gistar`` use.
+
+    Parameters
+    ----------
+    records : hotspot.core.records.Records
+        Crime points, metres.
+    grid : hotspot.core.grid.Grid or None
+        Grid to count on (a study's :meth:`hotspot.ingest.study.Study.grid`); default a ``cell_size_m``
+        grid over the boundaries, else over the points.
+    mask : bool array or None
+        Study-area cells of ``grid``; default the cells inside ``boundaries`` (or every cell).
+    cell_size_m : float, default 100
+        Cell side, metres (when ``grid`` is None).
+    band_m : float or None, default None
+        Distance band, metres; None chooses one by ``band_rule_name`` and reports the rule.
+    band_rule_name : {"holdout", "moran"}, default "holdout"
+        How a missing grid band is chosen: the street-level radius that best predicted the
+        latest months (:func:`hotspot.stats.radius.choose_radius`), or the first peak of incremental
+        spatial autocorrelation (:func:`hotspot.stats.band.choose_band_grid`, about 1 km on county data).
+    boundaries : GeoDataFrame or None
+        Study-area polygons. With ``weights="band"`` they mask the grid (cells whose centre is inside);
+        with area weights they are the areas counted.
+    weights : {"band", "queen", "rook", "knn", "centroid-band"}, default "band"
+        "band": grid cells with a distance-band stencil. Otherwise areas (needs ``boundaries``).
+    k : int, default 8
+        Neighbours for "knn".
+    permutations, seed, correction, progress : as in :func:`gi_star_grid`.
+    cells : {"all", "needed"}, default "all"
+        Grid cells in the frame: every cell of the study area, or only those an analyst needs
+        (:data:`CELL_CHOICES`): cells holding records or binned hot/cold. The statistic is the same
+        either way (every cell is in the population); the full surfaces are in the result's arrays.
+        Ignored for area weights (every area is a row).
+
+    Returns
+    -------
+    (GeoDataFrame, GiStarResult). The frame holds one row per grid cell in the study area (``cell_id,
+    row, col``) or per area (``area_code, area_name``), with ``count, gi_z, gi_p, gi_p_sim,
+    gi_p_adjusted, gi_bin, gi_neighbours, gi_p_used, gi_correction``.
+    """
+    from hotspot.core.grid import Grid
+
+    kind = str(weights).lower()
+    if kind not in WEIGHT_CHOICES:
+        raise HotspotInputError(f"--weights must be one of {', '.join(WEIGHT_CHOICES)}, got {weights!r}")
+    if cells not in CELL_CHOICES:
+        raise HotspotInputError(f"cells must be one of {', '.join(CELL_CHOICES)}, got {cells!r}")
+    xy = records.xy
+    if kind in AREA_KINDS:
+        if boundaries is None or len(boundaries) == 0:
+            raise HotspotInputError(f"--weights {kind} counts points per area: give --boundaries PATH")
+        counts, unmatched = count_points_in_areas(records, boundaries)
+        frame, result = gi_star_area_counts(counts, boundaries, weights=kind, k=k, band_m=band_m,
+                                            permutations=permutations, seed=seed, correction=correction,
+                                            progress=progress)
+        if unmatched:
+            result.notes.append(f"{unmatched:,} records lie in no area (no matching LSOA code and more than 20 m outside all) and were not counted")
+            frame.attrs["gistar"]["notes"] = list(result.notes)
+        return frame, result
+
+    area = boundaries if boundaries is not None and len(boundaries) else None
+    if grid is None:
+        if area is None and len(records) == 0:
+            raise HotspotInputError("no records to analyse; check the input and the filters")
+        from hotspot.core.memory import BYTES_PER_CELL
+
+        grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs,
+                                    bytes_per_cell=BYTES_PER_CELL["gistar"])
+    elif mask is None:
+        mask = grid.mask_from_geometry(area) if area is not None else None
+    if mask is None:
+        mask = np.ones(grid.shape, bool)
+    band_rule = "given"
+    if band_m is None and band_rule_name == "holdout":
+        from hotspot.stats.radius import choose_radius
+
+        band_m, band_rule = choose_radius(records.frame, grid, mask)
+        if band_m is None:
+            band_rule = f"{band_rule}; incremental spatial autocorrelation instead"
+    elif band_m is None and band_rule_name != "moran":
+        raise HotspotInputError(f"--band-rule must be holdout or moran, got {band_rule_name!r}")
+    # A ``weight`` column (harm per record, hotspot.stats.harm) makes each cell's value its total harm.
+    harm = records.frame["weight"].to_numpy(np.float64) if "weight" in records.frame.columns else None
+    counts = grid.count(xy[:, 0], xy[:, 1], harm)
+    outside = int(len(records) - grid.count(xy[:, 0], xy[:, 1])[mask].sum())
+    result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
+                          correction=correction, progress=progress, band_rule=band_rule)
+    if band_rule != "given" and band_m is None:
+        result.band_rule = f"{band_rule}: {result.band_rule}"
+    if outside > 0:
+        result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
+    if harm is not None:
+        result.notes.append("cell values are total harm (each record's weight), not counts")
+    frame = grid.to_geodataframe(_result_columns(result), where=cells_needed(result) if cells == "needed" else mask)
+    return _describe_columns(frame, result), result
+
+
+def cells_needed(result: GiStarResult) -> np.ndarray:
+    """Boolean grid of the study-area cells an analyst needs as features: holding records, or binned hot/cold.
+
+    On a county grid about 7 % of the cells; the rest are empty and not significant, and are
+    still in the raster surfaces (:func:`hotspot.io.surfaces.write_gistar_surfaces`).
+    """
+    if result.mask is None:
+        raise HotspotInputError("cells_needed works on grid results (gi_star_grid)")
+    counts = np.where(result.mask, result.counts, 0.0)
+    return result.mask & ((counts != 0) | (result.bin != 0))
+
+
+def area_values_from_table(path, areas, *, code_column: str = "area_code", value_column: str = "count") -> np.ndarray:
+    """Values per row of ``areas`` from a CSV of counts per area code (``area_code,count`` by default).
+
+    Areas missing from the table get 0 (stated in the error if none match); codes in the table that
+    are not in ``areas`` raise a HotspotInputError naming the first few.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, dtype={code_column: str})
+    except FileNotFoundError:
+        raise HotspotInputError(f"{path}: file not found; give a CSV with columns {code_column},{value_column}") from None
+    missing = [c for c in (code_column, value_column) if c not in table.columns]
+    if missing:
+        raise HotspotInputError(f"{path}: needs columns {code_column} and {value_column}; missing {', '.join(missing)}")
+    values = pd.to_numeric(table[value_column], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy())
+    if bad.size:
+        raise HotspotInputError(f"{path} row {bad[0] + 1}: {value_column} is not a number")
+    if table[code_column].duplicated().any():
+        dup = table.loc[table[code_column].duplicated(), code_column].iloc[0]
+        raise HotspotInputError(f"{path}: area code {dup} appears more than once; give one row per area")
+    lookup = dict(zip(table[code_column], values))
+    codes = areas["area_code"].astype(str).tolist()
+    unknown = sorted(set(lookup) - set(codes))
+    if unknown:
+        raise HotspotInputError(f"{path}: {len(unknown)} area code(s) not in the boundaries, e.g. {', '.join(unknown[:3])}; "
+                                "check the boundary file matches the table")
+    return np.array([float(lookup.get(c, 0.0)) for c in codes])
+
+
+def summary_lines(result: GiStarResult) -> list[str]:
+    """Short report lines for the CLI: what was analysed, the band and its rule, hot/cold per level, which p."""
+    from hotspot.stats.multiple_testing import BIN_LABELS
+
+    unit = "cells" if result.mask is not None else "areas"
+    lines = [f"Gi* over {result.n:,} {unit} ({result.weights_kind} weights)"]
+    if result.band_m is not None:
+        lines.append(f"distance band {result.band_m:,.0f} m ({result.band_rule or 'given'})")
+    names = {"fdr": "Benjamini-Hochberg FDR", "bonferroni": "Bonferroni", "none": "no correction"}
+    lines.append(f"bins from {result.p_used} after {names[result.correction]}; p_sim: {result.null_method}")
+    counts = result.bin_counts
+    for b in (3, 2, 1, -1, -2, -3):
+        lines.append(f"  {counts[b]:>8,}  {BIN_LABELS[b]}")
+    lines.append(f"  {counts[0]:>8,}  {BIN_LABELS[0]}")
+    lines.extend(result.notes)
+    return lines
