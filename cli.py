@@ -746,7 +746,7 @@ def gistar(
                 raise HotspotInputError("--area-counts needs --boundaries PATH holding those area codes")
             if weights == "band":
                 raise HotspotInputError("--area-counts works on areas: use --weights queen, rook, knn or centroid-band")
-            from boundaries.load import read_boundaries
+            from hotspot.ingest.boundaries import read_boundaries
             from hotspot.stats.gistar import area_values_from_table, gi_star_area_counts
 
             areas = read_boundaries(boundaries, crs=crs) if crs else read_boundaries(boundaries)

@@ -1,7 +1,7 @@
-"""Area boundaries (LSOAs, wards, force areas) and the embedded demo town.
+"""The embedded demo town "Demoton": its boundaries (LSOAs, wards, outline), streets, features and
+records with an exactly known crime model (:mod:`boundaries.demo`).
 
-- :mod:`boundaries.load`: ``read_boundaries`` reads area polygons and standardises them to
-  ``area_code, area_name, geometry`` in a projected CRS.
-- :mod:`boundaries.demo.town`: ``demo_town`` builds the synthetic town "Demoton" with an exactly known,
-  exported crime model; ``write_demo`` writes it as ordinary input files.
+Reading real area boundaries (LSOAs, wards, force areas) is ingest's job:
+:func:`hotspot.ingest.boundaries.read_boundaries`. This package sits at the top of the layers: it
+builds inputs the way a user would, with the library below it; only the CLI and tests import it.
 """

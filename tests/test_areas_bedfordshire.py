@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def bedfordshire_areas(shared_data, bedfordshire_crime_dir, bedfordshire_lsoas_path):
-    from boundaries.load import read_boundaries
+    from hotspot.ingest.boundaries import read_boundaries
     from hotspot.stats.areas import area_statistics
     from hotspot.ingest import read_records
 
@@ -57,7 +57,7 @@ def test_area_table_on_bedfordshire(bedfordshire_areas):
 
 
 def test_spatial_join_on_bedfordshire_agrees_with_codes(bedfordshire_areas, bedfordshire_lsoas_path):
-    from boundaries.load import read_boundaries
+    from hotspot.ingest.boundaries import read_boundaries
     from hotspot.stats.areas import area_statistics
 
     records, by_code = bedfordshire_areas
@@ -85,7 +85,7 @@ def _independent_violence_counts(crime_dir, codes):
 
 def test_violence_concentration_matches_an_independent_count(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     """The needs assessment's "top 20 % of LSOAs hold N % of violence", pinned to the raw files."""
-    from boundaries.load import read_boundaries
+    from hotspot.ingest.boundaries import read_boundaries
     from hotspot.stats.areas import area_statistics
     from hotspot.ingest.study import load_study
 

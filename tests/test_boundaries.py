@@ -7,7 +7,7 @@ import pyogrio
 import pytest
 import shapely
 
-from boundaries.load import read_boundaries
+from hotspot.ingest.boundaries import read_boundaries
 from hotspot.core.errors import HotspotInputError
 
 

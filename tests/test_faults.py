@@ -128,7 +128,7 @@ def _bow_tie(polygon):
 def test_invalid_boundaries_are_repaired_and_counted(tmp_path, bedford_lsoas, slice_csv):
     import shapely
 
-    from boundaries.load import read_boundaries
+    from hotspot.ingest.boundaries import read_boundaries
 
     broken = bedford_lsoas.copy()
     broken.loc[:9, "geometry"] = [_bow_tie(g) for g in broken.geometry[:10]]

@@ -17,16 +17,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hotspot.kernels",),
     ("hotspot", "hotspot.core"),
     ("hotspot.io",),
-    ("boundaries", "boundaries.load"),
     ("hotspot.ingest",),
     ("hotspot.stats",),
-    ("hotspot.spacetime", "hotspot.network"),
+    ("hotspot.spacetime", "hotspot.network", "hotspot.scale"),
     ("rtm",),
     ("hotspot.forecast",),
     ("hotspot.places",),
-    ("hotspot.scale",),
     ("hotspot.report",),
-    ("boundaries.demo",),
+    ("boundaries",),
     ("cli", "hotspot.__main__"),
 )
 

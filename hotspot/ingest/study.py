@@ -214,7 +214,7 @@ def load_study(
     notes: list[str] = []
     areas = None
     if boundaries is not None:
-        from boundaries.load import read_boundaries
+        from hotspot.ingest.boundaries import read_boundaries
 
         areas = read_boundaries(boundaries, crs=records.crs)
         area, area_rule = areas.geometry.union_all(), f"the boundaries in {Path(boundaries).name}"

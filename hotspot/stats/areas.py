@@ -397,7 +397,7 @@ def area_statistics(
         raise HotspotInputError("no areas given; pass --boundaries with LSOA or ward polygons")
     missing = {"area_code", "area_name"} - set(areas.columns)
     if missing:
-        raise HotspotInputError(f"the boundaries lack {', '.join(sorted(missing))}; read them with boundaries.load.read_boundaries")
+        raise HotspotInputError(f"the boundaries lack {', '.join(sorted(missing))}; read them with hotspot.ingest.boundaries.read_boundaries")
     areas = areas.reset_index(drop=True)
     if areas.crs is not None and records.crs and str(areas.crs) != str(records.crs):
         areas = areas.to_crs(records.crs)
