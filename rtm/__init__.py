@@ -17,20 +17,21 @@ RTM practice sets the cell to about half a street block and measures spatial inf
 increments of that. The default cell is 50 m (half a typical 100 m urban block face in England) and
 the default distances are 1 to 6 cells (50, 100, ..., 300 m: half a block to three blocks).
 
-Import note: every public name also lives in a submodule (``rtm.pipeline``, ``rtm.select``, ...), and
-code inside the package imports from those, so it works however the package was installed.
+Modules: the steps are functions named as verbs (``rtm.select``); their modules are nouns
+(:mod:`rtm.layers`, :mod:`rtm.selection`, :mod:`rtm.model`, :mod:`rtm.surface`, :mod:`rtm.validation`,
+:mod:`rtm.pipeline`, :mod:`rtm.factors`, :mod:`rtm.run`), so no function shadows its own module.
 """
 
 from __future__ import annotations
 
 from rtm.factors import parse_factor_option, read_factor_layer, read_factors, read_factors_toml
-from rtm.fit import MODEL_COLUMNS, RiskModel, fit
-from rtm.operationalise import CandidateLayers, default_distances, operationalise
+from rtm.model import MODEL_COLUMNS, RiskModel, fit
+from rtm.layers import CandidateLayers, default_distances, operationalise
 from rtm.pipeline import DEFAULT_CELL_SIZE_M, RTMResult, build
 from rtm.run import StudyRTM, build_for_study, parse_distances
-from rtm.score import RiskSurface, priority_mask, priority_places, score
-from rtm.select import Selection, select
-from rtm.validate import ValidationResult, validate
+from rtm.surface import RiskSurface, priority_mask, priority_places, score
+from rtm.selection import Selection, select
+from rtm.validation import ValidationResult, validate
 
 __all__ = [
     "DEFAULT_CELL_SIZE_M", "MODEL_COLUMNS", "CandidateLayers", "RTMResult", "RiskModel", "RiskSurface", "Selection",

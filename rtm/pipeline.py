@@ -13,10 +13,10 @@ import pandas as pd
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
-from rtm.fit import RiskModel, fit
-from rtm.operationalise import CandidateLayers, default_distances, operationalise
-from rtm.score import RiskSurface, average_risk, priority_places, score
-from rtm.select import Selection, select
+from rtm.model import RiskModel, fit
+from rtm.layers import CandidateLayers, default_distances, operationalise
+from rtm.surface import RiskSurface, average_risk, priority_places, score
+from rtm.selection import Selection, select
 
 DEFAULT_CELL_SIZE_M = 50.0
 """Default cell side in metres: half a typical 100 m urban street block."""
@@ -170,7 +170,7 @@ def build(
     progress : callable, optional
         ``progress(stage, done, total)``.
     """
-    report = resolve(progress)
+    progress = resolve(progress)
     crs = grid.crs if grid is not None else records.crs
     if records.crs != crs:
         raise HotspotInputError(f"the records are in {records.crs} but the grid is in {crs}; use one CRS")
@@ -201,10 +201,10 @@ def build(
     counts = grid.count(records.frame["x"].to_numpy(), records.frame["y"].to_numpy())
     timings = {}
     t = time.perf_counter()
-    candidates = operationalise(features, grid, distances_m, mask, refine=refine, progress=report)
+    candidates = operationalise(features, grid, distances_m, mask, refine=refine, progress=progress)
     timings["operationalise"] = time.perf_counter() - t
     t = time.perf_counter()
-    selection = select(counts, candidates, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio, progress=report)
+    selection = select(counts, candidates, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio, progress=progress)
     timings["select"] = time.perf_counter() - t
     t = time.perf_counter()
     model = fit(counts, selection, alpha_level=alpha_level)

@@ -100,7 +100,7 @@ def build_for_study(
         Passed to :func:`rtm.pipeline.build` (``n_folds``, ``l1_ratio``, ``alpha_level``, ``priority_sd``, ``refine``).
     """
     from rtm.pipeline import build
-    from rtm.validate import validate
+    from rtm.validation import validate
 
     notes: list[str] = []
     records = study.records

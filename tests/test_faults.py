@@ -427,7 +427,7 @@ def test_rtm_says_when_negative_binomial_fell_back_to_poisson(monkeypatch):
     import rtm
     from hotspot.core.grid import Grid
 
-    fit = importlib.import_module("rtm.fit")  # the package exports the function rtm.fit under the module's name
+    fit = importlib.import_module("rtm.model")
     rng = np.random.default_rng(5)
     grid = Grid(0.0, 3000.0, 50.0, 60, 60)
     feats = {"a": gpd.GeoDataFrame(geometry=shapely.points(rng.uniform(0, 3000, 40), rng.uniform(0, 3000, 40)))}
@@ -453,7 +453,7 @@ def test_rtm_says_when_negative_binomial_fell_back_to_poisson(monkeypatch):
 def test_fit_both_reports_why_negative_binomial_failed(monkeypatch):
     import statsmodels.api as sm
 
-    from rtm.fit import _fit_both
+    from rtm.model import _fit_both
 
     class Broken(sm.families.NegativeBinomial):
         def __init__(self, *args, **kwargs):

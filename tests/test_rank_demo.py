@@ -13,7 +13,7 @@ import pytest
 
 from boundaries.demo.town import demo_town
 from boundaries.demo import demo_study
-from hotspot.places.timing import WEEKDAYS
+from hotspot.core.records import WEEKDAYS
 from hotspot.places.rank import rank_places
 from hotspot.ingest.study import load_study
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 import rtm
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from rtm.operationalise import feature_cells, nearest_feature_distance
-from rtm.select import aggregate_rows
-from rtm.validate import auc, hit_rate, pai
+from rtm.layers import feature_cells, nearest_feature_distance
+from rtm.selection import aggregate_rows
+from rtm.validation import auc, hit_rate, pai
 
 CRS = "EPSG:27700"
 
@@ -330,7 +330,7 @@ def test_merged_refit_matches_per_cell_statsmodels():
     import statsmodels.api as sm
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
-    from rtm.fit import _fit_both
+    from rtm.model import _fit_both
 
     rng = np.random.default_rng(12)
     X = (rng.random((4000, 3)) < [0.1, 0.25, 0.4]).astype(float)

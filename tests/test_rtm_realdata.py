@@ -46,8 +46,8 @@ def test_real_rtm_runs_end_to_end(real_rtm, tmp_path):
 def test_real_rtm_is_reproducible(real_rtm):
     import pandas as pd
 
-    from rtm.fit import fit
-    from rtm.select import select
+    from rtm.model import fit
+    from rtm.selection import select
 
     study, result = real_rtm
     again = fit(result.counts, select(result.counts, result.candidates, seed=0))

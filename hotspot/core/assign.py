@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_TOLERANCE_M = 20.0
-"""Metres outside every polygon within which a point still joins the nearest one."""
+"""Metres outside every polygon within which a point still joins the nearest one.
+
+ONS BGC boundaries are generalised to 20 m and police.uk snap points sit on boundary roads, so a
+strict point-in-polygon test would lose records that are really inside. Every join (study area,
+Gi* over areas, area statistics) uses this one value."""
 
 RULES = ("auto", "code", "spatial")
 """``auto``: the record's own code when it matches, else its position (the default everywhere);

@@ -28,7 +28,6 @@ them by reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +50,10 @@ REJECT_REASONS = {
     "filtered_weekday": "outside the weekday filter",
 }
 """Every reason a row can be rejected for, with the words used to report it."""
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+"""Weekday names in the order of the records' ``weekday`` column (0 = Monday, as pandas counts)."""
 
 
 @dataclass

@@ -279,7 +279,7 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
     x = records.frame["x"].to_numpy(np.float64)
     y = records.frame["y"].to_numpy(np.float64)
     w = record_weights(records)
-    report = resolve(progress)
+    progress = resolve(progress)
     for forecaster in forecasters.values():
         prepare = getattr(forecaster, "prepare", None)
         if prepare is not None:
@@ -309,7 +309,7 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
                     "mean_place_area_m2": m.mean_place_area, "n_test": float(m.n_test),
                 })
             done += 1
-            report("backtest", done, total)
+            progress("backtest", done, total)
     folds = pd.DataFrame(rows)
     if w is None:
         folds["n_test"] = folds["n_test"].round().astype(int)

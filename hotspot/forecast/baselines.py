@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
-from hotspot.forecast.months import month_index, record_weights, subset
+from hotspot.forecast.months import month_index, record_weights
 from hotspot.core.grid import Grid
 from hotspot.core.records import Records
 
@@ -143,11 +143,9 @@ def binned_quartic_kde(counts_grid: np.ndarray, cell_size_m: float, bandwidth_m:
     """
     from scipy import signal
 
-    r = int(math.floor(bandwidth_m / cell_size_m))
-    offsets = np.arange(-r, r + 1) * cell_size_m
-    dx, dy = np.meshgrid(offsets, offsets)
-    u2 = (dx * dx + dy * dy) / (bandwidth_m * bandwidth_m)
-    kernel = np.where(u2 < 1.0, (1.0 - u2) ** 2, 0.0) * 3.0 / (math.pi * bandwidth_m ** 2) * cell_size_m ** 2
+    from hotspot.stats.kde import kernel_stencil
+
+    kernel = kernel_stencil(bandwidth_m, cell_size_m, "quartic") * cell_size_m**2
     return np.clip(signal.fftconvolve(counts_grid, kernel, mode="same"), 0.0, None)
 
 

@@ -128,11 +128,9 @@ def neighbour_kernel() -> np.ndarray:
 
 def quartic_kernel(cell_size_m: float, bandwidth_m: float) -> np.ndarray:
     """Quartic (biweight) weights on the cell-centre offsets within ``bandwidth_m`` metres, summing to 1."""
-    r = int(math.floor(bandwidth_m / cell_size_m))
-    offsets = np.arange(-r, r + 1) * cell_size_m
-    dx, dy = np.meshgrid(offsets, offsets)
-    u2 = (dx * dx + dy * dy) / (bandwidth_m * bandwidth_m)
-    kernel = np.where(u2 < 1.0, (1.0 - u2) ** 2, 0.0)
+    from hotspot.stats.kde import kernel_stencil
+
+    kernel = kernel_stencil(bandwidth_m, cell_size_m, "quartic")
     return kernel / kernel.sum()
 
 
@@ -528,9 +526,9 @@ class CombinedTuner:
         ends = ends[::-1]
         if not ends:
             return CombinedFit(dict(COMBINED_DEFAULT_WEIGHTS), map_change=change_text)
-        report = resolve(progress)
+        progress = resolve(progress)
         candidates = self.candidates
-        mean = self._mean_hits(ends, h, candidates, report)
+        mean = self._mean_hits(ends, h, candidates, progress)
         eligible = np.ones(len(candidates), dtype=bool)
         if change is not None and all(e - h + 1 <= change for e in ends):
             # No validation month lies on the current map, so the older months' handling is untested:

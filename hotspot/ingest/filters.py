@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.records import WEEKDAYS as RECORD_WEEKDAYS
 from hotspot.core.records import Records
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = tuple(day.lower() for day in RECORD_WEEKDAYS)
+"""Weekday words ``--weekdays`` accepts, lower case, Monday first."""
 _WEEKDAY_NAMES = {
     **{d: i for i, d in enumerate(WEEKDAYS)},
     **{d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))},

@@ -396,7 +396,7 @@ def read_records(
     -----
     The column names recognised automatically are listed in ``hotspot.ingest.tables``.
     """
-    report = resolve(progress)
+    progress = resolve(progress)
     opts = dict(input_crs=input_crs, x_column=x_column, y_column=y_column, lon_column=lon_column,
                 lat_column=lat_column, date_column=date_column, time_column=time_column, type_column=type_column,
                 id_column=id_column, layer=layer)
@@ -404,11 +404,11 @@ def read_records(
     if input_crs is not None:
         parse_crs(input_crs, "input_crs")
     sources = expand_inputs(inputs)
-    report("reading records", 0, len(sources))
+    progress("reading records", 0, len(sources))
     tables: list[Standard] = []
     for i, source in enumerate(sources, 1):
         tables.append(_read_source(source, opts))
-        report("reading records", i, len(sources))
+        progress("reading records", i, len(sources))
     if sum(len(t.reason) for t in tables) == 0:
         raise HotspotInputError(f"{', '.join(s.label for s in sources[:3])}: the input holds no data rows")
 

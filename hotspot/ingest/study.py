@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import ProgressCallback
 from hotspot.core.records import Records
@@ -19,7 +20,7 @@ MAIN_BODY_CELL_M = 5000.0
 MAIN_BODY_MIN_SHARE = 1e-4
 """A coarse cell belongs to the main body when it holds at least this share of the records (and 3 records)."""
 
-BOUNDARY_TOLERANCE_M = 20.0
+BOUNDARY_TOLERANCE_M = DEFAULT_TOLERANCE_M
 """Records within this many metres of the boundaries still count as inside.
 
 ONS generalised boundaries (BGC) are simplified to 20 m and police.uk snap points sit on

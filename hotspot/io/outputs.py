@@ -181,11 +181,11 @@ def write_geopackage(
             built[name] = build_style(style_name, frame if _is_spatial(frame) else None, layer=name, **options)
     from hotspot.core.progress import resolve
 
-    report = resolve(progress)
+    progress = resolve(progress)
     stage = f"writing {path.name}"
     total = sum(len(frame) for frame in layers.values())
     written = 0
-    report(stage, 0, total)
+    progress(stage, 0, total)
     with atomic_path(path) as tmp:
         for i, (name, frame) in enumerate(layers.items()):
             table = frame if _is_spatial(frame) else pd.DataFrame(frame).copy()
@@ -198,12 +198,12 @@ def write_geopackage(
                 # as nothing either way, so declare polygons.
                 options["geometry_type"] = "Polygon"
             if _is_spatial(frame) and len(frame) > WRITE_CHUNK_ROWS and _streamable(frame):
-                written += _write_layer_stream(frame, tmp, name, first=i == 0, report=report, stage=stage,
+                written += _write_layer_stream(frame, tmp, name, first=i == 0, report=progress, stage=stage,
                                                done=written, total=total)
                 continue
             pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG", **options)
             written += len(table)
-            report(stage, written, total)
+            progress(stage, written, total)
         if built or provenance is not None:
             with contextlib.closing(sqlite3.connect(tmp)) as db:
                 with db:

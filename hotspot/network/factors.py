@@ -10,7 +10,7 @@ Factors per lixel:
 
 :func:`fit_segment_risk` fits a Poisson GLM of records per lixel with ``log(length)`` as offset, so a
 factor's relative risk value (RRV = exp(coef)) is the ratio of records per metre of street with and
-without it, with a 95 % Wald interval (statsmodels, as :mod:`rtm.fit` uses).
+without it, with a 95 % Wald interval (statsmodels, as :mod:`rtm.model` uses).
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.core.naming import disambiguate_names, nearest_records, place_names, strip_on_or_near, top_types
-from hotspot.places.timing import WEEKDAYS, add_timing_columns, time_profiles
+from hotspot.core.records import WEEKDAYS
+from hotspot.places.timing import add_timing_columns, time_profiles
 
 METHODS = ("count", "gistar", "kde", "rtm", "combined")
 OVER = ("grid", "areas", "streets")

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hotspot.core.records import WEEKDAYS
+
 
 PEAK_RELATIVE = 0.5
 
 
 TREND_ALPHA = 0.05
 
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def time_profiles(places, record_label, frame, has_times):

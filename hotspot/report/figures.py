@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+from hotspot.core.records import WEEKDAYS
+
 MAP_SIZE_IN = (11.0, 8.0)
 """Map figure size, inches (width, height)."""
 

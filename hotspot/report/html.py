@@ -508,7 +508,7 @@ def weekday_hour_table(frame):
     if times.empty:
         return None
     table = pd.crosstab(times.dt.day_of_week, times.dt.hour).reindex(index=range(7), columns=range(24), fill_value=0)
-    from hotspot.report.figures import WEEKDAYS
+    from hotspot.core.records import WEEKDAYS
 
     table.index = list(WEEKDAYS)
     return table
@@ -577,7 +577,7 @@ def report_for_study(
     """
     from hotspot.core.progress import resolve
 
-    report = resolve(progress)
+    progress = resolve(progress)
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise HotspotInputError(f"unknown report section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
@@ -603,14 +603,14 @@ def report_for_study(
     def run(name: str, fn) -> None:
         if name not in sections:
             return
-        report(f"report: {name}", 0, 1)
+        progress(f"report: {name}", 0, 1)
         try:
             fn()
         except ImportError as exc:
             skipped.append(f"{name}: skipped, module not available ({exc.name or exc})")
         except HotspotInputError as exc:
             skipped.append(f"{name}: skipped, {exc}")
-        report(f"report: {name}", 1, 1)
+        progress(f"report: {name}", 1, 1)
 
     def do_rank():
         from hotspot.places.rank import rank_places

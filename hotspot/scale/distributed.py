@@ -134,12 +134,12 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
         are reduced pairwise on the workers, neighbours in payload order, and a one-item list of the
         final result is returned: only that travels back to the client.
     """
-    report = resolve(progress)
+    progress = resolve(progress)
     if client is None:
         with dask_client(scheduler) as own:
             return map_tiles(func, payloads, client=own, progress=progress, stage=stage, args=args, combine=combine)
     distributed = _import_distributed()
-    report(stage, 0, len(payloads))
+    progress(stage, 0, len(payloads))
     if not payloads:
         return []
     owned = not all(isinstance(p, distributed.Future) for p in payloads)
@@ -155,7 +155,7 @@ def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None
     done = 0
     for _ in distributed.as_completed(futures):
         done += 1
-        report(stage, done, len(payloads))
+        progress(stage, done, len(payloads))
     results = client.gather(level)
     # Release by dropping the references, never by cancelling finished futures: a cancel also
     # cancels their dependents, and when one of those was already released by this client (an

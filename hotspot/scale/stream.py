@@ -386,9 +386,9 @@ def stream_locations(
         type_keys = pa.array(sorted({str(t).strip().lower() for t in crime_types}), pa.string())
     groups = [sources[i:i + files_per_task] for i in range(0, len(sources), files_per_task)]
     payloads = [(g, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
-    report = resolve(progress)
+    progress = resolve(progress)
     parts = run_tiles(_aggregate_sources, payloads, engine=engine, scheduler=scheduler, client=client,
-                      progress=report, stage="streaming CSVs", combine=_combine_parts)
+                      progress=progress, stage="streaming CSVs", combine=_combine_parts)
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0

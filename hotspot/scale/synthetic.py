@@ -176,7 +176,7 @@ def write_policeuk_csvs(data: SyntheticNational, folder: str | Path, *, year: in
     from hotspot.core.atomic import atomic_path
     from hotspot.core.progress import resolve
 
-    report = resolve(progress)
+    progress = resolve(progress)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 1])
@@ -202,5 +202,5 @@ def write_policeuk_csvs(data: SyntheticNational, folder: str | Path, *, year: in
         with atomic_path(path) as tmp:
             pacsv.write_csv(table, tmp)
         paths.append(path)
-        report("writing synthetic CSVs", m, 12)
+        progress("writing synthetic CSVs", m, 12)
     return paths

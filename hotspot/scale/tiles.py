@@ -172,15 +172,15 @@ def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | N
         list is returned (see :func:`hotspot.scale.distributed.map_tiles`). Ignored locally.
     """
     engine = check_engine(engine)
-    report = resolve(progress)
+    progress = resolve(progress)
     if engine == "dask":
         from hotspot.scale.distributed import map_tiles
 
-        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=report, stage=stage, args=args,
+        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=progress, stage=stage, args=args,
                          combine=combine)
     out = []
-    report(stage, 0, len(payloads))
+    progress(stage, 0, len(payloads))
     for i, payload in enumerate(payloads, 1):
         out.append(func(payload, *args))
-        report(stage, i, len(payloads))
+        progress(stage, i, len(payloads))
     return out

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.stats.concentration import ConcentrationSummary, concentration
+from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.records import Records
 
@@ -336,7 +337,7 @@ def area_statistics(
     lookup=None,
     join: str = "auto",
     age_column: str = "age_band",
-    tolerance_m: float = 20.0,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
     confidence: float = 0.95,
     per_year: bool = False,
     level: str = "area",

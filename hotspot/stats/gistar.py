@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
 from hotspot.stats.multiple_testing import adjust_pvalues, bin_counts, check_correction, confidence_bins
 from hotspot.core.progress import resolve
@@ -494,9 +495,7 @@ AREA_KINDS = ("queen", "rook", "knn", "centroid-band")
 WEIGHT_CHOICES = GRID_WEIGHTS + AREA_KINDS
 """``weights`` for :func:`gi_star_points`: "band" = grid stencil; the rest = areas from ``boundaries``."""
 
-# Points this close outside every polygon still join the nearest one (ONS BGC boundaries are
-# generalised to 20 m and police.uk snap points sit on boundary roads).
-_JOIN_TOLERANCE_M = 20.0
+_JOIN_TOLERANCE_M = DEFAULT_TOLERANCE_M
 
 
 def _result_columns(result: GiStarResult) -> dict[str, np.ndarray]:

@@ -321,13 +321,13 @@ def kernel_density(
             f"bandwidth {bandwidth_m:,.1f} m is smaller than the {grid.cell_size:g} m cells, so each point would touch "
             "one or two cells; give a larger --bandwidth or a smaller --cell-size"
         )
-    report = resolve(progress)
+    progress = resolve(progress)
     from hotspot.kernels import kde as kk
 
     code = kk.KERNEL_CODES[kernel]
-    report("merging identical coordinates", 0, 1)
+    progress("merging identical coordinates", 0, 1)
     lx, ly, lw = aggregate_locations(x, y, w)
-    report("merging identical coordinates", 1, 1)
+    progress("merging identical coordinates", 1, 1)
     total_weight = float(lw.sum())
     report_mask = mask if mask is not None else np.ones(grid.shape, dtype=bool)
     if edge_correction:
@@ -338,7 +338,7 @@ def kernel_density(
     if binned:
         density = _binned_density(lx, ly, lw, grid, bandwidth_m, code)
     else:
-        density = _exact_density(lx, ly, lw, grid, bandwidth_m, code, report)
+        density = _exact_density(lx, ly, lw, grid, bandwidth_m, code, progress)
     density[~report_mask] = np.nan
     mass = float(np.nansum(density)) * grid.cell_area_m2 / total_weight
     if units == "per-km2":
@@ -356,6 +356,23 @@ def kernel_density(
         units=units, n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
         edge_correction=edge_correction, binned=binned, per_m2_factor=factor, mask=mask,
     )
+
+
+def kernel_stencil(bandwidth_m: float, cell_size_m: float, kernel: str = "quartic") -> np.ndarray:
+    """The kernel's density per m² at whole-cell offsets within ``bandwidth_m`` metres, shape (2r+1, 2r+1).
+
+    The one sampled kernel that binned smoothers (forecast baselines, the ``combined`` layer)
+    share with :func:`kernel_density`, so "quartic" means the same formula everywhere. Offsets
+    are multiples of ``cell_size_m`` metres; callers scale it (x cell area for expected counts,
+    / sum for weights summing to 1).
+    """
+    from hotspot.kernels import kde as kk
+
+    check_options(kernel=kernel, bandwidth_m=bandwidth_m)
+    r = int(math.ceil(bandwidth_m / cell_size_m))
+    offsets = np.arange(-r, r + 1) * float(cell_size_m)
+    d2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
+    return kk.kernel_values(np.ascontiguousarray(d2), float(bandwidth_m) ** 2, kk.KERNEL_CODES[kernel])
 
 
 # --- internals -----------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ def operationalise(
     """
     from hotspot.stats.kde import kernel_density
 
-    report = resolve(progress)
+    progress = resolve(progress)
     if not features:
         raise HotspotInputError("no risk factors given; add --factor NAME=PATH (or --factors-toml)")
     for op in operationalisations:
@@ -265,7 +265,7 @@ def operationalise(
     distances: dict[str, np.ndarray] = {}
     total = len(features) * (("proximity" in operationalisations) + ("density" in operationalisations) * len(d))
     done = 0
-    report("operationalising factors", 0, total)
+    progress("operationalising factors", 0, total)
     for name, frame in features.items():
         if len(frame) == 0:
             raise HotspotInputError(f"factor {name!r} has no features")
@@ -277,7 +277,7 @@ def operationalise(
                 names.append(layer_name(name, "proximity", dm)); fac.append(name); ops.append("proximity")
                 dist.append(dm); thr.append(np.nan)
             done += 1
-            report("operationalising factors", done, total)
+            progress("operationalising factors", done, total)
         if "density" in operationalisations:
             px, py = _density_points(frame, grid, pad_m=float(d.max()))
             for dm in d:
@@ -289,7 +289,7 @@ def operationalise(
                 names.append(layer_name(name, "density", dm)); fac.append(name); ops.append("density")
                 dist.append(dm); thr.append(cut)
                 done += 1
-                report("operationalising factors", done, total)
+                progress("operationalising factors", done, total)
     stack = np.stack(layers).astype(np.uint8)
     return CandidateLayers(
         grid=grid, mask=mask, stack=stack, names=names, factor=np.asarray(fac, dtype=object),

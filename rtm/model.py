@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
-from rtm.select import Selection
+from rtm.selection import Selection
 
 MODEL_COLUMNS = ("factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low", "rrv_high", "p_value")
 """Columns of the model table (the ``rtm_model`` GeoPackage table), in order."""

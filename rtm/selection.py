@@ -36,7 +36,7 @@ import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
-from rtm.operationalise import CandidateLayers
+from rtm.layers import CandidateLayers
 
 
 @dataclass
@@ -139,7 +139,7 @@ def select(
     -------
     Selection
     """
-    report = resolve(progress)
+    progress = resolve(progress)
     counts = np.asarray(counts, dtype=np.float64)
     mask = candidates.mask if mask is None else np.asarray(mask, dtype=bool)
     if counts.shape != candidates.grid.shape:
@@ -151,7 +151,7 @@ def select(
     y = counts[mask]
     if y.sum() < 1:
         raise HotspotInputError("no crimes fall in the study area; check the crime type, dates and boundaries")
-    report("selecting layers (cross-validated lasso)", 0, 1)
+    progress("selecting layers (cross-validated lasso)", 0, 1)
     X = candidates.design(mask)
     cover = X.mean(axis=0)
     usable = np.nonzero((cover > 0) & (cover < 1))[0]
@@ -173,7 +173,7 @@ def select(
         cells = np.bincount(inverse, minlength=len(rows)).astype(np.float64)
         chosen = _one_per_factor(rows, totals, cells, nonzero, table, candidates)
         table.loc[chosen, "status"] = "kept"
-    report("selecting layers (cross-validated lasso)", 1, 1)
+    progress("selecting layers (cross-validated lasso)", 1, 1)
     return Selection(candidates=candidates, mask=mask, chosen=chosen, table=table, alpha=alpha, l1_ratio=l1_ratio,
                      cv_deviance=cv_dev, alphas=alphas, n_folds=n_folds, seed=seed)
 

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.grid import Grid
-from rtm.fit import RiskModel
-from rtm.operationalise import CandidateLayers
+from rtm.model import RiskModel
+from rtm.layers import CandidateLayers
 
 
 @dataclass
