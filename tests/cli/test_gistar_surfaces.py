@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pyogrio
@@ -15,7 +14,7 @@ from hotspot.stats.gistar import cells_needed, gi_star_points
 from hotspot.ingest.study import load_study
 from hotspot.io.surfaces import surface_paths, write_gistar_surfaces
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
 
 
 def _demo_result(cells):

@@ -9,7 +9,7 @@ import numpy as np
 
 from hotspot.core.grid import Grid
 from hotspot.io.outputs import write_geopackage, write_geotiff
-from tests.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, needs_qgis
+from tests.cli.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, needs_qgis
 
 
 @needs_qgis

@@ -18,9 +18,10 @@ import pytest
 from hotspot.core.grid import Grid
 from hotspot.io.outputs import write_geopackage, write_geotiff
 from hotspot.io.provenance import Provenance
+from tests.support import REPO
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-CHECK_SCRIPT = Path(__file__).with_name("qgis_check.py")
+CHECK_SCRIPT = REPO / "tests" / "support" / "qgis_check.py"
 
 
 def _system_python_has(module: str) -> bool:

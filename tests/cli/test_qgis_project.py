@@ -12,13 +12,14 @@ from typer.testing import CliRunner
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.io.qgis_project import GROUPS, layer_group, write_qgis_project
-from tests.test_qgis import SYSTEM_PYTHON, _clean_env, needs_qgis
+from tests.cli.test_qgis import SYSTEM_PYTHON, _clean_env, needs_qgis
+from tests.support import REPO
 
-PROJECT_CHECK = Path(__file__).with_name("qgis_project_check.py")
+PROJECT_CHECK = REPO / "tests" / "support" / "qgis_project_check.py"
 
 
 def open_in_qgis(project: Path) -> dict:
-    """What real QGIS makes of a project (tests/qgis_project_check.py), with a rendering beside it."""
+    """What real QGIS makes of a project (tests/support/qgis_project_check.py), with a rendering beside it."""
     result = subprocess.run([SYSTEM_PYTHON, str(PROJECT_CHECK), str(project), str(project.with_suffix(".png"))],
                             capture_output=True, text=True, timeout=240,
                             env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"})

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_cli import _hotspot
+from tests.cli.test_cli import _hotspot
 from boundaries.demo import demo_study
 
 

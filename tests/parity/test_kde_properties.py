@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from hotspot.core.grid import Grid
 from hotspot.stats.kde import KERNELS, kernel_density
-from tests.test_kde import brute_force
+from tests.parity.test_kde import brute_force
 
 
 @settings(max_examples=40, deadline=None)

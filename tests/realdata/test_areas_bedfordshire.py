@@ -74,7 +74,7 @@ def _independent_violence_counts(crime_dir, codes):
     A located row whose Crime ID was seen before is the same crime republished and is skipped (100 of the
     36,307 violence rows); the rounded figures below are the same either way.
     """
-    from tests.raw_policeuk import located_rows
+    from tests.support.raw_policeuk import located_rows
 
     counts = dict.fromkeys(codes, 0)
     for row in located_rows(crime_dir):

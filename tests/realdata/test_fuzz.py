@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cli
-from tests.test_faults import run_main
+from tests.realdata.test_faults import run_main
 from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
 

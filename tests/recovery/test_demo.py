@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ import shapely
 
 from boundaries.demo.town import DEMO_SEED, POLICE_UK_COLUMNS, demo_town
 from hotspot.core.records import RECORD_COLUMNS
+from tests.support import REPO
 
 VIOLENCE = "Violence and sexual offences"
 
@@ -215,7 +215,7 @@ def test_planted_clusters_and_quiet_area_are_where_the_truth_says(town):
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "town"
     result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "demo", "--out", str(out), "--quiet"],
-                            capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+                            capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     return out
 

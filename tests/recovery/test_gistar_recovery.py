@@ -70,7 +70,7 @@ def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfo
     from hotspot.stats.gistar import gi_star_points
     from hotspot.ingest.study import load_study
     from hotspot.stats.weights import area_weights
-    from tests.raw_policeuk import located_rows
+    from tests.support.raw_policeuk import located_rows
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path)
     areas = study.boundaries

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from hotspot.core.records import WEEKDAYS
 from hotspot.places.rank import rank_places
 from hotspot.ingest.study import load_study
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
 
 
 def _distance_to(places, centre):

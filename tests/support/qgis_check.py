@@ -2,7 +2,7 @@
 
 Run with Debian's Python (which has PyQGIS), not the project venv::
 
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_check.py OUT.gpkg OUT.tif RENDER.png [--expect LAYER=RENDERER:COUNT ...]
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/support/qgis_check.py OUT.gpkg OUT.tif RENDER.png [--expect LAYER=RENDERER:COUNT ...]
 
 Checks, for every spatial layer of the GeoPackage: it loads and is valid, its default style from
 ``layer_styles`` is applied (the renderer type given by ``--expect``; labels on for ``ranked``),

@@ -2,12 +2,12 @@
 
 Run with Debian's Python (which has PyQGIS), not the project venv::
 
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_project_check.py RUN.qgs RENDER.png
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/support/qgis_project_check.py RUN.qgs RENDER.png
 
 Prints one JSON object: whether the project read, its title, metadata abstract and CRS, the layer
 tree (groups and layers, top first), each layer's validity, renderer type, label state and
 feature count, the canvas extent and the union of the layers' extents; then renders every layer
-to RENDER.png and reports the share of non-white pixels. The pytest side (tests/test_qgis_project.py)
+to RENDER.png and reports the share of non-white pixels. The pytest side (tests/cli/test_qgis_project.py)
 makes the assertions. Stdlib + PyQGIS only.
 """
 

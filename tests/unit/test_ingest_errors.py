@@ -6,16 +6,15 @@ import gzip
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import apply_filters, parse_time_window, read_records
-from tests.test_ingest import policeuk_text, write
+from tests.unit.test_ingest import policeuk_text, write
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+from tests.support import REPO as CHECKOUT
 
 
 def one_line_error(call, *needles) -> str:
