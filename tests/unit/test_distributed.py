@@ -1,4 +1,4 @@
-"""The Dask engine on a 2-worker LocalCluster gives the single-process results, bit for bit."""
+"""The Dask engine on a 2-worker LocalCluster gives the single-process results, bit for bit (streaming the real files: tests/realdata/test_distributed_realdata.py)."""
 
 from __future__ import annotations
 
@@ -56,16 +56,6 @@ def test_dask_gistar_equals_single_process(client, data):
     for name in ("z", "p", "p_adjusted"):
         assert np.array_equal(getattr(dask, name), getattr(local, name), equal_nan=True)
     assert np.array_equal(dask.bin, local.bin) and (local.bin != 0).any()
-
-
-@pytest.mark.realdata
-def test_dask_stream_equals_local(client, bedfordshire_crime_dir):
-    from hotspot.scale.stream import stream_locations
-
-    local = stream_locations([bedfordshire_crime_dir])
-    dask = stream_locations([bedfordshire_crime_dir], engine="dask", client=client, files_per_task=6)
-    assert np.array_equal(dask.x, local.x) and np.array_equal(dask.weight, local.weight)
-    assert dask.rejected == local.rejected and dask.sources == local.sources
 
 
 def test_bad_scheduler_address_is_one_line():
