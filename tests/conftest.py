@@ -1,10 +1,72 @@
-"""Shared fixtures. Real-data tests take ``shared_data`` and skip only when the folder is absent."""
+"""Shared fixtures and the test layout.
+
+Tests live in folders by kind, and the folder sets the marker (``pytest -m "not realdata"``, ``pytest tests/unit``):
+
+- ``tests/unit``: a function or class on small inputs, no real data;
+- ``tests/parity``: our statistic against an independent reference (esda, KDEpy, statsmodels, brute force ...);
+- ``tests/recovery``: the demo towns' planted truth is recovered;
+- ``tests/realdata``: anything that needs the real-data folder (the ``shared_data`` fixture);
+- ``tests/cli``: drives ``hotspot`` commands, and real clients (QGIS, a browser) open the outputs.
+
+Real-data tests take ``shared_data`` (directly or through another fixture) and skip only when the folder is
+absent; such a test outside ``tests/realdata`` fails saying where it belongs, so the marker cannot go
+missing. Helpers shared by several files are in ``tests/support``.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from hotspot.core.settings import shared_data_dir
+
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "parity", "recovery", "realdata", "cli")
+"""The test folders; each one's name is the marker its tests get."""
+
+
+def kind_of(path) -> str | None:
+    """The kind folder a test file sits in (``unit`` ...), or None when it is not in one."""
+    try:
+        parts = Path(path).resolve().relative_to(TESTS).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in KINDS else None
+
+
+def layout_problem(item) -> str | None:
+    """Why a collected test is in the wrong place: outside the kind folders, or needing real data
+    (``shared_data`` anywhere in its fixture closure) outside ``tests/realdata``; None when it is in place."""
+    kind = kind_of(item.path)
+    if kind is None:
+        return f"put test files in one of tests/{{{','.join(KINDS)}}}/"
+    if kind != "realdata" and "shared_data" in item.fixturenames:
+        return "needs the real data (shared_data) so it belongs in tests/realdata/"
+    return None
+
+
+_PROBLEM = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not realdata" sees the markers
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        kind = kind_of(item.path)
+        if kind is not None:
+            item.add_marker(kind)
+        problem = layout_problem(item)
+        if problem:
+            item.stash[_PROBLEM] = problem
+
+
+@pytest.hookimpl(tryfirst=True)  # before fixtures: a misplaced real-data test fails rather than skips
+def pytest_runtest_setup(item):
+    """A misplaced test fails with one line saying where it belongs (a failure rather than a collection
+    error, because pytest-xdist reports a worker's collection error only as an internal error)."""
+    problem = item.stash.get(_PROBLEM, None)
+    if problem:
+        pytest.fail(f"test layout (tests/conftest.py): {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
