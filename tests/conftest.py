@@ -11,10 +11,17 @@ Tests live in folders by kind, and the folder sets the marker (``pytest -m "not 
 Real-data tests take ``shared_data`` (directly or through another fixture) and skip only when the folder is
 absent; such a test outside ``tests/realdata`` fails saying where it belongs, so the marker cannot go
 missing. Helpers shared by several files are in ``tests/support``.
+
+The demo town and its scenarios are built once per process (``boundaries.demo`` caches them, so once per
+pytest-xdist worker) and handed to each test as a deep copy by the ``demo_town``, ``demo_study`` and
+``spacetime_study`` fixtures, so a test may change what it is given without changing what the next test sees;
+after the last test, the cached builds are checked against their fingerprints from when they were first handed
+out.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -86,3 +93,57 @@ def bedfordshire_crime_dir(shared_data):
 @pytest.fixture(scope="session")
 def bedfordshire_lsoas_path(shared_data):
     return shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg"
+
+
+_DEMO_FINGERPRINTS: dict[str, str] = {}
+"""Per demo scenario handed out in this process, the fingerprint of the cached build when first handed out."""
+
+
+def _cached_demo(scenario: str):
+    """The cached build of a demo scenario (once per process), its fingerprint noted the first time."""
+    from boundaries.demo import demo_scenario
+    from tests.support.demo import fingerprint
+
+    built = demo_scenario(scenario)
+    if scenario not in _DEMO_FINGERPRINTS:
+        _DEMO_FINGERPRINTS[scenario] = fingerprint(built)
+    return built
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_cache_is_never_changed():
+    """After the last test, the cached demo scenarios must still be what they were when first handed out: a
+    test (or the library under test) that changed one fails here, naming the scenario."""
+    yield
+    from boundaries.demo import demo_scenario
+    from tests.support.demo import fingerprint
+
+    changed = [name for name, before in _DEMO_FINGERPRINTS.items() if fingerprint(demo_scenario(name)) != before]
+    if changed:
+        pytest.fail(f"a test changed the cached demo scenario(s) {', '.join(changed)}: change the copy the "
+                    "demo_town / demo_study fixtures hand out instead", pytrace=False)
+
+
+@pytest.fixture
+def demo_town():
+    """A deep copy of the demo town (:class:`boundaries.demo.town.DemoTown`), the test's own to change."""
+    return copy.deepcopy(_cached_demo("town"))
+
+
+@pytest.fixture
+def demo_study():
+    """``demo_study(scenario="town", **options)``: a deep copy of a Study of a demo scenario, as
+    :func:`boundaries.demo.demo_study` builds it (``options`` as for ``load_study``: filters, crs)."""
+    from boundaries.demo import demo_study as build
+
+    def make(scenario: str = "town", **options):
+        _cached_demo(scenario)
+        return copy.deepcopy(build(scenario, **options))
+
+    return make
+
+
+@pytest.fixture
+def spacetime_study(demo_study):
+    """A deep copy of the Study of the demo town's space-time scenario (planted trends and near repeats)."""
+    return demo_study("spacetime")

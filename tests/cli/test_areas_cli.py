@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 
-def test_areas_command_on_the_demo(tmp_path):
+def test_areas_command_on_the_demo(tmp_path, demo_town):
     import pyogrio
     from typer.testing import CliRunner
 
@@ -22,9 +22,9 @@ def test_areas_command_on_the_demo(tmp_path):
     layers = [name for name, _ in pyogrio.list_layers(out)]
     assert layers[0] == "areas" and "wards_top_quintile" in layers
     table = pd.read_csv(tmp_path / "areas.csv")
-    from boundaries.demo.town import demo_town, population_table
+    from boundaries.demo.town import population_table
 
-    town = demo_town()
+    town = demo_town
     assert len(table) == len(town.lsoas)
     assert table["count"].sum() == len(town.crimes)  # demo crimes all carry a demo LSOA code
     assert table["share"].sum() == pytest.approx(1.0)
@@ -85,17 +85,16 @@ def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
     assert words in str(result.exception) and "\n" not in str(result.exception)
 
 
-def test_areas_command_ward_level_on_the_demo(tmp_path):
+def test_areas_command_ward_level_on_the_demo(tmp_path, demo_town):
     from typer.testing import CliRunner
 
-    from boundaries.demo.town import demo_town
     from cli import app
 
     out = tmp_path / "wards.gpkg"
     result = CliRunner().invoke(app, ["areas", "--level", "ward", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "wards.csv")
-    town = demo_town()
+    town = demo_town
     assert sorted(table["area_code"]) == sorted(town.wards["area_code"])
     assert table["count"].sum() == len(town.crimes)
     assert table["population"].sum() == town.lsoas["population"].sum()

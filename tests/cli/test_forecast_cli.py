@@ -18,8 +18,7 @@ def _invoke(args):
     return CliRunner().invoke(app, args)
 
 
-def test_rank_by_harm_reports_count_and_harm_per_place(tmp_path):
-    from boundaries.demo.town import demo_town
+def test_rank_by_harm_reports_count_and_harm_per_place(tmp_path, demo_town):
     from hotspot.stats.harm import DEFAULT_TABLE
 
     out = tmp_path / "rank.gpkg"
@@ -31,7 +30,7 @@ def test_rank_by_harm_reports_count_and_harm_per_place(tmp_path):
     # The top place's harm is the sum of its records' type weights: check against the records in its cells.
     weights = pd.read_csv(DEFAULT_TABLE).set_index("crime_type")["weight"].to_dict()
     weights["Anti-social behaviour"] = 0.0
-    frame = demo_town().records().frame
+    frame = demo_town.records().frame
     assert table["harm"].sum() <= frame["crime_type"].map(weights).sum() + 1e-6
     assert "weigh 0" in result.output
 

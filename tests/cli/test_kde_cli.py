@@ -7,10 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from boundaries.demo import demo_study
 
 
-def test_kde_command_writes_geotiff_and_hotspots(tmp_path):
+def test_kde_command_writes_geotiff_and_hotspots(tmp_path, demo_study):
     import pyogrio
     import rasterio
     from typer.testing import CliRunner

@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.cli.test_cli import _hotspot
-from boundaries.demo import demo_study
 
 
 def test_cli_trends_on_the_demo(tmp_path):
@@ -64,7 +63,7 @@ def test_timed_tables_outside_britain_read_without_options(tmp_path, name):
     assert records.frame["datetime"].dt.hour.nunique() > 20
 
 
-def test_near_repeat_surface_forecasts_the_planted_repeats():
+def test_near_repeat_surface_forecasts_the_planted_repeats(demo_study):
     """Scores from a Knox table fitted on 2023 put 2024's burglaries in far higher-scoring cells than average."""
     from hotspot.core.grid import Grid
     from hotspot.ingest import apply_filters
@@ -117,7 +116,7 @@ def test_week_slices_need_dates(tmp_path):
     assert run.returncode == 2 and "--slice month" in run.stderr, run.stderr
 
 
-def test_near_repeat_surface_on_a_grid_equals_the_scores():
+def test_near_repeat_surface_on_a_grid_equals_the_scores(demo_study):
     from hotspot.core.grid import Grid
     from hotspot.spacetime.interaction import near_repeat_scores, near_repeat_surface
     from hotspot.spacetime.knox import knox_for_study, record_times
@@ -150,7 +149,7 @@ def test_knox_progress_chunks_do_not_change_the_result(monkeypatch):
     assert ("Knox: permutations", 450) in stages and len([s for s in stages if s[0] == "Knox: permutations"]) == 9
 
 
-def test_too_big_a_cube_is_one_clear_error(monkeypatch):
+def test_too_big_a_cube_is_one_clear_error(monkeypatch, demo_study):
     import hotspot.spacetime.cube as cube_module
     from hotspot.core.errors import HotspotInputError
     from hotspot.spacetime.trends import trends_for_study

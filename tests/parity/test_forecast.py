@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from boundaries.demo import demo_study
 from hotspot.core.errors import HotspotInputError
 from hotspot.forecast.baselines import (
     DecayedCounts,
@@ -427,7 +426,7 @@ def test_snap_points_add_the_filtered_rows_and_carrying_can_use_them():
     assert shared.index.tolist() == [0] and (shared.x[0], shared.y[0]) == (150.0, 100.0)
 
 
-def test_near_repeat_forecaster_runs_in_the_backtest_on_dated_records():
+def test_near_repeat_forecaster_runs_in_the_backtest_on_dated_records(demo_study):
     """The Knox near-repeat surface as an evaluate method: offered for dated records only, and on the space-time
     demo's planted near-repeat burglary chains it beats chance (PAI 1) and last month's counts."""
     from hotspot.forecast.backtest import backtest, default_forecasters

@@ -18,9 +18,9 @@ from tests.support import REPO
 VIOLENCE = "Violence and sexual offences"
 
 
-@pytest.fixture(scope="module")
-def town():
-    return demo_town()
+@pytest.fixture
+def town(demo_town):
+    return demo_town
 
 
 def _nte_night(dt: pd.Series, days: list[str], start_hour: int, end_hour: int) -> np.ndarray:

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def town():
-    demo = pytest.importorskip("boundaries.demo.town")
-    return demo.demo_town()
+@pytest.fixture
+def town(demo_town):
+    return demo_town
 
 
 def _records_of_type(town, crime_type):

@@ -7,16 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from boundaries.demo import demo_study
 from hotspot.stats.density import density_for_study
 from hotspot.stats.kde import kernel_density
 from hotspot.places.surface import surface_hotspots
 
 
-@pytest.fixture(scope="module")
-def study():
-    from hotspot.ingest.study import load_study
-
+@pytest.fixture
+def study(demo_study):
     return demo_study()
 
 

@@ -10,8 +10,6 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from boundaries.demo.town import demo_town
-from boundaries.demo import demo_study
 from hotspot.core.records import WEEKDAYS
 from hotspot.places.rank import rank_places
 from hotspot.ingest.study import load_study
@@ -23,18 +21,18 @@ def _distance_to(places, centre):
     return np.hypot(places["easting"] - centre[0], places["northing"] - centre[1])
 
 
-@pytest.fixture(scope="module")
-def truth():
-    return demo_town().truth
+@pytest.fixture
+def truth(demo_town):
+    return demo_town.truth
 
 
-def test_top_places_are_in_the_planted_town_centre_quarter(truth):
+def test_top_places_are_in_the_planted_town_centre_quarter(truth, demo_study):
     result = rank_places(demo_study(), method="count", top=5)
     quarter = truth["nte_quarter"]
     assert (_distance_to(result.places, quarter["centre"]) <= quarter["radius_m"]).all()
 
 
-def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth):
+def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth, demo_study):
     """Violence places in the NTE quarter peak on the planted Fri/Sat 22:00-03:00 nights."""
     study = demo_study(crime_types=["Violence and sexual offences"])
     result = rank_places(study, method="count", top=20)
@@ -52,20 +50,20 @@ def test_nte_quarter_violence_peaks_in_the_planted_weekend_night_window(truth):
         assert (start >= window["start_hour"] - 1 or start <= 1) and 0 < end <= window["end_hour"] + 1, words
 
 
-def test_top_burglary_place_is_the_planted_cluster(truth):
+def test_top_burglary_place_is_the_planted_cluster(truth, demo_study):
     study = demo_study(crime_types=["Burglary"])
     result = rank_places(study, method="count", top=3)
     cluster = truth["burglary_cluster"]
     assert _distance_to(result.places, cluster["centre"]).iloc[0] <= cluster["radius_m"]
 
 
-def test_no_place_in_the_quiet_area(truth):
+def test_no_place_in_the_quiet_area(truth, demo_study):
     result = rank_places(demo_study(), method="count", top=50)
     quiet = truth["quiet_area"]
     assert (_distance_to(result.places, quiet["centre"]) > quiet["radius_m"]).all()
 
 
-def test_profiles_hold_every_record_of_each_place():
+def test_profiles_hold_every_record_of_each_place(demo_study):
     result = rank_places(demo_study(), method="count", top=10)
     for place_id, count in zip(result.places["id"], result.places["count"]):
         assert result.profiles[place_id].sum() == count
@@ -105,7 +103,7 @@ def test_nte_option_keeps_night_records_only(tmp_path):
         assert hour >= 19 or hour < 7, peak
 
 
-def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path):
+def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path, demo_study):
     from hotspot.io.outputs import read_layer_styles, read_provenance
     from hotspot.io.provenance import Provenance
 
@@ -140,7 +138,7 @@ def test_rank_report_option_writes_html(tmp_path):
 @pytest.mark.parametrize("method, score_column", [
     ("gistar", "gi_z"), ("kde", "kde_value"), ("rtm", "rtm_score"), ("combined", "combined_score"),
 ])
-def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score_column):
+def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score_column, demo_study):
     result = rank_places(demo_study(), method=method, top=3, band_m=300 if method == "gistar" else None)
     quarter = truth["nte_quarter"]
     assert _distance_to(result.places, quarter["centre"]).iloc[0] <= quarter["radius_m"]
@@ -149,7 +147,7 @@ def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score
         assert (result.places["gi_bin"] >= 2).all()
 
 
-def test_rank_writes_each_places_weekday_hour_profile(tmp_path):
+def test_rank_writes_each_places_weekday_hour_profile(tmp_path, demo_study):
     result = rank_places(demo_study(), method="count", top=3)
     written = result.write(tmp_path / "r.gpkg")
     profile = pd.read_csv(tmp_path / "r_weekday_hour.csv")

@@ -22,10 +22,8 @@ def demo_run(tmp_path_factory):
     return out
 
 
-def test_demo_recovers_planted_factors(demo_run):
-    from boundaries.demo.town import demo_town
-
-    truth = demo_town().truth["rtm"]
+def test_demo_recovers_planted_factors(demo_run, demo_town):
+    truth = demo_town.truth["rtm"]
     table = pd.read_csv(demo_run.with_name("demo_model.csv"))
     planted = {k: v for k, v in truth["factors"].items() if v.get("planted")}
     assert set(table["factor"]) == set(planted), table

@@ -4,23 +4,12 @@ near-repeat reach (the statistics themselves are checked against references in t
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from boundaries.demo import demo_study
 from hotspot.spacetime.knox import knox_test
 
 
-@pytest.fixture(scope="module")
-def spacetime_study():
-    from hotspot.ingest.study import load_study
-
-    return demo_study("spacetime")
-
-
-def test_demo_town_records_are_unchanged_by_the_scenario(spacetime_study):
-    from boundaries.demo.town import demo_town
-
-    town = demo_town()
+def test_demo_town_records_are_unchanged_by_the_scenario(spacetime_study, demo_town):
+    town = demo_town
     assert len(spacetime_study.records) != len(town.crimes)
     assert "spacetime" not in town.truth and "spacetime" in spacetime_study.demo.truth
 

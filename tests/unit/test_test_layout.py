@@ -3,12 +3,7 @@ kind folders, fails with a line saying where it belongs; a test in its folder ge
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-
-from tests.support import REPO
+from tests.support import run_pytest as _pytest
 
 NEEDS_DATA = '''
 import pytest
@@ -21,16 +16,6 @@ def rows(shared_data):  # real data through another fixture
 def test_planted(rows):
     pass
 '''
-
-
-def _pytest(root, *args):
-    """pytest on the planted tree under ``root`` with our tests/conftest.py."""
-    tests = root / "tests"
-    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--rootdir", str(root), str(tests), *args],
-                          capture_output=True, text=True, cwd=root, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_real_data_outside_tests_realdata_fails(tmp_path):
