@@ -40,8 +40,8 @@ def test_ranked_places_on_real_data(study, tmp_path):
     assert monthly.groupby("id")["count"].sum().to_dict() == dict(zip(places["id"], places["count"]))
     # The run's QGIS project opens in real QGIS on the county, places graduated by rank.
     from hotspot.io.qgis_project import write_qgis_project
-    from tests.test_qgis import _system_python_has
-    from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
+    from tests.cli.test_qgis import _system_python_has
+    from tests.cli.test_qgis_project import assert_opens_on_the_data, open_in_qgis
 
     project = write_qgis_project(tmp_path / "beds.qgs", written)
     if _system_python_has("qgis.core"):

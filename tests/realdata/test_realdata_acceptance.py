@@ -163,7 +163,7 @@ def test_every_command_runs_on_real_data_and_its_outputs_open(dataset, shared_da
 
 
 def _qgis_opens(gpkg, tif, folder):
-    from tests.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, _system_python_has
+    from tests.cli.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, _system_python_has
 
     import os
 

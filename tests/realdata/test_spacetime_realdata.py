@@ -123,7 +123,7 @@ def chicago_recent(chicago):
 
 
 def test_space_time_gistar_on_a_real_cube_matches_esda(chicago_recent):
-    from tests.test_spacetime import _esda_space_time_z
+    from tests.parity.test_spacetime import _esda_space_time_z
 
     from hotspot.core.grid import Grid
     from hotspot.spacetime.cube import cube_on_grid
@@ -196,7 +196,7 @@ def test_cli_trends_and_nearrepeat_on_chicago(chicago_path, tmp_path):
 
 
 def test_knox_counts_on_real_records_equal_brute_force(chicago_recent):
-    from tests.test_spacetime import _brute_knox
+    from tests.parity.test_spacetime import _brute_knox
 
     from hotspot.spacetime.knox import knox_test, record_times
 

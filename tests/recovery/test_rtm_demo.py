@@ -76,8 +76,8 @@ def test_bad_factor_option_is_one_clear_error(tmp_path):
 
 
 def test_demo_run_opens_as_one_qgis_project(demo_run):
-    from tests.test_qgis import _system_python_has
-    from tests.test_qgis_project import assert_opens_on_the_data, open_in_qgis
+    from tests.cli.test_qgis import _system_python_has
+    from tests.cli.test_qgis_project import assert_opens_on_the_data, open_in_qgis
 
     if not _system_python_has("qgis.core"):
         pytest.skip("PyQGIS (python3-qgis) is not installed")
