@@ -120,8 +120,11 @@ def demo_cache_is_never_changed():
 
     changed = [name for name, before in _DEMO_FINGERPRINTS.items() if fingerprint(demo_scenario(name)) != before]
     if changed:
-        pytest.fail(f"a test changed the cached demo scenario(s) {', '.join(changed)}: change the copy the "
-                    "demo_town / demo_study fixtures hand out instead", pytrace=False)
+        pytest.fail(
+            f"a test changed the cached demo scenario(s) {', '.join(changed)}: change the copy the "
+            "demo_town / demo_study fixtures hand out instead",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boundaries.load import read_boundaries
+from hotspot.ingest.boundaries import read_boundaries
 
 
 def test_bedfordshire_lsoas_are_standardised_and_projected(bedfordshire_lsoas_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hotspot.ingest import read_records
-from hotspot.stats.kde import aggregate_locations
 from hotspot.scale.stream import stream_locations
+from hotspot.stats.kde import aggregate_locations
 from tests.unit.test_stream import expected
 
 

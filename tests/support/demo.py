@@ -39,8 +39,11 @@ def _feed(value, digest) -> None:
         values = value.to_numpy()
         if values.dtype == object and len(values) and isinstance(values[0], shapely.Geometry):
             values = shapely.to_wkb(values)
-        digest.update(pd.util.hash_array(np.asarray(values, dtype=object) if values.dtype == object else values,
-                                         categorize=False).tobytes())
+        digest.update(
+            pd.util.hash_array(
+                np.asarray(values, dtype=object) if values.dtype == object else values, categorize=False
+            ).tobytes()
+        )
         crs = getattr(value, "crs", None)
         digest.update(repr(crs).encode())
     elif isinstance(value, np.ndarray):

@@ -45,7 +45,8 @@ def test_a_test_that_changes_the_cached_demo_fails_the_run(tmp_path):
     (tmp_path / "tests" / "unit" / "test_planted.py").write_text(
         "def test_changes_the_cache(demo_town):\n"
         "    from boundaries.demo import demo_scenario\n\n"
-        "    demo_scenario('town').truth['nte_quarter']['radius_m'] += 1.0\n")
+        "    demo_scenario('town').truth['nte_quarter']['radius_m'] += 1.0\n"
+    )
     run = run_pytest(tmp_path)
     assert run.returncode == 1 and "1 passed, 1 error" in run.stdout, run.stdout
     assert "a test changed the cached demo scenario(s) town" in run.stdout

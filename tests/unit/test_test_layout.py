@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.support import run_pytest as _pytest
 
-NEEDS_DATA = '''
+NEEDS_DATA = """
 import pytest
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def rows(shared_data):  # real data through another fixture
 
 def test_planted(rows):
     pass
-'''
+"""
 
 
 def test_real_data_outside_tests_realdata_fails(tmp_path):
