@@ -42,11 +42,17 @@ def test_each_demo_study_is_its_own(demo_study, spacetime_study):
 
 def test_a_test_that_changes_the_cached_demo_fails_the_run(tmp_path):
     (tmp_path / "tests" / "unit").mkdir(parents=True)
+    # A small stand-in for the cached town (building the real one takes seconds): the check is the same.
     (tmp_path / "tests" / "unit" / "test_planted.py").write_text(
+        "import boundaries.demo\n\n"
+        "CACHED = {'truth': {'nte_quarter': {'radius_m': 250.0}}}\n"
+        "boundaries.demo.demo_scenario = lambda scenario='town': CACHED\n\n\n"
+        "def test_takes_a_copy(demo_town):\n"
+        "    demo_town['truth']['nte_quarter']['radius_m'] += 1.0\n\n\n"
         "def test_changes_the_cache(demo_town):\n"
-        "    from boundaries.demo import demo_scenario\n\n"
-        "    demo_scenario('town').truth['nte_quarter']['radius_m'] += 1.0\n"
+        "    CACHED['truth']['nte_quarter']['radius_m'] += 1.0\n"
     )
     run = run_pytest(tmp_path)
-    assert run.returncode == 1 and "1 passed, 1 error" in run.stdout, run.stdout
+    assert run.returncode == 1 and "2 passed, 1 error" in run.stdout, run.stdout
+    assert "ERROR tests/unit/test_planted.py::test_changes_the_cache" in run.stdout  # at the session's end
     assert "a test changed the cached demo scenario(s) town" in run.stdout
