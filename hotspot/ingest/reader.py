@@ -19,7 +19,9 @@ from hotspot.ingest.tables import (
     to_float,
 )
 from hotspot.core.progress import ProgressCallback, resolve
-from hotspot.core.records import RECORD_COLUMNS, Records
+from hotspot.core.records import (
+    CATEGORICAL_COLUMNS, RECORD_COLUMNS, Records, compact_text, concat_categoricals, concat_ledgers, reason_column,
+)
 
 # British National Grid's false-origin extent in metres (with a margin): numbers in this box
 # in a "longitude" column are almost certainly eastings.
@@ -312,14 +314,51 @@ def _read_source(source: Source, opts: dict) -> Standard:
         ok = std.reason == None  # noqa: E711
         _check_degrees(std.cx[ok], std.cy[ok], "Longitude", "Latitude", source.label)
         _check_against_lsoa_codes(std, ok, source.label)
-        return std
-    return _standardise_table(raw, opts, source.label)
+    else:
+        std = _standardise_table(raw, opts, source.label)
+    _release_raw(std, lambda: read_csv_cached(source, read_csv_text))
+    return std
 
 
-def _rejected_rows(std: Standard, mask: np.ndarray) -> pd.DataFrame:
-    rows = std.raw.loc[mask].copy() if len(std.raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
+def _compact_columns(std: Standard) -> None:
+    """The repeating text columns of a table as categoricals (a few bytes a row instead of the text)."""
+    for name in CATEGORICAL_COLUMNS:
+        if name in std.columns:
+            std.columns[name] = compact_text(std.columns[name])
+
+
+def _release_raw(std: Standard, reload) -> None:
+    """Let go of a CSV table as read, keeping only its rows rejected so far; ``reload`` reads it again if needed.
+
+    The table as read holds every source column as text (a police.uk row is about 250 bytes); only
+    rejected rows are ever written out, so they are taken now and the rest is read again (from the
+    parsed-input cache) only for a file that later loses rows to the range check or as duplicates.
+    """
+    _compact_columns(std)
+    raw = std.raw
+    std.raw_shape = (len(raw), tuple(map(str, raw.columns)))
+    bad = std.reason != None  # noqa: E711
+    std.early_mask = bad
+    std.early_rejects = _rejected_rows(std, bad) if bad.any() else None
+    std.reload = reload
+    std.raw = None
+
+
+def _raw_of(std: Standard) -> pd.DataFrame:
+    """The table as read (read again when it was released)."""
+    if std.raw is not None:
+        return std.raw
+    raw = std.reload()
+    if len(raw) != std.raw_shape[0]:
+        raise HotspotInputError(f"{std.label}: the file changed while it was being read; run again")
+    return raw
+
+
+def _rejected_rows(std: Standard, mask: np.ndarray, raw: pd.DataFrame | None = None) -> pd.DataFrame:
+    raw = std.raw if raw is None else raw
+    rows = raw.loc[mask] if len(raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
     rows = rows.rename(columns={c: f"{c}_raw" for c in ("reason", "source", "source_row") if c in rows.columns})
-    rows.insert(0, "reason", std.reason[mask])
+    rows.insert(0, "reason", reason_column(std.reason[mask]))
     rows.insert(1, "source", std.label)
     rows.insert(2, "source_row", np.flatnonzero(mask) + 1)
     return rows.reset_index(drop=True)
@@ -418,7 +457,7 @@ def read_records(
         if geographic:
             bad = (np.abs(t.cx) > 180) | (np.abs(t.cy) > 90)
             t.reason[(t.reason == None) & bad] = "out_of_range"  # noqa: E711
-        lon, lat = (t.cx.copy(), t.cy.copy()) if t.src_crs == WGS84 else transform(t.cx, t.cy, t.src_crs, WGS84)
+        lon, lat = (t.cx.copy(), t.cy.copy()) if t.src_crs == WGS84 else transform_pairs(t.cx, t.cy, t.src_crs, WGS84)
         lon[t.reason != None] = np.nan  # noqa: E711
         lat[t.reason != None] = np.nan  # noqa: E711
         t.columns["lon"], t.columns["lat"] = lon, lat
@@ -435,7 +474,7 @@ def read_records(
             if t.src_crs == target:
                 x, y = t.cx.copy(), t.cy.copy()
             else:
-                x, y = transform(t.cx, t.cy, t.src_crs, target)
+                x, y = transform_pairs(t.cx, t.cy, t.src_crs, target)
             usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(t.columns["lon"], t.columns["lat"], target)
             t.reason[(t.reason == None) & ~usable] = "out_of_range"  # noqa: E711
         else:
@@ -444,26 +483,30 @@ def read_records(
     notes = [note for t in tables for note in t.notes]
     if drop_duplicates:
         notes += mark_duplicates(tables)
-    kept_parts, rejected_parts, keep_masks = [], [], []
-    for t, (x, y) in zip(tables, projected):
+    kept_parts, rejected_parts = [], []
+    for i, (t, (x, y)) in enumerate(zip(tables, projected)):
         keep = t.reason == None  # noqa: E711
         n = len(keep)
-        part = {name: (t.columns[name].to_numpy() if t.columns[name].dtype.kind == "M" else t.columns[name])
-                if isinstance(t.columns[name], pd.Series) else t.columns[name]
-                for name in ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code",
-                             "lsoa_name", "outcome")}
-        part.update(x=x, y=y, source=np.full(n, t.label, dtype=object), source_row=np.arange(1, n + 1, dtype=np.int64))
-        kept_parts.append(pd.DataFrame(part, columns=list(RECORD_COLUMNS)))
-        keep_masks.append(keep)
+        part = {"x": x[keep], "y": y[keep]}
+        for name in ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code",
+                     "lsoa_name", "outcome"):
+            column = t.columns[name]
+            part[name] = column[keep] if not isinstance(column, pd.Series) else column[keep].reset_index(drop=True)
+        part["source"] = np.full(int(keep.sum()), i, dtype=np.int32)
+        part["source_row"] = np.flatnonzero(keep).astype(np.int64) + 1
+        kept_parts.append(part)
         if (~keep).any():
-            rejected_parts.append(_rejected_rows(t, ~keep))
+            late = ~keep & ~t.early_mask if t.raw is None else ~keep
+            if t.raw is None and not late.any():
+                rejected_parts.append(t.early_rejects)
+            else:
+                rejected_parts.append(_rejected_rows(t, ~keep, _raw_of(t)))
+        t.columns, t.early_rejects = {}, None  # each file's columns go as soon as its kept rows are taken
+    projected.clear()
 
-    # one boolean selection over all files is much cheaper than one per file
-    frame = pd.concat(kept_parts, ignore_index=True)
-    frame = frame.loc[np.concatenate(keep_masks)].reset_index(drop=True)
-    frame["datetime"] = frame["datetime"].astype("datetime64[ns]")
-    rejected = (pd.concat(rejected_parts, ignore_index=True) if rejected_parts
-                else pd.DataFrame(columns=["reason", "source", "source_row"]))
+    frame = _join_parts(kept_parts, [t.label for t in tables])
+    kept_parts.clear()
+    rejected = concat_ledgers(rejected_parts)
     records = Records(frame=frame, crs=target or "", rejected=rejected,
                       has_times=any(t.has_times for t in tables), sources=[s.label for s in sources], notes=notes)
     if frame.empty:
@@ -475,11 +518,72 @@ def read_records(
     return records
 
 
+def _join_parts(parts: list[dict], labels: list[str]) -> pd.DataFrame:
+    """The kept rows of every file as one records frame (text that repeats as sorted categoricals)."""
+    columns = {}
+    for name in RECORD_COLUMNS:
+        values = [p[name] for p in parts]
+        if name == "source":
+            codes = np.concatenate(values) if values else np.zeros(0, np.int32)
+            order = np.argsort(np.asarray(labels, dtype=object), kind="stable")
+            rank = np.empty(len(labels), dtype=np.int32)
+            rank[order] = np.arange(len(labels), dtype=np.int32)
+            cats = pd.Index(np.asarray(labels, dtype=object)[order], dtype=object)
+            if cats.has_duplicates:  # the same label twice (a file given twice): one category for both
+                uniq = pd.Index(sorted(set(labels)), dtype=object)
+                rank = uniq.get_indexer(labels).astype(np.int32)
+                cats = uniq
+            columns[name] = pd.Categorical.from_codes(rank[codes] if codes.size else codes, categories=cats)
+        elif name in CATEGORICAL_COLUMNS:
+            columns[name] = concat_categoricals(values)
+        elif name in ("crime_id", "month"):
+            columns[name] = pd.concat([pd.Series(v, dtype="str") for v in values], ignore_index=True) if values \
+                else pd.Series([], dtype="str")
+        elif name == "datetime":
+            columns[name] = np.concatenate([np.asarray(v, dtype="datetime64[ns]") for v in values])
+        else:
+            columns[name] = np.concatenate(values)
+        for p in parts:  # free each column of the parts once joined
+            p.pop(name, None)
+    return pd.DataFrame(columns, columns=list(RECORD_COLUMNS))
+
+
+PAIR_MIN_ROWS = 10_000
+"""Tables with at least this many rows are projected once per distinct coordinate pair."""
+
+
+def transform_pairs(cx: np.ndarray, cy: np.ndarray, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
+    """``transform`` of every row, computed once per distinct (x, y) pair.
+
+    police.uk places every record on one of a fixed set of anonymisation points, so a file of a
+    million rows holds only tens of thousands of distinct pairs. Projection is a pure function of
+    the pair, so each row gets exactly the coordinates projecting it alone would give.
+    """
+    cx = np.asarray(cx, dtype=np.float64)
+    cy = np.asarray(cy, dtype=np.float64)
+    finite = np.isfinite(cx) & np.isfinite(cy)
+    if cx.size < PAIR_MIN_ROWS or not finite.any():
+        return transform(cx, cy, src, dst)
+    x = np.full(cx.size, np.nan)
+    y = np.full(cx.size, np.nan)
+    codes, pairs = pd.factorize(cx[finite] + 1j * cy[finite])
+    px, py = transform(np.ascontiguousarray(pairs.real), np.ascontiguousarray(pairs.imag), src, dst)
+    x[finite], y[finite] = px[codes], py[codes]
+    if not finite.all():
+        x[~finite], y[~finite] = transform(cx[~finite], cy[~finite], src, dst)
+    return x, y
+
+
 def _table_fingerprint(t: Standard) -> tuple:
     """Identifies a table's content: the same file given twice (or copied) has the same fingerprint."""
-    raw = t.raw
+    raw = _raw_of(t)
     digest = pd.util.hash_pandas_object(raw, index=False).to_numpy() if len(raw) else np.zeros(0, np.uint64)
     return (len(raw), tuple(map(str, raw.columns)), hash(digest.tobytes()))
+
+
+def _table_shape(t: Standard) -> tuple:
+    """Rows and column names of a table as read: tables that differ here cannot hold the same rows."""
+    return t.raw_shape if t.raw is None else (len(t.raw), tuple(map(str, t.raw.columns)))
 
 
 def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
@@ -491,11 +595,14 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
     """
     notes: list[str] = []
     seen: dict[tuple, str] = {}
-    for t in tables:
-        key = _table_fingerprint(t)
-        if key in seen and len(t.raw):
+    shapes = pd.Series([_table_shape(t) for t in tables], dtype=object)
+    # hashing every row is costly, so only tables of the same size and columns as another are hashed
+    alike = shapes.duplicated(keep=False).to_numpy()
+    for t, shape, check in zip(tables, shapes, alike):
+        key = _table_fingerprint(t) if check else shape + (None,)
+        if check and key in seen and shape[0]:
             t.reason[:] = "duplicate"
-            notes.append(f"{t.label} has the same rows as {seen[key]}; its {len(t.raw):,} rows were dropped as "
+            notes.append(f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
                          "duplicates (the same file given twice?)")
         else:
             seen.setdefault(key, t.label)

@@ -232,6 +232,13 @@ class Standard:
     has_times: bool
     label: str
     notes: list = field(default_factory=list)
+    raw_shape: tuple = ()
+    """(rows, column names) of ``raw``; kept when ``raw`` is released (None) to save memory."""
+    early_mask: np.ndarray | None = None
+    """Rows already rejected when ``raw`` was released, and ``early_rejects`` their ledger rows."""
+    early_rejects: pd.DataFrame | None = None
+    reload: object = None
+    """A callable reading ``raw`` again once it was released."""
 
 
 def month_from(datetime: pd.Series, month_text: pd.Series | None) -> pd.Series:
