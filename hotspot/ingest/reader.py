@@ -16,7 +16,7 @@ from hotspot.ingest.projection import (
 from hotspot.ingest.sources import Source, expand_inputs, read_csv_text
 from hotspot.ingest.tables import (
     Standard, find_column, is_policeuk, month_from, normalise, normalise_months, parse_datetimes, parse_times, text,
-    to_float,
+    text_categorical, to_float,
 )
 from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.core.records import (
@@ -222,7 +222,8 @@ def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -
 
     def get(role, option=None):
         name = find_column(cols, role, opts.get(option) if option else None, label, option or "")
-        return text(raw[name], n) if name is not None else text(None, n)
+        read = text_categorical if role in CATEGORICAL_COLUMNS else text  # repeating text as categoricals
+        return read(raw[name], n) if name is not None else read(None, n)
 
     columns = {
         "crime_id": get("crime_id", "id_column"),
@@ -336,12 +337,21 @@ def _release_raw(std: Standard, reload) -> None:
     """
     _compact_columns(std)
     raw = std.raw
-    std.raw_shape = (len(raw), tuple(map(str, raw.columns)))
+    std.raw_shape = (len(raw), tuple(map(str, raw.columns)), _sample_digest(raw))
     bad = std.reason != None  # noqa: E711
     std.early_mask = bad
     std.early_rejects = _rejected_rows(std, bad) if bad.any() else None
     std.reload = reload
     std.raw = None
+
+
+def _sample_digest(raw: pd.DataFrame, rows: int = 4096) -> int:
+    """A hash of a few thousand rows spread through a table: tables that differ here hold different rows."""
+    n = len(raw)
+    if n == 0:
+        return 0
+    take = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+    return hash(pd.util.hash_pandas_object(raw.iloc[take], index=False).to_numpy().tobytes())
 
 
 def _raw_of(std: Standard) -> pd.DataFrame:
@@ -452,12 +462,17 @@ def read_records(
         raise HotspotInputError(f"{', '.join(s.label for s in sources[:3])}: the input holds no data rows")
 
     # WGS84 for every row: needed for Records.lon/lat, choosing the CRS and range checks.
+    to_wgs84 = {}
     for t in tables:
-        geographic = parse_crs(t.src_crs).is_geographic
-        if geographic:
+        if parse_crs(t.src_crs).is_geographic:
             bad = (np.abs(t.cx) > 180) | (np.abs(t.cy) > 90)
             t.reason[(t.reason == None) & bad] = "out_of_range"  # noqa: E711
-        lon, lat = (t.cx.copy(), t.cy.copy()) if t.src_crs == WGS84 else transform_pairs(t.cx, t.cy, t.src_crs, WGS84)
+        if t.src_crs != WGS84:
+            to_wgs84.setdefault(t.src_crs, []).append(t)
+    converted = {id(t): pair for src, group in to_wgs84.items()
+                 for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, WGS84))}
+    for t in tables:
+        lon, lat = converted.pop(id(t)) if id(t) in converted else (t.cx.copy(), t.cy.copy())
         lon[t.reason != None] = np.nan  # noqa: E711
         lat[t.reason != None] = np.nan  # noqa: E711
         t.columns["lon"], t.columns["lat"] = lon, lat
@@ -468,18 +483,25 @@ def read_records(
             target = None
         else:
             target = choose_crs(all_lon, all_lat)
+        del all_lon, all_lat
+    converted = {}
+    if target is not None:
+        to_target = {}
+        for t in tables:
+            if t.src_crs != target:
+                to_target.setdefault(t.src_crs, []).append(t)
+        converted = {id(t): pair for src, group in to_target.items()
+                     for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, target))}
     projected = []
     for t in tables:
         if target is not None:
-            if t.src_crs == target:
-                x, y = t.cx.copy(), t.cy.copy()
-            else:
-                x, y = transform_pairs(t.cx, t.cy, t.src_crs, target)
+            x, y = converted.pop(id(t)) if id(t) in converted else (t.cx.copy(), t.cy.copy())
             usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(t.columns["lon"], t.columns["lat"], target)
             t.reason[(t.reason == None) & ~usable] = "out_of_range"  # noqa: E711
         else:
             x = y = np.full(len(t.cx), np.nan)
         projected.append((x, y))
+        t.cx = t.cy = None  # projected: the source coordinates are not needed again
     notes = [note for t in tables for note in t.notes]
     if drop_duplicates:
         notes += mark_duplicates(tables)
@@ -574,6 +596,15 @@ def transform_pairs(cx: np.ndarray, cy: np.ndarray, src: str, dst: str) -> tuple
     return x, y
 
 
+def transform_many(pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``transform_pairs`` over several tables at once (one projection of the pairs distinct across all of them)."""
+    if len(pairs) == 1:
+        return [transform_pairs(pairs[0][0], pairs[0][1], src, dst)]
+    sizes = np.cumsum([len(p[0]) for p in pairs])[:-1]
+    x, y = transform_pairs(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), src, dst)
+    return list(zip(np.split(x, sizes), np.split(y, sizes)))
+
+
 def _table_fingerprint(t: Standard) -> tuple:
     """Identifies a table's content: the same file given twice (or copied) has the same fingerprint."""
     raw = _raw_of(t)
@@ -582,8 +613,8 @@ def _table_fingerprint(t: Standard) -> tuple:
 
 
 def _table_shape(t: Standard) -> tuple:
-    """Rows and column names of a table as read: tables that differ here cannot hold the same rows."""
-    return t.raw_shape if t.raw is None else (len(t.raw), tuple(map(str, t.raw.columns)))
+    """Rows, column names and a sample's hash of a table as read: tables that differ here cannot hold the same rows."""
+    return t.raw_shape if t.raw is None else (len(t.raw), tuple(map(str, t.raw.columns)), _sample_digest(t.raw))
 
 
 def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
@@ -599,7 +630,7 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
     # hashing every row is costly, so only tables of the same size and columns as another are hashed
     alike = shapes.duplicated(keep=False).to_numpy()
     for t, shape, check in zip(tables, shapes, alike):
-        key = _table_fingerprint(t) if check else shape + (None,)
+        key = _table_fingerprint(t) if check else shape
         if check and key in seen and shape[0]:
             t.reason[:] = "duplicate"
             notes.append(f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
