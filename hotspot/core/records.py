@@ -150,9 +150,9 @@ def concat_categoricals(parts) -> pd.Categorical:
 def reason_column(reasons, n: int | None = None) -> pd.Categorical:
     """Rejection reasons as a categorical over every reason in ``REJECT_REASONS`` (plus any other given)."""
     if isinstance(reasons, str):
-        values = [reasons]
-        codes = np.zeros(int(n or 0), dtype=np.int8)
-        return pd.Categorical.from_codes(codes, categories=_reason_categories(values))
+        categories = _reason_categories([reasons])
+        codes = np.full(int(n or 0), categories.index(reasons), dtype=np.int8)
+        return pd.Categorical.from_codes(codes, categories=categories)
     values = pd.Series(reasons, dtype=object) if not isinstance(reasons, pd.Series) else reasons
     return pd.Categorical(values.astype(object), categories=_reason_categories(values.dropna().unique()))
 
