@@ -20,7 +20,7 @@ from hotspot.ingest.tables import (
 )
 from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.core.records import (
-    CATEGORICAL_COLUMNS, RECORD_COLUMNS, Records, compact_text, concat_categoricals, concat_ledgers, reason_column,
+    CATEGORICAL_COLUMNS, RECORD_COLUMNS, Records, compact_text, concat_ledgers, reason_column,
 )
 
 # British National Grid's false-origin extent in metres (with a margin): numbers in this box
@@ -79,8 +79,10 @@ def _check_against_lsoa_codes(std: Standard, ok: np.ndarray, label: str) -> None
     """English and Welsh LSOA codes (E01/W01) on points that lie outside Great Britain: the columns are wrong."""
     from hotspot.ingest.projection import _in_gb
 
-    codes = pd.Series(std.columns["lsoa_code"])[ok]
-    if not len(codes) or not (codes.str[:3].isin(["E01", "W01"]).mean() > 0.5):
+    codes = compact_text(std.columns["lsoa_code"])  # the prefix is read once per distinct code
+    english = pd.Series(codes.categories, dtype=object).str[:3].isin(["E01", "W01"]).to_numpy()
+    which = np.asarray(codes.codes)[ok]
+    if not which.size or not (np.where(which >= 0, english[np.maximum(which, 0)] if english.size else False, False).mean() > 0.5):
         return
     mlon, mlat = _median(std.cx[ok]), _median(std.cy[ok])
     if np.isfinite(mlon) and np.isfinite(mlat) and not _in_gb(np.array([mlon]), np.array([mlat]))[0]:
@@ -472,7 +474,8 @@ def read_records(
     converted = {id(t): pair for src, group in to_wgs84.items()
                  for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, WGS84))}
     for t in tables:
-        lon, lat = converted.pop(id(t)) if id(t) in converted else (t.cx.copy(), t.cy.copy())
+        # degrees already: the columns themselves (rows blanked here are rejected, so their projection is never used)
+        lon, lat = converted.pop(id(t)) if id(t) in converted else (_writable(t.cx), _writable(t.cy))
         lon[t.reason != None] = np.nan  # noqa: E711
         lat[t.reason != None] = np.nan  # noqa: E711
         t.columns["lon"], t.columns["lat"] = lon, lat
@@ -505,29 +508,8 @@ def read_records(
     notes = [note for t in tables for note in t.notes]
     if drop_duplicates:
         notes += mark_duplicates(tables)
-    kept_parts, rejected_parts = [], []
-    for i, (t, (x, y)) in enumerate(zip(tables, projected)):
-        keep = t.reason == None  # noqa: E711
-        n = len(keep)
-        part = {"x": x[keep], "y": y[keep]}
-        for name in ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code",
-                     "lsoa_name", "outcome"):
-            column = t.columns[name]
-            part[name] = column[keep] if not isinstance(column, pd.Series) else column[keep].reset_index(drop=True)
-        part["source"] = np.full(int(keep.sum()), i, dtype=np.int32)
-        part["source_row"] = np.flatnonzero(keep).astype(np.int64) + 1
-        kept_parts.append(part)
-        if (~keep).any():
-            late = ~keep & ~t.early_mask if t.raw is None else ~keep
-            if t.raw is None and not late.any():
-                rejected_parts.append(t.early_rejects)
-            else:
-                rejected_parts.append(_rejected_rows(t, ~keep, _raw_of(t)))
-        t.columns, t.early_rejects = {}, None  # each file's columns go as soon as its kept rows are taken
+    frame, rejected_parts = _assemble(tables, projected)
     projected.clear()
-
-    frame = _join_parts(kept_parts, [t.label for t in tables])
-    kept_parts.clear()
     rejected = concat_ledgers(rejected_parts)
     records = Records(frame=frame, crs=target or "", rejected=rejected,
                       has_times=any(t.has_times for t in tables), sources=[s.label for s in sources], notes=notes)
@@ -540,69 +522,116 @@ def read_records(
     return records
 
 
-def _join_parts(parts: list[dict], labels: list[str]) -> pd.DataFrame:
-    """The kept rows of every file as one records frame (text that repeats as sorted categoricals)."""
-    columns = {}
+def _assemble(tables: list[Standard], projected: list) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The kept rows of every table as one records frame, and each table's rejected rows for the ledger.
+
+    Columns are allocated once at their final size and filled table by table, each table's own
+    columns let go as soon as they are copied, so the kept records are never held twice.
+    """
+    keeps = [t.reason == None for t in tables]  # noqa: E711
+    sizes = [int(k.sum()) for k in keeps]
+    total = sum(sizes)
+    out: dict[str, object] = {name: np.empty(total, dtype=np.float64) for name in ("x", "y", "lon", "lat")}
+    out["datetime"] = np.empty(total, dtype="datetime64[ns]")
+    out["source_row"] = np.empty(total, dtype=np.int64)
+    labels = [t.label for t in tables]
+    sources = pd.Index(sorted(set(labels)), dtype=object)
+    source_code = sources.get_indexer(labels)
+    out["source"] = np.empty(total, dtype=_code_dtype(len(sources)))
+    categories = {name: pd.Index(sorted(set().union(*(set(compact_text(t.columns[name]).categories) for t in tables))),
+                                 dtype=object)
+                  for name in CATEGORICAL_COLUMNS if name != "source"}
+    for name, cats in categories.items():
+        out[name] = np.empty(total, dtype=_code_dtype(len(cats)))
+    text_parts: dict[str, list] = {"crime_id": [], "month": []}
+    rejected_parts = []
+    start = 0
+    for i, (t, (x, y), keep, size) in enumerate(zip(tables, projected, keeps, sizes)):
+        end = start + size
+        out["x"][start:end], out["y"][start:end] = x[keep], y[keep]
+        for name in ("lon", "lat"):
+            out[name][start:end] = t.columns[name][keep]
+        out["datetime"][start:end] = np.asarray(t.columns["datetime"], dtype="datetime64[ns]")[keep]
+        out["source_row"][start:end] = np.flatnonzero(keep) + 1
+        out["source"][start:end] = source_code[i]
+        for name, cats in categories.items():
+            column = compact_text(t.columns[name])
+            recode = cats.get_indexer(column.categories)
+            codes = np.asarray(column.codes)[keep]
+            out[name][start:end] = np.where(codes < 0, -1, recode[np.maximum(codes, 0)]) if recode.size else -1
+        for name, pieces in text_parts.items():
+            pieces.append(pd.Series(t.columns[name], dtype="str")[keep].reset_index(drop=True))
+        if (~keep).any():
+            late = ~keep & ~t.early_mask if t.raw is None else ~keep
+            if t.raw is None and not late.any():
+                rejected_parts.append(t.early_rejects)
+            else:
+                rejected_parts.append(_rejected_rows(t, ~keep, _raw_of(t)))
+        t.columns, t.early_rejects = {}, None  # each table's columns go as soon as its kept rows are copied
+        projected[i] = None
+        start = end
+    columns: dict[str, object] = {}
     for name in RECORD_COLUMNS:
-        values = [p[name] for p in parts]
         if name == "source":
-            codes = np.concatenate(values) if values else np.zeros(0, np.int32)
-            order = np.argsort(np.asarray(labels, dtype=object), kind="stable")
-            rank = np.empty(len(labels), dtype=np.int32)
-            rank[order] = np.arange(len(labels), dtype=np.int32)
-            cats = pd.Index(np.asarray(labels, dtype=object)[order], dtype=object)
-            if cats.has_duplicates:  # the same label twice (a file given twice): one category for both
-                uniq = pd.Index(sorted(set(labels)), dtype=object)
-                rank = uniq.get_indexer(labels).astype(np.int32)
-                cats = uniq
-            columns[name] = pd.Categorical.from_codes(rank[codes] if codes.size else codes, categories=cats)
-        elif name in CATEGORICAL_COLUMNS:
-            columns[name] = concat_categoricals(values)
-        elif name in ("crime_id", "month"):
-            columns[name] = pd.concat([pd.Series(v, dtype="str") for v in values], ignore_index=True) if values \
-                else pd.Series([], dtype="str")
-        elif name == "datetime":
-            columns[name] = np.concatenate([np.asarray(v, dtype="datetime64[ns]") for v in values])
+            columns[name] = pd.Categorical.from_codes(out.pop(name), categories=sources)
+        elif name in categories:
+            columns[name] = pd.Categorical.from_codes(out.pop(name), categories=categories[name])
+        elif name in text_parts:
+            pieces = text_parts.pop(name)
+            columns[name] = pd.concat(pieces, ignore_index=True) if pieces else pd.Series([], dtype="str")
         else:
-            columns[name] = np.concatenate(values)
-        for p in parts:  # free each column of the parts once joined
-            p.pop(name, None)
-    return pd.DataFrame(columns, columns=list(RECORD_COLUMNS))
+            columns[name] = out.pop(name)
+    return pd.DataFrame(columns, columns=list(RECORD_COLUMNS), copy=False), rejected_parts
+
+
+def _writable(values: np.ndarray) -> np.ndarray:
+    """The array itself when it may be written to, else a copy (pyarrow and shapely can return read-only views)."""
+    return values if values.flags.writeable else values.copy()
+
+
+def _code_dtype(n_categories: int):
+    """The narrowest integer type holding category codes 0..n-1 and -1."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 PAIR_MIN_ROWS = 10_000
-"""Tables with at least this many rows are projected once per distinct coordinate pair."""
-
-
-def transform_pairs(cx: np.ndarray, cy: np.ndarray, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
-    """``transform`` of every row, computed once per distinct (x, y) pair.
-
-    police.uk places every record on one of a fixed set of anonymisation points, so a file of a
-    million rows holds only tens of thousands of distinct pairs. Projection is a pure function of
-    the pair, so each row gets exactly the coordinates projecting it alone would give.
-    """
-    cx = np.asarray(cx, dtype=np.float64)
-    cy = np.asarray(cy, dtype=np.float64)
-    finite = np.isfinite(cx) & np.isfinite(cy)
-    if cx.size < PAIR_MIN_ROWS or not finite.any():
-        return transform(cx, cy, src, dst)
-    x = np.full(cx.size, np.nan)
-    y = np.full(cx.size, np.nan)
-    codes, pairs = pd.factorize(cx[finite] + 1j * cy[finite])
-    px, py = transform(np.ascontiguousarray(pairs.real), np.ascontiguousarray(pairs.imag), src, dst)
-    x[finite], y[finite] = px[codes], py[codes]
-    if not finite.all():
-        x[~finite], y[~finite] = transform(cx[~finite], cy[~finite], src, dst)
-    return x, y
+"""Inputs of at least this many rows are projected once per distinct coordinate pair (:func:`transform_many`)."""
 
 
 def transform_many(pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``transform_pairs`` over several tables at once (one projection of the pairs distinct across all of them)."""
-    if len(pairs) == 1:
-        return [transform_pairs(pairs[0][0], pairs[0][1], src, dst)]
-    sizes = np.cumsum([len(p[0]) for p in pairs])[:-1]
-    x, y = transform_pairs(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), src, dst)
-    return list(zip(np.split(x, sizes), np.split(y, sizes)))
+    """``transform`` of several tables, computed once per coordinate pair distinct across all of them.
+
+    police.uk's snap points repeat month after month, so the pairs are made distinct within each
+    table, then across tables, and projected once; no table is concatenated with another.
+    """
+    if sum(len(p[0]) for p in pairs) < PAIR_MIN_ROWS:
+        return [transform(cx, cy, src, dst) for cx, cy in pairs]
+    local = []
+    for cx, cy in pairs:
+        cx = np.asarray(cx, dtype=np.float64)
+        cy = np.asarray(cy, dtype=np.float64)
+        finite = np.isfinite(cx) & np.isfinite(cy)
+        codes, uniques = pd.factorize(cx[finite] + 1j * cy[finite])
+        local.append((finite, codes, np.asarray(uniques, dtype=np.complex128)))
+    every = np.concatenate([u for _, _, u in local])
+    global_codes, distinct = pd.factorize(every)
+    distinct = np.asarray(distinct, dtype=np.complex128)
+    px, py = transform(np.ascontiguousarray(distinct.real), np.ascontiguousarray(distinct.imag), src, dst)
+    out = []
+    offset = 0
+    for (cx, cy), (finite, codes, uniques) in zip(pairs, local):
+        which = global_codes[offset:offset + uniques.size][codes]
+        offset += uniques.size
+        x = np.full(finite.size, np.nan)
+        y = np.full(finite.size, np.nan)
+        x[finite], y[finite] = px[which], py[which]
+        if not finite.all():
+            x[~finite], y[~finite] = transform(np.asarray(cx)[~finite], np.asarray(cy)[~finite], src, dst)
+        out.append((x, y))
+    return out
 
 
 def _table_fingerprint(t: Standard) -> tuple:

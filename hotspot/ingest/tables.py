@@ -184,7 +184,7 @@ def _arrow_float(cells: pd.Series) -> np.ndarray | None:
     import pyarrow.compute as pc
 
     try:
-        return np.asarray(pc.cast(pa.array(cells, type=pa.string(), from_pandas=True), pa.float64())
+        return np.array(pc.cast(pa.array(cells, type=pa.string(), from_pandas=True), pa.float64())
                           .to_numpy(zero_copy_only=False), dtype=np.float64)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
         return None
