@@ -23,6 +23,13 @@ source_row    1-based data row number within that file
 Rejected rows are never dropped silently: ``Records.rejected`` holds them with a
 ``reason`` column (one of ``REJECT_REASONS``), and ``Records.reject_counts`` counts
 them by reason.
+
+Memory: a national extract has tens of millions of rows, so the text columns that repeat
+(:data:`CATEGORICAL_COLUMNS`: crime type, location, LSOA code and name, outcome, source file)
+are held as pandas categoricals with their categories sorted, so sorting and grouping by them
+give the same order as plain text; ``crime_id`` and ``month`` stay text. The ledger's ``reason``
+is a categorical too (:func:`reason_column`). A categorical keeps every category after a filter:
+use ``observed=True`` (the pandas default) when grouping and drop zero counts from ``value_counts``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ RECORD_COLUMNS = (
     "x", "y", "lon", "lat", "crime_id", "month", "datetime", "crime_type",
     "location", "lsoa_code", "lsoa_name", "outcome", "source", "source_row",
 )
+
+CATEGORICAL_COLUMNS = ("crime_type", "location", "lsoa_code", "lsoa_name", "outcome", "source")
+"""Text columns held as categoricals (one small integer per record plus each distinct value once)."""
 
 REJECT_REASONS = {
     "no_location": "no location (police.uk publishes a few percent of rows without coordinates)",
@@ -102,11 +112,76 @@ class Records:
         return len(self.frame)
 
     def with_frame(self, frame: pd.DataFrame, newly_rejected: pd.DataFrame | None = None) -> "Records":
-        """A copy holding ``frame`` as the kept rows and ``newly_rejected`` appended to the ledger."""
+        """A copy holding ``frame`` as the kept rows and ``newly_rejected`` appended to the ledger.
+
+        ``frame`` should be a fresh selection (``frame.loc[keep]``): it is not copied again.
+        """
         rejected = self.rejected
         if newly_rejected is not None and len(newly_rejected):
-            rejected = pd.concat([rejected, newly_rejected], ignore_index=True) if len(rejected) else newly_rejected
+            rejected = concat_ledgers([rejected, newly_rejected]) if len(rejected) else newly_rejected
         return replace(self, frame=frame.reset_index(drop=True), rejected=rejected.reset_index(drop=True))
+
+
+def compact_text(values) -> pd.Categorical:
+    """Text as a categorical with sorted categories (missing values as they are).
+
+    Sorted categories make ``sort_values`` and ``groupby`` order the rows as the plain text would.
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        if values.categories.is_monotonic_increasing:
+            return values
+        return values.reorder_categories(values.categories.sort_values())
+    codes, uniques = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
+
+
+def concat_categoricals(parts) -> pd.Categorical:
+    """Categoricals (or text) joined end to end, as one categorical with sorted categories."""
+    from pandas.api.types import union_categoricals
+
+    parts = [compact_text(p) for p in parts]
+    if not parts:
+        return pd.Categorical([])
+    return union_categoricals(parts, sort_categories=True)
+
+
+def reason_column(reasons, n: int | None = None) -> pd.Categorical:
+    """Rejection reasons as a categorical over every reason in ``REJECT_REASONS`` (plus any other given)."""
+    if isinstance(reasons, str):
+        categories = _reason_categories([reasons])
+        codes = np.full(int(n or 0), categories.index(reasons), dtype=np.int8)
+        return pd.Categorical.from_codes(codes, categories=categories)
+    values = pd.Series(reasons, dtype=object) if not isinstance(reasons, pd.Series) else reasons
+    return pd.Categorical(values.astype(object), categories=_reason_categories(values.dropna().unique()))
+
+
+def _reason_categories(present) -> list[str]:
+    known = list(REJECT_REASONS)
+    return known + sorted({str(v) for v in present} - set(known))
+
+
+def concat_ledgers(parts) -> pd.DataFrame:
+    """Ledger frames joined end to end; the ``reason`` column and categorical columns stay categorical."""
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return pd.DataFrame(columns=["reason", "source", "source_row"])
+    if len(parts) == 1:
+        return parts[0]
+    columns: list[str] = []
+    for p in parts:
+        columns.extend(c for c in p.columns if c not in columns)
+    out = pd.concat(parts, ignore_index=True)
+    for name in columns:
+        got = [p[name] for p in parts if name in p.columns]
+        if name == "reason":
+            if not isinstance(out[name].dtype, pd.CategoricalDtype):
+                out[name] = reason_column(out[name])
+        elif len(got) == len(parts) and all(isinstance(g.dtype, pd.CategoricalDtype) for g in got) \
+                and not isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = concat_categoricals(got)
+    return out[columns]
 
 
 def empty_frame() -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.records import WEEKDAYS as RECORD_WEEKDAYS
-from hotspot.core.records import Records
+from hotspot.core.records import Records, reason_column
 
 WEEKDAYS = tuple(day.lower() for day in RECORD_WEEKDAYS)
 """Weekday words ``--weekdays`` accepts, lower case, Monday first."""
@@ -266,8 +266,8 @@ def apply_filters(
         keep = np.asarray(mask_of(frame), dtype=bool)
         if keep.all():
             continue
-        dropped = frame.loc[~keep].copy()
-        dropped.insert(0, "reason", reason)
+        dropped = frame.loc[~keep]  # a selection is already a copy
+        dropped.insert(0, "reason", reason_column(reason, len(dropped)))
         if require_nonempty and not keep.any():
             raise HotspotInputError(
                 f"no records left after {label} ({len(frame):,} before it); widen the filter or check the inputs"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hotspot.ingest.tables import Standard, normalise, normalise_months, text, to_float
+from hotspot.core.records import CATEGORICAL_COLUMNS
+from hotspot.ingest.tables import Standard, normalise, normalise_months, text, text_categorical, to_float
 
 POLICEUK_CRS = "EPSG:4326"
 
@@ -30,8 +31,10 @@ def standardise_policeuk(raw: pd.DataFrame, label: str) -> Standard:
     reason[bad_number | ~month_ok] = "unparsable"
     reason[lon_blank & lat_blank] = "no_location"
 
-    def get(name):
-        return text(raw[col[name]], n) if name in col else text(None, n)
+    def get(name, role=None):
+        # repeating text is kept as categoricals (hotspot.core.records.CATEGORICAL_COLUMNS)
+        read = text_categorical if (role or name) in CATEGORICAL_COLUMNS else text
+        return read(raw[col[name]], n) if name in col else read(None, n)
 
     columns = {
         "crime_id": get("crime_id"),
@@ -41,7 +44,7 @@ def standardise_policeuk(raw: pd.DataFrame, label: str) -> Standard:
         "location": get("location"),
         "lsoa_code": get("lsoa_code"),
         "lsoa_name": get("lsoa_name"),
-        "outcome": get("last_outcome_category"),
+        "outcome": get("last_outcome_category", "outcome"),
     }
     return Standard(lon, lat, POLICEUK_CRS, columns, reason, raw, False, label, comma_note(label, commas))
 

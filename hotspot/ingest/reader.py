@@ -16,10 +16,12 @@ from hotspot.ingest.projection import (
 from hotspot.ingest.sources import Source, expand_inputs, read_csv_text
 from hotspot.ingest.tables import (
     Standard, find_column, is_policeuk, month_from, normalise, normalise_months, parse_datetimes, parse_times, text,
-    to_float,
+    text_categorical, to_float,
 )
 from hotspot.core.progress import ProgressCallback, resolve
-from hotspot.core.records import RECORD_COLUMNS, Records
+from hotspot.core.records import (
+    CATEGORICAL_COLUMNS, RECORD_COLUMNS, Records, compact_text, concat_ledgers, reason_column,
+)
 
 # British National Grid's false-origin extent in metres (with a margin): numbers in this box
 # in a "longitude" column are almost certainly eastings.
@@ -77,8 +79,10 @@ def _check_against_lsoa_codes(std: Standard, ok: np.ndarray, label: str) -> None
     """English and Welsh LSOA codes (E01/W01) on points that lie outside Great Britain: the columns are wrong."""
     from hotspot.ingest.projection import _in_gb
 
-    codes = pd.Series(std.columns["lsoa_code"])[ok]
-    if not len(codes) or not (codes.str[:3].isin(["E01", "W01"]).mean() > 0.5):
+    codes = compact_text(std.columns["lsoa_code"])  # the prefix is read once per distinct code
+    english = pd.Series(codes.categories, dtype=object).str[:3].isin(["E01", "W01"]).to_numpy()
+    which = np.asarray(codes.codes)[ok]
+    if not which.size or not (np.where(which >= 0, english[np.maximum(which, 0)] if english.size else False, False).mean() > 0.5):
         return
     mlon, mlat = _median(std.cx[ok]), _median(std.cy[ok])
     if np.isfinite(mlon) and np.isfinite(mlat) and not _in_gb(np.array([mlon]), np.array([mlat]))[0]:
@@ -220,7 +224,8 @@ def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -
 
     def get(role, option=None):
         name = find_column(cols, role, opts.get(option) if option else None, label, option or "")
-        return text(raw[name], n) if name is not None else text(None, n)
+        read = text_categorical if role in CATEGORICAL_COLUMNS else text  # repeating text as categoricals
+        return read(raw[name], n) if name is not None else read(None, n)
 
     columns = {
         "crime_id": get("crime_id", "id_column"),
@@ -312,14 +317,60 @@ def _read_source(source: Source, opts: dict) -> Standard:
         ok = std.reason == None  # noqa: E711
         _check_degrees(std.cx[ok], std.cy[ok], "Longitude", "Latitude", source.label)
         _check_against_lsoa_codes(std, ok, source.label)
-        return std
-    return _standardise_table(raw, opts, source.label)
+    else:
+        std = _standardise_table(raw, opts, source.label)
+    _release_raw(std, lambda: read_csv_cached(source, read_csv_text))
+    return std
 
 
-def _rejected_rows(std: Standard, mask: np.ndarray) -> pd.DataFrame:
-    rows = std.raw.loc[mask].copy() if len(std.raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
+def _compact_columns(std: Standard) -> None:
+    """The repeating text columns of a table as categoricals (a few bytes a row instead of the text)."""
+    for name in CATEGORICAL_COLUMNS:
+        if name in std.columns:
+            std.columns[name] = compact_text(std.columns[name])
+
+
+def _release_raw(std: Standard, reload) -> None:
+    """Let go of a CSV table as read, keeping only its rows rejected so far; ``reload`` reads it again if needed.
+
+    The table as read holds every source column as text (a police.uk row is about 250 bytes); only
+    rejected rows are ever written out, so they are taken now and the rest is read again (from the
+    parsed-input cache) only for a file that later loses rows to the range check or as duplicates.
+    """
+    _compact_columns(std)
+    raw = std.raw
+    std.raw_shape = (len(raw), tuple(map(str, raw.columns)), _sample_digest(raw))
+    bad = std.reason != None  # noqa: E711
+    std.early_mask = bad
+    std.early_rejects = _rejected_rows(std, bad) if bad.any() else None
+    std.reload = reload
+    std.raw = None
+
+
+def _sample_digest(raw: pd.DataFrame, rows: int = 4096) -> int:
+    """A hash of a few thousand rows spread through a table: tables that differ here hold different rows."""
+    n = len(raw)
+    if n == 0:
+        return 0
+    take = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+    return hash(pd.util.hash_pandas_object(raw.iloc[take], index=False).to_numpy().tobytes())
+
+
+def _raw_of(std: Standard) -> pd.DataFrame:
+    """The table as read (read again when it was released)."""
+    if std.raw is not None:
+        return std.raw
+    raw = std.reload()
+    if len(raw) != std.raw_shape[0]:
+        raise HotspotInputError(f"{std.label}: the file changed while it was being read; run again")
+    return raw
+
+
+def _rejected_rows(std: Standard, mask: np.ndarray, raw: pd.DataFrame | None = None) -> pd.DataFrame:
+    raw = std.raw if raw is None else raw
+    rows = raw.loc[mask] if len(raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
     rows = rows.rename(columns={c: f"{c}_raw" for c in ("reason", "source", "source_row") if c in rows.columns})
-    rows.insert(0, "reason", std.reason[mask])
+    rows.insert(0, "reason", reason_column(std.reason[mask]))
     rows.insert(1, "source", std.label)
     rows.insert(2, "source_row", np.flatnonzero(mask) + 1)
     return rows.reset_index(drop=True)
@@ -413,12 +464,18 @@ def read_records(
         raise HotspotInputError(f"{', '.join(s.label for s in sources[:3])}: the input holds no data rows")
 
     # WGS84 for every row: needed for Records.lon/lat, choosing the CRS and range checks.
+    to_wgs84 = {}
     for t in tables:
-        geographic = parse_crs(t.src_crs).is_geographic
-        if geographic:
+        if parse_crs(t.src_crs).is_geographic:
             bad = (np.abs(t.cx) > 180) | (np.abs(t.cy) > 90)
             t.reason[(t.reason == None) & bad] = "out_of_range"  # noqa: E711
-        lon, lat = (t.cx.copy(), t.cy.copy()) if t.src_crs == WGS84 else transform(t.cx, t.cy, t.src_crs, WGS84)
+        if t.src_crs != WGS84:
+            to_wgs84.setdefault(t.src_crs, []).append(t)
+    converted = {id(t): pair for src, group in to_wgs84.items()
+                 for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, WGS84))}
+    for t in tables:
+        # degrees already: the columns themselves (rows blanked here are rejected, so their projection is never used)
+        lon, lat = converted.pop(id(t)) if id(t) in converted else (_writable(t.cx), _writable(t.cy))
         lon[t.reason != None] = np.nan  # noqa: E711
         lat[t.reason != None] = np.nan  # noqa: E711
         t.columns["lon"], t.columns["lat"] = lon, lat
@@ -429,41 +486,31 @@ def read_records(
             target = None
         else:
             target = choose_crs(all_lon, all_lat)
+        del all_lon, all_lat
+    converted = {}
+    if target is not None:
+        to_target = {}
+        for t in tables:
+            if t.src_crs != target:
+                to_target.setdefault(t.src_crs, []).append(t)
+        converted = {id(t): pair for src, group in to_target.items()
+                     for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, target))}
     projected = []
     for t in tables:
         if target is not None:
-            if t.src_crs == target:
-                x, y = t.cx.copy(), t.cy.copy()
-            else:
-                x, y = transform(t.cx, t.cy, t.src_crs, target)
+            x, y = converted.pop(id(t)) if id(t) in converted else (t.cx.copy(), t.cy.copy())
             usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(t.columns["lon"], t.columns["lat"], target)
             t.reason[(t.reason == None) & ~usable] = "out_of_range"  # noqa: E711
         else:
             x = y = np.full(len(t.cx), np.nan)
         projected.append((x, y))
+        t.cx = t.cy = None  # projected: the source coordinates are not needed again
     notes = [note for t in tables for note in t.notes]
     if drop_duplicates:
         notes += mark_duplicates(tables)
-    kept_parts, rejected_parts, keep_masks = [], [], []
-    for t, (x, y) in zip(tables, projected):
-        keep = t.reason == None  # noqa: E711
-        n = len(keep)
-        part = {name: (t.columns[name].to_numpy() if t.columns[name].dtype.kind == "M" else t.columns[name])
-                if isinstance(t.columns[name], pd.Series) else t.columns[name]
-                for name in ("lon", "lat", "crime_id", "month", "datetime", "crime_type", "location", "lsoa_code",
-                             "lsoa_name", "outcome")}
-        part.update(x=x, y=y, source=np.full(n, t.label, dtype=object), source_row=np.arange(1, n + 1, dtype=np.int64))
-        kept_parts.append(pd.DataFrame(part, columns=list(RECORD_COLUMNS)))
-        keep_masks.append(keep)
-        if (~keep).any():
-            rejected_parts.append(_rejected_rows(t, ~keep))
-
-    # one boolean selection over all files is much cheaper than one per file
-    frame = pd.concat(kept_parts, ignore_index=True)
-    frame = frame.loc[np.concatenate(keep_masks)].reset_index(drop=True)
-    frame["datetime"] = frame["datetime"].astype("datetime64[ns]")
-    rejected = (pd.concat(rejected_parts, ignore_index=True) if rejected_parts
-                else pd.DataFrame(columns=["reason", "source", "source_row"]))
+    frame, rejected_parts = _assemble(tables, projected)
+    projected.clear()
+    rejected = concat_ledgers(rejected_parts)
     records = Records(frame=frame, crs=target or "", rejected=rejected,
                       has_times=any(t.has_times for t in tables), sources=[s.label for s in sources], notes=notes)
     if frame.empty:
@@ -475,11 +522,128 @@ def read_records(
     return records
 
 
+def _assemble(tables: list[Standard], projected: list) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The kept rows of every table as one records frame, and each table's rejected rows for the ledger.
+
+    Columns are allocated once at their final size and filled table by table, each table's own
+    columns let go as soon as they are copied, so the kept records are never held twice.
+    """
+    keeps = [t.reason == None for t in tables]  # noqa: E711
+    sizes = [int(k.sum()) for k in keeps]
+    total = sum(sizes)
+    out: dict[str, object] = {name: np.empty(total, dtype=np.float64) for name in ("x", "y", "lon", "lat")}
+    out["datetime"] = np.empty(total, dtype="datetime64[ns]")
+    out["source_row"] = np.empty(total, dtype=np.int64)
+    labels = [t.label for t in tables]
+    sources = pd.Index(sorted(set(labels)), dtype=object)
+    source_code = sources.get_indexer(labels)
+    out["source"] = np.empty(total, dtype=_code_dtype(len(sources)))
+    categories = {name: pd.Index(sorted(set().union(*(set(compact_text(t.columns[name]).categories) for t in tables))),
+                                 dtype=object)
+                  for name in CATEGORICAL_COLUMNS if name != "source"}
+    for name, cats in categories.items():
+        out[name] = np.empty(total, dtype=_code_dtype(len(cats)))
+    text_parts: dict[str, list] = {"crime_id": [], "month": []}
+    rejected_parts = []
+    start = 0
+    for i, (t, (x, y), keep, size) in enumerate(zip(tables, projected, keeps, sizes)):
+        end = start + size
+        out["x"][start:end], out["y"][start:end] = x[keep], y[keep]
+        for name in ("lon", "lat"):
+            out[name][start:end] = t.columns[name][keep]
+        out["datetime"][start:end] = np.asarray(t.columns["datetime"], dtype="datetime64[ns]")[keep]
+        out["source_row"][start:end] = np.flatnonzero(keep) + 1
+        out["source"][start:end] = source_code[i]
+        for name, cats in categories.items():
+            column = compact_text(t.columns[name])
+            recode = cats.get_indexer(column.categories)
+            codes = np.asarray(column.codes)[keep]
+            out[name][start:end] = np.where(codes < 0, -1, recode[np.maximum(codes, 0)]) if recode.size else -1
+        for name, pieces in text_parts.items():
+            pieces.append(pd.Series(t.columns[name], dtype="str")[keep].reset_index(drop=True))
+        if (~keep).any():
+            late = ~keep & ~t.early_mask if t.raw is None else ~keep
+            if t.raw is None and not late.any():
+                rejected_parts.append(t.early_rejects)
+            else:
+                rejected_parts.append(_rejected_rows(t, ~keep, _raw_of(t)))
+        t.columns, t.early_rejects = {}, None  # each table's columns go as soon as its kept rows are copied
+        projected[i] = None
+        start = end
+    columns: dict[str, object] = {}
+    for name in RECORD_COLUMNS:
+        if name == "source":
+            columns[name] = pd.Categorical.from_codes(out.pop(name), categories=sources)
+        elif name in categories:
+            columns[name] = pd.Categorical.from_codes(out.pop(name), categories=categories[name])
+        elif name in text_parts:
+            pieces = text_parts.pop(name)
+            columns[name] = pd.concat(pieces, ignore_index=True) if pieces else pd.Series([], dtype="str")
+        else:
+            columns[name] = out.pop(name)
+    return pd.DataFrame(columns, columns=list(RECORD_COLUMNS), copy=False), rejected_parts
+
+
+def _writable(values: np.ndarray) -> np.ndarray:
+    """The array itself when it may be written to, else a copy (pyarrow and shapely can return read-only views)."""
+    return values if values.flags.writeable else values.copy()
+
+
+def _code_dtype(n_categories: int):
+    """The narrowest integer type holding category codes 0..n-1 and -1."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+PAIR_MIN_ROWS = 10_000
+"""Inputs of at least this many rows are projected once per distinct coordinate pair (:func:`transform_many`)."""
+
+
+def transform_many(pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``transform`` of several tables, computed once per coordinate pair distinct across all of them.
+
+    police.uk's snap points repeat month after month, so the pairs are made distinct within each
+    table, then across tables, and projected once; no table is concatenated with another.
+    """
+    if sum(len(p[0]) for p in pairs) < PAIR_MIN_ROWS:
+        return [transform(cx, cy, src, dst) for cx, cy in pairs]
+    local = []
+    for cx, cy in pairs:
+        cx = np.asarray(cx, dtype=np.float64)
+        cy = np.asarray(cy, dtype=np.float64)
+        finite = np.isfinite(cx) & np.isfinite(cy)
+        codes, uniques = pd.factorize(cx[finite] + 1j * cy[finite])
+        local.append((finite, codes, np.asarray(uniques, dtype=np.complex128)))
+    every = np.concatenate([u for _, _, u in local])
+    global_codes, distinct = pd.factorize(every)
+    distinct = np.asarray(distinct, dtype=np.complex128)
+    px, py = transform(np.ascontiguousarray(distinct.real), np.ascontiguousarray(distinct.imag), src, dst)
+    out = []
+    offset = 0
+    for (cx, cy), (finite, codes, uniques) in zip(pairs, local):
+        which = global_codes[offset:offset + uniques.size][codes]
+        offset += uniques.size
+        x = np.full(finite.size, np.nan)
+        y = np.full(finite.size, np.nan)
+        x[finite], y[finite] = px[which], py[which]
+        if not finite.all():
+            x[~finite], y[~finite] = transform(np.asarray(cx)[~finite], np.asarray(cy)[~finite], src, dst)
+        out.append((x, y))
+    return out
+
+
 def _table_fingerprint(t: Standard) -> tuple:
     """Identifies a table's content: the same file given twice (or copied) has the same fingerprint."""
-    raw = t.raw
+    raw = _raw_of(t)
     digest = pd.util.hash_pandas_object(raw, index=False).to_numpy() if len(raw) else np.zeros(0, np.uint64)
     return (len(raw), tuple(map(str, raw.columns)), hash(digest.tobytes()))
+
+
+def _table_shape(t: Standard) -> tuple:
+    """Rows, column names and a sample's hash of a table as read: tables that differ here cannot hold the same rows."""
+    return t.raw_shape if t.raw is None else (len(t.raw), tuple(map(str, t.raw.columns)), _sample_digest(t.raw))
 
 
 def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
@@ -491,11 +655,14 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
     """
     notes: list[str] = []
     seen: dict[tuple, str] = {}
-    for t in tables:
-        key = _table_fingerprint(t)
-        if key in seen and len(t.raw):
+    shapes = pd.Series([_table_shape(t) for t in tables], dtype=object)
+    # hashing every row is costly, so only tables of the same size and columns as another are hashed
+    alike = shapes.duplicated(keep=False).to_numpy()
+    for t, shape, check in zip(tables, shapes, alike):
+        key = _table_fingerprint(t) if check else shape
+        if check and key in seen and shape[0]:
             t.reason[:] = "duplicate"
-            notes.append(f"{t.label} has the same rows as {seen[key]}; its {len(t.raw):,} rows were dropped as "
+            notes.append(f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
                          "duplicates (the same file given twice?)")
         else:
             seen.setdefault(key, t.label)

@@ -248,15 +248,24 @@ def force_area_mask(lsoa_names, min_relative: float = FORCE_AREA_MIN_RELATIVE):
     import pandas as pd
 
     # the regular expression runs once per distinct name (about a thousand), not once per record
-    codes, uniques = pd.factorize(pd.Series(lsoa_names, dtype=object).fillna(""))
+    series = lsoa_names if isinstance(lsoa_names, pd.Series) else pd.Series(lsoa_names, dtype=object)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # the records' own column: its codes are the factorisation
+        uniques = pd.Index(list(series.cat.categories.astype(object)) + [""], dtype=object)
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        codes[codes < 0] = len(uniques) - 1
+    else:
+        codes, uniques = pd.factorize(series.astype(object).fillna(""))
     names = pd.Series(uniques, dtype=object).astype(str).str.strip()
     authority = names.str.replace(r"\s+\S+$", "", regex=True).to_numpy(dtype=object)
     named_name = (names != "").to_numpy()
     named = named_name[codes] if codes.size else np.zeros(0, dtype=bool)
     if not named.any():
         return None
-    counts = pd.Series(authority[codes[named]]).value_counts()
-    force = set(counts.index[counts >= min_relative * counts.iloc[0]])
+    # records per authority, counted per distinct name first
+    per_name = np.bincount(codes[named], minlength=len(uniques))
+    counts = pd.Series(per_name, index=authority).groupby(level=0).sum()
+    counts = counts[counts > 0]
+    force = set(counts.index[counts >= min_relative * counts.max()])
     own = np.array([a in force for a in authority], dtype=bool)
     return ~named | own[codes]
 
@@ -295,35 +304,48 @@ def _area_from_records(records: Records):
     """Reject records outside the force's authorities and far from the main body; outline what is left."""
     import numpy as np
 
+    import pandas as pd
+
+    from hotspot.core.records import reason_column
+
     notes: list[str] = []
     frame = records.frame
+    n = len(frame)
+    # one selection per outcome (kept, out of force area, far away): the records are large, copies are not free
+    force = force_area_mask(frame["lsoa_name"]) if "lsoa_name" in frame else None
+    if force is None:
+        force = np.ones(n, dtype=bool)
+    body = np.zeros(n, dtype=bool)
+    x = frame["x"].to_numpy(np.float64)
+    y = frame["y"].to_numpy(np.float64)
+    body[force] = main_body_mask(x[force], y[force])
+    keep = force & body
+    del x, y
     rejected = []
-    force = force_area_mask(frame["lsoa_name"].to_numpy()) if "lsoa_name" in frame else None
-    if force is not None and not force.all():
-        out = frame.loc[~force].copy()
-        out.insert(0, "reason", "outside_force_area")
+    n_out = int(n - force.sum())
+    if n_out:
+        out = frame.loc[~force]
+        out.insert(0, "reason", reason_column("outside_force_area", n_out))
         rejected.append(out)
         notes.append(
-            f"{len(out):,} records ({len(out) / max(len(frame), 1):.1%}) are placed in LSOAs of other forces' local "
+            f"{n_out:,} records ({n_out / max(n, 1):.1%}) are placed in LSOAs of other forces' local "
             "authorities (police.uk places some crimes just over the force boundary); they are counted as out of "
             "area and left out of the maps"
         )
-        frame = frame.loc[force]
-    keep = main_body_mask(frame["x"].to_numpy(), frame["y"].to_numpy())
-    if not keep.all():
-        far = frame.loc[~keep].copy()
-        far.insert(0, "reason", "outside_study_area")
+    n_far = int(force.sum() - keep.sum())
+    if n_far:
+        far = frame.loc[force & ~body]
+        far.insert(0, "reason", reason_column("outside_study_area", n_far))
         rejected.append(far)
         notes.append(
-            f"{len(far):,} records lie far from the main body of the data (more than one 5 km cell from it, e.g. a "
+            f"{n_far:,} records lie far from the main body of the data (more than one 5 km cell from it, e.g. a "
             "crime placed at the other end of the country) and were left out as outside the study area; give "
             "--boundaries to set the study area yourself"
         )
-        frame = frame.loc[keep]
     if rejected:
-        import pandas as pd
-
-        records = records.with_frame(frame, pd.concat(rejected, ignore_index=True))
+        frame = frame.loc[keep]
+        records = records.with_frame(frame, pd.concat(rejected, ignore_index=True) if len(rejected) > 1 else rejected[0])
+        frame = records.frame
     area = study_area_from_records(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
     rule = (f"the main body of the records (200 m cells holding records, joined across gaps under "
             f"{2 * AREA_CLOSING_M / 1000:g} km)")
