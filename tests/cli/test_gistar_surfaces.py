@@ -75,7 +75,7 @@ def test_hot_clusters_are_ranked_and_named_like_ranked_places(demo_study):
     after the street and LSOA most of its records are on (checked against a count of the records inside)."""
     import shapely
 
-    from hotspot.scale.tiling import named_gistar_places
+    from hotspot.places.clusters import named_gistar_places
 
     study = demo_study()
     grid, mask, _, result = _demo_result(demo_study, "needed")
