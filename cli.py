@@ -291,7 +291,7 @@ def _report(result, written, quiet: bool, **summary_options) -> None:
 
     out = Console(quiet=quiet, highlight=False)
     for line in result.summary(out.width, **summary_options):
-        out.print(line, markup=False, overflow="ignore", crop=False)
+        out.print(line, markup=False)
     console = _console(quiet)
     for path in written:
         console.print(f"wrote {path}", markup=False, highlight=False)

@@ -12,10 +12,7 @@ what it returns is a frozen dataclass with typed attributes (never mutated after
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from hotspot.io.provenance import Provenance
+from typing import Any, Protocol, runtime_checkable
 
 PRINTED_ROWS = 20
 """Longest list a summary prints; the rest are in the files written."""
@@ -28,8 +25,11 @@ SUMMARY_WIDTH = 100
 class Result(Protocol):
     """What every analysis returns (see the module docstring)."""
 
-    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
-        """Write every format of the result beside ``path``; return the paths written."""
+    def write(self, path: str | Path, *, provenance: Any = None) -> list[Path]:
+        """Write every format of the result beside ``path``; return the paths written.
+
+        ``provenance`` is a :class:`hotspot.io.provenance.Provenance` (typed loosely here: core sits below io).
+        """
         ...
 
     def summary(self, width: int = SUMMARY_WIDTH) -> list[str]:
