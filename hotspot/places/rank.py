@@ -211,7 +211,7 @@ class RankResult:
 
 
 def rank_places(
-    study,
+    study: Study,
     *,
     method: str = "count",
     over: str = "grid",

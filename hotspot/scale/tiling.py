@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
