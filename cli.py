@@ -977,7 +977,8 @@ def _cli_words(message: str) -> str:
     """Library messages name Python parameters (``input_crs``); on the command line say ``--input-crs``."""
     import re
 
-    names = "|".join(_READING_PARAMETERS)
+    # Only the names with an underscore: "layer" is also an English word ("a point layer").
+    names = "|".join(name for name in _READING_PARAMETERS if "_" in name)
     return re.sub(rf"\b({names})\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 

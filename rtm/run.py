@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hotspot.ingest.study import Study
     from hotspot.io.provenance import Provenance
     from rtm.pipeline import RTMResult
-    from rtm.validate import ValidationResult
+    from rtm.validation import ValidationResult
 
 
 PARAMETERS = (
