@@ -11,7 +11,7 @@ import pytest
 import cli
 from hotspot.core.result import Result
 from hotspot.io.provenance import Provenance
-from tests.test_faults import run_main
+from tests.realdata.test_faults import run_main  # the one in-process runner (as test_fuzz uses)
 
 # (command line, the result class it reports); every command that writes an analysis, on the demo data.
 RUNS = [
