@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     for key in args.types.split(","):
         label, types = TYPES[key]
         result, seconds = run(key, types, harm=args.harm)
-        s = result.summary.set_index("method")
+        s = result.means.set_index("method")
         cells = [f"{s.loc[m, 'pai']:6.1f} ({s.loc[m, 'pai_low']:.1f}-{s.loc[m, 'pai_high']:.1f})" for m in METHODS]
         best = max(s.loc["D_decay6m_neighbours", "pai"], s.loc["P_since_map_change", "pai"])
         c = result.comparisons.set_index("baseline")

@@ -23,7 +23,7 @@ DEFAULT_CELL_SIZE_M = 50.0
 
 
 
-@dataclass
+@dataclass(frozen=True)
 class RTMResult:
     """Everything :func:`build` made.
 
@@ -56,11 +56,6 @@ class RTMResult:
     @property
     def relative_risk(self) -> np.ndarray:
         """Relative risk score per cell, shape (nrows, ncols); 1 = lowest-risk study cell, NaN outside."""
-        return self.surface.relative_risk
-
-    @property
-    def risk(self) -> np.ndarray:
-        """Same as :attr:`relative_risk`."""
         return self.surface.relative_risk
 
     @property

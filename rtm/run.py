@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.ingest.validate import Parameter, check_parameters
+
+if TYPE_CHECKING:
+    from hotspot.ingest.study import Study
+    from hotspot.io.provenance import Provenance
+    from rtm.pipeline import RTMResult
+    from rtm.validation import ValidationResult
+
+
+PARAMETERS = (
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("test_from", "--test-from", "month"),
+)
+"""What :func:`build_for_study` takes, checked in one place (the distances by :func:`parse_distances`)."""
 
 
 def parse_distances(text: str | None) -> list[float] | None:
@@ -45,19 +60,75 @@ def split_at_month(records, test_from: str):
     return train, test
 
 
-@dataclass
+@dataclass(frozen=True)
 class StudyRTM:
     """An RTM built on a study: the result, the validation (if a test period was held out) and notes."""
 
-    result: object
-    validation: object | None = None
-    notes: list = field(default_factory=list)
-    crime_types: list = field(default_factory=list)
+    result: RTMResult
+    validation: ValidationResult | None = None
+    notes: list[str] = field(default_factory=list)
+    crime_types: list[str] = field(default_factory=list)
 
-    def write(self, out, *, provenance=None):
+    def summary(self, width: int = 100) -> list[str]:
+        """The model table, dropped factors, priority places with their narratives, the validation and timings."""
+        import textwrap
+
+        from rich.table import Table
+
+        from hotspot.core.result import render
+        from hotspot.core.result import PRINTED_ROWS
+
+        result = self.result
+        model = result.model
+        lines = [*self.notes,
+                 f"{model.n_crimes:,} crimes in {model.n_cells:,} cells of {result.grid.cell_size:g} m; "
+                 f"{len(result.candidates.names)} candidate layers; lasso penalty {result.selection.alpha:.3g} "
+                 f"({result.selection.n_folds}-fold CV, seed {result.selection.seed})"]
+        bic = ", ".join(f"{k.replace('_', ' ')} {v:,.1f}" for k, v in model.bic.items())
+        table = Table(title=f"Risk terrain model ({model.family.replace('_', ' ')}; BIC {bic})")
+        for column in ("factor", "operationalisation", "distance m", "coef", "RRV", "95% CI", "p"):
+            table.add_column(column, justify="left" if column in ("factor", "operationalisation") else "right",
+                             overflow="fold")
+        for row in model.model_table.itertuples():
+            table.add_row(str(row.factor), str(row.operationalisation), f"{row.distance_m:g}", f"{row.coef:.3f}",
+                          f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+        lines.extend(render(table, width))
+        if model.model_table.empty:
+            lines.append("no factor raised risk significantly; the risk surface is flat (1 everywhere)")
+        lines.extend(f"dropped {row.name}: {row.reason}" for row in model.dropped.itertuples())
+        places = result.priority_places
+        lines.append(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells "
+                     f"of {result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)")
+
+        def fit(line: str) -> str:
+            return line if len(line) <= width else line[: width - 1] + "…"
+
+        for place in places.head(PRINTED_ROWS).itertuples():
+            # Figures on the first line, the factors in words on the next: each fits 80 columns.
+            lines.append(fit(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
+                             f"{place.area_m2 / 1e4:,.2f} ha"))
+            if hasattr(place, "expected_crimes") and hasattr(place, "crimes"):
+                lines.append(fit(f"       model expects {place.expected_crimes:,.0f} records here over the period; "
+                                 f"{place.crimes:,.0f} recorded"))
+            lines.extend(textwrap.wrap(place.narrative, width=max(width, 40), initial_indent=" " * 7,
+                                       subsequent_indent=" " * 7))
+        if len(places) > PRINTED_ROWS:
+            lines.append(f"  ... and {len(places) - PRINTED_ROWS:,} more in the priority_places layer")
+        if self.validation is not None:
+            v = self.validation
+            check = Table(title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)")
+            for column in ("method", "area", "hit rate", "PAI", "AUC"):
+                check.add_column(column, justify="right")
+            for row in v.table.itertuples():
+                check.add_row(row.method, f"{row.area_share:.0%}", f"{row.hit_rate:.1%}", f"{row.pai:.1f}",
+                              f"{row.auc:.3f}")
+            lines.extend(render(check, width))
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        lines.append(f"{timing}; total {sum(result.timings.values()):.1f} s")
+        return lines
+
+    def write(self, out: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
         """Write the RTM outputs (see ``RTMResult.write``) plus ``<stem>_rtm_validation.csv`` when validated."""
-        from pathlib import Path
-
         from hotspot.io.outputs import write_csv
 
         written = self.result.write(out, extra_tables={"rtm_validation": self.validation.table} if self.validation else None,
@@ -70,7 +141,7 @@ class StudyRTM:
 
 
 def build_for_study(
-    study,
+    study: Study,
     *,
     factors: Mapping[str, object] | None = None,
     cell_size_m: float | None = None,
@@ -102,6 +173,7 @@ def build_for_study(
     from rtm.pipeline import build
     from rtm.validation import validate
 
+    check_parameters(PARAMETERS, cell_size_m=cell_size_m, test_from=test_from)
     notes: list[str] = []
     records = study.records
     if factors is None:

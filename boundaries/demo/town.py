@@ -802,6 +802,18 @@ _AGE_CENTRAL_SHIFT = np.array([-0.07, 0.10, 0.07, 0.0, -0.03, -0.07])
 """Added to the age shares at the town centre (fading with distance): town centres are young."""
 
 
+def demo_area_tables(study, population=None, lookup=None):
+    """``(population, lookup)`` for ``hotspot areas`` on the demo town: the demo's own table and LSOA-to-ward
+    lookup wherever the user gave none."""
+    if population is None:
+        population = population_table()
+    if lookup is None:
+        wards = study.demo.wards[["area_code", "area_name"]].rename(columns={"area_code": "ward_code",
+                                                                            "area_name": "ward_name"})
+        lookup = study.boundaries[["area_code", "ward_code"]].merge(wards, on="ward_code", how="left")
+    return population, lookup
+
+
 def population_table(seed: int = DEMO_SEED) -> pd.DataFrame:
     """Residents per LSOA with six age bands summing to ``population`` (columns as in population.csv)."""
     town = demo_town(seed)

@@ -2,7 +2,7 @@
 
 The backtest rolls forward month by month: each fold trains on the months before its test
 window (all of them, or the last ``train_months``) and tests on the next ``test_months``
-months; the folds are the last ``n_folds`` such windows, stepping by ``test_months`` and
+months; the folds are the last ``folds`` such windows, stepping by ``test_months`` and
 ending at the latest month. Each fold is scored at every budget in ``area_shares``
 (:class:`hotspot.stats.accuracy.BudgetScorer`); the summary gives each method's mean
 over folds with a confidence interval, and ``comparisons`` pairs ``combined`` (or every
@@ -13,7 +13,8 @@ method, without it) fold by fold against each other method
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,11 @@ from hotspot.forecast.months import month_index, month_text, record_weights, sub
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
 from hotspot.core.records import Records
+from hotspot.ingest.validate import Parameter, check_parameters
+
+if TYPE_CHECKING:
+    from hotspot.ingest.study import Study
+    from hotspot.io.provenance import Provenance
 
 Forecaster = Callable[[Records, Grid], np.ndarray]
 """A forecaster takes the training records and the grid and returns scores of shape ``grid.shape``."""
@@ -187,7 +193,7 @@ class BacktestResult:
         One row per fold, method and budget: fold, train_from, train_to, test_from, test_to,
         method, area_share, hit_rate, pai, pei, rri, area_selected, n_places,
         mean_place_area_m2, n_test.
-    summary : pandas.DataFrame
+    means : pandas.DataFrame
         One row per method at the main budget ``area_share``: means over folds of hit_rate,
         pai (with pai_low and pai_high, the confidence interval), pei, rri, n_places,
         mean_place_area_m2, and n_folds.
@@ -207,17 +213,132 @@ class BacktestResult:
     """
 
     folds: pd.DataFrame
-    summary: pd.DataFrame
+    means: pd.DataFrame
     area_share: float
     notes: list = field(default_factory=list)
     budgets: pd.DataFrame = field(default_factory=pd.DataFrame)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     map_changes: MapChanges | None = None
     strongest_baseline: str | None = None
+    study_area: str = ""
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """The per-fold CSV at ``path``, the means beside it as ``<stem>_summary.csv`` and, when there are
+        any, the paired comparisons as ``<stem>_comparisons.csv``."""
+        from hotspot.io.outputs import write_csv
+
+        path = Path(path)
+        written = [write_csv(self.folds, path, provenance=provenance),
+                   write_csv(self.means, path.with_name(f"{path.stem}_summary.csv"), provenance=provenance)]
+        if len(self.comparisons):
+            written.append(write_csv(self.comparisons, path.with_name(f"{path.stem}_comparisons.csv"),
+                                     provenance=provenance))
+        return written
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The means per method, PAI by budget, the paired comparisons, what the measures mean, and the notes."""
+        import math
+
+        from rich.table import Table
+
+        from hotspot.core.result import render
+
+        f = self.folds
+        title = (f"Backtest: {self.means['n_folds'].iloc[0]} fold(s), tests {f['test_from'].min()} to "
+                 f"{f['test_to'].max()}, area budget {self.area_share:.1%}")
+        table = Table(title=title)
+        for c in ("method", "hit rate", "PAI (95 % CI)", "PEI*", "RRI", "places", "mean place m2"):
+            table.add_column(c, justify="left" if c == "method" else "right")
+
+        def num(value, fmt):
+            return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+        for _, row in self.means.iterrows():
+            ci = "" if math.isnan(row["pai_low"]) else f" ({row['pai_low']:.1f}-{row['pai_high']:.1f})"
+            table.add_row(str(row["method"]), f"{row['hit_rate']:.1%}", f"{row['pai']:.1f}{ci}", num(row["pei"], ".2f"),
+                          num(row["rri"], ".2f"), num(row["n_places"], ",.0f"), num(row["mean_place_area_m2"], ",.0f"))
+        lines = render(table, width)
+        shares = sorted(self.budgets["area_share"].unique()) if len(self.budgets) else []
+        if len(shares) > 1:
+            pivot = self.budgets.pivot(index="method", columns="area_share", values="pai")
+            budget_table = Table(title="Mean PAI by area budget")
+            budget_table.add_column("method", justify="left")
+            for share in shares:
+                budget_table.add_column(f"{share:.1%}", justify="right")
+            for name in self.means["method"]:
+                budget_table.add_row(str(name), *[f"{pivot.loc[name, share]:.1f}" for share in shares])
+            lines.extend(render(budget_table, width))
+        if len(self.comparisons):
+            comp = Table(title=f"Paired comparison at {self.area_share:.1%} (PAI difference, 95 % CI; folds won)")
+            for c in ("method", "against", "difference", "ratio", "p", "won"):
+                comp.add_column(c, justify="left" if c in ("method", "against") else "right")
+            for _, row in self.comparisons.iterrows():
+                against = f"{row['baseline']} (strongest)" if row["strongest"] else str(row["baseline"])
+                low = "" if math.isnan(row["diff_low"]) else f" ({row['diff_low']:+.1f} to {row['diff_high']:+.1f})"
+                comp.add_row(str(row["method"]), against, f"{row['diff']:+.2f}{low}", num(row["ratio"], ".3f"),
+                             num(row["p_value"], ".3f"), f"{int(row['wins'])}/{int(row['n_folds'])}")
+            lines.extend(render(comp, width))
+        lines.append("hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
+                     "selected; PEI*: PAI / the best PAI possible at that area; RRI (recapture rate index): (test / "
+                     "training crimes in the selection) / (all test / all training crimes); places: groups of touching "
+                     "selected cells. Means over folds; intervals are Student t over folds.")
+        if self.study_area:
+            lines.append(f"area budgets are shares of the {self.study_area}")
+        lines.extend(self.notes)
+        return lines
+
+
+PARAMETERS = (
+    Parameter("area_share", "--area-share", "share"),
+    Parameter("train_months", "--train-months", "count"),
+    Parameter("test_months", "--test-months", "count"),
+    Parameter("folds", "--folds", "count"),
+    Parameter("cell_size_m", "--cell-size", "metres"),
+)
+"""What :func:`backtest_for_study` takes, checked in one place."""
+
+
+def parse_budgets(text: str) -> list[float]:
+    """``"0.005,0.01"`` -> the area budgets as shares of the study area, each checked."""
+    try:
+        shares = [float(b) for b in str(text).split(",") if b.strip()]
+    except ValueError:
+        raise HotspotInputError(f"--budgets {text!r}: give shares of the study area separated by commas, e.g. 0.005,0.01") from None
+    return [check_area_share(share) for share in shares]
+
+
+def backtest_for_study(study: Study, *, cell_size_m: float = 100.0, area_share: float = 0.01,
+                       area_shares: Sequence[float] = (), train_months: int | None = None, test_months: int = 1,
+                       folds: int | None = None, methods: Sequence[str] | None = None, with_rtm: bool = False,
+                       seed: int = 0, progress=None) -> BacktestResult:
+    """The evaluate command in one call: the standard forecasters (:func:`default_forecasters`, only
+    ``methods`` when given; with ``with_rtm`` also the RTM ones) backtested on the study's grid."""
+    from dataclasses import replace
+
+    from hotspot.forecast.mapchange import snap_points
+
+    check_parameters(PARAMETERS, area_share=area_share, train_months=train_months, test_months=test_months,
+                     folds=folds, cell_size_m=cell_size_m)
+    check_area_share(area_share)
+    records = study.records
+    grid, mask = study.grid(cell_size_m)
+    if with_rtm and not study.features:
+        raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
+    forecasters = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
+                                      features=study.features if with_rtm else None, study_area=study.study_area(),
+                                      seed=seed, has_times=bool(records.has_times), snap_points=snap_points(records))
+    if methods:
+        unknown = [m for m in methods if m not in forecasters]
+        if unknown:
+            raise HotspotInputError(f"--method {unknown[0]}: choose from {', '.join(forecasters)}")
+        forecasters = {m: f for m, f in forecasters.items() if m in methods}
+    result = backtest(records, grid, forecasters, area_share=area_share, train_months=train_months,
+                      test_months=test_months, folds=folds, mask=mask, area_shares=list(area_shares), progress=progress)
+    return replace(result, study_area=study.describe_area())
 
 
 def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster], *, area_share: float = 0.01,
-             train_months: int | None = None, test_months: int = 1, n_folds: int | None = None, mask=None,
+             train_months: int | None = None, test_months: int = 1, folds: int | None = None, mask=None,
              area_shares=None, progress=None) -> BacktestResult:
     """Rolling-origin backtest of forecasters over months.
 
@@ -238,8 +359,8 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
         Training window in months before each test window. Default: all earlier months.
     test_months : int, default 1
         Length of each test window in months; folds step forward by this much.
-    n_folds : int, optional
-        Keep only the last ``n_folds`` folds. Default: every fold with a full training window
+    folds : int, optional
+        Keep only the last ``folds`` folds. Default: every fold with a full training window
         (at least ``test_months`` months when ``train_months`` is None).
     mask : ndarray of bool, optional
         Eligible cells (the study area); crimes elsewhere are not counted. Default: all cells.
@@ -258,8 +379,9 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
         raise HotspotInputError(f"--test-months must be at least 1, got {test_months}")
     if train_months is not None and train_months < 1:
         raise HotspotInputError(f"--train-months must be at least 1, got {train_months}")
-    if n_folds is not None and n_folds < 1:
-        raise HotspotInputError(f"--folds must be at least 1, got {n_folds}")
+    last_folds = folds  # the name ``folds`` holds the per-fold table below
+    if last_folds is not None and last_folds < 1:
+        raise HotspotInputError(f"--folds must be at least 1, got {last_folds}")
     if not forecasters:
         raise ValueError("no forecasters to compare")
     if len(records) == 0:
@@ -268,8 +390,8 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
     first, last = int(months.min()), int(months.max())
     min_train = train_months if train_months is not None else test_months
     starts = list(range(last - test_months + 1, first + min_train - 1, -test_months))[::-1]
-    if n_folds is not None:
-        starts = starts[-n_folds:]
+    if last_folds is not None:
+        starts = starts[-last_folds:]
     if not starts:
         span = last - first + 1
         raise HotspotInputError(

@@ -7,8 +7,9 @@ user typed it (``option=``), and returns the value it checked (normalised where 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from hotspot.core.errors import HotspotInputError
 
@@ -64,6 +65,49 @@ def check_choice(value: str | None, choices: Sequence[str], option: str) -> str 
     if value is not None and value not in choices:
         raise HotspotInputError(f"{option} {value!r} is not one of {', '.join(choices)}")
     return value
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One row of an analysis's parameter table: its Python name, the option a user types, and its kind.
+
+    ``kind`` is ``"metres"`` (:func:`check_metres`), ``"share"`` (:func:`check_share`), ``"count"``
+    (:func:`check_count`, at least ``minimum``, default 1), ``"choice"`` (:func:`check_choice` of ``choices``)
+    or ``"month"`` (``YYYY-MM`` or ``YYYY-MM-DD``, as ``--from`` takes).
+    """
+
+    name: str
+    option: str
+    kind: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+def check_parameters(table: Sequence[Parameter], **values: Any) -> None:
+    """Check ``values`` against an analysis's declared ``table`` (None passes; names not in it are ignored).
+
+    Each analysis declares its table once (``PARAMETERS`` beside the function) and calls this on
+    entry; the CLI calls the same table before reading any data, so a bad option fails fast.
+    """
+    for parameter in table:
+        if parameter.name not in values:
+            continue
+        value = values[parameter.name]
+        if parameter.kind == "metres":
+            check_metres(value, parameter.option, minimum=parameter.minimum or 0.0)
+        elif parameter.kind == "share":
+            check_share(value, parameter.option)
+        elif parameter.kind == "count":
+            check_count(value, parameter.option, minimum=int(parameter.minimum if parameter.minimum is not None else 1))
+        elif parameter.kind == "choice":
+            check_choice(value, parameter.choices, parameter.option)
+        elif parameter.kind == "month":
+            if value is not None:
+                from hotspot.ingest.filters import _month_bound
+
+                _month_bound(value, parameter.option)
+        else:
+            raise ValueError(f"parameter {parameter.name}: unknown kind {parameter.kind!r}")
 
 
 def check_filters(

@@ -16,11 +16,18 @@ without it, with a 95 % Wald interval (statsmodels, as :mod:`rtm.model` uses).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from hotspot.io.provenance import Provenance
 
 DEFAULT_DISTANCES_M = (50.0, 100.0, 200.0)
 
@@ -126,3 +133,52 @@ def risk_frame(network, counts, factors: pd.DataFrame, model: SegmentRiskModel):
     frame.insert(frame.columns.get_loc("geometry"), "relative_risk", np.exp(log_rr))
     frame.insert(frame.columns.get_loc("geometry"), "expected_per_km", model.intercept_per_km * np.exp(log_rr))
     return frame
+
+
+@dataclass(frozen=True)
+class SegmentRisk:
+    """What ``hotspot rtm --network`` makes: the fitted model and the street segments with their risk.
+
+    Attributes
+    ----------
+    model : SegmentRiskModel
+    frame : geopandas.GeoDataFrame
+        :func:`risk_frame`: the lixels with counts, factors, ``expected_per_km`` and ``relative_risk``.
+    """
+
+    model: SegmentRiskModel
+    frame: gpd.GeoDataFrame
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """Line layer ``segment_risk`` of the GeoPackage ``path`` and the model as ``<stem>_segment_model.csv``."""
+        from hotspot.io.outputs import write_csv, write_geopackage
+
+        path = Path(path)
+        return [write_geopackage(path, {"segment_risk": self.frame},
+                                 styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
+                write_csv(self.model.table, path.with_name(f"{path.stem}_segment_model.csv"), provenance=provenance)]
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The model table: each factor's relative risk value with its interval and p."""
+        from rich.table import Table
+
+        from hotspot.core.result import render
+
+        model = self.model
+        table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
+                            f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
+        for column in ("factor", "RRV", "95% CI", "p"):
+            table.add_column(column, justify="left" if column == "factor" else "right")
+        for row in model.table.itertuples():
+            table.add_row(row.factor, f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+        return render(table, width)
+
+
+def segment_risk(network, snapped, features=None, *, distances_m=DEFAULT_DISTANCES_M) -> SegmentRisk:
+    """The network RTM in one call: factors along the streets, the model chosen and fitted, the segments' risk."""
+    from hotspot.network.snap import lixel_counts
+
+    factors = network_factors(network, features, distances_m=tuple(distances_m))
+    counts = lixel_counts(network, snapped)
+    model, _ = select_and_fit(counts, factors, network.lixels["length_m"])
+    return SegmentRisk(model=model, frame=risk_frame(network, counts, factors, model))

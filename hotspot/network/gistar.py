@@ -14,6 +14,7 @@ import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import ProgressCallback, resolve
+from hotspot.stats.gistar import GiStarMap
 
 DEFAULT_BAND_M = 200.0
 """Default neighbourhood, network metres between lixel midpoints (about two blocks either way)."""
@@ -92,3 +93,11 @@ def gi_star_segments(
         frame[name] = column
     frame = frame[[c for c in frame.columns if c != "geometry"] + ["geometry"]]
     return _describe_columns(frame.reset_index(drop=True), result), result
+
+
+def gistar_map(network, counts, *, band_m: float = DEFAULT_BAND_M, permutations: int = 999, seed: int = 0,
+               correction: str = "fdr", progress: ProgressCallback | None = None) -> GiStarMap:
+    """:func:`gi_star_segments` as one result: the segment layer and the statistic, rows named street segments."""
+    frame, result = gi_star_segments(network, counts, band_m=band_m, permutations=permutations, seed=seed,
+                                     correction=correction, progress=progress)
+    return GiStarMap(frame=frame, statistic=result, unit="street segments")

@@ -34,11 +34,20 @@ lengths for the others, computed by the Numba kernels in :mod:`hotspot.kernels.n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import ProgressCallback, resolve
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from hotspot.io.provenance import Provenance
+    from hotspot.network.graph import Network
+    from hotspot.network.snap import Snapped
 
 ESTIMATORS = ("simple", "discontinuous", "continuous")
 KERNELS = ("quartic", "epanechnikov", "triangular", "uniform")
@@ -174,3 +183,43 @@ def density_frame(network, density: NetworkDensity, counts=None):
     frame.insert(frame.columns.get_loc("geometry"), "density_per_km", density.per_km)
     frame["unlit"] = frame["unlit"].astype(np.int8)
     return frame
+
+
+@dataclass(frozen=True)
+class NetworkDensityMap:
+    """What ``hotspot kde --network`` makes: the density along the streets and its line layer.
+
+    Attributes
+    ----------
+    density : NetworkDensity
+        The estimate per lixel.
+    frame : geopandas.GeoDataFrame
+        :func:`density_frame`: the lixels with ``count`` and ``density_per_km``.
+    """
+
+    density: NetworkDensity
+    frame: gpd.GeoDataFrame
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """Line layer ``network_kde`` of the GeoPackage ``path``, styled by ``density_per_km``."""
+        from hotspot.io.outputs import write_geopackage
+
+        return [write_geopackage(path, {"network_kde": self.frame},
+                                 styles={"network_kde": ("areas", {"field": "density_per_km"})}, provenance=provenance)]
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The density's notes and its peak per km of street."""
+        return [*self.density.notes, f"peak {self.density.per_km.max():,.1f} records per km of street; "
+                f"{len(self.frame):,} segments"]
+
+
+def network_density_map(network: Network, snapped: Snapped, *, bandwidth_m: float = DEFAULT_BANDWIDTH_M,
+                        kernel: str = "quartic", estimator: str = "discontinuous",
+                        progress: ProgressCallback | None = None) -> NetworkDensityMap:
+    """The snapped records' network density (:func:`network_kde`) with each lixel's count, as one result."""
+    from hotspot.network.snap import lixel_counts
+
+    ok = snapped.snapped
+    density = network_kde(network, snapped.edge[ok], snapped.offset_m[ok], bandwidth_m=bandwidth_m, kernel=kernel,
+                          estimator=estimator, progress=progress)
+    return NetworkDensityMap(density=density, frame=density_frame(network, density, lixel_counts(network, snapped)))

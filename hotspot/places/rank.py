@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,17 +50,36 @@ import pandas as pd
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import ProgressCallback, resolve
+from hotspot.ingest.validate import BAND_RULES, BANDWIDTH_RULES, Parameter, check_parameters
 from hotspot.core.naming import disambiguate_names, nearest_records, place_names, strip_on_or_near, top_types
 from hotspot.core.records import WEEKDAYS
 from hotspot.places.timing import add_timing_columns, time_profiles
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from hotspot.ingest.study import Study
+
 METHODS = ("count", "gistar", "kde", "rtm", "combined")
 OVER = ("grid", "areas", "streets")
 DEFAULT_TOP = 20
+
+PARAMETERS = (
+    Parameter("method", "--method", "choice", METHODS),
+    Parameter("over", "--over", "choice", OVER + ("segments",)),
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("top", "--top", "count"),
+    Parameter("area_share", "--area-share", "share"),
+    Parameter("bandwidth_m", "--bandwidth", "metres"),
+    Parameter("band_m", "--band", "metres"),
+    Parameter("bandwidth_rule", "--bandwidth-rule", "choice", BANDWIDTH_RULES),
+    Parameter("band_rule", "--band-rule", "choice", BAND_RULES),
+)
+"""What :func:`rank_places` (and :func:`hotspot.places.segments.rank_segments`, ``over="segments"``) take, checked once."""
 DEFAULT_CANDIDATE_SHARE = 0.02
 
 
-@dataclass
+@dataclass(frozen=True)
 class RankResult:
     """A ranked list of places.
 
@@ -83,7 +103,7 @@ class RankResult:
         Grid cells in the study area: the denominator of the area budget.
     """
 
-    places: object
+    places: gpd.GeoDataFrame
     method: str
     over: str
     total_records: int
@@ -148,6 +168,20 @@ class RankResult:
                                          provenance=provenance))
         return written
 
+    def summary(self, width: int = 100, *, rest_in: str | Path | None = None) -> list[str]:
+        """The ranked table laid out to ``width`` columns, its footer (naming ``rest_in``, the CSV holding
+        every row, when rows are left out) and the notes."""
+        from hotspot.core.result import render
+        from hotspot.places.tables import ranked_table
+
+        printed = ranked_table(self, width=width, rest_in=str(rest_in) if rest_in else None)
+        return [*render(printed.table, width), *printed.footer, *self.printed_notes]
+
+    @property
+    def printed_notes(self) -> list[str]:
+        """The notes a summary lists."""
+        return list(self.notes)
+
     def profile_table(self) -> pd.DataFrame:
         """Each place's weekday x hour counts as a long table: ``rank, id, name, weekday, hour, count``."""
         rows = []
@@ -177,7 +211,7 @@ class RankResult:
 
 
 def rank_places(
-    study,
+    study: Study,
     *,
     method: str = "count",
     over: str = "grid",
@@ -228,18 +262,12 @@ def rank_places(
         ``progress(stage, done, total)``.
     """
     progress = resolve(progress)
-    if method not in METHODS:
-        raise HotspotInputError(f"--method {method!r} is not one of {', '.join(METHODS)}")
-    if over not in OVER:
-        raise HotspotInputError(f"--over {over!r} is not one of {', '.join(OVER)}")
-    if top is not None and top < 1:
-        raise HotspotInputError(f"--top must be at least 1, got {top}")
-    if bandwidth_rule not in ("holdout", "silverman"):
-        raise HotspotInputError(f"--bandwidth-rule must be holdout or silverman, got {bandwidth_rule!r}")
-    if band_rule not in ("holdout", "moran"):
-        raise HotspotInputError(f"--band-rule must be holdout or moran, got {band_rule!r}")
-    if area_share is not None and not (0 < area_share <= 1):
-        raise HotspotInputError(f"--area-share must be in (0, 1], e.g. 0.01 for 1 % of the study area; got {area_share}")
+    check_parameters(PARAMETERS, method=method, over=over, cell_size_m=cell_size_m, top=top, area_share=area_share,
+                     bandwidth_m=bandwidth_m, band_m=band_m, bandwidth_rule=bandwidth_rule, band_rule=band_rule)
+    if over == "segments":
+        raise HotspotInputError("--over segments ranks street stretches: use hotspot.places.segments.rank_segments")
+    if top is not None and area_share is not None:
+        raise HotspotInputError("give either --top or --area-share, not both")
     records = study.records
     if len(records) == 0:
         raise HotspotInputError("no records left to rank; check the input and the filters")
@@ -372,7 +400,7 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
             raise HotspotInputError("--method rtm needs risk features: give --factor NAME=PATH (e.g. --factor "
                                     "pubs=pubs.gpkg), repeated for each feature layer")
         result = rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed, progress=progress)
-        risk = np.nan_to_num(np.asarray(result.risk), nan=0.0)
+        risk = np.nan_to_num(np.asarray(result.relative_risk), nan=0.0)
         extra["rtm_score"] = risk
         # Break ties between equal-risk cells by the crimes seen there, so places with crime come first.
         return risk + counts / (counts.max() + 1.0) * 1e-6, extra, eligible, notes
@@ -382,7 +410,7 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
             try:
                 import rtm
 
-                rtm_score = np.asarray(rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).risk)
+                rtm_score = np.asarray(rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).relative_risk)
             except HotspotInputError as exc:
                 notes.append(f"combined: RTM score left out ({exc})")
         from hotspot.forecast.combined import fit_combined

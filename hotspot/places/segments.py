@@ -31,7 +31,7 @@ DEFAULT_LENGTH_SHARE = 0.02
 TIE_BREAK_M = 100.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class SegmentRankResult(RankResult):
     """A :class:`hotspot.places.rank.RankResult` of street stretches (line geometry); see the module docstring.
 
@@ -52,6 +52,11 @@ class SegmentRankResult(RankResult):
         columns.append("peak" if self.has_times else "trend")
         columns.append("top_types")
         return columns
+
+    @property
+    def printed_notes(self) -> list[str]:
+        """The notes but the first: it describes the snapping, already reported when the records were snapped."""
+        return list(self.notes[1:])
 
 
 def score_lixels(network, snapped, method: str = "count", *, bandwidth_m: float | None = None) -> np.ndarray:

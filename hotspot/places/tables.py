@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PRINTED_ROWS = 20
-"""Longest list printed in the terminal; the rest are in the CSV."""
+from hotspot.core.result import PRINTED_ROWS, measure as _measure
 
 SHORT_TYPES = {
     "Violence and sexual offences": "violence", "Anti-social behaviour": "ASB", "Criminal damage and arson": "damage",
@@ -39,9 +38,6 @@ HEADERS = {
     "harm": "harm", "length_m": "length m", "per_km": "per km", "unlit_share": "unlit",
 }
 """Printed heading of each ranked column, with its unit."""
-
-DENSITY_UNITS = {"per-km2": "records per km²", "per-cell": "records per cell", "relative": "x the grid mean"}
-"""How a density in each of :data:`hotspot.stats.kde.UNITS` is printed after its figure."""
 
 DROP_ORDER = ("per_km2", "per_km", "unlit_share", "top_types", "length_m", "harm", "cumulative_share", "gi_z", "kde_value", "rtm_score", "combined_score", "share")
 """Columns dropped first, in order, when the table is wider than the terminal."""
@@ -202,26 +198,6 @@ def ranked_table(result, *, width: int = 80, rows: int = PRINTED_ROWS, rest_in: 
     if "peak" in columns:
         footer.append("peak window: the busiest run of hours of the week, with its share of the place's records")
     return PrintedTable(table=table, footer=footer, columns=columns)
-
-
-def fit_columns(build, columns: list[str], drop_order, width: int) -> list[str]:
-    """The columns to print so ``build(columns)`` (a rich Table) fits ``width``: drop ``drop_order`` in turn."""
-    columns = list(columns)
-    for column in drop_order:
-        if _measure(build(columns)) <= width:
-            break
-        if column in columns:
-            columns.remove(column)
-    return columns
-
-
-def _measure(table) -> int:
-    import io
-
-    from rich.console import Console
-
-    console = Console(width=10_000, file=io.StringIO())
-    return console.measure(table).maximum
 
 
 def _what(result) -> str:

@@ -82,7 +82,7 @@ class _Figure:
 
 
 def _as_surface(value, what: str):
-    """(array, grid, description) from a KernelDensity, an RTMResult/RiskSurface-like object or (array, grid)."""
+    """(array, grid, description) from a DensitySurface, an RTMResult/RiskSurface-like object or (array, grid)."""
     if value is None:
         return None
     if isinstance(value, (tuple, list)) and len(value) in (2, 3):
@@ -92,7 +92,7 @@ def _as_surface(value, what: str):
         array = getattr(value, attr, None)
         if isinstance(array, np.ndarray) and getattr(value, "grid", None) is not None:
             return array.astype(np.float64), value.grid, str(getattr(value, "description", "") or "")
-    raise HotspotInputError(f"report: {what} must be a KernelDensity, an RTM result or (array, grid)")
+    raise HotspotInputError(f"report: {what} must be a DensitySurface, an RTM result or (array, grid)")
 
 
 def _places(ranked):
@@ -227,7 +227,7 @@ def build_report(
         Ranked places (``rank, name, count, share, cumulative_share ...``): the table, and rank labels on the map.
     gistar : GeoDataFrame, optional
         Gi* cells or areas with ``gi_bin`` (-3..3), mapped in the diverging 99/95/90 % colours.
-    kde : KernelDensity or (array, grid[, description]), optional
+    kde : DensitySurface or (array, grid[, description]), optional
         The kernel density surface, mapped with a colour bar.
     risk : RTMResult, RiskSurface-like or (array, grid[, description]), optional
         The risk terrain surface (relative risk), mapped with a colour bar.
@@ -330,7 +330,7 @@ def build_report(
 
         layer = trends.frame()
         figs.append(_Figure("trends", "Emerging hot spots", figures.png_bytes(figures.trends_map(
-            layer, boundaries=boundaries), figure_dpi), trends.summary_lines()[0]))
+            layer, boundaries=boundaries), figure_dpi), trends.summary()[0]))
         cube = trends.cube
         if cube.on_grid:
             bins = np.ma.masked_array(trends.gi.bin, mask=np.broadcast_to(~cube.mask, trends.gi.bin.shape))
@@ -636,7 +636,7 @@ def report_for_study(
         try:
             from hotspot.places.surface import surface_hotspots
 
-            hotspot_layers.append(surface_hotspots(density, top_share=0.05, x=x, y=y))
+            hotspot_layers.append(surface_hotspots(density, area_share=0.05, x=x, y=y))
         except ImportError:
             pass
 

@@ -5,19 +5,42 @@ the files, in one call (what ``hotspot national`` runs).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
+from hotspot.ingest.validate import Parameter, check_parameters
 from hotspot.scale.tiles import DEFAULT_TILE_CELLS, check_engine
+from hotspot.stats.kde import KERNELS
+from hotspot.stats.multiple_testing import CORRECTIONS
 from hotspot.scale.tiling import gistar_layers, tiled_gi_star, tiled_kernel_density
 
+if TYPE_CHECKING:
+    import geopandas as gpd
 
-@dataclass
+    from hotspot.io.provenance import Provenance
+    from hotspot.scale.stream import StreamedLocations
+    from hotspot.stats.gistar import GiStarResult
+    from hotspot.stats.kde import DensitySurface
+
+
+PARAMETERS = (
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("bandwidth_m", "--bandwidth", "metres"),
+    Parameter("band_m", "--band", "metres"),
+    Parameter("kernel", "--kernel", "choice", KERNELS),
+    Parameter("correction", "--correction", "choice", CORRECTIONS),
+)
+"""What :func:`run_national` takes, checked in one place."""
+
+
+@dataclass(frozen=True)
 class NationalResult:
-    """What :func:`run_national` computed and wrote.
+    """What :func:`run_national` computed; :meth:`write` writes it.
 
     Attributes
     ----------
@@ -25,30 +48,68 @@ class NationalResult:
         Distinct locations with record counts, and the rejected-row ledger.
     grid : Grid
         The grid over the records' extent.
-    kde : hotspot.stats.kde.KernelDensity or None
+    engine : str
+        Where it ran: "local" or "dask".
+    kde : hotspot.stats.kde.DensitySurface or None
         The tiled density surface (None when skipped).
     gistar : hotspot.stats.gistar.GiStarResult or None
         The tiled analytic Gi* (None when skipped).
-    places : GeoDataFrame or None
-        Ranked hot places (:func:`gistar_places`).
-    paths : dict of str to Path
-        Files written: ``"kde"`` (COG), ``"gistar"`` (GeoPackage with ``gistar_cells`` and ``gistar_places``).
+    gistar_layers : dict of str to GeoDataFrame
+        ``gistar_cells`` (every cell with a non-zero bin) and ``gistar_places`` (ranked, named hot places);
+        empty when Gi* was skipped.
     seconds : dict of str to float
         Wall time of each stage.
     """
 
-    locations: object
+    locations: StreamedLocations
     grid: Grid
-    kde: object = None
-    gistar: object = None
-    places: object = None
-    paths: dict = None
-    seconds: dict = None
+    engine: str
+    kde: DensitySurface | None = None
+    gistar: GiStarResult | None = None
+    gistar_layers: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def places(self) -> gpd.GeoDataFrame | None:
+        """Ranked, named hot places (touching cells at the chosen confidence), or None without Gi*."""
+        return self.gistar_layers.get("gistar_places")
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """Into the folder ``path``: ``kde.tif`` (COG) and ``gistar.gpkg`` (layers ``gistar_cells``, ``gistar_places``)."""
+        from hotspot.io.outputs import write_geopackage, write_geotiff
+        from hotspot.io.styles import default_styles
+
+        out_dir = Path(path)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        if self.kde is not None:
+            k = self.kde
+            tags = {"kernel": k.kernel, "bandwidth_m": f"{k.bandwidth_m:.6g}", "units": k.units,
+                    "n_points": str(k.n_points), "n_locations": str(k.n_locations), "tiles": "tiled, halo >= bandwidth"}
+            written.append(write_geotiff(out_dir / "kde.tif", k.surface, self.grid, nodata=-9999.0,
+                                         description=k.description, tags=tags, style="raster_ramp",
+                                         provenance=provenance))
+        if self.gistar_layers:
+            written.append(write_geopackage(out_dir / "gistar.gpkg", self.gistar_layers,
+                                            styles=default_styles(self.gistar_layers), provenance=provenance))
+        return written
+
+    def summary(self, width: int = 100) -> list[str]:
+        """Records and locations read, the grid, Gi*'s lines and hot places, and the time of each stage."""
+        locs = self.locations
+        dropped = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in locs.rejected.items() if n)
+        lines = [f"{locs.n_records:,} records from {len(locs.sources):,} files at {locs.n_locations:,} distinct "
+                 f"locations" + (f"; dropped {dropped}" if dropped else ""),
+                 f"grid {self.grid.nrows:,} x {self.grid.ncols:,} cells of {self.grid.cell_size:g} m; engine {self.engine}"]
+        if self.gistar is not None:
+            lines.extend(self.gistar.summary(width))
+            lines.append(f"{len(self.places):,} hot places (touching cells at the chosen confidence)")
+        lines.append("; ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()))
+        return lines
 
 
 def run_national(
     inputs,
-    out_dir,
     *,
     cell_size_m: float = 100.0,
     bandwidth_m: float = 500.0,
@@ -59,23 +120,20 @@ def run_national(
     kde: bool = True,
     gistar: bool = True,
     crime_types=None,
-    month_from: str | None = None,
-    month_to: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
     tile_cells: int = DEFAULT_TILE_CELLS,
     engine: str = "local",
     scheduler: str | None = None,
     n_workers: int = 2,
-    provenance=None,
     progress=None,
 ) -> NationalResult:
-    """Many police.uk archives to a national KDE surface (COG) and Gi* cells and places (GeoPackage).
+    """Many police.uk archives to a national KDE surface and Gi* cells and places (:meth:`NationalResult.write`).
 
     Parameters
     ----------
     inputs : sequence of path
         police.uk street CSVs, folders or zips (streamed; :func:`hotspot.scale.stream.stream_locations`).
-    out_dir : path
-        Folder for ``kde.tif`` and ``gistar.gpkg`` (created if missing).
     cell_size_m : float, default 100
         Grid cell side, metres.
     bandwidth_m : float, default 500
@@ -92,7 +150,7 @@ def run_national(
         Which analyses to run.
     crime_types : sequence of str, optional
         Keep only these police.uk crime types. Default: all.
-    month_from, month_to : str, optional
+    date_from, date_to : str, optional
         First and last month kept, ``YYYY-MM``. Default: all.
     tile_cells : int, default 1024
         Tile side in cells.
@@ -103,37 +161,34 @@ def run_national(
         Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``. Default None.
     n_workers : int, default 2
         Workers of the local Dask cluster (ignored with ``scheduler``).
-    provenance : hotspot.io.provenance.Provenance, optional
-        Stored in the outputs. Default None.
     progress : callable, optional
         ``progress(stage, done, total)`` per file group and per tile.
     """
     import time
     from contextlib import nullcontext
-    from pathlib import Path
 
-    from hotspot.stats.kde import check_options
-    from hotspot.io.outputs import write_geopackage
     from hotspot.scale.stream import stream_locations
+    from hotspot.stats.kde import check_options
 
     engine = check_engine(engine)
+    check_parameters(PARAMETERS, cell_size_m=cell_size_m, bandwidth_m=bandwidth_m, band_m=band_m, kernel=kernel,
+                     correction=correction)
     check_options(kernel=kernel, bandwidth_m=bandwidth_m)
     if not (kde or gistar):
         raise HotspotInputError("nothing to do: both the KDE and Gi* were switched off")
     if gistar and not (math.isfinite(band_m) and band_m >= cell_size_m):
         raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m)")
-    out_dir = Path(out_dir)
     seconds: dict[str, float] = {}
-    paths: dict = {}
     if engine == "dask":
         from hotspot.scale.distributed import dask_client
 
         context = dask_client(scheduler, n_workers=n_workers)
     else:
         context = nullcontext(None)
+    density = statistic = None
     with context as client:
         t = time.perf_counter()
-        locs = stream_locations(inputs, crime_types=crime_types, month_from=month_from, month_to=month_to,
+        locs = stream_locations(inputs, crime_types=crime_types, month_from=date_from, month_to=date_to,
                                 engine=engine, client=client, files_per_task=1 if engine == "dask" else 4,
                                 progress=progress)
         seconds["ingest"] = time.perf_counter() - t
@@ -144,47 +199,32 @@ def run_national(
 
         grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), cell_size_m,
                                 crs=locs.crs, pad_m=pad, bytes_per_cell=BYTES_PER_CELL["national"])
-        result = NationalResult(locations=locs, grid=grid, paths=paths, seconds=seconds)
         if kde:
             t = time.perf_counter()
-            result.kde = tiled_kernel_density(locs.x, locs.y, grid, weights=locs.weight, bandwidth_m=bandwidth_m,
-                                              kernel=kernel, tile_cells=tile_cells, engine=engine, client=client,
-                                              progress=progress)
+            density = tiled_kernel_density(locs.x, locs.y, grid, weights=locs.weight, bandwidth_m=bandwidth_m,
+                                           kernel=kernel, tile_cells=tile_cells, engine=engine, client=client,
+                                           progress=progress)
             seconds["KDE"] = time.perf_counter() - t
         if gistar:
             t = time.perf_counter()
             counts = grid.count(locs.x, locs.y, locs.weight)
-            result.gistar = tiled_gi_star(counts, band_m, cell_size_m, correction=correction, tile_cells=tile_cells,
-                                          engine=engine, client=client, progress=progress)
+            statistic = tiled_gi_star(counts, band_m, cell_size_m, correction=correction, tile_cells=tile_cells,
+                                      engine=engine, client=client, progress=progress)
             seconds["Gi*"] = time.perf_counter() - t
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if kde:
-        from hotspot.io.outputs import write_geotiff
-
-        t = time.perf_counter()
-        k = result.kde
-        tags = {"kernel": k.kernel, "bandwidth_m": f"{k.bandwidth_m:.6g}", "units": k.units,
-                "n_points": str(k.n_points), "n_locations": str(k.n_locations), "tiles": "tiled, halo >= bandwidth"}
-        paths["kde"] = write_geotiff(out_dir / "kde.tif", k.surface, grid, nodata=-9999.0, description=k.description,
-                                     tags=tags, style="raster_ramp", provenance=provenance)
-        seconds["write COG"] = time.perf_counter() - t
+    layers = {}
     if gistar:
         t = time.perf_counter()
-        layers = gistar_layers(result.gistar, grid, min_bin=min_bin)
+        layers = gistar_layers(statistic, grid, min_bin=min_bin)
         places = layers["gistar_places"]
         if len(places):
             from hotspot.core.naming import name_places
             from hotspot.scale.stream import records_in_cells
 
             # The streamed locations carry no text; a narrow second pass reads the rows in the hot cells to name them.
-            inside = records_in_cells(inputs, grid, np.asarray(result.gistar.bin) >= min_bin, crime_types=crime_types,
-                                      month_from=month_from, month_to=month_to)
+            inside = records_in_cells(inputs, grid, np.asarray(statistic.bin) >= min_bin, crime_types=crime_types,
+                                      month_from=date_from, month_to=date_to)
             places.insert(1, "name", name_places(inside, places.geometry.values) if len(inside) else
                           [f"Place {r}" for r in places["rank"]])
-        result.places = places
-        from hotspot.io.styles import default_styles
-
-        paths["gistar"] = write_geopackage(out_dir / "gistar.gpkg", layers, styles=default_styles(layers),
-                                           provenance=provenance)
-        seconds["write GeoPackage"] = time.perf_counter() - t
-    return result
+        seconds["Gi* places"] = time.perf_counter() - t
+    return NationalResult(locations=locs, grid=grid, engine=engine, kde=density, gistar=statistic,
+                          gistar_layers=layers, seconds=seconds)

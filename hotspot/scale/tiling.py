@@ -105,12 +105,12 @@ def tiled_kernel_density(
 
     Returns
     -------
-    hotspot.stats.kde.KernelDensity
+    hotspot.stats.kde.DensitySurface
         As the untiled function returns. Edge correction and the binned approximation are not
         available tile by tile (edge correction needs each point's kernel share over the whole
         mask); use :func:`hotspot.stats.kde.kernel_density` for those.
     """
-    from hotspot.stats.kde import KernelDensity, aggregate_locations, check_options, default_bandwidth
+    from hotspot.stats.kde import DensitySurface, aggregate_locations, check_options, default_bandwidth
 
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
     x = np.asarray(x, dtype=np.float64).ravel()
@@ -170,7 +170,7 @@ def tiled_kernel_density(
                                     "check the mask/boundaries and the bandwidth")
         factor = 1.0 / mean
         surface *= factor
-    return KernelDensity(
+    return DensitySurface(
         surface=surface, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel, units=units,
         n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
         per_m2_factor=factor, mask=mask,

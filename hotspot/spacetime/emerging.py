@@ -35,11 +35,16 @@ whose final slice is hot; a >= 90 % location whose final slice is not hot is his
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
+
+if TYPE_CHECKING:
+    from hotspot.io.provenance import Provenance
 
 SHARE = 0.9
 """The "ninety percent of the time-step intervals" of the ArcGIS definitions."""
@@ -192,7 +197,21 @@ class EmergingHotSpots:
             "gi_p_adjusted": self.gi.p_adjusted[pick].ravel(), "gi_bin": self.gi.bin[pick].ravel(),
         })
 
-    def summary_lines(self) -> list[str]:
+    def write(self, path: str | Path, *, provenance: Provenance | None = None, bins: bool = False) -> list[Path]:
+        """GeoPackage layer ``trends`` (column ``category``, styled), the CSV beside it and, with ``bins``,
+        every bin (location x slice) as ``<stem>_bins.csv``."""
+        from hotspot.io.outputs import write_csv, write_geopackage
+
+        path = Path(path)
+        frame = self.frame()
+        written = [write_geopackage(path, {"trends": frame}, styles={"trends": "trends"}, provenance=provenance),
+                   write_csv(frame, path.with_suffix(".csv"), provenance=provenance)]
+        if bins:
+            written.append(write_csv(self.bins_table(), path.with_name(f"{path.stem}_bins.csv"), provenance=provenance))
+        return written
+
+    def summary(self, width: int = 100) -> list[str]:
+        """What was analysed, the locations per category, and the notes."""
         cube = self.cube
         unit = "cells" if cube.on_grid else "areas"
         where = f"{self.category.size:,} {unit}"

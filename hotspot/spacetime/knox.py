@@ -27,12 +27,17 @@ minus the closer ones, so the test is exact over all ``n (n - 1) / 2`` pairs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
+
+if TYPE_CHECKING:
+    from hotspot.io.provenance import Provenance
 
 TIME_UNITS = ("days", "months")
 DEFAULT_DISTANCE_BAND_M = 100.0
@@ -106,6 +111,41 @@ class KnoxResult:
         })
         frame["significant"] = (frame["knox_ratio"] >= SIGNIFICANT_RATIO) & (frame["p_value"] <= 0.05)
         return frame
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """The Knox table (:meth:`table`) as the CSV ``path``."""
+        from hotspot.io.outputs import write_csv
+
+        return [write_csv(self.table(), path, provenance=provenance)]
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The Knox ratios by distance and time band (``*``: significant), the near-repeat reach and the notes."""
+        from rich.table import Table
+
+        from hotspot.core.result import render
+
+        reach_m, reach_t = self.reach()
+        table = Table(title=f"Knox ratios: {self.n_records:,} records, {self.permutations} permutations "
+                            f"(*: ratio >= {SIGNIFICANT_RATIO:g} and p <= 0.05)")
+        table.add_column("distance")
+        for label in self.time_labels:
+            table.add_column(label, justify="right")
+        for i, d_label in enumerate(self.distance_labels):
+            cells = []
+            for j in range(len(self.time_labels)):
+                ratio, p = self.ratio[i, j], self.p[i, j]
+                significant = np.isfinite(ratio) and ratio >= SIGNIFICANT_RATIO and p <= 0.05
+                cells.append("-" if not np.isfinite(ratio) else f"{ratio:.2f}" + ("*" if significant else ""))
+            table.add_row(d_label, *cells)
+        lines = render(table, width)
+        if reach_m > 0:
+            lines.append(f"near-repeat reach: up to {reach_m:,.0f} m and {reach_t:g} {self.time_unit} after a crime")
+        elif reach_t > 0:
+            lines.append(f"repeats at the same location for up to {reach_t:g} {self.time_unit}; "
+                         "no significant near repeats at other distances in the first time band")
+        else:
+            lines.append("no significant near-repeat pattern in the first distance and time bands")
+        return [*lines, *self.notes]
 
     def matrix(self, what: str = "knox_ratio") -> pd.DataFrame:
         """A wide table like the Near Repeat Calculator's: distance bands as rows, time bands as columns."""

@@ -7,12 +7,24 @@ areas (``over="areas"``, contiguity weights); see :mod:`hotspot.spacetime.emergi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
+from hotspot.ingest.validate import Parameter
+from hotspot.stats.multiple_testing import CORRECTIONS
 
 OVER = ("grid", "areas")
+
+
+PARAMETERS = (
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("band_m", "--band", "metres"),
+    Parameter("correction", "--correction", "choice", CORRECTIONS),
+)
+"""What :func:`trends_for_study` takes beyond :func:`check_options`, checked in one place."""
 
 
 def check_options(*, slice: str = "month", over: str = "grid", alpha: float = 0.05, time_window: int = 1) -> None:
@@ -115,5 +127,4 @@ def trends_for_study(
         notes.append(f"{cube.n_outside:,} records fall outside the study area's cells or areas and were not counted")
     result = emerging_hot_spots(cube, band_m=band_m, weights=weights, time_window=time_window, alpha=alpha,
                                 correction=correction, progress=progress)
-    result.notes.extend(notes)
-    return result
+    return replace(result, notes=[*result.notes, *notes])

@@ -44,6 +44,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,10 @@ from hotspot.stats.concentration import ConcentrationSummary, concentration
 from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.records import Records
+from hotspot.ingest.validate import Parameter
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 JOINS = ("auto", "code", "spatial")
 """How records are matched to areas: by their ``lsoa_code``, by point in polygon, or code when most match."""
@@ -60,6 +65,9 @@ ESP2013 = (5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 650
 """2013 European Standard Population per 100,000: ages 0-4, 5-9, ..., 85-89, 90+."""
 
 LEVELS = ("area", "ward")
+
+PARAMETERS = (Parameter("join", "--join", "choice", JOINS), Parameter("level", "--level", "choice", LEVELS))
+"""The choices :func:`area_statistics` takes, checked in one place."""
 """Report the given areas, or wards aggregated from them with a lookup."""
 
 CENSUS_AGE_BANDS = ("age_0_15", "age_16_24", "age_25_34", "age_35_49", "age_50_64", "age_65_plus")
@@ -230,7 +238,20 @@ def _numeric(series: pd.Series, label: str, column: str) -> np.ndarray:
 # --- result --------------------------------------------------------------------------------------------
 
 
-@dataclass
+def _area_cell(column: str, value) -> str:
+    """One printed cell of the areas table."""
+    if pd.isna(value):
+        return ""
+    if column == "share":
+        return f"{value:.1%}"
+    if column.startswith("rate"):
+        return f"{value:,.1f}"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return str(value)
+
+
+@dataclass(frozen=True)
 class AreaStatistics:
     """Area statistics (definitions in the module docstring).
 
@@ -270,7 +291,7 @@ class AreaStatistics:
         area), reported on their own line as needs assessments do; not in ``n_records``.
     """
 
-    table: object
+    table: gpd.GeoDataFrame
     by_decile: pd.DataFrame | None
     concentration: ConcentrationSummary
     wards_with_top_quintile: pd.DataFrame | None
@@ -283,6 +304,57 @@ class AreaStatistics:
     level: str = "area"
     month_of_year: pd.DataFrame | None = None
     out_of_area: int = 0
+
+    def summary(self, width: int = 100, rows: int = 10) -> list[str]:
+        """The busiest ``rows`` areas (columns dropped to fit ``width``), concentration, rates, deciles, wards, notes."""
+        from rich import box
+        from rich.table import Table
+
+        from hotspot.core.result import fit_columns, render
+
+        t = self.table.sort_values(["rank", "area_code"]).head(rows)
+        unit = "wards" if self.level == "ward" else "areas"
+        title = f"Busiest {len(t)} of {len(self.table):,} {unit} ({self.n_matched:,} records joined by {self.join})"
+        columns = {"rank": "rank", "area_name": "area", "count": "records", "share": "share", "quintile": "quintile"}
+        if "rate_per_1000" in t:
+            columns.update({"rate_per_1000": "per 1,000 (95% CI)", "flag": "vs all"})
+        columns.update({k: v for k, v in (("imd_decile", "IMD decile"), ("ward_name", "ward")) if k in t})
+        cells_by_row = []
+        for _, row in t.iterrows():
+            cells = {c: _area_cell(c, row[c]) for c in columns}
+            if "rate_per_1000" in columns and not pd.isna(row["rate_per_1000"]):
+                nd = 0 if row["rate_per_1000"] >= 100 else 1
+                cells["rate_per_1000"] = (f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-"
+                                          f"{row['rate_high']:,.{nd}f})")
+            cells_by_row.append(cells)
+
+        def build(shown):
+            table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+            for c in shown:
+                table.add_column(columns[c], justify="left" if c in ("area_name", "flag", "ward_name") else "right",
+                                 no_wrap=True, overflow="ellipsis")
+            for cells in cells_by_row:
+                table.add_row(*[cells[c] for c in shown])
+            return table
+
+        # One line per area at any width: the ward, IMD decile and quintile go first when the terminal is narrow.
+        lines = render(build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), width)),
+                       width)
+        lines.append(self.concentration.describe())
+        o = self.overall
+        if o["rate_per_1000"] == o["rate_per_1000"]:
+            lines.append(f"whole-area rate {o['rate_per_1000']:,.1f} per 1,000 (95 % CI {o['rate_low']:,.1f}-"
+                         f"{o['rate_high']:,.1f}); areas significantly higher: {(self.table['flag'] == 'higher').sum():,}, "
+                         f"lower: {(self.table['flag'] == 'lower').sum():,}")
+        if self.by_decile is not None and "rate_per_1000" in self.by_decile:
+            d = self.by_decile
+            rates = ", ".join(f"{int(k)}: {r:,.1f}" for k, r in zip(d["imd_decile"], d["rate_per_1000"]) if r == r)
+            lines.append(f"rate per 1,000 by IMD decile (1 = most deprived): {rates}")
+        if self.wards_with_top_quintile is not None and len(self.wards_with_top_quintile):
+            w = self.wards_with_top_quintile.head(5)
+            text = "; ".join(f"{n} ({k})" for n, k in zip(w["ward_name"], w["top_quintile_areas"]))
+            lines.append(f"{len(self.wards_with_top_quintile):,} wards hold top-quintile areas; most: {text}")
+        return [*lines, *self.notes]
 
     def lorenz_table(self) -> pd.DataFrame:
         """The Lorenz curve as a table: ``share_of_areas, share_of_records``."""

@@ -6,12 +6,22 @@ The estimator itself is :func:`hotspot.stats.kde.kernel_density`; the radius rul
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.stats.kde import KernelDensity, _choose_bandwidth, check_options, kernel_density
-from hotspot.stats.radius import RULES, choose_radius
+from hotspot.stats.kde import DensitySurface, _choose_bandwidth, check_options, kernel_density
+from hotspot.ingest.validate import BANDWIDTH_RULES, Parameter, check_parameters
+from hotspot.stats.radius import choose_radius
+
+PARAMETERS = (
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("bandwidth_m", "--bandwidth", "metres"),
+    Parameter("bandwidth_rule", "--bandwidth-rule", "choice", BANDWIDTH_RULES),
+)
+"""The parameters :func:`density_for_study` takes beyond :func:`hotspot.stats.kde.check_options`, checked in one place."""
 
 
 def density_for_study(
@@ -25,7 +35,7 @@ def density_for_study(
     edge_correction: bool = False,
     binned: bool = False,
     progress=None,
-) -> KernelDensity:
+) -> DensitySurface:
     """Kernel density of a :class:`hotspot.ingest.study.Study`'s records on its study grid (:meth:`Study.grid`).
 
     Cells outside the study area are NaN. Parameters as in :func:`kernel_density`; ``cell_size_m``
@@ -36,9 +46,7 @@ def density_for_study(
     (the spatial Silverman rule ArcGIS uses, :func:`default_bandwidth`).
     """
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
-    if bandwidth_rule not in ("holdout", "silverman"):
-        raise HotspotInputError(f"--bandwidth-rule must be holdout or silverman, got {bandwidth_rule!r}")
-    assert bandwidth_rule in RULES
+    check_parameters(PARAMETERS, cell_size_m=cell_size_m, bandwidth_rule=bandwidth_rule)
     records = study.records
     frame = records.frame
     x = frame["x"].to_numpy(np.float64)
@@ -64,5 +72,4 @@ def density_for_study(
     weights = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
     result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, weights=weights, units=units, mask=mask,
                             edge_correction=edge_correction, binned=binned, progress=progress)
-    result.bandwidth_rule = rule
-    return result
+    return replace(result, bandwidth_rule=rule)

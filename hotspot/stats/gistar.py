@@ -27,14 +27,23 @@ bin 0; zero variance (e.g. all counts zero) gives z = 0, p = 1 everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
-from hotspot.stats.multiple_testing import adjust_pvalues, bin_counts, check_correction, confidence_bins
+from hotspot.stats.multiple_testing import CORRECTIONS, adjust_pvalues, bin_counts, check_correction, confidence_bins
 from hotspot.core.progress import resolve
+from hotspot.ingest.validate import BAND_RULES, Parameter
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from hotspot.core.grid import Grid
+    from hotspot.io.provenance import Provenance
 
 NULL_METHODS = ("auto", "exact", "permutation")
 """``null`` choices: exact per-class null where possible (auto), force it (exact), or per-cell permutations."""
@@ -53,7 +62,7 @@ EXACT_RESOLUTION = 1e-12
 """Absolute floating-point accuracy of exact conditional-randomisation p-values."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class GiStarResult:
     """Gi* results as plain attributes (arrays 2-D ``(nrows, ncols)`` on grids, 1-D on areas).
 
@@ -125,6 +134,95 @@ class GiStarResult:
         """Cells/areas per bin -3..3 (cells outside the mask not counted)."""
         bins = self.bin if self.mask is None else self.bin[self.mask]
         return bin_counts(bins)
+
+    def summary(self, width: int = 100) -> list[str]:
+        """What was analysed, the band and its rule, hot/cold per level, which p; then the notes."""
+        from hotspot.stats.multiple_testing import BIN_LABELS
+
+        unit = "cells" if self.mask is not None else "areas"
+        lines = [f"Gi* over {self.n:,} {unit} ({self.weights_kind} weights)"]
+        if self.band_m is not None:
+            lines.append(f"distance band {self.band_m:,.0f} m ({self.band_rule or 'given'})")
+        names = {"fdr": "Benjamini-Hochberg FDR", "bonferroni": "Bonferroni", "none": "no correction"}
+        lines.append(f"bins from {self.p_used} after {names[self.correction]}; p_sim: {self.null_method}")
+        counts = self.bin_counts
+        for b in (3, 2, 1, -1, -2, -3):
+            lines.append(f"  {counts[b]:>8,}  {BIN_LABELS[b]}")
+        lines.append(f"  {counts[0]:>8,}  {BIN_LABELS[0]}")
+        lines.extend(self.notes)
+        return lines
+
+
+@dataclass(frozen=True)
+class GiStarMap:
+    """What ``hotspot gistar`` makes: Gi* as a table of features, with the grid's rasters and hot clusters.
+
+    Attributes
+    ----------
+    frame : geopandas.GeoDataFrame
+        One row per cell, area or street segment (``count, gi_z, gi_p, gi_p_sim, gi_p_adjusted, gi_bin, ...``).
+    statistic : GiStarResult
+        The statistic's arrays and how it was made.
+    grid : Grid or None
+        The grid (grids only): the whole surface is then also written as rasters.
+    places : geopandas.GeoDataFrame or None
+        Touching hot cells as ranked, named clusters (grids only; :func:`hotspot.places.clusters.named_gistar_places`).
+    study_area : str or None
+        The study area in words; None for counts given per area.
+    study_area_km2 : float or None
+        Its area, km².
+    unit : str
+        What a row is, in words: "cells", "areas" or "street segments".
+    all_cells : bool
+        Whether ``frame`` holds every study-area cell, not only those with records or a hot/cold bin.
+    """
+
+    frame: gpd.GeoDataFrame
+    statistic: GiStarResult
+    grid: Grid | None = None
+    places: gpd.GeoDataFrame | None = None
+    study_area: str | None = None
+    study_area_km2: float | None = None
+    unit: str = ""
+    all_cells: bool = False
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None, progress=None) -> list[Path]:
+        """GeoPackage layer ``gistar`` (and ``gistar_places``), the CSV beside it, and on grids the rasters
+        ``<stem>_z.tif``, ``<stem>_p.tif`` and ``<stem>_bin.tif`` with QGIS styles."""
+        from hotspot.io.outputs import write_csv, write_geopackage
+
+        path = Path(path)
+        layers = {"gistar": self.frame}
+        if self.places is not None:
+            layers["gistar_places"] = self.places
+        styles = {"gistar": "gistar", "gistar_places": "ranked"}
+        written = [write_geopackage(path, layers, styles={k: v for k, v in styles.items() if k in layers},
+                                    provenance=provenance, progress=progress),
+                   write_csv(self.frame, path.with_suffix(".csv"), provenance=provenance)]
+        if self.grid is not None:
+            from hotspot.io.surfaces import write_gistar_surfaces
+
+            written.extend(write_gistar_surfaces(path.with_suffix(""), self.statistic, self.grid,
+                                                 provenance=provenance).values())
+        return written
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The study area, the hot area on grids, the statistic's lines and what the layers hold."""
+        lines = [] if self.study_area is None else [self.study_area]
+        if self.grid is not None:
+            cell_size = self.grid.cell_size
+            hot_km2 = float((self.statistic.bin >= 1).sum()) * cell_size * cell_size / 1e6
+            lines.append(f"hot cells (90 % or more) cover {hot_km2:,.2f} km2 ({hot_km2 / self.study_area_km2:.2%} of the "
+                         "study area)")
+        statistic = self.statistic.summary(width)
+        if self.unit and self.unit not in ("cells", "areas"):
+            statistic = [line.replace("areas", self.unit, 1) if line.startswith("Gi* over") or "no neighbours" in line
+                         else line for line in statistic]
+        lines.extend(statistic)
+        if self.grid is not None:
+            rows = "every study-area cell" if self.all_cells else f"{len(self.frame):,} cells with records or a hot/cold bin"
+            lines.append(f"layer gistar: {rows}; layer gistar_places: {0 if self.places is None else len(self.places):,} named hot clusters")
+        return lines
 
 
 # --- the statistic on flat arrays ------------------------------------------------------------------
@@ -493,6 +591,16 @@ CELL_CHOICES = ("needed", "all")
 GRID_WEIGHTS = ("band",)
 AREA_KINDS = ("queen", "rook", "knn", "centroid-band")
 WEIGHT_CHOICES = GRID_WEIGHTS + AREA_KINDS
+
+PARAMETERS = (
+    Parameter("cell_size_m", "--cell-size", "metres"),
+    Parameter("band_m", "--band", "metres"),
+    Parameter("band_rule", "--band-rule", "choice", BAND_RULES),
+    Parameter("weights", "--weights", "choice", WEIGHT_CHOICES),
+    Parameter("k", "--k", "count"),
+    Parameter("correction", "--correction", "choice", CORRECTIONS),
+)
+"""Gi*'s parameters with the option each is typed as, checked in one place (:func:`hotspot.ingest.validate.check_parameters`)."""
 """``weights`` for :func:`gi_star_points`: "band" = grid stencil; the rest = areas from ``boundaries``."""
 
 _JOIN_TOLERANCE_M = DEFAULT_TOLERANCE_M
@@ -657,7 +765,8 @@ def gi_star_points(
                                             permutations=permutations, seed=seed, correction=correction,
                                             progress=progress)
         if unmatched:
-            result.notes.append(f"{unmatched:,} records lie in no area (no matching LSOA code and more than 20 m outside all) and were not counted")
+            note = f"{unmatched:,} records lie in no area (no matching LSOA code and more than 20 m outside all) and were not counted"
+            result = replace(result, notes=[*result.notes, note])
             frame.attrs["gistar"]["notes"] = list(result.notes)
         return frame, result
 
@@ -688,12 +797,13 @@ def gi_star_points(
     outside = int(len(records) - grid.count(xy[:, 0], xy[:, 1])[mask].sum())
     result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
                           correction=correction, progress=progress, band_rule=band_rule)
-    if band_rule != "given" and band_m is None:
-        result.band_rule = f"{band_rule}: {result.band_rule}"
+    notes = list(result.notes)
     if outside > 0:
-        result.notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
+        notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     if harm is not None:
-        result.notes.append("cell values are total harm (each record's weight), not counts")
+        notes.append("cell values are total harm (each record's weight), not counts")
+    result = replace(result, notes=notes, band_rule=f"{band_rule}: {result.band_rule}" if band_rule != "given"
+                     and band_m is None else result.band_rule)
     frame = grid.to_geodataframe(_result_columns(result), where=cells_needed(result) if cells == "needed" else mask)
     return _describe_columns(frame, result), result
 
@@ -739,21 +849,3 @@ def area_values_from_table(path, areas, *, code_column: str = "area_code", value
         raise HotspotInputError(f"{path}: {len(unknown)} area code(s) not in the boundaries, e.g. {', '.join(unknown[:3])}; "
                                 "check the boundary file matches the table")
     return np.array([float(lookup.get(c, 0.0)) for c in codes])
-
-
-def summary_lines(result: GiStarResult) -> list[str]:
-    """Short report lines for the CLI: what was analysed, the band and its rule, hot/cold per level, which p."""
-    from hotspot.stats.multiple_testing import BIN_LABELS
-
-    unit = "cells" if result.mask is not None else "areas"
-    lines = [f"Gi* over {result.n:,} {unit} ({result.weights_kind} weights)"]
-    if result.band_m is not None:
-        lines.append(f"distance band {result.band_m:,.0f} m ({result.band_rule or 'given'})")
-    names = {"fdr": "Benjamini-Hochberg FDR", "bonferroni": "Bonferroni", "none": "no correction"}
-    lines.append(f"bins from {result.p_used} after {names[result.correction]}; p_sim: {result.null_method}")
-    counts = result.bin_counts
-    for b in (3, 2, 1, -1, -2, -3):
-        lines.append(f"  {counts[b]:>8,}  {BIN_LABELS[b]}")
-    lines.append(f"  {counts[0]:>8,}  {BIN_LABELS[0]}")
-    lines.extend(result.notes)
-    return lines

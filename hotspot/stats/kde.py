@@ -58,12 +58,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
+
+if TYPE_CHECKING:
+    from hotspot.io.provenance import Provenance
 
 KERNELS = ("quartic", "epanechnikov", "triangular", "uniform", "gaussian")
 """Kernel names accepted by :func:`kernel_density`."""
@@ -87,12 +91,15 @@ _SERIAL_POINTS = 1_000_000
 _BLOCK_WORK = 2e8
 """Kernel evaluations per progress report on big jobs (at most 20 reports)."""
 
+UNIT_LABELS = {"per-km2": "records per km²", "per-cell": "records per cell", "relative": "x the grid mean"}
+"""How a value of each of :data:`UNITS` reads after a number (``peak 12.5 records per km²``)."""
+
 _UNIT_WORDS = {"per-km2": "per km2", "per-cell": "expected count per cell", "relative": "relative to the grid mean"}
 
 
-@dataclass
-class KernelDensity:
-    """A kernel density surface and how it was made.
+@dataclass(frozen=True)
+class DensitySurface:
+    """A kernel density surface and how it was made (what :func:`kernel_density` returns).
 
     Attributes
     ----------
@@ -174,6 +181,22 @@ class KernelDensity:
         }
         return write_geotiff(path, self.surface, self.grid, nodata=-9999.0, description=self.description, tags=tags,
                              style=style, provenance=provenance)
+
+    def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
+        """Every format of the surface: the GeoTIFF (:meth:`to_geotiff`) with its QGIS style."""
+        return [self.to_geotiff(path, provenance=provenance)]
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The bandwidth and its rule, the grid, and the surface's peak and mass on the mapped cells."""
+        with np.errstate(invalid="ignore"):
+            peak = float(np.nanmax(self.surface)) if np.isfinite(self.surface).any() else float("nan")
+        return [
+            f"bandwidth {self.bandwidth_m:,.0f} m ({self.bandwidth_rule})",
+            f"grid {self.grid.nrows:,} rows x {self.grid.ncols:,} columns of {self.grid.cell_size:g} m cells; "
+            f"{self.n_points:,} crimes at {self.n_locations:,} distinct locations",
+            f"{self.description}; peak {peak:,.4g} {UNIT_LABELS[self.units]}; "
+            f"{self.mass_on_grid:.1%} of the kernel mass lies on the mapped cells",
+        ]
 
 
 def aggregate_locations(x, y, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -264,7 +287,7 @@ def kernel_density(
     edge_correction: bool = False,
     binned: bool = False,
     progress=None,
-) -> KernelDensity:
+) -> DensitySurface:
     """Kernel density of (weighted) points at every cell centre of ``grid``.
 
     Parameters
@@ -302,7 +325,7 @@ def kernel_density(
 
     Returns
     -------
-    KernelDensity
+    DensitySurface
     """
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
     x, y, w = _validated_points(x, y, weights)
@@ -351,7 +374,7 @@ def kernel_density(
             raise HotspotInputError("the density is zero on every reported cell, so a relative surface is undefined; "
                                     "check the mask/boundaries and the bandwidth")
         factor = 1.0 / mean
-    return KernelDensity(
+    return DensitySurface(
         surface=density * factor, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel,
         units=units, n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
         edge_correction=edge_correction, binned=binned, per_m2_factor=factor, mask=mask,

@@ -35,7 +35,8 @@ def test_national_command_writes_cog_and_gistar_layers(tmp_path):
                           "--tile-cells", "16", "--bandwidth", "400", "--band", "200"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "800 records from 2 files" in run.stderr and "2 no location" in run.stderr
+    summary = " ".join(run.stdout.split())  # the summary is the answer (stdout); diagnostics go to stderr
+    assert "800 records from 2 files" in summary and "2 no location" in summary
     locs = stream_locations([tmp_path])
     grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), 100.0, pad_m=400.0)
     want = tiled_kernel_density(locs.x, locs.y, grid, weights=locs.weight, bandwidth_m=400.0).surface
@@ -72,6 +73,6 @@ def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_pat
                           "--engine", "dask", "--workers", "2", "--tile-cells", "256", "--bandwidth", "400",
                           "--band", "200"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "800 records from 2 files" in run.stderr, run.stderr
-    assert "outside the study area" not in run.stderr
+    assert "800 records from 2 files" in " ".join(run.stdout.split()), run.stdout
+    assert "outside the study area" not in run.stderr + run.stdout
     assert "Traceback" not in run.stderr and "AssertionError" not in run.stderr, run.stderr

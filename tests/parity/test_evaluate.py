@@ -150,7 +150,7 @@ def test_backtest_folds_windows_and_a_perfect_repeat():
     pts = [(50, 950)] * 5 + [(150, 950)] * 3 + [(550, 450)] * 2 + [(950, 50)]
     records = _records({m: pts for m in _months(6)})
     prev = {"previous_period": PreviousPeriod(1)}
-    res = backtest(records, GRID, prev, area_share=0.05, train_months=2, n_folds=3)
+    res = backtest(records, GRID, prev, area_share=0.05, train_months=2, folds=3)
     assert res.folds[["train_from", "train_to", "test_from", "test_to"]].values.tolist() == [
         ["2022-02", "2022-03", "2022-04", "2022-04"],
         ["2022-03", "2022-04", "2022-05", "2022-05"],
@@ -159,7 +159,7 @@ def test_backtest_folds_windows_and_a_perfect_repeat():
     assert res.folds["pai"].tolist() == pytest.approx([20.0] * 3)
     assert res.folds["rri"].tolist() == pytest.approx([1.0] * 3)
     assert res.folds["n_test"].tolist() == [11] * 3
-    assert res.summary.loc[0, "pai"] == pytest.approx(20.0)
+    assert res.means.loc[0, "pai"] == pytest.approx(20.0)
     # All earlier months, two-month test windows stepping by two, ending at the last month.
     res = backtest(records, GRID, prev, area_share=0.05, test_months=2)
     assert res.folds[["train_from", "train_to", "test_from", "test_to"]].values.tolist() == [
@@ -183,7 +183,7 @@ def test_backtest_never_shows_the_test_months_to_a_forecaster():
         seen.append(sorted(train.frame["month"].unique()))
         return np.ones(grid.shape)
 
-    res = backtest(records, GRID, {"spy": spy}, n_folds=3)
+    res = backtest(records, GRID, {"spy": spy}, folds=3)
     for months, test_from in zip(seen, res.folds["test_from"]):
         assert max(months) < test_from
 
@@ -283,7 +283,7 @@ def test_rtm_layer_is_fitted_per_fold_on_training_months_only(monkeypatch):
     records = _records({m: [tuple(p) for p in rng.uniform(0, 900, size=(20, 2))] + [(950, 50)] * 3 for m in _months(8)})
     methods = default_forecasters(area_share=0.05, features={"f": object()})
     assert {"rtm", "combined_rtm"} <= set(methods)
-    res = backtest(records, GRID, methods, area_share=0.05, n_folds=2)
+    res = backtest(records, GRID, methods, area_share=0.05, folds=2)
     # One fit per fold (combined_rtm reuses the rtm fit), each on months before the test month.
     assert calls == ["2022-06", "2022-07"]
     assert res.folds.loc[res.folds["method"] == "rtm", "n_test"].tolist() == [23, 23]

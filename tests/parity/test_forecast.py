@@ -343,8 +343,8 @@ def test_shared_layers_in_a_backtest_give_the_same_scores_as_fold_by_fold_fits()
     shared = CombinedForecaster(area_share=0.05)
     alone = CombinedForecaster(area_share=0.05)
     alone.prepare = None  # no shared layers: every fold builds its own from its training records
-    res_shared = backtest(records, GRID, {"c": shared}, area_share=0.05, n_folds=5)
-    res_alone = backtest(records, GRID, {"c": alone}, area_share=0.05, n_folds=5)
+    res_shared = backtest(records, GRID, {"c": shared}, area_share=0.05, folds=5)
+    res_alone = backtest(records, GRID, {"c": alone}, area_share=0.05, folds=5)
     assert [f.weights for f in shared.fits] == [f.weights for f in alone.fits]
     np.testing.assert_allclose(res_shared.folds["pai"], res_alone.folds["pai"])
 
@@ -437,6 +437,6 @@ def test_near_repeat_forecaster_runs_in_the_backtest_on_dated_records(demo_study
     methods = default_forecasters(mask=mask, has_times=True)
     assert "near_repeat" in methods and "near_repeat" not in default_forecasters(mask=mask, has_times=False)
     chosen = {k: methods[k] for k in ("near_repeat", "previous_period")}
-    result = backtest(study.records, grid, chosen, n_folds=3, mask=mask)
-    pai = result.summary.set_index("method")["pai"]
+    result = backtest(study.records, grid, chosen, folds=3, mask=mask)
+    pai = result.means.set_index("method")["pai"]
     assert pai["near_repeat"] > 1.0 and pai["near_repeat"] > pai["previous_period"], pai

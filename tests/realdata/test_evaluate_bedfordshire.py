@@ -25,14 +25,14 @@ def test_backtest_on_bedfordshire(bedfordshire):
     records, grid, mask = bedfordshire
     methods = default_forecasters(area_share=0.01, mask=mask)
     assert {"previous_period", "counts_all", "kde_400m", "combined"} <= set(methods)
-    result = backtest(records, grid, methods, area_share=0.01, train_months=12, test_months=1, n_folds=3, mask=mask)
+    result = backtest(records, grid, methods, area_share=0.01, train_months=12, test_months=1, folds=3, mask=mask)
     folds = result.folds
     assert len(folds) == 3 * len(methods)
     assert folds["test_from"].unique().tolist() == ["2023-02", "2023-03", "2023-04"]
     assert np.allclose(folds["area_selected"], 0.01)
     assert (folds["n_test"] > 4000).all()
-    summary = result.summary.set_index("method")
-    print("\n" + result.summary.to_string())
+    summary = result.means.set_index("method")
+    print("\n" + result.means.to_string())
     # Snap-point counts are a strong baseline (PAI ~ 56 here); combined must beat it and the smooth KDE.
     assert summary.loc["previous_period", "pai"] > 40
     assert summary.loc["combined", "pai"] > summary.loc["previous_period", "pai"]

@@ -47,9 +47,9 @@ def test_combined_beats_d_p_and_prior_counts_after_the_map_change(bedfordshire):
     records, grid, mask = bedfordshire
     methods = default_forecasters(area_share=0.01, mask=mask)
     methods = {m: methods[m] for m in ("counts_all", "D_decay6m_neighbours", "P_since_map_change", "combined")}
-    result = backtest(records, grid, methods, area_share=0.01, mask=mask, n_folds=8)
-    pai = result.summary.set_index("method")["pai"]
-    print("\n" + result.summary.to_string())
+    result = backtest(records, grid, methods, area_share=0.01, mask=mask, folds=8)
+    pai = result.means.set_index("method")["pai"]
+    print("\n" + result.means.to_string())
     # Measured over these 8 folds (2022-09..2023-04): combined 63.7, P 62.8, D 59.0, prior counts 54.3.
     assert pai["combined"] > max(pai["D_decay6m_neighbours"], pai["P_since_map_change"])
     assert pai["combined"] >= 1.05 * pai["counts_all"]

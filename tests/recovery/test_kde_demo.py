@@ -31,7 +31,7 @@ def test_all_crime_peak_is_in_the_nte_quarter(study):
     assert result.n_points == len(study.records)
     # The first hotspot polygon holds the NTE centre and the most crimes.
     frame = study.records.frame
-    hotspots = surface_hotspots(result, top_share=0.02, x=frame["x"], y=frame["y"])
+    hotspots = surface_hotspots(result, area_share=0.02, x=frame["x"], y=frame["y"])
     import shapely
 
     assert hotspots.geometry.iloc[0].contains(shapely.Point(truth["x"], truth["y"]))

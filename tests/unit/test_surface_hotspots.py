@@ -7,14 +7,14 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.stats.kde import KernelDensity, kernel_density
+from hotspot.stats.kde import DensitySurface, kernel_density
 from hotspot.places.surface import surface_hotspots
 
 
 def _density(surface, cell=10.0, units="per-cell"):
     surface = np.asarray(surface, dtype=np.float64)
     grid = Grid(xmin=0.0, ymax=surface.shape[0] * cell, cell_size=cell, ncols=surface.shape[1], nrows=surface.shape[0])
-    return KernelDensity(surface=surface, grid=grid, bandwidth_m=50.0, bandwidth_rule="given", kernel="quartic",
+    return DensitySurface(surface=surface, grid=grid, bandwidth_m=50.0, bandwidth_rule="given", kernel="quartic",
                          units=units, n_points=0, n_locations=0, total_weight=float(np.nansum(surface)),
                          mass_on_grid=1.0, per_m2_factor=grid.cell_area_m2)
 
@@ -44,7 +44,7 @@ def test_hand_built_surface():
 def test_top_share_selects_that_share_of_cells():
     rng = np.random.default_rng(0)
     s = rng.uniform(0, 1, (20, 20))
-    out = surface_hotspots(_density(s), top_share=0.1)
+    out = surface_hotspots(_density(s), area_share=0.1)
     assert out.area_m2.sum() == pytest.approx(40 * 100.0)
     assert out.peak_value.max() == s.max()
 
@@ -72,7 +72,7 @@ def test_peaks_of_clusters_become_separate_polygons():
     pts = np.vstack([a, b, noise])
     grid = Grid.from_bounds(0, 0, 4000, 3000, 25.0)
     d = kernel_density(pts[:, 0], pts[:, 1], grid, bandwidth_m=300.0)
-    out = surface_hotspots(d, top_share=0.03, x=pts[:, 0], y=pts[:, 1])
+    out = surface_hotspots(d, area_share=0.03, x=pts[:, 0], y=pts[:, 1])
     assert len(out) >= 2
     import shapely
 
@@ -84,5 +84,5 @@ def test_peaks_of_clusters_become_separate_polygons():
 
 def test_bad_share_is_input_error():
     with pytest.raises(HotspotInputError, match="--hotspot-share"):
-        surface_hotspots(_density(np.ones((3, 3))), top_share=5)
-    assert len(surface_hotspots(_density(np.zeros((3, 3))), top_share=0.5)) == 0
+        surface_hotspots(_density(np.ones((3, 3))), area_share=5)
+    assert len(surface_hotspots(_density(np.zeros((3, 3))), area_share=0.5)) == 0
