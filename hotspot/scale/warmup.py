@@ -46,6 +46,14 @@ def _kde() -> None:
             kernel_density(x, y, grid, bandwidth_m=bandwidth, units=units)
         kernel_density(x, y, grid, bandwidth_m=bandwidth, weights=np.full(n, 2.0), edge_correction=True,
                        mask=np.ones(grid.shape, dtype=bool))
+        kernel_density(x, y, grid, bandwidth_m=bandwidth, binned=True)
+
+
+def _forecasts() -> None:
+    from hotspot.stats.kde import kernel_stencil
+
+    kernel_stencil(400.0, 100.0, "quartic")  # the binned KDE forecasts' stencil
+    kernel_stencil(2000.0, 100.0, "quartic")
 
 
 def _places() -> None:
@@ -59,11 +67,13 @@ def _places() -> None:
 
 
 def _near_repeat() -> None:
+    """What the near-repeat forecast runs for dated records: a Knox test and the near-repeat surface."""
     import pandas as pd
 
     from hotspot.core.grid import Grid
     from hotspot.core.records import RECORD_COLUMNS, Records
-    from hotspot.forecast.baselines import NearRepeat
+    from hotspot.spacetime.interaction import near_repeat_surface
+    from hotspot.spacetime.knox import knox_test, record_times
 
     rng = np.random.default_rng(3)
     n = 400
@@ -77,13 +87,17 @@ def _near_repeat() -> None:
     frame["source_row"] = np.arange(1, n + 1)
     records = Records(frame=frame, crs="EPSG:27700", rejected=pd.DataFrame(columns=["reason", "source", "source_row"]),
                       has_times=True, sources=["warm-up"])
-    NearRepeat(permutations=19)(records, Grid.from_bounds(0.0, 0.0, 2000.0, 2000.0, 100.0, "EPSG:27700"))
+    times, unit = record_times(records.frame, "days")
+    knox = knox_test(records.xy, times, time_unit=unit, permutations=19, seed=0)
+    grid = Grid.from_bounds(0.0, 0.0, 2000.0, 2000.0, 100.0, "EPSG:27700")
+    near_repeat_surface(records, grid, "2024-05-01", knox)
 
 
 STEPS: dict[str, Callable[[], None]] = {
     "Gi* (stencil sums, exact null, permutations)": _gistar,
     "kernel density": _kde,
     "ranked places": _places,
+    "forecasts (binned KDE)": _forecasts,
     "near repeats (Knox test, for dated records)": _near_repeat,
 }
 """What :func:`compile_kernels` compiles, in order."""
