@@ -24,10 +24,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
-from hotspot.forecast.months import month_index, record_weights
 from hotspot.core.grid import Grid
 from hotspot.core.records import Records
+from hotspot.forecast.months import month_index, record_weights
+from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
 
 
 def counts(records: Records, grid: Grid, weights: np.ndarray | None = None) -> np.ndarray:
@@ -142,7 +142,6 @@ def binned_quartic_kde(counts_grid: np.ndarray, cell_size_m: float, bandwidth_m:
     points at cell centres). FFT convolution: a few milliseconds for a county grid.
     """
     from hotspot.core.convolve import fftconvolve_same  # scipy.signal's fftconvolve, without its 0.5 s import
-
     from hotspot.stats.kde import kernel_stencil
 
     kernel = kernel_stencil(bandwidth_m, cell_size_m, "quartic") * cell_size_m**2

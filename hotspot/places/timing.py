@@ -9,7 +9,6 @@ import pandas as pd
 
 from hotspot.core.records import WEEKDAYS
 
-
 PEAK_RELATIVE = 0.5
 
 

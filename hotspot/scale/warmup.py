@@ -14,7 +14,7 @@ pick them stay. ``tests`` check that after :func:`compile_kernels` the commands 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
