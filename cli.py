@@ -1032,6 +1032,8 @@ def report(
 @app.command("cache")
 def cache_command(
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cached table.")] = False,
+    compile_kernels: Annotated[bool, typer.Option("--compile", help="Compile the Numba kernels now (once after "
+                                                  "installing or upgrading), so the first analysis starts warm.")] = False,
 ):
     """The parsed-input cache: CSVs already read are kept as Arrow tables so the next command skips parsing.
 
@@ -1041,6 +1043,13 @@ def cache_command(
 
     folder, n, size = cache_usage()
     console = _console()
+    if compile_kernels:
+        from hotspot.scale.warmup import compile_kernels as compile_all
+
+        with _RichProgress(False) as progress:
+            steps = compile_all(progress=progress)
+        console.print(f"compiled the kernels for {len(steps)} analyses into Numba's cache: {'; '.join(steps)}")
+        return
     if clear:
         removed, freed = clear_cache()
         console.print(f"removed {removed:,} cached tables ({freed / 1e6:,.1f} MB) from {folder}")

@@ -24,10 +24,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
-from hotspot.forecast.months import month_index, record_weights
 from hotspot.core.grid import Grid
 from hotspot.core.records import Records
+from hotspot.forecast.months import month_index, record_weights
+from hotspot.stats.accuracy import BudgetScorer, forecast_metrics
 
 
 def counts(records: Records, grid: Grid, weights: np.ndarray | None = None) -> np.ndarray:
@@ -141,12 +141,11 @@ def binned_quartic_kde(counts_grid: np.ndarray, cell_size_m: float, bandwidth_m:
     area, so each cell holds the expected count (``units="per-cell"`` of :mod:`hotspot.stats.kde` for
     points at cell centres). FFT convolution: a few milliseconds for a county grid.
     """
-    from scipy import signal
-
+    from hotspot.core.convolve import fftconvolve_same  # scipy.signal's fftconvolve, without its 0.5 s import
     from hotspot.stats.kde import kernel_stencil
 
     kernel = kernel_stencil(bandwidth_m, cell_size_m, "quartic") * cell_size_m**2
-    return np.clip(signal.fftconvolve(counts_grid, kernel, mode="same"), 0.0, None)
+    return np.clip(fftconvolve_same(counts_grid, kernel), 0.0, None)
 
 
 class KDECrossValidated:
@@ -219,14 +218,14 @@ class ProspectiveHotspot:
         return np.where(d * cell_size_m <= self.bandwidth_m, 1.0 / (1.0 + np.round(d)), 0.0)
 
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
-        from scipy import signal
+        from hotspot.core.convolve import fftconvolve_same
 
         if len(train) == 0:
             return np.zeros(grid.shape)
         ages = _ages(train)
         recent = np.where(ages < self.window_months, 1.0 / (1.0 + ages), 0.0)
         binned = counts(train, grid, recent)
-        return np.clip(signal.fftconvolve(binned, self.kernel(grid.cell_size), mode="same"), 0.0, None)
+        return np.clip(fftconvolve_same(binned, self.kernel(grid.cell_size)), 0.0, None)
 
 
 class SelfExciting:

@@ -1,0 +1,124 @@
+"""Compile the Numba kernels ahead of the first analysis, so no command pays for compiling.
+
+Numba compiles each kernel the first time it is called and keeps the machine code in its cache
+(``__pycache__`` beside the kernels, or ``$NUMBA_CACHE_DIR``); later processes load it in
+milliseconds. The first ``hotspot gistar`` or ``hotspot evaluate`` after an install or upgrade
+therefore spends several seconds compiling. :func:`compile_kernels` runs every kernel the
+commands use once, on a few cells of synthetic data, through the same library calls the
+commands make (so the compiled signatures are the ones the commands need): run it once after
+installing (``hotspot cache --compile``) and the first real run starts warm.
+
+The library calls, not the kernels, are exercised on purpose: kernels change, the calls that
+pick them stay. ``tests`` check that after :func:`compile_kernels` the commands compile nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from hotspot.core.progress import ProgressCallback, resolve
+
+
+def _gistar() -> None:
+    from hotspot.stats.gistar import gi_star_grid
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(1.0, (40, 40)).astype(np.float64)
+    mask = np.ones(counts.shape, dtype=bool)
+    mask[:3] = False
+    gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # exact null (integer counts)
+    gi_star_grid(counts + 0.5, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # permutations (non-integer)
+    gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=0)
+
+
+def _kde() -> None:
+    from hotspot.core.grid import Grid
+    from hotspot.stats.kde import kernel_density
+
+    rng = np.random.default_rng(1)
+    for n, side, bandwidth in ((50, 20, 300.0), (20000, 200, 2000.0)):  # one thread for small jobs, all for large
+        x = rng.uniform(0, side * 100.0, n)
+        y = rng.uniform(0, side * 100.0, n)
+        grid = Grid.from_bounds(0.0, 0.0, side * 100.0, side * 100.0, 100.0, "EPSG:27700")
+        for units in ("per-km2", "per-cell"):
+            kernel_density(x, y, grid, bandwidth_m=bandwidth, units=units)
+        kernel_density(x, y, grid, bandwidth_m=bandwidth, weights=np.full(n, 2.0), edge_correction=True,
+                       mask=np.ones(grid.shape, dtype=bool))
+        kernel_density(x, y, grid, bandwidth_m=bandwidth, binned=True)
+
+
+def _forecasts() -> None:
+    from hotspot.stats.kde import kernel_stencil
+
+    kernel_stencil(400.0, 100.0, "quartic")  # the binned KDE forecasts' stencil
+    kernel_stencil(2000.0, 100.0, "quartic")
+
+
+def _places() -> None:
+    from hotspot.kernels.places import grow_places
+
+    rng = np.random.default_rng(2)
+    scores = rng.random((10, 10))
+    candidates = scores > 0.5
+    order = np.argsort(-np.where(candidates, scores, -np.inf).ravel(), kind="stable")[: int(candidates.sum())]
+    grow_places(order.astype(np.int64), candidates, 1)
+
+
+def _near_repeat() -> None:
+    """What the near-repeat forecast runs for dated records: a Knox test and the near-repeat surface."""
+    import pandas as pd
+
+    from hotspot.core.grid import Grid
+    from hotspot.core.records import RECORD_COLUMNS, Records
+    from hotspot.spacetime.interaction import near_repeat_surface
+    from hotspot.spacetime.knox import knox_test, record_times
+
+    rng = np.random.default_rng(3)
+    n = 400
+    when = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 120, n), unit="D")
+    frame = pd.DataFrame({c: np.full(n, "", dtype=object) for c in RECORD_COLUMNS})
+    frame["x"] = rng.uniform(0, 2000.0, n)
+    frame["y"] = rng.uniform(0, 2000.0, n)
+    frame["lon"] = frame["lat"] = np.nan
+    frame["datetime"] = when.to_numpy()
+    frame["month"] = when.strftime("%Y-%m")
+    frame["source_row"] = np.arange(1, n + 1)
+    records = Records(frame=frame, crs="EPSG:27700", rejected=pd.DataFrame(columns=["reason", "source", "source_row"]),
+                      has_times=True, sources=["warm-up"])
+    times, unit = record_times(records.frame, "days")
+    knox = knox_test(records.xy, times, time_unit=unit, permutations=19, seed=0)
+    grid = Grid.from_bounds(0.0, 0.0, 2000.0, 2000.0, 100.0, "EPSG:27700")
+    near_repeat_surface(records, grid, "2024-05-01", knox)
+
+
+STEPS: dict[str, Callable[[], None]] = {
+    "Gi* (stencil sums, exact null, permutations)": _gistar,
+    "kernel density": _kde,
+    "ranked places": _places,
+    "forecasts (binned KDE)": _forecasts,
+    "near repeats (Knox test, for dated records)": _near_repeat,
+}
+"""What :func:`compile_kernels` compiles, in order."""
+
+
+def compile_kernels(progress: ProgressCallback | None = None) -> list[str]:
+    """Compile (or load from Numba's cache) every kernel the grid commands use; returns the steps run.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        ``progress("compiling kernels", done, total)``.
+
+    Returns
+    -------
+    list of str
+        The names of the steps, as in :data:`STEPS`.
+    """
+    report = resolve(progress)
+    report("compiling kernels", 0, len(STEPS))
+    for i, step in enumerate(STEPS.values(), 1):
+        step()
+        report("compiling kernels", i, len(STEPS))
+    return list(STEPS)

@@ -1,0 +1,101 @@
+"""The statistics computed without importing scipy.stats or scipy.signal (each costs about half a second
+of every command's start) equal scipy's to the last bit, and the commands' modules do not import them.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.support import REPO as ROOT
+
+
+def _series():
+    rng = np.random.default_rng(0)
+    for n in [*range(2, 40), 60, 100, 180]:
+        yield rng.permutation(n).astype(float)  # no ties: scipy's exact p (n <= 33)
+        yield rng.poisson(3, n).astype(float)  # many ties: the normal approximation
+        yield rng.poisson(40, n).astype(float)
+        yield np.arange(n, dtype=float)
+        yield np.arange(n, dtype=float)[::-1].copy()
+        swapped = np.arange(n, dtype=float)
+        swapped[[0, 1]] = swapped[[1, 0]]  # one pair out of order: exact p at any n
+        yield swapped
+    yield np.full(6, 5.0)  # all tied: NaN
+
+
+def _same(a, b) -> bool:
+    return (np.isnan(a) and np.isnan(b)) or a == b
+
+
+def test_kendall_tau_and_theil_sen_equal_scipy_bit_for_bit():
+    from scipy import stats
+
+    from hotspot.places.timing import kendall_tau_in_order, theil_sen_slope
+
+    for y in _series():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = stats.kendalltau(np.arange(len(y)), y)
+            slope = stats.theilslopes(y).slope
+        tau, p = kendall_tau_in_order(y)
+        assert _same(float(ref.statistic), tau) and _same(float(ref.pvalue), p), y
+        assert _same(float(slope), theil_sen_slope(y)), y
+
+
+def test_student_t_through_scipy_special_equals_scipy_stats():
+    from scipy import stats
+
+    from hotspot.forecast.compare import mean_interval, paired_comparison
+
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 5, 23, 120):
+        v = rng.normal(10, 2, n)
+        w = v - rng.normal(0.5, 1, n)
+        ci = mean_interval(v, 0.95)
+        half = stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n)
+        assert ci.high - ci.mean == pytest.approx(half, rel=1e-15)
+        d = v - w
+        t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
+        assert paired_comparison(v, w).p_value == 2 * stats.t.sf(abs(t), n - 1)
+
+
+def test_fftconvolve_same_equals_scipy_signal_bit_for_bit():
+    from scipy import signal
+
+    from hotspot.core.convolve import fftconvolve_same
+
+    rng = np.random.default_rng(2)
+    for shape in [(1, 1), (1, 7), (7, 1), (5, 9), (120, 340), (3, 3)]:
+        for kshape in [(1, 1), (3, 3), (1, 5), (5, 1), (9, 9), (41, 41)]:
+            counts = rng.poisson(0.3, shape)
+            kernel = rng.random(kshape)
+            for image in (counts, counts.astype(float)):
+                ref = signal.fftconvolve(image, kernel, mode="same")
+                ours = fftconvolve_same(image, kernel)
+                assert ours.shape == ref.shape and np.array_equal(ours, ref), (shape, kshape)
+
+
+def test_rank_and_evaluate_modules_do_not_import_scipy_stats_or_signal():
+    code = (
+        "import sys\n"
+        "import hotspot.places.rank, hotspot.places.timing, hotspot.forecast.backtest, hotspot.forecast.compare\n"
+        "import hotspot.forecast.baselines, hotspot.forecast.combined, hotspot.stats.gistar\n"
+        "from hotspot.places.timing import monthly_trend\n"
+        "import pandas as pd\n"
+        "monthly_trend(pd.Series([1.0, 4, 2, 8, 5, 9]))\n"
+        "from hotspot.forecast.compare import paired_comparison\n"
+        "paired_comparison([1.0, 2, 3], [0.5, 2.5, 2])\n"
+        "from hotspot.forecast.baselines import binned_quartic_kde\n"
+        "import numpy as np\n"
+        "binned_quartic_kde(np.ones((20, 20)), 100.0, 400.0)\n"
+        "heavy = sorted(m for m in ('scipy.stats', 'scipy.signal') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.stdout.strip() == ""
