@@ -1034,6 +1034,7 @@ def cache_command(
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cached table.")] = False,
     compile_kernels: Annotated[bool, typer.Option("--compile", help="Compile the Numba kernels now (once after "
                                                   "installing or upgrading), so the first analysis starts warm.")] = False,
+    quiet: QuietOpt = False,
 ):
     """The parsed-input cache: CSVs already read are kept as Arrow tables so the next command skips parsing.
 
@@ -1042,11 +1043,11 @@ def cache_command(
     from hotspot.ingest.cache import cache_enabled, cache_usage, clear_cache
 
     folder, n, size = cache_usage()
-    console = _console()
+    console = _console(quiet)
     if compile_kernels:
         from hotspot.scale.warmup import compile_kernels as compile_all
 
-        with _RichProgress(False) as progress:
+        with _RichProgress(quiet) as progress:
             steps = compile_all(progress=progress)
         console.print(f"compiled the kernels for {len(steps)} analyses into Numba's cache: {'; '.join(steps)}")
         return
