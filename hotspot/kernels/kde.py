@@ -193,14 +193,15 @@ def _cells_of_row(rx, ry, rw, weighted, x0, inv_cell, ncols, cell_col, cell_cnt)
         start[c + 1] += start[c]
     tx = np.empty(m)
     ty = np.empty(m)
-    tw = np.empty(m)
+    tw = np.empty(m if weighted else 0)
     fill = start[:-1].copy()
     for i in range(m):
         c = int((rx[i] - x0) * inv_cell)
         f = fill[c]
         tx[f] = rx[i]
         ty[f] = ry[i]
-        tw[f] = rw[i] if weighted else 1.0
+        if weighted:
+            tw[f] = rw[i]
         fill[c] = f + 1
     size = 16
     while size < 2 * biggest:
@@ -225,11 +226,11 @@ def _cells_of_row(rx, ry, rw, weighted, x0, inv_cell, ncols, cell_col, cell_cnt)
                         hit = v
                         break
                 if hit >= 0:
-                    rw[hit] += tw[k]
+                    rw[hit] += tw[k] if weighted else 1.0
                 else:
                     rx[u] = tx[k]
                     ry[u] = ty[k]
-                    rw[u] = tw[k]
+                    rw[u] = tw[k] if weighted else 1.0
                     u += 1
         else:
             tsize = 16
@@ -246,11 +247,11 @@ def _cells_of_row(rx, ry, rw, weighted, x0, inv_cell, ncols, cell_col, cell_cnt)
                         table[slot] = u
                         rx[u] = tx[k]
                         ry[u] = ty[k]
-                        rw[u] = tw[k]
+                        rw[u] = tw[k] if weighted else 1.0
                         u += 1
                         break
                     if rx[v] == tx[k] and ry[v] == ty[k]:
-                        rw[v] += tw[k]
+                        rw[v] += tw[k] if weighted else 1.0
                         break
                     slot = (slot + 1) & mask
             for k in range(tsize):
@@ -328,17 +329,18 @@ def _direct(buf, i0, rho, sig, qx, qy, w, step, reach, code, e, g):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_cell(buf, i0, rho, sig, px, py, pw, cx, cy, inv_h, step, reach, code, edge_row, edge_col, edge_s, edge_t,
-                edge_sum):
-    """Add a cell of many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
+def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach, code, edge_row, edge_col, edge_s,
+                edge_t, edge_sum):
+    """Add a run of cells holding many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
 
-    Within its support each of these kernels is a polynomial of the offsets, so along a target row the
-    cell's sum is a polynomial of the target's column offset t whose coefficients come from nine moments
-    of the cell's locations. Targets inside every location's kernel (judged from the locations' bounding
-    box) take that polynomial: a few operations per target, however many locations the cell holds. Only
-    the targets near the edge of the disk, inside some kernels and not others, are summed location by
-    location, all of the cell's edge targets at once so the loop runs along targets, not locations (a sum
-    along locations would not vectorise without reordering the additions).
+    The run starts at buffer column ``sig + reach`` (whose cell centre is ``cx, cy``) and spans ``span``
+    more columns of the same row. Within its support each of these kernels is a polynomial of the
+    offsets, so along a target row the run's sum is a polynomial of the target's column offset t whose
+    coefficients come from nine moments of the run's locations. Targets inside every location's kernel
+    (judged from the locations' bounding box) take that polynomial: a few operations per target, however
+    many locations the run holds. Only the targets near the edge of the disk, inside some kernels and not
+    others, are summed location by location, all of the run's edge targets at once so the loop runs along
+    targets, not locations (a sum along locations would not vectorise without reordering the additions).
     """
     m = px.shape[0]
     i1 = i0 + buf.shape[0]
@@ -380,7 +382,7 @@ def _dense_cell(buf, i0, rho, sig, px, py, pw, cx, cy, inv_h, step, reach, code,
         # Columns some location reaches (generous: edge targets get the exact cut).
         c_out = math.sqrt(1.0 - near2)
         b0 = max(-reach, int(math.floor((xmin - c_out) * inv_step)))
-        b1 = min(reach, int(math.ceil((xmax + c_out) * inv_step)))
+        b1 = min(reach + span, int(math.ceil((xmax + c_out) * inv_step)))
         # Columns every location reaches with room to spare.
         in0 = b0
         in1 = b0 - 1
@@ -465,14 +467,14 @@ def _dense_cell(buf, i0, rho, sig, px, py, pw, cx, cy, inv_h, step, reach, code,
 
 @numba.njit(cache=True)
 def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, biggest, window):
+                  dense_min, run_cols, run_locs, biggest, window):
     """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
     inv_h = 1.0 / h
     step = cell * inv_h
     e = np.empty(window)
     g = np.empty(window)
-    # A dense cell's edge targets: at most every column of every row it reaches.
-    nscratch = (2 * reach + 3) ** 2 if biggest >= dense_min else 0
+    # A dense run's edge targets: at most every column of every row it reaches.
+    nscratch = (2 * reach + 3) * (2 * reach + 3 + run_cols) if biggest * run_cols >= dense_min else 0
     edge_row = np.empty(nscratch, np.int64)
     edge_col = np.empty(nscratch, np.int64)
     edge_s = np.empty(nscratch)
@@ -484,28 +486,40 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
         rho = rp - pad
         cy = y0 - (rp + 0.5) * cell
         j = row_start[rp]
-        for ci in range(row_start[rp], row_start[rp] + ncell[rp]):
+        ci = row_start[rp]
+        last = row_start[rp] + ncell[rp]
+        while ci < last:
+            # A run: the next cells of the row, up to run_cols columns wide, until it holds run_locs locations.
             sig = cell_col[ci]
             m = cell_cnt[ci]
-            cx = x0 + (sig + 0.5) * cell
+            cj = ci + 1
+            while cj < last and m < run_locs and cell_col[cj] - sig < run_cols:
+                m += cell_cnt[cj]
+                cj += 1
             if m >= dense_min:
-                _dense_cell(buf, i0, rho, sig, rx[j:j + m], ry[j:j + m], rw[j:j + m], cx, cy, inv_h, step, reach, code,
-                            edge_row, edge_col, edge_s, edge_t, edge_sum)
+                _dense_cell(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
+                            x0 + (sig + 0.5) * cell, cy, inv_h, step, reach, code, edge_row, edge_col, edge_s, edge_t,
+                            edge_sum)
+                j += m
             else:
-                for k in range(j, j + m):
-                    _direct(buf, i0, rho, sig, (rx[k] - cx) * inv_h, (ry[k] - cy) * inv_h, rw[k], step, reach, code,
-                            e, g)
-            j += m
+                for c in range(ci, cj):
+                    col = cell_col[c]
+                    cx = x0 + (col + 0.5) * cell
+                    for k in range(j, j + cell_cnt[c]):
+                        _direct(buf, i0, rho, col, (rx[k] - cx) * inv_h, (ry[k] - cy) * inv_h, rw[k], step, reach,
+                                code, e, g)
+                    j += cell_cnt[c]
+            ci = cj
 
 
 @numba.njit(cache=True)
 def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h,
-               code, dense_min, biggest, window, norm):
+               code, dense_min, run_cols, run_locs, biggest, window, norm):
     nrows, ncols = out.shape
     i1 = min(nrows, i0 + band_rows)
     buf = np.zeros((i1 - i0, ncols + 2 * pad + window))
     _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, biggest, window)
+                  dense_min, run_cols, run_locs, biggest, window)
     for i in range(i1 - i0):
         src = buf[i, pad + reach:pad + reach + ncols]
         dst = out[i0 + i]
@@ -515,28 +529,30 @@ def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_
 
 @numba.njit(cache=True, parallel=True)
 def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                  reach, h, code, dense_min, biggest, window, norm):
+                  reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm):
     """Kernel density (``norm`` times the kernel sums) of bands ``first .. last`` of ``band_rows`` rows of ``out``.
 
     The locations are those of ``cells_of_rows`` on the lattice of ``out``'s grid padded by ``pad`` cells
     (west edge ``x0``, north edge ``y0``, cell side ``cell``); ``reach`` is the furthest any kernel
     reaches in cells, ``window`` (at least 2 reach + 1) the columns summed per location and row, ``h`` the
-    bandwidth (metres) and ``code`` the kernel. Cells holding at least ``dense_min`` locations are summed
-    through their moments (``biggest``: the most locations in any cell). Bands run in parallel; each is
-    summed by one thread in a fixed order, so the result does not depend on the thread count.
+    bandwidth (metres) and ``code`` the kernel. Runs of cells of a row, at most ``run_cols`` columns wide
+    and closed once they hold ``run_locs`` locations, are summed through their moments if they hold at
+    least ``dense_min`` locations (``biggest``: the most locations in any cell), location by location
+    otherwise. Bands run in parallel; each is summed by one thread in a fixed order, so the result does
+    not depend on the thread count.
     """
     for b in numba.prange(first, last):
         _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, biggest, window, norm)
+                   reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm)
 
 
 @numba.njit(cache=True)
 def density_bands_serial(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell,
-                         pad, reach, h, code, dense_min, biggest, window, norm):
+                         pad, reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm):
     """``density_bands`` on one thread (identical results)."""
     for b in range(first, last):
         _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, biggest, window, norm)
+                   reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm)
 
 
 @numba.njit(cache=True, parallel=True)

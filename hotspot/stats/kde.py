@@ -107,8 +107,12 @@ _BAND_ROWS_MIN, _BAND_ROWS_MAX = 8, 64
 """Output rows summed by one thread at a time; a band reads the locations of (rows + 2 reach) rows."""
 
 _DENSE_MIN = 10
-"""Fewest locations in a cell for the moment path: below this the window of columns per location and row is
-cheaper (measured on uniform and clustered points, bandwidths of 1.5 to 10 cells)."""
+"""Fewest locations in a run of cells for the moment path: below this the window of columns per location and
+row is cheaper (measured on uniform and clustered points, bandwidths of 1.5 to 10 cells)."""
+
+_RUN_COLS, _RUN_LOCS = 6, 40
+"""Sparse cells of a row are summed through moments together, up to this many columns wide and until the
+run holds this many locations: the wider the run, the wider the edge of its disk summed location by location."""
 
 _UNIT_WORDS = {"per-km2": "per km2", "per-cell": "expected count per cell", "relative": "relative to the grid mean"}
 
@@ -567,7 +571,8 @@ def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np
     band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, grid.nrows // (4 * threads))))
     n_bands = -(-grid.nrows // band_rows)
     args = (cells.x, cells.y, cells.w, cells.row_start, cells.ncell, cells.cell_col, cells.cell_cnt, cells.x0, cells.y0,
-            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), cells.biggest, window, norm)
+            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), _RUN_COLS, _RUN_LOCS, cells.biggest, window,
+            norm)
     if threads == 1:
         kk.density_bands_serial(out, band_rows, 0, n_bands, *args)
         return out

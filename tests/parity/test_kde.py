@@ -58,15 +58,17 @@ def test_exact_matches_brute_force(small, kernel):
 
 @pytest.fixture(scope="module")
 def crowded():
-    """Cells of many points (summed through their moments) beside sparse ones (summed point by point).
+    """Cells of many points and runs of cells of a few (summed through their moments) beside sparse cells.
 
     With exact duplicates (some in crowded cells, where they are merged by hashing) and points off the grid.
     """
     rng = np.random.default_rng(11)
-    x = np.concatenate([rng.normal(700, 35, 2500), rng.uniform(-400, 1900, 400), np.full(40, 312.5)])
-    y = np.concatenate([rng.normal(800, 35, 2500), rng.uniform(-400, 1900, 400), np.full(40, 1187.5)])
-    x[2000:2100] = x[:100]
-    y[2000:2100] = y[:100]
+    x = np.concatenate([rng.normal(700, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
+                        np.full(40, 312.5)])
+    y = np.concatenate([rng.normal(800, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
+                        np.full(40, 1187.5)])
+    x[1200:1300] = x[:100]
+    y[1200:1300] = y[:100]
     w = rng.uniform(0.5, 2.0, x.size)
     grid = Grid(xmin=0.0, ymax=1500.0, cell_size=25.0, ncols=60, nrows=60, crs="EPSG:27700")
     return x, y, w, grid
