@@ -489,7 +489,7 @@ def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach,
 
 @numba.njit(cache=True)
 def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, run_cols, run_locs, biggest, window):
+                  dense_min, run_cols, run_locs, window):
     """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
     inv_h = 1.0 / h
     step = cell * inv_h
@@ -497,7 +497,7 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
     g = np.empty(window)
     gy = np.empty(2 * reach + 3)
     # A dense run's edge targets: at most every column of every row it reaches.
-    nscratch = (2 * reach + 3) * (2 * reach + 3 + run_cols) if biggest * run_cols >= dense_min else 0
+    nscratch = (2 * reach + 3) * (2 * reach + 3 + run_cols)
     edge_row = np.empty(nscratch, np.int64)
     edge_col = np.empty(nscratch, np.int64)
     edge_s = np.empty(nscratch)
@@ -537,12 +537,12 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
 
 @numba.njit(cache=True)
 def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h,
-               code, dense_min, run_cols, run_locs, biggest, window, norm):
+               code, dense_min, run_cols, run_locs, window, norm):
     nrows, ncols = out.shape
     i1 = min(nrows, i0 + band_rows)
     buf = np.zeros((i1 - i0, ncols + 2 * pad + window))
     _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, run_cols, run_locs, biggest, window)
+                  dense_min, run_cols, run_locs, window)
     for i in range(i1 - i0):
         src = buf[i, pad + reach:pad + reach + ncols]
         dst = out[i0 + i]
@@ -552,7 +552,7 @@ def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_
 
 @numba.njit(cache=True, parallel=True)
 def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                  reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm):
+                  reach, h, code, dense_min, run_cols, run_locs, window, norm):
     """Kernel density (``norm`` times the kernel sums) of bands ``first .. last`` of ``band_rows`` rows of ``out``.
 
     The locations are those of ``cells_of_rows`` on the lattice of ``out``'s grid padded by ``pad`` cells
@@ -560,22 +560,21 @@ def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cel
     reaches in cells, ``window`` (at least 2 reach + 1) the columns summed per location and row, ``h`` the
     bandwidth (metres) and ``code`` the kernel. Runs of cells of a row, at most ``run_cols`` columns wide
     and closed once they hold ``run_locs`` locations, are summed through their moments if they hold at
-    least ``dense_min`` locations (``biggest``: the most locations in any cell), location by location
-    otherwise. Bands run in parallel; each is summed by one thread in a fixed order, so the result does
-    not depend on the thread count.
+    least ``dense_min`` locations, location by location otherwise. Bands run in parallel; each is summed
+    by one thread in a fixed order, so the result does not depend on the thread count.
     """
     for b in numba.prange(first, last):
         _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm)
+                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
 
 
 @numba.njit(cache=True)
 def density_bands_serial(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell,
-                         pad, reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm):
+                         pad, reach, h, code, dense_min, run_cols, run_locs, window, norm):
     """``density_bands`` on one thread (identical results)."""
     for b in range(first, last):
         _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, run_cols, run_locs, biggest, window, norm)
+                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
 
 
 @numba.njit(cache=True, parallel=True)

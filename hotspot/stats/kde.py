@@ -490,7 +490,6 @@ class _Cells:
     pad: int
     reach: int
     n_locations: int
-    biggest: int
 
     def positions(self) -> np.ndarray:
         """Indices of the locations in ``x, y, w``."""
@@ -545,8 +544,7 @@ def _sort_into_cells(x, y, w, grid: Grid, h: float) -> _Cells:
             numba.set_parallel_chunksize(previous)
     # Points whose kernels cannot reach the grid still count as locations.
     n_locations = int(nloc.sum()) + (int(aggregate_locations(ox, oy)[0].size) if n_off else 0)
-    return _Cells(rx, ry, rw, row_start, nloc, ncell, cell_col, cell_cnt, x0, y0, pad, reach, n_locations,
-                  int(cell_cnt.max()) if n_on else 0)
+    return _Cells(rx, ry, rw, row_start, nloc, ncell, cell_col, cell_cnt, x0, y0, pad, reach, n_locations)
 
 
 def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np.ndarray:
@@ -571,8 +569,7 @@ def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np
     band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, grid.nrows // (4 * threads))))
     n_bands = -(-grid.nrows // band_rows)
     args = (cells.x, cells.y, cells.w, cells.row_start, cells.ncell, cells.cell_col, cells.cell_cnt, cells.x0, cells.y0,
-            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), _RUN_COLS, _RUN_LOCS, cells.biggest, window,
-            norm)
+            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), _RUN_COLS, _RUN_LOCS, window, norm)
     if threads == 1:
         kk.density_bands_serial(out, band_rows, 0, n_bands, *args)
         return out

@@ -80,7 +80,7 @@ def test_crowded_cells_match_brute_force(crowded, kernel, h):
     import hotspot.stats.kde
 
     x, y, w, grid = crowded
-    assert hotspot.stats.kde._sort_into_cells(x, y, None, grid, h).biggest >= hotspot.stats.kde._DENSE_MIN
+    assert hotspot.stats.kde._sort_into_cells(x, y, None, grid, h).cell_cnt.max() >= hotspot.stats.kde._DENSE_MIN
     for weights in (None, w):
         got = kernel_density(x, y, grid, bandwidth_m=h, kernel=kernel, weights=weights, units="per-km2").surface
         want = brute_force(x, y, grid, h, kernel, weights) * 1e6
