@@ -283,24 +283,25 @@ def cells_of_rows_serial(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, c
 
 
 @numba.njit(cache=True, inline="always")
-def _gauss_line(out, n, d0, step, c):
-    """``out[k] = exp(-c (d0 + k step)^2)`` for ``k < n``, as products outward from the peak: four exps, not n.
+def _gauss_line(out, n, d0, step, c, q):
+    """``out[k] = exp(-c (d0 + k step)^2)`` for ``k < n``, as products outward from the peak: two exps, not n.
 
-    Each step multiplies by a ratio that itself changes by a constant factor, so the relative error grows
-    by about an ulp per step (at most a few dozen steps here).
+    Going out a step multiplies by a ratio that itself changes by the constant factor ``q``
+    (``exp(-2 c step^2)``), so the relative error grows by about an ulp per step (a few dozen steps here).
+    Both directions advance in one loop, two independent chains of multiplications.
     """
     k0 = min(n - 1, max(0, int(math.floor(0.5 - d0 / step))))
     d = d0 + k0 * step
     out[k0] = math.exp(-c * d * d)
-    q = math.exp(-2.0 * c * step * step)
-    r = math.exp(-c * step * (step + 2.0 * d))
-    for k in range(k0 + 1, n):
-        out[k] = out[k - 1] * r
-        r *= q
-    r = math.exp(-c * step * (step - 2.0 * d))
-    for k in range(k0 - 1, -1, -1):
-        out[k] = out[k + 1] * r
-        r *= q
+    up = math.exp(-c * step * (step + 2.0 * d))
+    down = q / up
+    for t in range(1, max(n - k0, k0 + 1)):
+        if k0 + t < n:
+            out[k0 + t] = out[k0 + t - 1] * up
+            up *= q
+        if k0 - t >= 0:
+            out[k0 - t] = out[k0 - t + 1] * down
+            down *= q
 
 
 @numba.njit(cache=True, inline="always")
@@ -324,8 +325,9 @@ def _direct(buf, i0, rho, sig, qx, qy, w, step, reach, code, e, g, gy):
     if code == GAUSSIAN:
         # Separable: exp(-c (dx^2 + dy^2)) = exp(-c dx^2) exp(-c dy^2), so a factor per column and per row,
         # not an exp per cell (without a vector exp, exps would cost more than everything else).
-        _gauss_line(g, width, -reach * step - qx, step, GAUSS_HALF_S2)
-        _gauss_line(gy, hi - lo + 1, (rho - lo) * step - qy, -step, GAUSS_HALF_S2)
+        q = math.exp(-2.0 * GAUSS_HALF_S2 * step * step)
+        _gauss_line(g, width, -reach * step - qx, step, GAUSS_HALF_S2, q)
+        _gauss_line(gy, hi - lo + 1, (rho - lo) * step - qy, -step, GAUSS_HALF_S2, q)
     for i in range(lo, hi + 1):
         dy = (rho - i) * step - qy
         dy2 = dy * dy
