@@ -78,7 +78,7 @@ def kdepy_runner(x, y, grid, h):
 def ours_runner(x, y, grid, h, threads, **kwargs):
     import numba
 
-    from hotspot.kde import kernel_density
+    from hotspot.stats.kde import kernel_density
 
     def run():
         before = numba.get_num_threads()

@@ -85,11 +85,12 @@ _MIX1 = -7046029254386353131
 _MIX2 = -4417276706812531889
 _NEG_ZERO_BITS = -9223372036854775808
 
-INTERIOR_MARGIN = 1e-12
-"""Slack, in squared bandwidths, before a target counts as inside every location's kernel of a cell.
+CUT_SLACK = 1e-12
+"""Slack, in bandwidths (squared where squares are compared), around the bounds computed from a kernel's cut.
 
-Targets that close to a location's cut are summed location by location with the exact cut instead of
-through the cell's moments, so rounding in the row bounds can never count a location past its edge.
+Rows and columns within it of some location's cut are visited and given the exact cut (d^2 < h^2 in
+metres), and targets within it are not counted inside every kernel of a run of cells, so rounding in the
+bounds can neither drop a target a kernel reaches nor count a location past its edge.
 """
 
 
@@ -305,44 +306,53 @@ def _gauss_line(out, n, d0, step, c, q):
 
 
 @numba.njit(cache=True, inline="always")
-def _direct(buf, i0, rho, sig, qx, qy, w, step, reach, code, e, g, gy):
-    """Add one location's kernel to the band ``buf`` (rows from grid row ``i0``); offsets in bandwidths.
+def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
+    """Add one location's kernel to the band ``buf`` (rows from grid row ``i0``).
 
-    The location lies ``qx, qy`` from the centre of the cell in grid row ``rho``, buffer column
-    ``sig + reach``; ``step`` is the cell size in bandwidths. Every row it reaches is summed over the same
-    ``e.shape[0]`` columns: the corners add zeros, but a fixed, vector-long loop costs less than finding each
-    row's chord, and max(., 0) is exactly the kernel's cut.
+    The location lies ``qx, qy`` metres from the centre of its cell, in grid row ``rho`` and buffer column
+    ``sig + reach``. Every row it reaches is summed over the same ``e.shape[0]`` columns: the corners add
+    zeros, but a fixed, vector-long loop costs less than finding each row's chord. The cut is taken in
+    metres from offsets that are whole multiples of the cell minus the location's offset in its cell, so it
+    is d^2 < h^2 exactly on whole-metre data, and the same whatever the grid's origin (tiles agree).
     """
     i1 = i0 + buf.shape[0]
-    lo = max(i0, rho - int(math.floor((qy + 1.0) / step)))
-    hi = min(i1 - 1, rho - int(math.ceil((qy - 1.0) / step)))
+    reach_m = h * (1.0 + CUT_SLACK)
+    lo = max(i0, rho - int(math.floor((qy + reach_m) / cell)))
+    hi = min(i1 - 1, rho - int(math.ceil((qy - reach_m) / cell)))
     if lo > hi:
         return
+    h2 = h * h
+    inv_h2 = 1.0 / h2
     width = e.shape[0]
     for k in range(width):
-        dx = (k - reach) * step - qx
+        dx = (k - reach) * cell - qx
         e[k] = dx * dx
     if code == GAUSSIAN:
         # Separable: exp(-c (dx^2 + dy^2)) = exp(-c dx^2) exp(-c dy^2), so a factor per column and per row,
         # not an exp per cell (without a vector exp, exps would cost more than everything else).
+        step = cell / h
         q = math.exp(-2.0 * GAUSS_HALF_S2 * step * step)
-        _gauss_line(g, width, -reach * step - qx, step, GAUSS_HALF_S2, q)
-        _gauss_line(gy, hi - lo + 1, (rho - lo) * step - qy, -step, GAUSS_HALF_S2, q)
+        _gauss_line(g, width, (-reach * cell - qx) / h, step, GAUSS_HALF_S2, q)
+        _gauss_line(gy, hi - lo + 1, ((rho - lo) * cell - qy) / h, -step, GAUSS_HALF_S2, q)
+    # Kernel shapes are in u = d / h; the factors of h go into the weight once per location.
+    wq = w * inv_h2 * inv_h2
+    we = w * inv_h2
+    wt = w / h
     for i in range(lo, hi + 1):
-        dy = (rho - i) * step - qy
+        dy = (rho - i) * cell - qy
         dy2 = dy * dy
-        a = 1.0 - dy2
+        a = h2 - dy2
         seg = buf[i - i0, sig:sig + width]
         if code == QUARTIC:
             for k in range(width):
                 t = max(a - e[k], 0.0)
-                seg[k] += w * t * t
+                seg[k] += wq * t * t
         elif code == EPANECHNIKOV:
             for k in range(width):
-                seg[k] += w * max(a - e[k], 0.0)
+                seg[k] += we * max(a - e[k], 0.0)
         elif code == TRIANGULAR:
             for k in range(width):
-                seg[k] += w * max(1.0 - math.sqrt(e[k] + dy2), 0.0)
+                seg[k] += wt * max(h - math.sqrt(e[k] + dy2), 0.0)
         elif code == UNIFORM:
             for k in range(width):
                 seg[k] += w if e[k] < a else 0.0
@@ -353,7 +363,7 @@ def _direct(buf, i0, rho, sig, qx, qy, w, step, reach, code, e, g, gy):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach, code, edge_row, edge_col, edge_s,
+def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s,
                 edge_t, edge_sum):
     """Add a run of cells holding many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
 
@@ -368,6 +378,8 @@ def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach,
     """
     m = px.shape[0]
     i1 = i0 + buf.shape[0]
+    inv_h = 1.0 / h
+    step = cell * inv_h
     inv_step = 1.0 / step
     xmin = ymin = np.inf
     xmax = ymax = -np.inf
@@ -391,8 +403,8 @@ def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach,
         myv += w * y * r2
         mvv += w * r2 * r2
     mv = mxx + myy
-    lo = max(i0, rho - int(math.floor((ymax + 1.0) * inv_step)))
-    hi = min(i1 - 1, rho - int(math.ceil((ymin - 1.0) * inv_step)))
+    lo = max(i0, rho - int(math.floor((ymax + 1.0 + CUT_SLACK) * inv_step)))
+    hi = min(i1 - 1, rho - int(math.ceil((ymin - 1.0 - CUT_SLACK) * inv_step)))
     off = sig + reach
     n_edge = 0
     for i in range(lo, hi + 1):
@@ -401,17 +413,17 @@ def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach,
         d_hi = s - ymin
         far2 = max(d_lo * d_lo, d_hi * d_hi)
         near2 = 0.0 if d_lo <= 0.0 <= d_hi else min(d_lo * d_lo, d_hi * d_hi)
-        if near2 >= 1.0:
+        if near2 >= 1.0 + CUT_SLACK:
             continue
         # Columns some location reaches (generous: edge targets get the exact cut).
-        c_out = math.sqrt(1.0 - near2)
+        c_out = math.sqrt(1.0 + CUT_SLACK - near2)
         b0 = max(-reach, int(math.floor((xmin - c_out) * inv_step)))
         b1 = min(reach + span, int(math.ceil((xmax + c_out) * inv_step)))
         # Columns every location reaches with room to spare.
         in0 = b0
         in1 = b0 - 1
-        if far2 < 1.0 - INTERIOR_MARGIN:
-            c_in = math.sqrt(1.0 - far2 - INTERIOR_MARGIN)
+        if far2 < 1.0 - CUT_SLACK:
+            c_in = math.sqrt(1.0 - far2 - CUT_SLACK)
             in0 = max(b0, int(math.floor((xmax - c_in) * inv_step)) + 1)
             in1 = min(b1, int(math.ceil((xmin + c_in) * inv_step)) - 1)
         if in0 <= in1:
@@ -449,52 +461,53 @@ def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, inv_h, step, reach,
         for b in range(b0, west):
             edge_row[n_edge] = i - i0
             edge_col[n_edge] = off + b
-            edge_s[n_edge] = s
-            edge_t[n_edge] = b * step
+            edge_s[n_edge] = (rho - i) * cell
+            edge_t[n_edge] = b * cell
             n_edge += 1
         for b in range(east, b1 + 1):
             edge_row[n_edge] = i - i0
             edge_col[n_edge] = off + b
-            edge_s[n_edge] = s
-            edge_t[n_edge] = b * step
+            edge_s[n_edge] = (rho - i) * cell
+            edge_t[n_edge] = b * cell
             n_edge += 1
     if n_edge == 0:
         return
+    # The edge, with the cut in metres as in _direct.
     acc = edge_sum[:n_edge]
     es = edge_s[:n_edge]
     et = edge_t[:n_edge]
     for p in range(n_edge):
         acc[p] = 0.0
+    h2 = h * h
     for j in range(m):
-        x = (px[j] - cx) * inv_h
-        y = (py[j] - cy) * inv_h
+        x = px[j] - cx
+        y = py[j] - cy
         w = pw[j]
         if code == QUARTIC:
             for p in range(n_edge):
                 dx = et[p] - x
                 dy = es[p] - y
-                z = max(1.0 - dx * dx - dy * dy, 0.0)
+                z = max((h2 - dy * dy) - dx * dx, 0.0)
                 acc[p] += w * z * z
         elif code == EPANECHNIKOV:
             for p in range(n_edge):
                 dx = et[p] - x
                 dy = es[p] - y
-                acc[p] += w * max(1.0 - dx * dx - dy * dy, 0.0)
+                acc[p] += w * max((h2 - dy * dy) - dx * dx, 0.0)
         else:
             for p in range(n_edge):
                 dx = et[p] - x
                 dy = es[p] - y
-                acc[p] += w if dx * dx + dy * dy < 1.0 else 0.0
+                acc[p] += w if dx * dx < h2 - dy * dy else 0.0
+    scale = 1.0 / (h2 * h2) if code == QUARTIC else 1.0 / h2 if code == EPANECHNIKOV else 1.0
     for p in range(n_edge):
-        buf[edge_row[p], edge_col[p]] += acc[p]
+        buf[edge_row[p], edge_col[p]] += acc[p] * scale
 
 
 @numba.njit(cache=True)
 def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
                   dense_min, run_cols, run_locs, window):
     """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
-    inv_h = 1.0 / h
-    step = cell * inv_h
     e = np.empty(window)
     g = np.empty(window)
     gy = np.empty(2 * reach + 3)
@@ -523,7 +536,7 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
                 cj += 1
             if m >= dense_min:
                 _dense_cell(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
-                            x0 + (sig + 0.5) * cell, cy, inv_h, step, reach, code, edge_row, edge_col, edge_s, edge_t,
+                            x0 + (sig + 0.5) * cell, cy, cell, h, reach, code, edge_row, edge_col, edge_s, edge_t,
                             edge_sum)
                 j += m
             else:
@@ -531,8 +544,7 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
                     col = cell_col[c]
                     cx = x0 + (col + 0.5) * cell
                     for k in range(j, j + cell_cnt[c]):
-                        _direct(buf, i0, rho, col, (rx[k] - cx) * inv_h, (ry[k] - cy) * inv_h, rw[k], step, reach,
-                                code, e, g, gy)
+                        _direct(buf, i0, rho, col, rx[k] - cx, ry[k] - cy, rw[k], cell, h, reach, code, e, g, gy)
                     j += cell_cnt[c]
             ci = cj
 
