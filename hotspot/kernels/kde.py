@@ -79,7 +79,8 @@ def kernel_value(d2, h2, code):
 # Coordinates are first sorted, by a counting sort, into the cells of the grid padded by the kernel's
 # reach, and identical coordinates are merged within each cell. Each band of output rows is then summed
 # by one thread from the cells in source-row, column, location order, so every cell's sum is taken in one
-# fixed order whatever the number of threads. Inside a band, lengths are in bandwidths (u = d / h).
+# fixed order whatever the number of threads. Kernels are cut in metres (d^2 < h^2); the moment
+# polynomials of crowded runs of cells work in bandwidths (u = d / h), where their terms are of order 1.
 
 _MIX1 = -7046029254386353131
 _MIX2 = -4417276706812531889
@@ -363,7 +364,7 @@ def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_cell(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s,
+def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s,
                 edge_t, edge_sum):
     """Add a run of cells holding many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
 
@@ -535,7 +536,7 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
                 m += cell_cnt[cj]
                 cj += 1
             if m >= dense_min:
-                _dense_cell(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
+                _dense_run(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
                             x0 + (sig + 0.5) * cell, cy, cell, h, reach, code, edge_row, edge_col, edge_s, edge_t,
                             edge_sum)
                 j += m
