@@ -41,10 +41,10 @@ def best_of(repeats, fns):
 
 
 def load_points():
-    from hotspot.ingest import read_records
-    from hotspot.core.settings import shared_data_dir
-
     import geopandas as gpd
+
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest import read_records
 
     records = read_records([str(shared_data_dir() / "policeuk-bedfordshire")])
     force = gpd.read_file(shared_data_dir() / "boundaries-bedfordshire" / "lad_bedfordshire_dissolved_from_lsoa21.gpkg")
