@@ -103,6 +103,9 @@ UNIT_LABELS = {"per-km2": "records per km²", "per-cell": "records per cell", "r
 _SORT_CHUNK = 1 << 16
 """Points per chunk of the parallel counting sort (fixed, so the sort does not depend on the thread count)."""
 
+_SERIAL_SORT_POINTS = 200_000
+"""Below this many points, one thread sorts them into cells (a few milliseconds; waking the others costs more)."""
+
 _BAND_ROWS_MIN, _BAND_ROWS_MAX = 8, 64
 """Output rows summed by one thread at a time; a band reads the locations of (rows + 2 reach) rows."""
 
@@ -504,6 +507,10 @@ def _sort_into_cells(x, y, w, grid: Grid, h: float) -> _Cells:
     """
     from hotspot.kernels import kde as kk
 
+    # Contiguous and writeable: pandas hands out read-only arrays, which Numba would compile for anew.
+    x = np.require(x, np.float64, ["C", "W"])
+    y = np.require(y, np.float64, ["C", "W"])
+    w = None if w is None else np.require(w, np.float64, ["C", "W"])
     cell = grid.cell_size
     # A point more than h + half a cell from a cell's centre row or column cannot reach it.
     reach = int(h / cell + 0.5) + 1
@@ -512,7 +519,7 @@ def _sort_into_cells(x, y, w, grid: Grid, h: float) -> _Cells:
     y0 = grid.ymax + pad * cell
     nrows = grid.nrows + 2 * pad
     ncols = grid.ncols + 2 * pad
-    serial = x.size < _SERIAL_POINTS
+    serial = x.size < _SERIAL_SORT_POINTS
     counts = (kk.count_rows_serial if serial else kk.count_rows)(x, y, x0, y0, 1.0 / cell, nrows, ncols, _SORT_CHUNK)
     totals = counts.sum(axis=0)
     row_start = np.zeros(nrows + 1, dtype=np.int64)

@@ -234,7 +234,7 @@ def test_result_does_not_depend_on_thread_count(fixture, request, monkeypatch):
     x, y, w, grid = request.getfixturevalue(fixture)
     serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
     monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)  # force the parallel paths, in several blocks
-    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_POINTS", 0)
+    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_SORT_POINTS", 0)
     monkeypatch.setattr(hotspot.stats.kde, "_SORT_CHUNK", 97)
     monkeypatch.setattr(hotspot.stats.kde, "_BLOCK_WORK", 1e4)
     before = numba.get_num_threads()
