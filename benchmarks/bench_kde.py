@@ -1,14 +1,18 @@
 """Kernel density speed: ours (exact and binned) against KDEpy FFTKDE and scikit-learn in the same process.
 
-Real data: every Bedfordshire police.uk record with a location (24 months), 50 m cells, quartic
-kernel with a 500 m search radius, on the force area's extent padded by the bandwidth. Then 10
-million synthetic points over a county-sized (50 x 45 km) extent at the same settings.
+Real data: every Bedfordshire police.uk record with a location (24 months), snapped by police.uk to a
+limited set of points, on the force area's extent padded by the bandwidth: 50 m cells with a 500 m
+search radius, then 100 m cells with radii of 150 m to 1 km. Then distinct (unsnapped) synthetic points,
+uniform over a county-sized (50 x 45 km) extent and clustered like crime (half around 40 town centres),
+1 and 10 million of them on the 100 m grid at the same radii. Every timing is the best of ``--repeats``
+runs, ours on 1 and 2 Numba threads interleaved with KDEpy's (single-threaded), so a busy machine slows
+all of them alike; the ratios ours / KDEpy are what to compare.
 
-    python benchmarks/bench_kde.py [--synthetic-points 10000000] [--repeats 3]
+    python benchmarks/bench_kde.py [--points 1000000,10000000] [--radii 150,500,1000] [--repeats 3]
 
 KDEpy's ``bw`` is the per-axis standard deviation (biweight support = bw * sqrt(7)), so it is
-given ``500 / sqrt(7)``. scikit-learn has no quartic kernel; its Epanechnikov (same support,
-bandwidth = 500) stands in, timed on a sample of cells with a KD-tree and scaled to the grid.
+given ``h / sqrt(7)``. scikit-learn has no quartic kernel; its Epanechnikov (same support,
+bandwidth = h) stands in, timed on a sample of cells with a KD-tree and scaled to the grid.
 """
 
 from __future__ import annotations
@@ -21,31 +25,26 @@ import numpy as np
 
 BANDWIDTH_M = 500.0
 CELL_M = 50.0
+THREADS = (1, 2)
 
 
-CPU = {}
-"""CPU seconds (all threads) of the best run of each timed call, keyed by the function's name: the machine is shared,
-so wall times swing with other people's load while CPU seconds do not."""
-
-
-def best_of(repeats, fn, label=None):
-    times = []
-    result = None
+def best_of(repeats, fns):
+    """Best wall time of each of ``fns`` (a dict of name -> callable), run in turn ``repeats`` times."""
+    best = {name: math.inf for name in fns}
+    results = {}
     for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append((time.perf_counter() - start, time.process_time() - cpu))
-    best = min(times)
-    if label:
-        CPU[label] = best[1]
-    return best[0], result
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, results
 
 
 def load_points():
-    from hotspot.ingest import read_records
-    from hotspot.core.settings import shared_data_dir
-
     import geopandas as gpd
+
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest import read_records
 
     records = read_records([str(shared_data_dir() / "policeuk-bedfordshire")])
     force = gpd.read_file(shared_data_dir() / "boundaries-bedfordshire" / "lad_bedfordshire_dissolved_from_lsoa21.gpkg")
@@ -59,18 +58,68 @@ def inside_centres(grid, x, y):
     return (x > cx[0]) & (x < cx[-1]) & (y > cy[-1]) & (y < cy[0])
 
 
-def kdepy_time(x, y, grid, repeats):
+def kdepy_runner(x, y, grid, h):
+    """A callable computing KDEpy's binned FFT biweight surface (expected points per m^2, north-up) on ``grid``."""
     from KDEpy import FFTKDE
 
     gx, gy = np.meshgrid(grid.column_centres(), grid.row_centres()[::-1], indexing="ij")
     points = np.column_stack([gx.ravel(), gy.ravel()])
-    data = np.column_stack([x, y])
+    # FFTKDE refuses points outside its grid; hand it those inside (the rest are far away or at the edge).
+    inside = inside_centres(grid, x, y)
+    data = np.column_stack([x[inside], y[inside]])
 
     def run():
-        return FFTKDE(kernel="biweight", bw=BANDWIDTH_M / math.sqrt(7), norm=2).fit(data).evaluate(points)
+        values = FFTKDE(kernel="biweight", bw=h / math.sqrt(7), norm=2).fit(data).evaluate(points)
+        return values.reshape(grid.ncols, grid.nrows).T[::-1] * len(data)
 
-    seconds, values = best_of(repeats, run, "kdepy")
-    return seconds, values.reshape(grid.ncols, grid.nrows).T[::-1] * len(x)
+    return run
+
+
+def ours_runner(x, y, grid, h, threads, **kwargs):
+    import numba
+
+    from hotspot.stats.kde import kernel_density
+
+    def run():
+        before = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return kernel_density(x, y, grid, bandwidth_m=h, units="per-cell", **kwargs)
+        finally:
+            numba.set_num_threads(before)
+
+    return run
+
+
+def compare(x, y, grid, h, repeats, label):
+    """Time ours (1 and 2 threads) and KDEpy on the same points; print one line with the ratios."""
+    fns = {f"ours{t}": ours_runner(x, y, grid, h, t) for t in THREADS}
+    fns["kdepy"] = kdepy_runner(x, y, grid, h)
+    best, results = best_of(repeats, fns)
+    # Against ours on the points KDEpy was given (its binning error, not the points it refused).
+    inside = inside_centres(grid, x, y)
+    same = ours_runner(x[inside], y[inside], grid, h, max(THREADS))().surface / grid.cell_area_m2
+    gap = np.abs(results["kdepy"] - same).max() / same.max()
+    equal = np.array_equal(results["ours1"].surface, results["ours2"].surface)
+    print(f"  {label:<28} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s  2 thr {best['ours2']:7.3f} s  "
+          f"KDEpy {best['kdepy']:7.3f} s  ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  "
+          f"2 thr {best['ours2'] / best['kdepy']:5.2f}  (|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal})",
+          flush=True)
+    return best
+
+
+def synthetic(n, layout, seed=0):
+    rng = np.random.default_rng(seed)
+    x0, y0 = 500_000.0, 200_000.0
+    if layout == "uniform":
+        return rng.uniform(x0, x0 + 50_000, n), rng.uniform(y0, y0 + 45_000, n), (x0, y0, x0 + 50_000, y0 + 45_000)
+    # Clustered like crime: half the points around 40 town centres, half spread over the county.
+    centres = rng.uniform([x0, y0], [x0 + 50_000, y0 + 45_000], (40, 2))
+    k = n // 2
+    pick = rng.integers(0, 40, k)
+    sx = np.concatenate([centres[pick, 0] + rng.normal(0, 800, k), rng.uniform(x0, x0 + 50_000, n - k)])
+    sy = np.concatenate([centres[pick, 1] + rng.normal(0, 800, k), rng.uniform(y0, y0 + 45_000, n - k)])
+    return sx, sy, (x0, y0, x0 + 50_000, y0 + 45_000)
 
 
 def sklearn_time(x, y, grid, n_cells=2000, seed=0):
@@ -88,66 +137,53 @@ def sklearn_time(x, y, grid, n_cells=2000, seed=0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synthetic-points", type=int, default=10_000_000)
+    parser.add_argument("--points", default="1000000,10000000", help="synthetic point counts, comma-separated")
+    parser.add_argument("--radii", default="150,500,1000", help="search radii in metres, comma-separated")
+    parser.add_argument("--layouts", default="uniform,clustered")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-real", action="store_true", help="skip the Bedfordshire records")
     args = parser.parse_args()
+    radii = [float(r) for r in args.radii.split(",")]
 
     import numba
 
     from hotspot.core.grid import Grid
     from hotspot.stats.kde import kernel_density
 
-    print(f"numba threads: {numba.get_num_threads()}")
-    x, y, bounds = load_points()
-    # The force area, not the points' extent: a few records carry coordinates hundreds of km away.
-    grid = Grid.from_bounds(*bounds, CELL_M, pad_m=BANDWIDTH_M)
-    n_loc = np.unique(np.column_stack([x, y]), axis=0).shape[0]
-    print(f"Bedfordshire: {x.size:,} records at {n_loc:,} distinct locations; grid {grid.nrows} x {grid.ncols} "
-          f"= {grid.size:,} cells of {CELL_M:g} m; quartic, bandwidth {BANDWIDTH_M:g} m")
+    print(f"numba threads available: {numba.config.NUMBA_NUM_THREADS}; timings best of {args.repeats}")
+    # Compile or load the Numba cache, serial and parallel paths, before any timing.
+    warm_grid = Grid.from_bounds(0, 0, 20_000, 20_000, 100.0)
+    warm = np.random.default_rng(1).uniform(0, 20_000, (2, 2_000_000))
+    for kwargs in ({}, {"binned": True}):
+        kernel_density(warm[0][:100], warm[1][:100], warm_grid, bandwidth_m=500.0, **kwargs)
+        kernel_density(warm[0], warm[1], warm_grid, bandwidth_m=500.0, **kwargs)
 
-    kernel_density(x[:100], y[:100], grid, bandwidth_m=BANDWIDTH_M)  # compile / load the Numba cache
-    kernel_density(x[:100], y[:100], grid, bandwidth_m=BANDWIDTH_M, binned=True)
-    t_exact, ours = best_of(args.repeats, lambda: kernel_density(x, y, grid, bandwidth_m=BANDWIDTH_M, units="per-cell"),
-                            "exact")
-    t_binned, ours_b = best_of(args.repeats, lambda: kernel_density(x, y, grid, bandwidth_m=BANDWIDTH_M, units="per-cell",
-                                                                       binned=True), "binned")
-    # FFTKDE refuses points outside its grid; hand it those inside (the rest are hundreds of km away or at the edge).
-    on_grid = inside_centres(grid, x, y)
-    t_kdepy, theirs = kdepy_time(x[on_grid], y[on_grid], grid, args.repeats)
-    same_points = kernel_density(x[on_grid], y[on_grid], grid, bandwidth_m=BANDWIDTH_M, units="per-cell")
-    t_sklearn = sklearn_time(x, y, grid)
-    per_m2 = same_points.surface / grid.cell_area_m2
-    print(f"  ours exact        {t_exact:8.3f} s   (cpu {CPU['exact']:.3f} s; mass on grid {ours.mass_on_grid:.6f})")
-    print(f"  ours binned       {t_binned:8.3f} s   (cpu {CPU['binned']:.3f} s; max |binned - exact| / peak = "
-          f"{np.abs(ours_b.surface - ours.surface).max() / ours.surface.max():.2e})")
-    print(f"  KDEpy FFTKDE      {t_kdepy:8.3f} s   (cpu {CPU['kdepy']:.3f} s; {on_grid.sum():,} points on the grid; "
-          "max |KDEpy - exact| / peak = "
-          f"{np.abs(theirs - per_m2).max() / per_m2.max():.2e})")
-    print(f"  sklearn (est.)    {t_sklearn:8.3f} s   (Epanechnikov, timed on 2,000 cells and scaled)")
-    print(f"  ratio ours exact / KDEpy   = {t_exact / t_kdepy:.3f}  (target <= 0.2; in CPU seconds "
-          f"{CPU['exact'] / CPU['kdepy']:.3f})")
-    print(f"  ratio ours exact / sklearn = {t_exact / t_sklearn:.5f}")
+    if not args.no_real:
+        x, y, bounds = load_points()
+        # The force area, not the points' extent: a few records carry coordinates hundreds of km away.
+        grid = Grid.from_bounds(*bounds, CELL_M, pad_m=BANDWIDTH_M)
+        n_loc = np.unique(np.column_stack([x, y]), axis=0).shape[0]
+        print(f"Bedfordshire: {x.size:,} records at {n_loc:,} distinct locations (snapped)")
+        print(f" {grid.nrows} x {grid.ncols} = {grid.size:,} cells of {CELL_M:g} m")
+        best = compare(x, y, grid, BANDWIDTH_M, args.repeats, "police.uk, 50 m cells")
+        t_binned = best_of(args.repeats, {"binned": lambda: kernel_density(
+            x, y, grid, bandwidth_m=BANDWIDTH_M, units="per-cell", binned=True)})[0]["binned"]
+        t_sklearn = sklearn_time(x, y, grid)
+        print(f"  ours binned {t_binned:.3f} s; scikit-learn (Epanechnikov, timed on 2,000 cells and scaled) "
+              f"{t_sklearn:.3f} s: ratio ours exact (2 thr) / sklearn = {best['ours2'] / t_sklearn:.5f}")
+        grid100 = Grid.from_bounds(*bounds, 100.0, pad_m=max(radii))
+        print(f" {grid100.nrows} x {grid100.ncols} = {grid100.size:,} cells of 100 m")
+        for h in radii:
+            compare(x, y, grid100, h, args.repeats, "police.uk, 100 m cells")
 
-    n = args.synthetic_points
-    rng = np.random.default_rng(0)
-    x0, y0 = 500_000.0, 200_000.0
-    # Clustered like crime: half the points around 40 town centres, half spread over the county.
-    centres = rng.uniform([x0, y0], [x0 + 50_000, y0 + 45_000], (40, 2))
-    k = n // 2
-    pick = rng.integers(0, 40, k)
-    sx = np.concatenate([centres[pick, 0] + rng.normal(0, 800, k), rng.uniform(x0, x0 + 50_000, n - k)])
-    sy = np.concatenate([centres[pick, 1] + rng.normal(0, 800, k), rng.uniform(y0, y0 + 45_000, n - k)])
-    sgrid = Grid.from_bounds(x0, y0, x0 + 50_000, y0 + 45_000, CELL_M, pad_m=BANDWIDTH_M)
-    t_synth, synth = best_of(1, lambda: kernel_density(sx, sy, sgrid, bandwidth_m=BANDWIDTH_M), "synth_exact")
-    t_synth_b, _ = best_of(1, lambda: kernel_density(sx, sy, sgrid, bandwidth_m=BANDWIDTH_M, binned=True), "synth_binned")
-    print(f"Synthetic: {n:,} points ({synth.n_locations:,} distinct) on {sgrid.nrows} x {sgrid.ncols} = {sgrid.size:,} cells")
-    print(f"  ours exact        {t_synth:8.3f} s   (cpu {CPU['synth_exact']:.3f} s)")
-    print(f"  ours binned       {t_synth_b:8.3f} s   (cpu {CPU['synth_binned']:.3f} s)")
-    if n <= 20_000_000:
-        inside = inside_centres(sgrid, sx, sy)
-        t_kdepy_s, _ = kdepy_time(sx[inside], sy[inside], sgrid, 1)
-        print(f"  KDEpy FFTKDE      {t_kdepy_s:8.3f} s   (cpu {CPU['kdepy']:.3f} s; ratio ours exact / KDEpy = "
-              f"{t_synth / t_kdepy_s:.2f})")
+    for n in (int(float(v)) for v in args.points.split(",")):
+        for layout in args.layouts.split(","):
+            sx, sy, box = synthetic(n, layout)
+            sgrid = Grid.from_bounds(*box, 100.0, pad_m=max(radii))
+            print(f"Synthetic {layout}: {n:,} distinct points on {sgrid.nrows} x {sgrid.ncols} = {sgrid.size:,} "
+                  "cells of 100 m")
+            for h in radii:
+                compare(sx, sy, sgrid, h, args.repeats, f"{n:,} {layout}")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ in :mod:`hotspot.stats.kde`. Kernel shapes are selected by an integer code (``KE
 evaluated from the squared distance, so the quartic, Epanechnikov, uniform and Gaussian kernels
 never take a square root.
 
-Determinism: each output row is summed by one thread, over locations in the fixed order they
-were given (sorted by y by the caller), and identical coordinates are merged with a stable sort
-per band of y, so results are bit-for-bit the same for any number of threads. Serial twins of
-the parallel functions are separate Python functions because Numba's disk cache is keyed by the
-Python function, not by the ``parallel`` flag.
+Determinism: the exact density sorts points into cells with stable counting sorts over fixed chunks,
+and each band of output rows is summed by one thread in a fixed order (source row, cell, location);
+``merge_identical`` merges with a stable sort per band of y. Results are bit-for-bit the same for any
+number of threads. Serial twins of the parallel functions are separate Python functions because Numba's
+disk cache is keyed by the Python function, not by the ``parallel`` flag.
 """
 
 from __future__ import annotations
@@ -74,75 +74,522 @@ def kernel_value(d2, h2, code):
     return kernel_norm(h2, code) * kernel_profile(d2 / h2, code)
 
 
+# --- exact density: points sorted into cells, then summed band by band of rows -------------------
+#
+# Coordinates are first sorted, by a counting sort, into the cells of the grid padded by the kernel's
+# reach, and identical coordinates are merged within each cell. Each band of output rows is then summed
+# by one thread from the cells in source-row, column, location order, so every cell's sum is taken in one
+# fixed order whatever the number of threads. Kernels are cut in metres (d^2 < h^2); the moment
+# polynomials of crowded runs of cells work in bandwidths (u = d / h), where their terms are of order 1.
+
+_MIX1 = -7046029254386353131
+_MIX2 = -4417276706812531889
+_NEG_ZERO_BITS = -9223372036854775808
+
+CUT_SLACK = 1e-12
+"""Slack, in bandwidths (squared where squares are compared), around the bounds computed from a kernel's cut.
+
+Rows and columns within it of some location's cut are visited and given the exact cut (d^2 < h^2 in
+metres), and targets within it are not counted inside every kernel of a run of cells, so rounding in the
+bounds can neither drop a target a kernel reaches nor count a location past its edge.
+"""
+
+
 @numba.njit(cache=True)
-def _add_row(out_row, yr, col_x, lx, ly, lw, lc0, lc1, lo, hi, h2, code):
-    inv_h2 = 1.0 / h2
-    for j in range(lo, hi):
-        dy = ly[j] - yr
-        dy2 = dy * dy
-        c0 = lc0[j]
-        c1 = lc1[j]
-        if dy2 >= h2 or c1 <= c0:
-            continue
-        w = lw[j]
-        xj = lx[j]
-        # The location's whole square window of columns, not just the chord at this row: the
-        # corners add zeros, but skipping a square root and two roundings per row and location
-        # more than pays for them (about 2.5x less CPU). Slices indexed from 0 let LLVM drop
-        # negative-index checks and vectorise; one loop per kernel keeps the common ones
-        # branch-free. max(., 0) is exactly the kernel's cut, and adding 0.0 changes nothing.
-        seg = out_row[c0:c1]
-        cx = col_x[c0:c1]
-        if code == QUARTIC:
-            a = 1.0 - dy2 * inv_h2
-            for k in range(seg.shape[0]):
-                dx = cx[k] - xj
-                t = max(a - dx * dx * inv_h2, 0.0)
-                seg[k] += w * t * t
-        elif code == EPANECHNIKOV:
-            a = 1.0 - dy2 * inv_h2
-            for k in range(seg.shape[0]):
-                dx = cx[k] - xj
-                seg[k] += w * max(a - dx * dx * inv_h2, 0.0)
-        elif code == TRIANGULAR:
-            for k in range(seg.shape[0]):
-                dx = cx[k] - xj
-                seg[k] += w * max(1.0 - math.sqrt((dx * dx + dy2) * inv_h2), 0.0)
-        elif code == UNIFORM:
-            for k in range(seg.shape[0]):
-                dx = cx[k] - xj
-                seg[k] += w if (dx * dx + dy2) * inv_h2 < 1.0 else 0.0
+def _count_rows(x, y, x0, y0, inv_cell, nrows, ncols, lo, hi, counts):
+    # counts[nrows] collects the points off the padded lattice: their kernels cannot reach the grid.
+    for i in range(lo, hi):
+        fr = (y0 - y[i]) * inv_cell
+        fc = (x[i] - x0) * inv_cell
+        if fr >= 0.0 and fr < nrows and fc >= 0.0 and fc < ncols:
+            counts[int(fr)] += 1
         else:
-            for k in range(seg.shape[0]):
-                dx = cx[k] - xj
-                u2 = (dx * dx + dy2) * inv_h2
-                seg[k] += w * math.exp(-GAUSS_HALF_S2 * u2) if u2 < 1.0 else 0.0
+            counts[nrows] += 1
+
+
+@numba.njit(cache=True)
+def _fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, lo, hi, offsets, rx, ry, rw, ox, oy):
+    for i in range(lo, hi):
+        fr = (y0 - y[i]) * inv_cell
+        fc = (x[i] - x0) * inv_cell
+        if fr >= 0.0 and fr < nrows and fc >= 0.0 and fc < ncols:
+            r = int(fr)
+            f = offsets[r]
+            rx[f] = x[i]
+            ry[f] = y[i]
+            if w.shape[0]:
+                rw[f] = w[i]
+            offsets[r] = f + 1
+        else:
+            f = offsets[nrows]
+            ox[f] = x[i]
+            oy[f] = y[i]
+            offsets[nrows] = f + 1
 
 
 @numba.njit(cache=True, parallel=True)
-def density_rows(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code):
-    """Add the (unnormalised) kernel sum of weighted locations to the rows of ``out`` (float64, (nrows, ncols)).
+def count_rows(x, y, x0, y0, inv_cell, nrows, ncols, chunk):
+    """Points per row of the lattice (west edge ``x0``, north edge ``y0``) in each chunk of ``chunk`` points.
 
-    Multiply by ``kernel_norm(h * h, code)`` for density per unit area. ``row_y``/``col_x`` are
-    the cell-centre coordinates of the rows/columns of ``out``; ``lx, ly, lw`` the locations and
-    weights sorted by ``ly``; ``lc0[j]:lc1[j]`` the columns (clipped to the grid) whose centres
-    are within ``h`` (in x) of location ``j``, with a column of slack each side;
-    ``row_lo[i]:row_hi[i]`` the slice of locations within ``h`` (in y) of row ``i``.
+    Returns int64 ``(n_chunks, nrows + 1)``; the last column counts points off the lattice.
     """
-    h2 = h * h
-    for i in numba.prange(out.shape[0]):
-        _add_row(out[i], row_y[i], col_x, lx, ly, lw, lc0, lc1, row_lo[i], row_hi[i], h2, code)
+    n = x.shape[0]
+    nch = (n + chunk - 1) // chunk
+    counts = np.zeros((nch, nrows + 1), np.int64)
+    for c in numba.prange(nch):
+        _count_rows(x, y, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), counts[c])
+    return counts
 
 
-# The same loop on one thread: for small jobs, waking worker threads on a busy machine costs more
-# than the sum. A separate function, not njit applied twice to one: Numba's on-disk cache is keyed
-# by the Python function, so two dispatchers of one function would load each other's machine code.
 @numba.njit(cache=True)
-def density_rows_serial(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code):
-    """``density_rows`` on one thread (identical results)."""
+def count_rows_serial(x, y, x0, y0, inv_cell, nrows, ncols, chunk):
+    """``count_rows`` on one thread (identical results)."""
+    n = x.shape[0]
+    nch = (n + chunk - 1) // chunk
+    counts = np.zeros((nch, nrows + 1), np.int64)
+    for c in range(nch):
+        _count_rows(x, y, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), counts[c])
+    return counts
+
+
+@numba.njit(cache=True, parallel=True)
+def fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, chunk, offsets, rx, ry, rw, ox, oy):
+    """Stable counting sort of the points into rows: ``offsets`` (from ``count_rows``) are each chunk's first slot per row.
+
+    Points on the lattice go to ``rx, ry, rw`` in row order, the rest to ``ox, oy``, each in input order,
+    so the result does not depend on the thread count. ``offsets`` is used up. An empty ``w`` means
+    weight 1 each: ``rw`` is then left for ``cells_of_rows`` to fill, which saves moving a third array.
+    """
+    n = x.shape[0]
+    for c in numba.prange(offsets.shape[0]):
+        _fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), offsets[c],
+                   rx, ry, rw, ox, oy)
+
+
+@numba.njit(cache=True)
+def fill_rows_serial(x, y, w, x0, y0, inv_cell, nrows, ncols, chunk, offsets, rx, ry, rw, ox, oy):
+    """``fill_rows`` on one thread (identical results)."""
+    n = x.shape[0]
+    for c in range(offsets.shape[0]):
+        _fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), offsets[c],
+                   rx, ry, rw, ox, oy)
+
+
+@numba.njit(cache=True)
+def _cells_of_row(rx, ry, rw, weighted, x0, inv_cell, ncols, cell_col, cell_cnt):
+    """Sort one row's points by column (stable) and merge identical coordinates within each cell, in place.
+
+    Returns (locations, cells); cell k of the row is column ``cell_col[k]`` holding the next ``cell_cnt[k]``
+    locations, each in order of first appearance with the weights of its duplicates added in input order.
+    Without ``weighted``, ``rw`` is not read and each point weighs 1.
+    """
+    m = rx.shape[0]
+    if m == 0:
+        return 0, 0
+    start = np.zeros(ncols + 1, np.int64)
+    for i in range(m):
+        start[int((rx[i] - x0) * inv_cell) + 1] += 1
+    biggest = 0
+    for c in range(ncols):
+        biggest = max(biggest, start[c + 1])
+        start[c + 1] += start[c]
+    tx = np.empty(m)
+    ty = np.empty(m)
+    tw = np.empty(m if weighted else 0)
+    fill = start[:-1].copy()
+    for i in range(m):
+        c = int((rx[i] - x0) * inv_cell)
+        f = fill[c]
+        tx[f] = rx[i]
+        ty[f] = ry[i]
+        if weighted:
+            tw[f] = rw[i]
+        fill[c] = f + 1
+    size = 16
+    while size < 2 * biggest:
+        size *= 2
+    table = np.full(size, -1, np.int64)
+    # Bit patterns for hashing; -0.0 is folded onto 0.0 because the two compare equal.
+    bx = tx.view(np.int64)
+    by = ty.view(np.int64)
+    u = 0
+    nc = 0
+    for c in range(ncols):
+        s = start[c]
+        e = start[c + 1]
+        if e == s:
+            continue
+        first = u
+        if e - s <= 8:
+            for k in range(s, e):
+                hit = -1
+                for v in range(first, u):
+                    if rx[v] == tx[k] and ry[v] == ty[k]:
+                        hit = v
+                        break
+                if hit >= 0:
+                    rw[hit] += tw[k] if weighted else 1.0
+                else:
+                    rx[u] = tx[k]
+                    ry[u] = ty[k]
+                    rw[u] = tw[k] if weighted else 1.0
+                    u += 1
+        else:
+            tsize = 16
+            while tsize < 2 * (e - s):
+                tsize *= 2
+            mask = tsize - 1
+            for k in range(s, e):
+                kx = 0 if bx[k] == _NEG_ZERO_BITS else bx[k]
+                ky = 0 if by[k] == _NEG_ZERO_BITS else by[k]
+                slot = (((kx * _MIX1) ^ ky) * _MIX2 >> 32) & mask
+                while True:
+                    v = table[slot]
+                    if v < 0:
+                        table[slot] = u
+                        rx[u] = tx[k]
+                        ry[u] = ty[k]
+                        rw[u] = tw[k] if weighted else 1.0
+                        u += 1
+                        break
+                    if rx[v] == tx[k] and ry[v] == ty[k]:
+                        rw[v] += tw[k] if weighted else 1.0
+                        break
+                    slot = (slot + 1) & mask
+            for k in range(tsize):
+                table[k] = -1
+        cell_col[nc] = c
+        cell_cnt[nc] = u - first
+        nc += 1
+    return u, nc
+
+
+@numba.njit(cache=True, parallel=True)
+def cells_of_rows(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, cell_col, cell_cnt, nloc, ncell):
+    """``_cells_of_row`` on every row (rows in parallel): row r's locations and cells start at ``row_start[r]``."""
+    for r in numba.prange(row_start.shape[0] - 1):
+        s = row_start[r]
+        e = row_start[r + 1]
+        nloc[r], ncell[r] = _cells_of_row(rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e],
+                                          cell_cnt[s:e])
+
+
+@numba.njit(cache=True)
+def cells_of_rows_serial(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, cell_col, cell_cnt, nloc, ncell):
+    """``cells_of_rows`` on one thread (identical results)."""
+    for r in range(row_start.shape[0] - 1):
+        s = row_start[r]
+        e = row_start[r + 1]
+        nloc[r], ncell[r] = _cells_of_row(rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e],
+                                          cell_cnt[s:e])
+
+
+@numba.njit(cache=True, inline="always")
+def _gauss_line(out, n, d0, step, c, q):
+    """``out[k] = exp(-c (d0 + k step)^2)`` for ``k < n``, as products outward from the peak: two exps, not n.
+
+    Going out a step multiplies by a ratio that itself changes by the constant factor ``q``
+    (``exp(-2 c step^2)``), so the relative error grows by about an ulp per step (a few dozen steps here).
+    Both directions advance in one loop, two independent chains of multiplications.
+    """
+    k0 = min(n - 1, max(0, int(math.floor(0.5 - d0 / step))))
+    d = d0 + k0 * step
+    out[k0] = math.exp(-c * d * d)
+    up = math.exp(-c * step * (step + 2.0 * d))
+    down = q / up
+    for t in range(1, max(n - k0, k0 + 1)):
+        if k0 + t < n:
+            out[k0 + t] = out[k0 + t - 1] * up
+            up *= q
+        if k0 - t >= 0:
+            out[k0 - t] = out[k0 - t + 1] * down
+            down *= q
+
+
+@numba.njit(cache=True, inline="always")
+def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
+    """Add one location's kernel to the band ``buf`` (rows from grid row ``i0``).
+
+    The location lies ``qx, qy`` metres from the centre of its cell, in grid row ``rho`` and buffer column
+    ``sig + reach``. Every row it reaches is summed over the same ``e.shape[0]`` columns: the corners add
+    zeros, but a fixed, vector-long loop costs less than finding each row's chord. The cut is taken in
+    metres from offsets that are whole multiples of the cell minus the location's offset in its cell, so it
+    is d^2 < h^2 exactly on whole-metre data, and the same whatever the grid's origin (tiles agree).
+    """
+    i1 = i0 + buf.shape[0]
+    reach_m = h * (1.0 + CUT_SLACK)
+    lo = max(i0, rho - int(math.floor((qy + reach_m) / cell)))
+    hi = min(i1 - 1, rho - int(math.ceil((qy - reach_m) / cell)))
+    if lo > hi:
+        return
     h2 = h * h
-    for i in range(out.shape[0]):
-        _add_row(out[i], row_y[i], col_x, lx, ly, lw, lc0, lc1, row_lo[i], row_hi[i], h2, code)
+    inv_h2 = 1.0 / h2
+    width = e.shape[0]
+    for k in range(width):
+        dx = (k - reach) * cell - qx
+        e[k] = dx * dx
+    if code == GAUSSIAN:
+        # Separable: exp(-c (dx^2 + dy^2)) = exp(-c dx^2) exp(-c dy^2), so a factor per column and per row,
+        # not an exp per cell (without a vector exp, exps would cost more than everything else).
+        step = cell / h
+        q = math.exp(-2.0 * GAUSS_HALF_S2 * step * step)
+        _gauss_line(g, width, (-reach * cell - qx) / h, step, GAUSS_HALF_S2, q)
+        _gauss_line(gy, hi - lo + 1, ((rho - lo) * cell - qy) / h, -step, GAUSS_HALF_S2, q)
+    # Kernel shapes are in u = d / h; the factors of h go into the weight once per location.
+    wq = w * inv_h2 * inv_h2
+    we = w * inv_h2
+    wt = w / h
+    for i in range(lo, hi + 1):
+        dy = (rho - i) * cell - qy
+        dy2 = dy * dy
+        a = h2 - dy2
+        seg = buf[i - i0, sig:sig + width]
+        if code == QUARTIC:
+            for k in range(width):
+                t = max(a - e[k], 0.0)
+                seg[k] += wq * t * t
+        elif code == EPANECHNIKOV:
+            for k in range(width):
+                seg[k] += we * max(a - e[k], 0.0)
+        elif code == TRIANGULAR:
+            for k in range(width):
+                seg[k] += wt * max(h - math.sqrt(e[k] + dy2), 0.0)
+        elif code == UNIFORM:
+            for k in range(width):
+                seg[k] += w if e[k] < a else 0.0
+        else:
+            wy = w * gy[i - lo]
+            for k in range(width):
+                seg[k] += wy * g[k] if e[k] < a else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s,
+                edge_t, edge_sum):
+    """Add a run of cells holding many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
+
+    The run starts at buffer column ``sig + reach`` (whose cell centre is ``cx, cy``) and spans ``span``
+    more columns of the same row. Within its support each of these kernels is a polynomial of the
+    offsets, so along a target row the run's sum is a polynomial of the target's column offset t whose
+    coefficients come from nine moments of the run's locations. Targets inside every location's kernel
+    (judged from the locations' bounding box) take that polynomial: a few operations per target, however
+    many locations the run holds. Only the targets near the edge of the disk, inside some kernels and not
+    others, are summed location by location, all of the run's edge targets at once so the loop runs along
+    targets, not locations (a sum along locations would not vectorise without reordering the additions).
+    """
+    m = px.shape[0]
+    i1 = i0 + buf.shape[0]
+    inv_h = 1.0 / h
+    step = cell * inv_h
+    inv_step = 1.0 / step
+    xmin = ymin = np.inf
+    xmax = ymax = -np.inf
+    m0 = mx = my = mxx = myy = mxy = mxv = myv = mvv = 0.0
+    for j in range(m):
+        x = (px[j] - cx) * inv_h
+        y = (py[j] - cy) * inv_h
+        w = pw[j]
+        xmin = min(xmin, x)
+        xmax = max(xmax, x)
+        ymin = min(ymin, y)
+        ymax = max(ymax, y)
+        r2 = x * x + y * y
+        m0 += w
+        mx += w * x
+        my += w * y
+        mxx += w * x * x
+        myy += w * y * y
+        mxy += w * x * y
+        mxv += w * x * r2
+        myv += w * y * r2
+        mvv += w * r2 * r2
+    mv = mxx + myy
+    lo = max(i0, rho - int(math.floor((ymax + 1.0 + CUT_SLACK) * inv_step)))
+    hi = min(i1 - 1, rho - int(math.ceil((ymin - 1.0 - CUT_SLACK) * inv_step)))
+    off = sig + reach
+    n_edge = 0
+    for i in range(lo, hi + 1):
+        s = (rho - i) * step
+        d_lo = s - ymax
+        d_hi = s - ymin
+        far2 = max(d_lo * d_lo, d_hi * d_hi)
+        near2 = 0.0 if d_lo <= 0.0 <= d_hi else min(d_lo * d_lo, d_hi * d_hi)
+        if near2 >= 1.0 + CUT_SLACK:
+            continue
+        # Columns some location reaches (generous: edge targets get the exact cut).
+        c_out = math.sqrt(1.0 + CUT_SLACK - near2)
+        b0 = max(-reach, int(math.floor((xmin - c_out) * inv_step)))
+        b1 = min(reach + span, int(math.ceil((xmax + c_out) * inv_step)))
+        # Columns every location reaches with room to spare.
+        in0 = b0
+        in1 = b0 - 1
+        if far2 < 1.0 - CUT_SLACK:
+            c_in = math.sqrt(1.0 - far2 - CUT_SLACK)
+            in0 = max(b0, int(math.floor((xmax - c_in) * inv_step)) + 1)
+            in1 = min(b1, int(math.ceil((xmin + c_in) * inv_step)) - 1)
+        if in0 <= in1:
+            # alpha_j = 1 - qx_j^2 - (s - qy_j)^2 = kappa + lam qy_j - |q_j|^2 and beta_j = 2 qx_j: the
+            # kernel's inner term 1 - u^2 at target offset t is alpha_j + beta_j t - t^2.
+            kappa = 1.0 - s * s
+            lam = 2.0 * s
+            s_a = kappa * m0 + lam * my - mv
+            s_b = 2.0 * mx
+            if code == QUARTIC:
+                s_aa = (kappa * kappa * m0 + lam * lam * myy + mvv + 2.0 * kappa * lam * my - 2.0 * kappa * mv
+                        - 2.0 * lam * myv)
+                s_ab = 2.0 * (kappa * mx + lam * mxy - mxv)
+                c0 = s_aa
+                c1 = 2.0 * s_ab
+                c2 = 4.0 * mxx - 2.0 * s_a
+                c3 = -2.0 * s_b
+                c4 = m0
+            elif code == EPANECHNIKOV:
+                c0 = s_a
+                c1 = s_b
+                c2 = -m0
+                c3 = 0.0
+                c4 = 0.0
+            else:
+                c0 = m0
+                c1 = c2 = c3 = c4 = 0.0
+            seg = buf[i - i0, off + in0:off + in1 + 1]
+            for k in range(seg.shape[0]):
+                t = (in0 + k) * step
+                seg[k] += c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
+        # The edge: the columns reached but not inside, west then east of the inside run.
+        west = in0 if in0 <= in1 else b1 + 1
+        east = in1 + 1 if in0 <= in1 else b1 + 1
+        for b in range(b0, west):
+            edge_row[n_edge] = i - i0
+            edge_col[n_edge] = off + b
+            edge_s[n_edge] = (rho - i) * cell
+            edge_t[n_edge] = b * cell
+            n_edge += 1
+        for b in range(east, b1 + 1):
+            edge_row[n_edge] = i - i0
+            edge_col[n_edge] = off + b
+            edge_s[n_edge] = (rho - i) * cell
+            edge_t[n_edge] = b * cell
+            n_edge += 1
+    if n_edge == 0:
+        return
+    # The edge, with the cut in metres as in _direct.
+    acc = edge_sum[:n_edge]
+    es = edge_s[:n_edge]
+    et = edge_t[:n_edge]
+    for p in range(n_edge):
+        acc[p] = 0.0
+    h2 = h * h
+    for j in range(m):
+        x = px[j] - cx
+        y = py[j] - cy
+        w = pw[j]
+        if code == QUARTIC:
+            for p in range(n_edge):
+                dx = et[p] - x
+                dy = es[p] - y
+                z = max((h2 - dy * dy) - dx * dx, 0.0)
+                acc[p] += w * z * z
+        elif code == EPANECHNIKOV:
+            for p in range(n_edge):
+                dx = et[p] - x
+                dy = es[p] - y
+                acc[p] += w * max((h2 - dy * dy) - dx * dx, 0.0)
+        else:
+            for p in range(n_edge):
+                dx = et[p] - x
+                dy = es[p] - y
+                acc[p] += w if dx * dx < h2 - dy * dy else 0.0
+    scale = 1.0 / (h2 * h2) if code == QUARTIC else 1.0 / h2 if code == EPANECHNIKOV else 1.0
+    for p in range(n_edge):
+        buf[edge_row[p], edge_col[p]] += acc[p] * scale
+
+
+@numba.njit(cache=True)
+def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
+                  dense_min, run_cols, run_locs, window):
+    """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
+    e = np.empty(window)
+    g = np.empty(window)
+    gy = np.empty(2 * reach + 3)
+    # A dense run's edge targets: at most every column of every row it reaches.
+    nscratch = (2 * reach + 3) * (2 * reach + 3 + run_cols)
+    edge_row = np.empty(nscratch, np.int64)
+    edge_col = np.empty(nscratch, np.int64)
+    edge_s = np.empty(nscratch)
+    edge_t = np.empty(nscratch)
+    edge_sum = np.empty(nscratch)
+    nrows = row_start.shape[0] - 1
+    i1 = i0 + buf.shape[0]
+    for rp in range(max(0, i0 + pad - reach), min(nrows, i1 + pad + reach)):
+        rho = rp - pad
+        cy = y0 - (rp + 0.5) * cell
+        j = row_start[rp]
+        ci = row_start[rp]
+        last = row_start[rp] + ncell[rp]
+        while ci < last:
+            # A run: the next cells of the row, up to run_cols columns wide, until it holds run_locs locations.
+            sig = cell_col[ci]
+            m = cell_cnt[ci]
+            cj = ci + 1
+            while cj < last and m < run_locs and cell_col[cj] - sig < run_cols:
+                m += cell_cnt[cj]
+                cj += 1
+            if m >= dense_min:
+                _dense_run(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
+                            x0 + (sig + 0.5) * cell, cy, cell, h, reach, code, edge_row, edge_col, edge_s, edge_t,
+                            edge_sum)
+                j += m
+            else:
+                for c in range(ci, cj):
+                    col = cell_col[c]
+                    cx = x0 + (col + 0.5) * cell
+                    for k in range(j, j + cell_cnt[c]):
+                        _direct(buf, i0, rho, col, rx[k] - cx, ry[k] - cy, rw[k], cell, h, reach, code, e, g, gy)
+                    j += cell_cnt[c]
+            ci = cj
+
+
+@numba.njit(cache=True)
+def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h,
+               code, dense_min, run_cols, run_locs, window, norm):
+    nrows, ncols = out.shape
+    i1 = min(nrows, i0 + band_rows)
+    buf = np.zeros((i1 - i0, ncols + 2 * pad + window))
+    _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
+                  dense_min, run_cols, run_locs, window)
+    for i in range(i1 - i0):
+        src = buf[i, pad + reach:pad + reach + ncols]
+        dst = out[i0 + i]
+        for c in range(ncols):
+            dst[c] = src[c] * norm
+
+
+@numba.njit(cache=True, parallel=True)
+def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
+                  reach, h, code, dense_min, run_cols, run_locs, window, norm):
+    """Kernel density (``norm`` times the kernel sums) of bands ``first .. last`` of ``band_rows`` rows of ``out``.
+
+    The locations are those of ``cells_of_rows`` on the lattice of ``out``'s grid padded by ``pad`` cells
+    (west edge ``x0``, north edge ``y0``, cell side ``cell``); ``reach`` is the furthest any kernel
+    reaches in cells, ``window`` (at least 2 reach + 1) the columns summed per location and row, ``h`` the
+    bandwidth (metres) and ``code`` the kernel. Runs of cells of a row, at most ``run_cols`` columns wide
+    and closed once they hold ``run_locs`` locations, are summed through their moments if they hold at
+    least ``dense_min`` locations, location by location otherwise. Bands run in parallel; each is summed
+    by one thread in a fixed order, so the result does not depend on the thread count.
+    """
+    for b in numba.prange(first, last):
+        _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
+                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
+
+
+@numba.njit(cache=True)
+def density_bands_serial(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell,
+                         pad, reach, h, code, dense_min, run_cols, run_locs, window, norm):
+    """``density_bands`` on one thread (identical results)."""
+    for b in range(first, last):
+        _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
+                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
 
 
 @numba.njit(cache=True, parallel=True)

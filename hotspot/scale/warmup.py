@@ -38,7 +38,7 @@ def _kde() -> None:
     from hotspot.stats.kde import kernel_density
 
     rng = np.random.default_rng(1)
-    for n, side, bandwidth in ((50, 20, 300.0), (20000, 200, 2000.0)):  # one thread for small jobs, all for large
+    for n, side, bandwidth in ((50, 20, 300.0), (250_000, 200, 500.0)):  # one thread for small jobs, all for large
         x = rng.uniform(0, side * 100.0, n)
         y = rng.uniform(0, side * 100.0, n)
         grid = Grid.from_bounds(0.0, 0.0, side * 100.0, side * 100.0, 100.0, "EPSG:27700")

@@ -37,13 +37,19 @@ Matching other tools' bandwidths (used in the tests):
 
 How it is computed
 ------------------
-Exactly, by default: identical coordinates are merged, and every location's kernel is summed
-at every cell centre within ``bandwidth_m`` of it (Numba, in parallel over rows of cells; each
-row is summed by one thread in a fixed order, so the surface does not depend on the thread
-count). Cost grows with distinct locations x (bandwidth / cell size)^2, not with the number of
-records. ``binned=True`` instead spreads each location's weight over the four nearest cell
-centres (linear binning) and convolves with the kernel sampled at cell offsets by FFT: an
-approximation whose error is of the order of the cell size's share of the bandwidth.
+Exactly, by default. The points are counting-sorted into the cells of the grid padded by the
+bandwidth, and identical coordinates are merged within each cell. Bands of rows are then summed in
+parallel, each by one thread in a fixed order (source row, cell, location), so the surface does not
+depend on the thread count. A location in a sparse cell adds its kernel over the rows it reaches, a
+fixed window of columns each. For the quartic, Epanechnikov and uniform kernels, which are polynomials
+inside their support, a cell of many locations is summed through nine moments of its locations:
+every target inside all of the cell's kernels takes a polynomial of its offset, and only the targets at
+the edge of the disk are summed location by location, with the exact cut. Either way the sum is the
+formula's to rounding (the tests hold it to a brute-force sum); cost grows with distinct locations x
+(bandwidth / cell size)^2, less where locations crowd into cells. ``binned=True`` instead spreads each
+location's weight over the four nearest cell centres (linear binning) and convolves with the kernel
+sampled at cell offsets by FFT: an approximation whose error is of the order of the cell size's share of
+the bandwidth.
 
 Units (``units``)
 -----------------
@@ -93,6 +99,23 @@ _BLOCK_WORK = 2e8
 
 UNIT_LABELS = {"per-km2": "records per km²", "per-cell": "records per cell", "relative": "x the grid mean"}
 """How a value of each of :data:`UNITS` reads after a number (``peak 12.5 records per km²``)."""
+
+_SORT_CHUNK = 1 << 16
+"""Points per chunk of the parallel counting sort (fixed, so the sort does not depend on the thread count)."""
+
+_SERIAL_SORT_POINTS = 200_000
+"""Below this many points, one thread sorts them into cells (a few milliseconds; waking the others costs more)."""
+
+_BAND_ROWS_MIN, _BAND_ROWS_MAX = 8, 64
+"""Output rows summed by one thread at a time; a band reads the locations of (rows + 2 reach) rows."""
+
+_DENSE_MIN = 10
+"""Fewest locations in a run of cells for the moment path: below this the window of columns per location and
+row is cheaper (measured on uniform and clustered points, bandwidths of 1.5 to 10 cells)."""
+
+_RUN_COLS, _RUN_LOCS = 6, 40
+"""Sparse cells of a row are summed through moments together, up to this many columns wide and until the
+run holds this many locations: the wider the run, the wider the edge of its disk summed location by location."""
 
 _UNIT_WORDS = {"per-km2": "per km2", "per-cell": "expected count per cell", "relative": "relative to the grid mean"}
 
@@ -328,13 +351,16 @@ def kernel_density(
     DensitySurface
     """
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth_m)
-    x, y, w = _validated_points(x, y, weights)
+    # Unweighted points stay without a weight array: on millions of points, making and moving one costs time.
+    x, y, w = _validated_points(x, y, weights, ones=False)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != grid.shape:
             raise HotspotInputError(f"the mask has shape {mask.shape} but the grid is {grid.shape}")
-    keep = w > 0
-    x, y, w = x[keep], y[keep], w[keep]
+    if w is not None:
+        keep = w > 0
+        if not keep.all():
+            x, y, w = x[keep], y[keep], w[keep]
     n_points = int(x.size)
     if n_points == 0:
         raise HotspotInputError("no points with positive weight to estimate a density from; check the input and the filters")
@@ -349,19 +375,32 @@ def kernel_density(
 
     code = kk.KERNEL_CODES[kernel]
     progress("merging identical coordinates", 0, 1)
-    lx, ly, lw = aggregate_locations(x, y, w)
+    if binned:
+        lx, ly, lw = aggregate_locations(x, y, w)
+        n_locations = int(lx.size)
+    else:
+        cells = _sort_into_cells(x, y, w, grid, bandwidth_m)
+        n_locations = cells.n_locations
     progress("merging identical coordinates", 1, 1)
-    total_weight = float(lw.sum())
+    total_weight = float(w.sum()) if w is not None else float(n_points)
     report_mask = mask if mask is not None else np.ones(grid.shape, dtype=bool)
     if edge_correction:
         inside = np.require(report_mask, np.bool_, ["C", "W"])
-        share = kk.kernel_share_inside(lx, ly, inside, grid.xmin, grid.ymax, grid.cell_size, bandwidth_m, code)
-        lw = lw / np.maximum(share, MIN_EDGE_SHARE)
-        lw[share <= 0] = 0.0
+        if binned:
+            share = kk.kernel_share_inside(lx, ly, inside, grid.xmin, grid.ymax, grid.cell_size, bandwidth_m, code)
+            lw = lw / np.maximum(share, MIN_EDGE_SHARE)
+            lw[share <= 0] = 0.0
+        else:
+            at = cells.positions()
+            share = kk.kernel_share_inside(cells.x[at], cells.y[at], inside, grid.xmin, grid.ymax, grid.cell_size,
+                                           bandwidth_m, code)
+            scaled = cells.w[at] / np.maximum(share, MIN_EDGE_SHARE)
+            scaled[share <= 0] = 0.0
+            cells.w[at] = scaled
     if binned:
         density = _binned_density(lx, ly, lw, grid, bandwidth_m, code)
     else:
-        density = _exact_density(lx, ly, lw, grid, bandwidth_m, code, progress)
+        density = _exact_density(cells, grid, bandwidth_m, code, progress)
     density[~report_mask] = np.nan
     mass = float(np.nansum(density)) * grid.cell_area_m2 / total_weight
     if units == "per-km2":
@@ -376,7 +415,7 @@ def kernel_density(
         factor = 1.0 / mean
     return DensitySurface(
         surface=density * factor, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel,
-        units=units, n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
+        units=units, n_points=n_points, n_locations=n_locations, total_weight=total_weight, mass_on_grid=mass,
         edge_correction=edge_correction, binned=binned, per_m2_factor=factor, mask=mask,
     )
 
@@ -411,7 +450,8 @@ def _choose_bandwidth(x, y, w, bandwidth_m, cell_size_m) -> tuple[float, str]:
     return h, rule
 
 
-def _validated_points(x, y, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _validated_points(x, y, weights, ones: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Coordinates and weights as float64 arrays, checked; without ``weights``, 1 each (None if not ``ones``)."""
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape:
@@ -420,7 +460,7 @@ def _validated_points(x, y, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray
         bad = int(np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))[0])
         raise HotspotInputError(f"point {bad} has a missing or infinite coordinate; drop records without a location first")
     if weights is None:
-        w = np.ones(x.size)
+        w = np.ones(x.size) if ones else None
     else:
         w = np.asarray(weights, dtype=np.float64).ravel()
         if w.shape != x.shape:
@@ -431,39 +471,137 @@ def _validated_points(x, y, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return x, y, w
 
 
-def _exact_density(lx, ly, lw, grid: Grid, h: float, code: int, report) -> np.ndarray:
+@dataclass
+class _Cells:
+    """Points sorted into the cells of the grid padded by the kernels' reach, identical coordinates merged.
+
+    Row r of the padded lattice holds ``nloc[r]`` locations at ``x, y, w[row_start[r]:]`` in ``ncell[r]``
+    cells listed at ``cell_col, cell_cnt[row_start[r]:]`` (column, locations), west to east; the slots
+    after them up to ``row_start[r + 1]`` are unused. See :mod:`hotspot.kernels.kde`.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    row_start: np.ndarray
+    nloc: np.ndarray
+    ncell: np.ndarray
+    cell_col: np.ndarray
+    cell_cnt: np.ndarray
+    x0: float
+    y0: float
+    pad: int
+    reach: int
+    n_locations: int
+
+    def positions(self) -> np.ndarray:
+        """Indices of the locations in ``x, y, w``."""
+        before = np.cumsum(self.nloc) - self.nloc
+        return np.arange(int(self.nloc.sum()), dtype=np.int64) + np.repeat(self.row_start[:-1] - before, self.nloc)
+
+
+def _sort_into_cells(x, y, w, grid: Grid, h: float) -> _Cells:
+    """Counting-sort the points (metres) into rows, then cells, of ``grid`` padded by the kernel's reach, merging duplicates.
+
+    ``w`` is the weight per point, or None for 1 each.
+    """
     from hotspot.kernels import kde as kk
 
-    row_y = grid.row_centres()
-    col_x = grid.column_centres()
-    row_lo = np.searchsorted(ly, row_y - h, side="right")
-    row_hi = np.searchsorted(ly, row_y + h, side="left")
-    # Each location's window of columns, with a column of slack either side (the kernels cut exactly).
-    lc0 = np.clip(np.floor((lx - h - grid.xmin) / grid.cell_size - 0.5), 0, grid.ncols).astype(np.int64)
-    lc1 = np.clip(np.ceil((lx + h - grid.xmin) / grid.cell_size - 0.5) + 1, 0, grid.ncols).astype(np.int64)
-    out = np.zeros(grid.shape)
-    # Rough count of kernel evaluations, to pick one thread for small jobs and to size progress blocks:
-    # each parallel call costs a thread wake-up, which on a busy machine can be milliseconds.
-    work = float((row_hi - row_lo).sum()) * (2.0 * h / grid.cell_size + 3.0)
-    if work < _SERIAL_WORK:
-        kk.density_rows_serial(out, row_y, col_x, lx, ly, lw, lc0, lc1, row_lo, row_hi, h, code)
+    # Contiguous and writeable: pandas hands out read-only arrays, which Numba would compile for anew.
+    x = np.require(x, np.float64, ["C", "W"])
+    y = np.require(y, np.float64, ["C", "W"])
+    w = None if w is None else np.require(w, np.float64, ["C", "W"])
+    cell = grid.cell_size
+    # A point more than h + half a cell from a cell's centre row or column cannot reach it.
+    reach = int(h / cell + 0.5) + 1
+    pad = reach
+    x0 = grid.xmin - pad * cell
+    y0 = grid.ymax + pad * cell
+    nrows = grid.nrows + 2 * pad
+    ncols = grid.ncols + 2 * pad
+    serial = x.size < _SERIAL_SORT_POINTS
+    counts = (kk.count_rows_serial if serial else kk.count_rows)(x, y, x0, y0, 1.0 / cell, nrows, ncols, _SORT_CHUNK)
+    totals = counts.sum(axis=0)
+    row_start = np.zeros(nrows + 1, dtype=np.int64)
+    np.cumsum(totals[:nrows], out=row_start[1:])
+    offsets = np.cumsum(counts, axis=0) - counts
+    offsets[:, :nrows] += row_start[:-1]
+    # Allocated by NumPy, not inside Numba: NumPy asks the kernel for huge pages on big arrays, which makes
+    # the scattered writes of the sort several times faster.
+    n_on, n_off = int(row_start[-1]), int(totals[nrows])
+    rx, ry, rw = np.empty(n_on), np.empty(n_on), np.empty(n_on)
+    ox, oy = np.empty(n_off), np.empty(n_off)
+    weighted = w is not None
+    (kk.fill_rows_serial if serial else kk.fill_rows)(x, y, w if weighted else np.empty(0), x0, y0, 1.0 / cell, nrows,
+                                                      ncols, _SORT_CHUNK, offsets, rx, ry, rw, ox, oy)
+    cell_col = np.zeros(n_on, dtype=np.int32)
+    cell_cnt = np.zeros(n_on, dtype=np.int32)
+    nloc = np.zeros(nrows, dtype=np.int64)
+    ncell = np.zeros(nrows, dtype=np.int64)
+    if serial:
+        kk.cells_of_rows_serial(rx, ry, rw, weighted, row_start, x0, 1.0 / cell, ncols, cell_col, cell_cnt, nloc, ncell)
     else:
         import numba
 
-        n_blocks = int(min(20, max(1, work // _BLOCK_WORK)))
-        bounds = np.linspace(0, grid.nrows, n_blocks + 1).astype(int)
-        # Hand out rows a few at a time: crime clusters make some rows far costlier than others,
-        # and equal static shares would leave a thread idle. Each row is still summed by one thread.
-        previous = numba.set_parallel_chunksize(4)
+        # Rows through a town centre hold far more points than rural ones: hand rows out one at a time.
+        previous = numba.set_parallel_chunksize(1)
         try:
-            for start, stop in zip(bounds[:-1], bounds[1:]):
-                kk.density_rows(out[start:stop], row_y[start:stop], col_x, lx, ly, lw, lc0, lc1, row_lo[start:stop],
-                                row_hi[start:stop], h, code)
-                report("kernel density", int(stop), grid.nrows)
+            kk.cells_of_rows(rx, ry, rw, weighted, row_start, x0, 1.0 / cell, ncols, cell_col, cell_cnt, nloc, ncell)
         finally:
             numba.set_parallel_chunksize(previous)
-    out *= kk.kernel_norm(h * h, code)
+    # Points whose kernels cannot reach the grid still count as locations.
+    n_locations = int(nloc.sum()) + (int(aggregate_locations(ox, oy)[0].size) if n_off else 0)
+    return _Cells(rx, ry, rw, row_start, nloc, ncell, cell_col, cell_cnt, x0, y0, pad, reach, n_locations)
+
+
+def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np.ndarray:
+    import numba
+
+    from hotspot.kernels import kde as kk
+
+    reach = cells.reach
+    # Columns summed per location and row: the kernel's 2 reach + 1, rounded up to what one vector loop
+    # covers without a scalar tail (8 or 16 doubles, then whole multiples of 32).
+    span = 2 * reach + 1
+    window = 8 if span <= 8 else 16 if span <= 16 else -(-span // 32) * 32
+    out = np.empty(grid.shape)
+    norm = kk.kernel_norm(h * h, code)
+    # Rough cost, to pick one thread for small jobs and to size progress blocks: each parallel call
+    # costs a thread wake-up, which on a busy machine can be milliseconds.
+    work = float(cells.n_locations) * span * window
+    threads = 1 if work < _SERIAL_WORK else numba.get_num_threads()
+    # Bands short enough for several per thread (crime clusters make some bands far costlier than others),
+    # long enough that a band does not reread the rows within the kernel's reach of it too often. Band
+    # boundaries do not change any cell's order of summation, so the surface does not depend on them.
+    band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, grid.nrows // (4 * threads))))
+    n_bands = -(-grid.nrows // band_rows)
+    args = (cells.x, cells.y, cells.w, cells.row_start, cells.ncell, cells.cell_col, cells.cell_cnt, cells.x0, cells.y0,
+            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), _RUN_COLS, _RUN_LOCS, window, norm)
+    if threads == 1:
+        kk.density_bands_serial(out, band_rows, 0, n_bands, *args)
+        return out
+    n_blocks = int(min(20, max(1, work // _BLOCK_WORK), max(1, n_bands // threads)))
+    bounds = np.linspace(0, n_bands, n_blocks + 1).astype(int)
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        for first, last in zip(bounds[:-1], bounds[1:]):
+            kk.density_bands(out, band_rows, int(first), int(last), *args)
+            report("kernel density", min(grid.nrows, int(last) * band_rows), grid.nrows)
+    finally:
+        numba.set_parallel_chunksize(previous)
     return out
+
+
+def _dense_min(code: int) -> int:
+    """Fewest locations in a cell for summing it through its moments rather than location by location.
+
+    Only the quartic, Epanechnikov and uniform kernels are polynomials inside their support.
+    """
+    from hotspot.kernels import kde as kk
+
+    if code not in (kk.QUARTIC, kk.EPANECHNIKOV, kk.UNIFORM):
+        return int(np.iinfo(np.int32).max)
+    return _DENSE_MIN
 
 
 def _kernel_stencil(h: float, cell: float, code: int) -> np.ndarray:

@@ -56,6 +56,83 @@ def test_exact_matches_brute_force(small, kernel):
         np.testing.assert_allclose(got.surface, want, rtol=1e-10, atol=1e-10 * want.max())
 
 
+@pytest.fixture(scope="module")
+def crowded():
+    """Cells of many points and runs of cells of a few (summed through their moments) beside sparse cells.
+
+    With exact duplicates (some in crowded cells, where they are merged by hashing) and points off the grid.
+    """
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.normal(700, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
+                        np.full(40, 312.5)])
+    y = np.concatenate([rng.normal(800, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
+                        np.full(40, 1187.5)])
+    x[1200:1300] = x[:100]
+    y[1200:1300] = y[:100]
+    w = rng.uniform(0.5, 2.0, x.size)
+    grid = Grid(xmin=0.0, ymax=1500.0, cell_size=25.0, ncols=60, nrows=60, crs="EPSG:27700")
+    return x, y, w, grid
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("h", [26.0, 90.0, 333.0])
+def test_crowded_cells_match_brute_force(crowded, kernel, h):
+    import hotspot.stats.kde
+
+    x, y, w, grid = crowded
+    assert hotspot.stats.kde._sort_into_cells(x, y, None, grid, h).cell_cnt.max() >= hotspot.stats.kde._DENSE_MIN
+    for weights in (None, w):
+        got = kernel_density(x, y, grid, bandwidth_m=h, kernel=kernel, weights=weights, units="per-km2").surface
+        want = brute_force(x, y, grid, h, kernel, weights) * 1e6
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * want.max())
+        # The cut is exact: no round-off lands on cells no kernel reaches.
+        assert np.all(got[want == 0] == 0)
+
+
+@pytest.mark.parametrize("kernel", ["uniform", "quartic", "triangular"])
+def test_cut_is_exact_on_whole_metres(kernel):
+    """Whole-metre points 500 m from 50 m-offset cell centres (3-4-5 triangles) get exactly the kernel's cut (d < h).
+
+    With a point or two per cell, runs of cells are summed through their moments or location by location
+    depending on where the runs start, so both paths meet the cut, and must agree whatever the grid's
+    origin (tiles of a big grid rely on that).
+    """
+    rng = np.random.default_rng(5)
+    # British National Grid magnitudes: offsets in bandwidths would round differently from cell to cell.
+    x = rng.integers(0, 3000, 1500) + 512_000.0
+    y = rng.integers(0, 3000, 1500) + 204_000.0
+    grid = Grid(xmin=512_000.0, ymax=207_000.0, cell_size=100.0, ncols=30, nrows=30)
+    got = kernel_density(x, y, grid, bandwidth_m=500.0, kernel=kernel).surface
+    want = brute_force(x, y, grid, 500.0, kernel) * 1e6
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * want.max())
+    # The same cells inside a bigger grid (other origin, other cells and runs) make the same cut.
+    wider = Grid(xmin=510_700.0, ymax=207_700.0, cell_size=100.0, ncols=50, nrows=50)
+    again = kernel_density(x, y, wider, bandwidth_m=500.0, kernel=kernel).surface[7:37, 13:43]
+    np.testing.assert_allclose(again, got, rtol=1e-12, atol=1e-12 * want.max())
+
+
+@pytest.mark.parametrize("layout", ["snapped", "crowded", "distinct", "signed_zero"])
+def test_locations_counted_like_numpy_unique(layout):
+    rng = np.random.default_rng(3)
+    n = 4000
+    grid = Grid(xmin=0.0, ymax=1000.0, cell_size=50.0, ncols=20, nrows=20)
+    if layout == "snapped":  # police.uk-like: few distinct points, many records at each
+        x = np.round(rng.uniform(-10, 30, n)) * 37.5
+        y = np.round(rng.uniform(-10, 30, n)) * 37.5
+    elif layout == "crowded":  # hundreds per cell, a third of them repeated
+        x = np.round(rng.normal(500, 30, n), 1)
+        y = np.round(rng.normal(500, 30, n), 1)
+    elif layout == "distinct":
+        x = rng.uniform(-500, 1500, n)
+        y = rng.uniform(-500, 1500, n)
+    else:  # -0.0 and 0.0 are the same coordinate
+        x = np.where(rng.random(n) < 0.5, -0.0, 0.0)
+        y = np.round(rng.uniform(0, 40, n)) * 12.5
+    result = kernel_density(x, y, grid, bandwidth_m=120.0)
+    assert result.n_locations == np.unique(np.column_stack([x, y]), axis=0).shape[0]
+    assert result.n_points == n
+
+
 def test_aggregation_merges_identical_coordinates_only(small):
     x, y, w, grid = small
     lx, ly, lw = aggregate_locations(x, y, w)
@@ -148,14 +225,17 @@ def test_edge_correction_divides_by_kernel_share_inside_mask():
     np.testing.assert_allclose(corr.surface[edge_cells], plain.surface[edge_cells] / share, rtol=1e-10)
 
 
-def test_result_does_not_depend_on_thread_count(small, monkeypatch):
+@pytest.mark.parametrize("fixture", ["small", "crowded"])
+def test_result_does_not_depend_on_thread_count(fixture, request, monkeypatch):
     import numba
 
     import hotspot.stats.kde
 
-    x, y, w, grid = small
+    x, y, w, grid = request.getfixturevalue(fixture)
     serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
-    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)  # force the parallel path, in several blocks
+    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)  # force the parallel paths, in several blocks
+    monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_SORT_POINTS", 0)
+    monkeypatch.setattr(hotspot.stats.kde, "_SORT_CHUNK", 97)
     monkeypatch.setattr(hotspot.stats.kde, "_BLOCK_WORK", 1e4)
     before = numba.get_num_threads()
     try:

@@ -20,8 +20,9 @@ from tests.parity.test_kde import brute_force
     kernel=st.sampled_from(KERNELS),
     duplicates=st.booleans(),
     weighted=st.booleans(),
+    crowded=st.booleans(),
 )
-def test_exact_equals_brute_force(seed, n, cell, h_cells, kernel, duplicates, weighted):
+def test_exact_equals_brute_force(seed, n, cell, h_cells, kernel, duplicates, weighted, crowded):
     rng = np.random.default_rng(seed)
     grid = Grid(xmin=1000.0 + rng.uniform(-50, 50), ymax=5000.0, cell_size=cell, ncols=int(rng.integers(1, 30)),
                 nrows=int(rng.integers(1, 30)))
@@ -29,6 +30,9 @@ def test_exact_equals_brute_force(seed, n, cell, h_cells, kernel, duplicates, we
     # Points over the grid and up to a bandwidth and a half beyond it, so some kernels are cut by the edge.
     x = rng.uniform(grid.xmin - 1.5 * h, grid.xmax + 1.5 * h, n)
     y = rng.uniform(grid.ymin - 1.5 * h, grid.ymax + 1.5 * h, n)
+    if crowded:  # most points inside one or two cells, which are then summed through their moments
+        x = np.r_[x, rng.uniform(0, 1.5 * cell, 4 * n) + x[0]]
+        y = np.r_[y, rng.uniform(0, 1.5 * cell, 4 * n) + y[0]]
     if duplicates:
         x = np.r_[x, x[: n // 2]]
         y = np.r_[y, y[: n // 2]]
