@@ -36,18 +36,21 @@ def _esda(y, w, permutations=0, seed=0):
                        keep_simulations=False, n_jobs=1)
 
 
-def _exact_tails(counts, mask, band, cell):
-    from hotspot.kernels.gistar import exact_binary_pvalues, stencil_sums, sum_distribution
+def _exact_tails(counts, mask, band, cell, method="auto"):
+    from hotspot.stats.gistar import _exact_plan, _sum_cdf
+    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues, stencil_sums
     from hotspot.stats.weights import stencil_offsets
 
-    y = counts[mask].astype(np.int64)
+    y = counts[mask]
     dr, dc = stencil_offsets(band, cell)
     t2, k2 = stencil_sums(np.where(mask, counts, 0.0), mask, dr, dc)
     k, t = k2[mask], t2[mask].astype(np.int64)
-    levels, mult = np.unique(y, return_counts=True)
-    H = sum_distribution(levels, mult, int(k.max()), int(np.sort(y)[::-1][: k.max()].sum()))
-    p, upper, lower = exact_binary_pvalues(levels, H, y.size, np.searchsorted(levels, y), k, t)
-    return p, upper, lower, y, k, t
+    feasible, _, k_max, s_max, shift = _exact_plan(y, k, t)
+    assert feasible and shift == 0.0
+    cdf, _ = _sum_cdf(clamped_histogram(y, 0.0, s_max + 1), y.size, k_max, s_max, method)
+    own = np.minimum(y, s_max + 1).astype(np.int64)
+    p, upper, lower = exact_tail_pvalues(cdf, y.size, own, k, t)
+    return p, upper, lower, y.astype(np.int64), k, t
 
 
 def test_grid_z_matches_esda(small_grid):
@@ -61,23 +64,91 @@ def test_grid_z_matches_esda(small_grid):
     assert res.p_used == "p"
 
 
-def test_exact_null_equals_enumeration():
-    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
+@pytest.mark.parametrize("method", ["spectral", "levels"])
+@pytest.mark.parametrize("truncated", [False, True])
+def test_exact_null_equals_enumeration(method, truncated):
+    """Both ways of building the sum distribution, then the per-cell deconvolution, against every subset.
 
-    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0], dtype=np.int64)
+    Truncated: the table stops at the largest observed sum (7), as in :func:`hotspot.stats.gistar._exact_plan`,
+    below the largest value (9, clamped to 8)."""
+    from hotspot.stats.gistar import _sum_cdf
+    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues
+
+    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
     n, k_max = y.size, 3
-    levels, mult = np.unique(y, return_counts=True)
-    s_max = int(np.sort(y)[::-1][:k_max].sum())
-    H = sum_distribution(levels, mult, k_max, s_max)
-    own = np.searchsorted(levels, y)
-    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3], dtype=np.int64)
-    t = np.array([0, 1, 4, 2, 6, 5, 1, 3, 7], dtype=np.int64)
-    _, upper, lower = exact_binary_pvalues(levels, H, n, own, k, t)
+    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3, 2], dtype=np.int64)
+    t = np.array([0, 1, 4, 2, 6, 5, 1, 3, 7, 6], dtype=np.int64)
+    s_max = int(t.max()) if truncated else int(np.sort(y)[::-1][:k_max].sum())
+    cdf, used = _sum_cdf(clamped_histogram(y.astype(float), 0.0, s_max + 1), n, k_max, s_max, method)
+    assert used == method and cdf.shape == (s_max + 1, k_max + 1)
+    _, upper, lower = exact_tail_pvalues(cdf, n, np.minimum(y, s_max + 1), k, t)
     for i in range(n):
         others = np.delete(y, i)
         sums = np.array([sum(c) for c in itertools.combinations(others, int(k[i]))])
         assert upper[i] == pytest.approx(np.mean(sums >= t[i]), abs=1e-13)
         assert lower[i] == pytest.approx(np.mean(sums <= t[i]), abs=1e-13)
+
+
+def _exact_rational_cdf(hist, k_max, s_max):
+    """cdf[s, j] of the sum of j draws without replacement, counted in Python integers (exact), then rounded."""
+    from fractions import Fraction
+    from math import comb
+
+    n = int(hist.sum())
+    ways = np.zeros((k_max + 1, s_max + 1), dtype=object)
+    ways[:] = 0
+    ways[0, 0] = 1
+    for u in np.flatnonzero(hist):
+        m, u = int(hist[u]), int(u)
+        new = np.zeros_like(ways)
+        new[:] = 0
+        for c in range(min(m, k_max) + 1):
+            if c * u > s_max:
+                break
+            new[c:, c * u:] = new[c:, c * u:] + comb(m, c) * ways[:k_max + 1 - c, :s_max + 1 - c * u]
+        ways = new
+    cdf = np.empty((s_max + 1, k_max + 1))
+    for j in range(k_max + 1):
+        running = np.cumsum(ways[j])
+        cdf[:, j] = [float(Fraction(int(v), comb(n, j))) for v in running]
+    return cdf
+
+
+POOLS = {  # (n, k_max, draw): skewed counts, one parity (the spectrum has |pi| = 1 at half the length),
+    # nearly constant, two-valued, and large n where log-gamma weights used to lose 1e-8
+    "poisson": (3000, 60, lambda rng, n: rng.poisson(1.0, n) + 40 * (rng.random(n) < 0.002)),
+    "odd": (400, 100, lambda rng, n: rng.choice([1, 3], n)),
+    "constant": (400, 100, lambda rng, n: (rng.random(n) > 0.02).astype(int)),
+    "two_values": (3000, 120, lambda rng, n: 7 * (rng.random(n) < 0.3)),
+    "large_pool": (2_000_000, 28, lambda rng, n: rng.poisson(0.02, n) + 300 * (rng.random(n) < 1e-5)),
+}
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_sum_distribution_equals_exact_rational_arithmetic(pool):
+    """Spectral and level-by-level tables against the same counts done in exact integer arithmetic."""
+    from hotspot.stats.gistar import _sum_cdf
+    from hotspot.kernels.gistar import clamped_histogram
+
+    n, k_max, draw = POOLS[pool]
+    y = draw(np.random.default_rng(11), n).astype(float)
+    s_max = int(0.6 * np.sort(y)[::-1][:k_max].sum())  # truncated, as the largest observed sum truncates
+    hist = clamped_histogram(y, 0.0, s_max + 1)
+    want = _exact_rational_cdf(hist, k_max, s_max)
+    for method in ("spectral", "levels"):
+        got, _ = _sum_cdf(hist, n, k_max, s_max, method)
+        assert np.max(np.abs(got - want)) < 1e-13, method
+
+
+def test_spectral_null_is_the_default_for_large_pools_and_levels_for_small():
+    from hotspot.stats.gistar import _sum_cdf
+    from hotspot.kernels.gistar import clamped_histogram
+
+    y = np.random.default_rng(1).poisson(0.5, 50_000).astype(float)
+    hist = clamped_histogram(y, 0.0, 40)
+    assert _sum_cdf(hist, y.size, 28, 39)[1] == "spectral"
+    small = np.array([60, 30, 10])
+    assert _sum_cdf(small, 100, 50, 20)[1] == "levels"  # 50 draws from 100: k_max^2 / n = 25
 
 
 def test_exact_null_agrees_with_per_cell_permutation(small_grid):
