@@ -44,15 +44,27 @@ def stencil_sums(values, mask, dr, dc):
     return sums, counts
 
 
+@numba.njit(cache=True)
+def _draw(table, r, q, k, i):
+    # The first k entries of a row of distinct indices of all n observations, with i (if among them)
+    # replaced by entry k: a uniform ordered sample of k of the other n - 1 (see crand_pvalues_table).
+    idx = table[r, q]
+    if idx == i:
+        idx = table[r, k]
+    return idx
+
+
 @numba.njit(cache=True, parallel=True)
 def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
     """Two-sided conditional-permutation pseudo p-values from one shared table of draws (as esda does).
 
-    ``table`` (R, k_max) int64: row r holds k_max distinct indices into the other ``n - 1``
-    observations in random order (see :func:`hotspot.stats.gistar.permutation_table`). Observation ``i``
-    uses the first ``k_i`` entries of every row (a uniform ordered sample of ``k_i`` of the others),
-    index ``>= i`` shifted by one to skip itself. The table is drawn once, serially, from the seed,
-    so the answer does not depend on the number of threads.
+    ``table`` (R, k_max + 1) int64: row r holds k_max + 1 distinct indices of all ``n`` observations
+    in random order (see :func:`hotspot.stats.gistar.permutation_table`). Observation ``i`` uses the first
+    ``k_i`` entries of every row, with ``i`` itself, when among them, replaced by entry ``k_i``: that
+    is a uniform ordered sample of ``k_i`` of the other ``n - 1`` (an ordered tuple of others arises
+    with probability ``1/(n)_k`` without ``i`` plus ``k/(n)_{k+1}`` through the replacement, which is
+    ``1/(n-1)_k``). The table is drawn once, serially, from the seed, so the answer does not depend
+    on the number of threads.
 
     Parameters: ``y`` (n,) values; ``indptr``/``wdata`` the CSR neighbour lists *without* the diagonal
     (only their lengths and weights are used: the values come from the table); ``self_w`` (n,) self
@@ -78,10 +90,7 @@ def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
         for r in range(R):
             s = own
             for q in range(k):
-                idx = table[r, q]
-                if idx >= i:
-                    idx += 1
-                s += wdata[start + q] * y[idx]
+                s += wdata[start + q] * y[_draw(table, r, q, k, i)]
             if s >= obs - tol:
                 big += 1
             if s <= obs + tol:
@@ -89,6 +98,90 @@ def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
         larger[i] = big
         smaller[i] = small
         p[i] = min(1.0, 2.0 * (min(big, small) + 1.0) / (R + 1.0))
+    return p, larger, smaller
+
+
+@numba.njit(cache=True)
+def _count_at_least(sorted_x, own, threshold):
+    # how many x in ascending sorted_x have own + x >= threshold (own + x is monotone in x)
+    lo = 0
+    hi = sorted_x.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if own + sorted_x[mid] >= threshold:
+            hi = mid
+        else:
+            lo = mid + 1
+    return sorted_x.size - lo
+
+
+@numba.njit(cache=True)
+def _count_at_most(sorted_x, own, threshold):
+    # how many x in ascending sorted_x have own + x <= threshold
+    lo = 0
+    hi = sorted_x.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if own + sorted_x[mid] <= threshold:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, parallel=True)
+def crand_binary_pvalues_table(y, k, self_w, observed, table):
+    """:func:`crand_pvalues_table` for binary neighbour weights: the same draws, the same p-values.
+
+    With every slot weight 1, observation ``i`` in row ``r`` sees ``own_i + P[r, k_i]``, ``P`` the
+    prefix sums of the row's values, unless ``i`` is itself among the row's first ``k_i`` entries
+    (then plus ``y[row[k_i]] - y[i]``). So the counts for every observation with ``k`` neighbours
+    come from one sorted column ``P[:, k]`` by binary search (the comparison ``own + x >= obs - tol``
+    is monotone in ``x``, so the count is the loop's to the last bit), and only the at most
+    ``R (k_max + 1)`` (row, observation) pairs where an observation is drawn are corrected one by
+    one: O(k_max R log R + n log R) instead of O(R n k). The correction runs serially, so the answer
+    does not depend on the number of threads.
+
+    ``k`` (n,) neighbours of each observation (self excluded); the rest as in :func:`crand_pvalues_table`.
+    """
+    n = y.size
+    R, width = table.shape
+    k_max = width - 1
+    prefix = np.zeros((R, width))
+    for r in range(R):
+        for q in range(k_max):
+            prefix[r, q + 1] = prefix[r, q] + y[table[r, q]]
+    columns = np.empty((width, R))
+    for q in prange(width):
+        columns[q] = np.sort(prefix[:, q])
+    p = np.full(n, np.nan)
+    larger = np.zeros(n, dtype=np.int64)
+    smaller = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        kk = k[i]
+        if kk == 0 or kk > n - 1:
+            continue
+        obs = observed[i]
+        tol = 1e-12 * (abs(obs) + 1.0)
+        own = self_w[i] * y[i]
+        larger[i] = _count_at_least(columns[kk], own, obs - tol)
+        smaller[i] = _count_at_most(columns[kk], own, obs + tol)
+    for r in range(R):
+        for q in range(k_max):
+            i = table[r, q]
+            kk = k[i]
+            if q >= kk or kk > n - 1:
+                continue
+            obs = observed[i]
+            tol = 1e-12 * (abs(obs) + 1.0)
+            own = self_w[i] * y[i]
+            base = own + prefix[r, kk]
+            fixed = base + (y[table[r, kk]] - y[i])
+            larger[i] += (fixed >= obs - tol) - (base >= obs - tol)
+            smaller[i] += (fixed <= obs + tol) - (base <= obs + tol)
+    for i in range(n):
+        if k[i] > 0 and k[i] <= n - 1:
+            p[i] = min(1.0, 2.0 * (min(larger[i], smaller[i]) + 1.0) / (R + 1.0))
     return p, larger, smaller
 
 

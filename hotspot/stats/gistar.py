@@ -22,9 +22,10 @@ unit circle (:func:`_spectral_distribution`: a few FFTs, whatever the number of 
 one value level at a time (:func:`hotspot.kernels.gistar.sum_distribution`). Both are checked against
 exact integer arithmetic to 1e-13 (measured: a few 1e-15) and the p-values are exact up to that
 floating-point error, far below any FDR threshold. Non-integer
-values, non-binary weights, or a histogram too wide for the DP fall back to conditional permutations
-from one table of draws shared by every cell (as esda), drawn serially from the seed so the answer is
-the same on any number of threads; the result's ``null_method`` says which was used.
+values, non-binary weights, or a table too large fall back to conditional permutations from one table
+of draws shared by every cell (as esda), drawn serially from the seed so the answer is the same on
+any number of threads; with binary weights every cell's counts come from sorted prefix sums of the
+table's rows (O(n log R) instead of O(n R k)). The result's ``null_method`` says which was used.
 
 Degenerate inputs are reported in ``notes``, never divided by: islands (no neighbours) get NaN z/p and
 bin 0; zero variance (e.g. all counts zero) gives z = 0, p = 1 everywhere.
@@ -432,28 +433,33 @@ def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift, pool=None, method="auto")
 
 
 def permutation_table(n: int, k_max: int, permutations: int, seed: int) -> np.ndarray:
-    """(permutations, k_max) int64: each row ``k_max`` distinct indices of ``0 .. n - 2`` in random order.
+    """(permutations, k_max + 1) int64: each row ``k_max + 1`` distinct indices of ``0 .. n - 1`` in random order.
 
     Drawn once, serially, from ``seed`` (numpy's PCG64), so the p-values do not depend on the
-    thread count. Every observation reads the same rows (esda's approach): each row's first ``k``
-    entries are a uniform ordered sample of ``k`` of the other ``n - 1`` observations, so every
-    observation's pseudo p is a valid Monte Carlo estimate, at the cost of correlation between
-    observations' p-values, as in esda.
+    thread count. Every observation reads the same rows (esda's approach): observation ``i`` takes a
+    row's first ``k`` entries with itself, if there, replaced by entry ``k``, a uniform ordered
+    sample of ``k`` of the other ``n - 1`` observations (see
+    :func:`hotspot.kernels.gistar.crand_pvalues_table`). So every observation's pseudo p is a valid
+    Monte Carlo estimate, at the cost of correlation between observations' p-values, as in esda.
     """
     rng = np.random.default_rng(seed)
-    table = np.empty((permutations, k_max), dtype=np.int64)
+    table = np.empty((permutations, k_max + 1), dtype=np.int64)
     for r in range(permutations):
-        table[r] = rng.choice(n - 1, size=k_max, replace=False, shuffle=True)
+        table[r] = rng.choice(n, size=k_max + 1, replace=False, shuffle=True)
     return table
 
 
 def _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed):
-    from hotspot.kernels.gistar import crand_pvalues_table
+    """Pseudo p from one shared table of draws; ``data`` None means binary slot weights (the fast kernel)."""
+    from hotspot.kernels.gistar import crand_binary_pvalues_table, crand_pvalues_table
 
-    k_max = int(np.max(np.diff(indptr))) if indptr.size > 1 else 0
-    k_max = min(k_max, y.size - 1)
+    k = np.diff(indptr).astype(np.int64)
+    k_max = min(int(k.max()) if k.size else 0, y.size - 1)
     table = permutation_table(y.size, k_max, int(permutations), int(seed))
-    p, _, _ = crand_pvalues_table(y, indptr, data, self_w, lag, table)
+    if data is None:
+        p, _, _ = crand_binary_pvalues_table(y, k, self_w, lag, table)
+    else:
+        p, _, _ = crand_pvalues_table(y, indptr, data, self_w, lag, table)
     return p
 
 
@@ -476,10 +482,8 @@ def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed,
         if null == "exact":
             raise HotspotInputError(f"the exact Gi* null is not available here: {reason}; use null='permutation'")
         notes.append(f"exact per-class null not used ({reason}); fell back to {permutations} per-cell permutations")
-    if data is None:
-        data = np.ones(int(indptr[-1]))  # binary slot weights, built only when permutations run
     progress("Gi* permutations", 0, 1)
-    p = _permutation_pvalues(y, indptr, data, self_w, lag, permutations, seed)
+    p = _permutation_pvalues(y, indptr, None if binary else data, self_w, lag, permutations, seed)
     progress("Gi* permutations", 1, 1)
     return p, (f"{permutations} conditional permutations per cell (one table of draws shared by every cell, "
                "seeded once, as esda)"), 2.0 / (permutations + 1)

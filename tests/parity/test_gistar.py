@@ -194,12 +194,15 @@ def test_pseudo_p_agrees_with_esda_within_mc_error(small_grid):
     assert np.all(np.abs(g.p_sim - folded) <= 4.5 * sd + 3.0 / (R + 1))
 
 
-def test_permutations_independent_of_threads_and_seeded():
+@pytest.mark.parametrize("transform", ["B", "R"])
+def test_permutations_independent_of_threads_and_seeded(transform):
+    """Binary weights (the prefix-sum kernel) and row-standardised ones (the general kernel)."""
     import numba
 
     rng = np.random.default_rng(2)
     y = rng.gamma(2.0, 1.5, size=49)  # non-integer rates: the per-cell permutation path
     w = lat2W(7, 7, rook=False)
+    w.transform = transform
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -212,6 +215,51 @@ def test_permutations_independent_of_threads_and_seeded():
     assert "per cell" in one.null_method
     other = gi_star_areas(y, w, permutations=199, seed=6)
     assert not np.array_equal(one.p_sim, other.p_sim)
+
+
+@pytest.mark.parametrize("values", ["rates", "counts"])
+def test_binary_permutation_kernel_equals_the_general_one(values):
+    """Same table, weights all 1: the prefix-sum/binary-search kernel counts exactly what the per-cell
+    loop counts, ties with the observed value (integer counts) included."""
+    from hotspot.stats.gistar import permutation_table
+    from hotspot.kernels.gistar import crand_binary_pvalues_table, crand_pvalues_table
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    k = rng.integers(0, 25, n).astype(np.int64)
+    k[:3] = 0
+    indptr = np.concatenate([[0], np.cumsum(k)]).astype(np.int64)
+    if values == "rates":
+        y = rng.gamma(2.0, 1.5, n)
+        observed = y + rng.gamma(2.0 * 10, 1.5, n)
+    else:
+        y = rng.poisson(0.7, n).astype(float)
+        observed = y + rng.poisson(0.7 * 12, n)
+    table = permutation_table(n, int(k.max()), 499, 9)
+    general = crand_pvalues_table(y, indptr, np.ones(indptr[-1]), np.ones(n), observed, table)
+    binary = crand_binary_pvalues_table(y, k, np.ones(n), observed, table)
+    for a, b in zip(general, binary):
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(binary[0][:3]).all()
+
+
+def test_permutation_draws_are_uniform_samples_of_the_others():
+    """A row's first k entries with the cell itself replaced by entry k: every ordered k-tuple of the
+    others equally likely (chi-square over the 60 tuples of 3 from 5)."""
+    from hotspot.stats.gistar import permutation_table
+
+    table = permutation_table(6, 3, 60_000, 1)
+    i = 2
+    rows = table[:, :3].copy()
+    hit = rows == i
+    rows[hit] = np.repeat(table[:, 3:4], 3, axis=1)[hit]
+    assert not (rows == i).any()
+    assert (np.sort(rows, axis=1)[:, 1:] != np.sort(rows, axis=1)[:, :-1]).all()  # distinct
+    codes = rows[:, 0] * 36 + rows[:, 1] * 6 + rows[:, 2]
+    _, freq = np.unique(codes, return_counts=True)
+    assert freq.size == 60
+    chi2 = float(((freq - 1000.0) ** 2 / 1000.0).sum())
+    assert chi2 < 110  # 59 degrees of freedom: P(chi2 > 110) < 1e-4
 
 
 def test_row_standardised_areas_use_the_general_formula():
