@@ -353,18 +353,18 @@ def newton_spectra(pi, n_fft, coef, Q, lags):
         f1 = min(nf, f0 + chunk)
         powers = np.empty(L, dtype=np.complex128)
         for f in range(f0, f1):
-            for l in range(1, L + 1):
-                g = (l * f) % n_fft
+            for lag in range(1, L + 1):
+                g = (lag * f) % n_fft
                 # pi holds the first half of a real signal's spectrum; the rest is its mirror image
-                powers[l - 1] = pi[g] if g < nf else np.conj(pi[n_fft - g])
+                powers[lag - 1] = pi[g] if g < nf else np.conj(pi[n_fft - g])
             for r in range(lags, rows):
                 acc = 0j
-                for l in range(1, L + 1):
-                    b = coef[r - lags, l - 1]
+                for lag in range(1, L + 1):
+                    b = coef[r - lags, lag - 1]
                     if b == 0.0:
                         break
-                    term = b * Q[r - l, f] * powers[l - 1]
-                    if l % 2 == 1:
+                    term = b * Q[r - lag, f] * powers[lag - 1]
+                    if lag % 2 == 1:
                         acc += term
                     else:
                         acc -= term

@@ -329,13 +329,13 @@ def _newton_coefficients(n: int, k_max: int):
     for j in range(1, k_max + 1):
         row = np.empty(j)
         row[0] = n / (n - j + 1.0)
-        for l in range(1, j):
-            row[l] = row[l - 1] * (j - l) / (n - j + l + 1.0)
-        tail = np.cumsum(row[::-1])[::-1]  # tail[l] = sum of the terms from l on
+        for m in range(1, j):  # row[m] = b_{j,m+1}
+            row[m] = row[m - 1] * (j - m) / (n - j + m + 1.0)
+        tail = np.cumsum(row[::-1])[::-1]  # tail[m] = sum of the terms from m on
         keep = j
-        for l in range(1, j):
-            if tail[l] < _NEWTON_TAIL:
-                keep = l
+        for m in range(1, j):
+            if tail[m] < _NEWTON_TAIL:
+                keep = m
                 break
         b[j, :keep] = row[:keep]
         growth *= float(row[:keep].sum())

@@ -37,8 +37,8 @@ def _esda(y, w, permutations=0, seed=0):
 
 
 def _exact_tails(counts, mask, band, cell, method="auto"):
-    from hotspot.stats.gistar import _exact_plan, _sum_cdf
     from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues, stencil_sums
+    from hotspot.stats.gistar import _exact_plan, _sum_cdf
     from hotspot.stats.weights import stencil_offsets
 
     y = counts[mask]
@@ -71,8 +71,8 @@ def test_exact_null_equals_enumeration(method, truncated):
 
     Truncated: the table stops at the largest observed sum (7), as in :func:`hotspot.stats.gistar._exact_plan`,
     below the largest value (9, clamped to 8)."""
-    from hotspot.stats.gistar import _sum_cdf
     from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues
+    from hotspot.stats.gistar import _sum_cdf
 
     y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
     n, k_max = y.size, 3
@@ -127,8 +127,8 @@ POOLS = {  # (n, k_max, draw): skewed counts, one parity (the spectrum has |pi| 
 @pytest.mark.parametrize("pool", sorted(POOLS))
 def test_sum_distribution_equals_exact_rational_arithmetic(pool):
     """Spectral and level-by-level tables against the same counts done in exact integer arithmetic."""
-    from hotspot.stats.gistar import _sum_cdf
     from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.gistar import _sum_cdf
 
     n, k_max, draw = POOLS[pool]
     y = draw(np.random.default_rng(11), n).astype(float)
@@ -141,8 +141,8 @@ def test_sum_distribution_equals_exact_rational_arithmetic(pool):
 
 
 def test_spectral_null_is_the_default_for_large_pools_and_levels_for_small():
-    from hotspot.stats.gistar import _sum_cdf
     from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.gistar import _sum_cdf
 
     y = np.random.default_rng(1).poisson(0.5, 50_000).astype(float)
     hist = clamped_histogram(y, 0.0, 40)
@@ -221,8 +221,8 @@ def test_permutations_independent_of_threads_and_seeded(transform):
 def test_binary_permutation_kernel_equals_the_general_one(values):
     """Same table, weights all 1: the prefix-sum/binary-search kernel counts exactly what the per-cell
     loop counts, ties with the observed value (integer counts) included."""
-    from hotspot.stats.gistar import permutation_table
     from hotspot.kernels.gistar import crand_binary_pvalues_table, crand_pvalues_table
+    from hotspot.stats.gistar import permutation_table
 
     rng = np.random.default_rng(4)
     n = 3000
