@@ -175,16 +175,18 @@ def _count_at_most(sorted_x, own, threshold):
 
 @numba.njit(cache=True, parallel=True)
 def crand_binary_pvalues_table(y, k, self_w, observed, table):
-    """:func:`crand_pvalues_table` for binary neighbour weights: the same draws, the same p-values.
+    """:func:`crand_pvalues_table` for binary neighbour weights: the same draws, so the same p-values.
 
     With every slot weight 1, observation ``i`` in row ``r`` sees ``own_i + P[r, k_i]``, ``P`` the
     prefix sums of the row's values, unless ``i`` is itself among the row's first ``k_i`` entries
     (then plus ``y[row[k_i]] - y[i]``). So the counts for every observation with ``k`` neighbours
-    come from one sorted column ``P[:, k]`` by binary search (the comparison ``own + x >= obs - tol``
-    is monotone in ``x``, so the count is the loop's to the last bit), and only the at most
+    come from one sorted column ``P[:, k]`` by binary search (``own + x`` is monotone in ``x``, so
+    the search counts exactly what a loop over the rows would), and only the at most
     ``R (k_max + 1)`` (row, observation) pairs where an observation is drawn are corrected one by
     one: O(k_max R log R + n log R) instead of O(R n k). The correction runs serially, so the answer
-    does not depend on the number of threads.
+    does not depend on the number of threads. Sums of whole numbers are exact, so on counts the
+    p-values are bit for bit :func:`crand_pvalues_table`'s; on rates the sums are added in another
+    order, which could only matter for a sum within an ulp of the 1e-12 tie tolerance.
 
     ``k`` (n,) neighbours of each observation (self excluded); the rest as in :func:`crand_pvalues_table`.
     """
