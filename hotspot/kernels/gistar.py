@@ -173,7 +173,7 @@ def _count_at_most(sorted_x, own, threshold):
     return lo
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def crand_binary_pvalues_table(y, k, self_w, observed, table):
     """:func:`crand_pvalues_table` for binary neighbour weights: the same draws, so the same p-values.
 
@@ -183,8 +183,9 @@ def crand_binary_pvalues_table(y, k, self_w, observed, table):
     come from one sorted column ``P[:, k]`` by binary search (``own + x`` is monotone in ``x``, so
     the search counts exactly what a loop over the rows would), and only the at most
     ``R (k_max + 1)`` (row, observation) pairs where an observation is drawn are corrected one by
-    one: O(k_max R log R + n log R) instead of O(R n k). The correction runs serially, so the answer
-    does not depend on the number of threads. Sums of whole numbers are exact, so on counts the
+    one: O(k_max R log R + n log R) instead of O(R n k). Serial on purpose: that is milliseconds on a
+    county grid (106,328 cells, 999 rows), less than what forking threads costs when the other core is
+    busy (two threads took 3 times one thread's 24 ms). Sums of whole numbers are exact, so on counts the
     p-values are bit for bit :func:`crand_pvalues_table`'s; on rates the sums are added in another
     order, which could only matter for a sum within an ulp of the 1e-12 tie tolerance.
 
@@ -198,12 +199,12 @@ def crand_binary_pvalues_table(y, k, self_w, observed, table):
         for q in range(k_max):
             prefix[r, q + 1] = prefix[r, q] + y[table[r, q]]
     columns = np.empty((width, R))
-    for q in prange(width):
+    for q in range(width):
         columns[q] = np.sort(prefix[:, q])
     p = np.full(n, np.nan)
     larger = np.zeros(n, dtype=np.int64)
     smaller = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
+    for i in range(n):
         kk = k[i]
         if kk == 0 or kk > n - 1:
             continue

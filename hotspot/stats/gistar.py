@@ -443,9 +443,14 @@ def permutation_table(n: int, k_max: int, permutations: int, seed: int) -> np.nd
     Monte Carlo estimate, at the cost of correlation between observations' p-values, as in esda.
     """
     rng = np.random.default_rng(seed)
-    table = np.empty((permutations, k_max + 1), dtype=np.int64)
-    for r in range(permutations):
-        table[r] = rng.choice(n, size=k_max + 1, replace=False, shuffle=True)
+    width = k_max + 1
+    # Independent uniform draws, and the rows that repeat an index drawn again without replacement:
+    # either way a row is a uniform ordered sample of distinct indices, and with n >> k_max only a
+    # few rows repeat, so the table costs one vectorised draw instead of one call per row.
+    table = rng.integers(0, n, size=(permutations, width), dtype=np.int64)
+    ordered = np.sort(table, axis=1)
+    for r in np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1)):
+        table[r] = rng.choice(n, size=width, replace=False, shuffle=True)
     return table
 
 
