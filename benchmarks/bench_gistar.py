@@ -260,7 +260,13 @@ def main() -> None:
              med["ours end to end"])
 
     if not args.no_scaling:
-        _scaling(args, counts, mask, y, R, table)
+        permutation_steps = {
+            f"Bedfordshire {R} permutations, binary": lambda: _permutation_pvalues(
+                y, beds_indptr, None, ones, beds_lag, R, 0),
+            f"Bedfordshire {R} permutations, row-standardised": lambda: _permutation_pvalues(
+                y, weighted.indptr, weighted.data, weighted.self_weight, weighted_lag, R, 0),
+        }
+        _scaling(args, counts, mask, y, table, permutation_steps)
 
     width = max(len(r[0]) for r in table)
     print(f"\nside by side (reference / ours), load average {os.getloadavg()[0]:.1f} at the end:")
@@ -269,11 +275,9 @@ def main() -> None:
         print(f"  {what:<{width}}  {theirs:>22}  {ours:>10}  {ratio}")
 
 
-def _scaling(args, counts, mask, y, R, table):
+def _scaling(args, counts, mask, y, table, permutation_steps):
     """The exact null vs the level-by-level reference at scale, then 1 vs 2 threads."""
     import numba
-
-    from hotspot.stats.gistar import gi_star_grid
 
     rng = np.random.default_rng(1)
     dense = np.zeros_like(counts)
@@ -321,8 +325,7 @@ def _scaling(args, counts, mask, y, R, table):
     try:
         before = numba.get_num_threads()
         runs = {name: (lambda inputs=inputs: _exact_null(inputs, "auto")) for name, inputs in cases.items()}
-        runs["Bedfordshire permutations (999, binary)"] = lambda: gi_star_grid(
-            counts, 300.0, 100.0, mask=mask, permutations=R, null="permutation")
+        runs.update(permutation_steps)
         runs["tiled national Gi* with exact p"] = lambda: tiled_gi_star(national_counts, 300.0, 100.0)
         timing = {}
         for name, fn in runs.items():
