@@ -1,5 +1,6 @@
 """Numba kernels for Getis-Ord Gi*: grid stencil sums, per-cell conditional permutations and the
-exact conditional-randomisation null for binary weights and integer values.
+exact conditional-randomisation null for binary weights and integer values (the sum distribution by
+level folding or by Newton's identity on the unit circle, and the per-cell tails).
 
 Every kernel is a pure function over arrays. Parallel loops write only to their own output slots and
 random draws come in as a table drawn serially from the seed, so results do not depend on the number
@@ -43,15 +44,48 @@ def stencil_sums(values, mask, dr, dc):
     return sums, counts
 
 
+@numba.njit(cache=True)
+def _drawn_rows(table, k):
+    """CSR ``(indptr, rows)``: for each observation, the table rows in which it is itself among the first
+    ``k_i`` entries (where it must be replaced by entry ``k_i``). At most ``R k_max`` pairs in all."""
+    R, width = table.shape
+    n = k.size
+    count = np.zeros(n + 1, dtype=np.int64)
+    for r in range(R):
+        for q in range(width - 1):
+            i = table[r, q]
+            if q < k[i]:
+                count[i + 1] += 1
+    for i in range(n):
+        count[i + 1] += count[i]
+    fill = count[:-1].copy()
+    rows = np.empty(count[n], dtype=np.int64)
+    for r in range(R):
+        for q in range(width - 1):
+            i = table[r, q]
+            if q < k[i]:
+                rows[fill[i]] = r
+                fill[i] += 1
+    return count, rows
+
+
 @numba.njit(cache=True, parallel=True)
 def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
     """Two-sided conditional-permutation pseudo p-values from one shared table of draws (as esda does).
 
-    ``table`` (R, k_max) int64: row r holds k_max distinct indices into the other ``n - 1``
-    observations in random order (see :func:`hotspot.stats.gistar.permutation_table`). Observation ``i``
-    uses the first ``k_i`` entries of every row (a uniform ordered sample of ``k_i`` of the others),
-    index ``>= i`` shifted by one to skip itself. The table is drawn once, serially, from the seed,
-    so the answer does not depend on the number of threads.
+    ``table`` (R, k_max + 1) int64: row r holds k_max + 1 distinct indices of all ``n`` observations
+    in random order (see :func:`hotspot.stats.gistar.permutation_table`). Observation ``i`` uses the first
+    ``k_i`` entries of every row, with ``i`` itself, when among them, replaced by entry ``k_i``: that
+    is a uniform ordered sample of ``k_i`` of the other ``n - 1`` (an ordered tuple of others arises
+    with probability ``1/(n)_k`` without ``i`` plus ``k/(n)_{k+1}`` through the replacement, which is
+    ``1/(n-1)_k``). The table is drawn once, serially, from the seed, so the answer does not depend
+    on the number of threads.
+
+    The table's values are gathered once, slot by slot (``v[q, r] = y[table[r, q]]``), so each
+    observation adds ``w_q v[q, :]`` over all rows at once: contiguous, vectorisable, no random reads
+    in the inner loop. The rows where the observation draws itself are then summed again with the
+    replacement. Every simulated sum adds its terms in slot order from the self term, so it is the
+    same number whichever way it was reached.
 
     Parameters: ``y`` (n,) values; ``indptr``/``wdata`` the CSR neighbour lists *without* the diagonal
     (only their lengths and weights are used: the values come from the table); ``self_w`` (n,) self
@@ -60,40 +94,165 @@ def crand_pvalues_table(y, indptr, wdata, self_w, observed, table):
     ``larger``/``smaller`` count draws at least / at most as large as observed; NaN where ``k_i = 0``.
     """
     n = y.size
-    R = table.shape[0]
+    R, width = table.shape
+    values = np.empty((width, R))
+    for q in range(width):
+        for r in range(R):
+            values[q, r] = y[table[r, q]]
+    k_all = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        k_all[i] = indptr[i + 1] - indptr[i]
+    drawn_ptr, drawn = _drawn_rows(table, k_all)
     p = np.full(n, np.nan)
     larger = np.zeros(n, dtype=np.int64)
     smaller = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
-        start = indptr[i]
-        k = indptr[i + 1] - start
-        if k == 0 or k > n - 1:
-            continue
-        obs = observed[i]
-        tol = 1e-12 * (abs(obs) + 1.0)
-        own = self_w[i] * y[i]
-        big = 0
-        small = 0
-        for r in range(R):
-            s = own
+    n_chunks = min(n, 256)
+    for c in prange(n_chunks):
+        sims = np.empty(R)
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            start = indptr[i]
+            k = k_all[i]
+            if k == 0 or k > n - 1:
+                continue
+            own = self_w[i] * y[i]
+            sims[:] = own
             for q in range(k):
-                idx = table[r, q]
-                if idx >= i:
-                    idx += 1
-                s += wdata[start + q] * y[idx]
-            if s >= obs - tol:
-                big += 1
-            if s <= obs + tol:
-                small += 1
-        larger[i] = big
-        smaller[i] = small
-        p[i] = min(1.0, 2.0 * (min(big, small) + 1.0) / (R + 1.0))
+                wq = wdata[start + q]
+                row = values[q]
+                for r in range(R):
+                    sims[r] += wq * row[r]
+            for e in range(drawn_ptr[i], drawn_ptr[i + 1]):
+                r = drawn[e]
+                s = own
+                for q in range(k):
+                    idx = table[r, q]
+                    if idx == i:
+                        idx = table[r, k]
+                    s += wdata[start + q] * y[idx]
+                sims[r] = s
+            obs = observed[i]
+            tol = 1e-12 * (abs(obs) + 1.0)
+            big = 0
+            small = 0
+            for r in range(R):
+                if sims[r] >= obs - tol:
+                    big += 1
+                if sims[r] <= obs + tol:
+                    small += 1
+            larger[i] = big
+            smaller[i] = small
+            p[i] = min(1.0, 2.0 * (min(big, small) + 1.0) / (R + 1.0))
     return p, larger, smaller
 
 
 @numba.njit(cache=True)
-def _log_comb(a, b):
-    return math.lgamma(a + 1.0) - math.lgamma(b + 1.0) - math.lgamma(a - b + 1.0)
+def _count_at_least(sorted_x, own, threshold):
+    # how many x in ascending sorted_x have own + x >= threshold (own + x is monotone in x)
+    lo = 0
+    hi = sorted_x.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if own + sorted_x[mid] >= threshold:
+            hi = mid
+        else:
+            lo = mid + 1
+    return sorted_x.size - lo
+
+
+@numba.njit(cache=True)
+def _count_at_most(sorted_x, own, threshold):
+    # how many x in ascending sorted_x have own + x <= threshold
+    lo = 0
+    hi = sorted_x.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if own + sorted_x[mid] <= threshold:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def crand_binary_pvalues_table(y, k, self_w, observed, table):
+    """:func:`crand_pvalues_table` for binary neighbour weights: the same draws, so the same p-values.
+
+    With every slot weight 1, observation ``i`` in row ``r`` sees ``own_i + P[r, k_i]``, ``P`` the
+    prefix sums of the row's values, unless ``i`` is itself among the row's first ``k_i`` entries
+    (then plus ``y[row[k_i]] - y[i]``). So the counts for every observation with ``k`` neighbours
+    come from one sorted column ``P[:, k]`` by binary search (``own + x`` is monotone in ``x``, so
+    the search counts exactly what a loop over the rows would), and only the at most
+    ``R (k_max + 1)`` (row, observation) pairs where an observation is drawn are corrected one by
+    one: O(k_max R log R + n log R) instead of O(R n k). Serial on purpose: that is milliseconds on a
+    county grid (106,328 cells, 999 rows), less than what forking threads costs when the other core is
+    busy (two threads took 3 times one thread's 24 ms). Sums of whole numbers are exact, so on counts the
+    p-values are bit for bit :func:`crand_pvalues_table`'s; on rates the sums are added in another
+    order, which could only matter for a sum within an ulp of the 1e-12 tie tolerance.
+
+    ``k`` (n,) neighbours of each observation (self excluded); the rest as in :func:`crand_pvalues_table`.
+    """
+    n = y.size
+    R, width = table.shape
+    k_max = width - 1
+    prefix = np.zeros((R, width))
+    for r in range(R):
+        for q in range(k_max):
+            prefix[r, q + 1] = prefix[r, q] + y[table[r, q]]
+    columns = np.empty((width, R))
+    for q in range(width):
+        columns[q] = np.sort(prefix[:, q])
+    p = np.full(n, np.nan)
+    larger = np.zeros(n, dtype=np.int64)
+    smaller = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        kk = k[i]
+        if kk == 0 or kk > n - 1:
+            continue
+        obs = observed[i]
+        tol = 1e-12 * (abs(obs) + 1.0)
+        own = self_w[i] * y[i]
+        larger[i] = _count_at_least(columns[kk], own, obs - tol)
+        smaller[i] = _count_at_most(columns[kk], own, obs + tol)
+    for r in range(R):
+        for q in range(k_max):
+            i = table[r, q]
+            kk = k[i]
+            if q >= kk or kk > n - 1:
+                continue
+            obs = observed[i]
+            tol = 1e-12 * (abs(obs) + 1.0)
+            own = self_w[i] * y[i]
+            base = own + prefix[r, kk]
+            fixed = base + (y[table[r, kk]] - y[i])
+            larger[i] += (fixed >= obs - tol) - (base >= obs - tol)
+            smaller[i] += (fixed <= obs + tol) - (base <= obs + tol)
+    for i in range(n):
+        if k[i] > 0 and k[i] <= n - 1:
+            p[i] = min(1.0, 2.0 * (min(larger[i], smaller[i]) + 1.0) / (R + 1.0))
+    return p, larger, smaller
+
+
+@numba.njit(cache=True)
+def _hypergeometric(pool, m, j, c_lo, w):
+    """``w[c - c_lo]``: probability that ``c`` of ``j`` draws from ``pool + m`` items fall among the ``m``.
+
+    Built from the ratio of neighbouring terms and normalised by their sum (Vandermonde: the terms
+    sum to one), so each weight carries a relative error of a few ulps per draw. Differences of
+    log-gamma values do not: at ``n`` = 2 million they lost about 1e-8 of every weight."""
+    size = min(m, j) - c_lo + 1
+    w[0] = 1.0
+    for i in range(1, size):
+        c = c_lo + i - 1
+        w[i] = w[i - 1] * ((m - c) / (c + 1.0)) * ((j - c) / (pool - j + c + 1.0))
+        if w[i] > 1e250:  # rescale: terms that underflow are below 1e-250 of the largest
+            for q in range(i + 1):
+                w[q] *= 1e-250
+    total = 0.0
+    for i in range(size):
+        total += w[i]
+    for i in range(size):
+        w[i] /= total
+    return size
 
 
 @numba.njit(cache=True)
@@ -102,8 +261,9 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
 
     ``levels`` (int64, ascending, >= 0) are the distinct values of the pool and ``multiplicity`` how
     often each occurs. Returns ``H`` of shape ``(k_max + 1, s_max + 1)`` with ``H[j, s]`` the
-    probability that ``j`` draws sum to ``s``. Works in probabilities (hypergeometric mixing weights
-    from log-gamma), so nothing overflows however large the pool.
+    probability that ``j`` draws sum to ``s``. Works in probabilities (hypergeometric mixing weights,
+    :func:`_hypergeometric`), so nothing overflows however large the pool. Costs O(levels x k_max x
+    s_max): the spectral method in :mod:`hotspot.stats.gistar` replaces it when the pool is large.
 
     Serial on purpose: the levels must be folded in one after another, and a parallel loop over the
     ~k_max rows inside that loop forks and joins once per distinct value. On a loaded 2-core machine
@@ -112,6 +272,7 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     H = np.zeros((k_max + 1, s_max + 1))
     H[0, 0] = 1.0
     new = np.zeros_like(H)
+    weights = np.empty(k_max + 1)
     pool = 0
     top = 0  # largest sum reachable so far by k_max draws
     for g in range(levels.size):
@@ -124,12 +285,11 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
             row[: top_new + 1] = 0.0
             if j > total:
                 continue
-            log_den = _log_comb(total, j)
             c_lo = max(0, j - pool)
-            c_hi = min(m, j)
-            for c in range(c_lo, c_hi + 1):
+            size = _hypergeometric(pool, m, j, c_lo, weights)
+            for c in range(c_lo, c_lo + size):
                 # probability that c of the j draws come from this level's m copies
-                w = math.exp(_log_comb(pool, j - c) + _log_comb(m, c) - log_den)
+                w = weights[c - c_lo]
                 if w == 0.0:
                     continue
                 shift = c * u
@@ -143,40 +303,93 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     return H
 
 
-@numba.njit(cache=True, parallel=True)
-def _tails(H):
-    # cumulative sums from each end, so small tail probabilities keep their relative precision
-    rows, width = H.shape
-    lo = np.empty_like(H)
-    hi = np.empty_like(H)
-    for j in prange(rows):
-        acc = 0.0
-        for s in range(width):
-            acc += H[j, s]
-            lo[j, s] = acc
-        acc = 0.0
-        for s in range(width - 1, -1, -1):
-            acc += H[j, s]
-            hi[j, s] = acc
-    return lo, hi
+@numba.njit(cache=True)
+def integer_summary(y):
+    """``(all_integer, min, max)`` of a float array in one pass: whether every value is a finite whole
+    number below 2**52 in magnitude (so it converts to int64 exactly), and the extremes."""
+    lo = np.inf
+    hi = -np.inf
+    ok = True
+    for i in range(y.size):
+        v = y[i]
+        if not (abs(v) < 4503599627370496.0) or v != math.floor(v):
+            ok = False
+            break
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return ok, lo, hi
+
+
+@numba.njit(cache=True)
+def clamped_histogram(y, shift, cap):
+    """``h[v]``: how many of the whole-number values ``y - shift`` equal ``v``, values above ``cap`` counted
+    at ``cap``. Clamping at ``s_max + 1`` loses nothing the tails read: a draw that large puts every sum
+    above ``s_max`` either way, and the lower tail is only read at or below ``s_max``."""
+    h = np.zeros(cap + 1, dtype=np.int64)
+    for i in range(y.size):
+        v = int(y[i] - shift)
+        h[min(v, cap)] += 1
+    return h
 
 
 @numba.njit(cache=True, parallel=True)
-def exact_binary_pvalues(levels, H, n, own, k, t):
-    """Exact two-sided conditional-randomisation p-values for binary weights and integer values.
+def newton_spectra(pi, n_fft, coef, Q, lags):
+    """Fill rows ``lags..`` of ``Q`` with the spectra of the sums of successive numbers of draws.
 
-    ``levels`` the distinct (shifted, non-negative) values; ``H`` from :func:`sum_distribution` over
-    the whole population of ``n``; per cell ``own`` (index into ``levels``), ``k`` (neighbours, self
-    excluded) and ``t`` (observed neighbour sum). The null of cell i is the sum of ``k_i`` values drawn
-    from the other ``n - 1``: the pool minus one copy of its own value ``v``. Removing that copy is a
-    deconvolution, done on the tails directly: with ``U_F`` / ``U_G`` the upper tails with and without
-    the copy, ``U_F(j, x) = U_G(j, x) (n - j) / n + U_G(j - 1, x - v) j / n``, so ``U_G(k, t)`` follows
-    in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per cell.
+    ``pi`` (n_fft // 2 + 1, complex) is the rfft of the one-draw distribution (the value histogram
+    over ``n``). Row ``r >= lags`` of ``Q`` is the spectrum of the sum of ``j`` draws without
+    replacement, ``j = j0 + r - lags``, from Newton's identity between elementary symmetric and power
+    sums, divided through by ``C(n, j)``::
+
+        Q_j(f) = sum_{l=1..L} (-1)^(l-1) b_{j,l} Q_{j-l}(f) pi(l f mod n_fft)
+
+    with ``coef[r - lags, l - 1] = b_{j,l}`` (zero where ``l > j``) and the ``lags`` rows above row
+    ``r`` holding ``Q_{j-lags} .. Q_{j-1}``. Every frequency is independent, so the one parallel loop
+    runs over frequencies (an outer axis with plenty of work), the short recursion in ``j`` inside.
+    """
+    rows, nf = Q.shape
+    L = coef.shape[1]
+    chunk = 2048
+    n_chunks = (nf + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        f0 = c * chunk
+        f1 = min(nf, f0 + chunk)
+        powers = np.empty(L, dtype=np.complex128)
+        for f in range(f0, f1):
+            for lag in range(1, L + 1):
+                g = (lag * f) % n_fft
+                # pi holds the first half of a real signal's spectrum; the rest is its mirror image
+                powers[lag - 1] = pi[g] if g < nf else np.conj(pi[n_fft - g])
+            for r in range(lags, rows):
+                acc = 0j
+                for lag in range(1, L + 1):
+                    b = coef[r - lags, lag - 1]
+                    if b == 0.0:
+                        break
+                    term = b * Q[r - lag, f] * powers[lag - 1]
+                    if lag % 2 == 1:
+                        acc += term
+                    else:
+                        acc -= term
+                Q[r, f] = acc
+
+
+@numba.njit(cache=True, parallel=True)
+def exact_tail_pvalues(cdf, n, own, k, t):
+    """Exact two-sided conditional-randomisation p-values for binary weights and whole-number values.
+
+    ``cdf[s, j]`` is ``P(sum of j draws without replacement from the whole pool of n <= s)`` for
+    ``s <= s_max`` (from :func:`sum_distribution` or the spectral method in :mod:`hotspot.stats.gistar`),
+    laid out so a cell's ``k`` steps, mostly at one ``s``, read neighbouring memory;
+    per cell ``own`` (its shifted value, clamped at ``s_max + 1``), ``k`` (neighbours, self excluded)
+    and ``t`` (observed neighbour sum, ``<= s_max``). The null of cell i is the sum of ``k_i`` values
+    drawn from the other ``n - 1``: the pool minus one copy of its own value ``v``. Removing that copy
+    is a deconvolution, done on the tails directly: with ``U_F`` / ``U_G`` the upper tails with and
+    without the copy, ``U_F(j, x) = U_G(j, x) (n - j) / n + U_G(j - 1, x - v) j / n``, so ``U_G(k, t)``
+    follows in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per cell.
     Returns ``(p, upper, lower)``: ``upper = P(T >= t)``, ``lower = P(T <= t)``,
     ``p = min(1, 2 min(upper, lower))``.
     """
-    lo, _ = _tails(H)
-    width = H.shape[1]
     ncell = own.size
     p = np.full(ncell, np.nan)
     upper = np.full(ncell, np.nan)
@@ -185,19 +398,19 @@ def exact_binary_pvalues(levels, H, n, own, k, t):
         kk = k[i]
         if kk == 0:
             continue
-        v = levels[own[i]]
+        v = own[i]
         x = t[i] - kk * v
         up = 1.0 if x <= 0 else 0.0
         dn = 1.0 if x >= 0 else 0.0
         for m in range(1, kk + 1):
             x += v
-            # x <= t[i] < width always; the table may stop at the largest observed sum, so the
+            # x <= t[i] <= s_max always; the table stops at the largest observed sum, so the
             # upper tail is the complement of the lower one (absolute error ~1e-16)
             if x <= 0:
                 uf = 1.0
             else:
-                uf = 1.0 - lo[m, x - 1]
-            lf = lo[m, x] if x >= 0 else 0.0
+                uf = 1.0 - cdf[x - 1, m]
+            lf = cdf[x, m] if x >= 0 else 0.0
             scale = n / (n - m)
             up = (uf - (m / n) * up) * scale
             dn = (lf - (m / n) * dn) * scale
@@ -207,3 +420,30 @@ def exact_binary_pvalues(levels, H, n, own, k, t):
         lower[i] = dn
         p[i] = min(1.0, 2.0 * min(up, dn))
     return p, upper, lower
+
+
+@numba.njit(cache=True, parallel=True)
+def stencil_sums_at(values, mask, rows, cols, dr, dc):
+    """:func:`stencil_sums` at the listed cells only: ``(sums, counts)`` for cells ``(rows[i], cols[i])``.
+
+    The tiled path needs the neighbour sums of the few cells it tests exactly; visiting their
+    neighbourhoods costs O(cells x stencil) instead of a pass over the whole national grid."""
+    nrows, ncols = values.shape
+    m = rows.size
+    sums = np.zeros(m, dtype=np.float64)
+    counts = np.zeros(m, dtype=np.int64)
+    n_off = dr.size
+    for i in prange(m):
+        r = rows[i]
+        c = cols[i]
+        s = 0.0
+        k = 0
+        for o in range(n_off):
+            rr = r + dr[o]
+            cc = c + dc[o]
+            if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
+                s += values[rr, cc]
+                k += 1
+        sums[i] = s
+        counts[i] = k
+    return sums, counts

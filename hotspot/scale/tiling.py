@@ -17,9 +17,10 @@ the Gi* distance band, so no tile sees an edge the full grid would not. Stitchin
   :mod:`hotspot.stats.gistar`). Multiple-testing correction and bins are applied to the stitched p-values
   (Benjamini-Hochberg needs every p at once).
 
-**Analytic inference only at national scale.** Tiled Gi* reports the analytic z and normal p;
-permutation and exact conditional-randomisation p-values stay with the full-grid engine
-:func:`hotspot.stats.gistar.gi_star_grid`.
+**Inference at national scale.** Tiled Gi* reports the analytic z and normal p everywhere, and the
+exact conditional-randomisation p (:mod:`hotspot.stats.gistar`) for the cells whose normal p could reach
+a bin, so its bins are those of :func:`hotspot.stats.gistar.gi_star_grid`; permutations stay with the
+full-grid engine.
 
 Engines: ``engine="local"`` runs the tiles one after another in this process (each tile's Numba
 kernels use every core); ``engine="dask"`` runs one task per tile on a ``dask.distributed`` cluster
@@ -332,7 +333,9 @@ def tiled_gi_star(
     Returns
     -------
     hotspot.stats.gistar.GiStarResult
-        With ``permutations = 0``, ``p_used = "p"`` and ``p_sim`` all NaN: analytic inference only.
+        With ``permutations = 0``. ``exact=True``: ``p_sim`` holds the exact p of the cells whose normal
+        p is at most 0.10 (NaN elsewhere) and ``p_used = "max(p_sim, p)"``; ``exact=False`` (or counts
+        that are not whole numbers): ``p_sim`` all NaN and ``p_used = "p"``.
     """
     from hotspot.stats.gistar import GiStarResult, _island_note
     from hotspot.stats.multiple_testing import adjust_pvalues, check_correction
@@ -407,12 +410,21 @@ def tiled_gi_star(
     if islands.size:
         notes.insert(0, _island_note(int(islands.size), "cells"))
     if exact:
-        p_sim, null_method, p_used = _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes)
+        tested, p_exact, null_method, p_used = _exact_where_significant(counts, mask, p, k, band_m, cell_size_m,
+                                                                        zero_var, notes)
     else:
-        p_sim, null_method, p_used = None, "none (analytic z only)", "p"
-    p_bin = p if p_sim is None else np.fmax(p, np.where(np.isnan(p_sim), p, p_sim))
-    if correction == "fdr" and p_sim is None:
-        p_adj = _fdr_adjust(p, zero_lag, k)
+        tested, null_method, p_used = None, "none (analytic z only)", "p"
+    p_sim = None
+    p_bin = p
+    if tested is not None:
+        p_sim = np.full(counts.shape, np.nan)
+        p_sim.reshape(-1)[tested] = p_exact
+        p_bin = p.copy()
+        p_bin.reshape(-1)[tested] = np.fmax(p.reshape(-1)[tested], p_exact)
+        # Cells tested exactly leave the shared zero-lag groups: their p_bin is their own.
+        zero_lag.reshape(-1)[tested] = False
+    if correction == "fdr":
+        p_adj = _fdr_adjust(p_bin, zero_lag, k)
     else:
         p_adj = adjust_pvalues(np.where(mask, p_bin, np.nan), correction)
     del zero_lag
@@ -426,58 +438,42 @@ def tiled_gi_star(
     )
 
 
-def _exact_where_significant(counts, mask, z, p, k, band_m, cell_size_m, zero_var, notes):
+def _exact_where_significant(counts, mask, p, k, band_m, cell_size_m, zero_var, notes):
     """The exact randomisation p for the cells whose normal p could reach a bin (p <= 0.10), so the
     tiled Gi* bins by the same rule as :func:`hotspot.stats.gistar.gi_star_grid` (both p must agree).
 
     A cell whose normal p is above 0.10 has bin 0 whatever its exact p, and leaving its exact p out
     changes no corrected p at or below 0.10 (it ranks above all of them either way), so the bins are
-    those of the full computation. Returns ``(p_sim or None, null_method, p_used)``; None when the
-    counts are not integers or the exact table would be too large (then bins use the normal p, noted).
+    those of the full computation. Returns ``(cells, p_exact, null_method, p_used)``: the flat indices
+    of the cells tested and their exact p, or ``(None, None, ...)`` when the counts are not integers or
+    the exact table would be too large (then bins use the normal p, noted).
     """
-    from hotspot.stats.gistar import _exact_plan
-    from hotspot.kernels.gistar import stencil_sums
+    from hotspot.kernels.gistar import stencil_sums_at
+    from hotspot.stats.gistar import _exact_plan, _exact_pvalues
     from hotspot.stats.multiple_testing import BIN_LEVELS
     from hotspot.stats.weights import stencil_offsets
 
     analytic = "none (analytic z only: tiled national-scale Gi*)"
     if zero_var:
-        return None, analytic, "p"
+        return None, None, analytic, "p"
     alpha = max(a for _, a in BIN_LEVELS)
-    candidates = mask & np.isfinite(p) & (p <= alpha) & (k > 0)
-    if not candidates.any():
-        return None, analytic, "p"
-    y_all = counts[mask]
+    with np.errstate(invalid="ignore"):
+        cells = np.flatnonzero((mask & (p <= alpha) & (k > 0)).ravel())
+    if cells.size == 0:
+        return None, None, analytic, "p"
+    rows, cols = np.divmod(cells, counts.shape[1])
+    y_all = counts.ravel() if mask.all() else counts[mask]
     dr, dc = stencil_offsets(band_m, cell_size_m)
-    rows, cols = np.nonzero(candidates)
-    r0, r1 = max(0, rows.min() - int(np.abs(dr).max())), rows.max() + int(np.abs(dr).max()) + 1
-    c0, c1 = max(0, cols.min() - int(np.abs(dc).max())), cols.max() + int(np.abs(dc).max()) + 1
-    window = (slice(r0, r1), slice(c0, c1))
-    t2, _ = stencil_sums(np.where(mask[window], counts[window], 0.0), mask[window], dr, dc)
-    t = t2[candidates[window]]
-    kc = k[candidates].astype(np.int64)
+    t, _ = stencil_sums_at(np.ascontiguousarray(counts, dtype=np.float64), np.ascontiguousarray(mask), rows, cols,
+                           dr, dc)
+    kc = k.ravel()[cells].astype(np.int64)
     feasible, reason, k_max, s_max, shift = _exact_plan(y_all, kc, t)
     if not feasible:
         notes.append(f"exact per-class null not used ({reason}); bins use the normal p alone")
-        return None, analytic, "p"
-    p_exact = _exact_pvalues_subset(y_all, counts[candidates], kc, t, k_max, s_max, shift)
-    p_sim = np.full(counts.shape, np.nan)
-    p_sim[candidates] = p_exact
-    return p_sim, ("exact conditional randomisation per (own value, neighbour count) class, for the cells whose "
-                   "normal p is at most 0.10 (the others cannot be binned)"), "max(p_sim, p)"
-
-
-def _exact_pvalues_subset(y_all, y, k, t, k_max, s_max, shift):
-    """Exact p for cells with values ``y``, neighbour counts ``k`` and neighbour sums ``t``, the null drawn
-    from the histogram of ``y_all`` (every study-area cell)."""
-    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
-
-    levels, mult = np.unique(np.round(y_all - shift).astype(np.int64), return_counts=True)
-    H = sum_distribution(levels, mult.astype(np.int64), int(k_max), int(s_max))
-    own = np.searchsorted(levels, np.round(y - shift).astype(np.int64)).astype(np.int64)
-    tt = np.round(t - k * shift).astype(np.int64)
-    p, _, _ = exact_binary_pvalues(levels, H, int(y_all.size), own, k, tt)
-    return p
+        return None, None, analytic, "p"
+    p_exact = _exact_pvalues(counts.ravel()[cells], kc, t, k_max, s_max, shift, pool=y_all)
+    return cells, p_exact, ("exact conditional randomisation per (own value, neighbour count) class, for the cells "
+                            "whose normal p is at most 0.10 (the others cannot be binned)"), "max(p_sim, p)"
 
 
 # --- outputs -------------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from hotspot.core.progress import ProgressCallback, resolve
 
 
 def _gistar() -> None:
-    from hotspot.stats.gistar import gi_star_grid
+    from hotspot.scale.tiling import tiled_gi_star
+    from hotspot.stats.gistar import gi_star_areas, gi_star_grid
+    from hotspot.stats.weights import CSRWeights
 
     rng = np.random.default_rng(0)
     counts = rng.poisson(1.0, (40, 40)).astype(np.float64)
@@ -31,6 +33,19 @@ def _gistar() -> None:
     gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # exact null (integer counts)
     gi_star_grid(counts + 0.5, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # permutations (non-integer)
     gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=0)
+    # A band wide for the grid (about k^2 / n = 20): the exact null folds value levels instead.
+    gi_star_grid(counts[:10, :10], 400.0, 100.0, permutations=99, seed=0)
+    # Weighted neighbours (row-standardised areas): the general permutation kernel.
+    n = 30
+    ring = CSRWeights(indptr=np.arange(0, 2 * n + 1, 2, dtype=np.int64),
+                      indices=np.array([(i + d) % n for i in range(n) for d in (1, n - 1)], dtype=np.int64),
+                      data=np.full(2 * n, 1.0 / 3.0), self_weight=np.full(n, 1.0 / 3.0), binary=False,
+                      ids=list(range(n)))
+    gi_star_areas(counts[0, :n], ring, permutations=99, seed=0)
+    # hotspot national: exact p at the tested cells of a tiled grid.
+    hot = counts.copy()
+    hot[18:22, 18:22] += 8.0
+    tiled_gi_star(hot, 300.0, 100.0, tile_cells=16)
 
 
 def _kde() -> None:

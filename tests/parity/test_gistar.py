@@ -36,18 +36,21 @@ def _esda(y, w, permutations=0, seed=0):
                        keep_simulations=False, n_jobs=1)
 
 
-def _exact_tails(counts, mask, band, cell):
-    from hotspot.kernels.gistar import exact_binary_pvalues, stencil_sums, sum_distribution
+def _exact_tails(counts, mask, band, cell, method="auto"):
+    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues, stencil_sums
+    from hotspot.stats.gistar import _exact_plan, _sum_cdf
     from hotspot.stats.weights import stencil_offsets
 
-    y = counts[mask].astype(np.int64)
+    y = counts[mask]
     dr, dc = stencil_offsets(band, cell)
     t2, k2 = stencil_sums(np.where(mask, counts, 0.0), mask, dr, dc)
     k, t = k2[mask], t2[mask].astype(np.int64)
-    levels, mult = np.unique(y, return_counts=True)
-    H = sum_distribution(levels, mult, int(k.max()), int(np.sort(y)[::-1][: k.max()].sum()))
-    p, upper, lower = exact_binary_pvalues(levels, H, y.size, np.searchsorted(levels, y), k, t)
-    return p, upper, lower, y, k, t
+    feasible, _, k_max, s_max, shift = _exact_plan(y, k, t)
+    assert feasible and shift == 0.0
+    cdf, _ = _sum_cdf(clamped_histogram(y, 0.0, s_max + 1), y.size, k_max, s_max, method)
+    own = np.minimum(y, s_max + 1).astype(np.int64)
+    p, upper, lower = exact_tail_pvalues(cdf, y.size, own, k, t)
+    return p, upper, lower, y.astype(np.int64), k, t
 
 
 def test_grid_z_matches_esda(small_grid):
@@ -61,23 +64,91 @@ def test_grid_z_matches_esda(small_grid):
     assert res.p_used == "p"
 
 
-def test_exact_null_equals_enumeration():
-    from hotspot.kernels.gistar import exact_binary_pvalues, sum_distribution
+@pytest.mark.parametrize("method", ["spectral", "levels"])
+@pytest.mark.parametrize("truncated", [False, True])
+def test_exact_null_equals_enumeration(method, truncated):
+    """Both ways of building the sum distribution, then the per-cell deconvolution, against every subset.
 
-    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0], dtype=np.int64)
+    Truncated: the table stops at the largest observed sum (7), as in :func:`hotspot.stats.gistar._exact_plan`,
+    below the largest value (9, clamped to 8)."""
+    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues
+    from hotspot.stats.gistar import _sum_cdf
+
+    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
     n, k_max = y.size, 3
-    levels, mult = np.unique(y, return_counts=True)
-    s_max = int(np.sort(y)[::-1][:k_max].sum())
-    H = sum_distribution(levels, mult, k_max, s_max)
-    own = np.searchsorted(levels, y)
-    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3], dtype=np.int64)
-    t = np.array([0, 1, 4, 2, 6, 5, 1, 3, 7], dtype=np.int64)
-    _, upper, lower = exact_binary_pvalues(levels, H, n, own, k, t)
+    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3, 2], dtype=np.int64)
+    t = np.array([0, 1, 4, 2, 6, 5, 1, 3, 7, 6], dtype=np.int64)
+    s_max = int(t.max()) if truncated else int(np.sort(y)[::-1][:k_max].sum())
+    cdf, used = _sum_cdf(clamped_histogram(y.astype(float), 0.0, s_max + 1), n, k_max, s_max, method)
+    assert used == method and cdf.shape == (s_max + 1, k_max + 1)
+    _, upper, lower = exact_tail_pvalues(cdf, n, np.minimum(y, s_max + 1), k, t)
     for i in range(n):
         others = np.delete(y, i)
         sums = np.array([sum(c) for c in itertools.combinations(others, int(k[i]))])
         assert upper[i] == pytest.approx(np.mean(sums >= t[i]), abs=1e-13)
         assert lower[i] == pytest.approx(np.mean(sums <= t[i]), abs=1e-13)
+
+
+def _exact_rational_cdf(hist, k_max, s_max):
+    """cdf[s, j] of the sum of j draws without replacement, counted in Python integers (exact), then rounded."""
+    from fractions import Fraction
+    from math import comb
+
+    n = int(hist.sum())
+    ways = np.zeros((k_max + 1, s_max + 1), dtype=object)
+    ways[:] = 0
+    ways[0, 0] = 1
+    for u in np.flatnonzero(hist):
+        m, u = int(hist[u]), int(u)
+        new = np.zeros_like(ways)
+        new[:] = 0
+        for c in range(min(m, k_max) + 1):
+            if c * u > s_max:
+                break
+            new[c:, c * u:] = new[c:, c * u:] + comb(m, c) * ways[:k_max + 1 - c, :s_max + 1 - c * u]
+        ways = new
+    cdf = np.empty((s_max + 1, k_max + 1))
+    for j in range(k_max + 1):
+        running = np.cumsum(ways[j])
+        cdf[:, j] = [float(Fraction(int(v), comb(n, j))) for v in running]
+    return cdf
+
+
+POOLS = {  # (n, k_max, draw): skewed counts, one parity (the spectrum has |pi| = 1 at half the length),
+    # nearly constant, two-valued, and large n where log-gamma weights used to lose 1e-8
+    "poisson": (3000, 60, lambda rng, n: rng.poisson(1.0, n) + 40 * (rng.random(n) < 0.002)),
+    "odd": (400, 100, lambda rng, n: rng.choice([1, 3], n)),
+    "constant": (400, 100, lambda rng, n: (rng.random(n) > 0.02).astype(int)),
+    "two_values": (3000, 120, lambda rng, n: 7 * (rng.random(n) < 0.3)),
+    "large_pool": (2_000_000, 28, lambda rng, n: rng.poisson(0.02, n) + 300 * (rng.random(n) < 1e-5)),
+}
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_sum_distribution_equals_exact_rational_arithmetic(pool):
+    """Spectral and level-by-level tables against the same counts done in exact integer arithmetic."""
+    from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.gistar import _sum_cdf
+
+    n, k_max, draw = POOLS[pool]
+    y = draw(np.random.default_rng(11), n).astype(float)
+    s_max = int(0.6 * np.sort(y)[::-1][:k_max].sum())  # truncated, as the largest observed sum truncates
+    hist = clamped_histogram(y, 0.0, s_max + 1)
+    want = _exact_rational_cdf(hist, k_max, s_max)
+    for method in ("spectral", "levels"):
+        got, _ = _sum_cdf(hist, n, k_max, s_max, method)
+        assert np.max(np.abs(got - want)) < 1e-13, method
+
+
+def test_spectral_null_is_the_default_for_large_pools_and_levels_for_small():
+    from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.gistar import _sum_cdf
+
+    y = np.random.default_rng(1).poisson(0.5, 50_000).astype(float)
+    hist = clamped_histogram(y, 0.0, 40)
+    assert _sum_cdf(hist, y.size, 28, 39)[1] == "spectral"
+    small = np.array([60, 30, 10])
+    assert _sum_cdf(small, 100, 50, 20)[1] == "levels"  # 50 draws from 100: k_max^2 / n = 25
 
 
 def test_exact_null_agrees_with_per_cell_permutation(small_grid):
@@ -123,12 +194,15 @@ def test_pseudo_p_agrees_with_esda_within_mc_error(small_grid):
     assert np.all(np.abs(g.p_sim - folded) <= 4.5 * sd + 3.0 / (R + 1))
 
 
-def test_permutations_independent_of_threads_and_seeded():
+@pytest.mark.parametrize("transform", ["B", "R"])
+def test_permutations_independent_of_threads_and_seeded(transform):
+    """Binary weights (the prefix-sum kernel) and row-standardised ones (the general kernel)."""
     import numba
 
     rng = np.random.default_rng(2)
     y = rng.gamma(2.0, 1.5, size=49)  # non-integer rates: the per-cell permutation path
     w = lat2W(7, 7, rook=False)
+    w.transform = transform
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -141,6 +215,51 @@ def test_permutations_independent_of_threads_and_seeded():
     assert "per cell" in one.null_method
     other = gi_star_areas(y, w, permutations=199, seed=6)
     assert not np.array_equal(one.p_sim, other.p_sim)
+
+
+@pytest.mark.parametrize("values", ["rates", "counts"])
+def test_binary_permutation_kernel_equals_the_general_one(values):
+    """Same table, weights all 1: the prefix-sum/binary-search kernel counts exactly what the per-cell
+    loop counts, ties with the observed value (integer counts) included."""
+    from hotspot.kernels.gistar import crand_binary_pvalues_table, crand_pvalues_table
+    from hotspot.stats.gistar import permutation_table
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    k = rng.integers(0, 25, n).astype(np.int64)
+    k[:3] = 0
+    indptr = np.concatenate([[0], np.cumsum(k)]).astype(np.int64)
+    if values == "rates":
+        y = rng.gamma(2.0, 1.5, n)
+        observed = y + rng.gamma(2.0 * 10, 1.5, n)
+    else:
+        y = rng.poisson(0.7, n).astype(float)
+        observed = y + rng.poisson(0.7 * 12, n)
+    table = permutation_table(n, int(k.max()), 499, 9)
+    general = crand_pvalues_table(y, indptr, np.ones(indptr[-1]), np.ones(n), observed, table)
+    binary = crand_binary_pvalues_table(y, k, np.ones(n), observed, table)
+    for a, b in zip(general, binary):
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(binary[0][:3]).all()
+
+
+def test_permutation_draws_are_uniform_samples_of_the_others():
+    """A row's first k entries with the cell itself replaced by entry k: every ordered k-tuple of the
+    others equally likely (chi-square over the 60 tuples of 3 from 5)."""
+    from hotspot.stats.gistar import permutation_table
+
+    table = permutation_table(6, 3, 60_000, 1)
+    i = 2
+    rows = table[:, :3].copy()
+    hit = rows == i
+    rows[hit] = np.repeat(table[:, 3:4], 3, axis=1)[hit]
+    assert not (rows == i).any()
+    assert (np.sort(rows, axis=1)[:, 1:] != np.sort(rows, axis=1)[:, :-1]).all()  # distinct
+    codes = rows[:, 0] * 36 + rows[:, 1] * 6 + rows[:, 2]
+    _, freq = np.unique(codes, return_counts=True)
+    assert freq.size == 60
+    chi2 = float(((freq - 1000.0) ** 2 / 1000.0).sum())
+    assert chi2 < 110  # 59 degrees of freedom: P(chi2 > 110) < 1e-4
 
 
 def test_row_standardised_areas_use_the_general_formula():
