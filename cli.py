@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 @app.callback()
 def _root() -> None:
     """Crime hot spots for patrol planning. Run `hotspot COMMAND --help` for a command's options."""
@@ -33,7 +34,7 @@ def _root() -> None:
 # --- options every command shares ---------------------------------------------------------
 
 Inputs = Annotated[
-    Optional[list[Path]],
+    list[Path] | None,
     typer.Argument(
         help="Crime records: police.uk street CSVs (.csv or .csv.gz), folders of them, the downloaded zip, "
         "or point tables (CSV, GeoPackage, GeoJSON, Shapefile, Parquet). None: the embedded demo town.",
@@ -41,87 +42,165 @@ Inputs = Annotated[
     ),
 ]
 BoundariesOpt = Annotated[
-    Optional[Path],
-    typer.Option("--boundaries", help="Area polygons (LSOAs, wards, a force area) as GeoPackage/GeoJSON/Shapefile; "
-                 "records outside them are rejected as outside the study area.", show_default=False),
+    Path | None,
+    typer.Option(
+        "--boundaries",
+        help="Area polygons (LSOAs, wards, a force area) as GeoPackage/GeoJSON/Shapefile; "
+        "records outside them are rejected as outside the study area.",
+        show_default=False,
+    ),
 ]
 OutOpt = Annotated[
-    Optional[Path],
-    typer.Option("--out", help="The GeoPackage to write; CSV tables go beside it with the same stem. "
-                 "Default: hotspot-out/<command>.gpkg.", show_default=False),
+    Path | None,
+    typer.Option(
+        "--out",
+        help="The GeoPackage to write; CSV tables go beside it with the same stem. "
+        "Default: hotspot-out/<command>.gpkg.",
+        show_default=False,
+    ),
 ]
 CrimeTypeOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--crime-type", help="Keep only this police.uk crime type (case-insensitive); repeat for several.",
-                 show_default=False),
+    list[str] | None,
+    typer.Option(
+        "--crime-type",
+        help="Keep only this police.uk crime type (case-insensitive); repeat for several.",
+        show_default=False,
+    ),
 ]
-FromOpt = Annotated[Optional[str], typer.Option("--from", help="First month or day kept, YYYY-MM or YYYY-MM-DD.", show_default=False)]
-ToOpt = Annotated[Optional[str], typer.Option("--to", help="Last month or day kept (inclusive), YYYY-MM or YYYY-MM-DD.", show_default=False)]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First month or day kept, YYYY-MM or YYYY-MM-DD.", show_default=False)
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="Last month or day kept (inclusive), YYYY-MM or YYYY-MM-DD.", show_default=False),
+]
 HoursOpt = Annotated[
-    Optional[str],
-    typer.Option("--hours", help="Time-of-day window HH:MM-HH:MM, may cross midnight (19:00-07:00). Needs records with times.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--hours",
+        help="Time-of-day window HH:MM-HH:MM, may cross midnight (19:00-07:00). Needs records with times.",
+        show_default=False,
+    ),
 ]
 WeekdaysOpt = Annotated[
-    Optional[str],
-    typer.Option("--weekdays", help="Comma-separated weekdays kept, e.g. fri,sat. Needs records with dates.", show_default=False),
+    str | None,
+    typer.Option(
+        "--weekdays", help="Comma-separated weekdays kept, e.g. fri,sat. Needs records with dates.", show_default=False
+    ),
 ]
-CellSizeOpt = Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres (every command uses the same "
-                        "study grid: the boundaries, or the main body of the records).", min=1.0)]
+CellSizeOpt = Annotated[
+    float,
+    typer.Option(
+        "--cell-size",
+        help="Grid cell side in metres (every command uses the same "
+        "study grid: the boundaries, or the main body of the records).",
+        min=1.0,
+    ),
+]
 FactorOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, "
-                 "or a CSV of points); repeat for several. Default on the demo town: its own factors.", show_default=False),
+    list[str] | None,
+    typer.Option(
+        "--factor",
+        help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, "
+        "or a CSV of points); repeat for several. Default on the demo town: its own factors.",
+        show_default=False,
+    ),
 ]
 BandwidthRuleOpt = Annotated[
     str,
-    typer.Option("--bandwidth-rule", help="How the KDE radius is chosen when --bandwidth is not given: holdout (the "
-                 "street-level radius, 150 m to 1 km, whose density of the earlier months best predicted the latest "
-                 "quarter) or silverman (the county-scale rule ArcGIS uses)."),
+    typer.Option(
+        "--bandwidth-rule",
+        help="How the KDE radius is chosen when --bandwidth is not given: holdout (the "
+        "street-level radius, 150 m to 1 km, whose density of the earlier months best predicted the latest "
+        "quarter) or silverman (the county-scale rule ArcGIS uses).",
+    ),
 ]
 BandRuleOpt = Annotated[
     str,
-    typer.Option("--band-rule", help="How the Gi* band is chosen when --band is not given: holdout (as --bandwidth-rule) "
-                 "or moran (first peak of incremental spatial autocorrelation, about 1 km on county data)."),
+    typer.Option(
+        "--band-rule",
+        help="How the Gi* band is chosen when --band is not given: holdout (as --bandwidth-rule) "
+        "or moran (first peak of incremental spatial autocorrelation, about 1 km on county data).",
+    ),
 ]
 CrsOpt = Annotated[
-    Optional[str],
-    typer.Option("--crs", help="Projected CRS (metres) to work in, e.g. EPSG:27700. Default: British National Grid "
-                 "in Great Britain, else the data's UTM zone.", show_default=False),
+    str | None,
+    typer.Option(
+        "--crs",
+        help="Projected CRS (metres) to work in, e.g. EPSG:27700. Default: British National Grid "
+        "in Great Britain, else the data's UTM zone.",
+        show_default=False,
+    ),
 ]
 RejectsOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--rejects", help="Write every rejected row with its reason to this CSV.", show_default=False),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random step (permutations, cross-validation).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries; errors still print.")]
 SuppressOpt = Annotated[
-    Optional[int],
-    typer.Option("--suppress-below", help="Disclosure control: replace counts below K (1..K-1) in published tables and "
-                 "layers with a suppressed marker, and say so in the provenance. Default: none, or 5 with --public.",
-                 show_default=False, min=0),
+    int | None,
+    typer.Option(
+        "--suppress-below",
+        help="Disclosure control: replace counts below K (1..K-1) in published tables and "
+        "layers with a suppressed marker, and say so in the provenance. Default: none, or 5 with --public.",
+        show_default=False,
+        min=0,
+    ),
 ]
 WeightOpt = Annotated[
-    Optional[str],
-    typer.Option("--weight", help="Weigh each crime: 'harm' (ONS Crime Severity Score, the median of each police.uk "
-                 "type's offence codes; anti-social behaviour weighs 0) or a CSV of crime_type (or code),weight. "
-                 "Default: every crime counts 1.", show_default=False),
+    str | None,
+    typer.Option(
+        "--weight",
+        help="Weigh each crime: 'harm' (ONS Crime Severity Score, the median of each police.uk "
+        "type's offence codes; anti-social behaviour weighs 0) or a CSV of crime_type (or code),weight. "
+        "Default: every crime counts 1.",
+        show_default=False,
+    ),
 ]
-PublicOpt = Annotated[bool, typer.Option("--public", help="Output is for publication: suppress counts below 5 unless --suppress-below says otherwise.")]
+PublicOpt = Annotated[
+    bool,
+    typer.Option(
+        "--public", help="Output is for publication: suppress counts below 5 unless --suppress-below says otherwise."
+    ),
+]
 NetworkOpt = Annotated[
-    Optional[str],
-    typer.Option("--network", help="Street network to work on: road lines (GeoPackage, GeoJSON, Shapefile) or OpenStreetMap "
-                 ".osm.pbf; 'demo' (or no INPUT with --over segments): the demo town's streets with planted hot segments.",
-                 show_default=False, rich_help_panel="Street network"),
+    str | None,
+    typer.Option(
+        "--network",
+        help="Street network to work on: road lines (GeoPackage, GeoJSON, Shapefile) or OpenStreetMap "
+        ".osm.pbf; 'demo' (or no INPUT with --over segments): the demo town's streets with planted hot segments.",
+        show_default=False,
+        rich_help_panel="Street network",
+    ),
 ]
-SegmentLengthOpt = Annotated[float, typer.Option("--segment-length", help="Street segment (lixel) length in metres; "
-                             "segments never cross a junction.", min=1.0, rich_help_panel="Street network")]
-SnapToleranceOpt = Annotated[float, typer.Option("--snap-tolerance", help="Records farther than this many metres from "
-                             "every street are not snapped (they are counted and reported).", min=0.01,
-                             rich_help_panel="Street network")]
-JunctionsOpt = Annotated[str, typer.Option("--junctions", help="Where streets connect: vertices (shared vertices, as in "
-                         "OpenStreetMap and OS Open Roads; bridges stay unconnected) or crossings (every crossing).",
-                         rich_help_panel="Street network")]
+SegmentLengthOpt = Annotated[
+    float,
+    typer.Option(
+        "--segment-length",
+        help="Street segment (lixel) length in metres; segments never cross a junction.",
+        min=1.0,
+        rich_help_panel="Street network",
+    ),
+]
+SnapToleranceOpt = Annotated[
+    float,
+    typer.Option(
+        "--snap-tolerance",
+        help="Records farther than this many metres from every street are not snapped (they are counted and reported).",
+        min=0.01,
+        rich_help_panel="Street network",
+    ),
+]
+JunctionsOpt = Annotated[
+    str,
+    typer.Option(
+        "--junctions",
+        help="Where streets connect: vertices (shared vertices, as in "
+        "OpenStreetMap and OS Open Roads; bridges stay unconnected) or crossings (every crossing).",
+        rich_help_panel="Street network",
+    ),
+]
 
 
 # --- the reading and filter options, declared once ----------------------------------------------
@@ -135,13 +214,23 @@ _READING_PARAMETERS = {
     "time_column": "Column holding the time of day, when separate from the date. Default: auto-detected.",
     "type_column": "Column holding the crime type. Default: auto-detected (crime type, offence, category...).",
     "input_crs": "CRS of the input coordinates, e.g. EPSG:27700 for eastings/northings. Default: WGS84 for "
-                 "lon/lat, British National Grid for easting/northing.",
+    "lon/lat, British National Grid for easting/northing.",
     "layer": "Layer to read from a GeoPackage with several layers.",
 }
 """How INPUT tables are read: every command that takes INPUT gets these options (panel "Reading input tables")."""
 
-FILTER_KEYS = ("boundaries", "crime_types", "date_from", "date_to", "hours", "weekdays", "crs", "weight",
-               "suppress_below", "reading")
+FILTER_KEYS = (
+    "boundaries",
+    "crime_types",
+    "date_from",
+    "date_to",
+    "hours",
+    "weekdays",
+    "crs",
+    "weight",
+    "suppress_below",
+    "reading",
+)
 """Provenance keys every command writes, from :class:`ReadOptions` (None when not used or not offered)."""
 
 
@@ -153,19 +242,19 @@ class ReadOptions:
     """
 
     inputs: tuple[Path, ...] = ()
-    boundaries: Optional[Path] = None
-    crime_types: Optional[tuple[str, ...]] = None
-    date_from: Optional[str] = None
-    date_to: Optional[str] = None
-    hours: Optional[str] = None
-    weekdays: Optional[str] = None
-    crs: Optional[str] = None
-    rejects: Optional[Path] = None
+    boundaries: Path | None = None
+    crime_types: tuple[str, ...] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    hours: str | None = None
+    weekdays: str | None = None
+    crs: str | None = None
+    rejects: Path | None = None
     quiet: bool = False
     reading: tuple[tuple[str, str], ...] = ()
-    weight: Optional[str] = None
-    out: Optional[Path] = None
-    suppress_below: Optional[int] = None
+    weight: str | None = None
+    out: Path | None = None
+    suppress_below: int | None = None
     public: bool = False
 
     def out_path(self, default: str) -> Path:
@@ -173,7 +262,7 @@ class ReadOptions:
         return self.out if self.out is not None else Path("hotspot-out") / default
 
     @property
-    def suppress_k(self) -> Optional[int]:
+    def suppress_k(self) -> int | None:
         """The disclosure threshold: --suppress-below if given, else the public default with --public, else none."""
         if self.suppress_below is not None:
             return self.suppress_below
@@ -188,16 +277,27 @@ class ReadOptions:
         return {
             "boundaries": str(self.boundaries) if self.boundaries else None,
             "crime_types": list(self.crime_types) if self.crime_types else None,
-            "date_from": self.date_from, "date_to": self.date_to, "hours": self.hours, "weekdays": self.weekdays,
-            "crs": self.crs, "weight": self.weight, "suppress_below": self.suppress_k,
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "hours": self.hours,
+            "weekdays": self.weekdays,
+            "crs": self.crs,
+            "weight": self.weight,
+            "suppress_below": self.suppress_k,
             "reading": dict(self.reading) or None,
         }
 
 
 _SHARED = {
-    "boundaries": (BoundariesOpt, None), "crime_type": (CrimeTypeOpt, None), "date_from": (FromOpt, None),
-    "date_to": (ToOpt, None), "hours": (HoursOpt, None), "weekdays": (WeekdaysOpt, None), "crs": (CrsOpt, None),
-    "rejects": (RejectsOpt, None), "quiet": (QuietOpt, False),
+    "boundaries": (BoundariesOpt, None),
+    "crime_type": (CrimeTypeOpt, None),
+    "date_from": (FromOpt, None),
+    "date_to": (ToOpt, None),
+    "hours": (HoursOpt, None),
+    "weekdays": (WeekdaysOpt, None),
+    "crs": (CrsOpt, None),
+    "rejects": (RejectsOpt, None),
+    "quiet": (QuietOpt, False),
 }
 
 
@@ -220,21 +320,35 @@ def _shared_options(*, out=(OutOpt, None), weight: bool = False, disclosure: boo
         if disclosure:
             shared.update(suppress_below=(SuppressOpt, None), public=(PublicOpt, False))
         reading = {
-            name: (Annotated[Optional[str], typer.Option("--" + name.replace("_", "-"), help=text, show_default=False,
-                                                         rich_help_panel="Reading input tables")], None)
+            name: (
+                Annotated[
+                    str | None,
+                    typer.Option(
+                        "--" + name.replace("_", "-"),
+                        help=text,
+                        show_default=False,
+                        rich_help_panel="Reading input tables",
+                    ),
+                ],
+                None,
+            )
             for name, text in _READING_PARAMETERS.items()
         }
         keyword = inspect.Parameter.KEYWORD_ONLY
         own = [p for p in signature.parameters.values() if p.name != "options"]
-        added = [inspect.Parameter(name, keyword, default=default, annotation=annotation)
-                 for name, (annotation, default) in {**shared, **reading}.items() if name != "inputs"]
+        added = [
+            inspect.Parameter(name, keyword, default=default, annotation=annotation)
+            for name, (annotation, default) in {**shared, **reading}.items()
+            if name != "inputs"
+        ]
         inputs = inspect.Parameter("inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Inputs)
 
         @functools.wraps(command)
         def wrapper(**kwargs):
             values = {name: kwargs.pop(name) for name in [*shared, *reading] if name in kwargs}
             options = ReadOptions(
-                inputs=tuple(values.pop("inputs") or ()), crime_types=tuple(values.pop("crime_type") or ()) or None,
+                inputs=tuple(values.pop("inputs") or ()),
+                crime_types=tuple(values.pop("crime_type") or ()) or None,
                 reading=tuple((k, values.pop(k)) for k in reading if values.get(k) is not None),
                 **{k: v for k, v in values.items() if k not in reading},
             )
@@ -247,6 +361,7 @@ def _shared_options(*, out=(OutOpt, None), weight: bool = False, disclosure: boo
 
 
 # --- reporting helpers ------------------------------------------------------------------------
+
 
 def _console(quiet: bool = False):
     from rich.console import Console
@@ -267,8 +382,12 @@ class _RichProgress:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                console=_console(), transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=_console(),
+                transient=True,
             )
             self._progress.__enter__()
         return self
@@ -302,7 +421,9 @@ def _write(result, out: Path, provenance, **write_options) -> list[Path]:
     from hotspot.io.qgis_project import write_qgis_project
 
     written = result.write(out, provenance=provenance, **write_options)
-    maps = [Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == Path(out).parent]
+    maps = [
+        Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == Path(out).parent
+    ]
     if maps:
         written.append(write_qgis_project(Path(out).with_suffix(".qgs"), maps, provenance=provenance))
     return written
@@ -316,9 +437,16 @@ def _load_study(options: ReadOptions, progress=None, demo_scenario: str = "town"
     from hotspot.ingest.study import load_study
 
     study = load_study(
-        [str(p) for p in options.inputs], boundaries=options.boundaries, crime_types=options.crime_types,
-        date_from=options.date_from, date_to=options.date_to, hours=options.hours, weekdays=options.weekdays,
-        crs=options.crs, progress=progress, reading=dict(options.reading),
+        [str(p) for p in options.inputs],
+        boundaries=options.boundaries,
+        crime_types=options.crime_types,
+        date_from=options.date_from,
+        date_to=options.date_to,
+        hours=options.hours,
+        weekdays=options.weekdays,
+        crs=options.crs,
+        progress=progress,
+        reading=dict(options.reading),
         demo=None if options.inputs else demo_scenario_named(demo_scenario),
     )
     console = _console(options.quiet)
@@ -345,8 +473,10 @@ def _report_rejects(records, console) -> None:
 
     counts = {k: v for k, v in records.reject_counts.items() if v}
     source = "the demo town" if records.sources == ["demo"] else f"{len(records.sources)} file(s)"
-    console.print(f"[bold]{len(records):,}[/bold] records kept from {source}; "
-                  f"{sum(counts.values()):,} rejected" + (":" if counts else "."))
+    console.print(
+        f"[bold]{len(records):,}[/bold] records kept from {source}; "
+        f"{sum(counts.values()):,} rejected" + (":" if counts else ".")
+    )
     for reason, n in counts.items():
         console.print(f"  {n:>9,}  {REJECT_REASONS.get(reason, reason)}")
 
@@ -357,8 +487,14 @@ def _preflight(options: ReadOptions, *outputs, checks=(), hours_option: str = "-
     from hotspot.ingest import validate
 
     validate.check_parameters(checks, **values)
-    validate.check_filters(date_from=options.date_from, date_to=options.date_to, hours=options.hours,
-                           weekdays=options.weekdays, crs=options.crs, hours_option=hours_option)
+    validate.check_filters(
+        date_from=options.date_from,
+        date_to=options.date_to,
+        hours=options.hours,
+        weekdays=options.weekdays,
+        crs=options.crs,
+        hours_option=hours_option,
+    )
     validate.check_paths_exist(options.inputs, options.boundaries)
     for note in validate.check_outputs([*outputs, (options.rejects, "--rejects")]):
         _console(options.quiet).print(f"[dim]{note}[/dim]")
@@ -374,8 +510,9 @@ def _provenance(command: str, options: ReadOptions, study=None, *, inputs=None, 
     if study is not None and hasattr(study, "describe_area"):
         parameters.update(study_area=study.describe_area(), study_area_km2=round(study.area_km2, 3))
     inputs = inputs or options.inputs
-    return Provenance.capture(command, parameters, [str(p) for p in inputs] if inputs else ["demo"],
-                              getattr(study, "records", None))
+    return Provenance.capture(
+        command, parameters, [str(p) for p in inputs] if inputs else ["demo"], getattr(study, "records", None)
+    )
 
 
 def _factor_specs(factor):
@@ -403,27 +540,73 @@ def _add_factors(study, specs) -> None:
 @_shared_options(weight=True, disclosure=True)
 def rank(
     options: ReadOptions,
-    method: Annotated[str, typer.Option("--method", help="How cells are scored: count (records per cell), gistar (Gi* z, "
-                      "significant hot cells only), kde (quartic density), rtm (risk terrain score), combined "
-                      "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.forecast.combined).")] = "count",
-    over: Annotated[str, typer.Option("--over", help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
-                    "streets (police.uk 'On or near' locations) or segments (street stretches of --network).")] = "grid",
-    merge: Annotated[bool, typer.Option("--merge/--no-merge", help="Merge top cells into named places (a best cell plus "
-                     "top cells within one cell of it: at most 3 x 3 cells).")] = True,
-    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="KDE search radius in metres for --method kde "
-                         "(default: chosen by --bandwidth-rule and reported).", show_default=False)] = None,
-    band: Annotated[Optional[float], typer.Option("--band", help="Gi* distance band in metres for --method gistar "
-                    "(default: chosen by --band-rule and reported).", show_default=False)] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="How cells are scored: count (records per cell), gistar (Gi* z, "
+            "significant hot cells only), kde (quartic density), rtm (risk terrain score), combined "
+            "(recency-weighted counts blended with a small-bandwidth density and the RTM score; see hotspot.forecast.combined).",
+        ),
+    ] = "count",
+    over: Annotated[
+        str,
+        typer.Option(
+            "--over",
+            help="What to rank: grid (cells merged into places), areas (the --boundaries polygons) "
+            "streets (police.uk 'On or near' locations) or segments (street stretches of --network).",
+        ),
+    ] = "grid",
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge/--no-merge",
+            help="Merge top cells into named places (a best cell plus "
+            "top cells within one cell of it: at most 3 x 3 cells).",
+        ),
+    ] = True,
+    bandwidth: Annotated[
+        float | None,
+        typer.Option(
+            "--bandwidth",
+            help="KDE search radius in metres for --method kde (default: chosen by --bandwidth-rule and reported).",
+            show_default=False,
+        ),
+    ] = None,
+    band: Annotated[
+        float | None,
+        typer.Option(
+            "--band",
+            help="Gi* distance band in metres for --method gistar (default: chosen by --band-rule and reported).",
+            show_default=False,
+        ),
+    ] = None,
     bandwidth_rule: BandwidthRuleOpt = "holdout",
     band_rule: BandRuleOpt = "holdout",
     factor: FactorOpt = None,
-    top: Annotated[Optional[int], typer.Option("--top", help="How many places to list.", show_default="20")] = None,
-    area_share: Annotated[Optional[float], typer.Option("--area-share", help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).", show_default=False)] = None,
-    nte: Annotated[bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")] = False,
+    top: Annotated[int | None, typer.Option("--top", help="How many places to list.", show_default="20")] = None,
+    area_share: Annotated[
+        float | None,
+        typer.Option(
+            "--area-share",
+            help="Instead of --top: the best places covering this share of the study area (0.01 = 1 %).",
+            show_default=False,
+        ),
+    ] = None,
+    nte: Annotated[
+        bool, typer.Option("--nte", help="Night-time economy: keep records between 19:00 and 07:00.")
+    ] = False,
     cell_size: CellSizeOpt = 100.0,
     seed: SeedOpt = 0,
-    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write a self-contained HTML report "
-                           "(map, ranked list, weekday x hour table, monthly trend) to this path.", show_default=False)] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write a self-contained HTML report "
+            "(map, ranked list, weekday x hour table, monthly trend) to this path.",
+            show_default=False,
+        ),
+    ] = None,
     network: NetworkOpt = None,
     segment_length: SegmentLengthOpt = 50.0,
     snap_tolerance: SnapToleranceOpt = 30.0,
@@ -439,12 +622,27 @@ def rank(
         if options.hours is not None:
             raise HotspotInputError(f"--nte sets --hours {NTE_HOURS}; give one of them")
         options = replace(options, hours=NTE_HOURS)
-    parameters = dict(method=method, over=over, cell_size_m=cell_size, top=top, area_share=area_share,
-                      bandwidth_m=bandwidth, band_m=band, bandwidth_rule=bandwidth_rule, band_rule=band_rule)
+    parameters = dict(
+        method=method,
+        over=over,
+        cell_size_m=cell_size,
+        top=top,
+        area_share=area_share,
+        bandwidth_m=bandwidth,
+        band_m=band,
+        bandwidth_rule=bandwidth_rule,
+        band_rule=band_rule,
+    )
     if top is not None and area_share is not None:
         raise HotspotInputError("give either --top or --area-share, not both")
-    _preflight(options, (options.out_path("rank.gpkg"), "--out"), (report_path, "--report"), checks=PARAMETERS,
-               hours_option="--nte" if nte else "--hours", **parameters)
+    _preflight(
+        options,
+        (options.out_path("rank.gpkg"), "--out"),
+        (report_path, "--report"),
+        checks=PARAMETERS,
+        hours_option="--nte" if nte else "--hours",
+        **parameters,
+    )
     if over != "segments" and network is not None:
         raise HotspotInputError("--network is used with --over segments; add --over segments")
     specs = _factor_specs(factor)
@@ -454,27 +652,45 @@ def rank(
             from hotspot.places.segments import rank_segments
 
             study = ns.study
-            result = rank_segments(study, ns.network, ns.snapped, method=method, top=top, length_share=area_share,
-                                   bandwidth_m=bandwidth, progress=progress)
-            parameters.update(network=network or "demo", **_network_parameters(segment_length, snap_tolerance, junctions, ns))
+            result = rank_segments(
+                study,
+                ns.network,
+                ns.snapped,
+                method=method,
+                top=top,
+                length_share=area_share,
+                bandwidth_m=bandwidth,
+                progress=progress,
+            )
+            parameters.update(
+                network=network or "demo", **_network_parameters(segment_length, snap_tolerance, junctions, ns)
+            )
         else:
             study = _load_nte_study(options, nte, progress)
             _add_factors(study, specs)
             from hotspot.places.rank import rank_places
 
             result = rank_places(study, merge=merge, seed=seed, progress=progress, **parameters)
-    provenance = _provenance("rank", options, study, nte=nte, merge=merge, seed=seed,
-                             factors=[str(x) for x in specs] or None, **parameters)
+    provenance = _provenance(
+        "rank", options, study, nte=nte, merge=merge, seed=seed, factors=[str(x) for x in specs] or None, **parameters
+    )
     written = _write(result, options.out_path("rank.gpkg"), provenance, suppress_below=options.suppress_k)
     if report_path is not None:
         from hotspot.report.html import build_report, report_title
 
-        written.append(build_report(
-            report_path, title=result.title if over == "segments" else report_title(study), ranked=result,
-            boundaries=None if over == "segments" else study.boundaries, weekday_hour=result.weekday_hour(),
-            monthly=result.monthly.sum(axis=1) if len(result.monthly) else None, notes=study.notes + result.notes,
-            provenance=provenance, suppress_below=options.suppress_k,
-        ))
+        written.append(
+            build_report(
+                report_path,
+                title=result.title if over == "segments" else report_title(study),
+                ranked=result,
+                boundaries=None if over == "segments" else study.boundaries,
+                weekday_hour=result.weekday_hour(),
+                monthly=result.monthly.sum(axis=1) if len(result.monthly) else None,
+                notes=study.notes + result.notes,
+                provenance=provenance,
+                suppress_below=options.suppress_k,
+            )
+        )
     _report(result, written, options.quiet, rest_in=written[1])
 
 
@@ -499,25 +715,40 @@ def _load_nte_study(options: ReadOptions, nte: bool, progress):
 
 def _network_study(options: ReadOptions, network, segment_length, snap_tolerance, junctions, progress):
     """Records on a street network: the demo scenario (no INPUT, --network demo or none) or INPUT snapped to --network."""
-    from hotspot.core.errors import HotspotInputError
     from boundaries.demo.network import demo_network_study
+    from hotspot.core.errors import HotspotInputError
     from hotspot.network.study import network_study
 
     console = _console(options.quiet)
     if not options.inputs and network in (None, "demo"):
-        filters = (options.boundaries, options.crime_types, options.date_from, options.date_to, options.hours,
-                   options.weekdays, options.crs)
+        filters = (
+            options.boundaries,
+            options.crime_types,
+            options.date_from,
+            options.date_to,
+            options.hours,
+            options.weekdays,
+            options.crs,
+        )
         if any(v is not None for v in filters):
             raise HotspotInputError("the street-network demo takes no filters; give INPUT records and --network ROADS")
         result = demo_network_study()
         console.print(f"[bold]{len(result.study.records):,}[/bold] records of the street-network demo")
     else:
         if network in (None, "demo"):
-            raise HotspotInputError("--network ROADS is needed with INPUT records: a GeoPackage, GeoJSON, Shapefile or "
-                                    ".osm.pbf of their streets")
+            raise HotspotInputError(
+                "--network ROADS is needed with INPUT records: a GeoPackage, GeoJSON, Shapefile or "
+                ".osm.pbf of their streets"
+            )
         study = _load_study(options, progress)
-        result = network_study(study, Path(network), segment_length_m=segment_length, junctions=junctions,
-                               snap_tolerance_m=snap_tolerance, progress=progress)
+        result = network_study(
+            study,
+            Path(network),
+            segment_length_m=segment_length,
+            junctions=junctions,
+            snap_tolerance_m=snap_tolerance,
+            progress=progress,
+        )
     for note in result.notes:
         console.print(f"[dim]{note}[/dim]")
     console.print(result.snapped.describe())
@@ -526,26 +757,81 @@ def _network_study(options: ReadOptions, network, segment_length, snap_tolerance
 
 def _network_parameters(segment_length, snap_tolerance, junctions, ns) -> dict:
     """The street-network parameters every --network run records in its provenance."""
-    return dict(segment_length_m=segment_length, snap_tolerance_m=snap_tolerance, junctions=junctions,
-                records_not_snapped=ns.snapped.n_not_snapped)
+    return dict(
+        segment_length_m=segment_length,
+        snap_tolerance_m=snap_tolerance,
+        junctions=junctions,
+        records_not_snapped=ns.snapped.n_not_snapped,
+    )
 
 
 @app.command()
-@_shared_options(out=(Annotated[Optional[Path], typer.Option("--out", help="The GeoTIFF to write. Default: hotspot-out/kde.tif.", show_default=False)], None), weight=True)
+@_shared_options(
+    out=(
+        Annotated[
+            Path | None,
+            typer.Option("--out", help="The GeoTIFF to write. Default: hotspot-out/kde.tif.", show_default=False),
+        ],
+        None,
+    ),
+    weight=True,
+)
 def kde(
     options: ReadOptions,
-    kernel: Annotated[str, typer.Option("--kernel", help="quartic|epanechnikov|triangular|uniform|gaussian (gaussian: sd = bandwidth/3, cut at the bandwidth).")] = "quartic",
-    bandwidth: Annotated[Optional[float], typer.Option("--bandwidth", help="Search radius in metres (the kernel reaches zero there). Default: chosen by --bandwidth-rule; the value and rule are printed.", show_default=False)] = None,
-    units: Annotated[str, typer.Option("--units", help="per-km2 (crimes per square km), per-cell (expected crimes per cell) or relative (1 = study-area average).")] = "per-km2",
-    hotspot_share: Annotated[Optional[float], typer.Option("--hotspot-share", help="Also write the top share of cells (0.05 = 5 % of the area) as ranked hotspot polygons, a GeoPackage beside the GeoTIFF.", show_default=False)] = None,
-    edge_correction: Annotated[bool, typer.Option("--edge-correction", help="Divide each crime's weight by the share of its kernel inside the study area, so edges are not under-counted.")] = False,
-    binned: Annotated[bool, typer.Option("--binned", help="Approximate by linear binning and FFT convolution instead of the exact sum.")] = False,
+    kernel: Annotated[
+        str,
+        typer.Option(
+            "--kernel",
+            help="quartic|epanechnikov|triangular|uniform|gaussian (gaussian: sd = bandwidth/3, cut at the bandwidth).",
+        ),
+    ] = "quartic",
+    bandwidth: Annotated[
+        float | None,
+        typer.Option(
+            "--bandwidth",
+            help="Search radius in metres (the kernel reaches zero there). Default: chosen by --bandwidth-rule; the value and rule are printed.",
+            show_default=False,
+        ),
+    ] = None,
+    units: Annotated[
+        str,
+        typer.Option(
+            "--units",
+            help="per-km2 (crimes per square km), per-cell (expected crimes per cell) or relative (1 = study-area average).",
+        ),
+    ] = "per-km2",
+    hotspot_share: Annotated[
+        float | None,
+        typer.Option(
+            "--hotspot-share",
+            help="Also write the top share of cells (0.05 = 5 % of the area) as ranked hotspot polygons, a GeoPackage beside the GeoTIFF.",
+            show_default=False,
+        ),
+    ] = None,
+    edge_correction: Annotated[
+        bool,
+        typer.Option(
+            "--edge-correction",
+            help="Divide each crime's weight by the share of its kernel inside the study area, so edges are not under-counted.",
+        ),
+    ] = False,
+    binned: Annotated[
+        bool,
+        typer.Option("--binned", help="Approximate by linear binning and FFT convolution instead of the exact sum."),
+    ] = False,
     bandwidth_rule: BandwidthRuleOpt = "holdout",
     cell_size: CellSizeOpt = 100.0,
     network: NetworkOpt = None,
-    estimator: Annotated[str, typer.Option("--estimator", help="With --network: simple (shortest paths; mass not conserved "
-                         "at junctions), discontinuous (equal split at junctions) or continuous (Okabe & Sugihara; "
-                         "mass conserved exactly, slowest).", rich_help_panel="Street network")] = "discontinuous",
+    estimator: Annotated[
+        str,
+        typer.Option(
+            "--estimator",
+            help="With --network: simple (shortest paths; mass not conserved "
+            "at junctions), discontinuous (equal split at junctions) or continuous (Okabe & Sugihara; "
+            "mass conserved exactly, slowest).",
+            rich_help_panel="Street network",
+        ),
+    ] = "discontinuous",
     segment_length: SegmentLengthOpt = 50.0,
     snap_tolerance: SnapToleranceOpt = 30.0,
     junctions: JunctionsOpt = "vertices",
@@ -565,8 +851,15 @@ def kde(
     from hotspot.stats.kde import check_options
 
     check_options(kernel=kernel, units=units, bandwidth_m=bandwidth)
-    parameters = dict(kernel=kernel, units=units, cell_size_m=cell_size, bandwidth_m=bandwidth, bandwidth_rule=bandwidth_rule,
-                      edge_correction=edge_correction, binned=binned)
+    parameters = dict(
+        kernel=kernel,
+        units=units,
+        cell_size_m=cell_size,
+        bandwidth_m=bandwidth,
+        bandwidth_rule=bandwidth_rule,
+        edge_correction=edge_correction,
+        binned=binned,
+    )
     _preflight(options, (out_path, "--out"), checks=PARAMETERS, hotspot_share=hotspot_share, **parameters)
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
@@ -578,7 +871,9 @@ def kde(
     _report(result, _write(result, out_path, provenance), options.quiet)
 
 
-def _kde_network(options: ReadOptions, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth):
+def _kde_network(
+    options: ReadOptions, network, segment_length, snap_tolerance, junctions, estimator, kernel, bandwidth
+):
     from hotspot.core.errors import HotspotInputError
     from hotspot.network.nkde import DEFAULT_BANDWIDTH_M, check_options
 
@@ -591,11 +886,20 @@ def _kde_network(options: ReadOptions, network, segment_length, snap_tolerance, 
         ns = _network_study(options, network, segment_length, snap_tolerance, junctions, progress)
         from hotspot.network.nkde import network_density_map
 
-        result = network_density_map(ns.network, ns.snapped, bandwidth_m=bandwidth, kernel=kernel, estimator=estimator,
-                                     progress=progress)
-    provenance = _provenance("kde", options, ns.study, network=network or "demo", estimator=estimator, kernel=kernel,
-                             bandwidth_m=bandwidth, mass=result.density.mass,
-                             **_network_parameters(segment_length, snap_tolerance, junctions, ns))
+        result = network_density_map(
+            ns.network, ns.snapped, bandwidth_m=bandwidth, kernel=kernel, estimator=estimator, progress=progress
+        )
+    provenance = _provenance(
+        "kde",
+        options,
+        ns.study,
+        network=network or "demo",
+        estimator=estimator,
+        kernel=kernel,
+        bandwidth_m=bandwidth,
+        mass=result.density.mass,
+        **_network_parameters(segment_length, snap_tolerance, junctions, ns),
+    )
     _report(result, _write(result, out_path, provenance), options.quiet)
 
 
@@ -603,14 +907,55 @@ def _kde_network(options: ReadOptions, network, segment_length, snap_tolerance, 
 @_shared_options(weight=True)
 def gistar(
     options: ReadOptions,
-    band: Annotated[Optional[float], typer.Option("--band", help="Distance band in metres between cell centres (or area centroids). Default: chosen by --band-rule; the rule is printed.", show_default=False)] = None,
+    band: Annotated[
+        float | None,
+        typer.Option(
+            "--band",
+            help="Distance band in metres between cell centres (or area centroids). Default: chosen by --band-rule; the rule is printed.",
+            show_default=False,
+        ),
+    ] = None,
     band_rule: BandRuleOpt = "holdout",
-    weights: Annotated[str, typer.Option("--weights", help="band (grid cells, distance band) | queen | rook | knn | centroid-band (areas from --boundaries).")] = "band",
+    weights: Annotated[
+        str,
+        typer.Option(
+            "--weights",
+            help="band (grid cells, distance band) | queen | rook | knn | centroid-band (areas from --boundaries).",
+        ),
+    ] = "band",
     k: Annotated[int, typer.Option("--k", help="Neighbours per area for --weights knn.")] = 8,
-    area_counts: Annotated[Optional[Path], typer.Option("--area-counts", help="Instead of points: a CSV of area_code,count joined to --boundaries.", show_default=False)] = None,
-    permutations: Annotated[int, typer.Option("--permutations", help="Conditional permutations for the pseudo p (0: analytic p only). Integer counts with binary weights use the exact null instead.", min=0)] = 999,
-    correction: Annotated[str, typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, applied before the -3..3 bins.")] = "fdr",
-    all_cells: Annotated[bool, typer.Option("--all-cells", help="Grid cells: write every study-area cell to the GeoPackage and CSV, not only the cells holding records or binned hot/cold (the rasters always hold every cell).")] = False,
+    area_counts: Annotated[
+        Path | None,
+        typer.Option(
+            "--area-counts",
+            help="Instead of points: a CSV of area_code,count joined to --boundaries.",
+            show_default=False,
+        ),
+    ] = None,
+    permutations: Annotated[
+        int,
+        typer.Option(
+            "--permutations",
+            help="Conditional permutations for the pseudo p (0: analytic p only). Integer counts with binary weights use the exact null instead.",
+            min=0,
+        ),
+    ] = 999,
+    correction: Annotated[
+        str,
+        typer.Option(
+            "--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, applied before the -3..3 bins."
+        ),
+    ] = "fdr",
+    all_cells: Annotated[
+        bool,
+        typer.Option(
+            "--all-cells",
+            help=(
+                "Grid cells: write every study-area cell to the GeoPackage and CSV, not only the cells holding "
+                "records or binned hot/cold (the rasters always hold every cell)."
+            ),
+        ),
+    ] = False,
     cell_size: CellSizeOpt = 100.0,
     seed: SeedOpt = 0,
     network: NetworkOpt = None,
@@ -628,27 +973,40 @@ def gistar(
     from hotspot.core.errors import HotspotInputError
     from hotspot.stats.gistar import PARAMETERS
 
-    parameters = dict(band_m=band, band_rule=band_rule, weights=weights, k=k, correction=correction,
-                      cell_size_m=cell_size)
+    parameters = dict(
+        band_m=band, band_rule=band_rule, weights=weights, k=k, correction=correction, cell_size_m=cell_size
+    )
     _preflight(options, (options.out_path("gistar.gpkg"), "--out"), checks=PARAMETERS, **parameters)
     if network is not None:
         if area_counts is not None or weights != "band":
-            raise HotspotInputError("--network gives Gi* per street segment with network-distance neighbours; "
-                                    "drop --area-counts and --weights")
-        return _gistar_network(options, network, segment_length, snap_tolerance, junctions, band, permutations, seed,
-                               correction)
+            raise HotspotInputError(
+                "--network gives Gi* per street segment with network-distance neighbours; "
+                "drop --area-counts and --weights"
+            )
+        return _gistar_network(
+            options, network, segment_length, snap_tolerance, junctions, band, permutations, seed, correction
+        )
     if area_counts is not None:
         return _gistar_area_counts(options, area_counts, weights, k, band, permutations, seed, correction)
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
         from hotspot.places.clusters import gistar_for_study
 
-        result = gistar_for_study(study, permutations=permutations, seed=seed, all_cells=all_cells, progress=progress,
-                                  **parameters)
+        result = gistar_for_study(
+            study, permutations=permutations, seed=seed, all_cells=all_cells, progress=progress, **parameters
+        )
         statistic = result.statistic
         parameters.update(band_m=statistic.band_m, band_rule=statistic.band_rule)
-        provenance = _provenance("gistar", options, study, permutations=permutations, seed=seed, bins=statistic.p_used,
-                                 p_used=statistic.p_used, **parameters)
+        provenance = _provenance(
+            "gistar",
+            options,
+            study,
+            permutations=permutations,
+            seed=seed,
+            bins=statistic.p_used,
+            p_used=statistic.p_used,
+            **parameters,
+        )
         written = _write(result, options.out_path("gistar.gpkg"), provenance, progress=progress)
     _report(result, written, options.quiet)
 
@@ -669,20 +1027,42 @@ def _gistar_area_counts(options: ReadOptions, area_counts, weights, k, band, per
         from hotspot.ingest.boundaries import read_boundaries
         from hotspot.stats.gistar import GiStarMap, area_values_from_table, gi_star_area_counts
 
-        areas = read_boundaries(options.boundaries, crs=options.crs) if options.crs else read_boundaries(options.boundaries)
-        frame, statistic = gi_star_area_counts(area_values_from_table(area_counts, areas), areas, weights=weights, k=k,
-                                               band_m=band, permutations=permutations, seed=seed, correction=correction,
-                                               progress=progress)
+        areas = (
+            read_boundaries(options.boundaries, crs=options.crs) if options.crs else read_boundaries(options.boundaries)
+        )
+        frame, statistic = gi_star_area_counts(
+            area_values_from_table(area_counts, areas),
+            areas,
+            weights=weights,
+            k=k,
+            band_m=band,
+            permutations=permutations,
+            seed=seed,
+            correction=correction,
+            progress=progress,
+        )
         result = GiStarMap(frame=frame, statistic=statistic, unit="areas")
-        provenance = _provenance("gistar", options, inputs=[area_counts], band_m=statistic.band_m,
-                                 band_rule=statistic.band_rule, weights=weights, k=k, permutations=permutations, seed=seed,
-                                 bins=statistic.p_used, correction=correction, p_used=statistic.p_used)
+        provenance = _provenance(
+            "gistar",
+            options,
+            inputs=[area_counts],
+            band_m=statistic.band_m,
+            band_rule=statistic.band_rule,
+            weights=weights,
+            k=k,
+            permutations=permutations,
+            seed=seed,
+            bins=statistic.p_used,
+            correction=correction,
+            p_used=statistic.p_used,
+        )
         written = _write(result, options.out_path("gistar.gpkg"), provenance, progress=progress)
     _report(result, written, options.quiet)
 
 
-def _gistar_network(options: ReadOptions, network, segment_length, snap_tolerance, junctions, band, permutations, seed,
-                    correction):
+def _gistar_network(
+    options: ReadOptions, network, segment_length, snap_tolerance, junctions, band, permutations, seed, correction
+):
     from hotspot.network.gistar import DEFAULT_BAND_M
 
     band = band or DEFAULT_BAND_M
@@ -691,12 +1071,28 @@ def _gistar_network(options: ReadOptions, network, segment_length, snap_toleranc
         from hotspot.network.gistar import gistar_map
         from hotspot.network.snap import lixel_counts
 
-        result = gistar_map(ns.network, lixel_counts(ns.network, ns.snapped), band_m=band, permutations=permutations,
-                            seed=seed, correction=correction, progress=progress)
-        provenance = _provenance("gistar", options, ns.study, network=network or "demo", band_m=band,
-                                 weights="network band", permutations=permutations, seed=seed, correction=correction,
-                                 p_used=result.statistic.p_used,
-                                 **_network_parameters(segment_length, snap_tolerance, junctions, ns))
+        result = gistar_map(
+            ns.network,
+            lixel_counts(ns.network, ns.snapped),
+            band_m=band,
+            permutations=permutations,
+            seed=seed,
+            correction=correction,
+            progress=progress,
+        )
+        provenance = _provenance(
+            "gistar",
+            options,
+            ns.study,
+            network=network or "demo",
+            band_m=band,
+            weights="network band",
+            permutations=permutations,
+            seed=seed,
+            correction=correction,
+            p_used=result.statistic.p_used,
+            **_network_parameters(segment_length, snap_tolerance, junctions, ns),
+        )
         written = _write(result, options.out_path("gistar.gpkg"), provenance)
     _report(result, written, options.quiet)
 
@@ -705,14 +1101,62 @@ def _gistar_network(options: ReadOptions, network, segment_length, snap_toleranc
 @_shared_options()
 def trends(
     options: ReadOptions,
-    slice_: Annotated[str, typer.Option("--slice", help="Time slice: month (police.uk's resolution), week (Monday to Sunday) or day; weeks and days need dated records.")] = "month",
-    over: Annotated[str, typer.Option("--over", help="grid (cells over the study area) or areas (the --boundaries polygons, queen contiguity).")] = "grid",
-    band: Annotated[Optional[float], typer.Option("--band", help="Spatial distance band in metres between cell centres. Default: chosen on all records together (peak of incremental spatial autocorrelation); the rule is printed.", show_default=False)] = None,
-    time_window: Annotated[int, typer.Option("--time-window", help="Earlier slices in each bin's neighbourhood (ArcGIS's neighbourhood time step).", min=0)] = 1,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance of a hot/cold bin (after --correction) and of a Mann-Kendall trend.")] = 0.05,
-    correction: Annotated[str, typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, over every bin of the cube.")] = "fdr",
-    bins: Annotated[bool, typer.Option("--bins", help="Also write every bin (location x slice: count, Gi* z, corrected p, bin) as <stem>_bins.csv.")] = False,
-    report_path: Annotated[Optional[Path], typer.Option("--report", help="Also write an HTML report with the category map and small multiples of the slices.", show_default=False)] = None,
+    slice_: Annotated[
+        str,
+        typer.Option(
+            "--slice",
+            help="Time slice: month (police.uk's resolution), week (Monday to Sunday) or day; weeks and days need dated records.",
+        ),
+    ] = "month",
+    over: Annotated[
+        str,
+        typer.Option(
+            "--over", help="grid (cells over the study area) or areas (the --boundaries polygons, queen contiguity)."
+        ),
+    ] = "grid",
+    band: Annotated[
+        float | None,
+        typer.Option(
+            "--band",
+            help=(
+                "Spatial distance band in metres between cell centres. Default: chosen on all records together (peak "
+                "of incremental spatial autocorrelation); the rule is printed."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    time_window: Annotated[
+        int,
+        typer.Option(
+            "--time-window",
+            help="Earlier slices in each bin's neighbourhood (ArcGIS's neighbourhood time step).",
+            min=0,
+        ),
+    ] = 1,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha", help="Significance of a hot/cold bin (after --correction) and of a Mann-Kendall trend."
+        ),
+    ] = 0.05,
+    correction: Annotated[
+        str,
+        typer.Option("--correction", help="fdr (Benjamini-Hochberg) | bonferroni | none, over every bin of the cube."),
+    ] = "fdr",
+    bins: Annotated[
+        bool,
+        typer.Option(
+            "--bins", help="Also write every bin (location x slice: count, Gi* z, corrected p, bin) as <stem>_bins.csv."
+        ),
+    ] = False,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write an HTML report with the category map and small multiples of the slices.",
+            show_default=False,
+        ),
+    ] = None,
     cell_size: CellSizeOpt = 100.0,
 ):
     """Emerging hot spots (ArcGIS categories: new, consecutive, intensifying, persistent, diminishing, sporadic,
@@ -724,10 +1168,18 @@ def trends(
     check_options(slice=slice_, over=over, alpha=alpha, time_window=time_window)
     if report_path is not None and report_path.suffix.lower() not in (".html", ".htm"):
         raise HotspotInputError(f"--report {report_path}: the report is HTML; give a path ending in .html")
-    parameters = dict(slice=slice_, over=over, cell_size_m=cell_size, band_m=band, time_window=time_window, alpha=alpha,
-                      correction=correction)
-    _preflight(options, (options.out_path("trends.gpkg"), "--out"), (report_path, "--report"), checks=PARAMETERS,
-               **parameters)
+    parameters = dict(
+        slice=slice_,
+        over=over,
+        cell_size_m=cell_size,
+        band_m=band,
+        time_window=time_window,
+        alpha=alpha,
+        correction=correction,
+    )
+    _preflight(
+        options, (options.out_path("trends.gpkg"), "--out"), (report_path, "--report"), checks=PARAMETERS, **parameters
+    )
     if not options.inputs and not options.crime_types:
         from boundaries.demo.spacetime import TREND_TYPE
 
@@ -742,23 +1194,81 @@ def trends(
         if report_path is not None:
             from hotspot.report.html import build_report, report_title
 
-            written.append(build_report(report_path, title=f"Emerging hot spots: {report_title(study)}",
-                                        trends=result, boundaries=study.boundaries, notes=study.notes + result.notes,
-                                        provenance=provenance))
+            written.append(
+                build_report(
+                    report_path,
+                    title=f"Emerging hot spots: {report_title(study)}",
+                    trends=result,
+                    boundaries=study.boundaries,
+                    notes=study.notes + result.notes,
+                    provenance=provenance,
+                )
+            )
     _report(result, written, options.quiet)
 
 
 @app.command()
-@_shared_options(out=(Annotated[Optional[Path], typer.Option("--out", help="The CSV of the Knox table (one row per distance band x time band). Default: hotspot-out/nearrepeat.csv.", show_default=False)], None))
+@_shared_options(
+    out=(
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                help="The CSV of the Knox table (one row per distance band x time band). Default: hotspot-out/nearrepeat.csv.",
+                show_default=False,
+            ),
+        ],
+        None,
+    )
+)
 def nearrepeat(
     options: ReadOptions,
-    distance_band: Annotated[float, typer.Option("--distance-band", help="Width of each distance band in metres.")] = 100.0,
-    distance_bands: Annotated[int, typer.Option("--distance-bands", help="Number of distance bands (a 'same location' band comes first and a 'beyond' band last).", min=1)] = 5,
-    same_location: Annotated[bool, typer.Option("--same-location/--no-same-location", help="Give pairs at exactly the same point (0 m) their own first band.")] = True,
-    time_band: Annotated[Optional[int], typer.Option("--time-band", help="Width of each time band in whole days (dated records; default 7) or months (police.uk; default 1).", show_default=False)] = None,
-    time_bands: Annotated[Optional[int], typer.Option("--time-bands", help="Number of time bands before 'beyond' (default 4 for days, 3 for months).", show_default=False)] = None,
-    time_unit: Annotated[Optional[str], typer.Option("--time-unit", help="days or months. Default: days when every record has a date, else months (police.uk).", show_default=False)] = None,
-    permutations: Annotated[int, typer.Option("--permutations", help="Monte Carlo permutations of the records' times (at least 19).", min=19)] = 999,
+    distance_band: Annotated[
+        float, typer.Option("--distance-band", help="Width of each distance band in metres.")
+    ] = 100.0,
+    distance_bands: Annotated[
+        int,
+        typer.Option(
+            "--distance-bands",
+            help="Number of distance bands (a 'same location' band comes first and a 'beyond' band last).",
+            min=1,
+        ),
+    ] = 5,
+    same_location: Annotated[
+        bool,
+        typer.Option(
+            "--same-location/--no-same-location",
+            help="Give pairs at exactly the same point (0 m) their own first band.",
+        ),
+    ] = True,
+    time_band: Annotated[
+        int | None,
+        typer.Option(
+            "--time-band",
+            help="Width of each time band in whole days (dated records; default 7) or months (police.uk; default 1).",
+            show_default=False,
+        ),
+    ] = None,
+    time_bands: Annotated[
+        int | None,
+        typer.Option(
+            "--time-bands",
+            help="Number of time bands before 'beyond' (default 4 for days, 3 for months).",
+            show_default=False,
+        ),
+    ] = None,
+    time_unit: Annotated[
+        str | None,
+        typer.Option(
+            "--time-unit",
+            help="days or months. Default: days when every record has a date, else months (police.uk).",
+            show_default=False,
+        ),
+    ] = None,
+    permutations: Annotated[
+        int,
+        typer.Option("--permutations", help="Monte Carlo permutations of the records' times (at least 19).", min=19),
+    ] = 999,
     seed: SeedOpt = 0,
 ):
     """Near-repeats: the Knox test (observed vs Monte Carlo expected pairs by distance and time band, Knox ratios and
@@ -769,8 +1279,14 @@ def nearrepeat(
     out_path = options.out_path("nearrepeat.csv")
     if out_path.suffix.lower() != ".csv":
         raise HotspotInputError(f"--out {out_path}: the Knox table is a CSV; give a path ending in .csv")
-    parameters = dict(distance_band_m=distance_band, distance_bands=distance_bands, time_band=time_band,
-                      time_bands=time_bands, time_unit=time_unit, permutations=permutations)
+    parameters = dict(
+        distance_band_m=distance_band,
+        distance_bands=distance_bands,
+        time_band=time_band,
+        time_bands=time_bands,
+        time_unit=time_unit,
+        permutations=permutations,
+    )
     check_options(**parameters)
     _preflight(options, (out_path, "--out"))
     if not options.inputs and not options.crime_types:
@@ -782,15 +1298,23 @@ def nearrepeat(
         from hotspot.spacetime.knox import knox_for_study
 
         result = knox_for_study(study, same_location=same_location, seed=seed, progress=progress, **parameters)
-        provenance = _provenance("nearrepeat", options, study, same_location=same_location, seed=seed,
-                                 **{**parameters, "time_unit": result.time_unit})
+        provenance = _provenance(
+            "nearrepeat",
+            options,
+            study,
+            same_location=same_location,
+            seed=seed,
+            **{**parameters, "time_unit": result.time_unit},
+        )
         written = _write(result, out_path, provenance)
     _report(result, written, options.quiet)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")] = Path("hotspot-demo"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the demo town's files into (created if needed).")
+    ] = Path("hotspot-demo"),
     quiet: QuietOpt = False,
 ):
     """Write the demo town (crimes as police.uk CSVs and with times, boundaries, risk features, truth) as ordinary files."""
@@ -810,12 +1334,50 @@ def demo(
 @_shared_options()
 def areas(
     options: ReadOptions,
-    population: Annotated[Optional[Path], typer.Option("--population", help="CSV of residents per area: an area-code column and a total and/or age bands (age_0_15 ... age_65_plus). Gives rates per 1,000 with exact Poisson 95 % intervals. Demo: its own table.", show_default=False)] = None,
-    imd: Annotated[Optional[Path], typer.Option("--imd", help="CSV of deprivation per area with a decile column (e.g. IMD25_DECILE; 1 = most deprived): adds rates by decile.", show_default=False)] = None,
-    lookup: Annotated[Optional[Path], typer.Option("--lookup", help="CSV mapping area codes to wards (ward_code/ward_name or WDyyCD/WDyyNM): lists the wards holding the top-quintile areas.", show_default=False)] = None,
-    join: Annotated[str, typer.Option("--join", help="code (the records' LSOA code) | spatial (point in polygon, 20 m tolerance) | auto (code when most codes match).")] = "auto",
-    per_year: Annotated[bool, typer.Option("--per-year", help="Rates per 1,000 residents per year instead of over the whole period.")] = False,
-    level: Annotated[str, typer.Option("--level", help="area (the --boundaries areas) | ward (LSOAs aggregated to wards with --lookup; the demo has its own).")] = "area",
+    population: Annotated[
+        Path | None,
+        typer.Option(
+            "--population",
+            help=(
+                "CSV of residents per area: an area-code column and a total and/or age bands (age_0_15 ... "
+                "age_65_plus). Gives rates per 1,000 with exact Poisson 95 % intervals. Demo: its own table."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    imd: Annotated[
+        Path | None,
+        typer.Option(
+            "--imd",
+            help="CSV of deprivation per area with a decile column (e.g. IMD25_DECILE; 1 = most deprived): adds rates by decile.",
+            show_default=False,
+        ),
+    ] = None,
+    lookup: Annotated[
+        Path | None,
+        typer.Option(
+            "--lookup",
+            help="CSV mapping area codes to wards (ward_code/ward_name or WDyyCD/WDyyNM): lists the wards holding the top-quintile areas.",
+            show_default=False,
+        ),
+    ] = None,
+    join: Annotated[
+        str,
+        typer.Option(
+            "--join",
+            help="code (the records' LSOA code) | spatial (point in polygon, 20 m tolerance) | auto (code when most codes match).",
+        ),
+    ] = "auto",
+    per_year: Annotated[
+        bool, typer.Option("--per-year", help="Rates per 1,000 residents per year instead of over the whole period.")
+    ] = False,
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="area (the --boundaries areas) | ward (LSOAs aggregated to wards with --lookup; the demo has its own).",
+        ),
+    ] = "area",
 ):
     """Area table (counts, rank, share, quintile 1 = busiest, rates with exact CIs, IMD deciles, Gini): layer `areas` plus CSVs."""
     from hotspot.core.errors import HotspotInputError
@@ -835,27 +1397,101 @@ def areas(
             population, lookup = demo_area_tables(study, population, lookup)
         from hotspot.stats.areas import area_statistics
 
-        result = area_statistics(study.records, study.boundaries, population=population, imd=imd, lookup=lookup,
-                                 join=join, per_year=per_year, level=level)
+        result = area_statistics(
+            study.records,
+            study.boundaries,
+            population=population,
+            imd=imd,
+            lookup=lookup,
+            join=join,
+            per_year=per_year,
+            level=level,
+        )
         provenance = _provenance(
-            "areas", options, study, level=level, join=join, per_year=per_year,
-            population=str(population) if isinstance(population, (str, Path)) else None, imd=str(imd) if imd else None,
-            lookup=str(lookup) if isinstance(lookup, (str, Path)) else None)
+            "areas",
+            options,
+            study,
+            level=level,
+            join=join,
+            per_year=per_year,
+            population=str(population) if isinstance(population, (str, Path)) else None,
+            imd=str(imd) if imd else None,
+            lookup=str(lookup) if isinstance(lookup, (str, Path)) else None,
+        )
         written = _write(result, options.out_path("areas.gpkg"), provenance)
     _report(result, written, options.quiet)
 
 
 @app.command()
-@_shared_options(out=(Annotated[Optional[Path], typer.Option("--out", help="CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv, the paired comparisons as <stem>_comparisons.csv. Default: hotspot-out/evaluate.csv.", show_default=False)], None), weight=True)
+@_shared_options(
+    out=(
+        Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                help=(
+                    "CSV of per-fold results; the mean over folds goes beside it as <stem>_summary.csv, the paired "
+                    "comparisons as <stem>_comparisons.csv. Default: hotspot-out/evaluate.csv."
+                ),
+                show_default=False,
+            ),
+        ],
+        None,
+    ),
+    weight=True,
+)
 def evaluate(
     options: ReadOptions,
-    area_share: Annotated[float, typer.Option("--area-share", help="Main area budget, as a share of the study area (0.01 = 1 %): combined is tuned for it and the comparisons use it.")] = 0.01,
-    budgets: Annotated[str, typer.Option("--budgets", help="Also report PAI and PEI* at these budgets, comma-separated shares of the study area.")] = "0.005,0.01,0.02,0.05",
-    train_months: Annotated[Optional[int], typer.Option("--train-months", help="Months of training before each test window. Default: all earlier months.", show_default=False)] = None,
-    test_months: Annotated[int, typer.Option("--test-months", help="Months in each test window; folds step forward by this much.")] = 1,
-    folds: Annotated[Optional[int], typer.Option("--folds", help="Keep only the last N folds. Default: every fold.", show_default=False)] = None,
-    method: Annotated[Optional[list[str]], typer.Option("--method", help="Only this method (previous_period, prior_3m, prior_12m, counts_all, decayed_3m, D_decay6m_neighbours, P_since_map_change, kde_400m, kde_cv, prospective, combined; self_exciting with dated records; with --rtm also rtm, combined_rtm); repeat for several.", show_default=False)] = None,
-    with_rtm: Annotated[bool, typer.Option("--rtm", help="Also backtest a risk terrain model fitted on each fold's training records, alone and as a layer of combined (needs risk features; the demo has them). Slow.")] = False,
+    area_share: Annotated[
+        float,
+        typer.Option(
+            "--area-share",
+            help="Main area budget, as a share of the study area (0.01 = 1 %): combined is tuned for it and the comparisons use it.",
+        ),
+    ] = 0.01,
+    budgets: Annotated[
+        str,
+        typer.Option(
+            "--budgets", help="Also report PAI and PEI* at these budgets, comma-separated shares of the study area."
+        ),
+    ] = "0.005,0.01,0.02,0.05",
+    train_months: Annotated[
+        int | None,
+        typer.Option(
+            "--train-months",
+            help="Months of training before each test window. Default: all earlier months.",
+            show_default=False,
+        ),
+    ] = None,
+    test_months: Annotated[
+        int, typer.Option("--test-months", help="Months in each test window; folds step forward by this much.")
+    ] = 1,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", help="Keep only the last N folds. Default: every fold.", show_default=False),
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--method",
+            help=(
+                "Only this method (previous_period, prior_3m, prior_12m, counts_all, decayed_3m, "
+                "D_decay6m_neighbours, P_since_map_change, kde_400m, kde_cv, prospective, combined; self_exciting "
+                "with dated records; with --rtm also rtm, combined_rtm); repeat for several."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    with_rtm: Annotated[
+        bool,
+        typer.Option(
+            "--rtm",
+            help=(
+                "Also backtest a risk terrain model fitted on each fold's training records, alone and as a layer of "
+                "combined (needs risk features; the demo has them). Slow."
+            ),
+        ),
+    ] = False,
     cell_size: CellSizeOpt = 100.0,
     seed: SeedOpt = 0,
 ):
@@ -866,18 +1502,28 @@ def evaluate(
     out_path = options.out_path("evaluate.csv")
     if out_path.suffix.lower() != ".csv":
         raise HotspotInputError(f"--out {out_path}: evaluate writes CSV; give a path ending in .csv")
-    parameters = dict(cell_size_m=cell_size, area_share=area_share, train_months=train_months, test_months=test_months,
-                      folds=folds)
+    parameters = dict(
+        cell_size_m=cell_size, area_share=area_share, train_months=train_months, test_months=test_months, folds=folds
+    )
     _preflight(options, (out_path, "--out"), checks=PARAMETERS, **parameters)
     shares = parse_budgets(budgets)
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
         from hotspot.forecast.backtest import backtest_for_study
 
-        result = backtest_for_study(study, area_shares=shares, methods=method, with_rtm=with_rtm, seed=seed,
-                                    progress=progress, **parameters)
-        provenance = _provenance("evaluate", options, study, budgets=shares, methods=list(result.means["method"]),
-                                 rtm=with_rtm, seed=seed, **parameters)
+        result = backtest_for_study(
+            study, area_shares=shares, methods=method, with_rtm=with_rtm, seed=seed, progress=progress, **parameters
+        )
+        provenance = _provenance(
+            "evaluate",
+            options,
+            study,
+            budgets=shares,
+            methods=list(result.means["method"]),
+            rtm=with_rtm,
+            seed=seed,
+            **parameters,
+        )
         written = _write(result, out_path, provenance)
     _report(result, written, options.quiet)
 
@@ -886,10 +1532,41 @@ def evaluate(
 @_shared_options()
 def rtm_command(
     options: ReadOptions,
-    factor: Annotated[Optional[list[str]], typer.Option("--factor", help="A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, or a CSV of points); repeat for several. None and no INPUT: the demo town's factors.", show_default=False)] = None,
-    factors_toml: Annotated[Optional[Path], typer.Option("--factors-toml", help="A TOML file with a \\[factors] table of name = \"path\" entries (paths relative to the file).", show_default=False)] = None,
-    distances: Annotated[Optional[str], typer.Option("--distances", help="Spatial-influence distances in metres, comma-separated (each at least one cell). Default: 1 to 6 cells (50,100,...,300 at 50 m).", show_default=False)] = None,
-    test_from: Annotated[Optional[str], typer.Option("--test-from", help="YYYY-MM: fit on earlier months, then report hit rate, PAI and AUC on this month and later against a KDE of the training crimes.", show_default=False)] = None,
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--factor",
+            help=(
+                "A risk factor as NAME=PATH (points, lines or polygons: GeoPackage, GeoJSON, Shapefile, or a CSV of "
+                "points); repeat for several. None and no INPUT: the demo town's factors."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    factors_toml: Annotated[
+        Path | None,
+        typer.Option(
+            "--factors-toml",
+            help='A TOML file with a \\[factors] table of name = "path" entries (paths relative to the file).',
+            show_default=False,
+        ),
+    ] = None,
+    distances: Annotated[
+        str | None,
+        typer.Option(
+            "--distances",
+            help="Spatial-influence distances in metres, comma-separated (each at least one cell). Default: 1 to 6 cells (50,100,...,300 at 50 m).",
+            show_default=False,
+        ),
+    ] = None,
+    test_from: Annotated[
+        str | None,
+        typer.Option(
+            "--test-from",
+            help="YYYY-MM: fit on earlier months, then report hit rate, PAI and AUC on this month and later against a KDE of the training crimes.",
+            show_default=False,
+        ),
+    ] = None,
     cell_size: CellSizeOpt = 50.0,
     seed: SeedOpt = 0,
     network: NetworkOpt = None,
@@ -911,18 +1588,34 @@ def rtm_command(
 
     distances_m = parse_distances(distances)
     specs = collect_factor_specs(factor, factors_toml)
-    _preflight(options, (options.out_path("rtm.gpkg"), "--out"), checks=PARAMETERS, cell_size_m=cell_size,
-               test_from=test_from)
+    _preflight(
+        options, (options.out_path("rtm.gpkg"), "--out"), checks=PARAMETERS, cell_size_m=cell_size, test_from=test_from
+    )
     if network is not None:
         return _rtm_network(options, network, segment_length, snap_tolerance, junctions, specs, distances_m)
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
         from rtm.run import build_for_study
 
-        result = build_for_study(study, factors=read_factors(specs, study.crs) if specs else None, cell_size_m=cell_size,
-                                 distances_m=distances_m, seed=seed, test_from=test_from, progress=progress)
-    provenance = _provenance("rtm", options, study, factors=[str(s) for s in specs] if specs else "demo",
-                             distances_m=distances_m, cell_size_m=cell_size, test_from=test_from, seed=seed)
+        result = build_for_study(
+            study,
+            factors=read_factors(specs, study.crs) if specs else None,
+            cell_size_m=cell_size,
+            distances_m=distances_m,
+            seed=seed,
+            test_from=test_from,
+            progress=progress,
+        )
+    provenance = _provenance(
+        "rtm",
+        options,
+        study,
+        factors=[str(s) for s in specs] if specs else "demo",
+        distances_m=distances_m,
+        cell_size_m=cell_size,
+        test_from=test_from,
+        seed=seed,
+    )
     _report(result, _write(result, options.out_path("rtm.gpkg"), provenance), options.quiet)
 
 
@@ -938,13 +1631,21 @@ def _rtm_network(options: ReadOptions, network, segment_length, snap_tolerance, 
         elif not options.inputs:
             from boundaries.demo.town import demo_town
 
-            features = {k: v for k, v in demo_town().features.items() if k in ("licensed_premises", "bus_stops", "decoy")}
+            features = {
+                k: v for k, v in demo_town().features.items() if k in ("licensed_premises", "bus_stops", "decoy")
+            }
         else:
             features = {}
         result = segment_risk(ns.network, ns.snapped, features, distances_m=distances_m)
-        provenance = _provenance("rtm", options, ns.study, network=network or "demo",
-                                 factors=[str(s) for s in specs] if specs else ("demo" if not options.inputs else None),
-                                 distances_m=distances_m, **_network_parameters(segment_length, snap_tolerance, junctions, ns))
+        provenance = _provenance(
+            "rtm",
+            options,
+            ns.study,
+            network=network or "demo",
+            factors=[str(s) for s in specs] if specs else ("demo" if not options.inputs else None),
+            distances_m=distances_m,
+            **_network_parameters(segment_length, snap_tolerance, junctions, ns),
+        )
         written = _write(result, options.out_path("rtm.gpkg"), provenance)
     _report(result, written, options.quiet)
 
@@ -983,13 +1684,40 @@ def _cli_words(message: str) -> str:
 
 
 @app.command()
-@_shared_options(out=(Annotated[Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")], Path("hotspot-out/report.html")), disclosure=True)
+@_shared_options(
+    out=(
+        Annotated[
+            Path, typer.Option("--out", help="The HTML report to write; PNG figures go in <stem>_figures/ beside it.")
+        ],
+        Path("hotspot-out/report.html"),
+    ),
+    disclosure=True,
+)
 def report(
     options: ReadOptions,
-    title: Annotated[Optional[str], typer.Option("--title", help="Report heading. Default: the crime types, study area and period, e.g. 'Burglary in Luton, May 2021 to April 2023'.", show_default=False)] = None,
-    section: Annotated[Optional[list[str]], typer.Option("--section", help="Only these sections (repeat): rank, gistar, kde, rtm, concentration, trends. Default: all.", show_default=False)] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title",
+            help="Report heading. Default: the crime types, study area and period, e.g. 'Burglary in Luton, May 2021 to April 2023'.",
+            show_default=False,
+        ),
+    ] = None,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            help="Only these sections (repeat): rank, gistar, kde, rtm, concentration, trends. Default: all.",
+            show_default=False,
+        ),
+    ] = None,
     top: Annotated[int, typer.Option("--top", help="How many ranked places to list.", min=1)] = 20,
-    permutations: Annotated[int, typer.Option("--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0)] = 99,
+    permutations: Annotated[
+        int,
+        typer.Option(
+            "--permutations", help="Gi* permutations for the pseudo p (integer counts use the exact null).", min=0
+        ),
+    ] = 99,
     factor: FactorOpt = None,
     cell_size: CellSizeOpt = 100.0,
     seed: SeedOpt = 0,
@@ -1008,18 +1736,39 @@ def report(
     specs = _factor_specs(factor)
     from hotspot.ingest.validate import Parameter
 
-    _preflight(options, (out, "--out"), checks=(Parameter("cell_size_m", "--cell-size", "metres"),), cell_size_m=cell_size)
+    _preflight(
+        options, (out, "--out"), checks=(Parameter("cell_size_m", "--cell-size", "metres"),), cell_size_m=cell_size
+    )
     k = options.suppress_k
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
         _add_factors(study, specs)
         from hotspot.report.html import figures_folder, report_for_study
 
-        provenance = _provenance("report", options, study, cell_size_m=cell_size, top=top, permutations=permutations,
-                                 seed=seed, sections=list(sections), factors=[str(x) for x in specs] or None)
-        path, skipped = report_for_study(study, out, title=title, cell_size_m=cell_size, top=top, permutations=permutations,
-                                         seed=seed, sections=sections, provenance=provenance, suppress_below=k,
-                                         progress=progress)
+        provenance = _provenance(
+            "report",
+            options,
+            study,
+            cell_size_m=cell_size,
+            top=top,
+            permutations=permutations,
+            seed=seed,
+            sections=list(sections),
+            factors=[str(x) for x in specs] or None,
+        )
+        path, skipped = report_for_study(
+            study,
+            out,
+            title=title,
+            cell_size_m=cell_size,
+            top=top,
+            permutations=permutations,
+            seed=seed,
+            sections=sections,
+            provenance=provenance,
+            suppress_below=k,
+            progress=progress,
+        )
     console = _console(options.quiet)
     for line in skipped:
         console.print(f"[yellow]{line}[/yellow]")
@@ -1032,8 +1781,14 @@ def report(
 @app.command("cache")
 def cache_command(
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cached table.")] = False,
-    compile_kernels: Annotated[bool, typer.Option("--compile", help="Compile the Numba kernels now (once after "
-                                                  "installing or upgrading), so the first analysis starts warm.")] = False,
+    compile_kernels: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="Compile the Numba kernels now (once after "
+            "installing or upgrading), so the first analysis starts warm.",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ):
     """The parsed-input cache: CSVs already read are kept as Arrow tables so the next command skips parsing.
@@ -1056,28 +1811,69 @@ def cache_command(
         console.print(f"removed {removed:,} cached tables ({freed / 1e6:,.1f} MB) from {folder}")
         return
     state = "on" if cache_enabled() else "off (HOTSPOT_NO_CACHE is set)"
-    console.print(f"parsed-input cache {state}: {folder}, {n:,} tables, {size / 1e6:,.1f} MB; clear with "
-                  "`hotspot cache --clear`")
+    console.print(
+        f"parsed-input cache {state}: {folder}, {n:,} tables, {size / 1e6:,.1f} MB; clear with `hotspot cache --clear`"
+    )
 
 
 @app.command()
 def national(
-    archives: Annotated[list[Path], typer.Argument(help="police.uk street CSVs (.csv/.csv.gz), folders of them or data.police.uk zips, any number of months and forces; streamed with bounded memory.", show_default=False)],
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for kde.tif (COG) and gistar.gpkg (layers gistar_cells, gistar_places).")] = Path("hotspot-out") / "national",
+    archives: Annotated[
+        list[Path],
+        typer.Argument(
+            help=(
+                "police.uk street CSVs (.csv/.csv.gz), folders of them or data.police.uk zips, any number of months "
+                "and forces; streamed with bounded memory."
+            ),
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out-dir", help="Folder for kde.tif (COG) and gistar.gpkg (layers gistar_cells, gistar_places)."
+        ),
+    ] = Path("hotspot-out") / "national",
     cell_size: Annotated[float, typer.Option("--cell-size", help="Grid cell side in metres.", min=1.0)] = 100.0,
     bandwidth: Annotated[float, typer.Option("--bandwidth", help="KDE search radius in metres.")] = 500.0,
-    kernel: Annotated[str, typer.Option("--kernel", help="KDE kernel: quartic|epanechnikov|triangular|uniform|gaussian.")] = "quartic",
-    band: Annotated[float, typer.Option("--band", help="Gi* distance band in metres (analytic z at national scale).")] = 300.0,
-    correction: Annotated[str, typer.Option("--correction", help="Gi* multiple-testing correction: fdr|bonferroni|none.")] = "fdr",
+    kernel: Annotated[
+        str, typer.Option("--kernel", help="KDE kernel: quartic|epanechnikov|triangular|uniform|gaussian.")
+    ] = "quartic",
+    band: Annotated[
+        float, typer.Option("--band", help="Gi* distance band in metres (analytic z at national scale).")
+    ] = 300.0,
+    correction: Annotated[
+        str, typer.Option("--correction", help="Gi* multiple-testing correction: fdr|bonferroni|none.")
+    ] = "fdr",
     no_kde: Annotated[bool, typer.Option("--no-kde", help="Skip the density surface.")] = False,
     no_gistar: Annotated[bool, typer.Option("--no-gistar", help="Skip Gi*.")] = False,
     crime_type: CrimeTypeOpt = None,
-    date_from: Annotated[Optional[str], typer.Option("--from", help="First month kept, YYYY-MM.", show_default=False)] = None,
-    date_to: Annotated[Optional[str], typer.Option("--to", help="Last month kept (inclusive), YYYY-MM.", show_default=False)] = None,
-    engine: Annotated[str, typer.Option("--engine", help="local (this process, every core) or dask (one task per tile and per file).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786. Default: a local cluster of --workers workers.", show_default=False)] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="First month kept, YYYY-MM.", show_default=False)
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last month kept (inclusive), YYYY-MM.", show_default=False)
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (this process, every core) or dask (one task per tile and per file).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786. Default: a local cluster of --workers workers.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Workers of the local Dask cluster.", min=1)] = 2,
-    tile_cells: Annotated[int, typer.Option("--tile-cells", help="Tile side in cells; each tile is computed with a halo at least the bandwidth/band.", min=1)] = 1024,
+    tile_cells: Annotated[
+        int,
+        typer.Option(
+            "--tile-cells",
+            help="Tile side in cells; each tile is computed with a halo at least the bandwidth/band.",
+            min=1,
+        ),
+    ] = 1024,
     quiet: QuietOpt = False,
 ):
     """National scale: stream many police.uk archives, then tiled KDE (COG) and tiled analytic Gi* (GeoPackage)."""
@@ -1088,17 +1884,38 @@ def national(
     check_engine(engine)
     if scheduler and engine != "dask":
         raise HotspotInputError("--scheduler needs --engine dask")
-    options = ReadOptions(inputs=tuple(archives), crime_types=tuple(crime_type) if crime_type else None,
-                          date_from=date_from, date_to=date_to, quiet=quiet)
+    options = ReadOptions(
+        inputs=tuple(archives),
+        crime_types=tuple(crime_type) if crime_type else None,
+        date_from=date_from,
+        date_to=date_to,
+        quiet=quiet,
+    )
     parameters = dict(cell_size_m=cell_size, bandwidth_m=bandwidth, kernel=kernel, band_m=band, correction=correction)
-    _preflight(options, (out_dir / "kde.tif", "--out-dir"), (out_dir / "gistar.gpkg", "--out-dir"), checks=PARAMETERS,
-               **parameters)
+    _preflight(
+        options,
+        (out_dir / "kde.tif", "--out-dir"),
+        (out_dir / "gistar.gpkg", "--out-dir"),
+        checks=PARAMETERS,
+        **parameters,
+    )
     with _RichProgress(quiet) as progress:
         from hotspot.scale.national import run_national
 
-        result = run_national(archives, kde=not no_kde, gistar=not no_gistar, crime_types=options.crime_types,
-                              date_from=date_from, date_to=date_to, tile_cells=tile_cells, engine=engine,
-                              scheduler=scheduler, n_workers=workers, progress=progress, **parameters)
+        result = run_national(
+            archives,
+            kde=not no_kde,
+            gistar=not no_gistar,
+            crime_types=options.crime_types,
+            date_from=date_from,
+            date_to=date_to,
+            tile_cells=tile_cells,
+            engine=engine,
+            scheduler=scheduler,
+            n_workers=workers,
+            progress=progress,
+            **parameters,
+        )
         provenance = _provenance("national", options, engine=engine, tile_cells=tile_cells, **parameters)
         written = result.write(out_dir, provenance=provenance)
         if written:
@@ -1127,8 +1944,10 @@ def main() -> None:
         sys.exit(130)
 
 
-_INTERRUPTED = ("hotspot: interrupted; a run's files replace the old ones together or not at all, so the last good "
-                "files are still in place")
+_INTERRUPTED = (
+    "hotspot: interrupted; a run's files replace the old ones together or not at all, so the last good "
+    "files are still in place"
+)
 
 
 # After every command above is registered, so each one runs in one output run.

@@ -103,15 +103,33 @@ def main() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 w = DistanceBand(pts, threshold=300.0, binary=True, silence_warnings=True)
-                G_Local(y, w, transform="B", star=True, permutations=args.permutations, n_jobs=-1,
-                        keep_simulations=False, seed=0)
+                G_Local(
+                    y,
+                    w,
+                    transform="B",
+                    star=True,
+                    permutations=args.permutations,
+                    n_jobs=-1,
+                    keep_simulations=False,
+                    seed=0,
+                )
 
         with warnings.catch_warnings():  # warm esda: its first permutation call compiles its Numba kernel
             warnings.simplefilter("ignore")
             ww = DistanceBand(pts[:3000], threshold=300.0, binary=True, silence_warnings=True)
-            G_Local(y[:3000], ww, transform="B", star=True, permutations=args.permutations, n_jobs=-1,
-                    keep_simulations=False, seed=0)
-        print(f"peer: esda DistanceBand + G_Local({args.permutations}) on {y.size:,} study-area cells of 100 m, band 300 m")
+            G_Local(
+                y[:3000],
+                ww,
+                transform="B",
+                star=True,
+                permutations=args.permutations,
+                n_jobs=-1,
+                keep_simulations=False,
+                seed=0,
+            )
+        print(
+            f"peer: esda DistanceBand + G_Local({args.permutations}) on {y.size:,} study-area cells of 100 m, band 300 m"
+        )
 
     wall: dict[str, list[float]] = {k: [] for k in commands}
     cpu: dict[str, list[float]] = {k: [] for k in commands}
@@ -137,9 +155,11 @@ def main() -> None:
     for k in wall:
         print(f"  {k:<16} {med_w[k]:8.2f} {med_c[k]:8.2f}  {goals.get(k, '')}")
     if peer is not None:
-        print(f"\nesda weights + G_Local({args.permutations}) / `hotspot gistar` end to end: "
-              f"{med_w['esda'] / med_w['gistar']:.1f}x wall, {med_c['esda'] / med_c['gistar']:.1f}x cpu "
-              "(goal >= 100x)")
+        print(
+            f"\nesda weights + G_Local({args.permutations}) / `hotspot gistar` end to end: "
+            f"{med_w['esda'] / med_w['gistar']:.1f}x wall, {med_c['esda'] / med_c['gistar']:.1f}x cpu "
+            "(goal >= 100x)"
+        )
 
     if not args.no_cold:
         print("\ncold start (empty Numba cache) against warm, one run each:")
@@ -147,13 +167,17 @@ def main() -> None:
             cold_env = dict(env, NUMBA_CACHE_DIR=str(tmp / f"numba_{name}"))
             cw, cc = _run(commands[name], cold_env)
             ww, wc = _run(commands[name], cold_env)
-            print(f"  {name:<10} cold {cw:6.2f} s wall ({cc:6.2f} s cpu), warm {ww:6.2f} s ({wc:6.2f} s cpu): "
-                  f"{cw - ww:+.2f} s wall, {cc - wc:+.2f} s cpu to compile")
+            print(
+                f"  {name:<10} cold {cw:6.2f} s wall ({cc:6.2f} s cpu), warm {ww:6.2f} s ({wc:6.2f} s cpu): "
+                f"{cw - ww:+.2f} s wall, {cc - wc:+.2f} s cpu to compile"
+            )
         ahead_env = dict(env, NUMBA_CACHE_DIR=str(tmp / "numba_ahead"))
         aw, ac = _run(["cache", "--compile"], ahead_env)
         gw, gc = _run(commands["gistar"], ahead_env)
-        print(f"  `hotspot cache --compile` once: {aw:.2f} s wall ({ac:.2f} s cpu); the first gistar after it "
-              f"{gw:.2f} s ({gc:.2f} s cpu)")
+        print(
+            f"  `hotspot cache --compile` once: {aw:.2f} s wall ({ac:.2f} s cpu); the first gistar after it "
+            f"{gw:.2f} s ({gc:.2f} s cpu)"
+        )
 
 
 if __name__ == "__main__":

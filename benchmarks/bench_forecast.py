@@ -28,13 +28,16 @@ METHODS = ("counts_all", "D_decay6m_neighbours", "P_since_map_change", "combined
 
 
 def run(kind: str, crime_types, area_share: float = 0.01, harm: bool = False):
-    from hotspot.forecast.backtest import backtest, default_forecasters
     from hotspot.core.settings import shared_data_dir
+    from hotspot.forecast.backtest import backtest, default_forecasters
     from hotspot.ingest.study import load_study
 
     data = shared_data_dir()
-    study = load_study([data / "policeuk-bedfordshire"], crime_types=crime_types,
-                       boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg")
+    study = load_study(
+        [data / "policeuk-bedfordshire"],
+        crime_types=crime_types,
+        boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg",
+    )
     records = study.records
     if harm:
         from hotspot.stats.harm import apply_weights
@@ -56,9 +59,14 @@ def main(argv=None) -> int:
     parser.add_argument("--types", default=",".join(TYPES))
     parser.add_argument("--harm", action="store_true", help="weight records by ONS crime severity (--weight harm)")
     args = parser.parse_args(argv)
-    print(f"PAI at 1 % of Bedfordshire (LSOA 2021 outline), 100 m cells, rolling origin, {'harm' if args.harm else 'count'}")
-    print(f"{'crime':<30}{'folds':>6}  " + "  ".join(f"{m[:22]:>22}" for m in METHODS)
-          + f"  {'combined / best of D,P':>24}  {'combined / counts':>18}  {'seconds':>8}")
+    print(
+        f"PAI at 1 % of Bedfordshire (LSOA 2021 outline), 100 m cells, rolling origin, {'harm' if args.harm else 'count'}"
+    )
+    print(
+        f"{'crime':<30}{'folds':>6}  "
+        + "  ".join(f"{m[:22]:>22}" for m in METHODS)
+        + f"  {'combined / best of D,P':>24}  {'combined / counts':>18}  {'seconds':>8}"
+    )
     for key in args.types.split(","):
         label, types = TYPES[key]
         result, seconds = run(key, types, harm=args.harm)
@@ -66,13 +74,18 @@ def main(argv=None) -> int:
         cells = [f"{s.loc[m, 'pai']:6.1f} ({s.loc[m, 'pai_low']:.1f}-{s.loc[m, 'pai_high']:.1f})" for m in METHODS]
         best = max(s.loc["D_decay6m_neighbours", "pai"], s.loc["P_since_map_change", "pai"])
         c = result.comparisons.set_index("baseline")
-        print(f"{label:<30}{int(s['n_folds'].iloc[0]):>6}  " + "  ".join(f"{x:>22}" for x in cells)
-              + f"  {s.loc['combined', 'pai'] / best:>24.3f}  {s.loc['combined', 'pai'] / s.loc['counts_all', 'pai']:>18.3f}"
-              + f"  {seconds:>8.1f}")
+        print(
+            f"{label:<30}{int(s['n_folds'].iloc[0]):>6}  "
+            + "  ".join(f"{x:>22}" for x in cells)
+            + f"  {s.loc['combined', 'pai'] / best:>24.3f}  {s.loc['combined', 'pai'] / s.loc['counts_all', 'pai']:>18.3f}"
+            + f"  {seconds:>8.1f}"
+        )
         for base in METHODS[:-1]:
             r = c.loc[base]
-            print(f"    combined - {base:<24} {r['diff']:+6.2f} ({r['diff_low']:+.2f} to {r['diff_high']:+.2f}), "
-                  f"paired t p = {r['p_value']:.3f}, wins {int(r['wins'])}/{int(r['n_folds'])}")
+            print(
+                f"    combined - {base:<24} {r['diff']:+6.2f} ({r['diff_low']:+.2f} to {r['diff_high']:+.2f}), "
+                f"paired t p = {r['p_value']:.3f}, wins {int(r['wins'])}/{int(r['n_folds'])}"
+            )
     return 0
 
 

@@ -57,8 +57,20 @@ def _time(fn):
 
 def _cli_gistar(folder: Path, out: Path, cache: Path) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HOTSPOT_CACHE=str(cache))
-    cmd = [sys.executable, "-c", "import cli; cli.main()", "gistar", str(folder), "--band", "300",
-           "--cell-size", "100", "--out", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import cli; cli.main()",
+        "gistar",
+        str(folder),
+        "--band",
+        "300",
+        "--cell-size",
+        "100",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
     return time.perf_counter() - t0
@@ -144,9 +156,11 @@ def main() -> None:
     xs, ys = grid.cell_centres()
     pts = np.column_stack([xs[mask], ys[mask]])
     threads = numba.get_num_threads()
-    print(f"{len(study.records):,} records; study grid {grid.nrows} x {grid.ncols}, {int(mask.sum()):,} study-area "
-          f"cells of 100 m; band 300 m; {R} permutations; {os.cpu_count()} cores, {threads} Numba threads; load "
-          f"average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"{len(study.records):,} records; study grid {grid.nrows} x {grid.ncols}, {int(mask.sum()):,} study-area "
+        f"cells of 100 m; band 300 m; {R} permutations; {os.cpu_count()} cores, {threads} Numba threads; load "
+        f"average {os.getloadavg()[0]:.1f} at start"
+    )
 
     def esda_weights():
         with warnings.catch_warnings():
@@ -156,8 +170,16 @@ def main() -> None:
     def esda_g(w, permutations, transform="B"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return G_Local(y, w, transform=transform, star=True, permutations=permutations, n_jobs=-1,
-                           keep_simulations=False, seed=0)
+            return G_Local(
+                y,
+                w,
+                transform=transform,
+                star=True,
+                permutations=permutations,
+                n_jobs=-1,
+                keep_simulations=False,
+                seed=0,
+            )
 
     # --- warm both: esda's first permutation call compiles; ours loads the Numba cache
     warm_pts = pts[:3000]
@@ -165,8 +187,9 @@ def main() -> None:
         warnings.simplefilter("ignore")
         ww = DistanceBand(warm_pts, threshold=300.0, binary=True, silence_warnings=True)
         for transform in ("B", "R"):
-            gw = G_Local(y[:3000], ww, transform=transform, star=True, permutations=R, n_jobs=-1,
-                         keep_simulations=False, seed=0)
+            gw = G_Local(
+                y[:3000], ww, transform=transform, star=True, permutations=R, n_jobs=-1, keep_simulations=False, seed=0
+            )
     warm = np.random.default_rng(0).poisson(1.0, (60, 60)).astype(float)
     for null in ("exact", "permutation"):
         gi_star_grid(warm, 300.0, 100.0, permutations=R, null=null)
@@ -180,9 +203,21 @@ def main() -> None:
     _permutation_pvalues(y[:3000], beds_indptr[:3001], None, ones[:3000], beds_lag[:3000], R, 0)
     _exact_null(beds_exact, "auto")
 
-    rows: dict[str, list[float]] = {k: [] for k in (
-        "esda weights", "esda analytic", "esda permutations", "esda weighted permutations", "ours analytic",
-        "ours permutations", "ours weighted permutations", "ours exact null", "esda end to end", "ours end to end")}
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "esda weights",
+            "esda analytic",
+            "esda permutations",
+            "esda weighted permutations",
+            "ours analytic",
+            "ours permutations",
+            "ours weighted permutations",
+            "ours exact null",
+            "esda end to end",
+            "ours end to end",
+        )
+    }
     tmp = Path(tempfile.mkdtemp(prefix="bench_gistar_"))
     cache = cache_dir() / "bench_gistar"
     if not args.no_end_to_end:  # the first CLI run fills the parsed-input cache, as any first run would
@@ -213,8 +248,9 @@ def main() -> None:
         rows["ours exact null"].append(t)
         t, _ = _time(lambda: _permutation_pvalues(y, beds_indptr, None, ones, beds_lag, R, 0))
         rows["ours permutations"].append(t)
-        t, _ = _time(lambda c=weighted, lag=weighted_lag: _permutation_pvalues(
-            y, c.indptr, c.data, c.self_weight, lag, R, 0))
+        t, _ = _time(
+            lambda c=weighted, lag=weighted_lag: _permutation_pvalues(y, c.indptr, c.data, c.self_weight, lag, R, 0)
+        )
         rows["ours weighted permutations"].append(t)
         if rep == 0:
             exact = gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=R, seed=0)
@@ -229,9 +265,11 @@ def main() -> None:
             sig_esda = int(np.sum(adjust_pvalues(np.minimum(1, 2 * g.p_sim), "fdr") <= 0.05))
             sig_perm = int(np.sum(adjust_pvalues(perm.p_sim[mask], "fdr") <= 0.05))
             sig_exact = int(np.sum(adjust_pvalues(exact.p_sim[mask], "fdr") <= 0.05))
-            print(f"cells with FDR-adjusted randomisation p <= 0.05: esda {sig_esda:,} (its p_sim folds ties with the "
-                  f"observed value into the tail, so every empty neighbourhood scores 1/(R+1)) and ours {sig_perm:,} "
-                  f"({R} permutations, floor {2 / (R + 1):.4f}); ours exact null {sig_exact:,}")
+            print(
+                f"cells with FDR-adjusted randomisation p <= 0.05: esda {sig_esda:,} (its p_sim folds ties with the "
+                f"observed value into the tail, so every empty neighbourhood scores 1/(R+1)) and ours {sig_perm:,} "
+                f"({R} permutations, floor {2 / (R + 1):.4f}); ours exact null {sig_exact:,}"
+            )
         print(f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in rows.items() if v), flush=True)
 
     med = {k: statistics.median(v) for k, v in rows.items() if v}
@@ -242,29 +280,49 @@ def main() -> None:
     table: list[tuple[str, str, str, str]] = []
 
     def line(what, theirs_name, theirs, ours, note=""):
-        table.append((what, f"{theirs_name} {theirs:.3f} s", f"{ours:.3f} s", f"{theirs / max(ours, 1e-9):,.1f}x{note}"))
+        table.append(
+            (what, f"{theirs_name} {theirs:.3f} s", f"{ours:.3f} s", f"{theirs / max(ours, 1e-9):,.1f}x{note}")
+        )
 
     line("weights + analytic z, p", "esda", med["esda weights"] + med["esda analytic"], med["ours analytic"])
     line("analytic only", "esda", med["esda analytic"], med["ours analytic"])
-    line(f"{R} permutations, binary weights (like for like)", "esda", med["esda permutations"],
-         med["ours permutations"],
-         f"; per permutation {1e3 * med['esda permutations'] / R:.2f} vs {1e3 * med['ours permutations'] / R:.3f} ms")
-    line(f"{R} permutations, row-standardised (like for like)", "esda", med["esda weighted permutations"],
-         med["ours weighted permutations"],
-         f"; per permutation {1e3 * med['esda weighted permutations'] / R:.2f} vs "
-         f"{1e3 * med['ours weighted permutations'] / R:.2f} ms")
-    line(f"esda {R} permutations vs our exact null (different work)", "esda", med["esda permutations"],
-         med["ours exact null"])
+    line(
+        f"{R} permutations, binary weights (like for like)",
+        "esda",
+        med["esda permutations"],
+        med["ours permutations"],
+        f"; per permutation {1e3 * med['esda permutations'] / R:.2f} vs {1e3 * med['ours permutations'] / R:.3f} ms",
+    )
+    line(
+        f"{R} permutations, row-standardised (like for like)",
+        "esda",
+        med["esda weighted permutations"],
+        med["ours weighted permutations"],
+        f"; per permutation {1e3 * med['esda weighted permutations'] / R:.2f} vs "
+        f"{1e3 * med['ours weighted permutations'] / R:.2f} ms",
+    )
+    line(
+        f"esda {R} permutations vs our exact null (different work)",
+        "esda",
+        med["esda permutations"],
+        med["ours exact null"],
+    )
     if "ours end to end" in med:
-        line(f"end to end: esda weights + G_Local({R}) vs `hotspot gistar`", "esda", med["esda end to end"],
-             med["ours end to end"])
+        line(
+            f"end to end: esda weights + G_Local({R}) vs `hotspot gistar`",
+            "esda",
+            med["esda end to end"],
+            med["ours end to end"],
+        )
 
     if not args.no_scaling:
         permutation_steps = {
             f"Bedfordshire {R} permutations, binary": lambda: _permutation_pvalues(
-                y, beds_indptr, None, ones, beds_lag, R, 0),
+                y, beds_indptr, None, ones, beds_lag, R, 0
+            ),
             f"Bedfordshire {R} permutations, row-standardised": lambda: _permutation_pvalues(
-                y, weighted.indptr, weighted.data, weighted.self_weight, weighted_lag, R, 0),
+                y, weighted.indptr, weighted.data, weighted.self_weight, weighted_lag, R, 0
+            ),
         }
         _scaling(args, counts, mask, y, table, permutation_steps)
 
@@ -302,11 +360,18 @@ def _scaling(args, counts, mask, y, table, permutation_steps):
             ours.append(dt)
         ref_t, p_ref = _time(lambda x=inputs: _exact_null(x, "levels"))  # once: up to minutes
         diff = float(np.nanmax(np.abs(p_ours - p_ref)))
-        print(f"{name}: {pool.size:,} pool, {ycells.size:,} cells tested, k_max {plan[2]}, s_max {plan[3]:,}, "
-              f"{np.unique(pool).size:,} distinct values: ours {statistics.median(ours):.3f} s, level DP {ref_t:.2f} s, "
-              f"max |p difference| {diff:.1e}", flush=True)
-        line = (f"exact null vs level DP: {name}", f"DP {ref_t:.3f} s", f"{statistics.median(ours):.3f} s",
-                f"{ref_t / max(statistics.median(ours), 1e-9):,.1f}x")
+        print(
+            f"{name}: {pool.size:,} pool, {ycells.size:,} cells tested, k_max {plan[2]}, s_max {plan[3]:,}, "
+            f"{np.unique(pool).size:,} distinct values: ours {statistics.median(ours):.3f} s, level DP {ref_t:.2f} s, "
+            f"max |p difference| {diff:.1e}",
+            flush=True,
+        )
+        line = (
+            f"exact null vs level DP: {name}",
+            f"DP {ref_t:.3f} s",
+            f"{statistics.median(ours):.3f} s",
+            f"{ref_t / max(statistics.median(ours), 1e-9):,.1f}x",
+        )
         table.append(line)
 
     from hotspot.scale.tiling import tiled_gi_star
@@ -314,10 +379,19 @@ def _scaling(args, counts, mask, y, table, permutation_steps):
     tiled_gi_star(national_counts[:300, :300], 300.0, 100.0)  # warm the tiled path
     t_an, _ = _time(lambda: tiled_gi_star(national_counts, 300.0, 100.0, exact=False))
     t_ex, res = _time(lambda: tiled_gi_star(national_counts, 300.0, 100.0))
-    print(f"tiled Gi* on the synthetic national grid ({national_counts.size / 1e6:.1f} M cells): analytic only "
-          f"{t_an:.2f} s, with the exact p {t_ex:.2f} s; {int((res.bin > 0).sum()):,} hot cells", flush=True)
-    table.append(("tiled national Gi*: analytic only vs with exact p", f"analytic {t_an:.3f} s", f"{t_ex:.3f} s",
-                  f"exact adds {t_ex - t_an:.2f} s"))
+    print(
+        f"tiled Gi* on the synthetic national grid ({national_counts.size / 1e6:.1f} M cells): analytic only "
+        f"{t_an:.2f} s, with the exact p {t_ex:.2f} s; {int((res.bin > 0).sum()):,} hot cells",
+        flush=True,
+    )
+    table.append(
+        (
+            "tiled national Gi*: analytic only vs with exact p",
+            f"analytic {t_an:.3f} s",
+            f"{t_ex:.3f} s",
+            f"exact adds {t_ex - t_an:.2f} s",
+        )
+    )
 
     # --- 1 vs 2 threads, optionally with the other core busy
     busy = _busy() if args.busy else None
@@ -342,8 +416,14 @@ def _scaling(args, counts, mask, y, table, permutation_steps):
     for name in runs:
         one, two = statistics.median(timing[(name, 1)]), statistics.median(timing[(name, 2)])
         print(f"  {name:<60} 1 thread {one:7.3f} s   2 threads {two:7.3f} s   2/1 = {two / max(one, 1e-9):.2f}")
-        table.append((f"threads ({label}): {name}", f"1 thread {one:.3f} s", f"{two:.3f} s",
-                      f"2 threads take {two / max(one, 1e-9):.2f}x"))
+        table.append(
+            (
+                f"threads ({label}): {name}",
+                f"1 thread {one:.3f} s",
+                f"{two:.3f} s",
+                f"2 threads take {two / max(one, 1e-9):.2f}x",
+            )
+        )
 
 
 if __name__ == "__main__":

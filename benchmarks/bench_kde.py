@@ -101,10 +101,12 @@ def compare(x, y, grid, h, repeats, label):
     same = ours_runner(x[inside], y[inside], grid, h, max(THREADS))().surface / grid.cell_area_m2
     gap = np.abs(results["kdepy"] - same).max() / same.max()
     equal = np.array_equal(results["ours1"].surface, results["ours2"].surface)
-    print(f"  {label:<28} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s  2 thr {best['ours2']:7.3f} s  "
-          f"KDEpy {best['kdepy']:7.3f} s  ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  "
-          f"2 thr {best['ours2'] / best['kdepy']:5.2f}  (|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal})",
-          flush=True)
+    print(
+        f"  {label:<28} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s  2 thr {best['ours2']:7.3f} s  "
+        f"KDEpy {best['kdepy']:7.3f} s  ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  "
+        f"2 thr {best['ours2'] / best['kdepy']:5.2f}  (|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal})",
+        flush=True,
+    )
     return best
 
 
@@ -166,11 +168,15 @@ def main() -> None:
         print(f"Bedfordshire: {x.size:,} records at {n_loc:,} distinct locations (snapped)")
         print(f" {grid.nrows} x {grid.ncols} = {grid.size:,} cells of {CELL_M:g} m")
         best = compare(x, y, grid, BANDWIDTH_M, args.repeats, "police.uk, 50 m cells")
-        t_binned = best_of(args.repeats, {"binned": lambda: kernel_density(
-            x, y, grid, bandwidth_m=BANDWIDTH_M, units="per-cell", binned=True)})[0]["binned"]
+        t_binned = best_of(
+            args.repeats,
+            {"binned": lambda: kernel_density(x, y, grid, bandwidth_m=BANDWIDTH_M, units="per-cell", binned=True)},
+        )[0]["binned"]
         t_sklearn = sklearn_time(x, y, grid)
-        print(f"  ours binned {t_binned:.3f} s; scikit-learn (Epanechnikov, timed on 2,000 cells and scaled) "
-              f"{t_sklearn:.3f} s: ratio ours exact (2 thr) / sklearn = {best['ours2'] / t_sklearn:.5f}")
+        print(
+            f"  ours binned {t_binned:.3f} s; scikit-learn (Epanechnikov, timed on 2,000 cells and scaled) "
+            f"{t_sklearn:.3f} s: ratio ours exact (2 thr) / sklearn = {best['ours2'] / t_sklearn:.5f}"
+        )
         grid100 = Grid.from_bounds(*bounds, 100.0, pad_m=max(radii))
         print(f" {grid100.nrows} x {grid100.ncols} = {grid100.size:,} cells of 100 m")
         for h in radii:
@@ -180,8 +186,10 @@ def main() -> None:
         for layout in args.layouts.split(","):
             sx, sy, box = synthetic(n, layout)
             sgrid = Grid.from_bounds(*box, 100.0, pad_m=max(radii))
-            print(f"Synthetic {layout}: {n:,} distinct points on {sgrid.nrows} x {sgrid.ncols} = {sgrid.size:,} "
-                  "cells of 100 m")
+            print(
+                f"Synthetic {layout}: {n:,} distinct points on {sgrid.nrows} x {sgrid.ncols} = {sgrid.size:,} "
+                "cells of 100 m"
+            )
             for h in radii:
                 compare(sx, sy, sgrid, h, args.repeats, f"{n:,} {layout}")
 

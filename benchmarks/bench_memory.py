@@ -70,8 +70,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000_000, help="synthetic records (default 20 M)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--commands", default="ingest,gistar,kde,rank")
-    parser.add_argument("--cache", choices=("warm", "off"), default="warm",
-                        help="warm: fill the parsed-input cache first (untimed); off: HOTSPOT_NO_CACHE=1")
+    parser.add_argument(
+        "--cache",
+        choices=("warm", "off"),
+        default="warm",
+        help="warm: fill the parsed-input cache first (untimed); off: HOTSPOT_NO_CACHE=1",
+    )
     args = parser.parse_args()
     from bench_national import ensure_cache
 

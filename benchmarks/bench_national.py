@@ -61,8 +61,11 @@ def ensure_cache(n: int, seed: int) -> Path:
     t0 = time.perf_counter()
     data = synthetic_national(n, seed=seed)
     write_policeuk_csvs(data, folder, seed=seed)
-    marker.write_text(json.dumps({"n": n, "seed": seed, "snaps": int(data.snap_x.size),
-                                  "seconds": round(time.perf_counter() - t0, 1)}))
+    marker.write_text(
+        json.dumps(
+            {"n": n, "seed": seed, "snaps": int(data.snap_x.size), "seconds": round(time.perf_counter() - t0, 1)}
+        )
+    )
     print(f"generated {n:,} synthetic records in {time.perf_counter() - t0:.1f} s -> {folder}", file=sys.stderr)
     return folder
 
@@ -120,7 +123,9 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
         t = time.perf_counter()
         value = fn()
         out["stages"][name] = {"s": time.perf_counter() - t, "rss_gib": peak_rss_gib()}
-        print(f"  [{mode}] {name}: {out['stages'][name]['s']:.2f} s, peak RSS {peak_rss_gib():.2f} GiB", file=sys.stderr)
+        print(
+            f"  [{mode}] {name}: {out['stages'][name]['s']:.2f} s, peak RSS {peak_rss_gib():.2f} GiB", file=sys.stderr
+        )
         return value
 
     locs = stage("ingest", lambda: stream_locations([folder], engine=engine, client=client, files_per_task=1))
@@ -128,9 +133,20 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
     out["locations"] = locs.n_locations
     grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), 100.0, pad_m=500.0)
     out["grid"] = [grid.nrows, grid.ncols]
-    kde = stage("KDE", lambda: tiled_kernel_density(locs.x, locs.y, grid, weights=locs.weight, bandwidth_m=500.0,
-                                                    kernel="quartic", tile_cells=tile_cells, engine=engine,
-                                                    client=client))
+    kde = stage(
+        "KDE",
+        lambda: tiled_kernel_density(
+            locs.x,
+            locs.y,
+            grid,
+            weights=locs.weight,
+            bandwidth_m=500.0,
+            kernel="quartic",
+            tile_cells=tile_cells,
+            engine=engine,
+            client=client,
+        ),
+    )
     out["kde_sha"] = digest(kde.surface)
     out["kde_mass_on_grid"] = kde.mass_on_grid
 
@@ -186,32 +202,53 @@ def main() -> None:
         return
     results = {}
     for mode in ("single", "dask"):
-        cmd = [sys.executable, __file__, "--n", str(args.n), "--seed", str(args.seed), "--mode", mode,
-               "--tile-cells", str(args.tile_cells), "--child"] + (["--write"] if args.write else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--n",
+            str(args.n),
+            "--seed",
+            str(args.seed),
+            "--mode",
+            mode,
+            "--tile-cells",
+            str(args.tile_cells),
+            "--child",
+        ] + (["--write"] if args.write else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         sys.stderr.write(proc.stderr[-4000:] if proc.returncode else "")
         if proc.returncode:
             raise SystemExit(f"{mode} run failed")
         results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
     s, d = results["single"], results["dask"]
-    print(f"\n{args.n:,} records -> {s['locations']:,} locations; grid {s['grid'][0]:,} x {s['grid'][1]:,} "
-          f"= {s['grid'][0] * s['grid'][1] / 1e6:.1f} M cells of 100 m")
+    print(
+        f"\n{args.n:,} records -> {s['locations']:,} locations; grid {s['grid'][0]:,} x {s['grid'][1]:,} "
+        f"= {s['grid'][0] * s['grid'][1] / 1e6:.1f} M cells of 100 m"
+    )
     print(f"{'stage':<18}{'single s':>10}{'peak GiB':>10}{'dask s':>10}{'peak GiB':>10}")
     names = list(dict.fromkeys(list(s["stages"]) + list(d["stages"])))
     for name in names:
         a, b = s["stages"].get(name), d["stages"].get(name)
-        cell = lambda r: (f"{r['s']:>10.2f}{r['rss_gib']:>10.2f}" if r else f"{'':>10}{'':>10}")  # noqa: E731
+        cell = lambda r: f"{r['s']:>10.2f}{r['rss_gib']:>10.2f}" if r else f"{'':>10}{'':>10}"  # noqa: E731
         print(f"{name:<18}{cell(a)}{cell(b)}")
-    print(f"{'ingest+KDE+Gi*':<18}{s['total_s']:>10.2f}{s['peak_rss_gib']:>10.2f}{d['total_s']:>10.2f}{d['peak_rss_gib']:>10.2f}")
+    print(
+        f"{'ingest+KDE+Gi*':<18}{s['total_s']:>10.2f}{s['peak_rss_gib']:>10.2f}{d['total_s']:>10.2f}{d['peak_rss_gib']:>10.2f}"
+    )
     workers = d.get("worker_peak_rss_gib", {})
-    print(f"dask worker peak RSS: {', '.join(f'{v:.2f}' for v in workers.values())} GiB "
-          f"(client {d['peak_rss_gib']:.2f} GiB; sum {d['peak_rss_gib'] + sum(workers.values()):.2f} GiB)")
+    print(
+        f"dask worker peak RSS: {', '.join(f'{v:.2f}' for v in workers.values())} GiB "
+        f"(client {d['peak_rss_gib']:.2f} GiB; sum {d['peak_rss_gib'] + sum(workers.values()):.2f} GiB)"
+    )
     ratio = d["total_s"] / s["total_s"]
     start = sum(d["stages"][k]["s"] for k in ("cluster start", "warm workers"))
-    print(f"dask / single: {ratio:.2f}x (compute stages); {(d['total_s'] + start) / s['total_s']:.2f}x with cluster start")
+    print(
+        f"dask / single: {ratio:.2f}x (compute stages); {(d['total_s'] + start) / s['total_s']:.2f}x with cluster start"
+    )
     same = all(s[k] == d[k] for k in ("kde_sha", "gi_z_sha", "gi_bin_sha", "locations", "records"))
-    print(f"identical results: {same} (KDE {s['kde_sha']}, Gi* z {s['gi_z_sha']}, bins {s['gi_bin_sha']}); "
-          f"{s['gi_hot_cells']:,} hot cells; exact p for {s['gi_exact_cells']:,} cells, bins from {s['gi_p_used']}")
+    print(
+        f"identical results: {same} (KDE {s['kde_sha']}, Gi* z {s['gi_z_sha']}, bins {s['gi_bin_sha']}); "
+        f"{s['gi_hot_cells']:,} hot cells; exact p for {s['gi_exact_cells']:,} cells, bins from {s['gi_p_used']}"
+    )
     print(f"machine load (1-min average) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

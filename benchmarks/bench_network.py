@@ -71,30 +71,39 @@ def _networkx_neighbour_count(net, band):
 
 
 def city(args) -> None:
-    from hotspot.places.segment_backtest import segment_vs_grid
+    from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.study import load_study
     from hotspot.network.gistar import gi_star_segments, network_distances
     from hotspot.network.graph import build_network
     from hotspot.network.nkde import aggregate_events, network_kde
-    from hotspot.places.segments import rank_segments
     from hotspot.network.read import read_roads
     from hotspot.network.snap import lixel_counts, snap_points
-    from hotspot.core.settings import shared_data_dir
-    from hotspot.ingest.study import load_study
+    from hotspot.places.segment_backtest import segment_vs_grid
+    from hotspot.places.segments import rank_segments
 
     data = shared_data_dir()
     print("City of London, end to end (numba compiled from its cache; first runs compile)")
     t_all = time.perf_counter()
     study, _ = _timed("read 36 months of police.uk", load_study, [data / "policeuk-cityoflondon"])
-    roads, _ = _timed("read OSM roads", read_roads, data / "roads-cityoflondon" / "city_of_london_drive_osm.gpkg",
-                      crs=study.crs)
+    roads, _ = _timed(
+        "read OSM roads", read_roads, data / "roads-cityoflondon" / "city_of_london_drive_osm.gpkg", crs=study.crs
+    )
     net, _ = _timed("clean into 50 m lixels", build_network, roads, segment_length_m=50.0)
     f = study.records.frame
     snapped, _ = _timed("snap (30 m)", snap_points, net, f["x"].to_numpy(), f["y"].to_numpy(), tolerance_m=30.0)
     _timed("rank stretches (top 20)", rank_segments, study, net, snapped, top=20)
     ok = snapped.snapped
     for est in ("simple", "discontinuous", "continuous"):
-        density, _ = _timed(f"network KDE {est} (200 m)", network_kde, net, snapped.edge[ok], snapped.offset_m[ok],
-                            bandwidth_m=200.0, estimator=est, max_depth=16 if est == "continuous" else 64)
+        density, _ = _timed(
+            f"network KDE {est} (200 m)",
+            network_kde,
+            net,
+            snapped.edge[ok],
+            snapped.offset_m[ok],
+            bandwidth_m=200.0,
+            estimator=est,
+            max_depth=16 if est == "continuous" else 64,
+        )
         print(f"    mass {density.mass / density.n_events:.3f} per event; walks cut {density.walks_truncated:,}")
     counts = lixel_counts(net, snapped)
     _timed("segment Gi* (200 m band, exact null)", gi_star_segments, net, counts, band_m=200.0, permutations=999)
@@ -139,9 +148,9 @@ def synthetic(n_side: int = 160, n_records: int = 1_000_000, seed: int = 0) -> N
     from hotspot.network.gistar import gi_star_segments
     from hotspot.network.graph import build_network
     from hotspot.network.nkde import network_kde
-    from hotspot.places.segments import choose_lixels
     from hotspot.network.snap import lixel_counts, snap_points
     from hotspot.network.stretches import describe_stretch, label_stretches
+    from hotspot.places.segments import choose_lixels
 
     rng = np.random.default_rng(seed)
     spacing = 100.0
@@ -152,8 +161,9 @@ def synthetic(n_side: int = 160, n_records: int = 1_000_000, seed: int = 0) -> N
     lines = [shapely.LineString(np.column_stack([gx[:, k], gy[:, k]])) for k in range(n_side)]
     lines += [shapely.LineString(np.column_stack([gx[k, :], gy[k, :]])) for k in range(n_side)]
     names = [f"Row {k} Street" for k in range(n_side)] + [f"Column {k} Road" for k in range(n_side)]
-    roads = gpd.GeoDataFrame({"name": names, "lit": np.where(rng.random(2 * n_side) < 0.1, "no", "yes")},
-                             geometry=lines, crs="EPSG:27700")
+    roads = gpd.GeoDataFrame(
+        {"name": names, "lit": np.where(rng.random(2 * n_side) < 0.1, "no", "yes")}, geometry=lines, crs="EPSG:27700"
+    )
     print(f"\nsynthetic county: {n_side} x {n_side} jittered street lattice, {n_records:,} records")
     t_all = time.perf_counter()
     net, _ = _timed("clean into 50 m lixels", build_network, roads, segment_length_m=50.0)
@@ -161,8 +171,9 @@ def synthetic(n_side: int = 160, n_records: int = 1_000_000, seed: int = 0) -> N
     weight = np.ones(net.n_lixels)
     weight[rng.choice(net.n_lixels, 300, replace=False)] = 200.0
     which = rng.choice(net.n_lixels, n_records, p=weight / weight.sum())
-    pts = shapely.line_interpolate_point(np.asarray(net.lixels.geometry.values, dtype=object)[which],
-                                         rng.random(n_records), normalized=True)
+    pts = shapely.line_interpolate_point(
+        np.asarray(net.lixels.geometry.values, dtype=object)[which], rng.random(n_records), normalized=True
+    )
     x = shapely.get_x(pts) + rng.normal(0, 3, n_records)
     y = shapely.get_y(pts) + rng.normal(0, 3, n_records)
     snapped, _ = _timed("snap 1 M records (30 m)", snap_points, net, x, y, tolerance_m=30.0)
@@ -175,8 +186,9 @@ def synthetic(n_side: int = 160, n_records: int = 1_000_000, seed: int = 0) -> N
 
     top, _ = _timed("choose, merge and name the top 20 stretches", rank_top)
     ok = snapped.snapped
-    _timed("network KDE discontinuous (200 m)", network_kde, net, snapped.edge[ok], snapped.offset_m[ok],
-           bandwidth_m=200.0)
+    _timed(
+        "network KDE discontinuous (200 m)", network_kde, net, snapped.edge[ok], snapped.offset_m[ok], bandwidth_m=200.0
+    )
     _timed("segment Gi* (200 m band, analytic p)", gi_star_segments, net, counts, band_m=200.0, permutations=0)
     print(f"  {'total':<44s} {time.perf_counter() - t_all:8.2f} s")
     print(f"  {net.n_lixels:,} lixels, {net.edge_len.size:,} edges; {snapped.describe()}")
@@ -187,7 +199,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--synthetic", action="store_true")
-    parser.add_argument("--events", type=int, default=0, help="use only N distinct event points in the networkx comparison")
+    parser.add_argument(
+        "--events", type=int, default=0, help="use only N distinct event points in the networkx comparison"
+    )
     args = parser.parse_args()
     city(args)
     if args.synthetic:

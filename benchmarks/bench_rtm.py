@@ -36,13 +36,20 @@ def load_inputs():
 
     data = shared_data_dir()
     study = load_study([str(data / "policeuk-bedfordshire")], crime_types=["Violence and sexual offences"])
-    area = gpd.read_file(data / "boundaries-bedfordshire" / "lad_bedfordshire_dissolved_from_lsoa21.gpkg").to_crs(study.crs)
-    factors = read_factors({
-        "licensed_premises": data / "poi-licensed-premises" / "open_pubs_fsa_bedford_luton.gpkg",
-        "schools": data / "poi-schools" / "gias_schools_bedfordshire.gpkg",
-        "rail_stations": data / "poi-railstations" / "rail_stations_bedfordshire_5km.gpkg",
-    }, study.crs)
-    snaps = gpd.read_file(data / "poi-policeuk-snappoints" / "policeuk_poi_snappoints_bedfordshire_2021-05_2023-04.gpkg")
+    area = gpd.read_file(data / "boundaries-bedfordshire" / "lad_bedfordshire_dissolved_from_lsoa21.gpkg").to_crs(
+        study.crs
+    )
+    factors = read_factors(
+        {
+            "licensed_premises": data / "poi-licensed-premises" / "open_pubs_fsa_bedford_luton.gpkg",
+            "schools": data / "poi-schools" / "gias_schools_bedfordshire.gpkg",
+            "rail_stations": data / "poi-railstations" / "rail_stations_bedfordshire_5km.gpkg",
+        },
+        study.crs,
+    )
+    snaps = gpd.read_file(
+        data / "poi-policeuk-snappoints" / "policeuk_poi_snappoints_bedfordshire_2021-05_2023-04.gpkg"
+    )
     snaps = snaps.to_crs(study.crs)
     for name, label in SNAP_TYPES.items():
         factors[name] = snaps[snaps["label"] == label].reset_index(drop=True)
@@ -59,17 +66,23 @@ def main() -> None:
 
     t = time.perf_counter()
     study, area, factors = load_inputs()
-    print(f"read inputs: {time.perf_counter() - t:.1f} s ({len(study.records):,} crimes, "
-          f"{', '.join(f'{k} {len(v)}' for k, v in factors.items())})")
+    print(
+        f"read inputs: {time.perf_counter() - t:.1f} s ({len(study.records):,} crimes, "
+        f"{', '.join(f'{k} {len(v)}' for k, v in factors.items())})"
+    )
     print(f"cores: {os.cpu_count()}, load average: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     distances = [args.cell_size * k for k in range(1, 7)]
     for run in range(1 + args.repeat):
         t = time.perf_counter()
-        result = build(study.records, factors, study_area=area, cell_size_m=args.cell_size, distances_m=distances, seed=0)
+        result = build(
+            study.records, factors, study_area=area, cell_size_m=args.cell_size, distances_m=distances, seed=0
+        )
         total = time.perf_counter() - t
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-        print(f"{'cold' if run == 0 else 'warm'} build: {total:.2f} s ({stages}); grid {result.grid.nrows}x"
-              f"{result.grid.ncols}, {int(result.mask.sum()):,} study cells, {len(result.candidates.names)} layers")
+        print(
+            f"{'cold' if run == 0 else 'warm'} build: {total:.2f} s ({stages}); grid {result.grid.nrows}x"
+            f"{result.grid.ncols}, {int(result.mask.sum()):,} study cells, {len(result.candidates.names)} layers"
+        )
     print(result.model_table.to_string(index=False))
 
 

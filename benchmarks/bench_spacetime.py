@@ -25,13 +25,14 @@ import numpy as np
 
 def bench_cube(mk_sample: int) -> None:
     from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.study import load_study
     from hotspot.spacetime.cube import cube_on_grid
     from hotspot.spacetime.emerging import emerging_hot_spots
-    from hotspot.ingest.study import load_study
 
     data = shared_data_dir()
-    study = load_study([data / "policeuk-bedfordshire"],
-                       boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg")
+    study = load_study(
+        [data / "policeuk-bedfordshire"], boundaries=data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg"
+    )
     from hotspot.core.grid import Grid
 
     xy = study.records.xy
@@ -47,9 +48,13 @@ def bench_cube(mk_sample: int) -> None:
     ours = emerging_hot_spots(cube, band_m=300.0, time_window=1)
     t_ehsa = time.perf_counter() - t0
     n_loc = int(mask.sum())
-    print(f"A. {len(study.records):,} records; cube {cube.n_slices} months x {n_loc:,} cells "
-          f"({cube.n_slices * n_loc:,} bins)")
-    print(f"   ours: cube {t_cube:.2f} s; Gi* + Mann-Kendall + categories {t_ehsa:.2f} s; total {t_cube + t_ehsa:.2f} s")
+    print(
+        f"A. {len(study.records):,} records; cube {cube.n_slices} months x {n_loc:,} cells "
+        f"({cube.n_slices * n_loc:,} bins)"
+    )
+    print(
+        f"   ours: cube {t_cube:.2f} s; Gi* + Mann-Kendall + categories {t_ehsa:.2f} s; total {t_cube + t_ehsa:.2f} s"
+    )
 
     # --- peer ---------------------------------------------------------------------------------
     from libpysal.weights import DistanceBand
@@ -62,8 +67,9 @@ def bench_cube(mk_sample: int) -> None:
     y_edges = grid.ymin + np.arange(grid.nrows + 1) * grid.cell_size
     for k, month in enumerate(months):
         sel = frame["month"].to_numpy() == month
-        h, _ = np.histogramdd(np.column_stack([frame["y"].to_numpy()[sel], frame["x"].to_numpy()[sel]]),
-                                 bins=[y_edges, x_edges])
+        h, _ = np.histogramdd(
+            np.column_stack([frame["y"].to_numpy()[sel], frame["x"].to_numpy()[sel]]), bins=[y_edges, x_edges]
+        )
         peer_counts[k] = h[::-1]
     peer_counts[:, ~mask] = 0
     t_peer_cube = time.perf_counter() - t0
@@ -74,8 +80,8 @@ def bench_cube(mk_sample: int) -> None:
         warnings.simplefilter("ignore")
         w = DistanceBand(pts, threshold=300.0 + 1e-6, binary=True, silence_warnings=True)
     sparse = w.sparse.tocsr()
-    y = peer_counts[:, mask]                        # (T, m)
-    box = (sparse @ y.T).T + y                      # spatial neighbourhood, self included
+    y = peer_counts[:, mask]  # (T, m)
+    box = (sparse @ y.T).T + y  # spatial neighbourhood, self included
     k_box = np.asarray(sparse.sum(axis=1)).ravel() + 1.0
     lag = box.copy()
     lag[1:] += box[:-1]
@@ -87,8 +93,10 @@ def bench_cube(mk_sample: int) -> None:
     z_peer = (lag - mean * kk) / (s * np.sqrt((n * kk - kk * kk) / (n - 1)))
     t_peer_gi = time.perf_counter() - t0
     z_ours = ours.gi.z[:, mask]
-    print(f"   peer: cube {t_peer_cube:.2f} s; Gi* (libpysal weights {t_peer_gi:.2f} s); "
-          f"max |z ours - z peer| = {np.max(np.abs(z_ours - z_peer)):.2e}")
+    print(
+        f"   peer: cube {t_peer_cube:.2f} s; Gi* (libpysal weights {t_peer_gi:.2f} s); "
+        f"max |z ours - z peer| = {np.max(np.abs(z_ours - z_peer)):.2e}"
+    )
     try:
         import pymannkendall as pmk
     except ImportError:
@@ -103,16 +111,20 @@ def bench_cube(mk_sample: int) -> None:
     t_mk_peer = t_mk_sample * n_loc / len(sample)
     agree = np.max(np.abs(ref_p - ours.trend_p[sample]))
     total_peer = t_peer_cube + t_peer_gi + t_mk_peer
-    print(f"   peer: Mann-Kendall {t_mk_sample:.2f} s on {len(sample):,} cells -> {t_mk_peer:.1f} s scaled to {n_loc:,} "
-          f"(max |p ours - p pymannkendall| = {agree:.1e}); total {total_peer:.1f} s")
-    print(f"   ratio peer / ours: cube {t_peer_cube / t_cube:.1f}x; whole analysis {total_peer / (t_cube + t_ehsa):.1f}x")
+    print(
+        f"   peer: Mann-Kendall {t_mk_sample:.2f} s on {len(sample):,} cells -> {t_mk_peer:.1f} s scaled to {n_loc:,} "
+        f"(max |p ours - p pymannkendall| = {agree:.1e}); total {total_peer:.1f} s"
+    )
+    print(
+        f"   ratio peer / ours: cube {t_peer_cube / t_cube:.1f}x; whole analysis {total_peer / (t_cube + t_ehsa):.1f}x"
+    )
 
 
 def bench_knox(peer_permutations: int) -> None:
     from scipy.spatial import cKDTree
 
-    from hotspot.ingest import read_records
     from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest import read_records
     from hotspot.spacetime.knox import knox_test, record_times
 
     records = read_records([shared_data_dir() / "crime-times-chicago" / "chicago_aggravated_assaults.csv.gz"])
@@ -154,8 +166,10 @@ def bench_knox(peer_permutations: int) -> None:
     c_perm = (time.process_time() - c0) / peer_permutations
     t_peer = t_pairs + 999 * t_perm
     same = np.array_equal(observed[:-1], ours.observed[:-1])
-    print(f"   peer: pairs {t_pairs:.1f} s + {t_perm:.2f} s per permutation (timed on {peer_permutations}) "
-          f"-> {t_peer:.0f} s for 999; observed tables equal: {same}")
+    print(
+        f"   peer: pairs {t_pairs:.1f} s + {t_perm:.2f} s per permutation (timed on {peer_permutations}) "
+        f"-> {t_peer:.0f} s for 999; observed tables equal: {same}"
+    )
     print(f"   ratio peer / ours: {t_peer / t_ours:.1f}x wall; {(t_pairs + 999 * c_perm) / c_ours:.1f}x CPU")
 
 

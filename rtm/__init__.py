@@ -25,17 +25,37 @@ Modules: the steps are functions named as verbs (``rtm.select``); their modules 
 from __future__ import annotations
 
 from rtm.factors import parse_factor_option, read_factor_layer, read_factors, read_factors_toml
-from rtm.model import MODEL_COLUMNS, RiskModel, fit
 from rtm.layers import CandidateLayers, default_distances, operationalise
+from rtm.model import MODEL_COLUMNS, RiskModel, fit
 from rtm.pipeline import DEFAULT_CELL_SIZE_M, RTMResult, build
 from rtm.run import StudyRTM, build_for_study, parse_distances
-from rtm.surface import RiskSurface, priority_mask, priority_places, score
 from rtm.selection import Selection, select
+from rtm.surface import RiskSurface, priority_mask, priority_places, score
 from rtm.validation import ValidationResult, validate
 
 __all__ = [
-    "DEFAULT_CELL_SIZE_M", "MODEL_COLUMNS", "CandidateLayers", "RTMResult", "RiskModel", "RiskSurface", "Selection",
-    "StudyRTM", "ValidationResult", "build", "build_for_study", "default_distances", "fit", "operationalise",
-    "parse_distances", "parse_factor_option", "priority_mask", "priority_places", "read_factor_layer", "read_factors",
-    "read_factors_toml", "score", "select", "validate",
+    "DEFAULT_CELL_SIZE_M",
+    "MODEL_COLUMNS",
+    "CandidateLayers",
+    "RTMResult",
+    "RiskModel",
+    "RiskSurface",
+    "Selection",
+    "StudyRTM",
+    "ValidationResult",
+    "build",
+    "build_for_study",
+    "default_distances",
+    "fit",
+    "operationalise",
+    "parse_distances",
+    "parse_factor_option",
+    "priority_mask",
+    "priority_places",
+    "read_factor_layer",
+    "read_factors",
+    "read_factors_toml",
+    "score",
+    "select",
+    "validate",
 ]

@@ -13,8 +13,8 @@ TOML format (paths relative to the TOML file)::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -24,8 +24,14 @@ _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_ -]*$")
 
 # Column names tried, in order, when a CSV of points is read; projected pairs first so the
 # source's own easting/northing are used when both are present.
-_XY_COLUMNS = (("easting", "northing", None), ("x", "y", None), ("longitude", "latitude", "EPSG:4326"),
-               ("lon", "lat", "EPSG:4326"), ("long", "lat", "EPSG:4326"), ("lng", "lat", "EPSG:4326"))
+_XY_COLUMNS = (
+    ("easting", "northing", None),
+    ("x", "y", None),
+    ("longitude", "latitude", "EPSG:4326"),
+    ("lon", "lat", "EPSG:4326"),
+    ("long", "lat", "EPSG:4326"),
+    ("lng", "lat", "EPSG:4326"),
+)
 
 
 def parse_factor_option(text: str) -> tuple[str, Path]:
@@ -52,7 +58,7 @@ def read_factors_toml(path: str | Path) -> dict[str, tuple[Path, str | None]]:
         raise HotspotInputError(f"--factors-toml {path}: not valid TOML ({exc})") from None
     table = data.get("factors")
     if not isinstance(table, dict) or not table:
-        raise HotspotInputError(f"--factors-toml {path}: needs a [factors] table of name = \"path\" entries")
+        raise HotspotInputError(f'--factors-toml {path}: needs a [factors] table of name = "path" entries')
     out: dict[str, tuple[Path, str | None]] = {}
     for name, value in table.items():
         if not _NAME_RE.match(name):
@@ -62,7 +68,9 @@ def read_factors_toml(path: str | Path) -> dict[str, tuple[Path, str | None]]:
         elif isinstance(value, dict) and isinstance(value.get("path"), str):
             file, layer = value["path"], value.get("layer")
         else:
-            raise HotspotInputError(f"--factors-toml {path}: factor {name!r} needs a path string or {{ path = ..., layer = ... }}")
+            raise HotspotInputError(
+                f"--factors-toml {path}: factor {name!r} needs a path string or {{ path = ..., layer = ... }}"
+            )
         file = Path(file)
         out[name] = (file if file.is_absolute() else path.parent / file, layer)
     return out
@@ -133,12 +141,14 @@ def read_factors(specs: Mapping[str, str | Path | tuple], crs: str) -> dict[str,
     """Read several factor layers: ``{name: path or (path, layer)}`` -> ``{name: GeoDataFrame in crs}``."""
     out = {}
     for name, spec in specs.items():
-        path, layer = (spec if isinstance(spec, tuple) else (spec, None))
+        path, layer = spec if isinstance(spec, tuple) else (spec, None)
         out[name] = read_factor_layer(path, crs, name=name, layer=layer)
     return out
 
 
-def collect_factor_specs(options: Iterable[str] | None, toml_path: str | Path | None) -> dict[str, tuple[Path, str | None]]:
+def collect_factor_specs(
+    options: Iterable[str] | None, toml_path: str | Path | None
+) -> dict[str, tuple[Path, str | None]]:
     """Merge ``--factor NAME=PATH`` options and a ``--factors-toml`` file; a name given twice is an error."""
     specs: dict[str, tuple[Path, str | None]] = {}
     if toml_path is not None:

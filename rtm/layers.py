@@ -23,8 +23,8 @@ study-area cells — the usual RTM threshold for "a high concentration of" a fea
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,15 +82,24 @@ class CandidateLayers:
     def table(self) -> pd.DataFrame:
         """One row per layer: name, factor, operationalisation, distance_m, threshold, share of study cells = 1."""
         cover = self.stack[:, self.mask].mean(axis=1) if self.mask.any() else np.zeros(len(self.names))
-        return pd.DataFrame({
-            "name": self.names, "factor": self.factor, "operationalisation": self.operationalisation,
-            "distance_m": self.distance_m, "threshold": self.threshold, "cover": cover,
-        })
+        return pd.DataFrame(
+            {
+                "name": self.names,
+                "factor": self.factor,
+                "operationalisation": self.operationalisation,
+                "distance_m": self.distance_m,
+                "threshold": self.threshold,
+                "cover": cover,
+            }
+        )
 
     def index(self, factor: str, operationalisation: str, distance_m: float) -> int:
         """Position of one layer in ``stack``."""
-        hit = np.nonzero((self.factor == factor) & (self.operationalisation == operationalisation)
-                         & np.isclose(self.distance_m, distance_m))[0]
+        hit = np.nonzero(
+            (self.factor == factor)
+            & (self.operationalisation == operationalisation)
+            & np.isclose(self.distance_m, distance_m)
+        )[0]
         if hit.size == 0:
             raise KeyError(f"no layer {factor}:{operationalisation}:{distance_m:g}")
         return int(hit[0])
@@ -117,7 +126,8 @@ def _check_distances(distances_m, grid: Grid) -> np.ndarray:
         raise HotspotInputError("--distances must be positive metres, e.g. 50,100,150")
     if np.any(d < grid.cell_size):
         raise HotspotInputError(
-            f"--distances {d.min():g} m is smaller than the {grid.cell_size:g} m cell; use distances of at least one cell")
+            f"--distances {d.min():g} m is smaller than the {grid.cell_size:g} m cell; use distances of at least one cell"
+        )
     return d
 
 
@@ -135,17 +145,28 @@ def feature_cells(features, grid: Grid) -> np.ndarray:
         out[row[inside], col[inside]] = True
     others = geoms[~points]
     if len(others):
-        burnt = rasterize(((g, 1) for g in others), out_shape=grid.shape, transform=grid.transform, fill=0,
-                          all_touched=True, dtype="uint8")
+        burnt = rasterize(
+            ((g, 1) for g in others),
+            out_shape=grid.shape,
+            transform=grid.transform,
+            fill=0,
+            all_touched=True,
+            dtype="uint8",
+        )
         out |= burnt.astype(bool)
     return out
 
 
 def _padded(grid: Grid, pad_cells: int, refine: int = 1) -> Grid:
     """``grid`` grown by ``pad_cells`` cells on every side, with each cell split ``refine`` x ``refine``."""
-    return Grid(grid.xmin - pad_cells * grid.cell_size, grid.ymax + pad_cells * grid.cell_size,
-                grid.cell_size / refine, (grid.ncols + 2 * pad_cells) * refine, (grid.nrows + 2 * pad_cells) * refine,
-                grid.crs)
+    return Grid(
+        grid.xmin - pad_cells * grid.cell_size,
+        grid.ymax + pad_cells * grid.cell_size,
+        grid.cell_size / refine,
+        (grid.ncols + 2 * pad_cells) * refine,
+        (grid.nrows + 2 * pad_cells) * refine,
+        grid.crs,
+    )
 
 
 def nearest_feature_distance(features, grid: Grid, pad_m: float = 0.0, refine: int = 5) -> np.ndarray:
@@ -274,8 +295,11 @@ def operationalise(
             distances[name] = nearest
             for dm in d:
                 layers.append(nearest <= dm + 1e-9 * grid.cell_size)
-                names.append(layer_name(name, "proximity", dm)); fac.append(name); ops.append("proximity")
-                dist.append(dm); thr.append(np.nan)
+                names.append(layer_name(name, "proximity", dm))
+                fac.append(name)
+                ops.append("proximity")
+                dist.append(dm)
+                thr.append(np.nan)
             done += 1
             progress("operationalising factors", done, total)
         if "density" in operationalisations:
@@ -286,13 +310,23 @@ def operationalise(
                 cut = float(values.mean() + density_sd * values.std()) if values.size else np.inf
                 # A flat zero surface has cut 0; "> 0" would still be all False, as wanted.
                 layers.append(surface > cut)
-                names.append(layer_name(name, "density", dm)); fac.append(name); ops.append("density")
-                dist.append(dm); thr.append(cut)
+                names.append(layer_name(name, "density", dm))
+                fac.append(name)
+                ops.append("density")
+                dist.append(dm)
+                thr.append(cut)
                 done += 1
                 progress("operationalising factors", done, total)
     stack = np.stack(layers).astype(np.uint8)
     return CandidateLayers(
-        grid=grid, mask=mask, stack=stack, names=names, factor=np.asarray(fac, dtype=object),
-        operationalisation=np.asarray(ops, dtype=object), distance_m=np.asarray(dist, dtype=np.float64),
-        threshold=np.asarray(thr, dtype=np.float64), distances=distances, features=dict(features),
+        grid=grid,
+        mask=mask,
+        stack=stack,
+        names=names,
+        factor=np.asarray(fac, dtype=object),
+        operationalisation=np.asarray(ops, dtype=object),
+        distance_m=np.asarray(dist, dtype=np.float64),
+        threshold=np.asarray(thr, dtype=np.float64),
+        distances=distances,
+        features=dict(features),
     )

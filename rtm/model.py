@@ -87,9 +87,17 @@ def merge_cells(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     row only (Poisson and NB2 alike), so fitting the merged table with the number of cells as
     frequency weights gives exactly the per-cell estimates, standard errors and log-likelihood.
     """
-    key = np.column_stack([np.packbits(X > 0.5, axis=1).astype(np.int64), y.astype(np.int64)]) if X.size else y.astype(np.int64)[:, None]
+    key = (
+        np.column_stack([np.packbits(X > 0.5, axis=1).astype(np.int64), y.astype(np.int64)])
+        if X.size
+        else y.astype(np.int64)[:, None]
+    )
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return (X[first] if X.size else np.zeros((first.size, 0))), y[first], np.bincount(inverse.ravel()).astype(np.float64)
+    return (
+        (X[first] if X.size else np.zeros((first.size, 0))),
+        y[first],
+        np.bincount(inverse.ravel()).astype(np.float64),
+    )
 
 
 def _fit_both(y: np.ndarray, X: np.ndarray):
@@ -114,11 +122,18 @@ def _fit_both(y: np.ndarray, X: np.ndarray):
     out = {}
     nb_failure = None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=(ConvergenceWarning, DomainWarning, PerfectSeparationWarning,
-                                                  RuntimeWarning))
+        warnings.simplefilter(
+            "ignore", category=(ConvergenceWarning, DomainWarning, PerfectSeparationWarning, RuntimeWarning)
+        )
         pois = sm.GLM(ym, design, family=sm.families.Poisson(), freq_weights=wm).fit()
-        out["poisson"] = (np.asarray(pois.params), np.asarray(pois.bse), np.asarray(pois.pvalues), float(pois.llf), k,
-                          np.nan)
+        out["poisson"] = (
+            np.asarray(pois.params),
+            np.asarray(pois.bse),
+            np.asarray(pois.pvalues),
+            float(pois.llf),
+            k,
+            np.nan,
+        )
         start = np.asarray(pois.params)
 
         def nb_fit(log_alpha):
@@ -126,22 +141,37 @@ def _fit_both(y: np.ndarray, X: np.ndarray):
             return sm.GLM(ym, design, family=family, freq_weights=wm).fit(start_params=start)
 
         try:
-            best = minimize_scalar(lambda a: -nb_fit(a).llf, bounds=(-12.0, 6.0), method="bounded",
-                                   options={"xatol": 1e-6})
+            best = minimize_scalar(
+                lambda a: -nb_fit(a).llf, bounds=(-12.0, 6.0), method="bounded", options={"xatol": 1e-6}
+            )
             nb = nb_fit(best.x)
             if np.all(np.isfinite(nb.params)) and np.all(np.isfinite(nb.bse)):
-                out["negative_binomial"] = (np.asarray(nb.params), np.asarray(nb.bse), np.asarray(nb.pvalues),
-                                            float(nb.llf), k + 1, float(np.exp(best.x)))
+                out["negative_binomial"] = (
+                    np.asarray(nb.params),
+                    np.asarray(nb.bse),
+                    np.asarray(nb.pvalues),
+                    float(nb.llf),
+                    k + 1,
+                    float(np.exp(best.x)),
+                )
             else:
                 nb_failure = "its coefficients or standard errors were not finite"
         except (np.linalg.LinAlgError, ValueError) as exc:
-            nb_failure = f"the fit failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+            nb_failure = (
+                f"the fit failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+            )
     bic = {fam: -2.0 * v[3] + v[4] * np.log(n) for fam, v in out.items()}
     return out, bic, nb_failure
 
 
-def fit(counts: np.ndarray, selection: Selection, *, alpha_level: float = 0.05, family: str = "auto",
-        bonferroni: bool = True) -> RiskModel:
+def fit(
+    counts: np.ndarray,
+    selection: Selection,
+    *,
+    alpha_level: float = 0.05,
+    family: str = "auto",
+    bonferroni: bool = True,
+) -> RiskModel:
     """Refit the selected layers by Poisson and negative binomial regression and keep the better model.
 
     Parameters
@@ -197,21 +227,36 @@ def fit(counts: np.ndarray, selection: Selection, *, alpha_level: float = 0.05, 
         dropped.append({"name": candidates.names[layer], "factor": candidates.factor[layer], "reason": reason})
     z = 1.959963984540054
     coef, se, p = params[1:], bse[1:], pvalues[1:]
-    table = pd.DataFrame({
-        "factor": [candidates.factor[i] for i in terms],
-        "operationalisation": [candidates.operationalisation[i] for i in terms],
-        "distance_m": [float(candidates.distance_m[i]) for i in terms],
-        "coef": coef, "rrv": np.exp(coef), "rrv_low": np.exp(coef - z * se), "rrv_high": np.exp(coef + z * se),
-        "p_value": p, "se": se, "layer": np.asarray(terms, dtype=np.int64),
-    })
+    table = pd.DataFrame(
+        {
+            "factor": [candidates.factor[i] for i in terms],
+            "operationalisation": [candidates.operationalisation[i] for i in terms],
+            "distance_m": [float(candidates.distance_m[i]) for i in terms],
+            "coef": coef,
+            "rrv": np.exp(coef),
+            "rrv_low": np.exp(coef - z * se),
+            "rrv_high": np.exp(coef + z * se),
+            "p_value": p,
+            "se": se,
+            "layer": np.asarray(terms, dtype=np.int64),
+        }
+    )
     table = table.sort_values("rrv", ascending=False, kind="stable").reset_index(drop=True)
     notes = []
     if nb_failure is not None:
-        notes.append(f"the negative binomial could not be fitted to the final terms ({nb_failure}); the model is Poisson, whose "
-                     "standard errors are too small if the counts are overdispersed")
+        notes.append(
+            f"the negative binomial could not be fitted to the final terms ({nb_failure}); the model is Poisson, whose "
+            "standard errors are too small if the counts are overdispersed"
+        )
     return RiskModel(
-        table=table, intercept=float(params[0]), family=chosen_family, bic={k: float(v) for k, v in bic.items()},
+        table=table,
+        intercept=float(params[0]),
+        family=chosen_family,
+        bic={k: float(v) for k, v in bic.items()},
         nb_alpha=float(fits["negative_binomial"][5]) if "negative_binomial" in fits else float("nan"),
-        dropped=pd.DataFrame(dropped, columns=["name", "factor", "reason"]), n_cells=int(y.size),
-        n_crimes=int(y.sum()), selection=selection, notes=notes,
+        dropped=pd.DataFrame(dropped, columns=["name", "factor", "reason"]),
+        n_cells=int(y.size),
+        n_crimes=int(y.sum()),
+        selection=selection,
+        notes=notes,
     )

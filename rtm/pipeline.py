@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,14 +13,13 @@ import pandas as pd
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
-from rtm.model import RiskModel, fit
 from rtm.layers import CandidateLayers, default_distances, operationalise
-from rtm.surface import RiskSurface, average_risk, priority_places, score
+from rtm.model import RiskModel, fit
 from rtm.selection import Selection, select
+from rtm.surface import RiskSurface, average_risk, priority_places, score
 
 DEFAULT_CELL_SIZE_M = 50.0
 """Default cell side in metres: half a typical 100 m urban street block."""
-
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,9 @@ class RTMResult:
         """The factor features as used (grid CRS), keyed ``factor_<name>``."""
         return {f"factor_{name}": frame for name, frame in self.candidates.features.items()}
 
-    def write(self, out: str | Path, extra_tables: Mapping[str, object] | None = None, *, provenance=None) -> list[Path]:
+    def write(
+        self, out: str | Path, extra_tables: Mapping[str, object] | None = None, *, provenance=None
+    ) -> list[Path]:
         """Write ``out`` (GeoPackage: table ``rtm_model``, layer ``priority_places``, ``factor_<name>`` layers,
         table ``rtm_candidates`` (every candidate layer with its lasso coefficient and fate), plus
         ``extra_tables``), ``<stem>_model.csv`` beside it and the risk surface ``<stem>_risk.tif`` (relative to
@@ -89,8 +90,11 @@ class RTMResult:
 
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        layers = {"rtm_model": self.model_table, "priority_places": self.priority_places,
-                  "rtm_candidates": self.selection.table}
+        layers = {
+            "rtm_model": self.model_table,
+            "priority_places": self.priority_places,
+            "rtm_candidates": self.selection.table,
+        }
         layers.update(self.factor_layers())
         layers.update(extra_tables or {})
         from hotspot.io.styles import default_styles
@@ -99,10 +103,14 @@ class RTMResult:
         csv = write_csv(self.model_table, out.with_name(f"{out.stem}_model.csv"), provenance=provenance)
         terms = "; ".join(f"{t} x{r:.2f}" for t, r in zip(self.surface.terms, self.model.table["rrv"]))
         tif = write_geotiff(
-            out.with_name(f"{out.stem}_risk.tif"), self.relative_risk / average_risk(self.surface, self.counts), self.grid,
+            out.with_name(f"{out.stem}_risk.tif"),
+            self.relative_risk / average_risk(self.surface, self.counts),
+            self.grid,
             description="RTM risk relative to the average study cell with crime (1 = average)",
             tags={"family": self.model.family, "terms": terms or "none"},
-            style="raster_ramp", style_options={"ramp": "risk"}, provenance=provenance,
+            style="raster_ramp",
+            style_options={"ramp": "risk"},
+            provenance=provenance,
         )
         return [gpkg, csv, tif]
 
@@ -176,15 +184,23 @@ def build(
 
         # candidate layers: each factor at each distance, by proximity and by density
         n_layers = 2 * len(features) * (len(distances_m) if distances_m is not None else 6)
-        grid, study_mask = Grid.over_area(area, records.frame["x"].to_numpy(), records.frame["y"].to_numpy(), size,
-                                          crs=crs, bytes_per_cell=BYTES_PER_CELL["grid"] + RTM_BYTES_PER_LAYER * n_layers)
+        grid, study_mask = Grid.over_area(
+            area,
+            records.frame["x"].to_numpy(),
+            records.frame["y"].to_numpy(),
+            size,
+            crs=crs,
+            bytes_per_cell=BYTES_PER_CELL["grid"] + RTM_BYTES_PER_LAYER * n_layers,
+        )
         if study_mask is None:
             study_mask = np.ones(grid.shape, dtype=bool)
     else:
         study_mask = _study_mask(grid, study_area)
     distances_m = default_distances(grid.cell_size) if distances_m is None else list(distances_m)
-    features = {name: (frame.to_crs(crs) if frame.crs is not None and frame.crs != crs else frame)
-                for name, frame in features.items()}
+    features = {
+        name: (frame.to_crs(crs) if frame.crs is not None and frame.crs != crs else frame)
+        for name, frame in features.items()
+    }
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != grid.shape:
@@ -209,5 +225,14 @@ def build(
     places = priority_places(surface, model, counts=counts, sd=priority_sd)
     _name_places(places, records.frame)
     timings["score"] = time.perf_counter() - t
-    return RTMResult(grid=grid, mask=mask, counts=counts, candidates=candidates, selection=selection, model=model,
-                     surface=surface, priority_places=places, timings=timings)
+    return RTMResult(
+        grid=grid,
+        mask=mask,
+        counts=counts,
+        candidates=candidates,
+        selection=selection,
+        model=model,
+        surface=surface,
+        priority_places=places,
+        timings=timings,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -56,7 +57,8 @@ def split_at_month(records, test_from: str):
     if len(train) == 0 or len(test) == 0:
         first, last = (month.min(), month.max()) if len(month) else ("-", "-")
         raise HotspotInputError(
-            f"--test-from {test_from}: the records run {first} to {last}, so one period would be empty; pick a month inside")
+            f"--test-from {test_from}: the records run {first} to {last}, so one period would be empty; pick a month inside"
+        )
     return train, test
 
 
@@ -75,53 +77,76 @@ class StudyRTM:
 
         from rich.table import Table
 
-        from hotspot.core.result import render
-        from hotspot.core.result import PRINTED_ROWS
+        from hotspot.core.result import PRINTED_ROWS, render
 
         result = self.result
         model = result.model
-        lines = [*self.notes,
-                 f"{model.n_crimes:,} crimes in {model.n_cells:,} cells of {result.grid.cell_size:g} m; "
-                 f"{len(result.candidates.names)} candidate layers; lasso penalty {result.selection.alpha:.3g} "
-                 f"({result.selection.n_folds}-fold CV, seed {result.selection.seed})"]
+        lines = [
+            *self.notes,
+            f"{model.n_crimes:,} crimes in {model.n_cells:,} cells of {result.grid.cell_size:g} m; "
+            f"{len(result.candidates.names)} candidate layers; lasso penalty {result.selection.alpha:.3g} "
+            f"({result.selection.n_folds}-fold CV, seed {result.selection.seed})",
+        ]
         bic = ", ".join(f"{k.replace('_', ' ')} {v:,.1f}" for k, v in model.bic.items())
         table = Table(title=f"Risk terrain model ({model.family.replace('_', ' ')}; BIC {bic})")
         for column in ("factor", "operationalisation", "distance m", "coef", "RRV", "95% CI", "p"):
-            table.add_column(column, justify="left" if column in ("factor", "operationalisation") else "right",
-                             overflow="fold")
+            table.add_column(
+                column, justify="left" if column in ("factor", "operationalisation") else "right", overflow="fold"
+            )
         for row in model.model_table.itertuples():
-            table.add_row(str(row.factor), str(row.operationalisation), f"{row.distance_m:g}", f"{row.coef:.3f}",
-                          f"{row.rrv:.2f}", f"{row.rrv_low:.2f}-{row.rrv_high:.2f}", f"{row.p_value:.2g}")
+            table.add_row(
+                str(row.factor),
+                str(row.operationalisation),
+                f"{row.distance_m:g}",
+                f"{row.coef:.3f}",
+                f"{row.rrv:.2f}",
+                f"{row.rrv_low:.2f}-{row.rrv_high:.2f}",
+                f"{row.p_value:.2g}",
+            )
         lines.extend(render(table, width))
         if model.model_table.empty:
             lines.append("no factor raised risk significantly; the risk surface is flat (1 everywhere)")
         lines.extend(f"dropped {row.name}: {row.reason}" for row in model.dropped.itertuples())
         places = result.priority_places
-        lines.append(f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells "
-                     f"of {result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)")
+        lines.append(
+            f"{len(places):,} priority place(s) ({int(places['n_cells'].sum()) if len(places) else 0:,} cells "
+            f"of {result.grid.cell_size:g} m); risk is against the average cell with crime (1 = average)"
+        )
 
         def fit(line: str) -> str:
             return line if len(line) <= width else line[: width - 1] + "…"
 
         for place in places.head(PRINTED_ROWS).itertuples():
             # Figures on the first line, the factors in words on the next: each fits 80 columns.
-            lines.append(fit(f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
-                             f"{place.area_m2 / 1e4:,.2f} ha"))
+            lines.append(
+                fit(
+                    f"  {place.rank:>3}. {place.name}: {place.risk_vs_average:.1f} x average risk, "
+                    f"{place.area_m2 / 1e4:,.2f} ha"
+                )
+            )
             if hasattr(place, "expected_crimes") and hasattr(place, "crimes"):
-                lines.append(fit(f"       model expects {place.expected_crimes:,.0f} records here over the period; "
-                                 f"{place.crimes:,.0f} recorded"))
-            lines.extend(textwrap.wrap(place.narrative, width=max(width, 40), initial_indent=" " * 7,
-                                       subsequent_indent=" " * 7))
+                lines.append(
+                    fit(
+                        f"       model expects {place.expected_crimes:,.0f} records here over the period; "
+                        f"{place.crimes:,.0f} recorded"
+                    )
+                )
+            lines.extend(
+                textwrap.wrap(place.narrative, width=max(width, 40), initial_indent=" " * 7, subsequent_indent=" " * 7)
+            )
         if len(places) > PRINTED_ROWS:
             lines.append(f"  ... and {len(places) - PRINTED_ROWS:,} more in the priority_places layer")
         if self.validation is not None:
             v = self.validation
-            check = Table(title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)")
+            check = Table(
+                title=f"Validation on the test period ({v.n_test_crimes:,} crimes; KDE {v.kde_bandwidth_m:,.0f} m)"
+            )
             for column in ("method", "area", "hit rate", "PAI", "AUC"):
                 check.add_column(column, justify="right")
             for row in v.table.itertuples():
-                check.add_row(row.method, f"{row.area_share:.0%}", f"{row.hit_rate:.1%}", f"{row.pai:.1f}",
-                              f"{row.auc:.3f}")
+                check.add_row(
+                    row.method, f"{row.area_share:.0%}", f"{row.hit_rate:.1%}", f"{row.pai:.1f}", f"{row.auc:.3f}"
+                )
             lines.extend(render(check, width))
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
         lines.append(f"{timing}; total {sum(result.timings.values()):.1f} s")
@@ -131,12 +156,16 @@ class StudyRTM:
         """Write the RTM outputs (see ``RTMResult.write``) plus ``<stem>_rtm_validation.csv`` when validated."""
         from hotspot.io.outputs import write_csv
 
-        written = self.result.write(out, extra_tables={"rtm_validation": self.validation.table} if self.validation else None,
-                                    provenance=provenance)
+        written = self.result.write(
+            out,
+            extra_tables={"rtm_validation": self.validation.table} if self.validation else None,
+            provenance=provenance,
+        )
         if self.validation is not None:
             out = Path(out)
-            written.append(write_csv(self.validation.table, out.with_name(f"{out.stem}_rtm_validation.csv"),
-                                     provenance=provenance))
+            written.append(
+                write_csv(self.validation.table, out.with_name(f"{out.stem}_rtm_validation.csv"), provenance=provenance)
+            )
         return written
 
 
@@ -185,7 +214,9 @@ def build_for_study(
         types = records.frame["crime_type"].astype(str).unique()
         if outcome and len(types) > 1:
             records = records.with_frame(records.frame[records.frame["crime_type"] == outcome])
-            notes.append(f"demo town: modelling {outcome} (the planted RTM outcome); give --crime-type to choose another")
+            notes.append(
+                f"demo town: modelling {outcome} (the planted RTM outcome); give --crime-type to choose another"
+            )
     crime_types = sorted(records.frame["crime_type"].astype(str).unique().tolist())
     if len(records) == 0:
         raise HotspotInputError("no crimes left to model; check --crime-type, --from and --to")
@@ -198,14 +229,23 @@ def build_for_study(
     if study.study_area() is not None:
         # The study's one grid rule (hotspot.ingest.study.Study.grid), at the RTM's finer default cell.
         grid, mask = study.grid(DEFAULT_CELL_SIZE_M if cell_size_m is None else float(cell_size_m))
-        result = build(train, factors, grid=grid, mask=mask, distances_m=distances_m, seed=seed, progress=progress,
-                       **options)
+        result = build(
+            train, factors, grid=grid, mask=mask, distances_m=distances_m, seed=seed, progress=progress, **options
+        )
     else:
         import shapely
 
         notes.append("no study area: the convex hull of the crimes is used")
-        result = build(train, factors, study_area=shapely.MultiPoint(records.xy).convex_hull, cell_size_m=cell_size_m,
-                       distances_m=distances_m, seed=seed, progress=progress, **options)
+        result = build(
+            train,
+            factors,
+            study_area=shapely.MultiPoint(records.xy).convex_hull,
+            cell_size_m=cell_size_m,
+            distances_m=distances_m,
+            seed=seed,
+            progress=progress,
+            **options,
+        )
     notes.extend(result.model.notes)
     if test_from is not None:
         validation = validate(result, test, train_records=train, progress=progress)

@@ -54,7 +54,8 @@ class Selection:
     table : pandas.DataFrame
         One row per candidate: name, factor, operationalisation, distance_m, cover, lasso_coef,
         refit_deviance (for a factor with several non-zero layers: the Poisson deviance, up to a
-        constant, of the model with that layer and the other factors' kept layers — lower is better), status (``"kept"``, ``"lasso non-zero, another band kept"``, ``"lasso zero"``, ``"constant"``).
+        constant, of the model with that layer and the other factors' kept layers — lower is better), status
+        (``"kept"``, ``"lasso non-zero, another band kept"``, ``"lasso zero"``, ``"constant"``).
     alpha : float
         The penalty chosen by cross-validation.
     l1_ratio : float
@@ -164,8 +165,16 @@ def select(
     if usable.size:
         # Merge cells with identical layer rows once; every later fit works on the merged rows.
         rows, inverse = unique_rows(X)
-        coef, alpha, alphas, cv_dev = _lasso_cv(rows[:, usable], inverse, y, seed=seed, n_folds=n_folds,
-                                                l1_ratio=l1_ratio, n_alphas=n_alphas, nonnegative=nonnegative)
+        coef, alpha, alphas, cv_dev = _lasso_cv(
+            rows[:, usable],
+            inverse,
+            y,
+            seed=seed,
+            n_folds=n_folds,
+            l1_ratio=l1_ratio,
+            n_alphas=n_alphas,
+            nonnegative=nonnegative,
+        )
         table.loc[usable, "lasso_coef"] = coef
         nonzero = usable[np.abs(coef) > 1e-8]
         table.loc[nonzero, "status"] = "lasso non-zero, another band kept"
@@ -174,8 +183,18 @@ def select(
         chosen = _one_per_factor(rows, totals, cells, nonzero, table, candidates)
         table.loc[chosen, "status"] = "kept"
     progress("selecting layers (cross-validated lasso)", 1, 1)
-    return Selection(candidates=candidates, mask=mask, chosen=chosen, table=table, alpha=alpha, l1_ratio=l1_ratio,
-                     cv_deviance=cv_dev, alphas=alphas, n_folds=n_folds, seed=seed)
+    return Selection(
+        candidates=candidates,
+        mask=mask,
+        chosen=chosen,
+        table=table,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        cv_deviance=cv_dev,
+        alphas=alphas,
+        n_folds=n_folds,
+        seed=seed,
+    )
 
 
 def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,8 +223,13 @@ def _path_model(alphas, l1_ratio, nonnegative, k):
     from glum import GeneralizedLinearRegressor
 
     return GeneralizedLinearRegressor(
-        family="poisson", l1_ratio=l1_ratio, alpha_search=True, alpha=alphas, solver="irls-cd",
-        lower_bounds=np.zeros(k) if nonnegative else None, fit_intercept=True,
+        family="poisson",
+        l1_ratio=l1_ratio,
+        alpha_search=True,
+        alpha=alphas,
+        solver="irls-cd",
+        lower_bounds=np.zeros(k) if nonnegative else None,
+        fit_intercept=True,
     )
 
 
@@ -224,8 +248,18 @@ def _lasso_cv(rows, inverse, y, *, seed, n_folds, l1_ratio, n_alphas, nonnegativ
     # After merging rows the problems are small; glum's OpenMP (and BLAS) threads then spin more than
     # they work (4-5x slower on a busy 2-core machine), so the path fits run single-threaded.
     with threadpool_limits(limits=1):
-        return _lasso_cv_inner(rows, inverse, y, KFold, seed=seed, n_folds=n_folds, l1_ratio=l1_ratio,
-                               n_alphas=n_alphas, nonnegative=nonnegative, min_alpha_ratio=min_alpha_ratio)
+        return _lasso_cv_inner(
+            rows,
+            inverse,
+            y,
+            KFold,
+            seed=seed,
+            n_folds=n_folds,
+            l1_ratio=l1_ratio,
+            n_alphas=n_alphas,
+            nonnegative=nonnegative,
+            min_alpha_ratio=min_alpha_ratio,
+        )
 
 
 def _merged(rows, inverse, y, which):

@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from hotspot.core.grid import Grid
-from rtm.model import RiskModel
 from rtm.layers import CandidateLayers
+from rtm.model import RiskModel
 
 
 @dataclass
@@ -167,8 +166,11 @@ def priority_places(
 
     grid = surface.grid
     top = priority_mask(surface, sd)
-    columns = (["place_id", "relative_risk", "risk_vs_average", "narrative", "factors", "n_cells", "area_m2"]
-               + (["crimes"] if counts is not None else []) + (["expected_crimes"] if model is not None else []))
+    columns = (
+        ["place_id", "relative_risk", "risk_vs_average", "narrative", "factors", "n_cells", "area_m2"]
+        + (["crimes"] if counts is not None else [])
+        + (["expected_crimes"] if model is not None else [])
+    )
     if not top.any():
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=grid.crs)
     # Label edge-connected runs of the same factor combination: shift codes so each combination's
@@ -199,14 +201,17 @@ def priority_places(
         "area_m2": n_cells * grid.cell_area_m2,
     }
     if counts is not None:
-        data["crimes"] = np.bincount(flat, weights=np.asarray(counts, dtype=np.float64).ravel(),
-                                     minlength=next_label + 1)[1:]
+        data["crimes"] = np.bincount(
+            flat, weights=np.asarray(counts, dtype=np.float64).ravel(), minlength=next_label + 1
+        )[1:]
     if model is not None:
         # The model's own expectation for the place, in records over the fitted period: a concrete figure to
         # set beside the recorded count (exp(intercept) is the expected count in a lowest-risk cell).
         expected = np.exp(model.intercept) * np.nan_to_num(surface.relative_risk)
         data["expected_crimes"] = np.bincount(flat, weights=expected.ravel(), minlength=next_label + 1)[1:]
     frame = gpd.GeoDataFrame(data, geometry=[shapely.union_all(geoms[i]) for i in ids], crs=grid.crs)
-    frame = frame.sort_values(["relative_risk", "n_cells"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["relative_risk", "n_cells"], ascending=[False, False], kind="stable").reset_index(
+        drop=True
+    )
     frame.insert(0, "place_id", np.arange(1, len(frame) + 1))
     return frame

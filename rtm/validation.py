@@ -56,7 +56,9 @@ def auc(score, counts, mask=None) -> float:
     return float(roc_auc_score(label, score[mask]))
 
 
-def compare(scores: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray, area_shares=AREA_SHARES) -> pd.DataFrame:
+def compare(
+    scores: dict[str, np.ndarray], counts: np.ndarray, mask: np.ndarray, area_shares=AREA_SHARES
+) -> pd.DataFrame:
     """One row per (method, area share): hit_rate, pai, and the method's auc."""
     rows = []
     for method, s in scores.items():
@@ -99,8 +101,15 @@ class ValidationResult:
         return float(rows[name].iloc[0])
 
 
-def validate(result, test_records, *, train_records=None, kde_bandwidth_m: float | None = None,
-             area_shares=AREA_SHARES, progress=None) -> ValidationResult:
+def validate(
+    result,
+    test_records,
+    *,
+    train_records=None,
+    kde_bandwidth_m: float | None = None,
+    area_shares=AREA_SHARES,
+    progress=None,
+) -> ValidationResult:
     """Score a built RTM against a later period and compare it with a KDE of the training crimes.
 
     Parameters
@@ -132,6 +141,10 @@ def validate(result, test_records, *, train_records=None, kde_bandwidth_m: float
     kde = kernel_density(tx, ty, grid, bandwidth_m=kde_bandwidth_m, weights=tw, mask=mask, progress=progress)
     table = compare({"rtm": result.relative_risk, "kde": kde.surface}, test_counts, mask, area_shares)
     return ValidationResult(
-        table=table, n_train_crimes=int(result.counts[mask].sum()), n_test_crimes=int(test_counts[mask].sum()),
-        kde_bandwidth_m=float(kde.bandwidth_m), kde_surface=kde.surface, test_counts=test_counts,
+        table=table,
+        n_train_crimes=int(result.counts[mask].sum()),
+        n_test_crimes=int(test_counts[mask].sum()),
+        kde_bandwidth_m=float(kde.bandwidth_m),
+        kde_surface=kde.surface,
+        test_counts=test_counts,
     )

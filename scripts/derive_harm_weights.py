@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    from hotspot.stats.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
     from hotspot.core.settings import shared_data_dir
+    from hotspot.stats.harm import DEFAULT_TABLE, RAW_RELATIVE, derive_type_weights
 
     raw = Path(argv[0]) if argv else shared_data_dir() / RAW_RELATIVE
     table = derive_type_weights(raw)

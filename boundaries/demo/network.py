@@ -62,7 +62,9 @@ class DemoNetwork:
         from hotspot.ingest.study import Study
 
         records = Records(frame=self.records.copy(), crs="EPSG:27700", has_times=True, sources=["demo-network"])
-        return Study(records=records, crs="EPSG:27700", notes=["demo street-network scenario (boundaries.demo.network)"])
+        return Study(
+            records=records, crs="EPSG:27700", notes=["demo street-network scenario (boundaries.demo.network)"]
+        )
 
 
 def demo_roads():
@@ -93,8 +95,8 @@ def demo_network(seed: int = SEED) -> DemoNetwork:
     """Build the scenario (cached; the same seed always gives the same records and truth)."""
     import shapely
 
-    from hotspot.network.graph import build_network
     from hotspot.network.gistar import network_distances
+    from hotspot.network.graph import build_network
 
     rng = np.random.default_rng(seed)
     roads = demo_roads()
@@ -133,16 +135,33 @@ def demo_network(seed: int = SEED) -> DemoNetwork:
 
     lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(x, y)
     names = lix["name"].to_numpy()[which]
-    records = pd.DataFrame({
-        "x": x, "y": y, "lon": lon, "lat": lat, "crime_id": [f"DN{i:06d}" for i in range(which.size)],
-        "month": when.strftime("%Y-%m"), "datetime": when, "crime_type": types,
-        "location": np.array([f"On or near {n}" for n in names], dtype=object), "lsoa_code": "", "lsoa_name": "",
-        "outcome": "", "source": "demo-network", "source_row": np.arange(1, which.size + 1, dtype=np.int64),
-    })
+    records = pd.DataFrame(
+        {
+            "x": x,
+            "y": y,
+            "lon": lon,
+            "lat": lat,
+            "crime_id": [f"DN{i:06d}" for i in range(which.size)],
+            "month": when.strftime("%Y-%m"),
+            "datetime": when,
+            "crime_type": types,
+            "location": np.array([f"On or near {n}" for n in names], dtype=object),
+            "lsoa_code": "",
+            "lsoa_name": "",
+            "outcome": "",
+            "source": "demo-network",
+            "source_row": np.arange(1, which.size + 1, dtype=np.int64),
+        }
+    )
     truth = {
-        "seed": seed, "base_per_m": BASE_PER_M, "unlit_rrv": UNLIT_RRV, "hot_rrv": HOT_RRV,
-        "hot_lixels": hot, "hot_streets": [str(lix["name"].to_numpy()[k]) for k in hot],
-        "expected_hot": [float(expected[k]) for k in hot], "n_records": int(which.size),
+        "seed": seed,
+        "base_per_m": BASE_PER_M,
+        "unlit_rrv": UNLIT_RRV,
+        "hot_rrv": HOT_RRV,
+        "hot_lixels": hot,
+        "hot_streets": [str(lix["name"].to_numpy()[k]) for k in hot],
+        "expected_hot": [float(expected[k]) for k in hot],
+        "n_records": int(which.size),
         "unlit_length_share": float(length[unlit].sum() / length.sum()),
     }
     return DemoNetwork(roads=roads, network=network, records=records, truth=truth)
@@ -156,6 +175,13 @@ def demo_network_study() -> NetworkStudy:
     study = scenario.study()
     frame = study.records.frame
     snapped = snap_points(scenario.network, frame["x"].to_numpy(), frame["y"].to_numpy(), tolerance_m=1.0)
-    return NetworkStudy(study=study, network=scenario.network, snapped=snapped,
-                        notes=("street-network demo: the demo town's streets with planted hot segments and an "
-                               "unlit-street effect (boundaries/demo/network.py)",) + scenario.network.notes)
+    return NetworkStudy(
+        study=study,
+        network=scenario.network,
+        snapped=snapped,
+        notes=(
+            "street-network demo: the demo town's streets with planted hot segments and an "
+            "unlit-street effect (boundaries/demo/network.py)",
+        )
+        + scenario.network.notes,
+    )

@@ -160,24 +160,46 @@ def spacetime_demo(seed: int = SPACETIME_SEED):
     snaps = town.snap_points
     _, snap = cKDTree(np.column_stack([snaps.geometry.x, snaps.geometry.y])).query(np.column_stack([x, y]))
     lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(x, y)
-    frame = pd.DataFrame({
-        "x": x, "y": y, "lon": np.asarray(lon, float), "lat": np.asarray(lat, float),
-        "crime_id": np.array([f"ST{seed}-{i:06d}" for i in range(n)], dtype=object),
-        "month": np.asarray(dt.strftime("%Y-%m"), dtype=object), "datetime": dt, "crime_type": kind,
-        "location": snaps["location"].to_numpy()[snap].astype(object),
-        "lsoa_code": np.where(lsoa >= 0, town.lsoas["area_code"].to_numpy()[np.clip(lsoa, 0, None)], "").astype(object),
-        "lsoa_name": np.where(lsoa >= 0, town.lsoas["area_name"].to_numpy()[np.clip(lsoa, 0, None)], "").astype(object),
-        "outcome": "", "source": "demo", "source_row": np.arange(1, n + 1, dtype=np.int64),
-    })[list(RECORD_COLUMNS)]
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "y": y,
+            "lon": np.asarray(lon, float),
+            "lat": np.asarray(lat, float),
+            "crime_id": np.array([f"ST{seed}-{i:06d}" for i in range(n)], dtype=object),
+            "month": np.asarray(dt.strftime("%Y-%m"), dtype=object),
+            "datetime": dt,
+            "crime_type": kind,
+            "location": snaps["location"].to_numpy()[snap].astype(object),
+            "lsoa_code": np.where(lsoa >= 0, town.lsoas["area_code"].to_numpy()[np.clip(lsoa, 0, None)], "").astype(
+                object
+            ),
+            "lsoa_name": np.where(lsoa >= 0, town.lsoas["area_name"].to_numpy()[np.clip(lsoa, 0, None)], "").astype(
+                object
+            ),
+            "outcome": "",
+            "source": "demo",
+            "source_row": np.arange(1, n + 1, dtype=np.int64),
+        }
+    )[list(RECORD_COLUMNS)]
     truth = dict(town.truth)
     truth["spacetime"] = {
-        "seed": seed, "months": MONTHS, "trend_type": TREND_TYPE, "near_repeat_type": NEAR_REPEAT_TYPE,
+        "seed": seed,
+        "months": MONTHS,
+        "trend_type": TREND_TYPE,
+        "near_repeat_type": NEAR_REPEAT_TYPE,
         "hotspot_sigma_m": HOTSPOT_SIGMA_M,
         "emerging": {**EMERGING, "centre_xy": [cx + EMERGING["offset_m"][0], cy + EMERGING["offset_m"][1]]},
         "fading": {**FADING, "centre_xy": [cx + FADING["offset_m"][0], cy + FADING["offset_m"][1]]},
         "persistent": {**PERSISTENT, "centre_xy": [cx + PERSISTENT["offset_m"][0], cy + PERSISTENT["offset_m"][1]]},
-        "near_repeat": {"chains": CHAINS, "repeats_per_chain": REPEATS_PER_CHAIN, "radius_m": REPEAT_RADIUS_M,
-                        "max_days": REPEAT_MAX_DAYS, "reach_m": NEAR_REPEAT_REACH_M, "reach_days": NEAR_REPEAT_REACH_DAYS},
+        "near_repeat": {
+            "chains": CHAINS,
+            "repeats_per_chain": REPEATS_PER_CHAIN,
+            "radius_m": REPEAT_RADIUS_M,
+            "max_days": REPEAT_MAX_DAYS,
+            "reach_m": NEAR_REPEAT_REACH_M,
+            "reach_days": NEAR_REPEAT_REACH_DAYS,
+        },
         "planted_counts": {k: int(v) for k, v in pd.Series(label).value_counts().items()},
     }
     return dataclasses.replace(town, crimes=frame, truth=truth)

@@ -128,32 +128,94 @@ RETAIL_OFFSETS_M = ((-900.0, -1500.0), (2100.0, 600.0))
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Time profiles: weekday weights Mon..Sun, hour-of-day weights 0..23, seasonal amplitude and peak month.
-_GENERIC_HOURS = [2, 1.5, 1, .8, .6, .6, .8, 1.5, 2.5, 3, 3.5, 4, 4.5, 4.5, 4.5, 5, 5.5, 5.5, 5.5, 5, 4.5, 4, 3.5, 2.5]
+_GENERIC_HOURS = [
+    2,
+    1.5,
+    1,
+    0.8,
+    0.6,
+    0.6,
+    0.8,
+    1.5,
+    2.5,
+    3,
+    3.5,
+    4,
+    4.5,
+    4.5,
+    4.5,
+    5,
+    5.5,
+    5.5,
+    5.5,
+    5,
+    4.5,
+    4,
+    3.5,
+    2.5,
+]
 _PROFILES: dict[str, tuple[list[float], list[float], float, int]] = {
-    VIOLENCE: ([.8, .8, .85, .9, 1.1, 1.4, 1.3],
-               [5, 4, 3, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4, 4, 4.5, 5, 5.5, 6, 6, 6.5, 6.5, 6.5, 6], 0.12, 7),
-    "Anti-social behaviour": ([.9, .9, .9, 1, 1.2, 1.2, 1],
-                              [2, 1.5, 1, .7, .5, .5, .7, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5.5, 6.5, 7, 7.5, 7.5, 7, 6, 4.5, 3],
-                              0.2, 7),
-    BURGLARY: ([1.1, 1.1, 1.1, 1.1, 1.05, .8, .75],
-               [2, 1.5, 1.2, 1, 1, 1, 1.2, 2, 3, 3.5, 4, 4, 4, 4, 4, 4.5, 5, 5.5, 6, 6, 5.5, 4.5, 3.5, 2.5], 0.2, 12),
-    "Shoplifting": ([1, 1, 1, 1, 1.1, 1.2, .8],
-                    [.1, .1, .1, .1, .1, .1, .2, .5, 1, 2.5, 4, 5, 6, 6.5, 6.5, 6.5, 6.5, 6, 5.5, 4, 3, 2, .5, .2], 0.08, 12),
-    "Public order": ([.8, .8, .85, .9, 1.1, 1.4, 1.3], _GENERIC_HOURS[:18] + [6, 6.5, 6.5, 6, 5, 4], 0.1, 7),
+    VIOLENCE: (
+        [0.8, 0.8, 0.85, 0.9, 1.1, 1.4, 1.3],
+        [5, 4, 3, 2, 1.5, 1, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4, 4, 4.5, 5, 5.5, 6, 6, 6.5, 6.5, 6.5, 6],
+        0.12,
+        7,
+    ),
+    "Anti-social behaviour": (
+        [0.9, 0.9, 0.9, 1, 1.2, 1.2, 1],
+        [2, 1.5, 1, 0.7, 0.5, 0.5, 0.7, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5.5, 6.5, 7, 7.5, 7.5, 7, 6, 4.5, 3],
+        0.2,
+        7,
+    ),
+    BURGLARY: (
+        [1.1, 1.1, 1.1, 1.1, 1.05, 0.8, 0.75],
+        [2, 1.5, 1.2, 1, 1, 1, 1.2, 2, 3, 3.5, 4, 4, 4, 4, 4, 4.5, 5, 5.5, 6, 6, 5.5, 4.5, 3.5, 2.5],
+        0.2,
+        12,
+    ),
+    "Shoplifting": (
+        [1, 1, 1, 1, 1.1, 1.2, 0.8],
+        [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1, 2.5, 4, 5, 6, 6.5, 6.5, 6.5, 6.5, 6, 5.5, 4, 3, 2, 0.5, 0.2],
+        0.08,
+        12,
+    ),
+    "Public order": ([0.8, 0.8, 0.85, 0.9, 1.1, 1.4, 1.3], _GENERIC_HOURS[:18] + [6, 6.5, 6.5, 6, 5, 4], 0.1, 7),
 }
 _OUTCOMES = [
-    ("Investigation complete; no suspect identified", 0.38), ("Unable to prosecute suspect", 0.29),
-    ("Court result unavailable", 0.06), ("Local resolution", 0.06), ("Action to be taken by another organisation", 0.04),
-    ("Further action is not in the public interest", 0.03), ("Awaiting court outcome", 0.04),
-    ("Offender given a caution", 0.02), ("Under investigation", 0.05), ("Status update unavailable", 0.03),
+    ("Investigation complete; no suspect identified", 0.38),
+    ("Unable to prosecute suspect", 0.29),
+    ("Court result unavailable", 0.06),
+    ("Local resolution", 0.06),
+    ("Action to be taken by another organisation", 0.04),
+    ("Further action is not in the public interest", 0.03),
+    ("Awaiting court outcome", 0.04),
+    ("Offender given a caution", 0.02),
+    ("Under investigation", 0.05),
+    ("Status update unavailable", 0.03),
 ]
 _OUTCOMES_DRUGS = [
-    ("Local resolution", 0.35), ("Court result unavailable", 0.2), ("Offender given a drugs possession warning", 0.15),
-    ("Unable to prosecute suspect", 0.1), ("Awaiting court outcome", 0.1), ("Under investigation", 0.05),
+    ("Local resolution", 0.35),
+    ("Court result unavailable", 0.2),
+    ("Offender given a drugs possession warning", 0.15),
+    ("Unable to prosecute suspect", 0.1),
+    ("Awaiting court outcome", 0.1),
+    ("Under investigation", 0.05),
     ("Offender given a caution", 0.05),
 ]
-POLICE_UK_COLUMNS = ("Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
-                     "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context")
+POLICE_UK_COLUMNS = (
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+)
 FORCE_NAME = "Demoton Police"
 NO_LOCATION_SHARE = 0.03
 """Share of police.uk rows written with no location, as police.uk publishes a few percent."""
@@ -163,22 +225,78 @@ BUS_STOP_SPACING_M = 350.0
 TOWN_NAME = "Demoton"
 
 _WARD_NAMES = {  # compass direction of a ward's sector -> name
-    "N": "Northfields", "NE": "Brookside", "E": "Eastgate", "SE": "Hollybank", "S": "Southmead",
-    "SW": "Fairway", "W": "Westfield", "NW": "Millbrook",
+    "N": "Northfields",
+    "NE": "Brookside",
+    "E": "Eastgate",
+    "SE": "Hollybank",
+    "S": "Southmead",
+    "SW": "Fairway",
+    "W": "Westfield",
+    "NW": "Millbrook",
 }
 _PUB_NAMES = (
-    "The Red Lion", "The Crown", "The King's Head", "The White Hart", "The Royal Oak", "The Plough", "The Swan",
-    "The Black Horse", "The Bell", "The George", "The Wheatsheaf", "The Rose and Crown", "The Fox and Hounds",
-    "The Green Man", "The Queen's Head", "The Three Horseshoes", "The Nag's Head", "The Angel", "The Star",
-    "The Anchor", "The Railway", "The Feathers", "The Bull", "The Cross Keys", "The Lamb", "The Old Mill",
-    "The Cricketers", "The Chequers", "The Kings Arms", "The Coach and Horses",
+    "The Red Lion",
+    "The Crown",
+    "The King's Head",
+    "The White Hart",
+    "The Royal Oak",
+    "The Plough",
+    "The Swan",
+    "The Black Horse",
+    "The Bell",
+    "The George",
+    "The Wheatsheaf",
+    "The Rose and Crown",
+    "The Fox and Hounds",
+    "The Green Man",
+    "The Queen's Head",
+    "The Three Horseshoes",
+    "The Nag's Head",
+    "The Angel",
+    "The Star",
+    "The Anchor",
+    "The Railway",
+    "The Feathers",
+    "The Bull",
+    "The Cross Keys",
+    "The Lamb",
+    "The Old Mill",
+    "The Cricketers",
+    "The Chequers",
+    "The Kings Arms",
+    "The Coach and Horses",
 )
-_BAR_NAMES = ("Revolution", "Slug and Lettuce", "Bar Loco", "The Alchemist", "Cosy Club", "Brewdog Demoton",
-              "Lola's", "The Cocktail Cabinet", "Vodka Revs", "Cafe Nero Bar", "Tapped", "Sixty Six",
-              "The Gin Room", "Oak and Ivy", "Hops")
+_BAR_NAMES = (
+    "Revolution",
+    "Slug and Lettuce",
+    "Bar Loco",
+    "The Alchemist",
+    "Cosy Club",
+    "Brewdog Demoton",
+    "Lola's",
+    "The Cocktail Cabinet",
+    "Vodka Revs",
+    "Cafe Nero Bar",
+    "Tapped",
+    "Sixty Six",
+    "The Gin Room",
+    "Oak and Ivy",
+    "Hops",
+)
 _CLUB_NAMES = ("Atlas", "Pryzm Demoton", "The Venue", "Level One", "Mosaic", "Funktion")
-_OFFLICENCE_NAMES = ("Bargain Booze", "Demoton Wines", "Premier Stores", "Londis", "Costcutter", "Select Convenience",
-                     "Nisa Local", "One Stop", "Spar", "Wine Rack", "Corner Shop Offy")
+_OFFLICENCE_NAMES = (
+    "Bargain Booze",
+    "Demoton Wines",
+    "Premier Stores",
+    "Londis",
+    "Costcutter",
+    "Select Convenience",
+    "Nisa Local",
+    "One Stop",
+    "Spar",
+    "Wine Rack",
+    "Corner Shop Offy",
+)
 
 
 @dataclass
@@ -279,7 +397,8 @@ def demo_town(seed: int = DEMO_SEED) -> DemoTown:
         <= RTM_FACTORS["licensed_premises"]["distance_m"],
         "unlit_streets": _distance_to(features["unlit_streets"].geometry.values, xs, ys)
         <= RTM_FACTORS["unlit_streets"]["distance_m"],
-        "bus_stops": _distance_to(features["bus_stops"].geometry.values, xs, ys) <= RTM_FACTORS["bus_stops"]["distance_m"],
+        "bus_stops": _distance_to(features["bus_stops"].geometry.values, xs, ys)
+        <= RTM_FACTORS["bus_stops"]["distance_m"],
     }
     multiplier = np.ones(grid.shape)
     for name, mask in near.items():
@@ -288,10 +407,12 @@ def demo_town(seed: int = DEMO_SEED) -> DemoTown:
 
     # residential density: residents per m^2 of the LSOA holding the cell centre
     cell_lsoa = _lsoa_of(lsoas, xs.ravel(), ys.ravel()).reshape(grid.shape)
-    density = (lsoas["population"].to_numpy(float) / lsoas.geometry.area.to_numpy())
+    density = lsoas["population"].to_numpy(float) / lsoas.geometry.area.to_numpy()
     res = np.where(cell_lsoa >= 0, density[np.clip(cell_lsoa, 0, None)], 0.0)
     components = {
-        "res": res, "uniform": np.ones(grid.shape), "lp": near["licensed_premises"].astype(float),
+        "res": res,
+        "uniform": np.ones(grid.shape),
+        "lp": near["licensed_premises"].astype(float),
         "retail": sum(_bump(xs, ys, cx + ox, cy + oy, 120.0) for ox, oy in RETAIL_OFFSETS_M),
     }
     for sd in (350, 400, 500, 600, 700, 800):
@@ -314,8 +435,18 @@ def demo_town(seed: int = DEMO_SEED) -> DemoTown:
     truth = _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre, features_out)
     lsoas = lsoas.drop(columns=["_cx", "_cy"], errors="ignore")
     return DemoTown(
-        crs=CRS, lsoas=lsoas, wards=wards, outline=outline, streets=streets, snap_points=snap_points,
-        features=features_out, quiet_area=quiet, crimes=crimes, truth=truth, grid=grid, domain=domain,
+        crs=CRS,
+        lsoas=lsoas,
+        wards=wards,
+        outline=outline,
+        streets=streets,
+        snap_points=snap_points,
+        features=features_out,
+        quiet_area=quiet,
+        crimes=crimes,
+        truth=truth,
+        grid=grid,
+        domain=domain,
         intensity=intensity,
     )
 
@@ -328,8 +459,12 @@ def _outline(rng: np.random.Generator):
 
     theta = np.linspace(0.0, 2 * np.pi, 257)[:-1]
     phase = rng.uniform(0, 2 * np.pi, 3)
-    r = TOWN_RADIUS_M * (1 + 0.07 * np.sin(2 * theta + phase[0]) + 0.05 * np.sin(3 * theta + phase[1])
-                         + 0.03 * np.sin(5 * theta + phase[2]))
+    r = TOWN_RADIUS_M * (
+        1
+        + 0.07 * np.sin(2 * theta + phase[0])
+        + 0.05 * np.sin(3 * theta + phase[1])
+        + 0.03 * np.sin(5 * theta + phase[2])
+    )
     cx, cy = CENTRE_XY
     return shapely.Polygon(np.column_stack([cx + r * np.cos(theta), cy + r * np.sin(theta)]))
 
@@ -360,7 +495,9 @@ def _areas(rng: np.random.Generator, outline, seed: int):
     cells = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=outline.buffer(1000), ordered=True)
     polys = shapely.intersection(np.asarray(shapely.get_parts(cells)), outline)
     # keep one polygon per cell (a clip can leave a sliver as a second part)
-    polys = np.array([p if p.geom_type == "Polygon" else max(shapely.get_parts(p), key=lambda g: g.area) for p in polys])
+    polys = np.array(
+        [p if p.geom_type == "Polygon" else max(shapely.get_parts(p), key=lambda g: g.area) for p in polys]
+    )
     cent = shapely.centroid(polys)
     px, py = shapely.get_x(cent), shapely.get_y(cent)
 
@@ -400,8 +537,14 @@ def _areas(rng: np.random.Generator, outline, seed: int):
         ward_names.append(_WARD_NAMES[compass[k]])
     ward_codes = [f"D05{i + 1:06d}" for i in range(N_WARDS)]
     lsoas = gpd.GeoDataFrame(
-        {"area_code": codes, "area_name": names, "ward_code": [ward_codes[s] for s in sector], "population": population},
-        geometry=polys, crs=CRS,
+        {
+            "area_code": codes,
+            "area_name": names,
+            "ward_code": [ward_codes[s] for s in sector],
+            "population": population,
+        },
+        geometry=polys,
+        crs=CRS,
     )
     wards = lsoas.dissolve(by="ward_code", as_index=False)[["ward_code", "geometry"]]
     wards = wards.rename(columns={"ward_code": "area_code"})
@@ -424,7 +567,9 @@ def _points_along(lines, spacing_m: float, offset_m: float = 0.0):
     line_index = np.repeat(np.arange(len(lines)), counts)
     step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     dist = offset_m + step * spacing_m
-    dist = np.where(np.repeat(counts == 1, counts), np.repeat(lengths / 2, counts), np.minimum(dist, np.repeat(lengths, counts)))
+    dist = np.where(
+        np.repeat(counts == 1, counts), np.repeat(lengths / 2, counts), np.minimum(dist, np.repeat(lengths, counts))
+    )
     return shapely.line_interpolate_point(lines[line_index], dist), line_index
 
 
@@ -448,12 +593,15 @@ def _features(rng: np.random.Generator, streets):
     kinds2 = ["pub"] * 12 + ["off_licence"] * 8
     x2, y2 = pick((rc >= 900) & (rc <= 3000), len(kinds2))
     all_kinds = kinds + kinds2
-    pubs, bars, clubs, offs = (list(rng.permutation(n)) for n in (_PUB_NAMES, _BAR_NAMES, _CLUB_NAMES, _OFFLICENCE_NAMES))
+    pubs, bars, clubs, offs = (
+        list(rng.permutation(n)) for n in (_PUB_NAMES, _BAR_NAMES, _CLUB_NAMES, _OFFLICENCE_NAMES)
+    )
     pools = {"pub": pubs, "bar": bars, "nightclub": clubs, "off_licence": offs}
     venue_names = [str(pools[k].pop()) for k in all_kinds]
     premises = gpd.GeoDataFrame(
         {"kind": all_kinds, "name": venue_names, "nte_quarter": [True] * len(kinds) + [False] * len(kinds2)},
-        geometry=shapely.points(np.concatenate([x1, x2]), np.concatenate([y1, y2])), crs=CRS,
+        geometry=shapely.points(np.concatenate([x1, x2]), np.concatenate([y1, y2])),
+        crs=CRS,
     )
 
     # unlit: ~10 % of minor streets away from the centre, so their effect is separable from the NTE quarter
@@ -465,21 +613,33 @@ def _features(rng: np.random.Generator, streets):
 
     lights, light_line = _points_along(lines, LIGHT_SPACING_M, LIGHT_SPACING_M / 2)
     lit = ~np.isin(light_line, unlit_idx)
-    street_lights = gpd.GeoDataFrame({"light_id": np.arange(1, len(lights) + 1), "street": streets["name"].to_numpy()[light_line],
-                                      "lit": lit}, geometry=lights, crs=CRS)
+    street_lights = gpd.GeoDataFrame(
+        {"light_id": np.arange(1, len(lights) + 1), "street": streets["name"].to_numpy()[light_line], "lit": lit},
+        geometry=lights,
+        crs=CRS,
+    )
 
     main_idx = np.flatnonzero(streets["main_road"].to_numpy())
     stops, stop_line = _points_along(lines[main_idx], BUS_STOP_SPACING_M, rng.uniform(50, 200))
     stop_street = streets["name"].to_numpy()[main_idx][stop_line]
     stop_names = pd.Series(stop_street).groupby(stop_street).cumcount().to_numpy() + 1
-    bus_stops = gpd.GeoDataFrame({"name": [f"{s} (stop {k})" for s, k in zip(stop_street, stop_names)]},
-                                 geometry=stops, crs=CRS)
+    bus_stops = gpd.GeoDataFrame(
+        {"name": [f"{s} (stop {k})" for s, k in zip(stop_street, stop_names)]}, geometry=stops, crs=CRS
+    )
 
     idx = rng.choice(len(cand), size=60, replace=False)
-    decoy = gpd.GeoDataFrame({"kind": "post_box", "name": [f"Post box DE{1000 + i}" for i in range(60)]},
-                             geometry=shapely.points(candx[idx], candy[idx]), crs=CRS)
-    return {"licensed_premises": premises, "street_lights": street_lights, "unlit_streets": unlit,
-            "bus_stops": bus_stops, "decoy": decoy}, unlit_idx
+    decoy = gpd.GeoDataFrame(
+        {"kind": "post_box", "name": [f"Post box DE{1000 + i}" for i in range(60)]},
+        geometry=shapely.points(candx[idx], candy[idx]),
+        crs=CRS,
+    )
+    return {
+        "licensed_premises": premises,
+        "street_lights": street_lights,
+        "unlit_streets": unlit,
+        "bus_stops": bus_stops,
+        "decoy": decoy,
+    }, unlit_idx
 
 
 def _snap_points(streets, premises):
@@ -575,14 +735,24 @@ def _crimes(rng, seed, grid, intensity, lp_zone, outline, quiet, lsoas, snap_poi
         w = np.asarray(weights) / sum(weights)
         outcome[mask] = np.asarray(labels, dtype=object)[rng.choice(len(labels), size=int(mask.sum()), p=w)]
     dt = pd.to_datetime(when, unit="m", origin=pd.Timestamp(PERIOD[0])).astype("datetime64[ns]")
-    frame = pd.DataFrame({
-        "x": x, "y": y, "lon": np.asarray(lon, float), "lat": np.asarray(lat, float), "crime_id": crime_id,
-        "month": np.asarray(dt.strftime("%Y-%m"), dtype=object), "datetime": dt, "crime_type": types,
-        "location": snap_points["location"].to_numpy()[snap].astype(object),
-        "lsoa_code": lsoas["area_code"].to_numpy()[lsoa_idx].astype(object),
-        "lsoa_name": lsoas["area_name"].to_numpy()[lsoa_idx].astype(object),
-        "outcome": outcome, "source": "demo", "source_row": np.arange(1, n + 1, dtype=np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "y": y,
+            "lon": np.asarray(lon, float),
+            "lat": np.asarray(lat, float),
+            "crime_id": crime_id,
+            "month": np.asarray(dt.strftime("%Y-%m"), dtype=object),
+            "datetime": dt,
+            "crime_type": types,
+            "location": snap_points["location"].to_numpy()[snap].astype(object),
+            "lsoa_code": lsoas["area_code"].to_numpy()[lsoa_idx].astype(object),
+            "lsoa_name": lsoas["area_name"].to_numpy()[lsoa_idx].astype(object),
+            "outcome": outcome,
+            "source": "demo",
+            "source_row": np.arange(1, n + 1, dtype=np.int64),
+        }
+    )
     return frame[list(RECORD_COLUMNS)]
 
 
@@ -597,7 +767,9 @@ def _times(rng, types: np.ndarray, in_lp_zone: np.ndarray) -> np.ndarray:
     for crime_type in np.unique(types):
         idx = np.flatnonzero(types == crime_type)
         week, hours, amplitude, peak_month = _PROFILES.get(crime_type, ([1] * 7, _GENERIC_HOURS, 0.05, 7))
-        wd = np.asarray(week, float)[dow] * (1 + amplitude * np.cos(2 * np.pi * (doy - (peak_month - 0.5) * 30.44) / 365.25))
+        wd = np.asarray(week, float)[dow] * (
+            1 + amplitude * np.cos(2 * np.pi * (doy - (peak_month - 0.5) * 30.44) / 365.25)
+        )
         day = rng.choice(n_days, size=len(idx), p=wd / wd.sum())
         h = np.asarray(hours, float)
         hour = rng.choice(24, size=len(idx), p=h / h.sum())
@@ -619,25 +791,55 @@ def _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre
     import shapely
 
     cx, cy = CENTRE_XY
-    codes_near = lambda x, y, r: sorted(lsoas.loc[lsoas.intersects(shapely.Point(x, y).buffer(r)), "area_code"].tolist())
-    code_at = lambda x, y: str(lsoas["area_code"].to_numpy()[_lsoa_of(lsoas, np.array([x]), np.array([y]))[0]])
+
+    def codes_near(x, y, r):
+        return sorted(lsoas.loc[lsoas.intersects(shapely.Point(x, y).buffer(r)), "area_code"].tolist())
+
+    def code_at(x, y):
+        return str(lsoas["area_code"].to_numpy()[_lsoa_of(lsoas, np.array([x]), np.array([y]))[0]])
+
     counts = crimes["crime_type"].value_counts()
     total_expected = float(sum(v.sum() for v in intensity.values()))
     crime_types = {
-        t: {"expected_count": float(lam.sum()), "expected_share": float(lam.sum()) / total_expected,
-            "count": int(counts.get(t, 0))}
+        t: {
+            "expected_count": float(lam.sum()),
+            "expected_share": float(lam.sum()) / total_expected,
+            "count": int(counts.get(t, 0)),
+        }
         for t, lam in sorted(intensity.items(), key=lambda kv: -kv[1].sum())
     }
     qx, qy = cx + QUIET_OFFSET_M[0], cy + QUIET_OFFSET_M[1]
     bx, by = burglary_centre
-    nte = {"x": cx, "y": cy, "centre": [cx, cy], "radius_m": NTE_RADIUS_M, "crime_type": VIOLENCE,
-           "n_licensed_premises": int(features["licensed_premises"]["nte_quarter"].sum()),
-           "lsoa_codes": codes_near(cx, cy, NTE_RADIUS_M), "lsoa_code_at_centre": code_at(cx, cy)}
-    burglary = {"x": bx, "y": by, "centre": [bx, by], "radius_m": 2 * BURGLARY_SIGMA_M, "sigma_m": BURGLARY_SIGMA_M,
-                "crime_type": BURGLARY, "expected_count": BURGLARY_CLUSTER_EXPECTED,
-                "lsoa_codes": codes_near(bx, by, 2 * BURGLARY_SIGMA_M), "lsoa_code_at_centre": code_at(bx, by)}
-    quiet_area = {"x": qx, "y": qy, "centre": [qx, qy], "radius_m": QUIET_RADIUS_M, "name": "Demoton Water",
-                  "intensity": 0.0, "polygon_wkt": shapely.to_wkt(quiet, rounding_precision=2)}
+    nte = {
+        "x": cx,
+        "y": cy,
+        "centre": [cx, cy],
+        "radius_m": NTE_RADIUS_M,
+        "crime_type": VIOLENCE,
+        "n_licensed_premises": int(features["licensed_premises"]["nte_quarter"].sum()),
+        "lsoa_codes": codes_near(cx, cy, NTE_RADIUS_M),
+        "lsoa_code_at_centre": code_at(cx, cy),
+    }
+    burglary = {
+        "x": bx,
+        "y": by,
+        "centre": [bx, by],
+        "radius_m": 2 * BURGLARY_SIGMA_M,
+        "sigma_m": BURGLARY_SIGMA_M,
+        "crime_type": BURGLARY,
+        "expected_count": BURGLARY_CLUSTER_EXPECTED,
+        "lsoa_codes": codes_near(bx, by, 2 * BURGLARY_SIGMA_M),
+        "lsoa_code_at_centre": code_at(bx, by),
+    }
+    quiet_area = {
+        "x": qx,
+        "y": qy,
+        "centre": [qx, qy],
+        "radius_m": QUIET_RADIUS_M,
+        "name": "Demoton Water",
+        "intensity": 0.0,
+        "polygon_wkt": shapely.to_wkt(quiet, rounding_precision=2),
+    }
     lam = intensity[VIOLENCE]
     return {
         "town": TOWN_NAME,
@@ -651,9 +853,16 @@ def _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre
         "n_crimes": int(len(crimes)),
         "crime_types": crime_types,
         "expected_counts": {t: v["expected_count"] for t, v in crime_types.items()},
-        "grid": {"xmin": grid.xmin, "ymax": grid.ymax, "cell_size": grid.cell_size, "cell_size_m": grid.cell_size,
-                 "ncols": grid.ncols, "nrows": grid.nrows, "crs": CRS,
-                 "domain": "cells whose centre is inside the outline; intensity is 0 in the quiet area"},
+        "grid": {
+            "xmin": grid.xmin,
+            "ymax": grid.ymax,
+            "cell_size": grid.cell_size,
+            "cell_size_m": grid.cell_size,
+            "ncols": grid.ncols,
+            "nrows": grid.nrows,
+            "crs": CRS,
+            "domain": "cells whose centre is inside the outline; intensity is 0 in the quiet area",
+        },
         "rtm": {
             "outcome_crime_type": VIOLENCE,
             "cell_size_m": int(CELL_SIZE_M),
@@ -661,7 +870,7 @@ def _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre
             "factors": {k: dict(v) for k, v in RTM_FACTORS.items()},
             "base_rate_per_cell": VIOLENCE_BASE_PER_CELL,
             "model": "lambda(cell) = base_rate_per_cell * prod_k rrv_k ** [distance from cell centre to nearest "
-                     "feature k <= distance_m]; 0 where the cell centre is in the quiet area; counts Poisson",
+            "feature k <= distance_m]; 0 where the cell centre is in the quiet area; counts Poisson",
             "distance": "exact Euclidean distance in metres from the cell centre to the nearest feature geometry",
             "expected_count": float(lam.sum()),
             "cells_in_domain": int(np.count_nonzero(lam > 0)),
@@ -670,9 +879,13 @@ def _truth(seed, outline, lsoas, grid, intensity, crimes, quiet, burglary_centre
         "burglary_cluster": burglary,
         "quiet_area": quiet_area,
         "clusters": {"nte_quarter": nte, "burglary_cluster": burglary},
-        "nte_window": {**NTE_WINDOW, "crime_type": VIOLENCE, "share_planted": NTE_SHARE_IN_WINDOW,
-                       "applies_to": "violence in cells whose centre is within 150 m of licensed premises",
-                       "rule": "a night belongs to the day it starts: 01:30 on a Sunday is Saturday night"},
+        "nte_window": {
+            **NTE_WINDOW,
+            "crime_type": VIOLENCE,
+            "share_planted": NTE_SHARE_IN_WINDOW,
+            "applies_to": "violence in cells whose centre is within 150 m of licensed premises",
+            "rule": "a night belongs to the day it starts: 01:30 on a Sunday is Saturday night",
+        },
         "hotspot_lsoas": {"nte_quarter": nte["lsoa_codes"], "burglary_cluster": burglary["lsoa_codes"]},
         "features": {k: int(len(v)) for k, v in features.items()},
     }
@@ -744,20 +957,25 @@ def write_demo(out_dir: str | Path, seed: int = DEMO_SEED) -> list[Path]:
     no_loc = rng.random(len(crimes)) < NO_LOCATION_SHARE
     codes = town.lsoas["area_code"].to_numpy()[snap_lsoa[snap]]
     names = town.lsoas["area_name"].to_numpy()[snap_lsoa[snap]]
-    police = pd.DataFrame({
-        "Crime ID": np.where(crimes["crime_type"].to_numpy() == "Anti-social behaviour", "", crimes["crime_id"].to_numpy()),
-        "Month": crimes["month"].to_numpy(),
-        "Reported by": FORCE_NAME,
-        "Falls within": FORCE_NAME,
-        "Longitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slon)[snap])),
-        "Latitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slat)[snap])),
-        "Location": np.where(no_loc, "No Location", snaps["location"].to_numpy()[snap]),
-        "LSOA code": np.where(no_loc, "", codes),
-        "LSOA name": np.where(no_loc, "", names),
-        "Crime type": crimes["crime_type"].to_numpy(),
-        "Last outcome category": crimes["outcome"].to_numpy(),
-        "Context": "",
-    }, columns=list(POLICE_UK_COLUMNS))
+    police = pd.DataFrame(
+        {
+            "Crime ID": np.where(
+                crimes["crime_type"].to_numpy() == "Anti-social behaviour", "", crimes["crime_id"].to_numpy()
+            ),
+            "Month": crimes["month"].to_numpy(),
+            "Reported by": FORCE_NAME,
+            "Falls within": FORCE_NAME,
+            "Longitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slon)[snap])),
+            "Latitude": np.where(no_loc, "", np.char.mod("%.6f", np.asarray(slat)[snap])),
+            "Location": np.where(no_loc, "No Location", snaps["location"].to_numpy()[snap]),
+            "LSOA code": np.where(no_loc, "", codes),
+            "LSOA name": np.where(no_loc, "", names),
+            "Crime type": crimes["crime_type"].to_numpy(),
+            "Last outcome category": crimes["outcome"].to_numpy(),
+            "Context": "",
+        },
+        columns=list(POLICE_UK_COLUMNS),
+    )
     # police.uk files are not in time order; sorting by area and type hides the extract's order
     police["_no_location"] = no_loc  # police.uk lists rows without a location last
     police = police.sort_values(["Month", "_no_location", "LSOA code", "Crime type"], kind="stable")
@@ -765,22 +983,31 @@ def write_demo(out_dir: str | Path, seed: int = DEMO_SEED) -> list[Path]:
     for month, rows in police.groupby("Month", sort=True):
         written.append(write_csv(rows, out / "crimes_policeuk" / month / f"{month}-demo-street.csv"))
 
-    extract = pd.DataFrame({
-        "crime_id": crimes["crime_id"].to_numpy(),
-        "occurred_at": crimes["datetime"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(),
-        "crime_type": crimes["crime_type"].to_numpy(),
-        "easting": crimes["x"].round(1).to_numpy(),
-        "northing": crimes["y"].round(1).to_numpy(),
-        "location": crimes["location"].to_numpy(),
-    })
+    extract = pd.DataFrame(
+        {
+            "crime_id": crimes["crime_id"].to_numpy(),
+            "occurred_at": crimes["datetime"].dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(),
+            "crime_type": crimes["crime_type"].to_numpy(),
+            "easting": crimes["x"].round(1).to_numpy(),
+            "northing": crimes["y"].round(1).to_numpy(),
+            "location": crimes["location"].to_numpy(),
+        }
+    )
     written.append(write_csv(extract, out / "crimes_with_times.csv"))
 
     layers = {
-        "lsoas": town.lsoas, "wards": town.wards,
+        "lsoas": town.lsoas,
+        "wards": town.wards,
         "outline": gpd.GeoDataFrame({"name": [TOWN_NAME]}, geometry=[town.outline], crs=CRS),
-        "streets": town.streets, "snap_points": town.snap_points,
-        **{name: town.features[name] for name in ("licensed_premises", "street_lights", "unlit_streets", "bus_stops", "decoy")},
-        "quiet_area": gpd.GeoDataFrame({"name": [town.truth["quiet_area"]["name"]]}, geometry=[town.quiet_area], crs=CRS),
+        "streets": town.streets,
+        "snap_points": town.snap_points,
+        **{
+            name: town.features[name]
+            for name in ("licensed_premises", "street_lights", "unlit_streets", "bus_stops", "decoy")
+        },
+        "quiet_area": gpd.GeoDataFrame(
+            {"name": [town.truth["quiet_area"]["name"]]}, geometry=[town.quiet_area], crs=CRS
+        ),
     }
     written.append(write_geopackage(out / "demo_town.gpkg", layers))
     written.append(write_csv(population_table(seed), out / "population.csv"))
@@ -808,8 +1035,9 @@ def demo_area_tables(study, population=None, lookup=None):
     if population is None:
         population = population_table()
     if lookup is None:
-        wards = study.demo.wards[["area_code", "area_name"]].rename(columns={"area_code": "ward_code",
-                                                                            "area_name": "ward_name"})
+        wards = study.demo.wards[["area_code", "area_name"]].rename(
+            columns={"area_code": "ward_code", "area_name": "ward_name"}
+        )
         lookup = study.boundaries[["area_code", "ward_code"]].merge(wards, on="ward_code", how="left")
     return population, lookup
 
@@ -819,7 +1047,7 @@ def population_table(seed: int = DEMO_SEED) -> pd.DataFrame:
     town = demo_town(seed)
     lsoas = town.lsoas
     cent = lsoas.geometry.centroid
-    centrality = np.exp(-(np.hypot(cent.x - CENTRE_XY[0], cent.y - CENTRE_XY[1]).to_numpy() / 1500.0) ** 2)
+    centrality = np.exp(-((np.hypot(cent.x - CENTRE_XY[0], cent.y - CENTRE_XY[1]).to_numpy() / 1500.0) ** 2))
     shares = _AGE_BASE[None, :] + centrality[:, None] * _AGE_CENTRAL_SHIFT[None, :]
     shares /= shares.sum(axis=1, keepdims=True)
     rng = np.random.default_rng([seed, 2])

@@ -61,8 +61,10 @@ def assign_records(frame: pd.DataFrame, areas, *, rule: str = "auto", tolerance_
         own = pd.Series([""] * n, index=frame.index)
     n_by_code = int((index >= 0).sum())
     if rule == "code":
-        reasons = {"no area code on the record": int(((index < 0) & own.eq("").to_numpy()).sum()),
-                   "area code not among the boundaries": int(((index < 0) & own.ne("").to_numpy()).sum())}
+        reasons = {
+            "no area code on the record": int(((index < 0) & own.eq("").to_numpy()).sum()),
+            "area code not among the boundaries": int(((index < 0) & own.ne("").to_numpy()).sum()),
+        }
         return index, reasons, n_by_code, 0
 
     todo = np.flatnonzero(index < 0)
@@ -87,8 +89,10 @@ def assign_records(frame: pd.DataFrame, areas, *, rule: str = "auto", tolerance_
                 n_near = int(got[0].size)
         index[todo] = found
     unmatched = index[todo] < 0
-    reasons = {"no coordinates": int((unmatched & ~ok).sum()),
-               f"outside every area (beyond {tolerance_m:g} m)": int((unmatched & ok).sum())}
+    reasons = {
+        "no coordinates": int((unmatched & ~ok).sum()),
+        f"outside every area (beyond {tolerance_m:g} m)": int((unmatched & ok).sum()),
+    }
     return index, reasons, n_by_code, n_near
 
 

@@ -26,9 +26,9 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from hotspot.core.errors import HotspotInputError
 
@@ -40,7 +40,7 @@ UNOWNED_STALE_S = 600.0
 MIN_FREE_BYTES = 1 << 20
 """An output folder with less free space than this (1 MiB) is refused before the analysis runs."""
 
-_current: contextvars.ContextVar["OutputRun | None"] = contextvars.ContextVar("hotspot_output_run", default=None)
+_current: contextvars.ContextVar[OutputRun | None] = contextvars.ContextVar("hotspot_output_run", default=None)
 
 
 @dataclass
@@ -88,7 +88,7 @@ class OutputRun:
                     done.append(final)
             except OSError as exc:
                 left = [str(f) for f, _ in items if f not in done]
-                for _, temporary in items[len(done):]:
+                for _, temporary in items[len(done) :]:
                     _remove(temporary)
                 raise HotspotInputError(
                     f"could not move {left[0]} into place ({exc.strerror or exc}); "
@@ -200,8 +200,10 @@ def clean_stale(folder: str | Path, stems: Iterable[str] | None = None) -> list[
                 old = [f for f, t in moves if Path(t).exists()]
                 for _, temporary in moves:
                     _remove(Path(temporary))
-                notes.append(f"a previous run was stopped while replacing its outputs: new: {', '.join(new) or 'none'}; "
-                             f"still from the run before: {', '.join(old) or 'none'}; rerun to make them one run again")
+                notes.append(
+                    f"a previous run was stopped while replacing its outputs: new: {', '.join(new) or 'none'}; "
+                    f"still from the run before: {', '.join(old) or 'none'}; rerun to make them one run again"
+                )
             _remove(entry)
     removed, size = [], 0
     now = time.time()
@@ -222,8 +224,10 @@ def clean_stale(folder: str | Path, stems: Iterable[str] | None = None) -> list[
                     entry.unlink()
                 removed.append(entry.name)
     if removed:
-        notes.append(f"removed {len(removed)} unfinished file(s) ({size / 1e6:,.1f} MB) left in {folder} by an earlier "
-                     f"run that was killed: {', '.join(sorted(removed)[:3])}{' ...' if len(removed) > 3 else ''}")
+        notes.append(
+            f"removed {len(removed)} unfinished file(s) ({size / 1e6:,.1f} MB) left in {folder} by an earlier "
+            f"run that was killed: {', '.join(sorted(removed)[:3])}{' ...' if len(removed) > 3 else ''}"
+        )
     return notes
 
 
@@ -267,17 +271,23 @@ def check_writable(path: str | Path, option: str = "--out") -> list[str]:
             handle.write(b"x")
     except OSError as exc:
         reason = _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
-        raise HotspotInputError(f"{option} {final}: cannot write in {existing} ({reason}); choose another {option}") from None
+        raise HotspotInputError(
+            f"{option} {final}: cannot write in {existing} ({reason}); choose another {option}"
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             probe.unlink()
     with contextlib.suppress(OSError):
         free = shutil.disk_usage(existing).free
         if free < MIN_FREE_BYTES:
-            raise HotspotInputError(f"{option} {final}: only {free / 1e6:.1f} MB free in {existing}; free some space "
-                                    f"or choose another {option}")
+            raise HotspotInputError(
+                f"{option} {final}: only {free / 1e6:.1f} MB free in {existing}; free some space "
+                f"or choose another {option}"
+            )
     if folder.is_dir() and not os.access(folder, os.W_OK):
-        raise HotspotInputError(f"{option} {final}: cannot write in {folder} (permission denied); choose another {option}")
+        raise HotspotInputError(
+            f"{option} {final}: cannot write in {folder} (permission denied); choose another {option}"
+        )
     return clean_stale(folder, [final.stem]) if folder.is_dir() else []
 
 
@@ -294,10 +304,14 @@ def _write_failure(final: Path, exc: BaseException) -> HotspotInputError | None:
         if not io_library:
             return None
         reason = text
-        for needle, said in (("no space", "the disk is full"), ("disk is full", "the disk is full"),
-                             ("read-only", "the file system is read-only"), ("readonly", "the file system is read-only"),
-                             ("permission denied", "permission denied"),
-                             ("write error", f"the write failed; is the disk full? ({text})")):
+        for needle, said in (
+            ("no space", "the disk is full"),
+            ("disk is full", "the disk is full"),
+            ("read-only", "the file system is read-only"),
+            ("readonly", "the file system is read-only"),
+            ("permission denied", "permission denied"),
+            ("write error", f"the write failed; is the disk full? ({text})"),
+        ):
             if needle in lowered:
                 reason = said
                 break
@@ -305,7 +319,9 @@ def _write_failure(final: Path, exc: BaseException) -> HotspotInputError | None:
             with contextlib.suppress(OSError):
                 if shutil.disk_usage(final.parent if str(final.parent) else ".").free < MIN_FREE_BYTES:
                     reason = f"the disk is full ({text})"
-    return HotspotInputError(f"cannot write {final}: {reason}; nothing was replaced, free space or choose another --out")
+    return HotspotInputError(
+        f"cannot write {final}: {reason}; nothing was replaced, free space or choose another --out"
+    )
 
 
 @contextlib.contextmanager
@@ -323,7 +339,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             reason = _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
-            raise HotspotInputError(f"cannot create the output folder {folder} ({reason}); choose another --out") from None
+            raise HotspotInputError(
+                f"cannot create the output folder {folder} ({reason}); choose another --out"
+            ) from None
     if final.exists() and final.is_dir():
         raise HotspotInputError(f"{final} is a folder; --out needs a file path")
     temporary = folder / f".{final.stem}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}"
@@ -336,7 +354,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.replace(temporary, final)
     except BaseException as exc:
         # judged before the temporary file is removed, so a full disk still looks full
-        failure = _write_failure(final, exc) if isinstance(exc, Exception) and not isinstance(exc, HotspotInputError) else None
+        failure = (
+            _write_failure(final, exc)
+            if isinstance(exc, Exception) and not isinstance(exc, HotspotInputError)
+            else None
+        )
         _remove(temporary)
         if failure is not None:
             raise failure from None

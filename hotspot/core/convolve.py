@@ -47,4 +47,4 @@ def fftconvolve_same(image, kernel) -> np.ndarray:
         full = sp_fft.irfftn(sp_fft.rfftn(a, fshape, axes=axes) * sp_fft.rfftn(k, fshape, axes=axes), fshape, axes=axes)
         full = full[tuple(slice(n) for n in shape)]
     start = [(full.shape[i] - s1[i]) // 2 for i in (0, 1)]
-    return full[start[0]:start[0] + s1[0], start[1]:start[1] + s1[1]].copy()
+    return full[start[0] : start[0] + s1[0], start[1] : start[1] + s1[1]].copy()

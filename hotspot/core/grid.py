@@ -42,7 +42,9 @@ class Grid:
         if not (self.cell_size > 0):
             raise HotspotInputError(f"--cell-size must be a positive number of metres, got {self.cell_size}")
         if self.ncols < 1 or self.nrows < 1:
-            raise HotspotInputError(f"the grid is empty ({self.nrows} rows x {self.ncols} columns); check the extent and --cell-size")
+            raise HotspotInputError(
+                f"the grid is empty ({self.nrows} rows x {self.ncols} columns); check the extent and --cell-size"
+            )
 
     @classmethod
     def from_bounds(
@@ -56,7 +58,7 @@ class Grid:
         pad_m: float = 0.0,
         max_cells: int = 50_000_000,
         bytes_per_cell: float | None = None,
-    ) -> "Grid":
+    ) -> Grid:
         """The grid covering a bounding box (metres), padded by ``pad_m`` metres on every side.
 
         The origin snaps to a multiple of ``cell_size`` so grids built from different inputs
@@ -80,12 +82,21 @@ class Grid:
             )
         from hotspot.core.memory import BYTES_PER_CELL, check_grid_memory
 
-        check_grid_memory(ncols * nrows, cell_size, BYTES_PER_CELL["grid"] if bytes_per_cell is None else bytes_per_cell)
+        check_grid_memory(
+            ncols * nrows, cell_size, BYTES_PER_CELL["grid"] if bytes_per_cell is None else bytes_per_cell
+        )
         return cls(float(x0), float(y1), float(cell_size), ncols, nrows, crs)
 
     @classmethod
-    def from_points(cls, x: np.ndarray, y: np.ndarray, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
-                    bytes_per_cell: float | None = None) -> "Grid":
+    def from_points(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        cell_size: float,
+        crs: str = "EPSG:27700",
+        pad_m: float = 0.0,
+        bytes_per_cell: float | None = None,
+    ) -> Grid:
         """The grid covering a set of points (metres), padded by ``pad_m`` metres."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -94,15 +105,29 @@ class Grid:
         return cls.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_size, crs, pad_m, bytes_per_cell=bytes_per_cell)
 
     @classmethod
-    def from_geometry(cls, geometry, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
-                      bytes_per_cell: float | None = None) -> "Grid":
+    def from_geometry(
+        cls,
+        geometry,
+        cell_size: float,
+        crs: str = "EPSG:27700",
+        pad_m: float = 0.0,
+        bytes_per_cell: float | None = None,
+    ) -> Grid:
         """The grid covering a GeoDataFrame/GeoSeries or shapely geometry's bounds."""
         bounds = geometry.total_bounds if hasattr(geometry, "total_bounds") else geometry.bounds
         return cls.from_bounds(*bounds, cell_size=cell_size, crs=crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell)
 
     @classmethod
-    def over_area(cls, area, x, y, cell_size: float, crs: str = "EPSG:27700", pad_m: float = 0.0,
-                  bytes_per_cell: float | None = None):
+    def over_area(
+        cls,
+        area,
+        x,
+        y,
+        cell_size: float,
+        crs: str = "EPSG:27700",
+        pad_m: float = 0.0,
+        bytes_per_cell: float | None = None,
+    ):
         """The grid a study is analysed on, and which of its cells are in the study area.
 
         With an ``area`` (a GeoDataFrame/GeoSeries or shapely geometry in ``crs``): the grid over

@@ -14,8 +14,8 @@ from pathlib import Path
 from hotspot.core.errors import HotspotInputError
 
 BYTES_PER_CELL = {
-    "grid": 96,      # counts, masks and scores on a grid (rank measured 62 B/cell, kde 31 B/cell)
-    "gistar": 640,   # Gi* plus one polygon per cell in the GeoPackage and CSV (measured 540 B/cell)
+    "grid": 96,  # counts, masks and scores on a grid (rank measured 62 B/cell, kde 31 B/cell)
+    "gistar": 640,  # Gi* plus one polygon per cell in the GeoPackage and CSV (measured 540 B/cell)
     "national": 24,  # the national KDE surface and Gi* bins, tiled (float32 + float64 per cell, plus slack)
 }
 """Working memory per grid cell, in bytes, for each kind of analysis."""
@@ -39,9 +39,10 @@ def _meminfo_available() -> float | None:
 
 def _cgroup_available() -> float | None:
     """Memory left under this process's cgroup limit (v2, then v1), or None when unlimited or unknown."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = Path(limit_file).read_text().strip()
             usage = float(Path(usage_file).read_text().strip())
@@ -78,7 +79,9 @@ def _nice_cell_size(cell_size_m: float) -> float:
     return float(10 ** (exponent + 1))
 
 
-def check_grid_memory(n_cells: int, cell_size_m: float, bytes_per_cell: float, *, available: float | None = None) -> None:
+def check_grid_memory(
+    n_cells: int, cell_size_m: float, bytes_per_cell: float, *, available: float | None = None
+) -> None:
     """Refuse a grid whose estimated memory exceeds what is available, suggesting a cell size.
 
     Parameters

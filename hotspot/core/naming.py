@@ -10,13 +10,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
-POLICEUK_FACILITY_LABELS = frozenset({
-    "Parking Area", "Sports/Recreation Area", "Park/Open Space", "Petrol Station", "Supermarket",
-    "Shopping Area", "Pedestrian Subway", "Further/Higher Educational Building", "Nightclub", "Police Station",
-    "Theatre/Concert Hall", "Conference/Exhibition Centre", "Bus/Coach Station", "Hospital", "Airport/Airfield",
-    "Sports/Recreation Area", "Railway Station", "Hotel/Motel", "Prison",
-})
+POLICEUK_FACILITY_LABELS = frozenset(
+    {
+        "Parking Area",
+        "Sports/Recreation Area",
+        "Park/Open Space",
+        "Petrol Station",
+        "Supermarket",
+        "Shopping Area",
+        "Pedestrian Subway",
+        "Further/Higher Educational Building",
+        "Nightclub",
+        "Police Station",
+        "Theatre/Concert Hall",
+        "Conference/Exhibition Centre",
+        "Bus/Coach Station",
+        "Hospital",
+        "Airport/Airfield",
+        "Railway Station",
+        "Hotel/Motel",
+        "Prison",
+    }
+)
 """police.uk anonymisation points labelled by facility type rather than by street."""
 
 

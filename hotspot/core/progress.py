@@ -12,9 +12,9 @@ with rich and ``--quiet`` passes None.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
-ProgressCallback = Callable[[str, float, Optional[float]], None]
+ProgressCallback = Callable[[str, float, float | None], None]
 
 
 def null_progress(stage: str, done: float, total: float | None) -> None:

@@ -40,8 +40,20 @@ import numpy as np
 import pandas as pd
 
 RECORD_COLUMNS = (
-    "x", "y", "lon", "lat", "crime_id", "month", "datetime", "crime_type",
-    "location", "lsoa_code", "lsoa_name", "outcome", "source", "source_row",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "crime_id",
+    "month",
+    "datetime",
+    "crime_type",
+    "location",
+    "lsoa_code",
+    "lsoa_name",
+    "outcome",
+    "source",
+    "source_row",
 )
 
 CATEGORICAL_COLUMNS = ("crime_type", "location", "lsoa_code", "lsoa_name", "outcome", "source")
@@ -111,7 +123,7 @@ class Records:
     def __len__(self) -> int:
         return len(self.frame)
 
-    def with_frame(self, frame: pd.DataFrame, newly_rejected: pd.DataFrame | None = None) -> "Records":
+    def with_frame(self, frame: pd.DataFrame, newly_rejected: pd.DataFrame | None = None) -> Records:
         """A copy holding ``frame`` as the kept rows and ``newly_rejected`` appended to the ledger.
 
         ``frame`` should be a fresh selection (``frame.loc[keep]``): it is not copied again.
@@ -178,8 +190,11 @@ def concat_ledgers(parts) -> pd.DataFrame:
         if name == "reason":
             if not isinstance(out[name].dtype, pd.CategoricalDtype):
                 out[name] = reason_column(out[name])
-        elif len(got) == len(parts) and all(isinstance(g.dtype, pd.CategoricalDtype) for g in got) \
-                and not isinstance(out[name].dtype, pd.CategoricalDtype):
+        elif (
+            len(got) == len(parts)
+            and all(isinstance(g.dtype, pd.CategoricalDtype) for g in got)
+            and not isinstance(out[name].dtype, pd.CategoricalDtype)
+        ):
             out[name] = concat_categoricals(got)
     return out[columns]
 

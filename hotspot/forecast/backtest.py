@@ -12,14 +12,18 @@ method, without it) fold by fold against each other method
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.core.progress import resolve
+from hotspot.core.records import Records
 from hotspot.forecast.baselines import (
     DecayedCounts,
     KDECrossValidated,
@@ -35,12 +39,9 @@ from hotspot.forecast.baselines import (
 from hotspot.forecast.combined import CombinedForecaster, describe_weights
 from hotspot.forecast.compare import mean_interval, paired_comparison
 from hotspot.forecast.mapchange import MapChanges, detect_map_changes
-from hotspot.stats.accuracy import BudgetScorer, check_area_share
 from hotspot.forecast.months import month_index, month_text, record_weights, subset
-from hotspot.core.grid import Grid
-from hotspot.core.progress import resolve
-from hotspot.core.records import Records
 from hotspot.ingest.validate import Parameter, check_parameters
+from hotspot.stats.accuracy import BudgetScorer, check_area_share
 
 if TYPE_CHECKING:
     from hotspot.ingest.study import Study
@@ -56,8 +57,6 @@ BASELINE_D = "D_decay6m_neighbours"
 BASELINE_P = "P_since_map_change"
 
 
-
-
 class KDEForecaster:
     """Quartic kernel density of the training records (``hotspot.stats.kde``), radius ``bandwidth_m`` metres."""
 
@@ -69,9 +68,15 @@ class KDEForecaster:
 
         if len(train) == 0:
             return np.zeros(grid.shape)
-        result = kernel_density(train.frame["x"].to_numpy(np.float64), train.frame["y"].to_numpy(np.float64), grid,
-                                bandwidth_m=self.bandwidth_m, kernel="quartic", weights=record_weights(train),
-                                units="per-cell")
+        result = kernel_density(
+            train.frame["x"].to_numpy(np.float64),
+            train.frame["y"].to_numpy(np.float64),
+            grid,
+            bandwidth_m=self.bandwidth_m,
+            kernel="quartic",
+            weights=record_weights(train),
+            units="per-cell",
+        )
         return np.nan_to_num(np.asarray(result.surface, dtype=np.float64), nan=0.0)
 
 
@@ -119,9 +124,19 @@ class RTMForecaster:
         return score
 
 
-def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=None, rtm_score=None,
-                        kde_bandwidth_m: float = 400.0, features=None, study_area=None, seed: int = 0,
-                        has_times: bool = False, snap_points=None) -> dict[str, Forecaster]:
+def default_forecasters(
+    *,
+    test_months: int = 1,
+    area_share: float = 0.01,
+    mask=None,
+    rtm_score=None,
+    kde_bandwidth_m: float = 400.0,
+    features=None,
+    study_area=None,
+    seed: int = 0,
+    has_times: bool = False,
+    snap_points=None,
+) -> dict[str, Forecaster]:
     """The standard methods a backtest compares.
 
     Parameters
@@ -163,8 +178,12 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
         ``combined_rtm``.
     """
     methods: dict[str, Forecaster] = {
-        "previous_period": PreviousPeriod(test_months), "prior_3m": PriorCounts(3), "prior_12m": PriorCounts(12),
-        "counts_all": counts_all, "decayed_3m": DecayedCounts(3.0), BASELINE_D: NeighbourSmoothed(6.0, 0.25),
+        "previous_period": PreviousPeriod(test_months),
+        "prior_3m": PriorCounts(3),
+        "prior_12m": PriorCounts(12),
+        "counts_all": counts_all,
+        "decayed_3m": DecayedCounts(3.0),
+        BASELINE_D: NeighbourSmoothed(6.0, 0.25),
         BASELINE_P: SinceMapChange(),
     }
     methods[f"kde_{kde_bandwidth_m:g}m"] = KDEForecaster(kde_bandwidth_m)
@@ -173,13 +192,15 @@ def default_forecasters(*, test_months: int = 1, area_share: float = 0.01, mask=
     if has_times:
         methods["self_exciting"] = SelfExciting(area_share=area_share, mask=mask)
         methods["near_repeat"] = NearRepeat(seed=seed)
-    methods["combined"] = CombinedForecaster(area_share=area_share, mask=mask, rtm_score=rtm_score,
-                                             horizon_months=test_months, snap_points=snap_points)
+    methods["combined"] = CombinedForecaster(
+        area_share=area_share, mask=mask, rtm_score=rtm_score, horizon_months=test_months, snap_points=snap_points
+    )
     if features:
         rtm_forecaster = RTMForecaster(features, study_area=study_area, seed=seed)
         methods["rtm"] = rtm_forecaster
-        methods["combined_rtm"] = CombinedForecaster(area_share=area_share, mask=mask, horizon_months=test_months,
-                                                     rtm=rtm_forecaster, snap_points=snap_points)
+        methods["combined_rtm"] = CombinedForecaster(
+            area_share=area_share, mask=mask, horizon_months=test_months, rtm=rtm_forecaster, snap_points=snap_points
+        )
     return methods
 
 
@@ -228,11 +249,14 @@ class BacktestResult:
         from hotspot.io.outputs import write_csv
 
         path = Path(path)
-        written = [write_csv(self.folds, path, provenance=provenance),
-                   write_csv(self.means, path.with_name(f"{path.stem}_summary.csv"), provenance=provenance)]
+        written = [
+            write_csv(self.folds, path, provenance=provenance),
+            write_csv(self.means, path.with_name(f"{path.stem}_summary.csv"), provenance=provenance),
+        ]
         if len(self.comparisons):
-            written.append(write_csv(self.comparisons, path.with_name(f"{path.stem}_comparisons.csv"),
-                                     provenance=provenance))
+            written.append(
+                write_csv(self.comparisons, path.with_name(f"{path.stem}_comparisons.csv"), provenance=provenance)
+            )
         return written
 
     def summary(self, width: int = 100) -> list[str]:
@@ -244,8 +268,10 @@ class BacktestResult:
         from hotspot.core.result import render
 
         f = self.folds
-        title = (f"Backtest: {self.means['n_folds'].iloc[0]} fold(s), tests {f['test_from'].min()} to "
-                 f"{f['test_to'].max()}, area budget {self.area_share:.1%}")
+        title = (
+            f"Backtest: {self.means['n_folds'].iloc[0]} fold(s), tests {f['test_from'].min()} to "
+            f"{f['test_to'].max()}, area budget {self.area_share:.1%}"
+        )
         table = Table(title=title)
         for c in ("method", "hit rate", "PAI (95 % CI)", "PEI*", "RRI", "places", "mean place m2"):
             table.add_column(c, justify="left" if c == "method" else "right")
@@ -255,8 +281,15 @@ class BacktestResult:
 
         for _, row in self.means.iterrows():
             ci = "" if math.isnan(row["pai_low"]) else f" ({row['pai_low']:.1f}-{row['pai_high']:.1f})"
-            table.add_row(str(row["method"]), f"{row['hit_rate']:.1%}", f"{row['pai']:.1f}{ci}", num(row["pei"], ".2f"),
-                          num(row["rri"], ".2f"), num(row["n_places"], ",.0f"), num(row["mean_place_area_m2"], ",.0f"))
+            table.add_row(
+                str(row["method"]),
+                f"{row['hit_rate']:.1%}",
+                f"{row['pai']:.1f}{ci}",
+                num(row["pei"], ".2f"),
+                num(row["rri"], ".2f"),
+                num(row["n_places"], ",.0f"),
+                num(row["mean_place_area_m2"], ",.0f"),
+            )
         lines = render(table, width)
         shares = sorted(self.budgets["area_share"].unique()) if len(self.budgets) else []
         if len(shares) > 1:
@@ -275,13 +308,21 @@ class BacktestResult:
             for _, row in self.comparisons.iterrows():
                 against = f"{row['baseline']} (strongest)" if row["strongest"] else str(row["baseline"])
                 low = "" if math.isnan(row["diff_low"]) else f" ({row['diff_low']:+.1f} to {row['diff_high']:+.1f})"
-                comp.add_row(str(row["method"]), against, f"{row['diff']:+.2f}{low}", num(row["ratio"], ".3f"),
-                             num(row["p_value"], ".3f"), f"{int(row['wins'])}/{int(row['n_folds'])}")
+                comp.add_row(
+                    str(row["method"]),
+                    against,
+                    f"{row['diff']:+.2f}{low}",
+                    num(row["ratio"], ".3f"),
+                    num(row["p_value"], ".3f"),
+                    f"{int(row['wins'])}/{int(row['n_folds'])}",
+                )
             lines.extend(render(comp, width))
-        lines.append("hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
-                     "selected; PEI*: PAI / the best PAI possible at that area; RRI (recapture rate index): (test / "
-                     "training crimes in the selection) / (all test / all training crimes); places: groups of touching "
-                     "selected cells. Means over folds; intervals are Student t over folds.")
+        lines.append(
+            "hit rate: share of test-period crimes in the selected cells; PAI: hit rate / share of area "
+            "selected; PEI*: PAI / the best PAI possible at that area; RRI (recapture rate index): (test / "
+            "training crimes in the selection) / (all test / all training crimes); places: groups of touching "
+            "selected cells. Means over folds; intervals are Student t over folds."
+        )
         if self.study_area:
             lines.append(f"area budgets are shares of the {self.study_area}")
         lines.extend(self.notes)
@@ -303,43 +344,88 @@ def parse_budgets(text: str) -> list[float]:
     try:
         shares = [float(b) for b in str(text).split(",") if b.strip()]
     except ValueError:
-        raise HotspotInputError(f"--budgets {text!r}: give shares of the study area separated by commas, e.g. 0.005,0.01") from None
+        raise HotspotInputError(
+            f"--budgets {text!r}: give shares of the study area separated by commas, e.g. 0.005,0.01"
+        ) from None
     return [check_area_share(share) for share in shares]
 
 
-def backtest_for_study(study: Study, *, cell_size_m: float = 100.0, area_share: float = 0.01,
-                       area_shares: Sequence[float] = (), train_months: int | None = None, test_months: int = 1,
-                       folds: int | None = None, methods: Sequence[str] | None = None, with_rtm: bool = False,
-                       seed: int = 0, progress=None) -> BacktestResult:
+def backtest_for_study(
+    study: Study,
+    *,
+    cell_size_m: float = 100.0,
+    area_share: float = 0.01,
+    area_shares: Sequence[float] = (),
+    train_months: int | None = None,
+    test_months: int = 1,
+    folds: int | None = None,
+    methods: Sequence[str] | None = None,
+    with_rtm: bool = False,
+    seed: int = 0,
+    progress=None,
+) -> BacktestResult:
     """The evaluate command in one call: the standard forecasters (:func:`default_forecasters`, only
     ``methods`` when given; with ``with_rtm`` also the RTM ones) backtested on the study's grid."""
     from dataclasses import replace
 
     from hotspot.forecast.mapchange import snap_points
 
-    check_parameters(PARAMETERS, area_share=area_share, train_months=train_months, test_months=test_months,
-                     folds=folds, cell_size_m=cell_size_m)
+    check_parameters(
+        PARAMETERS,
+        area_share=area_share,
+        train_months=train_months,
+        test_months=test_months,
+        folds=folds,
+        cell_size_m=cell_size_m,
+    )
     check_area_share(area_share)
     records = study.records
     grid, mask = study.grid(cell_size_m)
     if with_rtm and not study.features:
         raise HotspotInputError("--rtm needs risk features; run on the demo or use `hotspot rtm` to prepare factors")
-    forecasters = default_forecasters(test_months=test_months, area_share=area_share, mask=mask,
-                                      features=study.features if with_rtm else None, study_area=study.study_area(),
-                                      seed=seed, has_times=bool(records.has_times), snap_points=snap_points(records))
+    forecasters = default_forecasters(
+        test_months=test_months,
+        area_share=area_share,
+        mask=mask,
+        features=study.features if with_rtm else None,
+        study_area=study.study_area(),
+        seed=seed,
+        has_times=bool(records.has_times),
+        snap_points=snap_points(records),
+    )
     if methods:
         unknown = [m for m in methods if m not in forecasters]
         if unknown:
             raise HotspotInputError(f"--method {unknown[0]}: choose from {', '.join(forecasters)}")
         forecasters = {m: f for m, f in forecasters.items() if m in methods}
-    result = backtest(records, grid, forecasters, area_share=area_share, train_months=train_months,
-                      test_months=test_months, folds=folds, mask=mask, area_shares=list(area_shares), progress=progress)
+    result = backtest(
+        records,
+        grid,
+        forecasters,
+        area_share=area_share,
+        train_months=train_months,
+        test_months=test_months,
+        folds=folds,
+        mask=mask,
+        area_shares=list(area_shares),
+        progress=progress,
+    )
     return replace(result, study_area=study.describe_area())
 
 
-def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster], *, area_share: float = 0.01,
-             train_months: int | None = None, test_months: int = 1, folds: int | None = None, mask=None,
-             area_shares=None, progress=None) -> BacktestResult:
+def backtest(
+    records: Records,
+    grid: Grid,
+    forecasters: Mapping[str, Forecaster],
+    *,
+    area_share: float = 0.01,
+    train_months: int | None = None,
+    test_months: int = 1,
+    folds: int | None = None,
+    mask=None,
+    area_shares=None,
+    progress=None,
+) -> BacktestResult:
     """Rolling-origin backtest of forecasters over months.
 
     Parameters
@@ -423,13 +509,25 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
                 raise ValueError(f"forecaster {name!r} returned shape {scores.shape}, the grid is {grid.shape}")
             measured = scorer(scores)
             for share, m in zip(shares, measured):
-                rows.append({
-                    "fold": fold, "train_from": month_text(max(train_from, first)), "train_to": month_text(start - 1),
-                    "test_from": month_text(start), "test_to": month_text(start + test_months - 1), "method": name,
-                    "area_share": share, "hit_rate": m.hit_rate, "pai": m.pai, "pei": m.pei, "rri": m.rri,
-                    "area_selected": m.area_selected, "n_places": m.n_places,
-                    "mean_place_area_m2": m.mean_place_area, "n_test": float(m.n_test),
-                })
+                rows.append(
+                    {
+                        "fold": fold,
+                        "train_from": month_text(max(train_from, first)),
+                        "train_to": month_text(start - 1),
+                        "test_from": month_text(start),
+                        "test_to": month_text(start + test_months - 1),
+                        "method": name,
+                        "area_share": share,
+                        "hit_rate": m.hit_rate,
+                        "pai": m.pai,
+                        "pei": m.pei,
+                        "rri": m.rri,
+                        "area_selected": m.area_selected,
+                        "n_places": m.n_places,
+                        "mean_place_area_m2": m.mean_place_area,
+                        "n_test": float(m.n_test),
+                    }
+                )
             done += 1
             progress("backtest", done, total)
     folds = pd.DataFrame(rows)
@@ -447,17 +545,19 @@ def backtest(records: Records, grid: Grid, forecasters: Mapping[str, Forecaster]
         fits = getattr(forecaster, "fits", None)
         if fits:
             # One line for the terminal (the latest blend); every test month's blend goes in the folds table.
-            blends = {month_text(start): describe_weights(f.weights) for start, f in zip(starts, fits[-len(starts):])}
+            blends = {month_text(start): describe_weights(f.weights) for start, f in zip(starts, fits[-len(starts) :])}
             if "blend" not in folds:
                 folds["blend"] = ""
             rows = folds["method"] == name
             folds.loc[rows, "blend"] = folds.loc[rows, "test_from"].map(blends).fillna("")
             last = list(blends)[-1]
-            notes.append(f"{name}: blend for the latest test month ({last}): {blends[last]}; every test month's "
-                         "blend is in the folds table (column blend)")
+            notes.append(
+                f"{name}: blend for the latest test month ({last}): {blends[last]}; every test month's "
+                "blend is in the folds table (column blend)"
+            )
         chosen = getattr(forecaster, "chosen", None)
         if chosen and not fits and isinstance(chosen[0], float):
-            notes.append(f"{name} bandwidth by fold (m): " + ", ".join(f"{b:g}" for b in chosen[-len(starts):]))
+            notes.append(f"{name} bandwidth by fold (m): " + ", ".join(f"{b:g}" for b in chosen[-len(starts) :]))
     return BacktestResult(folds, summary, area_share, notes, budgets, comparisons, changes, strongest)
 
 
@@ -465,16 +565,35 @@ def _summaries(folds: pd.DataFrame, main: pd.DataFrame) -> tuple[pd.DataFrame, p
     rows = []
     for name, group in main.groupby("method", sort=False):
         ci = mean_interval(group["pai"])
-        rows.append({"method": name, "hit_rate": group["hit_rate"].mean(), "pai": ci.mean, "pai_low": ci.low,
-                     "pai_high": ci.high, "pei": group["pei"].mean(), "rri": group["rri"].mean(),
-                     "n_places": group["n_places"].mean(), "mean_place_area_m2": group["mean_place_area_m2"].mean()})
+        rows.append(
+            {
+                "method": name,
+                "hit_rate": group["hit_rate"].mean(),
+                "pai": ci.mean,
+                "pai_low": ci.low,
+                "pai_high": ci.high,
+                "pei": group["pei"].mean(),
+                "rri": group["rri"].mean(),
+                "n_places": group["n_places"].mean(),
+                "mean_place_area_m2": group["mean_place_area_m2"].mean(),
+            }
+        )
     budget_rows = []
     for (name, share), group in folds.groupby(["method", "area_share"], sort=False):
         ci = mean_interval(group["pai"])
-        budget_rows.append({"method": name, "area_share": share, "hit_rate": group["hit_rate"].mean(),
-                            "pai": ci.mean, "pai_low": ci.low, "pai_high": ci.high, "pei": group["pei"].mean(),
-                            "n_places": group["n_places"].mean(),
-                            "mean_place_area_m2": group["mean_place_area_m2"].mean()})
+        budget_rows.append(
+            {
+                "method": name,
+                "area_share": share,
+                "hit_rate": group["hit_rate"].mean(),
+                "pai": ci.mean,
+                "pai_low": ci.low,
+                "pai_high": ci.high,
+                "pei": group["pei"].mean(),
+                "n_places": group["n_places"].mean(),
+                "mean_place_area_m2": group["mean_place_area_m2"].mean(),
+            }
+        )
     return pd.DataFrame(rows), pd.DataFrame(budget_rows)
 
 
@@ -490,7 +609,18 @@ def _comparisons(main: pd.DataFrame) -> tuple[str | None, pd.DataFrame]:
             if a == b:
                 continue
             c = paired_comparison(table[a].to_numpy(), table[b].to_numpy())
-            rows.append({"method": a, "baseline": b, "diff": c.difference.mean, "diff_low": c.difference.low,
-                         "diff_high": c.difference.high, "ratio": c.ratio, "p_value": c.p_value, "wins": c.wins,
-                         "n_folds": c.n, "strongest": b == strongest})
+            rows.append(
+                {
+                    "method": a,
+                    "baseline": b,
+                    "diff": c.difference.mean,
+                    "diff_low": c.difference.low,
+                    "diff_high": c.difference.high,
+                    "ratio": c.ratio,
+                    "p_value": c.p_value,
+                    "wins": c.wins,
+                    "n_folds": c.n,
+                    "strongest": b == strongest,
+                }
+            )
     return strongest, pd.DataFrame(rows)

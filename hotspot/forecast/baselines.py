@@ -258,8 +258,16 @@ class SelfExciting:
         Study-area cells.
     """
 
-    def __init__(self, sigma_m: float = 100.0, decay_days=(7.0, 30.0), thetas=(0.0, 0.5, 2.0),
-                 validation_days: int = 30, *, area_share: float = 0.01, mask=None):
+    def __init__(
+        self,
+        sigma_m: float = 100.0,
+        decay_days=(7.0, 30.0),
+        thetas=(0.0, 0.5, 2.0),
+        validation_days: int = 30,
+        *,
+        area_share: float = 0.01,
+        mask=None,
+    ):
         self.sigma_m = float(sigma_m)
         self.decay_days = tuple(float(d) for d in decay_days)
         self.thetas = tuple(float(t) for t in thetas)
@@ -299,7 +307,7 @@ class SelfExciting:
             test = grid.count(x[~early], y[~early], w[~early])
             scored = []
             for theta in self.thetas:
-                for decay in (self.decay_days if theta > 0 else self.decay_days[:1]):
+                for decay in self.decay_days if theta > 0 else self.decay_days[:1]:
                     rate = self._rate(days[early], x[early], y[early], w[early], grid, cut, theta, decay)
                     hit = forecast_metrics(rate, test, self.area_share, mask=self.mask).hit_rate
                     scored.append((np.nan_to_num(hit), -theta, {"theta": theta, "decay_days": decay}))

@@ -38,18 +38,18 @@ fold, the only such fold in the shared data.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, MapChanges, carry_onto_current, detect_map_changes
-from hotspot.stats.accuracy import budget_hits, check_area_share
-from hotspot.forecast.months import month_index, month_text, record_weights
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
 from hotspot.core.records import Records
+from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, MapChanges, carry_onto_current, detect_map_changes
+from hotspot.forecast.months import month_index, month_text, record_weights
+from hotspot.stats.accuracy import budget_hits, check_area_share
 
 COMBINED_SUMMARY = (
     "recency-weighted counts per cell (half-life 1-12 months or none; months before a police.uk "
@@ -61,8 +61,15 @@ COMBINED_SUMMARY = (
 )
 """One sentence describing ``combined`` for help texts and reports."""
 
-COMBINED_DEFAULT_WEIGHTS = {"half_life_months": 6.0, "older": "all", "older_weight": 1.0, "neighbour_weight": 0.25,
-                            "kde_weight": 0.0, "bandwidth_m": 150.0, "rtm_weight": 0.0}
+COMBINED_DEFAULT_WEIGHTS = {
+    "half_life_months": 6.0,
+    "older": "all",
+    "older_weight": 1.0,
+    "neighbour_weight": 0.25,
+    "kde_weight": 0.0,
+    "bandwidth_m": 150.0,
+    "rtm_weight": 0.0,
+}
 """Weights ``combined`` uses when too few months exist to choose them (fewer than 3): D."""
 
 COMBINED_HALF_LIVES = (1.0, 3.0, 6.0, 12.0, math.inf)
@@ -77,12 +84,27 @@ COMBINED_VALIDATION_MONTHS = 6
 """Months before the origin each candidate is validated on."""
 
 BASELINE_CANDIDATES = {
-    "prior counts (all months)": {"half_life_months": math.inf, "older": "all", "older_weight": 1.0,
-                                  "neighbour_weight": 0.0, "kde_weight": 0.0},
-    "D (6-month half-life + 0.25 x neighbours)": {"half_life_months": 6.0, "older": "all", "older_weight": 1.0,
-                                                  "neighbour_weight": 0.25, "kde_weight": 0.0},
-    "P (counts since the map change)": {"half_life_months": math.inf, "older": "drop", "older_weight": 0.0,
-                                        "neighbour_weight": 0.0, "kde_weight": 0.0},
+    "prior counts (all months)": {
+        "half_life_months": math.inf,
+        "older": "all",
+        "older_weight": 1.0,
+        "neighbour_weight": 0.0,
+        "kde_weight": 0.0,
+    },
+    "D (6-month half-life + 0.25 x neighbours)": {
+        "half_life_months": 6.0,
+        "older": "all",
+        "older_weight": 1.0,
+        "neighbour_weight": 0.25,
+        "kde_weight": 0.0,
+    },
+    "P (counts since the map change)": {
+        "half_life_months": math.inf,
+        "older": "drop",
+        "older_weight": 0.0,
+        "neighbour_weight": 0.0,
+        "kde_weight": 0.0,
+    },
 }
 """The simple forecasts among the candidates, reported beside the chosen blend."""
 
@@ -99,10 +121,18 @@ def combined_candidates(with_rtm: bool = False, with_change: bool = True) -> lis
     for b in COMBINED_NEIGHBOUR_WEIGHTS:
         for older, w_old in older_options:
             for h in COMBINED_HALF_LIVES[::-1]:
-                for c in (COMBINED_RTM_WEIGHTS if with_rtm else (0.0,)):
-                    out.append({"half_life_months": h, "older": older, "older_weight": w_old,
-                                "neighbour_weight": b, "kde_weight": 0.0, "bandwidth_m": COMBINED_BANDWIDTH_M,
-                                "rtm_weight": c})
+                for c in COMBINED_RTM_WEIGHTS if with_rtm else (0.0,):
+                    out.append(
+                        {
+                            "half_life_months": h,
+                            "older": older,
+                            "older_weight": w_old,
+                            "neighbour_weight": b,
+                            "kde_weight": 0.0,
+                            "bandwidth_m": COMBINED_BANDWIDTH_M,
+                            "rtm_weight": c,
+                        }
+                    )
     return out
 
 
@@ -162,8 +192,9 @@ def _stencil_matrix(grid: Grid, cells: np.ndarray, kernel: np.ndarray):
             out_i.append(np.flatnonzero(ok))
             out_j.append(src[ok])
             out_w.append(np.full(int(ok.sum()), w))
-    return sparse.csr_matrix((np.concatenate(out_w), (np.concatenate(out_i), np.concatenate(out_j))),
-                             shape=(cells.size, cells.size))
+    return sparse.csr_matrix(
+        (np.concatenate(out_w), (np.concatenate(out_i), np.concatenate(out_j))), shape=(cells.size, cells.size)
+    )
 
 
 def _close_cells(grid: Grid, seeds: np.ndarray, radius_cells: int) -> np.ndarray:
@@ -173,8 +204,9 @@ def _close_cells(grid: Grid, seeds: np.ndarray, radius_cells: int) -> np.ndarray
     hit = np.zeros(grid.size, dtype=bool)
     hit[seeds] = True
     if radius_cells > 0:
-        hit = ndimage.binary_dilation(hit.reshape(grid.shape), structure=np.ones((2 * radius_cells + 1,) * 2,
-                                                                               dtype=bool)).ravel()
+        hit = ndimage.binary_dilation(
+            hit.reshape(grid.shape), structure=np.ones((2 * radius_cells + 1,) * 2, dtype=bool)
+        ).ravel()
     return np.flatnonzero(hit)
 
 
@@ -204,8 +236,14 @@ class MonthlyLayers:
         Default: the records themselves.
     """
 
-    def __init__(self, records: Records, grid: Grid, bandwidths_m=COMBINED_BANDWIDTHS_M,
-                 tolerance_m: float = CARRY_TOLERANCE_M, snap_points: pd.DataFrame | None = None):
+    def __init__(
+        self,
+        records: Records,
+        grid: Grid,
+        bandwidths_m=COMBINED_BANDWIDTHS_M,
+        tolerance_m: float = CARRY_TOLERANCE_M,
+        snap_points: pd.DataFrame | None = None,
+    ):
         frame = records.frame
         self.grid = grid
         bandwidths_m = (bandwidths_m,) if np.isscalar(bandwidths_m) else tuple(bandwidths_m)
@@ -235,11 +273,20 @@ class MonthlyLayers:
         self._carried: dict = {}
         # Per-month record totals, to check that a fold's training records are these records' months.
         w = np.ones(len(frame)) if self.weights is None else self.weights
-        self._month_stats = np.column_stack([
-            np.bincount(self.month_of - self.first, minlength=self.months.size).astype(np.float64),
-            np.bincount(self.month_of - self.first, weights=frame["x"].to_numpy(np.float64) * w,
-                        minlength=self.months.size),
-        ]) if len(frame) else np.zeros((0, 2))
+        self._month_stats = (
+            np.column_stack(
+                [
+                    np.bincount(self.month_of - self.first, minlength=self.months.size).astype(np.float64),
+                    np.bincount(
+                        self.month_of - self.first,
+                        weights=frame["x"].to_numpy(np.float64) * w,
+                        minlength=self.months.size,
+                    ),
+                ]
+            )
+            if len(frame)
+            else np.zeros((0, 2))
+        )
 
     def _stack(self, rows: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """(months x cells) counts of the given record rows, placed at the flat cells ``flat`` (-1: off grid)."""
@@ -248,8 +295,7 @@ class MonthlyLayers:
         ok_col = col >= 0
         m = self.month_of[rows[ok]][ok_col] - self.first
         w = None if self.weights is None else self.weights[rows[ok]][ok_col]
-        values = np.bincount(m * self.cells.size + col[ok_col], weights=w,
-                             minlength=self.months.size * self.cells.size)
+        values = np.bincount(m * self.cells.size + col[ok_col], weights=w, minlength=self.months.size * self.cells.size)
         return values.reshape(self.months.size, self.cells.size).astype(np.float64)
 
     def covers(self, records: Records) -> bool:
@@ -263,10 +309,12 @@ class MonthlyLayers:
         w = record_weights(records)
         w = np.ones(len(records)) if w is None else w
         n = hi - lo + 1
-        stats = np.column_stack([
-            np.bincount(months - lo, minlength=n).astype(np.float64),
-            np.bincount(months - lo, weights=records.frame["x"].to_numpy(np.float64) * w, minlength=n),
-        ])
+        stats = np.column_stack(
+            [
+                np.bincount(months - lo, minlength=n).astype(np.float64),
+                np.bincount(months - lo, weights=records.frame["x"].to_numpy(np.float64) * w, minlength=n),
+            ]
+        )
         return bool(np.allclose(stats, self._month_stats[:n], rtol=1e-12, atol=1e-6))
 
     def latest_change(self, upto: int) -> int | None:
@@ -277,8 +325,9 @@ class MonthlyLayers:
         """(months x cells) counts of the records before ``change`` carried onto locations used up to ``upto``."""
         key = (change, upto)
         if key not in self._carried:
-            moved = carry_onto_current(self.frame, self.month_of, change, upto, tolerance_m=self.tolerance_m,
-                                       current=self.snap_points)
+            moved = carry_onto_current(
+                self.frame, self.month_of, change, upto, tolerance_m=self.tolerance_m, current=self.snap_points
+            )
             flat, inside = self.grid.flat_index(moved.x, moved.y)
             self._carried[key] = (self._stack(moved.index, np.where(inside, flat, -1)), moved.share_carried)
         return self._carried[key]
@@ -293,7 +342,11 @@ class MonthlyLayers:
     def recency(self, upto: int, half_life_months: float) -> np.ndarray:
         """Weight of each month row for a forecast made after integer month ``upto`` (0 after it)."""
         age = (upto - self.months).astype(np.float64)
-        w = np.ones(self.months.size) if math.isinf(half_life_months) else 0.5 ** (np.maximum(age, 0) / half_life_months)
+        w = (
+            np.ones(self.months.size)
+            if math.isinf(half_life_months)
+            else 0.5 ** (np.maximum(age, 0) / half_life_months)
+        )
         w[age < 0] = 0.0
         return w
 
@@ -314,8 +367,9 @@ class MonthlyLayers:
             raise ValueError(f"older must be all, drop, down or carry, got {older!r}")
         return values
 
-    def blend(self, recent: np.ndarray, weights: Mapping, rtm_share: np.ndarray | None, cache: dict | None = None
-              ) -> np.ndarray:
+    def blend(
+        self, recent: np.ndarray, weights: Mapping, rtm_share: np.ndarray | None, cache: dict | None = None
+    ) -> np.ndarray:
         """The combined score on ``cells`` (without the RTM term) from R; ``cache`` keeps R's smoothings."""
         cache = {} if cache is None else cache
         b = float(weights.get("neighbour_weight", 0.0))
@@ -418,8 +472,10 @@ class CombinedFit:
             months = self.validation_months
             span = f"{months[0]}..{months[-1]}" if months else ""
             parts = ", ".join(f"{k.split(' (')[0]} {v:.1f}" for k, v in self.baselines.items() if k != "combined")
-            text += (f"; backtest PAI over {len(months)} month(s) {span}: combined {self.baselines['combined']:.1f} "
-                     f"vs {parts}")
+            text += (
+                f"; backtest PAI over {len(months)} month(s) {span}: combined {self.baselines['combined']:.1f} "
+                f"vs {parts}"
+            )
         return text
 
 
@@ -451,8 +507,16 @@ class CombinedTuner:
     before it, so the folds of a backtest share them instead of recomputing.
     """
 
-    def __init__(self, layers: MonthlyLayers, *, area_share: float = 0.01, mask=None, rtm_share=None,
-                 horizon_months: int = 1, n_validation: int = COMBINED_VALIDATION_MONTHS):
+    def __init__(
+        self,
+        layers: MonthlyLayers,
+        *,
+        area_share: float = 0.01,
+        mask=None,
+        rtm_share=None,
+        horizon_months: int = 1,
+        n_validation: int = COMBINED_VALIDATION_MONTHS,
+    ):
         self.layers = layers
         self.area_share = check_area_share(area_share)
         grid = layers.grid
@@ -487,15 +551,20 @@ class CombinedTuner:
                     from hotspot.stats.accuracy import forecast_metrics
 
                     score = layers.score(cand, origin - 1, self.rtm_share)
-                    done[self._key(cand)] = forecast_metrics(score, layers.full(test), self.area_share,
-                                                             mask=self.region).hit_rate
+                    done[self._key(cand)] = forecast_metrics(
+                        score, layers.full(test), self.area_share, mask=self.region
+                    ).hit_rate
                     continue
                 rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
                 if rkey not in recent_cache:
                     recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey), {})
                 recent, smoothed = recent_cache[rkey]
                 values = layers.blend(recent, cand, self.rtm_share, smoothed)
-                hit = budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total if total else np.nan
+                hit = (
+                    budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total
+                    if total
+                    else np.nan
+                )
                 done[self._key(cand)] = hit
         return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
 
@@ -555,10 +624,19 @@ class CombinedTuner:
         return CombinedFit(dict(chosen), table, windows, h, baselines, change_text)
 
 
-def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask=None, rtm_score=None,
-                 reference_month: str | None = None, horizon_months: int = 1,
-                 n_validation: int = COMBINED_VALIDATION_MONTHS, snap_points: pd.DataFrame | None = None,
-                 progress=None) -> tuple[np.ndarray, CombinedFit]:
+def fit_combined(
+    records: Records,
+    grid: Grid,
+    *,
+    area_share: float = 0.01,
+    mask=None,
+    rtm_score=None,
+    reference_month: str | None = None,
+    horizon_months: int = 1,
+    n_validation: int = COMBINED_VALIDATION_MONTHS,
+    snap_points: pd.DataFrame | None = None,
+    progress=None,
+) -> tuple[np.ndarray, CombinedFit]:
     """The ``combined`` score and how its blend was chosen, from ``records`` up to ``reference_month``.
 
     Parameters
@@ -600,29 +678,63 @@ def fit_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask
 
         records = subset(records, keep)
     layers = MonthlyLayers(records, grid, snap_points=snap_points)
-    return _fit_on_layers(layers, upto, None, area_share, mask, _rtm_share(rtm_score, grid), horizon_months,
-                          n_validation, progress)
+    return _fit_on_layers(
+        layers, upto, None, area_share, mask, _rtm_share(rtm_score, grid), horizon_months, n_validation, progress
+    )
 
 
-def _fit_on_layers(layers, upto, first, area_share, mask, rtm_share, horizon_months, n_validation, progress,
-                   tuner: CombinedTuner | None = None):
-    tuner = tuner or CombinedTuner(layers, area_share=area_share, mask=mask, rtm_share=rtm_share,
-                                   horizon_months=horizon_months, n_validation=n_validation)
+def _fit_on_layers(
+    layers,
+    upto,
+    first,
+    area_share,
+    mask,
+    rtm_share,
+    horizon_months,
+    n_validation,
+    progress,
+    tuner: CombinedTuner | None = None,
+):
+    tuner = tuner or CombinedTuner(
+        layers,
+        area_share=area_share,
+        mask=mask,
+        rtm_share=rtm_share,
+        horizon_months=horizon_months,
+        n_validation=n_validation,
+    )
     fit = tuner.fit(upto, first, progress)
     return layers.score(fit.weights, upto, rtm_share), fit
 
 
-def combined_score(records: Records, grid: Grid, *, weights: Mapping | None = None,
-                   reference_month: str | None = None, rtm_score=None, area_share: float = 0.01, mask=None,
-                   horizon_months: int = 1, progress=None) -> np.ndarray:
+def combined_score(
+    records: Records,
+    grid: Grid,
+    *,
+    weights: Mapping | None = None,
+    reference_month: str | None = None,
+    rtm_score=None,
+    area_share: float = 0.01,
+    mask=None,
+    horizon_months: int = 1,
+    progress=None,
+) -> np.ndarray:
     """The ``combined`` forecast (module docstring); ``weights`` fixes the blend instead of choosing it.
 
     Parameters are those of :func:`fit_combined`; ``weights`` (a dict of the keys of
     :data:`COMBINED_DEFAULT_WEIGHTS`, missing keys taking those defaults) skips the choice.
     """
     if weights is None:
-        return fit_combined(records, grid, area_share=area_share, mask=mask, rtm_score=rtm_score,
-                            reference_month=reference_month, horizon_months=horizon_months, progress=progress)[0]
+        return fit_combined(
+            records,
+            grid,
+            area_share=area_share,
+            mask=mask,
+            rtm_score=rtm_score,
+            reference_month=reference_month,
+            horizon_months=horizon_months,
+            progress=progress,
+        )[0]
     if len(records) == 0:
         return np.zeros(grid.shape)
     upto = int(month_index([reference_month])[0]) if reference_month else int(month_index(records.frame["month"]).max())
@@ -630,13 +742,30 @@ def combined_score(records: Records, grid: Grid, *, weights: Mapping | None = No
     return layers.score(weights, upto, _rtm_share(rtm_score, grid))
 
 
-def tune_combined(records: Records, grid: Grid, *, area_share: float = 0.01, mask=None, rtm_score=None,
-                  reference_month: str | None = None, n_validation: int = COMBINED_VALIDATION_MONTHS,
-                  horizon_months: int = 1, progress=None) -> CombinedFit:
+def tune_combined(
+    records: Records,
+    grid: Grid,
+    *,
+    area_share: float = 0.01,
+    mask=None,
+    rtm_score=None,
+    reference_month: str | None = None,
+    n_validation: int = COMBINED_VALIDATION_MONTHS,
+    horizon_months: int = 1,
+    progress=None,
+) -> CombinedFit:
     """How :func:`fit_combined` chooses the blend (parameters as there), without the score."""
-    return fit_combined(records, grid, area_share=area_share, mask=mask, rtm_score=rtm_score,
-                        reference_month=reference_month, horizon_months=horizon_months, n_validation=n_validation,
-                        progress=progress)[1]
+    return fit_combined(
+        records,
+        grid,
+        area_share=area_share,
+        mask=mask,
+        rtm_score=rtm_score,
+        reference_month=reference_month,
+        horizon_months=horizon_months,
+        n_validation=n_validation,
+        progress=progress,
+    )[1]
 
 
 class CombinedForecaster:
@@ -649,8 +778,17 @@ class CombinedForecaster:
     training records; ``rtm_score`` a fixed one.
     """
 
-    def __init__(self, *, area_share: float = 0.01, mask=None, rtm_score=None, horizon_months: int = 1, rtm=None,
-                 n_validation: int = COMBINED_VALIDATION_MONTHS, snap_points: pd.DataFrame | None = None):
+    def __init__(
+        self,
+        *,
+        area_share: float = 0.01,
+        mask=None,
+        rtm_score=None,
+        horizon_months: int = 1,
+        rtm=None,
+        n_validation: int = COMBINED_VALIDATION_MONTHS,
+        snap_points: pd.DataFrame | None = None,
+    ):
         self.area_share = area_share
         self.snap_points = snap_points
         self.horizon_months = horizon_months
@@ -679,18 +817,40 @@ class CombinedForecaster:
         upto = int(month_index(train.frame["month"]).max())
         if self.rtm is not None or self.rtm_score is not None:
             rtm_score = self.rtm(train, grid) if self.rtm is not None else self.rtm_score
-            score, fit = fit_combined(train, grid, area_share=self.area_share, mask=self.mask, rtm_score=rtm_score,
-                                      horizon_months=self.horizon_months, n_validation=self.n_validation,
-                                      snap_points=self.snap_points)
+            score, fit = fit_combined(
+                train,
+                grid,
+                area_share=self.area_share,
+                mask=self.mask,
+                rtm_score=rtm_score,
+                horizon_months=self.horizon_months,
+                n_validation=self.n_validation,
+                snap_points=self.snap_points,
+            )
         else:
             layers = self._layers
             if layers is None or layers.grid != grid or not layers.covers(train):
                 layers = self._layers = MonthlyLayers(train, grid, snap_points=self.snap_points)
                 self._tuner = None
             if self._tuner is None:
-                self._tuner = CombinedTuner(layers, area_share=self.area_share, mask=self.mask,
-                                            horizon_months=self.horizon_months, n_validation=self.n_validation)
-            score, fit = _fit_on_layers(layers, upto, None, self.area_share, self.mask, None, self.horizon_months,
-                                        self.n_validation, None, self._tuner)
+                self._tuner = CombinedTuner(
+                    layers,
+                    area_share=self.area_share,
+                    mask=self.mask,
+                    horizon_months=self.horizon_months,
+                    n_validation=self.n_validation,
+                )
+            score, fit = _fit_on_layers(
+                layers,
+                upto,
+                None,
+                self.area_share,
+                self.mask,
+                None,
+                self.horizon_months,
+                self.n_validation,
+                None,
+                self._tuner,
+            )
         self.fits.append(fit)
         return score

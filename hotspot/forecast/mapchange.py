@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hotspot.forecast.months import month_index, month_text
 from hotspot.core.records import Records
+from hotspot.forecast.months import month_index, month_text
 
 REUSE_WINDOW_MONTHS = 12
 """A location is reused when it carried a record in one of this many earlier months."""
@@ -85,11 +85,17 @@ class MapChanges:
             return "no police.uk anonymisation-map change found (month-to-month reuse of locations stayed steady)"
         rows = self.table.set_index("month")
         usual = float(rows.loc[~rows["change"], "reused_share"].median())
-        parts = [f"{m} (only {rows.loc[m, 'reused_share']:.0%} of records on a location used in the 12 months before, "
-                 f"usually {usual:.0%})" for m in self.changes]
-        return ("police.uk anonymisation map changed in " + "; ".join(parts)
-                + ": counts spanning it mix two sets of locations; combined chooses from the months before each "
-                "forecast whether to keep, drop, down-weight or carry the older records onto the current ones")
+        parts = [
+            f"{m} (only {rows.loc[m, 'reused_share']:.0%} of records on a location used in the 12 months before, "
+            f"usually {usual:.0%})"
+            for m in self.changes
+        ]
+        return (
+            "police.uk anonymisation map changed in "
+            + "; ".join(parts)
+            + ": counts spanning it mix two sets of locations; combined chooses from the months before each "
+            "forecast whether to keep, drop, down-weight or carry the older records onto the current ones"
+        )
 
 
 def location_keys(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -135,21 +141,26 @@ def detect_map_changes(records: Records) -> MapChanges:
     latest = 0  # the row the current map starts at (0: the first month)
     for i in range(1, span):  # months, not records: at most a few hundred
         low = max(i - REUSE_WINDOW_MONTHS, latest)
-        k = keys[order[bounds[i]:bounds[i + 1]]]
+        k = keys[order[bounds[i] : bounds[i + 1]]]
         if k.size == 0 or n_records[low:i].sum() == 0:
             continue
         share[i] = float(((cumulative[i, k] - cumulative[low, k]) > 0).mean())
-        before = share[max(latest + 1, i - 3):i]
+        before = share[max(latest + 1, i - 3) : i]
         before = before[np.isfinite(before)]
         if before.size and n_records[i] >= CHANGE_MIN_RECORDS:
             usual = float(before.mean())
             if usual >= SNAPPED_MIN_REUSE and share[i] < CHANGE_RATIO * usual:
                 change[i] = True
                 latest = i
-    table = pd.DataFrame({
-        "month": [month_text(first + i) for i in range(span)], "n_records": n_records,
-        "n_locations": (used > 0).sum(axis=1), "reused_share": share, "change": change,
-    })
+    table = pd.DataFrame(
+        {
+            "month": [month_text(first + i) for i in range(span)],
+            "n_records": n_records,
+            "n_locations": (used > 0).sum(axis=1),
+            "reused_share": share,
+            "change": change,
+        }
+    )
     table = table[table["n_records"] > 0].reset_index(drop=True)
     return MapChanges(table, tuple(table.loc[table["change"], "month"]))
 
@@ -196,14 +207,24 @@ def snap_points(records: Records) -> pd.DataFrame:
         filtered = rejected[rejected["reason"].astype(str).str.startswith("filtered_")]
         frames.append(filtered.reindex(columns=columns))
     out = pd.concat(frames, ignore_index=True)
-    out = out[np.isfinite(pd.to_numeric(out["x"], errors="coerce")) & np.isfinite(pd.to_numeric(out["y"], errors="coerce"))
-              & out["month"].astype(str).str.match(r"^\d{4}-\d{2}$")]
+    out = out[
+        np.isfinite(pd.to_numeric(out["x"], errors="coerce"))
+        & np.isfinite(pd.to_numeric(out["y"], errors="coerce"))
+        & out["month"].astype(str).str.match(r"^\d{4}-\d{2}$")
+    ]
     out["lsoa_code"] = out["lsoa_code"].fillna("").astype(str)
     return out.reset_index(drop=True)
 
 
-def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upto: int, *,
-                       tolerance_m: float = CARRY_TOLERANCE_M, current: pd.DataFrame | None = None) -> Carried:
+def carry_onto_current(
+    frame: pd.DataFrame,
+    months: np.ndarray,
+    change: int,
+    upto: int,
+    *,
+    tolerance_m: float = CARRY_TOLERANCE_M,
+    current: pd.DataFrame | None = None,
+) -> Carried:
     """Move records older than the map change ``change`` onto the locations used since.
 
     Parameters
@@ -239,8 +260,13 @@ def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upt
     else:
         cm = month_index(current["month"]) if len(current) else np.zeros(0, dtype=np.int64)
         now = (cm >= change) & (cm <= upto)
-        cur = pd.DataFrame({"x": current["x"].to_numpy(np.float64)[now], "y": current["y"].to_numpy(np.float64)[now],
-                            "lsoa": current["lsoa_code"].astype(str).to_numpy()[now]})
+        cur = pd.DataFrame(
+            {
+                "x": current["x"].to_numpy(np.float64)[now],
+                "y": current["y"].to_numpy(np.float64)[now],
+                "lsoa": current["lsoa_code"].astype(str).to_numpy()[now],
+            }
+        )
     if older.size == 0 or len(cur) == 0:
         return empty
     cur = cur.drop_duplicates(["x", "y"])
@@ -252,8 +278,9 @@ def carry_onto_current(frame: pd.DataFrame, months: np.ndarray, change: int, upt
     codes = codes.ravel()
     ux, uy, ulsoa = x[older][first_row], y[older][first_row], lsoa[older][first_row]
     k = min(CARRY_NEIGHBOURS, cx.size)
-    dist, idx = cKDTree(np.column_stack([cx, cy])).query(np.column_stack([ux, uy]), k=k,
-                                                         distance_upper_bound=tolerance_m)
+    dist, idx = cKDTree(np.column_stack([cx, cy])).query(
+        np.column_stack([ux, uy]), k=k, distance_upper_bound=tolerance_m
+    )
     dist = dist.reshape(len(ux), k)
     idx = idx.reshape(len(ux), k)
     within = np.isfinite(dist)

@@ -31,8 +31,13 @@ def month_text(index: int) -> str:
 
 def subset(records: Records, keep: np.ndarray) -> Records:
     """The records where ``keep`` is True, with an empty rejection ledger."""
-    return Records(records.frame.loc[keep].reset_index(drop=True), records.crs, records.rejected.iloc[0:0],
-                   records.has_times, list(records.sources))
+    return Records(
+        records.frame.loc[keep].reset_index(drop=True),
+        records.crs,
+        records.rejected.iloc[0:0],
+        records.has_times,
+        list(records.sources),
+    )
 
 
 def record_weights(records: Records) -> np.ndarray | None:

@@ -19,5 +19,12 @@ from hotspot.ingest.projection import choose_crs
 from hotspot.ingest.reader import read_records
 from hotspot.ingest.tables import ALIASES
 
-__all__ = ["read_records", "apply_filters", "choose_crs", "parse_time_window", "in_time_window", "parse_weekdays",
-           "ALIASES"]
+__all__ = [
+    "read_records",
+    "apply_filters",
+    "choose_crs",
+    "parse_time_window",
+    "in_time_window",
+    "parse_weekdays",
+    "ALIASES",
+]

@@ -90,8 +90,10 @@ def read_boundaries(
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # pyogrio raises its own DataSourceError types for unreadable files
-        raise HotspotInputError(f"cannot read boundaries file {path}: {str(exc).splitlines()[0] if str(exc) else exc}; "
-                                "give a GeoPackage, GeoJSON or Shapefile") from None
+        raise HotspotInputError(
+            f"cannot read boundaries file {path}: {str(exc).splitlines()[0] if str(exc) else exc}; "
+            "give a GeoPackage, GeoJSON or Shapefile"
+        ) from None
     names = [str(row[0]) for row in layers]
     if layer is None:
         polygonal = [str(row[0]) for row in layers if row[1] is not None and "polygon" in str(row[1]).lower()]
@@ -101,14 +103,17 @@ def read_boundaries(
     try:
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:
-        raise HotspotInputError(f"cannot read layer {layer!r} of boundaries file {path}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise HotspotInputError(
+            f"cannot read layer {layer!r} of boundaries file {path}: {str(exc).splitlines()[0] if str(exc) else exc}"
+        ) from None
 
     where = f"boundaries file {path}" + (f" (layer {layer})" if layer and len(names) > 1 else "")
     if "geometry" not in frame or frame.geometry.isna().all() or len(frame) == 0:
         raise HotspotInputError(f"{where} has no features with geometry; give a file of area polygons")
     if frame.crs is None:
-        raise HotspotInputError(f"{where} has no CRS; save it with its coordinate reference system (e.g. EPSG:27700) set")
+        raise HotspotInputError(
+            f"{where} has no CRS; save it with its coordinate reference system (e.g. EPSG:27700) set"
+        )
 
     geoms = frame.geometry.values
     invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
@@ -118,19 +123,25 @@ def read_boundaries(
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
         first = f"first: feature {int(np.flatnonzero(invalid)[0]) + 1}, {reasons[0]}"
-        notes.append(f"{where}: {int(invalid.sum()):,} of {len(geoms):,} polygons were invalid ({first}) and were "
-                     "repaired with make_valid; fix them in your GIS if the areas look wrong")
+        notes.append(
+            f"{where}: {int(invalid.sum()):,} of {len(geoms):,} polygons were invalid ({first}) and were "
+            "repaired with make_valid; fix them in your GIS if the areas look wrong"
+        )
     # make_valid can return collections; keep the polygonal parts only
     polygons = [_polygonal(g) for g in geoms]
     frame = frame.set_geometry(gpd.GeoSeries(polygons, index=frame.index, crs=frame.crs))
     keep = (~frame.geometry.isna() & ~frame.geometry.is_empty).to_numpy()
     frame = frame[keep]
     if len(frame) == 0:
-        raise HotspotInputError(f"{where} has no polygons (found {', '.join(sorted(set(map(str, geoms.geom_type))))}); "
-                                "give area polygons, not points or lines")
+        raise HotspotInputError(
+            f"{where} has no polygons (found {', '.join(sorted(set(map(str, geoms.geom_type))))}); "
+            "give area polygons, not points or lines"
+        )
     if not keep.all():
-        notes.append(f"{where}: {int((~keep).sum()):,} features without polygon area were left out "
-                     f"(first: feature {int(np.flatnonzero(~keep)[0]) + 1})")
+        notes.append(
+            f"{where}: {int((~keep).sum()):,} features without polygon area were left out "
+            f"(first: feature {int(np.flatnonzero(~keep)[0]) + 1})"
+        )
 
     columns = [c for c in frame.columns if c != "geometry"]
     if code_column is not None and code_column not in frame.columns:
@@ -139,8 +150,10 @@ def read_boundaries(
         raise HotspotInputError(f"{where} has no column {name_column!r}; its columns are: {', '.join(columns)}")
     code = code_column or _detect(columns, "code")
     if code is None:
-        raise HotspotInputError(f"{where}: no area-code column found among: {', '.join(columns) or '(none)'}; "
-                                "pass code_column (CLI: --code-column)")
+        raise HotspotInputError(
+            f"{where}: no area-code column found among: {', '.join(columns) or '(none)'}; "
+            "pass code_column (CLI: --code-column)"
+        )
     name = name_column or _detect([c for c in columns if c != code], "name")
 
     if not frame.crs.is_geographic:

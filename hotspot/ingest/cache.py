@@ -19,11 +19,11 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from hotspot.ingest.sources import Source
 from hotspot.core.settings import cache_dir
+from hotspot.ingest.sources import Source
 
 NO_CACHE_ENV_VAR = "HOTSPOT_NO_CACHE"
 """Set to 1 (or true/yes) to read every input afresh and write nothing to the parsed-input cache."""

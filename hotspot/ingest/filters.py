@@ -7,7 +7,7 @@ counts reported on each run add up to the rows read.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,10 @@ _WEEKDAY_NAMES = {
     **{d: i for i, d in enumerate(WEEKDAYS)},
     **{d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))},
     **{d: i for i, d in enumerate(("mo", "tu", "we", "th", "fr", "sa", "su"))},
-    "tues": 1, "wednes": 2, "thur": 3, "thurs": 3,
+    "tues": 1,
+    "wednes": 2,
+    "thur": 3,
+    "thurs": 3,
 }
 _CLOCK = re.compile(r"^(\d{1,2})(?::?(\d{2}))?$")
 
@@ -30,7 +33,9 @@ _CLOCK = re.compile(r"^(\d{1,2})(?::?(\d{2}))?$")
 def _minute(text: str, window: str) -> int:
     match = _CLOCK.match(text.strip())
     if not match:
-        raise HotspotInputError(f"--hours {window!r}: {text.strip()!r} is not a time; use HH:MM-HH:MM, e.g. 19:00-07:00")
+        raise HotspotInputError(
+            f"--hours {window!r}: {text.strip()!r} is not a time; use HH:MM-HH:MM, e.g. 19:00-07:00"
+        )
     hours, minutes = int(match.group(1)), int(match.group(2) or 0)
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
         raise HotspotInputError(f"--hours {window!r}: {text.strip()!r} is not a time of day (00:00 to 24:00)")
@@ -56,7 +61,9 @@ def parse_time_window(window: str) -> tuple[int, int]:
     if start == 1440:
         raise HotspotInputError(f"--hours {window!r}: a window cannot start at 24:00; use 00:00")
     if start == end:
-        raise HotspotInputError(f"--hours {window!r} starts and ends at the same time; for the whole day leave --hours out")
+        raise HotspotInputError(
+            f"--hours {window!r} starts and ends at the same time; for the whole day leave --hours out"
+        )
     return start, end
 
 
@@ -192,8 +199,13 @@ def apply_filters(
             wanted_keys = {_type_key(w) for w in wanted}
             # match on the few distinct labels, then select rows by exact label (no per-row Python)
             labels = [t for t in present if _type_key(t) in wanted_keys]
-            steps.append(("filtered_crime_type", f"--crime-type {','.join(w.strip() for w in wanted)}",
-                          lambda f: f["crime_type"].isin(labels).to_numpy(dtype=bool)))
+            steps.append(
+                (
+                    "filtered_crime_type",
+                    f"--crime-type {','.join(w.strip() for w in wanted)}",
+                    lambda f: f["crime_type"].isin(labels).to_numpy(dtype=bool),
+                )
+            )
 
     has_dates = bool(frame["datetime"].notna().any()) if len(frame) else False
     if date_from is not None or date_to is not None:
@@ -222,7 +234,9 @@ def apply_filters(
                     ts = pd.Timestamp(value)
                     keep &= ((day >= ts) if is_low else (day <= ts)).fillna(False).to_numpy(dtype=bool)
                 else:
-                    keep &= ((month >= value) if is_low else (month <= value)).to_numpy(dtype=bool) & (month != "").to_numpy()
+                    keep &= ((month >= value) if is_low else (month <= value)).to_numpy(dtype=bool) & (
+                        month != ""
+                    ).to_numpy()
             return keep
 
         label = " ".join(f"{k} {v}" for k, v in (("--from", date_from), ("--to", date_to)) if v is not None)
@@ -247,8 +261,13 @@ def apply_filters(
         if not has_dates:
             raise HotspotInputError("--weekdays needs records with dates, but the data has month only (police.uk)")
         names = ",".join(WEEKDAYS[d] for d in sorted(days))
-        steps.append(("filtered_weekday", f"--weekdays {names}",
-                      lambda f: f["datetime"].dt.day_of_week.isin(sorted(days)).to_numpy(dtype=bool)))
+        steps.append(
+            (
+                "filtered_weekday",
+                f"--weekdays {names}",
+                lambda f: f["datetime"].dt.day_of_week.isin(sorted(days)).to_numpy(dtype=bool),
+            )
+        )
 
     if study_area is not None:
         import shapely
@@ -257,8 +276,13 @@ def apply_filters(
         if tolerance_m and tolerance_m > 0:
             geometry = shapely.buffer(geometry, float(tolerance_m))
         shapely.prepare(geometry)
-        steps.append(("outside_study_area", "the study area (--boundaries)",
-                      lambda f: shapely.intersects_xy(geometry, f["x"].to_numpy(np.float64), f["y"].to_numpy(np.float64))))
+        steps.append(
+            (
+                "outside_study_area",
+                "the study area (--boundaries)",
+                lambda f: shapely.intersects_xy(geometry, f["x"].to_numpy(np.float64), f["y"].to_numpy(np.float64)),
+            )
+        )
 
     result = records
     for reason, label, mask_of in steps:

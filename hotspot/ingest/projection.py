@@ -21,7 +21,9 @@ _IRELAND_BOX = (-10.7, 51.3, -5.35, 55.45)
 
 def _in_gb(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     in_box = (lon >= _GB_BOX[0]) & (lon <= _GB_BOX[2]) & (lat >= _GB_BOX[1]) & (lat <= _GB_BOX[3])
-    in_ireland = (lon >= _IRELAND_BOX[0]) & (lon <= _IRELAND_BOX[2]) & (lat >= _IRELAND_BOX[1]) & (lat <= _IRELAND_BOX[3])
+    in_ireland = (
+        (lon >= _IRELAND_BOX[0]) & (lon <= _IRELAND_BOX[2]) & (lat >= _IRELAND_BOX[1]) & (lat <= _IRELAND_BOX[3])
+    )
     return in_box & ~in_ireland
 
 
@@ -61,7 +63,9 @@ def parse_crs(text: str, parameter: str = "--crs") -> CRS:
     try:
         return CRS.from_user_input(text)
     except (CRSError, TypeError, ValueError):
-        raise HotspotInputError(f"{parameter} {text!r} is not a CRS pyproj recognises; give an EPSG code such as EPSG:27700") from None
+        raise HotspotInputError(
+            f"{parameter} {text!r} is not a CRS pyproj recognises; give an EPSG code such as EPSG:27700"
+        ) from None
 
 
 def check_metre_crs(text: str, parameter: str = "--crs") -> str:
@@ -110,7 +114,12 @@ def area_of_use_mask(lon: np.ndarray, lat: np.ndarray, crs: str, margin_deg: flo
     area = parse_crs(crs).area_of_use
     if area is None:
         return ok
-    west, south, east, north = area.west - margin_deg, area.south - margin_deg, area.east + margin_deg, area.north + margin_deg
+    west, south, east, north = (
+        area.west - margin_deg,
+        area.south - margin_deg,
+        area.east + margin_deg,
+        area.north + margin_deg,
+    )
     if west <= east:
         in_lon = (lon >= west) & (lon <= east)
     else:  # an area crossing the antimeridian

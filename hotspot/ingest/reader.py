@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import ProgressCallback, resolve
+from hotspot.core.records import (
+    CATEGORICAL_COLUMNS,
+    RECORD_COLUMNS,
+    Records,
+    compact_text,
+    concat_ledgers,
+    reason_column,
+)
 from hotspot.ingest.policeuk import comma_note, standardise_policeuk
 from hotspot.ingest.projection import (
-    BNG, WGS84, area_of_use_mask, check_metre_crs, choose_crs, parse_crs, transform,
+    BNG,
+    WGS84,
+    area_of_use_mask,
+    check_metre_crs,
+    choose_crs,
+    parse_crs,
+    transform,
 )
 from hotspot.ingest.sources import Source, expand_inputs, read_csv_text
 from hotspot.ingest.tables import (
-    Standard, find_column, is_policeuk, month_from, normalise, normalise_months, parse_datetimes, parse_times, text,
-    text_categorical, to_float,
-)
-from hotspot.core.progress import ProgressCallback, resolve
-from hotspot.core.records import (
-    CATEGORICAL_COLUMNS, RECORD_COLUMNS, Records, compact_text, concat_ledgers, reason_column,
+    Standard,
+    find_column,
+    is_policeuk,
+    month_from,
+    normalise,
+    normalise_months,
+    parse_datetimes,
+    parse_times,
+    text,
+    text_categorical,
+    to_float,
 )
 
 # British National Grid's false-origin extent in metres (with a margin): numbers in this box
@@ -82,7 +102,9 @@ def _check_against_lsoa_codes(std: Standard, ok: np.ndarray, label: str) -> None
     codes = compact_text(std.columns["lsoa_code"])  # the prefix is read once per distinct code
     english = pd.Series(codes.categories, dtype=object).str[:3].isin(["E01", "W01"]).to_numpy()
     which = np.asarray(codes.codes)[ok]
-    if not which.size or not (np.where(which >= 0, english[np.maximum(which, 0)] if english.size else False, False).mean() > 0.5):
+    if not which.size or not (
+        np.where(which >= 0, english[np.maximum(which, 0)] if english.size else False, False).mean() > 0.5
+    ):
         return
     mlon, mlat = _median(std.cx[ok]), _median(std.cy[ok])
     if np.isfinite(mlon) and np.isfinite(mlat) and not _in_gb(np.array([mlon]), np.array([mlat]))[0]:
@@ -100,11 +122,17 @@ def _coordinate_columns(raw: pd.DataFrame, opts: dict, label: str) -> tuple[str,
     if (opts["lon_column"] is None) != (opts["lat_column"] is None):
         raise HotspotInputError(f"{label}: give both lon_column and lat_column (got only one)")
     if opts["x_column"] is not None:
-        return (find_column(cols, "east", opts["x_column"], label, "x_column"),
-                find_column(cols, "north", opts["y_column"], label, "y_column"), "metres")
+        return (
+            find_column(cols, "east", opts["x_column"], label, "x_column"),
+            find_column(cols, "north", opts["y_column"], label, "y_column"),
+            "metres",
+        )
     if opts["lon_column"] is not None:
-        return (find_column(cols, "lon", opts["lon_column"], label, "lon_column"),
-                find_column(cols, "lat", opts["lat_column"], label, "lat_column"), "degrees")
+        return (
+            find_column(cols, "lon", opts["lon_column"], label, "lon_column"),
+            find_column(cols, "lat", opts["lat_column"], label, "lat_column"),
+            "degrees",
+        )
     pairs = (("lon", "lat", "degrees"), ("east", "north", "metres"), ("x", "y", "auto"))
     for xrole, yrole, kind in pairs:
         xc = find_column(cols, xrole, None, label, "")
@@ -121,7 +149,9 @@ def _coordinate_columns(raw: pd.DataFrame, opts: dict, label: str) -> tuple[str,
     )
 
 
-def _source_crs(kind: str, cx: np.ndarray, cy: np.ndarray, xname: str, yname: str, input_crs: str | None, label: str) -> str:
+def _source_crs(
+    kind: str, cx: np.ndarray, cy: np.ndarray, xname: str, yname: str, input_crs: str | None, label: str
+) -> str:
     """The CRS the coordinate columns are in, checking them against what their names promise."""
     if input_crs is not None:
         crs = parse_crs(input_crs, "input_crs")
@@ -237,8 +267,17 @@ def _standardise_table(raw: pd.DataFrame, opts: dict, label: str, geo_xy=None) -
         "lsoa_name": get("lsoa_name"),
         "outcome": get("outcome"),
     }
-    return Standard(np.asarray(cx, dtype=np.float64), np.asarray(cy, dtype=np.float64), src, columns, reason, raw,
-                    has_times, label, comma_note(label, commas))
+    return Standard(
+        np.asarray(cx, dtype=np.float64),
+        np.asarray(cy, dtype=np.float64),
+        src,
+        columns,
+        reason,
+        raw,
+        has_times,
+        label,
+        comma_note(label, commas),
+    )
 
 
 def _read_geo(source: Source, opts: dict) -> Standard:
@@ -266,7 +305,7 @@ def _read_geo(source: Source, opts: dict) -> Standard:
                 if len(layers) > 1:
                     if len(points) != 1:
                         raise HotspotInputError(
-                            f"{label}: holds {len(layers)} layers ({', '.join(str(l[0]) for l in layers)}); "
+                            f"{label}: holds {len(layers)} layers ({', '.join(str(layer[0]) for layer in layers)}); "
                             "choose one with layer"
                         )
                     layer = points[0]
@@ -308,7 +347,9 @@ def _read_source(source: Source, opts: dict) -> Standard:
     raw = read_csv_cached(source, read_csv_text)  # a second run on the same files skips parsing
     names = {normalise(c) for c in raw.columns}
     if {"outcome_type"} <= names and "crime_type" not in names:
-        raise HotspotInputError(f"{source.label}: this is a police.uk outcomes file, not street-level crimes; give the -street.csv files")
+        raise HotspotInputError(
+            f"{source.label}: this is a police.uk outcomes file, not street-level crimes; give the -street.csv files"
+        )
     if "object_of_search" in names:
         raise HotspotInputError(f"{source.label}: this is a police.uk stop-and-search file, not street-level crimes")
     explicit = any(opts[k] is not None for k in ("x_column", "y_column", "lon_column", "lat_column", "input_crs"))
@@ -448,9 +489,18 @@ def read_records(
     The column names recognised automatically are listed in ``hotspot.ingest.tables``.
     """
     progress = resolve(progress)
-    opts = dict(input_crs=input_crs, x_column=x_column, y_column=y_column, lon_column=lon_column,
-                lat_column=lat_column, date_column=date_column, time_column=time_column, type_column=type_column,
-                id_column=id_column, layer=layer)
+    opts = dict(
+        input_crs=input_crs,
+        x_column=x_column,
+        y_column=y_column,
+        lon_column=lon_column,
+        lat_column=lat_column,
+        date_column=date_column,
+        time_column=time_column,
+        type_column=type_column,
+        id_column=id_column,
+        layer=layer,
+    )
     target = check_metre_crs(crs, "--crs") if crs is not None else None
     if input_crs is not None:
         parse_crs(input_crs, "input_crs")
@@ -471,8 +521,11 @@ def read_records(
             t.reason[(t.reason == None) & bad] = "out_of_range"  # noqa: E711
         if t.src_crs != WGS84:
             to_wgs84.setdefault(t.src_crs, []).append(t)
-    converted = {id(t): pair for src, group in to_wgs84.items()
-                 for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, WGS84))}
+    converted = {
+        id(t): pair
+        for src, group in to_wgs84.items()
+        for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, WGS84))
+    }
     for t in tables:
         # degrees already: the columns themselves (rows blanked here are rejected, so their projection is never used)
         lon, lat = converted.pop(id(t)) if id(t) in converted else (_writable(t.cx), _writable(t.cy))
@@ -493,8 +546,11 @@ def read_records(
         for t in tables:
             if t.src_crs != target:
                 to_target.setdefault(t.src_crs, []).append(t)
-        converted = {id(t): pair for src, group in to_target.items()
-                     for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, target))}
+        converted = {
+            id(t): pair
+            for src, group in to_target.items()
+            for t, pair in zip(group, transform_many([(t.cx, t.cy) for t in group], src, target))
+        }
     projected = []
     for t in tables:
         if target is not None:
@@ -511,8 +567,14 @@ def read_records(
     frame, rejected_parts = _assemble(tables, projected)
     projected.clear()
     rejected = concat_ledgers(rejected_parts)
-    records = Records(frame=frame, crs=target or "", rejected=rejected,
-                      has_times=any(t.has_times for t in tables), sources=[s.label for s in sources], notes=notes)
+    records = Records(
+        frame=frame,
+        crs=target or "",
+        rejected=rejected,
+        has_times=any(t.has_times for t in tables),
+        sources=[s.label for s in sources],
+        notes=notes,
+    )
     if frame.empty:
         counts = ", ".join(f"{n:,} {r}" for r, n in records.reject_counts.items() if n)
         raise HotspotInputError(
@@ -538,9 +600,13 @@ def _assemble(tables: list[Standard], projected: list) -> tuple[pd.DataFrame, li
     sources = pd.Index(sorted(set(labels)), dtype=object)
     source_code = sources.get_indexer(labels)
     out["source"] = np.empty(total, dtype=_code_dtype(len(sources)))
-    categories = {name: pd.Index(sorted(set().union(*(set(compact_text(t.columns[name]).categories) for t in tables))),
-                                 dtype=object)
-                  for name in CATEGORICAL_COLUMNS if name != "source"}
+    categories = {
+        name: pd.Index(
+            sorted(set().union(*(set(compact_text(t.columns[name]).categories) for t in tables))), dtype=object
+        )
+        for name in CATEGORICAL_COLUMNS
+        if name != "source"
+    }
     for name, cats in categories.items():
         out[name] = np.empty(total, dtype=_code_dtype(len(cats)))
     text_parts: dict[str, list] = {"crime_id": [], "month": []}
@@ -601,7 +667,9 @@ PAIR_MIN_ROWS = 10_000
 """Inputs of at least this many rows are projected once per distinct coordinate pair (:func:`transform_many`)."""
 
 
-def transform_many(pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def transform_many(
+    pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``transform`` of several tables, computed once per coordinate pair distinct across all of them.
 
     police.uk's snap points repeat month after month, so the pairs are made distinct within each
@@ -623,7 +691,7 @@ def transform_many(pairs: list[tuple[np.ndarray, np.ndarray]], src: str, dst: st
     out = []
     offset = 0
     for (cx, cy), (finite, codes, uniques) in zip(pairs, local):
-        which = global_codes[offset:offset + uniques.size][codes]
+        which = global_codes[offset : offset + uniques.size][codes]
         offset += uniques.size
         x = np.full(finite.size, np.nan)
         y = np.full(finite.size, np.nan)
@@ -662,8 +730,10 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
         key = _table_fingerprint(t) if check else shape
         if check and key in seen and shape[0]:
             t.reason[:] = "duplicate"
-            notes.append(f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
-                         "duplicates (the same file given twice?)")
+            notes.append(
+                f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
+                "duplicates (the same file given twice?)"
+            )
         else:
             seen.setdefault(key, t.label)
     ids = [np.asarray(pd.Series(t.columns["crime_id"]).astype(str).to_numpy(), dtype=object) for t in tables]
@@ -677,9 +747,11 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
     start = 0
     for t, u in zip(tables, usable):
         n = int(u.sum())
-        where = np.flatnonzero(u)[repeated[start:start + n]]
+        where = np.flatnonzero(u)[repeated[start : start + n]]
         t.reason[where] = "duplicate"
         start += n
-    notes.append(f"{int(repeated.sum()):,} records repeat a Crime ID seen before ({every[repeated].nunique():,} ids); "
-                 "the first row of each was kept and the repeats dropped as duplicates")
+    notes.append(
+        f"{int(repeated.sum()):,} records repeat a Crime ID seen before ({every[repeated].nunique():,} ids); "
+        "the first row of each was kept and the repeats dropped as duplicates"
+    )
     return notes

@@ -6,9 +6,9 @@ import gzip
 import io
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from hotspot.core.errors import HotspotInputError
 
@@ -85,7 +85,9 @@ def _zip_sources(path: Path) -> list[Source]:
                     data = archive.read(name)
                 return gzip.decompress(data) if suffix == ".csv.gz" else data
             except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-                raise HotspotInputError(f"{path}!{name}: cannot be read from the zip ({exc}); download it again") from None
+                raise HotspotInputError(
+                    f"{path}!{name}: cannot be read from the zip ({exc}); download it again"
+                ) from None
 
         sources.append(Source(f"{path}!{name}", "csv", path, read_member))
     if not sources:
@@ -171,8 +173,10 @@ def read_csv_text(source: Source):
             except UnicodeDecodeError:
                 continue
             except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-                raise HotspotInputError(f"{label}: not a readable CSV ({str(exc).splitlines()[0]}); check the file") from None
+                raise HotspotInputError(
+                    f"{label}: not a readable CSV ({str(exc).splitlines()[0]}); check the file"
+                ) from None
         if frame is None:
-            raise HotspotInputError(f"{label}: text encoding not recognised; save it as UTF-8 CSV")
+            raise HotspotInputError(f"{label}: text encoding not recognised; save it as UTF-8 CSV") from None
     frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
     return frame

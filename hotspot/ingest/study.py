@@ -6,9 +6,9 @@ and with no input the embedded demo town stands in for real data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
@@ -96,7 +96,9 @@ class Study:
         area = self.study_area()
         return float(area.area) / 1e6 if area is not None else float("nan")
 
-    def grid(self, cell_size_m: float = DEFAULT_CELL_SIZE_M, *, pad_m: float = 0.0, bytes_per_cell: float | None = None):
+    def grid(
+        self, cell_size_m: float = DEFAULT_CELL_SIZE_M, *, pad_m: float = 0.0, bytes_per_cell: float | None = None
+    ):
         """The grid every command analyses this study on, and its study-area mask.
 
         One rule for every command: a ``cell_size_m`` (metres) grid over the study area, grown
@@ -122,7 +124,9 @@ class Study:
         if x.size:
             xmin, ymin = min(xmin, float(x.min())), min(ymin, float(y.min()))
             xmax, ymax = max(xmax, float(x.max())), max(ymax, float(y.max()))
-        grid = Grid.from_bounds(xmin, ymin, xmax, ymax, cell_size_m, crs=self.crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell)
+        grid = Grid.from_bounds(
+            xmin, ymin, xmax, ymax, cell_size_m, crs=self.crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell
+        )
         mask = grid.mask_from_geometry(area)
         if x.size:
             mask |= grid.count(x, y) > 0
@@ -200,7 +204,9 @@ def load_study(
 
     features: dict = {}
     if reading and not inputs:
-        raise HotspotInputError(f"--{next(iter(reading)).replace('_', '-')} describes input tables, but no INPUT was given")
+        raise HotspotInputError(
+            f"--{next(iter(reading)).replace('_', '-')} describes input tables, but no INPUT was given"
+        )
     if inputs:
         demo = None
         records = read_records(list(inputs), crs=crs, progress=progress, **(reading or {}))
@@ -227,11 +233,25 @@ def load_study(
         notes.extend(far_notes)
 
     records = apply_filters(
-        records, crime_types=crime_types, date_from=date_from, date_to=date_to, hours=hours,
-        weekdays=weekdays, study_area=areas if boundaries is not None else None, tolerance_m=BOUNDARY_TOLERANCE_M,
+        records,
+        crime_types=crime_types,
+        date_from=date_from,
+        date_to=date_to,
+        hours=hours,
+        weekdays=weekdays,
+        study_area=areas if boundaries is not None else None,
+        tolerance_m=BOUNDARY_TOLERANCE_M,
     )
-    return Study(records=records, boundaries=areas, features=features, demo=demo, crs=records.crs, notes=notes,
-                 area=area, area_rule=area_rule)
+    return Study(
+        records=records,
+        boundaries=areas,
+        features=features,
+        demo=demo,
+        crs=records.crs,
+        notes=notes,
+        area=area,
+        area_rule=area_rule,
+    )
 
 
 def force_area_mask(lsoa_names, min_relative: float = FORCE_AREA_MIN_RELATIVE):
@@ -292,18 +312,20 @@ def study_area_from_records(x, y, *, cell_m: float = AREA_CELL_M, closing_m: flo
     reach = int(np.ceil(closing_m / cell_m))
     grid = Grid.from_points(x, y, cell_m, pad_m=(reach + 1) * cell_m, crs="")
     occupied = grid.count(x, y) > 0
-    dy, dx = np.mgrid[-reach:reach + 1, -reach:reach + 1]
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
     disk = (dx * dx + dy * dy) * cell_m * cell_m <= closing_m * closing_m
     body = ndimage.binary_fill_holes(ndimage.binary_closing(occupied, structure=disk) | occupied)
-    shapes = [shapely.geometry.shape(geom) for geom, value in
-              rio_features.shapes(body.astype(np.uint8), mask=body, transform=grid.transform) if value == 1]
+    shapes = [
+        shapely.geometry.shape(geom)
+        for geom, value in rio_features.shapes(body.astype(np.uint8), mask=body, transform=grid.transform)
+        if value == 1
+    ]
     return shapely.union_all(shapes)
 
 
 def _area_from_records(records: Records):
     """Reject records outside the force's authorities and far from the main body; outline what is left."""
     import numpy as np
-
     import pandas as pd
 
     from hotspot.core.records import reason_column
@@ -344,11 +366,15 @@ def _area_from_records(records: Records):
         )
     if rejected:
         frame = frame.loc[keep]
-        records = records.with_frame(frame, pd.concat(rejected, ignore_index=True) if len(rejected) > 1 else rejected[0])
+        records = records.with_frame(
+            frame, pd.concat(rejected, ignore_index=True) if len(rejected) > 1 else rejected[0]
+        )
         frame = records.frame
     area = study_area_from_records(frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64))
-    rule = (f"the main body of the records (200 m cells holding records, joined across gaps under "
-            f"{2 * AREA_CLOSING_M / 1000:g} km)")
+    rule = (
+        f"the main body of the records (200 m cells holding records, joined across gaps under "
+        f"{2 * AREA_CLOSING_M / 1000:g} km)"
+    )
     return records, area, rule, notes
 
 

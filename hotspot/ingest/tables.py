@@ -52,25 +52,104 @@ from hotspot.core.errors import HotspotInputError
 ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "long", "longitude", "lng", "x_long", "wgs84_lon", "lon_wgs84", "longitude_wgs84"),
     "lat": ("lat", "latitude", "y_lat", "wgs84_lat", "lat_wgs84", "latitude_wgs84"),
-    "east": ("easting", "eastings", "east", "bng_e", "bng_easting", "os_easting", "grid_ref_e",
-             "x_coord", "x_coordinate", "xcoord", "map_x"),
-    "north": ("northing", "northings", "north", "bng_n", "bng_northing", "os_northing", "grid_ref_n",
-              "y_coord", "y_coordinate", "ycoord", "map_y"),
+    "east": (
+        "easting",
+        "eastings",
+        "east",
+        "bng_e",
+        "bng_easting",
+        "os_easting",
+        "grid_ref_e",
+        "x_coord",
+        "x_coordinate",
+        "xcoord",
+        "map_x",
+    ),
+    "north": (
+        "northing",
+        "northings",
+        "north",
+        "bng_n",
+        "bng_northing",
+        "os_northing",
+        "grid_ref_n",
+        "y_coord",
+        "y_coordinate",
+        "ycoord",
+        "map_y",
+    ),
     "x": ("x",),
     "y": ("y",),
-    "datetime": ("datetime", "date_time", "timestamp", "occurred", "occurred_at", "occurred_datetime",
-                 "occurrence_datetime", "offence_datetime", "incident_datetime", "committed",
-                 "committed_datetime", "from_datetime", "start_datetime"),
-    "date": ("date", "occurred_date", "occurrence_date", "offence_date", "incident_date", "crime_date",
-             "committed_date", "date_committed", "from_date", "start_date", "date_from", "reported_date"),
-    "time": ("time", "occurred_time", "occurrence_time", "offence_time", "incident_time", "crime_time",
-             "committed_time", "time_committed", "from_time", "start_time"),
+    "datetime": (
+        "datetime",
+        "date_time",
+        "timestamp",
+        "occurred",
+        "occurred_at",
+        "occurred_datetime",
+        "occurrence_datetime",
+        "offence_datetime",
+        "incident_datetime",
+        "committed",
+        "committed_datetime",
+        "from_datetime",
+        "start_datetime",
+    ),
+    "date": (
+        "date",
+        "occurred_date",
+        "occurrence_date",
+        "offence_date",
+        "incident_date",
+        "crime_date",
+        "committed_date",
+        "date_committed",
+        "from_date",
+        "start_date",
+        "date_from",
+        "reported_date",
+    ),
+    "time": (
+        "time",
+        "occurred_time",
+        "occurrence_time",
+        "offence_time",
+        "incident_time",
+        "crime_time",
+        "committed_time",
+        "time_committed",
+        "from_time",
+        "start_time",
+    ),
     "month": ("month",),
-    "crime_type": ("crime_type", "crimetype", "type", "offence", "offence_type", "offence_group",
-                   "offence_category", "offence_description", "category", "crime_category", "crime",
-                   "ho_class", "classification"),
-    "crime_id": ("crime_id", "crimeid", "id", "incident_id", "crime_reference", "crime_ref", "reference", "urn",
-                 "occurrence_id", "offence_id", "crime_number"),
+    "crime_type": (
+        "crime_type",
+        "crimetype",
+        "type",
+        "offence",
+        "offence_type",
+        "offence_group",
+        "offence_category",
+        "offence_description",
+        "category",
+        "crime_category",
+        "crime",
+        "ho_class",
+        "classification",
+    ),
+    "crime_id": (
+        "crime_id",
+        "crimeid",
+        "id",
+        "incident_id",
+        "crime_reference",
+        "crime_ref",
+        "reference",
+        "urn",
+        "occurrence_id",
+        "offence_id",
+        "crime_number",
+    ),
     "location": ("location", "address", "street", "place"),
     "lsoa_code": ("lsoa_code", "lsoa", "lsoa21cd", "lsoa11cd"),
     "lsoa_name": ("lsoa_name", "lsoa21nm", "lsoa11nm"),
@@ -136,7 +215,9 @@ def text_categorical(series: pd.Series | None, n: int) -> pd.Categorical:
     cleaned = pd.concat([cleaned, pd.Series([""], dtype="str")], ignore_index=True)  # the missing value's slot
     final, categories = pd.factorize(cleaned, sort=True)
     codes = np.where(codes < 0, len(uniques), codes)
-    return pd.Categorical.from_codes(final[codes], categories=pd.Index(np.asarray(categories, dtype=object), dtype=object))
+    return pd.Categorical.from_codes(
+        final[codes], categories=pd.Index(np.asarray(categories, dtype=object), dtype=object)
+    )
 
 
 _DECIMAL_COMMA = r"[+-]?\d+,\d+"
@@ -166,8 +247,9 @@ def to_float(series: pd.Series, comma_decimals: list | None = None) -> tuple[np.
         comma = candidates.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(dtype=bool)
         if comma.any():
             where = np.flatnonzero(failed)[comma]
-            values[where] = pd.to_numeric(candidates[comma].str.replace(",", ".", regex=False),
-                                          errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            values[where] = pd.to_numeric(
+                candidates[comma].str.replace(",", ".", regex=False), errors="coerce"
+            ).to_numpy(dtype=np.float64, na_value=np.nan)
             n_comma = int(comma.sum())
     if comma_decimals is not None:
         comma_decimals.append(n_comma)
@@ -184,15 +266,27 @@ def _arrow_float(cells: pd.Series) -> np.ndarray | None:
     import pyarrow.compute as pc
 
     try:
-        return np.array(pc.cast(pa.array(cells, type=pa.string(), from_pandas=True), pa.float64())
-                          .to_numpy(zero_copy_only=False), dtype=np.float64)
+        return np.array(
+            pc.cast(pa.array(cells, type=pa.string(), from_pandas=True), pa.float64()).to_numpy(zero_copy_only=False),
+            dtype=np.float64,
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
         return None
 
 
 _DATE_FORMATS = (
-    "ISO8601", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
-    "%d-%m-%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d", "%d/%m/%y %H:%M", "%d/%m/%y",
+    "ISO8601",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y%m%d",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
 )
 
 

@@ -7,9 +7,10 @@ user typed it (``option=``), and returns the value it checked (normalised where 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from hotspot.core.errors import HotspotInputError
 

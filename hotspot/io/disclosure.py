@@ -18,7 +18,7 @@ to below K, which is the point of the marker anyway.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -119,9 +119,11 @@ def suppress_small_counts(
     published[SUPPRESSED_FLAG] = any_hidden
     shown_as = f"shown as '{text}'" if text is not None else "left blank"
     zero = "0 to" if suppress_zero else "1 to"
-    note = (f"{table}: counts of {zero} {k - 1} in {', '.join(columns) or '(no count columns)'} suppressed "
-            f"({suppressed_values:,} value(s) in {int(any_hidden.sum()):,} row(s)), {shown_as}"
-            + (f"; {', '.join(derived)} blanked on those rows" if derived else ""))
+    note = (
+        f"{table}: counts of {zero} {k - 1} in {', '.join(columns) or '(no count columns)'} suppressed "
+        f"({suppressed_values:,} value(s) in {int(any_hidden.sum()):,} row(s)), {shown_as}"
+        + (f"; {', '.join(derived)} blanked on those rows" if derived else "")
+    )
     return published, note
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def write_csv(frame, path: str | Path, *, provenance: "Provenance | None" = None) -> Path:
+def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) -> Path:
     """Write a DataFrame (geometry column dropped) as UTF-8 CSV atomically; returns the path.
 
     Parameters
@@ -117,7 +118,7 @@ _METADATA_EXTENSION = "http://www.geopackage.org/spec120/#extension_metadata"
 
 
 def _utc_stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _is_spatial(frame) -> bool:
@@ -129,7 +130,9 @@ def _check_crs(name: str, frame) -> None:
     if crs is None:
         raise HotspotInputError(f"layer {name!r} has no CRS; set one (e.g. EPSG:27700) before writing the GeoPackage")
     if not crs.is_projected:
-        raise HotspotInputError(f"layer {name!r} is in a geographic CRS ({crs.to_string()}); project it to metres before writing")
+        raise HotspotInputError(
+            f"layer {name!r} is in a geographic CRS ({crs.to_string()}); project it to metres before writing"
+        )
 
 
 def write_geopackage(
@@ -137,7 +140,7 @@ def write_geopackage(
     layers: Mapping[str, object],
     *,
     styles: Mapping[str, Any] | None = None,
-    provenance: "Provenance | None" = None,
+    provenance: Provenance | None = None,
     progress=None,
 ) -> Path:
     """Write several layers into one GeoPackage atomically; returns the path.
@@ -198,8 +201,9 @@ def write_geopackage(
                 # as nothing either way, so declare polygons.
                 options["geometry_type"] = "Polygon"
             if _is_spatial(frame) and len(frame) > WRITE_CHUNK_ROWS and _streamable(frame):
-                written += _write_layer_stream(frame, tmp, name, first=i == 0, report=progress, stage=stage,
-                                               done=written, total=total)
+                written += _write_layer_stream(
+                    frame, tmp, name, first=i == 0, report=progress, stage=stage, done=written, total=total
+                )
                 continue
             pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG", **options)
             written += len(table)
@@ -222,8 +226,10 @@ def _streamable(frame) -> bool:
     if len(types) != 1:
         return False
     columns = frame.drop(columns=frame.geometry.name)
-    return all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or pd.api.types.is_string_dtype(t)
-               for t in columns.dtypes)
+    return all(
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or pd.api.types.is_string_dtype(t)
+        for t in columns.dtypes
+    )
 
 
 def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, stage: str, done: int, total: int) -> int:
@@ -248,8 +254,16 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
 
     reader = pa.RecordBatchReader.from_batches(table.schema, batches())
     options = {"dataset_options": {"VERSION": GEOPACKAGE_VERSION}} if first else {}
-    write_arrow(reader, path, layer=name, driver="GPKG", geometry_name=frame.geometry.name,
-                geometry_type=str(frame.geometry.geom_type.dropna().iloc[0]), crs=frame.crs.to_wkt(), **options)
+    write_arrow(
+        reader,
+        path,
+        layer=name,
+        driver="GPKG",
+        geometry_name=frame.geometry.name,
+        geometry_type=str(frame.geometry.geom_type.dropna().iloc[0]),
+        crs=frame.crs.to_wkt(),
+        **options,
+    )
     return len(frame)
 
 
@@ -261,8 +275,20 @@ def _write_layer_styles(db: sqlite3.Connection, built: Mapping[str, Any]) -> Non
         db.execute(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
             "styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            ("", "", layer, geometry_columns.get(layer, ""), style.name, style.qml, style.sld, 1,
-             style.description, "", None, stamp),
+            (
+                "",
+                "",
+                layer,
+                geometry_columns.get(layer, ""),
+                style.name,
+                style.qml,
+                style.sld,
+                1,
+                style.description,
+                "",
+                None,
+                stamp,
+            ),
         )
     # Registered as an attribute table so GeoPackage validators and GDAL see a declared table, not a stray one.
     db.execute(
@@ -272,7 +298,7 @@ def _write_layer_styles(db: sqlite3.Connection, built: Mapping[str, Any]) -> Non
     )
 
 
-def _write_metadata(db: sqlite3.Connection, provenance: "Provenance", layer_names: list[str]) -> None:
+def _write_metadata(db: sqlite3.Connection, provenance: Provenance, layer_names: list[str]) -> None:
     from hotspot.io.provenance import SCHEMA
 
     for ddl in _METADATA_DDL:
@@ -313,7 +339,7 @@ def read_layer_styles(path: str | Path):
         return pd.read_sql_query("SELECT * FROM layer_styles ORDER BY id", db)
 
 
-def read_provenance(path: str | Path) -> "Provenance | None":
+def read_provenance(path: str | Path) -> Provenance | None:
     """The provenance stored in a GeoPackage (``gpkg_metadata``), a GeoTIFF's tags or a CSV's sidecar; None if absent."""
     from hotspot.io.provenance import SCHEMA, Provenance, provenance_sidecar
 
@@ -323,7 +349,9 @@ def read_provenance(path: str | Path) -> "Provenance | None":
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='gpkg_metadata'").fetchone():
                 return None
-            row = db.execute("SELECT metadata FROM gpkg_metadata WHERE md_standard_uri=? ORDER BY id DESC LIMIT 1", (SCHEMA,)).fetchone()
+            row = db.execute(
+                "SELECT metadata FROM gpkg_metadata WHERE md_standard_uri=? ORDER BY id DESC LIMIT 1", (SCHEMA,)
+            ).fetchone()
         return Provenance.from_json(row[0]) if row else None
     if suffix in (".tif", ".tiff"):
         import rasterio
@@ -356,7 +384,7 @@ def write_geotiff(
     tags: Mapping[str, str] | None = None,
     style: str | None = None,
     style_options: Mapping[str, Any] | None = None,
-    provenance: "Provenance | None" = None,
+    provenance: Provenance | None = None,
 ) -> Path:
     """Write a 2-D array on ``grid`` as a cloud-optimised GeoTIFF (DEFLATE, 512 px tiles, overviews) atomically.
 
@@ -412,8 +440,14 @@ def write_geotiff(
         all_tags["TIFFTAG_SOFTWARE"] = f"{provenance.tool} {provenance.version}"
         all_tags["TIFFTAG_DATETIME"] = provenance.created_utc.replace("-", ":").replace("T", " ").rstrip("Z")
     profile = dict(
-        driver="GTiff", height=grid.nrows, width=grid.ncols, count=1, dtype=data.dtype.name,
-        crs=grid.crs, transform=grid.transform, nodata=nodata,
+        driver="GTiff",
+        height=grid.nrows,
+        width=grid.ncols,
+        count=1,
+        dtype=data.dtype.name,
+        crs=grid.crs,
+        transform=grid.transform,
+        nodata=nodata,
     )
     path = Path(path)
     if qml is not None:
@@ -429,8 +463,13 @@ def write_geotiff(
                 staging.update_tags(**all_tags)
         with memfile.open() as staging, atomic_path(path) as tmp:
             rasterio.shutil.copy(
-                staging, tmp, driver="COG", compress="DEFLATE", predictor="YES" if data.dtype.kind == "f" else "NO",
-                blocksize=512, overview_resampling="average",
+                staging,
+                tmp,
+                driver="COG",
+                compress="DEFLATE",
+                predictor="YES" if data.dtype.kind == "f" else "NO",
+                blocksize=512,
+                overview_resampling="average",
             )
     return path
 

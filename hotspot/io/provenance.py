@@ -13,10 +13,11 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hotspot.core.errors import HotspotInputError
 
@@ -123,7 +124,7 @@ class Provenance:
         argv: list[str] | None = None,
         crs: str | None = None,
         now: datetime | None = None,
-    ) -> "Provenance":
+    ) -> Provenance:
         """Capture the provenance of a run.
 
         Parameters
@@ -156,7 +157,7 @@ class Provenance:
             kept = int(len(records))
             rejected = {k: int(v) for k, v in records.reject_counts.items() if v}
             crs = crs or getattr(records, "crs", None)
-        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
         return cls(
             tool="hotspot",
             version=__version__,
@@ -172,7 +173,7 @@ class Provenance:
             python=f"Python {platform.python_version()} on {platform.system()} {platform.machine()}",
         )
 
-    def with_disclosure(self, note: str | None) -> "Provenance":
+    def with_disclosure(self, note: str | None) -> Provenance:
         """A copy with one more disclosure-control note (``None`` or empty adds nothing)."""
         if not note:
             return self
@@ -186,7 +187,7 @@ class Provenance:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Provenance":
+    def from_json(cls, text: str) -> Provenance:
         data = json.loads(text)
         data.pop("schema", None)
         return cls(**data)
@@ -199,10 +200,16 @@ class Provenance:
         ]
         if self.records_kept is not None:
             rejected = sum(self.records_rejected.values())
-            lines.append(f"records kept: {self.records_kept:,}; rejected: {rejected:,}"
-                         + (" (" + ", ".join(f"{k} {v:,}" for k, v in self.records_rejected.items()) + ")" if rejected else ""))
+            lines.append(
+                f"records kept: {self.records_kept:,}; rejected: {rejected:,}"
+                + (" (" + ", ".join(f"{k} {v:,}" for k, v in self.records_rejected.items()) + ")" if rejected else "")
+            )
         for item in self.inputs:
-            size = "" if item["size_bytes"] is None else f" ({item['size_bytes']:,} bytes, sha256 {item['sha256'][:12]}...)"
+            size = (
+                ""
+                if item["size_bytes"] is None
+                else f" ({item['size_bytes']:,} bytes, sha256 {item['sha256'][:12]}...)"
+            )
             lines.append(f"input: {item['path']}{size}")
         lines.extend(f"disclosure: {note}" for note in self.disclosure)
         return lines

@@ -29,8 +29,8 @@ import contextlib
 import hashlib
 import sqlite3
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from hotspot.core.errors import HotspotInputError
 
@@ -77,7 +77,8 @@ def _spatial_layers(gpkg: Path) -> list[tuple[str, str, str]]:
         rows = db.execute(
             "SELECT c.table_name, g.geometry_type_name, g.srs_id FROM gpkg_contents c "
             "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name "
-            "WHERE c.data_type = 'features' ORDER BY c.rowid").fetchall()
+            "WHERE c.data_type = 'features' ORDER BY c.rowid"
+        ).fetchall()
     return [(str(t), str(g), str(s)) for t, g, s in rows]
 
 
@@ -101,8 +102,14 @@ def _srs(crs) -> ET.Element:
     return srs
 
 
-_GEOMETRY = {"POINT": "Point", "MULTIPOINT": "Point", "LINESTRING": "Line", "MULTILINESTRING": "Line",
-             "POLYGON": "Polygon", "MULTIPOLYGON": "Polygon"}
+_GEOMETRY = {
+    "POINT": "Point",
+    "MULTIPOINT": "Point",
+    "LINESTRING": "Line",
+    "MULTILINESTRING": "Line",
+    "POLYGON": "Polygon",
+    "MULTIPOLYGON": "Polygon",
+}
 
 
 def _project_layers(files: Iterable[str | Path]) -> list[dict]:
@@ -118,12 +125,20 @@ def _project_layers(files: Iterable[str | Path]) -> list[dict]:
             styles = _styles(readable)
             for table, geometry, _ in _spatial_layers(readable):
                 info = pyogrio.read_info(readable, layer=table, force_total_bounds=True)
-                layers.append({
-                    "name": table, "path": path, "source": f"{path.name}|layername={table}", "provider": "ogr",
-                    "type": "vector", "geometry": _GEOMETRY.get(geometry.upper(), "Polygon"), "crs": info["crs"],
-                    "bounds": info["total_bounds"] if info["features"] else None, "style": styles.get(table),
-                    "group": layer_group(table),
-                })
+                layers.append(
+                    {
+                        "name": table,
+                        "path": path,
+                        "source": f"{path.name}|layername={table}",
+                        "provider": "ogr",
+                        "type": "vector",
+                        "geometry": _GEOMETRY.get(geometry.upper(), "Polygon"),
+                        "crs": info["crs"],
+                        "bounds": info["total_bounds"] if info["features"] else None,
+                        "style": styles.get(table),
+                        "group": layer_group(table),
+                    }
+                )
         elif suffix in (".tif", ".tiff"):
             import rasterio
 
@@ -132,11 +147,20 @@ def _project_layers(files: Iterable[str | Path]) -> list[dict]:
             with rasterio.open(readable) as src:
                 crs, bounds = src.crs.to_wkt(), tuple(src.bounds)
             sidecar = _readable(qml_sidecar(path))
-            layers.append({
-                "name": path.stem, "path": path, "source": path.name, "provider": "gdal", "type": "raster",
-                "geometry": None, "crs": crs, "bounds": bounds,
-                "style": sidecar.read_text(encoding="utf-8") if sidecar.exists() else None, "group": "Surfaces",
-            })
+            layers.append(
+                {
+                    "name": path.stem,
+                    "path": path,
+                    "source": path.name,
+                    "provider": "gdal",
+                    "type": "raster",
+                    "geometry": None,
+                    "crs": crs,
+                    "bounds": bounds,
+                    "style": sidecar.read_text(encoding="utf-8") if sidecar.exists() else None,
+                    "group": "Surfaces",
+                }
+            )
     return layers
 
 
@@ -145,8 +169,9 @@ def _extent(element: ET.Element, bounds) -> None:
         ET.SubElement(element, key).text = repr(float(value))
 
 
-def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: str | None = None,
-                       provenance=None) -> Path:
+def write_qgis_project(
+    path: str | Path, files: Iterable[str | Path], *, title: str | None = None, provenance=None
+) -> Path:
     """Write a QGIS project (``.qgs``) opening every spatial layer of ``files``, styled, grouped and ordered.
 
     Parameters
@@ -178,18 +203,27 @@ def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: 
         raise HotspotInputError(f"{path}: none of the files given holds a map layer, so there is no project to write")
     for layer in layers:
         if layer["path"].resolve().parent != path.resolve().parent:
-            raise HotspotInputError(f"{layer['path']} is not beside {path}; the project refers to its layers relatively")
+            raise HotspotInputError(
+                f"{layer['path']} is not beside {path}; the project refers to its layers relatively"
+            )
     if provenance is None:
-        provenance = next((p for p in (read_provenance(_readable(f)) for f in files
-                                        if f.suffix.lower() in (".gpkg", ".tif"))
-                           if p is not None), None)
+        provenance = next(
+            (
+                p
+                for p in (read_provenance(_readable(f)) for f in files if f.suffix.lower() in (".gpkg", ".tif"))
+                if p is not None
+            ),
+            None,
+        )
     title = title or (f"hotspot {provenance.command}: {path.stem}" if provenance is not None else path.stem)
 
     order = sorted(range(len(layers)), key=lambda i: (GROUPS.index(layers[i]["group"]), i))
     # QGIS keeps a layer id from the file only when it is longer than 10 characters (else it makes a new one
     # and the layer tree no longer finds its layers): name plus a digest of the source, stable between runs.
-    ids = {i: f"{layers[i]['name']}_{hashlib.sha1(layers[i]['source'].encode()).hexdigest()[:16]}"
-           for i in range(len(layers))}
+    ids = {
+        i: f"{layers[i]['name']}_{hashlib.sha1(layers[i]['source'].encode()).hexdigest()[:16]}"
+        for i in range(len(layers))
+    }
     crs = layers[order[0]]["crs"]
 
     root = ET.Element("qgis", {"projectname": title, "version": QGIS_PROJECT_VERSION})
@@ -206,15 +240,29 @@ def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: 
         node = ET.SubElement(tree, "layer-tree-group", {"name": group, "checked": "Qt::Checked", "expanded": "1"})
         ET.SubElement(node, "customproperties")
         for i in members:
-            ET.SubElement(node, "layer-tree-layer", {
-                "id": ids[i], "name": layers[i]["name"], "source": "./" + layers[i]["source"],
-                "providerKey": layers[i]["provider"], "checked": "Qt::Checked", "expanded": "0"})
+            ET.SubElement(
+                node,
+                "layer-tree-layer",
+                {
+                    "id": ids[i],
+                    "name": layers[i]["name"],
+                    "source": "./" + layers[i]["source"],
+                    "providerKey": layers[i]["provider"],
+                    "checked": "Qt::Checked",
+                    "expanded": "0",
+                },
+            )
 
     bounds = [layer["bounds"] for layer in layers if layer["bounds"] is not None]
     canvas = ET.SubElement(root, "mapcanvas", {"name": "theMapCanvas", "annotationsVisible": "1"})
     ET.SubElement(canvas, "units").text = "meters"
     if bounds:
-        full = (min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds), max(b[3] for b in bounds))
+        full = (
+            min(b[0] for b in bounds),
+            min(b[1] for b in bounds),
+            max(b[2] for b in bounds),
+            max(b[3] for b in bounds),
+        )
         _extent(ET.SubElement(canvas, "extent"), full)
     ET.SubElement(canvas, "rotation").text = "0"
     ET.SubElement(ET.SubElement(canvas, "destinationsrs"), "spatialrefsys").extend(list(_srs(crs)))
@@ -222,11 +270,19 @@ def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: 
     project_layers = ET.SubElement(root, "projectlayers")
     for i in order:
         layer = layers[i]
-        attributes = {"type": layer["type"], "hasScaleBasedVisibilityFlag": "0", "refreshOnNotifyEnabled": "0",
-                      "autoRefreshEnabled": "0", "minScale": "1e+08", "maxScale": "0", "styleCategories": "AllStyleCategories"}
+        attributes = {
+            "type": layer["type"],
+            "hasScaleBasedVisibilityFlag": "0",
+            "refreshOnNotifyEnabled": "0",
+            "autoRefreshEnabled": "0",
+            "minScale": "1e+08",
+            "maxScale": "0",
+            "styleCategories": "AllStyleCategories",
+        }
         if layer["type"] == "vector":
-            attributes.update({"geometry": layer["geometry"], "labelsEnabled": "0", "simplifyDrawingHints": "1",
-                               "readOnly": "0"})
+            attributes.update(
+                {"geometry": layer["geometry"], "labelsEnabled": "0", "simplifyDrawingHints": "1", "readOnly": "0"}
+            )
         element = ET.SubElement(project_layers, "maplayer", attributes)
         if layer["bounds"] is not None:
             _extent(ET.SubElement(element, "extent"), layer["bounds"])
@@ -234,10 +290,13 @@ def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: 
         ET.SubElement(element, "datasource").text = "./" + layer["source"]
         ET.SubElement(element, "layername").text = layer["name"]
         ET.SubElement(ET.SubElement(element, "srs"), "spatialrefsys").extend(list(_srs(layer["crs"])))
-        ET.SubElement(element, "provider", {"encoding": "UTF-8"} if layer["type"] == "vector" else {}).text = layer["provider"]
+        ET.SubElement(element, "provider", {"encoding": "UTF-8"} if layer["type"] == "vector" else {}).text = layer[
+            "provider"
+        ]
         if layer["style"]:
-            style_root = ET.fromstring(layer["style"].split("\n", 1)[1] if layer["style"].startswith("<!DOCTYPE")
-                                       else layer["style"])
+            style_root = ET.fromstring(
+                layer["style"].split("\n", 1)[1] if layer["style"].startswith("<!DOCTYPE") else layer["style"]
+            )
             if layer["type"] == "vector":
                 element.set("labelsEnabled", style_root.get("labelsEnabled", "0"))
             element.extend(list(style_root))
@@ -254,8 +313,9 @@ def write_qgis_project(path: str | Path, files: Iterable[str | Path], *, title: 
     if bounds:
         view = ET.SubElement(root, "ProjectViewSettings", {"UseProjectScales": "0", "rotation": "0"})
         ET.SubElement(view, "Scales")
-        default = ET.SubElement(view, "DefaultViewExtent", {k: repr(float(v)) for k, v in
-                                                             zip(("xmin", "ymin", "xmax", "ymax"), full)})
+        default = ET.SubElement(
+            view, "DefaultViewExtent", {k: repr(float(v)) for k, v in zip(("xmin", "ymin", "xmax", "ymax"), full)}
+        )
         default.append(_srs(crs))
 
     metadata = ET.SubElement(root, "projectMetadata")

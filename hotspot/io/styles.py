@@ -35,8 +35,9 @@ each ramp, so they stay readable with deuteranopia (checked in tests/test_styles
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -60,12 +61,22 @@ its own near-white midpoint for "not significant" (a mid grey sat too close to t
 deuteranope)."""
 
 TRENDS_CLASSES: tuple[tuple[str, str], ...] = (
-    ("new hot spot", "#7f0000"), ("consecutive hot spot", "#b30000"), ("intensifying hot spot", "#d7301f"),
-    ("persistent hot spot", "#ef6548"), ("diminishing hot spot", "#fc8d59"), ("sporadic hot spot", "#fdbb84"),
-    ("oscillating hot spot", "#fdd49e"), ("historical hot spot", "#fee8c8"),
-    ("new cold spot", "#08306b"), ("consecutive cold spot", "#08519c"), ("intensifying cold spot", "#2171b5"),
-    ("persistent cold spot", "#4292c6"), ("diminishing cold spot", "#6baed6"), ("sporadic cold spot", "#9ecae1"),
-    ("oscillating cold spot", "#c6dbef"), ("historical cold spot", "#deebf7"),
+    ("new hot spot", "#7f0000"),
+    ("consecutive hot spot", "#b30000"),
+    ("intensifying hot spot", "#d7301f"),
+    ("persistent hot spot", "#ef6548"),
+    ("diminishing hot spot", "#fc8d59"),
+    ("sporadic hot spot", "#fdbb84"),
+    ("oscillating hot spot", "#fdd49e"),
+    ("historical hot spot", "#fee8c8"),
+    ("new cold spot", "#08306b"),
+    ("consecutive cold spot", "#08519c"),
+    ("intensifying cold spot", "#2171b5"),
+    ("persistent cold spot", "#4292c6"),
+    ("diminishing cold spot", "#6baed6"),
+    ("sporadic cold spot", "#9ecae1"),
+    ("oscillating cold spot", "#c6dbef"),
+    ("historical cold spot", "#deebf7"),
     ("no pattern detected", "#f0f0f0"),
 )
 """Emerging hot spot categories and their colours: ArcGIS's scheme of reds for hot-spot patterns and
@@ -136,7 +147,6 @@ class _Symbol:
     size_mm: float = 3.0
 
 
-
 _RASTER_QML_TAIL = (
     "    </rasterrenderer>\n"
     '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
@@ -149,17 +159,20 @@ _RASTER_QML_TAIL = (
 )
 """The end of every raster QML (renderer close, neutral colour pipe, blend mode): the same for ramps and palettes."""
 
+
 def _rgba(hex_colour: str, alpha: float = 1.0) -> str:
     """``#rrggbb`` -> QGIS ``"r,g,b,a"`` (a 0..255)."""
     h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"{r},{g},{b},{int(round(alpha * 255))}"
 
 
 def _options(props: Mapping[str, str], indent: str) -> str:
     # QGIS >= 3.20 reads <Option type="Map">, older 3.x reads <prop k v>; writing both, as QGIS 3.22
     # itself does, keeps the style readable by every QGIS 3 an analyst may have installed.
-    inner = "".join(f'{indent}  <Option type="QString" name={quoteattr(k)} value={quoteattr(str(v))}/>\n' for k, v in props.items())
+    inner = "".join(
+        f'{indent}  <Option type="QString" name={quoteattr(k)} value={quoteattr(str(v))}/>\n' for k, v in props.items()
+    )
     legacy = "".join(f"{indent}<prop k={quoteattr(k)} v={quoteattr(str(v))}/>\n" for k, v in props.items())
     return f'{indent}<Option type="Map">\n{inner}{indent}</Option>\n{legacy}'
 
@@ -394,8 +407,15 @@ def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool | None = Non
     cats = [
         # Without outline, each cell is edged in its own colour: an unstroked fill leaves anti-aliasing
         # seams between neighbouring cells that read as a grid.
-        (value, label, _Symbol(kind, stroke=colour, stroke_width_mm=0.9) if kind == "line" else
-         _Symbol(kind, fill=colour, stroke="#616161" if outline else colour, stroke_width_mm=0.2 if outline else 0.1))
+        (
+            value,
+            label,
+            _Symbol(kind, stroke=colour, stroke_width_mm=0.9)
+            if kind == "line"
+            else _Symbol(
+                kind, fill=colour, stroke="#616161" if outline else colour, stroke_width_mm=0.2 if outline else 0.1
+            ),
+        )
         for value, colour, label in GISTAR_CLASSES
     ]
     qml = _qml_document(_categorized_renderer(field, cats))
@@ -406,8 +426,10 @@ def _gistar(frame, layer: str, field: str = "gi_bin", outline: bool | None = Non
 def _trends(frame, layer: str, field: str = "category") -> Style:
     """Categorised emerging hot spot patterns. Options: ``field`` (default ``category``)."""
     kind = _geometry_kind(frame)
-    cats = [(name, name[0].upper() + name[1:], _Symbol(kind, fill=colour, stroke=colour, stroke_width_mm=0.1))
-            for name, colour in TRENDS_CLASSES]
+    cats = [
+        (name, name[0].upper() + name[1:], _Symbol(kind, fill=colour, stroke=colour, stroke_width_mm=0.1))
+        for name, colour in TRENDS_CLASSES
+    ]
     qml = _qml_document(_categorized_renderer(field, cats))
     sld = _sld_document(layer, [(label, _sld_equals(field, value), sym) for value, label, sym in cats])
     return Style("trends", qml, sld, "Emerging hot spot patterns (new, consecutive, intensifying ...)")
@@ -421,8 +443,15 @@ def _is_grid(frame) -> bool:
     return bool(np.ptp(area) <= 1e-6 * max(float(area.max()), 1.0))
 
 
-def _ranked(frame, layer: str, field: str = "rank", colour: str | None = None, label_top: int = PLACE_LABELS_TOP,
-            style_name: str = "ranked", description: str = "Ranked places") -> Style:
+def _ranked(
+    frame,
+    layer: str,
+    field: str = "rank",
+    colour: str | None = None,
+    label_top: int = PLACE_LABELS_TOP,
+    style_name: str = "ranked",
+    description: str = "Ranked places",
+) -> Style:
     """Places graduated by rank (top 5, 6-10, 11-20, the rest: darkest first), outlined, the top
     ``label_top`` (default 10) labelled with their rank. Options: ``field`` (rank field, default ``rank``),
     ``colour`` (one colour for every place instead of the rank classes), ``label_top``.
@@ -439,12 +468,18 @@ def _ranked(frame, layer: str, field: str = "rank", colour: str | None = None, l
         stroke, width = (("#3f007d", 0.6), ("#3f007d", 0.45), ("#54278f", 0.3), ("#807dba", 0.2))[min(level, 3)]
         return _Symbol("fill", fill=fill, fill_alpha=0.6, stroke=stroke, stroke_width_mm=width)
 
-    graded = colour is None and frame is not None and field in getattr(frame, "columns", ()) and \
-        np.issubdtype(np.asarray(frame[field]).dtype, np.number)
+    graded = (
+        colour is None
+        and frame is not None
+        and field in getattr(frame, "columns", ())
+        and np.issubdtype(np.asarray(frame[field]).dtype, np.number)
+    )
     label = f'if("{field}" <= {int(label_top)}, "{field}", \'\')'
     labeling = _labeling_qml(label, kind, is_expression=True)
     if graded:
-        ranges = [(lo - 0.5, hi + 0.5, text, symbol(fill, level)) for level, (lo, hi, fill, text) in enumerate(PLACE_CLASSES)]
+        ranges = [
+            (lo - 0.5, hi + 0.5, text, symbol(fill, level)) for level, (lo, hi, fill, text) in enumerate(PLACE_CLASSES)
+        ]
         qml = _qml_document(_graduated_renderer(field, ranges, mode="manual"), labeling, labels_enabled=True)
         rules = [(text, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, text, sym) in enumerate(ranges)]
     else:
@@ -513,7 +548,9 @@ def _areas(frame, layer: str, field: str | None = None, classes: int = 5, breaks
     ``classes`` (quantile classes, default 5), ``breaks`` (explicit ascending class edges, overrides ``classes``)."""
     field = field or _numeric_field(frame)
     if field is None:
-        raise HotspotInputError(f"style 'areas' for layer {layer!r} needs a numeric field; pass ('areas', {{'field': NAME}})")
+        raise HotspotInputError(
+            f"style 'areas' for layer {layer!r} needs a numeric field; pass ('areas', {{'field': NAME}})"
+        )
     if breaks is None:
         if frame is None or field not in frame.columns:
             raise HotspotInputError(f"style 'areas' for layer {layer!r}: field {field!r} is not in the layer")
@@ -524,13 +561,20 @@ def _areas(frame, layer: str, field: str | None = None, classes: int = 5, breaks
     kind = _geometry_kind(frame)
     # lines (street segments) carry the class colour in the stroke itself, drawn wide enough to read
     ranges = [
-        (breaks[i], breaks[i + 1] if i + 1 < len(breaks) else breaks[i], f"{_fmt(breaks[i])} - {_fmt(breaks[min(i + 1, len(breaks) - 1)])}",
-         _Symbol(kind, stroke=palette[i], stroke_width_mm=0.9) if kind == "line"
-         else _Symbol(kind, fill=palette[i], stroke="#6e6e6e", stroke_width_mm=0.15))
+        (
+            breaks[i],
+            breaks[i + 1] if i + 1 < len(breaks) else breaks[i],
+            f"{_fmt(breaks[i])} - {_fmt(breaks[min(i + 1, len(breaks) - 1)])}",
+            _Symbol(kind, stroke=palette[i], stroke_width_mm=0.9)
+            if kind == "line"
+            else _Symbol(kind, fill=palette[i], stroke="#6e6e6e", stroke_width_mm=0.15),
+        )
         for i in range(n)
     ]
     qml = _qml_document(_graduated_renderer(field, ranges))
-    sld = _sld_document(layer, [(label, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, label, sym) in enumerate(ranges)])
+    sld = _sld_document(
+        layer, [(label, _sld_between(field, lo, hi, i == 0), sym) for i, (lo, hi, label, sym) in enumerate(ranges)]
+    )
     return Style("areas", qml, sld, f"{field} in {n} quantile classes")
 
 
@@ -630,7 +674,9 @@ def raster_ramp_qml(
     items = []
     for i, (value, colour) in enumerate(zip(stops, colours)):
         alpha = 0 if (i == 0 and transparent_below_min) else 255
-        items.append(f'          <item alpha="{alpha}" value="{float(value)!r}" label={quoteattr(f"{value:,.4g}")} color="{colour}"/>\n')
+        items.append(
+            f'          <item alpha="{alpha}" value="{float(value)!r}" label={quoteattr(f"{value:,.4g}")} color="{colour}"/>\n'
+        )
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         f'<qgis version="{QGIS_VERSION_TAG}" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0">\n'
@@ -646,8 +692,7 @@ def raster_ramp_qml(
         f'minimumValue="{vmin!r}" maximumValue="{vmax!r}" labelPrecision="4">\n'
         + "".join(items)
         + "        </colorrampshader>\n"
-        "      </rastershader>\n"
-        + _RASTER_QML_TAIL
+        "      </rastershader>\n" + _RASTER_QML_TAIL
     )
 
 
@@ -694,10 +739,7 @@ def raster_gistar_bins_qml(not_significant_alpha: int = 0) -> str:
         "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent><statAccuracy>Estimated</statAccuracy>"
         "<cumulativeCutLower>0.02</cumulativeCutLower><cumulativeCutUpper>0.98</cumulativeCutUpper>"
         "<stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
-        "      <colorPalette>\n"
-        + entries
-        + "      </colorPalette>\n"
-        + _RASTER_QML_TAIL
+        "      <colorPalette>\n" + entries + "      </colorPalette>\n" + _RASTER_QML_TAIL
     )
 
 

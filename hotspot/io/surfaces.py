@@ -51,15 +51,29 @@ def write_gistar_surfaces(stem: str | Path, result, grid, *, provenance=None) ->
     bins = np.where(mask, result.bin.astype(np.float32), np.nan)
     band = f"{result.band_m:g} m band" if result.band_m is not None else "band"
     specs = {
-        "z": (z, f"Gi* z-score ({band}, unadjusted)", "raster_ramp",
-              {"ramp": "diverging", "vmin": -zmax, "vmax": zmax, "transparent_below_min": False, "stretch": "linear"}),
-        "p": (np.where(mask, result.p_adjusted, np.nan),
-              f"Gi* p after {result.correction} correction ({result.p_used}), the p the bins use", "raster_ramp",
-              {"ramp": "viridis", "vmin": 0.0, "vmax": 1.0, "transparent_below_min": False, "stretch": "linear"}),
+        "z": (
+            z,
+            f"Gi* z-score ({band}, unadjusted)",
+            "raster_ramp",
+            {"ramp": "diverging", "vmin": -zmax, "vmax": zmax, "transparent_below_min": False, "stretch": "linear"},
+        ),
+        "p": (
+            np.where(mask, result.p_adjusted, np.nan),
+            f"Gi* p after {result.correction} correction ({result.p_used}), the p the bins use",
+            "raster_ramp",
+            {"ramp": "viridis", "vmin": 0.0, "vmax": 1.0, "transparent_below_min": False, "stretch": "linear"},
+        ),
         "bin": (bins, "Gi* bin: -3..3 cold/hot at 99/95/90 % confidence after correction", "raster_gistar_bins", {}),
     }
     paths = surface_paths(stem)
     for name, (array, description, style, options) in specs.items():
-        write_geotiff(paths[name], array.astype(np.float32), grid, description=description, style=style,
-                      style_options=options, provenance=provenance)
+        write_geotiff(
+            paths[name],
+            array.astype(np.float32),
+            grid,
+            description=description,
+            style=style,
+            style_options=options,
+            provenance=provenance,
+        )
     return paths

@@ -162,8 +162,24 @@ def fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, chunk, offsets, rx, ry, r
     """
     n = x.shape[0]
     for c in numba.prange(offsets.shape[0]):
-        _fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), offsets[c],
-                   rx, ry, rw, ox, oy)
+        _fill_rows(
+            x,
+            y,
+            w,
+            x0,
+            y0,
+            inv_cell,
+            nrows,
+            ncols,
+            c * chunk,
+            min(n, c * chunk + chunk),
+            offsets[c],
+            rx,
+            ry,
+            rw,
+            ox,
+            oy,
+        )
 
 
 @numba.njit(cache=True)
@@ -171,8 +187,24 @@ def fill_rows_serial(x, y, w, x0, y0, inv_cell, nrows, ncols, chunk, offsets, rx
     """``fill_rows`` on one thread (identical results)."""
     n = x.shape[0]
     for c in range(offsets.shape[0]):
-        _fill_rows(x, y, w, x0, y0, inv_cell, nrows, ncols, c * chunk, min(n, c * chunk + chunk), offsets[c],
-                   rx, ry, rw, ox, oy)
+        _fill_rows(
+            x,
+            y,
+            w,
+            x0,
+            y0,
+            inv_cell,
+            nrows,
+            ncols,
+            c * chunk,
+            min(n, c * chunk + chunk),
+            offsets[c],
+            rx,
+            ry,
+            rw,
+            ox,
+            oy,
+        )
 
 
 @numba.njit(cache=True)
@@ -270,8 +302,9 @@ def cells_of_rows(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, cell_col
     for r in numba.prange(row_start.shape[0] - 1):
         s = row_start[r]
         e = row_start[r + 1]
-        nloc[r], ncell[r] = _cells_of_row(rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e],
-                                          cell_cnt[s:e])
+        nloc[r], ncell[r] = _cells_of_row(
+            rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e], cell_cnt[s:e]
+        )
 
 
 @numba.njit(cache=True)
@@ -280,8 +313,9 @@ def cells_of_rows_serial(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, c
     for r in range(row_start.shape[0] - 1):
         s = row_start[r]
         e = row_start[r + 1]
-        nloc[r], ncell[r] = _cells_of_row(rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e],
-                                          cell_cnt[s:e])
+        nloc[r], ncell[r] = _cells_of_row(
+            rx[s:e], ry[s:e], rw[s:e], weighted, x0, inv_cell, ncols, cell_col[s:e], cell_cnt[s:e]
+        )
 
 
 @numba.njit(cache=True, inline="always")
@@ -343,7 +377,7 @@ def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
         dy = (rho - i) * cell - qy
         dy2 = dy * dy
         a = h2 - dy2
-        seg = buf[i - i0, sig:sig + width]
+        seg = buf[i - i0, sig : sig + width]
         if code == QUARTIC:
             for k in range(width):
                 t = max(a - e[k], 0.0)
@@ -364,8 +398,9 @@ def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s,
-                edge_t, edge_sum):
+def _dense_run(
+    buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code, edge_row, edge_col, edge_s, edge_t, edge_sum
+):
     """Add a run of cells holding many locations (quartic, Epanechnikov or uniform kernel) to the band ``buf``.
 
     The run starts at buffer column ``sig + reach`` (whose cell centre is ``cx, cy``) and spans ``span``
@@ -435,8 +470,14 @@ def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code
             s_a = kappa * m0 + lam * my - mv
             s_b = 2.0 * mx
             if code == QUARTIC:
-                s_aa = (kappa * kappa * m0 + lam * lam * myy + mvv + 2.0 * kappa * lam * my - 2.0 * kappa * mv
-                        - 2.0 * lam * myv)
+                s_aa = (
+                    kappa * kappa * m0
+                    + lam * lam * myy
+                    + mvv
+                    + 2.0 * kappa * lam * my
+                    - 2.0 * kappa * mv
+                    - 2.0 * lam * myv
+                )
                 s_ab = 2.0 * (kappa * mx + lam * mxy - mxv)
                 c0 = s_aa
                 c1 = 2.0 * s_ab
@@ -452,7 +493,7 @@ def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code
             else:
                 c0 = m0
                 c1 = c2 = c3 = c4 = 0.0
-            seg = buf[i - i0, off + in0:off + in1 + 1]
+            seg = buf[i - i0, off + in0 : off + in1 + 1]
             for k in range(seg.shape[0]):
                 t = (in0 + k) * step
                 seg[k] += c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
@@ -506,8 +547,28 @@ def _dense_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code
 
 
 @numba.njit(cache=True)
-def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, run_cols, run_locs, window):
+def _density_band(
+    buf,
+    i0,
+    rx,
+    ry,
+    rw,
+    row_start,
+    ncell,
+    cell_col,
+    cell_cnt,
+    x0,
+    y0,
+    cell,
+    pad,
+    reach,
+    h,
+    code,
+    dense_min,
+    run_cols,
+    run_locs,
+    window,
+):
     """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
     e = np.empty(window)
     g = np.empty(window)
@@ -536,9 +597,27 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
                 m += cell_cnt[cj]
                 cj += 1
             if m >= dense_min:
-                _dense_run(buf, i0, rho, sig, cell_col[cj - 1] - sig, rx[j:j + m], ry[j:j + m], rw[j:j + m],
-                            x0 + (sig + 0.5) * cell, cy, cell, h, reach, code, edge_row, edge_col, edge_s, edge_t,
-                            edge_sum)
+                _dense_run(
+                    buf,
+                    i0,
+                    rho,
+                    sig,
+                    cell_col[cj - 1] - sig,
+                    rx[j : j + m],
+                    ry[j : j + m],
+                    rw[j : j + m],
+                    x0 + (sig + 0.5) * cell,
+                    cy,
+                    cell,
+                    h,
+                    reach,
+                    code,
+                    edge_row,
+                    edge_col,
+                    edge_s,
+                    edge_t,
+                    edge_sum,
+                )
                 j += m
             else:
                 for c in range(ci, cj):
@@ -551,23 +630,88 @@ def _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0,
 
 
 @numba.njit(cache=True)
-def _band_into(out, i0, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h,
-               code, dense_min, run_cols, run_locs, window, norm):
+def _band_into(
+    out,
+    i0,
+    band_rows,
+    rx,
+    ry,
+    rw,
+    row_start,
+    ncell,
+    cell_col,
+    cell_cnt,
+    x0,
+    y0,
+    cell,
+    pad,
+    reach,
+    h,
+    code,
+    dense_min,
+    run_cols,
+    run_locs,
+    window,
+    norm,
+):
     nrows, ncols = out.shape
     i1 = min(nrows, i0 + band_rows)
     buf = np.zeros((i1 - i0, ncols + 2 * pad + window))
-    _density_band(buf, i0, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad, reach, h, code,
-                  dense_min, run_cols, run_locs, window)
+    _density_band(
+        buf,
+        i0,
+        rx,
+        ry,
+        rw,
+        row_start,
+        ncell,
+        cell_col,
+        cell_cnt,
+        x0,
+        y0,
+        cell,
+        pad,
+        reach,
+        h,
+        code,
+        dense_min,
+        run_cols,
+        run_locs,
+        window,
+    )
     for i in range(i1 - i0):
-        src = buf[i, pad + reach:pad + reach + ncols]
+        src = buf[i, pad + reach : pad + reach + ncols]
         dst = out[i0 + i]
         for c in range(ncols):
             dst[c] = src[c] * norm
 
 
 @numba.njit(cache=True, parallel=True)
-def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                  reach, h, code, dense_min, run_cols, run_locs, window, norm):
+def density_bands(
+    out,
+    band_rows,
+    first,
+    last,
+    rx,
+    ry,
+    rw,
+    row_start,
+    ncell,
+    cell_col,
+    cell_cnt,
+    x0,
+    y0,
+    cell,
+    pad,
+    reach,
+    h,
+    code,
+    dense_min,
+    run_cols,
+    run_locs,
+    window,
+    norm,
+):
     """Kernel density (``norm`` times the kernel sums) of bands ``first .. last`` of ``band_rows`` rows of ``out``.
 
     The locations are those of ``cells_of_rows`` on the lattice of ``out``'s grid padded by ``pad`` cells
@@ -579,17 +723,84 @@ def density_bands(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cel
     by one thread in a fixed order, so the result does not depend on the thread count.
     """
     for b in numba.prange(first, last):
-        _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
+        _band_into(
+            out,
+            b * band_rows,
+            band_rows,
+            rx,
+            ry,
+            rw,
+            row_start,
+            ncell,
+            cell_col,
+            cell_cnt,
+            x0,
+            y0,
+            cell,
+            pad,
+            reach,
+            h,
+            code,
+            dense_min,
+            run_cols,
+            run_locs,
+            window,
+            norm,
+        )
 
 
 @numba.njit(cache=True)
-def density_bands_serial(out, band_rows, first, last, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell,
-                         pad, reach, h, code, dense_min, run_cols, run_locs, window, norm):
+def density_bands_serial(
+    out,
+    band_rows,
+    first,
+    last,
+    rx,
+    ry,
+    rw,
+    row_start,
+    ncell,
+    cell_col,
+    cell_cnt,
+    x0,
+    y0,
+    cell,
+    pad,
+    reach,
+    h,
+    code,
+    dense_min,
+    run_cols,
+    run_locs,
+    window,
+    norm,
+):
     """``density_bands`` on one thread (identical results)."""
     for b in range(first, last):
-        _band_into(out, b * band_rows, band_rows, rx, ry, rw, row_start, ncell, cell_col, cell_cnt, x0, y0, cell, pad,
-                   reach, h, code, dense_min, run_cols, run_locs, window, norm)
+        _band_into(
+            out,
+            b * band_rows,
+            band_rows,
+            rx,
+            ry,
+            rw,
+            row_start,
+            ncell,
+            cell_col,
+            cell_cnt,
+            x0,
+            y0,
+            cell,
+            pad,
+            reach,
+            h,
+            code,
+            dense_min,
+            run_cols,
+            run_locs,
+            window,
+            norm,
+        )
 
 
 @numba.njit(cache=True, parallel=True)

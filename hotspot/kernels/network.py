@@ -98,8 +98,26 @@ def _sample_distance(f, s, e, t, dist, edge_u, edge_v, edge_len):
 
 
 @numba.njit(cache=True)
-def _simple_one(e, t, w, h, code, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other,
-                samp_ptr, samp_off, out, dist, touched, stamp, mark):
+def _simple_one(
+    e,
+    t,
+    w,
+    h,
+    code,
+    edge_u,
+    edge_v,
+    edge_len,
+    adj_ptr,
+    adj_edge,
+    adj_other,
+    samp_ptr,
+    samp_off,
+    out,
+    dist,
+    touched,
+    stamp,
+    mark,
+):
     """Add one event's simple-estimator kernel (shortest-path distance) to ``out`` at every sample."""
     n_touched = _bounded_dijkstra(e, t, h, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other, dist, touched)
     # the event's own edge first (its samples can be reached without passing a node)
@@ -125,8 +143,25 @@ def _simple_one(e, t, w, h, code, edge_u, edge_v, edge_len, adj_ptr, adj_edge, a
 
 
 @numba.njit(cache=True)
-def _walk_one(e, t, w, h, code, estimator, max_depth, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other,
-              adj_is_u, samp_ptr, samp_off, out):
+def _walk_one(
+    e,
+    t,
+    w,
+    h,
+    code,
+    estimator,
+    max_depth,
+    edge_u,
+    edge_v,
+    edge_len,
+    adj_ptr,
+    adj_edge,
+    adj_other,
+    adj_is_u,
+    samp_ptr,
+    samp_off,
+    out,
+):
     """Add one event's equal-split kernel (discontinuous or continuous) by enumerating walks shorter than ``h``.
 
     Returns the number of walks cut at ``max_depth`` junctions (0 when none).
@@ -147,7 +182,14 @@ def _walk_one(e, t, w, h, code, estimator, max_depth, edge_u, edge_v, edge_len, 
         s_node[top], s_edge[top], s_at_u[top], s_dist[top], s_mult[top], s_depth[top] = edge_u[e], e, True, t, 1.0, 0
         top += 1
     if edge_len[e] - t < h:
-        s_node[top], s_edge[top], s_at_u[top], s_dist[top], s_mult[top], s_depth[top] = edge_v[e], e, False, edge_len[e] - t, 1.0, 0
+        s_node[top], s_edge[top], s_at_u[top], s_dist[top], s_mult[top], s_depth[top] = (
+            edge_v[e],
+            e,
+            False,
+            edge_len[e] - t,
+            1.0,
+            0,
+        )
         top += 1
     truncated = 0
     while top > 0:
@@ -180,12 +222,24 @@ def _walk_one(e, t, w, h, code, estimator, max_depth, edge_u, edge_v, edge_len, 
             if d + lf < h:
                 if top == s_node.size:
                     grow = s_node.size * 2
-                    s_node2 = np.empty(grow, np.int64); s_node2[:top] = s_node[:top]; s_node = s_node2
-                    s_edge2 = np.empty(grow, np.int64); s_edge2[:top] = s_edge[:top]; s_edge = s_edge2
-                    s_at_u2 = np.empty(grow, np.bool_); s_at_u2[:top] = s_at_u[:top]; s_at_u = s_at_u2
-                    s_dist2 = np.empty(grow, np.float64); s_dist2[:top] = s_dist[:top]; s_dist = s_dist2
-                    s_mult2 = np.empty(grow, np.float64); s_mult2[:top] = s_mult[:top]; s_mult = s_mult2
-                    s_depth2 = np.empty(grow, np.int64); s_depth2[:top] = s_depth[:top]; s_depth = s_depth2
+                    s_node2 = np.empty(grow, np.int64)
+                    s_node2[:top] = s_node[:top]
+                    s_node = s_node2
+                    s_edge2 = np.empty(grow, np.int64)
+                    s_edge2[:top] = s_edge[:top]
+                    s_edge = s_edge2
+                    s_at_u2 = np.empty(grow, np.bool_)
+                    s_at_u2[:top] = s_at_u[:top]
+                    s_at_u = s_at_u2
+                    s_dist2 = np.empty(grow, np.float64)
+                    s_dist2[:top] = s_dist[:top]
+                    s_dist = s_dist2
+                    s_mult2 = np.empty(grow, np.float64)
+                    s_mult2[:top] = s_mult[:top]
+                    s_mult = s_mult2
+                    s_depth2 = np.empty(grow, np.int64)
+                    s_depth2[:top] = s_depth[:top]
+                    s_depth = s_depth2
                 s_node[top] = adj_other[slot]
                 s_edge[top] = f
                 s_at_u[top] = not from_u
@@ -197,8 +251,25 @@ def _walk_one(e, t, w, h, code, estimator, max_depth, edge_u, edge_v, edge_len, 
 
 
 @numba.njit(cache=True, parallel=True)
-def network_density(ev_edge, ev_off, ev_w, h, code, estimator, max_depth, edge_u, edge_v, edge_len, adj_ptr, adj_edge,
-                    adj_other, adj_is_u, samp_ptr, samp_off, n_nodes):
+def network_density(
+    ev_edge,
+    ev_off,
+    ev_w,
+    h,
+    code,
+    estimator,
+    max_depth,
+    edge_u,
+    edge_v,
+    edge_len,
+    adj_ptr,
+    adj_edge,
+    adj_other,
+    adj_is_u,
+    samp_ptr,
+    samp_off,
+    n_nodes,
+):
     """Kernel density at every sample from weighted events; returns ``(density per metre, walks truncated)``.
 
     Events are split into :data:`N_CHUNKS` fixed chunks, each summed in event order into its own
@@ -219,12 +290,47 @@ def network_density(ev_edge, ev_off, ev_w, h, code, estimator, max_depth, edge_u
             touched = np.empty(n_nodes, np.int64)
             stamp = np.full(n_e, -1, np.int64)
             for i in range(lo, hi):
-                _simple_one(ev_edge[i], ev_off[i], ev_w[i], h, code, edge_u, edge_v, edge_len, adj_ptr, adj_edge,
-                            adj_other, samp_ptr, samp_off, out, dist, touched, stamp, i)
+                _simple_one(
+                    ev_edge[i],
+                    ev_off[i],
+                    ev_w[i],
+                    h,
+                    code,
+                    edge_u,
+                    edge_v,
+                    edge_len,
+                    adj_ptr,
+                    adj_edge,
+                    adj_other,
+                    samp_ptr,
+                    samp_off,
+                    out,
+                    dist,
+                    touched,
+                    stamp,
+                    i,
+                )
         else:
             for i in range(lo, hi):
-                cut[c] += _walk_one(ev_edge[i], ev_off[i], ev_w[i], h, code, estimator, max_depth, edge_u, edge_v,
-                                    edge_len, adj_ptr, adj_edge, adj_other, adj_is_u, samp_ptr, samp_off, out)
+                cut[c] += _walk_one(
+                    ev_edge[i],
+                    ev_off[i],
+                    ev_w[i],
+                    h,
+                    code,
+                    estimator,
+                    max_depth,
+                    edge_u,
+                    edge_v,
+                    edge_len,
+                    adj_ptr,
+                    adj_edge,
+                    adj_other,
+                    adj_is_u,
+                    samp_ptr,
+                    samp_off,
+                    out,
+                )
     total = np.zeros(n_s)
     for c in range(chunks):
         total += partial[c]
@@ -232,8 +338,26 @@ def network_density(ev_edge, ev_off, ev_w, h, code, estimator, max_depth, edge_u
 
 
 @numba.njit(cache=True)
-def _neighbours_of(k, e, t, band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other, samp_ptr, samp_off,
-                   dist, touched, stamp, out_idx, out_d, write):
+def _neighbours_of(
+    k,
+    e,
+    t,
+    band,
+    edge_u,
+    edge_v,
+    edge_len,
+    adj_ptr,
+    adj_edge,
+    adj_other,
+    samp_ptr,
+    samp_off,
+    dist,
+    touched,
+    stamp,
+    out_idx,
+    out_d,
+    write,
+):
     """Samples within ``band`` network metres of sample ``k`` (itself excluded); writes them when ``write``."""
     n_touched = _bounded_dijkstra(e, t, band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other, dist, touched)
     count = 0
@@ -265,7 +389,9 @@ def _neighbours_of(k, e, t, band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, a
 
 
 @numba.njit(cache=True, parallel=True)
-def sample_neighbours(samp_edge, band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other, samp_ptr, samp_off, n_nodes):
+def sample_neighbours(
+    samp_edge, band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other, samp_ptr, samp_off, n_nodes
+):
     """CSR lists (indptr, indices, distances) of the samples within ``band`` network metres of each sample.
 
     Two passes (count, then fill) over fixed chunks; each row is sorted by sample index.
@@ -281,9 +407,26 @@ def sample_neighbours(samp_edge, band, edge_u, edge_v, edge_len, adj_ptr, adj_ed
         touched = np.empty(n_nodes, np.int64)
         stamp = np.full(n_e, -1, np.int64)
         for k in range(c * n_s // chunks, (c + 1) * n_s // chunks):
-            counts[k] = _neighbours_of(k, samp_edge[k], samp_off[k], band, edge_u, edge_v, edge_len, adj_ptr,
-                                       adj_edge, adj_other, samp_ptr, samp_off, dist, touched, stamp, dummy_i,
-                                       dummy_d, False)
+            counts[k] = _neighbours_of(
+                k,
+                samp_edge[k],
+                samp_off[k],
+                band,
+                edge_u,
+                edge_v,
+                edge_len,
+                adj_ptr,
+                adj_edge,
+                adj_other,
+                samp_ptr,
+                samp_off,
+                dist,
+                touched,
+                stamp,
+                dummy_i,
+                dummy_d,
+                False,
+            )
     indptr = np.zeros(n_s + 1, np.int64)
     indptr[1:] = np.cumsum(counts)
     indices = np.empty(indptr[-1], np.int64)
@@ -295,8 +438,26 @@ def sample_neighbours(samp_edge, band, edge_u, edge_v, edge_len, adj_ptr, adj_ed
         for k in range(c * n_s // chunks, (c + 1) * n_s // chunks):
             lo = indptr[k]
             hi = indptr[k + 1]
-            _neighbours_of(k, samp_edge[k], samp_off[k], band, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other,
-                           samp_ptr, samp_off, dist, touched, stamp, indices[lo:hi], dists[lo:hi], True)
+            _neighbours_of(
+                k,
+                samp_edge[k],
+                samp_off[k],
+                band,
+                edge_u,
+                edge_v,
+                edge_len,
+                adj_ptr,
+                adj_edge,
+                adj_other,
+                samp_ptr,
+                samp_off,
+                dist,
+                touched,
+                stamp,
+                indices[lo:hi],
+                dists[lo:hi],
+                True,
+            )
             order = np.argsort(indices[lo:hi], kind="mergesort")
             indices[lo:hi] = indices[lo:hi][order]
             dists[lo:hi] = dists[lo:hi][order]
@@ -304,8 +465,21 @@ def sample_neighbours(samp_edge, band, edge_u, edge_v, edge_len, adj_ptr, adj_ed
 
 
 @numba.njit(cache=True)
-def nearest_source_distance(src_edge, src_off, limit, edge_u, edge_v, edge_len, adj_ptr, adj_edge, adj_other,
-                            samp_ptr, samp_off, samp_edge, n_nodes):
+def nearest_source_distance(
+    src_edge,
+    src_off,
+    limit,
+    edge_u,
+    edge_v,
+    edge_len,
+    adj_ptr,
+    adj_edge,
+    adj_other,
+    samp_ptr,
+    samp_off,
+    samp_edge,
+    n_nodes,
+):
     """Network distance from every sample to the nearest source point, +inf beyond ``limit`` metres.
 
     One multi-source Dijkstra seeded at both ends of every source's edge, plus direct distances

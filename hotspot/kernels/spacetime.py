@@ -15,7 +15,6 @@ import numpy as np
 from numba import prange
 
 
-
 @numba.njit(cache=True)
 def _splitmix64(x):
     # A well-mixed 32-bit seed per permutation block from (seed, block), so blocks get unrelated streams.
@@ -200,7 +199,7 @@ def knox_tables(indptr, pj, dband, times, lut, n_d, n_t, permutations, seed, fir
                 shuffled[i] = shuffled[j]
                 shuffled[j] = tmp
             tblock[:, b] = shuffled
-        sims[r0:r0 + nb] = _block_tables(indptr, pj, dband, tblock, lut, n_d, n_t)
+        sims[r0 : r0 + nb] = _block_tables(indptr, pj, dband, tblock, lut, n_d, n_t)
     beyond = n_t - 1
     for d in range(n_d):
         observed[d, beyond] = in_band[d] - observed[d, :beyond].sum()

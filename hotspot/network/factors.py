@@ -51,7 +51,9 @@ class SegmentRiskModel:
     n_records: int
 
 
-def network_factors(network, features=None, *, distances_m=DEFAULT_DISTANCES_M, snap_tolerance_m: float = 50.0) -> pd.DataFrame:
+def network_factors(
+    network, features=None, *, distances_m=DEFAULT_DISTANCES_M, snap_tolerance_m: float = 50.0
+) -> pd.DataFrame:
     """Factor indicators per lixel (see the module docstring); ``features`` maps names to point GeoDataFrames."""
     from hotspot.kernels.network import nearest_source_distance
     from hotspot.network.snap import snap_points
@@ -64,8 +66,16 @@ def network_factors(network, features=None, *, distances_m=DEFAULT_DISTANCES_M, 
         pts = layer.to_crs(network.crs).geometry
         snapped = snap_points(network, pts.x.to_numpy(), pts.y.to_numpy(), tolerance_m=snap_tolerance_m)
         ok = snapped.snapped
-        dist = nearest_source_distance(snapped.edge[ok], snapped.offset_m[ok], limit, *network.graph_arrays(),
-                                       network.samp_ptr, network.samp_off, network.samp_edge, network.n_nodes)
+        dist = nearest_source_distance(
+            snapped.edge[ok],
+            snapped.offset_m[ok],
+            limit,
+            *network.graph_arrays(),
+            network.samp_ptr,
+            network.samp_off,
+            network.samp_edge,
+            network.n_nodes,
+        )
         for d in distances_m:
             table[f"{name}_within_{d:g}m"] = (dist <= d).astype(np.int8)
     return table
@@ -83,12 +93,23 @@ def fit_segment_risk(counts, factors: pd.DataFrame, lengths_m) -> SegmentRiskMod
     design = sm.add_constant(X.to_numpy(np.float64), has_constant="add")
     fit = sm.GLM(y, design, family=sm.families.Poisson(), offset=np.log(lengths_m)).fit()
     ci = fit.conf_int()
-    table = pd.DataFrame({
-        "factor": list(X.columns), "coef": fit.params[1:], "se": fit.bse[1:], "rrv": np.exp(fit.params[1:]),
-        "rrv_low": np.exp(ci[1:, 0]), "rrv_high": np.exp(ci[1:, 1]), "p_value": fit.pvalues[1:],
-    })
-    return SegmentRiskModel(table=table.reset_index(drop=True), intercept_per_km=float(np.exp(fit.params[0]) * 1000),
-                            n_segments=int(y.size), n_records=int(y.sum()))
+    table = pd.DataFrame(
+        {
+            "factor": list(X.columns),
+            "coef": fit.params[1:],
+            "se": fit.bse[1:],
+            "rrv": np.exp(fit.params[1:]),
+            "rrv_low": np.exp(ci[1:, 0]),
+            "rrv_high": np.exp(ci[1:, 1]),
+            "p_value": fit.pvalues[1:],
+        }
+    )
+    return SegmentRiskModel(
+        table=table.reset_index(drop=True),
+        intercept_per_km=float(np.exp(fit.params[0]) * 1000),
+        n_segments=int(y.size),
+        n_records=int(y.sum()),
+    )
 
 
 def select_and_fit(counts, factors: pd.DataFrame, lengths_m):
@@ -107,7 +128,7 @@ def select_and_fit(counts, factors: pd.DataFrame, lengths_m):
     for column in factors.columns:
         if "_within_" in column:
             groups.setdefault(column.rsplit("_within_", 1)[0], []).append(column)
-    for name, columns in groups.items():
+    for _name, columns in groups.items():
         best, best_aic = None, np.inf
         for column in columns:
             if factors[column].nunique() < 2:
@@ -154,9 +175,15 @@ class SegmentRisk:
         from hotspot.io.outputs import write_csv, write_geopackage
 
         path = Path(path)
-        return [write_geopackage(path, {"segment_risk": self.frame},
-                                 styles={"segment_risk": ("areas", {"field": "relative_risk"})}, provenance=provenance),
-                write_csv(self.model.table, path.with_name(f"{path.stem}_segment_model.csv"), provenance=provenance)]
+        return [
+            write_geopackage(
+                path,
+                {"segment_risk": self.frame},
+                styles={"segment_risk": ("areas", {"field": "relative_risk"})},
+                provenance=provenance,
+            ),
+            write_csv(self.model.table, path.with_name(f"{path.stem}_segment_model.csv"), provenance=provenance),
+        ]
 
     def summary(self, width: int = 100) -> list[str]:
         """The model table: each factor's relative risk value with its interval and p."""
@@ -165,8 +192,10 @@ class SegmentRisk:
         from hotspot.core.result import render
 
         model = self.model
-        table = Table(title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
-                            f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)")
+        table = Table(
+            title=f"Risk along the streets: records per km of street, {model.n_records:,} records on "
+            f"{model.n_segments:,} segments (Poisson; baseline {model.intercept_per_km:,.1f} per km)"
+        )
         for column in ("factor", "RRV", "95% CI", "p"):
             table.add_column(column, justify="left" if column == "factor" else "right")
         for row in model.table.itertuples():

@@ -28,8 +28,9 @@ def network_distances(network, band_m: float):
 
     if not (band_m > 0):
         raise HotspotInputError(f"--band must be a positive number of network metres, got {band_m}")
-    indptr, indices, dists = sample_neighbours(network.samp_edge, float(band_m), *network.graph_arrays(),
-                                               network.samp_ptr, network.samp_off, network.n_nodes)
+    indptr, indices, dists = sample_neighbours(
+        network.samp_edge, float(band_m), *network.graph_arrays(), network.samp_ptr, network.samp_off, network.n_nodes
+    )
     n = network.n_lixels
     return sp.csr_matrix((dists, indices, indptr), shape=(n, n))
 
@@ -40,8 +41,14 @@ def network_weights(network, band_m: float = DEFAULT_BAND_M):
 
     d = network_distances(network, band_m)
     n = network.n_lixels
-    return CSRWeights(indptr=d.indptr.astype(np.int64), indices=d.indices.astype(np.int64),
-                      data=np.ones(d.indices.size), self_weight=np.ones(n), binary=True, ids=list(range(n)))
+    return CSRWeights(
+        indptr=d.indptr.astype(np.int64),
+        indices=d.indices.astype(np.int64),
+        data=np.ones(d.indices.size),
+        self_weight=np.ones(n),
+        binary=True,
+        ids=list(range(n)),
+    )
 
 
 def to_libpysal(weights):
@@ -85,8 +92,17 @@ def gi_star_segments(
     progress("network neighbours", 0, 1)
     w = network_weights(network, band_m)
     progress("network neighbours", 1, 1)
-    result = gi_star_areas(counts, w, permutations=permutations, seed=seed, correction=correction,
-                           weights_kind="network band", band_m=float(band_m), band_rule="given", progress=progress)
+    result = gi_star_areas(
+        counts,
+        w,
+        permutations=permutations,
+        seed=seed,
+        correction=correction,
+        weights_kind="network band",
+        band_m=float(band_m),
+        band_rule="given",
+        progress=progress,
+    )
     frame = network.lixels[["lixel_id", "name", "unlit", "length_m", "geometry"]].copy()
     frame["unlit"] = frame["unlit"].astype(np.int8)
     for name, column in _result_columns(result).items():
@@ -95,9 +111,18 @@ def gi_star_segments(
     return _describe_columns(frame.reset_index(drop=True), result), result
 
 
-def gistar_map(network, counts, *, band_m: float = DEFAULT_BAND_M, permutations: int = 999, seed: int = 0,
-               correction: str = "fdr", progress: ProgressCallback | None = None) -> GiStarMap:
+def gistar_map(
+    network,
+    counts,
+    *,
+    band_m: float = DEFAULT_BAND_M,
+    permutations: int = 999,
+    seed: int = 0,
+    correction: str = "fdr",
+    progress: ProgressCallback | None = None,
+) -> GiStarMap:
     """:func:`gi_star_segments` as one result: the segment layer and the statistic, rows named street segments."""
-    frame, result = gi_star_segments(network, counts, band_m=band_m, permutations=permutations, seed=seed,
-                                     correction=correction, progress=progress)
+    frame, result = gi_star_segments(
+        network, counts, band_m=band_m, permutations=permutations, seed=seed, correction=correction, progress=progress
+    )
     return GiStarMap(frame=frame, statistic=result, unit="street segments")

@@ -12,7 +12,8 @@ Cleaning
    merged into the first; zero-length edges are dropped. Both are counted in ``Network.notes``.
 3. Each edge of length ``L`` is cut into ``max(1, round(L / segment_length_m))`` lixels of equal
    length ``L / n`` (so lixels are between 2/3 and 3/2 of the chosen length, except edges shorter
-   than about half of it, which stay whole; none crosses a junction), keeping the street name and lighting. Each lixel's midpoint is its sample point for
+   than about half of it, which stay whole; none crosses a junction), keeping the street name and lighting. Each
+   lixel's midpoint is its sample point for
    densities and its position for network distances.
 
 Everything is metres in the network's projected CRS.
@@ -146,14 +147,15 @@ def build_network(
     edge_geoms, edge_src, u, v, length = edge_geoms[keep], edge_src[keep], u[keep], v[keep], length[keep]
     used, u_new = np.unique(np.concatenate([u, v]), return_inverse=True)
     node_xy = node_xy[used]
-    u, v = u_new[: u.size], u_new[u.size:]
+    u, v = u_new[: u.size], u_new[u.size :]
     progress("cleaning the network", 2, 3)
     if u.size == 0:
         raise HotspotInputError("the road network has no edges of positive length")
 
     edges = gpd.GeoDataFrame(
         {k: vals[edge_src] for k, vals in attrs.items()} | {"u": u, "v": v, "length_m": length},
-        geometry=edge_geoms, crs=roads.crs,
+        geometry=edge_geoms,
+        crs=roads.crs,
     )
     n_nodes = node_xy.shape[0]
     adj_ptr, adj_edge, adj_other, adj_is_u = _adjacency(u, v, n_nodes)
@@ -172,11 +174,21 @@ def build_network(
     node_a = np.where(j == 0, u[samp_edge], internal_base[samp_edge] + j - 1)
     node_b = np.where(j == pieces[samp_edge] - 1, v[samp_edge], internal_base[samp_edge] + j)
     lixel_geoms = _cut_lines(edge_geoms, samp_ptr, start, end, length)
-    lixels = gpd.GeoDataFrame({
-        "lixel_id": np.arange(n_lix), "edge": samp_edge, "name": edges["name"].to_numpy()[samp_edge],
-        "unlit": edges["unlit"].to_numpy()[samp_edge], "start_m": start, "end_m": end, "length_m": end - start,
-        "node_a": node_a, "node_b": node_b,
-    }, geometry=lixel_geoms, crs=roads.crs)
+    lixels = gpd.GeoDataFrame(
+        {
+            "lixel_id": np.arange(n_lix),
+            "edge": samp_edge,
+            "name": edges["name"].to_numpy()[samp_edge],
+            "unlit": edges["unlit"].to_numpy()[samp_edge],
+            "start_m": start,
+            "end_m": end,
+            "length_m": end - start,
+            "node_a": node_a,
+            "node_b": node_b,
+        },
+        geometry=lixel_geoms,
+        crs=roads.crs,
+    )
     n_components = _components(u, v, n_nodes)
     notes = (
         f"network: {n_source:,} lines -> {u.size:,} edges between {n_nodes:,} junctions and dead ends "
@@ -187,10 +199,22 @@ def build_network(
         notes += (f"network cleaning merged {n_dup:,} duplicate edge(s) and dropped {n_zero:,} zero-length edge(s)",)
     progress("cleaning the network", 3, 3)
     return Network(
-        crs=str(roads.crs.to_string() if hasattr(roads.crs, "to_string") else roads.crs), node_xy=node_xy, edges=edges,
-        lixels=lixels, segment_length_m=float(segment_length_m), edge_u=u.astype(np.int64), edge_v=v.astype(np.int64),
-        edge_len=length.astype(np.float64), adj_ptr=adj_ptr, adj_edge=adj_edge, adj_other=adj_other, adj_is_u=adj_is_u,
-        samp_ptr=samp_ptr, samp_off=samp_off.astype(np.float64), samp_edge=samp_edge.astype(np.int64), notes=notes,
+        crs=str(roads.crs.to_string() if hasattr(roads.crs, "to_string") else roads.crs),
+        node_xy=node_xy,
+        edges=edges,
+        lixels=lixels,
+        segment_length_m=float(segment_length_m),
+        edge_u=u.astype(np.int64),
+        edge_v=v.astype(np.int64),
+        edge_len=length.astype(np.float64),
+        adj_ptr=adj_ptr,
+        adj_edge=adj_edge,
+        adj_other=adj_other,
+        adj_is_u=adj_is_u,
+        samp_ptr=samp_ptr,
+        samp_off=samp_off.astype(np.float64),
+        samp_edge=samp_edge.astype(np.int64),
+        notes=notes,
     )
 
 
@@ -202,8 +226,9 @@ def _attributes(roads) -> dict[str, np.ndarray]:
     def text(column):
         if column not in roads.columns:
             return np.full(n, "", dtype=object)
-        return np.array(["" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in roads[column]],
-                        dtype=object)
+        return np.array(
+            ["" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x) for x in roads[column]], dtype=object
+        )
 
     lit = text("lit")
     unlit = roads["unlit"].to_numpy(bool) if "unlit" in roads.columns else is_unlit(lit)
@@ -252,7 +277,7 @@ def _split_at_shared_vertices(lines):
     idx = np.repeat(start - offsets[:-1], counts) + np.arange(offsets[-1])
     geoms = shapely.linestrings(coords[idx], indices=np.repeat(np.arange(counts.size), counts))
     node_ids, node_of = np.unique(vid[np.concatenate([start, end])], return_inverse=True)
-    u, v = node_of[: start.size], node_of[start.size:]
+    u, v = node_of[: start.size], node_of[start.size :]
     node_first = np.zeros(vid.max() + 1, np.int64)
     node_first[vid[::-1]] = np.arange(vid.size)[::-1]
     node_xy = coords[node_first[node_ids]]

@@ -90,7 +90,9 @@ class NetworkDensity:
     notes: list = field(default_factory=list)
 
 
-def check_options(*, kernel: str = "quartic", estimator: str = "discontinuous", bandwidth_m: float | None = None) -> None:
+def check_options(
+    *, kernel: str = "quartic", estimator: str = "discontinuous", bandwidth_m: float | None = None
+) -> None:
     """Raise ``HotspotInputError`` for an unknown kernel or estimator or a non-positive bandwidth."""
     if kernel not in KERNELS:
         raise HotspotInputError(f"--kernel {kernel!r}: on a network choose one of {', '.join(KERNELS)}")
@@ -159,20 +161,47 @@ def network_kde(
         raise HotspotInputError("event edges must be edges of the network; snap records first and drop the unsnapped")
     progress(f"network density ({estimator})", 0, 1)
     per_m, cut = network_density(
-        e, t, w, float(bandwidth_m), KERNEL_CODES[kernel], ESTIMATOR_CODES[estimator], int(max_depth),
-        network.edge_u, network.edge_v, network.edge_len, network.adj_ptr, network.adj_edge, network.adj_other,
-        network.adj_is_u, network.samp_ptr, network.samp_off, network.n_nodes,
+        e,
+        t,
+        w,
+        float(bandwidth_m),
+        KERNEL_CODES[kernel],
+        ESTIMATOR_CODES[estimator],
+        int(max_depth),
+        network.edge_u,
+        network.edge_v,
+        network.edge_len,
+        network.adj_ptr,
+        network.adj_edge,
+        network.adj_other,
+        network.adj_is_u,
+        network.samp_ptr,
+        network.samp_off,
+        network.n_nodes,
     )
     progress(f"network density ({estimator})", 1, 1)
     length = network.lixels["length_m"].to_numpy()
     mass = float(per_m @ length)
-    notes = [f"network KDE: {estimator} estimator, {kernel} kernel, bandwidth {bandwidth_m:g} network metres; "
-             f"{w.sum():,.0f} events at {e.size:,} distinct points; mass on the network {mass:,.1f} "
-             f"({mass / max(w.sum(), 1e-300):.1%} of the events)"]
+    notes = [
+        f"network KDE: {estimator} estimator, {kernel} kernel, bandwidth {bandwidth_m:g} network metres; "
+        f"{w.sum():,.0f} events at {e.size:,} distinct points; mass on the network {mass:,.1f} "
+        f"({mass / max(w.sum(), 1e-300):.1%} of the events)"
+    ]
     if cut:
-        notes.append(f"{int(cut):,} walks were cut after {max_depth} junctions; raise max_depth for the exact estimator")
-    return NetworkDensity(per_m=per_m, per_km=per_m * 1000.0, bandwidth_m=float(bandwidth_m), kernel=kernel,
-                          estimator=estimator, n_events=float(w.sum()), mass=mass, walks_truncated=int(cut), notes=notes)
+        notes.append(
+            f"{int(cut):,} walks were cut after {max_depth} junctions; raise max_depth for the exact estimator"
+        )
+    return NetworkDensity(
+        per_m=per_m,
+        per_km=per_m * 1000.0,
+        bandwidth_m=float(bandwidth_m),
+        kernel=kernel,
+        estimator=estimator,
+        n_events=float(w.sum()),
+        mass=mass,
+        walks_truncated=int(cut),
+        notes=notes,
+    )
 
 
 def density_frame(network, density: NetworkDensity, counts=None):
@@ -204,22 +233,43 @@ class NetworkDensityMap:
         """Line layer ``network_kde`` of the GeoPackage ``path``, styled by ``density_per_km``."""
         from hotspot.io.outputs import write_geopackage
 
-        return [write_geopackage(path, {"network_kde": self.frame},
-                                 styles={"network_kde": ("areas", {"field": "density_per_km"})}, provenance=provenance)]
+        return [
+            write_geopackage(
+                path,
+                {"network_kde": self.frame},
+                styles={"network_kde": ("areas", {"field": "density_per_km"})},
+                provenance=provenance,
+            )
+        ]
 
     def summary(self, width: int = 100) -> list[str]:
         """The density's notes and its peak per km of street."""
-        return [*self.density.notes, f"peak {self.density.per_km.max():,.1f} records per km of street; "
-                f"{len(self.frame):,} segments"]
+        return [
+            *self.density.notes,
+            f"peak {self.density.per_km.max():,.1f} records per km of street; {len(self.frame):,} segments",
+        ]
 
 
-def network_density_map(network: Network, snapped: Snapped, *, bandwidth_m: float = DEFAULT_BANDWIDTH_M,
-                        kernel: str = "quartic", estimator: str = "discontinuous",
-                        progress: ProgressCallback | None = None) -> NetworkDensityMap:
+def network_density_map(
+    network: Network,
+    snapped: Snapped,
+    *,
+    bandwidth_m: float = DEFAULT_BANDWIDTH_M,
+    kernel: str = "quartic",
+    estimator: str = "discontinuous",
+    progress: ProgressCallback | None = None,
+) -> NetworkDensityMap:
     """The snapped records' network density (:func:`network_kde`) with each lixel's count, as one result."""
     from hotspot.network.snap import lixel_counts
 
     ok = snapped.snapped
-    density = network_kde(network, snapped.edge[ok], snapped.offset_m[ok], bandwidth_m=bandwidth_m, kernel=kernel,
-                          estimator=estimator, progress=progress)
+    density = network_kde(
+        network,
+        snapped.edge[ok],
+        snapped.offset_m[ok],
+        bandwidth_m=bandwidth_m,
+        kernel=kernel,
+        estimator=estimator,
+        progress=progress,
+    )
     return NetworkDensityMap(density=density, frame=density_frame(network, density, lixel_counts(network, snapped)))

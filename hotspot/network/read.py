@@ -29,9 +29,28 @@ from hotspot.core.errors import HotspotInputError
 LIT_VALUES = frozenset({"yes", "24/7", "automatic", "limited", "interval", "sunset-sunrise", "dusk-dawn"})
 """OSM ``lit`` values that mean the street has lighting (any other non-empty value, e.g. "no", means unlit)."""
 
-SKIPPED_HIGHWAYS = frozenset({"proposed", "construction", "abandoned", "platform", "raceway", "elevator", "bus_stop",
-                              "street_lamp", "traffic_signals", "crossing", "stop", "give_way", "turning_circle",
-                              "motorway_junction", "speed_camera", "emergency_bay", "rest_area", "services"})
+SKIPPED_HIGHWAYS = frozenset(
+    {
+        "proposed",
+        "construction",
+        "abandoned",
+        "platform",
+        "raceway",
+        "elevator",
+        "bus_stop",
+        "street_lamp",
+        "traffic_signals",
+        "crossing",
+        "stop",
+        "give_way",
+        "turning_circle",
+        "motorway_junction",
+        "speed_camera",
+        "emergency_bay",
+        "rest_area",
+        "services",
+    }
+)
 """OSM highway values that are not travelled streets (or are nodes), skipped when reading .osm.pbf."""
 
 _NAME_COLUMNS = ("name", "name1", "roadname", "road_name", "street", "street_name", "streetname")
@@ -62,7 +81,9 @@ def read_roads(path: str | Path, *, layer: str | None = None, crs: str | None = 
     path = Path(path)
     label = f"--network {path}"
     if not path.exists():
-        raise HotspotInputError(f"{label}: file not found; give a GeoPackage, GeoJSON, Shapefile or .osm.pbf of streets")
+        raise HotspotInputError(
+            f"{label}: file not found; give a GeoPackage, GeoJSON, Shapefile or .osm.pbf of streets"
+        )
     if path.name.lower().endswith((".osm.pbf", ".pbf", ".osm")):
         frame = _read_osm(path, label)
     else:
@@ -101,8 +122,9 @@ def _text(frame, column) -> np.ndarray:
     if column is None:
         return np.full(len(frame), "", dtype=object)
     values = frame[column].astype(object)
-    return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in values],
-                    dtype=object)
+    return np.array(
+        ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in values], dtype=object
+    )
 
 
 def _standard_columns(frame):
@@ -113,7 +135,9 @@ def _standard_columns(frame):
     name = np.where(name == "", ref, name)
     lit = _text(frame, _pick(frame.columns, _LIT_COLUMNS))
     highway = _text(frame, _pick(frame.columns, _HIGHWAY_COLUMNS))
-    return gpd.GeoDataFrame({"name": name, "lit": lit, "highway": highway}, geometry=frame.geometry.values, crs=frame.crs)
+    return gpd.GeoDataFrame(
+        {"name": name, "lit": lit, "highway": highway}, geometry=frame.geometry.values, crs=frame.crs
+    )
 
 
 def is_unlit(lit) -> np.ndarray:

@@ -59,8 +59,10 @@ class Snapped:
         n = self.lixel.size
         d = self.distance_m[self.snapped]
         median = f"; median distance {np.median(d):.1f} m" if d.size else ""
-        return (f"{self.n_snapped:,} of {n:,} records snapped to a street within {self.tolerance_m:g} m{median}; "
-                f"{self.n_not_snapped:,} not snapped (farther from every street)")
+        return (
+            f"{self.n_snapped:,} of {n:,} records snapped to a street within {self.tolerance_m:g} m{median}; "
+            f"{self.n_not_snapped:,} not snapped (farther from every street)"
+        )
 
 
 def snap_points(network, x, y, *, tolerance_m: float = DEFAULT_TOLERANCE_M) -> Snapped:

@@ -33,11 +33,13 @@ def label_stretches(network, chosen: np.ndarray) -> np.ndarray:
     if idx.size == 0:
         return labels
     lix = network.lixels
-    ends = pd.DataFrame({
-        "lixel": np.concatenate([idx, idx]),
-        "node": np.concatenate([lix["node_a"].to_numpy()[idx], lix["node_b"].to_numpy()[idx]]),
-        "name": np.concatenate([lix["name"].to_numpy()[idx]] * 2),
-    })
+    ends = pd.DataFrame(
+        {
+            "lixel": np.concatenate([idx, idx]),
+            "node": np.concatenate([lix["node_a"].to_numpy()[idx], lix["node_b"].to_numpy()[idx]]),
+            "name": np.concatenate([lix["name"].to_numpy()[idx]] * 2),
+        }
+    )
     first = ends.groupby(["node", "name"], sort=False)["lixel"].transform("min").to_numpy()
     position = np.full(chosen.size, -1, np.int64)
     position[idx] = np.arange(idx.size)
@@ -54,7 +56,7 @@ def label_stretches(network, chosen: np.ndarray) -> np.ndarray:
 
 
 def _junction_names(network, junction: int, street: str) -> list[str]:
-    edges = network.adj_edge[network.adj_ptr[junction]:network.adj_ptr[junction + 1]]
+    edges = network.adj_edge[network.adj_ptr[junction] : network.adj_ptr[junction + 1]]
     names = network.edges["name"].to_numpy()[edges]
     return sorted({n for n in names if n and n != street})
 
@@ -102,8 +104,13 @@ def describe_stretch(network, lixel_ids: np.ndarray) -> dict:
         text = f"{label}, {length:,.0f} m near {names[0]}"
     else:
         text = f"{label}, {length:,.0f} m"
-    return {"street": label, "length_m": length, "from_street": names[0] if names else "",
-            "to_street": names[1] if len(names) > 1 else "", "description": text}
+    return {
+        "street": label,
+        "length_m": length,
+        "from_street": names[0] if names else "",
+        "to_street": names[1] if len(names) > 1 else "",
+        "description": text,
+    }
 
 
 def _cross_at_end(network, end: int, lixel: int, street: str) -> str | None:

@@ -1,6 +1,7 @@
 """Put a study on a street network: read and clean the roads, snap the records (what the CLI calls).
 
-With no INPUT and no ``--network`` the CLI uses the street-network demo scenario (:mod:`boundaries.demo.network`): the demo town's streets with records drawn on them and planted hot segments.
+With no INPUT and no ``--network`` the CLI uses the street-network demo scenario
+(:mod:`boundaries.demo.network`): the demo town's streets with records drawn on them and planted hot segments.
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.progress import ProgressCallback
 from hotspot.network.graph import DEFAULT_SEGMENT_LENGTH_M
 from hotspot.network.snap import DEFAULT_TOLERANCE_M
-from hotspot.core.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,18 @@ def network_study(
     from hotspot.network.snap import snap_points
 
     if network_path is None:
-        raise HotspotInputError("--network ROADS is needed with INPUT records: a GeoPackage, GeoJSON, Shapefile or "
-                                ".osm.pbf of the streets they lie on")
+        raise HotspotInputError(
+            "--network ROADS is needed with INPUT records: a GeoPackage, GeoJSON, Shapefile or "
+            ".osm.pbf of the streets they lie on"
+        )
     roads = read_roads(network_path, layer=layer, crs=study.crs)
     network = build_network(roads, segment_length_m=segment_length_m, junctions=junctions, progress=progress)
     frame = study.records.frame
     snapped = snap_points(network, frame["x"].to_numpy(), frame["y"].to_numpy(), tolerance_m=snap_tolerance_m)
     if len(frame) and snapped.n_snapped == 0:
-        raise HotspotInputError(f"--network {network_path}: none of the {len(frame):,} records lies within "
-                                f"{snap_tolerance_m:g} m of its streets; check the network covers the records' area, "
-                                "or raise --snap-tolerance")
+        raise HotspotInputError(
+            f"--network {network_path}: none of the {len(frame):,} records lies within "
+            f"{snap_tolerance_m:g} m of its streets; check the network covers the records' area, "
+            "or raise --snap-tolerance"
+        )
     return NetworkStudy(study=study, network=network, snapped=snapped, notes=network.notes)

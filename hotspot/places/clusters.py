@@ -39,15 +39,41 @@ def gistar_for_study(
     from hotspot.ingest.validate import check_parameters
     from hotspot.stats.gistar import PARAMETERS, gi_star_points
 
-    check_parameters(PARAMETERS, cell_size_m=cell_size_m, band_m=band_m, band_rule=band_rule, weights=weights, k=k,
-                     correction=correction)
+    check_parameters(
+        PARAMETERS,
+        cell_size_m=cell_size_m,
+        band_m=band_m,
+        band_rule=band_rule,
+        weights=weights,
+        k=k,
+        correction=correction,
+    )
     on_grid = weights == "band"
     grid, mask = study.grid(cell_size_m, bytes_per_cell=BYTES_PER_CELL["gistar"]) if on_grid else (None, None)
-    frame, result = gi_star_points(study.records, grid=grid, mask=mask, cell_size_m=cell_size_m, band_m=band_m,
-                                   band_rule_name=band_rule, boundaries=study.boundaries, weights=weights, k=k,
-                                   permutations=permutations, seed=seed, correction=correction,
-                                   cells="all" if all_cells else "needed", progress=progress)
+    frame, result = gi_star_points(
+        study.records,
+        grid=grid,
+        mask=mask,
+        cell_size_m=cell_size_m,
+        band_m=band_m,
+        band_rule_name=band_rule,
+        boundaries=study.boundaries,
+        weights=weights,
+        k=k,
+        permutations=permutations,
+        seed=seed,
+        correction=correction,
+        cells="all" if all_cells else "needed",
+        progress=progress,
+    )
     # Touching hot cells (95 % or more) as ranked, named clusters: the places an analyst briefs.
     places = named_gistar_places(result, grid, study.records.frame) if on_grid else None
-    return GiStarMap(frame=frame, statistic=result, grid=grid, places=places, study_area=study.describe_area(),
-                     study_area_km2=study.area_km2, all_cells=all_cells)
+    return GiStarMap(
+        frame=frame,
+        statistic=result,
+        grid=grid,
+        places=places,
+        study_area=study.describe_area(),
+        study_area_km2=study.area_km2,
+        all_cells=all_cells,
+    )

@@ -49,10 +49,10 @@ import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.core.progress import ProgressCallback, resolve
-from hotspot.ingest.validate import BAND_RULES, BANDWIDTH_RULES, Parameter, check_parameters
 from hotspot.core.naming import disambiguate_names, nearest_records, place_names, strip_on_or_near, top_types
+from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.core.records import WEEKDAYS
+from hotspot.ingest.validate import BAND_RULES, BANDWIDTH_RULES, Parameter, check_parameters
 from hotspot.places.timing import add_timing_columns, time_profiles
 
 if TYPE_CHECKING:
@@ -126,7 +126,9 @@ class RankResult:
         columns = ["rank", "name", "count", "share", "cumulative_share", "per_km2"]
         if "harm" in self.places:
             columns[3:3] = ["harm"]
-        score = {"gistar": "gi_z", "kde": "kde_value", "rtm": "rtm_score", "combined": "combined_score"}.get(self.method)
+        score = {"gistar": "gi_z", "kde": "kde_value", "rtm": "rtm_score", "combined": "combined_score"}.get(
+            self.method
+        )
         if score and score in self.places:
             columns.append(score)
         columns.append("peak" if self.has_times else "trend")
@@ -164,8 +166,11 @@ class RankResult:
         written = [gpkg, write_csv(tables["ranked"], out.with_suffix(".csv"), provenance=provenance)]
         for name, frame in tables.items():
             if name != "ranked":
-                written.append(write_csv(frame, out.with_name(f"{out.stem}_{name.removeprefix('ranked_')}.csv"),
-                                         provenance=provenance))
+                written.append(
+                    write_csv(
+                        frame, out.with_name(f"{out.stem}_{name.removeprefix('ranked_')}.csv"), provenance=provenance
+                    )
+                )
         return written
 
     def summary(self, width: int = 100, *, rest_in: str | Path | None = None) -> list[str]:
@@ -190,9 +195,18 @@ class RankResult:
             if matrix is None:
                 continue
             day, hour = np.meshgrid(np.arange(7), np.arange(24), indexing="ij")
-            rows.append(pd.DataFrame({"rank": rank, "id": place_id, "name": name,
-                                      "weekday": np.array(WEEKDAYS)[day.ravel()], "hour": hour.ravel(),
-                                      "count": matrix.ravel()}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "rank": rank,
+                        "id": place_id,
+                        "name": name,
+                        "weekday": np.array(WEEKDAYS)[day.ravel()],
+                        "hour": hour.ravel(),
+                        "count": matrix.ravel(),
+                    }
+                )
+            )
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
     def monthly_table(self) -> pd.DataFrame:
@@ -262,8 +276,18 @@ def rank_places(
         ``progress(stage, done, total)``.
     """
     progress = resolve(progress)
-    check_parameters(PARAMETERS, method=method, over=over, cell_size_m=cell_size_m, top=top, area_share=area_share,
-                     bandwidth_m=bandwidth_m, band_m=band_m, bandwidth_rule=bandwidth_rule, band_rule=band_rule)
+    check_parameters(
+        PARAMETERS,
+        method=method,
+        over=over,
+        cell_size_m=cell_size_m,
+        top=top,
+        area_share=area_share,
+        bandwidth_m=bandwidth_m,
+        band_m=band_m,
+        bandwidth_rule=bandwidth_rule,
+        band_rule=band_rule,
+    )
     if over == "segments":
         raise HotspotInputError("--over segments ranks street stretches: use hotspot.places.segments.rank_segments")
     if top is not None and area_share is not None:
@@ -297,8 +321,9 @@ def rank_places(
         band_m, radius_rule = choose_radius(frame, grid, mask)
     else:
         radius_rule = None
-    scores, extra_layers, eligible, notes = _score_cells(study, method, grid, value, mask, seed, progress, bandwidth_m,
-                                                         band_m, radius_rule)
+    scores, extra_layers, eligible, notes = _score_cells(
+        study, method, grid, value, mask, seed, progress, bandwidth_m, band_m, radius_rule
+    )
     progress(f"scoring cells ({method})", 1, 1)
 
     if top is None and area_share is None:
@@ -314,14 +339,18 @@ def rank_places(
         budget = min(1.0, budget * 2)
     if not candidates.any() and method == "gistar":
         # An honest answer, not bad input: nothing is significantly hot at this band and size.
-        notes.append("no cell is a Gi* hot spot at >= 95 % confidence after FDR correction, so no place is listed; "
-                     "--method count or kde ranks the busiest places instead")
+        notes.append(
+            "no cell is a Gi* hot spot at >= 95 % confidence after FDR correction, so no place is listed; "
+            "--method count or kde ranks the busiest places instead"
+        )
     elif not candidates.any():
         raise HotspotInputError(
             f"no cell qualifies as a hotspot with --method {method} (for gistar: no significant hot cells); "
             "try --method count or a larger --area-share"
         )
-    notes.append(f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area")
+    notes.append(
+        f"candidate cells: the best {candidates.sum():,} cells by {method} within {budget:.1%} of the study area"
+    )
     from hotspot.forecast.mapchange import detect_map_changes
 
     changes = detect_map_changes(records)
@@ -343,16 +372,27 @@ def rank_places(
     places["rank"] = np.arange(1, len(places) + 1)
     study_km2 = float(mask.sum()) * grid.cell_area_m2 / 1e6
     listed_km2 = float(places["area_m2"].sum()) / 1e6
-    notes.append(f"{study.describe_area()}, {int(mask.sum()):,} cells of {grid.cell_size:g} m; the {len(places):,} "
-                 f"places listed cover {listed_km2:,.2f} km2 ({listed_km2 / study_km2:.2%} of it) and hold "
-                 f"{places['count'].sum() / max(len(frame), 1):.1%} of the records")
+    notes.append(
+        f"{study.describe_area()}, {int(mask.sum()):,} cells of {grid.cell_size:g} m; the {len(places):,} "
+        f"places listed cover {listed_km2:,.2f} km2 ({listed_km2 / study_km2:.2%} of it) and hold "
+        f"{places['count'].sum() / max(len(frame), 1):.1%} of the records"
+    )
 
     profiles, monthly = time_profiles(places, record_label, frame, records.has_times)
     add_timing_columns(places, profiles, monthly, records.has_times)
     places = _order_columns(places)
     return RankResult(
-        places=places, method=method, over="grid", total_records=len(records), grid=grid, cell_scores=scores,
-        profiles=profiles, monthly=monthly, notes=notes, has_times=records.has_times, study_cells=int(mask.sum()),
+        places=places,
+        method=method,
+        over="grid",
+        total_records=len(records),
+        grid=grid,
+        cell_scores=scores,
+        profiles=profiles,
+        monthly=monthly,
+        notes=notes,
+        has_times=records.has_times,
+        study_cells=int(mask.sum()),
     )
 
 
@@ -373,32 +413,46 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
         from hotspot.stats.kde import kernel_density
 
         weights = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
-        density = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, weights=weights, units="per-cell", mask=mask,
-                                 progress=progress)
-        notes.append(f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m "
-                     f"({radius_rule or ('given' if bandwidth_m is not None else density.bandwidth_rule)})")
+        density = kernel_density(
+            x, y, grid, bandwidth_m=bandwidth_m, weights=weights, units="per-cell", mask=mask, progress=progress
+        )
+        notes.append(
+            f"KDE: {density.kernel} kernel, bandwidth {density.bandwidth_m:,.0f} m "
+            f"({radius_rule or ('given' if bandwidth_m is not None else density.bandwidth_rule)})"
+        )
         surface = np.nan_to_num(density.surface, nan=0.0)
         extra["kde_value"] = surface
         return surface, extra, eligible, notes
     if method == "gistar":
         from hotspot.stats.gistar import gi_star_grid
 
-        result = gi_star_grid(counts, band_m=band_m, cell_size_m=grid.cell_size, mask=mask, seed=seed, progress=progress,
-                              band_rule=radius_rule or "given")
+        result = gi_star_grid(
+            counts,
+            band_m=band_m,
+            cell_size_m=grid.cell_size,
+            mask=mask,
+            seed=seed,
+            progress=progress,
+            band_rule=radius_rule or "given",
+        )
         z = np.where(np.isfinite(result.z), result.z, 0.0)
         bins = np.asarray(result.bin)
         extra["gi_z"] = z
         extra["gi_p"] = np.asarray(result.p, dtype=np.float64)
         extra["gi_bin"] = bins.astype(np.float64)
-        notes.append(f"Gi*: band {result.band_m:,.0f} m ({result.band_rule}); candidate places are cells hot at >= 95 % "
-                     f"after {result.correction} correction of {result.p_used}")
+        notes.append(
+            f"Gi*: band {result.band_m:,.0f} m ({result.band_rule}); candidate places are cells hot at >= 95 % "
+            f"after {result.correction} correction of {result.p_used}"
+        )
         return z, extra, bins >= 2, notes
     if method == "rtm":
         import rtm
 
         if not study.features:
-            raise HotspotInputError("--method rtm needs risk features: give --factor NAME=PATH (e.g. --factor "
-                                    "pubs=pubs.gpkg), repeated for each feature layer")
+            raise HotspotInputError(
+                "--method rtm needs risk features: give --factor NAME=PATH (e.g. --factor "
+                "pubs=pubs.gpkg), repeated for each feature layer"
+            )
         result = rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed, progress=progress)
         risk = np.nan_to_num(np.asarray(result.relative_risk), nan=0.0)
         extra["rtm_score"] = risk
@@ -410,15 +464,17 @@ def _score_cells(study, method, grid, counts, mask, seed, progress, bandwidth_m=
             try:
                 import rtm
 
-                rtm_score = np.asarray(rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).relative_risk)
+                rtm_score = np.asarray(
+                    rtm.build(study.records, study.features, grid=grid, mask=mask, seed=seed).relative_risk
+                )
             except HotspotInputError as exc:
                 notes.append(f"combined: RTM score left out ({exc})")
         from hotspot.forecast.combined import fit_combined
-
         from hotspot.forecast.mapchange import snap_points
 
-        score, fit = fit_combined(study.records, grid, rtm_score=rtm_score, mask=mask,
-                                  snap_points=snap_points(study.records))
+        score, fit = fit_combined(
+            study.records, grid, rtm_score=rtm_score, mask=mask, snap_points=snap_points(study.records)
+        )
         notes.append(f"combined: {fit.describe()}")
         extra["combined_score"] = score
         return score, extra, eligible, notes
@@ -430,8 +486,9 @@ def _extend_to_points(grid: Grid, x: np.ndarray, y: np.ndarray) -> Grid:
     xmin, ymin, xmax, ymax = grid.bounds
     if x.min() >= xmin and x.max() < xmax and y.min() > ymin and y.max() <= ymax:
         return grid
-    return Grid.from_bounds(min(xmin, x.min()), min(ymin, y.min()), max(xmax, x.max()), max(ymax, y.max()),
-                            grid.cell_size, grid.crs)
+    return Grid.from_bounds(
+        min(xmin, x.min()), min(ymin, y.min()), max(xmax, x.max()), max(ymax, y.max()), grid.cell_size, grid.crs
+    )
 
 
 def _top_cells(scores: np.ndarray, eligible: np.ndarray, area_share: float, n_study_cells: int) -> np.ndarray:
@@ -494,19 +551,24 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
     area_m2 = cells_per_place * grid.cell_area_m2
     total = max(len(frame), 1)
 
-    table = pd.DataFrame({
-        "name": names,
-        "id": [f"P{i + 1:03d}" for i in range(n_places)],
-        "lat": np.round(lat, 6), "lon": np.round(lon, 6),
-        "easting": np.round(easting, 1), "northing": np.round(northing, 1),
-        "area_m2": area_m2, "n_cells": cells_per_place,
-        "count": count_per_place.astype(np.int64),
-        "share": count_per_place / total,
-        "per_km2": count_per_place / (area_m2 / 1e6),
-        "score": score_sum if method in ("count", "kde", "combined") else score_max,
-        "top_types": types_text,
-        "_label": np.arange(1, n_places + 1),
-    })
+    table = pd.DataFrame(
+        {
+            "name": names,
+            "id": [f"P{i + 1:03d}" for i in range(n_places)],
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "easting": np.round(easting, 1),
+            "northing": np.round(northing, 1),
+            "area_m2": area_m2,
+            "n_cells": cells_per_place,
+            "count": count_per_place.astype(np.int64),
+            "share": count_per_place / total,
+            "per_km2": count_per_place / (area_m2 / 1e6),
+            "score": score_sum if method in ("count", "kde", "combined") else score_max,
+            "top_types": types_text,
+            "_label": np.arange(1, n_places + 1),
+        }
+    )
     for name, layer in extra.items():
         values = layer.ravel()[in_place]
         if name == "gi_p":
@@ -532,11 +594,26 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
 
 
 def _order_columns(places):
-    first = ["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2", "n_cells",
-             "lat", "lon", "easting", "northing"]
+    first = [
+        "rank",
+        "name",
+        "id",
+        "count",
+        "share",
+        "cumulative_share",
+        "per_km2",
+        "area_m2",
+        "n_cells",
+        "lat",
+        "lon",
+        "easting",
+        "northing",
+    ]
     first[4:4] = [c for c in ("harm", "harm_share") if c in places]
     method_cols = [c for c in ("gi_z", "gi_p", "gi_bin", "kde_value", "rtm_score", "combined_score") if c in places]
-    rest = [c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places]
+    rest = [
+        c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places
+    ]
     return places[first + method_cols + rest + ["geometry"]]
 
 
@@ -569,10 +646,30 @@ def _rank_areas(study, *, top, area_share):
     table["rank"] = np.arange(1, len(table) + 1)
     table = table.rename(columns={"area_name": "name", "area_code": "id"})
     add_point_columns(table)
-    places = table[["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2",
-                    "lat", "lon", "easting", "northing", "geometry"]]
-    return RankResult(places=gpd.GeoDataFrame(places, crs=study.crs), method="count", over="areas",
-                      total_records=total, has_times=False)
+    places = table[
+        [
+            "rank",
+            "name",
+            "id",
+            "count",
+            "share",
+            "cumulative_share",
+            "per_km2",
+            "area_m2",
+            "lat",
+            "lon",
+            "easting",
+            "northing",
+            "geometry",
+        ]
+    ]
+    return RankResult(
+        places=gpd.GeoDataFrame(places, crs=study.crs),
+        method="count",
+        over="areas",
+        total_records=total,
+        has_times=False,
+    )
 
 
 def _rank_streets(study, *, top):
@@ -582,7 +679,9 @@ def _rank_streets(study, *, top):
     frame = study.records.frame
     street = strip_on_or_near(frame["location"])
     if (street == "").all():
-        raise HotspotInputError("--over streets needs police.uk 'On or near ...' locations, and these records have none")
+        raise HotspotInputError(
+            "--over streets needs police.uk 'On or near ...' locations, and these records have none"
+        )
     district = frame["lsoa_name"].fillna("").astype(str).str.replace(r"\s+\w+$", "", regex=True)
     keyed = pd.DataFrame({"street": street, "district": district, "x": frame["x"], "y": frame["y"]})
     keyed = keyed[keyed["street"] != ""]
@@ -594,15 +693,32 @@ def _rank_streets(study, *, top):
     summary["cumulative_share"] = summary["share"].cumsum()
     summary = summary.iloc[: top or DEFAULT_TOP].copy()
     summary["rank"] = np.arange(1, len(summary) + 1)
-    summary["name"] = np.where(summary["district"] != "", summary["street"] + ", " + summary["district"], summary["street"])
+    summary["name"] = np.where(
+        summary["district"] != "", summary["street"] + ", " + summary["district"], summary["street"]
+    )
     summary["id"] = [f"S{i:03d}" for i in summary["rank"]]
     geometry = shapely.points(summary["easting"], summary["northing"])
     table = gpd.GeoDataFrame(summary, geometry=geometry, crs=study.crs)
     add_point_columns(table)
     table["area_m2"] = np.nan
     table["per_km2"] = np.nan
-    places = table[["rank", "name", "id", "count", "share", "cumulative_share", "per_km2", "area_m2",
-                    "lat", "lon", "easting", "northing", "geometry"]]
+    places = table[
+        [
+            "rank",
+            "name",
+            "id",
+            "count",
+            "share",
+            "cumulative_share",
+            "per_km2",
+            "area_m2",
+            "lat",
+            "lon",
+            "easting",
+            "northing",
+            "geometry",
+        ]
+    ]
     return RankResult(places=places, method="count", over="streets", total_records=total, has_times=False)
 
 
@@ -612,6 +728,8 @@ def add_point_columns(table) -> None:
     centroids = table.geometry.representative_point() if table.geom_type.iloc[0] != "Point" else table.geometry
     table["easting"] = np.round(centroids.x.to_numpy(), 1)
     table["northing"] = np.round(centroids.y.to_numpy(), 1)
-    lon, lat = Transformer.from_crs(table.crs, "EPSG:4326", always_xy=True).transform(table["easting"], table["northing"])
+    lon, lat = Transformer.from_crs(table.crs, "EPSG:4326", always_xy=True).transform(
+        table["easting"], table["northing"]
+    )
     table["lon"] = np.round(lon, 6)
     table["lat"] = np.round(lat, 6)

@@ -24,8 +24,9 @@ from hotspot.core.errors import HotspotInputError
 DEFAULT_COVERAGES = (0.01, 0.02, 0.05, 0.10)
 
 
-def segment_vs_grid(study, network, snapped, *, test_from: str, coverages=DEFAULT_COVERAGES,
-                    cell_size_m: float = 100.0) -> pd.DataFrame:
+def segment_vs_grid(
+    study, network, snapped, *, test_from: str, coverages=DEFAULT_COVERAGES, cell_size_m: float = 100.0
+) -> pd.DataFrame:
     """Hit rate and PAI of segment and grid rankings per coverage; columns ``coverage, method, covered, hit_rate, pai, n_test``."""
     from scipy.ndimage import uniform_filter
 
@@ -72,8 +73,15 @@ def segment_vs_grid(study, network, snapped, *, test_from: str, coverages=DEFAUL
         take = order[: int(np.searchsorted(cum, c * total_length, side="left")) + 1]
         covered = cell_length[take].sum() / total_length
         hit = cell_test[take].sum() / n_test
-        rows.append({"coverage": c, "method": f"grid {cell_size_m:g} m", "covered": covered, "hit_rate": hit,
-                     "pai": hit / covered if covered > 0 else np.nan})
+        rows.append(
+            {
+                "coverage": c,
+                "method": f"grid {cell_size_m:g} m",
+                "covered": covered,
+                "hit_rate": hit,
+                "pai": hit / covered if covered > 0 else np.nan,
+            }
+        )
     table = pd.DataFrame(rows)
     table["n_test"] = n_test
     return table

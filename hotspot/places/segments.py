@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.naming import disambiguate_names
 from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.places.rank import DEFAULT_TOP, RankResult
-from hotspot.core.naming import disambiguate_names
 
 METHODS = ("count", "kde")
 DEFAULT_LENGTH_SHARE = 0.02
@@ -71,7 +71,9 @@ def score_lixels(network, snapped, method: str = "count", *, bandwidth_m: float 
     from hotspot.network.nkde import DEFAULT_BANDWIDTH_M, network_kde
 
     ok = snapped.snapped
-    density = network_kde(network, snapped.edge[ok], snapped.offset_m[ok], bandwidth_m=bandwidth_m or DEFAULT_BANDWIDTH_M)
+    density = network_kde(
+        network, snapped.edge[ok], snapped.offset_m[ok], bandwidth_m=bandwidth_m or DEFAULT_BANDWIDTH_M
+    )
     return density.per_km
 
 
@@ -119,11 +121,11 @@ def rank_segments(
     import geopandas as gpd
     import shapely
 
+    from hotspot.core.naming import top_types
     from hotspot.network.snap import lixel_counts
     from hotspot.network.stretches import describe_stretch, label_stretches
-    from hotspot.places.timing import add_timing_columns, time_profiles
     from hotspot.places.rank import add_point_columns
-    from hotspot.core.naming import top_types
+    from hotspot.places.timing import add_timing_columns, time_profiles
 
     progress = resolve(progress)
     if method not in METHODS:
@@ -131,11 +133,15 @@ def rank_segments(
     if top is not None and top < 1:
         raise HotspotInputError(f"--top must be at least 1, got {top}")
     if length_share is not None and not (0 < length_share <= 1):
-        raise HotspotInputError(f"--area-share must be in (0, 1] (with --over segments: a share of the network's length); got {length_share}")
+        raise HotspotInputError(
+            f"--area-share must be in (0, 1] (with --over segments: a share of the network's length); got {length_share}"
+        )
     frame = study.records.frame
     if snapped.n_snapped == 0:
-        raise HotspotInputError(f"no record lies within {snapped.tolerance_m:g} m of a street of --network; check the "
-                                "network covers the records, or raise --snap-tolerance")
+        raise HotspotInputError(
+            f"no record lies within {snapped.tolerance_m:g} m of a street of --network; check the "
+            "network covers the records, or raise --snap-tolerance"
+        )
     progress(f"scoring segments ({method})", 0, 1)
     scores = score_lixels(network, snapped, method, bandwidth_m=bandwidth_m)
     progress(f"scoring segments ({method})", 1, 1)
@@ -151,8 +157,11 @@ def rank_segments(
             break
         budget = min(1.0, budget * 2)
     n = int(labels.max())
-    notes = [snapped.describe(), f"candidate segments: the best {int(chosen.sum()):,} lixels by {method} covering "
-             f"{lengths[chosen].sum() / lengths.sum():.1%} of the network's length"]
+    notes = [
+        snapped.describe(),
+        f"candidate segments: the best {int(chosen.sum()):,} lixels by {method} covering "
+        f"{lengths[chosen].sum() / lengths.sum():.1%} of the network's length",
+    ]
     lix_label = labels
     record_label = np.where(snapped.snapped, lix_label[np.clip(snapped.lixel, 0, None)], 0)
     count = np.bincount(lix_label, weights=counts, minlength=n + 1)[1:]
@@ -183,7 +192,9 @@ def rank_segments(
     if empty.any():  # with method kde a stretch can be dense yet hold no record itself; it is no patrol target
         notes.append(f"{int(empty.sum()):,} candidate stretch(es) without records left out")
         places = places[~empty]
-    places = places.sort_values(["count", "per_km", "_label"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
+    places = places.sort_values(
+        ["count", "per_km", "_label"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
     total = max(len(frame), 1)
     places["share"] = places["count"] / total
     places["cumulative_share"] = places["share"].cumsum()
@@ -195,11 +206,39 @@ def rank_segments(
     profiles, monthly = time_profiles(places, record_label, frame, study.records.has_times)
     add_timing_columns(places, profiles, monthly, study.records.has_times)
     add_point_columns(places)
-    first = ["rank", "name", "id", "street", "from_street", "to_street", "count", "share", "cumulative_share",
-             "length_m", "per_km", "n_segments", "unlit_share", "lat", "lon", "easting", "northing"]
-    rest = [c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places]
+    first = [
+        "rank",
+        "name",
+        "id",
+        "street",
+        "from_street",
+        "to_street",
+        "count",
+        "share",
+        "cumulative_share",
+        "length_m",
+        "per_km",
+        "n_segments",
+        "unlit_share",
+        "lat",
+        "lon",
+        "easting",
+        "northing",
+    ]
+    rest = [
+        c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places
+    ]
     places = places[first + rest + ["geometry"]]
     return SegmentRankResult(
-        places=places, method=method, over="segments", total_records=len(frame), profiles=profiles, monthly=monthly,
-        notes=notes, has_times=study.records.has_times, network=network, snapped=snapped, lixel_scores=scores,
+        places=places,
+        method=method,
+        over="segments",
+        total_records=len(frame),
+        profiles=profiles,
+        monthly=monthly,
+        notes=notes,
+        has_times=study.records.has_times,
+        network=network,
+        snapped=snapped,
+        lixel_scores=scores,
     )

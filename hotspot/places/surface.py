@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from hotspot.ingest.study import Study
     from hotspot.io.provenance import Provenance
 
-COLUMNS = ("rank", "hotspot_id", "name", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry")
+COLUMNS = (
+    "rank",
+    "hotspot_id",
+    "name",
+    "area_m2",
+    "n_points",
+    "share_of_points",
+    "peak_value",
+    "mean_value",
+    "geometry",
+)
 
 
 def surface_hotspots(
@@ -79,7 +89,9 @@ def surface_hotspots(
     elif area_share is not None:
         area_share = float(area_share)
         if not (0.0 < area_share <= 1.0):
-            raise HotspotInputError(f"--hotspot-share must be above 0 and at most 1 (0.05 = top 5 % of cells), got {area_share}")
+            raise HotspotInputError(
+                f"--hotspot-share must be above 0 and at most 1 (0.05 = top 5 % of cells), got {area_share}"
+            )
         values = surface[valid]
         if values.size == 0:
             raise HotspotInputError("the surface has no cells inside the study area, so there are no hotspots to draw")
@@ -116,8 +128,9 @@ def surface_hotspots(
     mean = np.asarray(ndimage.mean(surface, labels, index), dtype=np.float64)
 
     parts: dict[int, list] = {}
-    for geom, value in rasterio.features.shapes(labels.astype(np.int32), mask=labels > 0, connectivity=4,
-                                                transform=grid.transform):
+    for geom, value in rasterio.features.shapes(
+        labels.astype(np.int32), mask=labels > 0, connectivity=4, transform=grid.transform
+    ):
         parts.setdefault(int(value), []).append(shape(geom))
     geometry = [parts[i][0] if len(parts[i]) == 1 else shapely.union_all(parts[i]) for i in index]
 
@@ -176,8 +189,14 @@ class DensityMap:
         path = Path(path)
         written = self.density.write(path, provenance=provenance)
         if self.hotspots is not None:
-            written.append(write_geopackage(path.with_suffix(".gpkg"), {"kde_hotspots": self.hotspots},
-                                            styles={"kde_hotspots": "kde_hotspots"}, provenance=provenance))
+            written.append(
+                write_geopackage(
+                    path.with_suffix(".gpkg"),
+                    {"kde_hotspots": self.hotspots},
+                    styles={"kde_hotspots": "kde_hotspots"},
+                    provenance=provenance,
+                )
+            )
         return written
 
     def summary(self, width: int = 100) -> list[str]:
@@ -190,12 +209,16 @@ class DensityMap:
             return lines
         spots = self.hotspots
         covered_km2 = float(spots["area_m2"].sum()) / 1e6
-        lines.append(f"{len(spots):,} hotspot polygon(s) in the top {self.area_share:.1%} of cells cover "
-                     f"{covered_km2:,.2f} km2 ({covered_km2 / self.study_area_km2:.2%} of the study area) and hold "
-                     f"{spots['share_of_points'].sum():.1%} of the crimes")
+        lines.append(
+            f"{len(spots):,} hotspot polygon(s) in the top {self.area_share:.1%} of cells cover "
+            f"{covered_km2:,.2f} km2 ({covered_km2 / self.study_area_km2:.2%} of the study area) and hold "
+            f"{spots['share_of_points'].sum():.1%} of the crimes"
+        )
         for spot in spots.head(PRINTED_ROWS).itertuples():
-            line = (f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
-                    f"({spot.share_of_points:.1%})")
+            line = (
+                f"  {spot.rank:>3}. {spot.name}: {spot.area_m2 / 1e6:,.2f} km², {spot.n_points:,.0f} records "
+                f"({spot.share_of_points:.1%})"
+            )
             lines.append(line if len(line) <= width else line[: width - 1] + "…")
         if len(spots) > PRINTED_ROWS:
             lines.append(f"  ... and {len(spots) - PRINTED_ROWS:,} more in the kde_hotspots layer")
@@ -214,7 +237,13 @@ def density_map_for_study(study: Study, *, area_share: float | None = None, prog
     hotspots = None
     if area_share is not None:
         frame = study.records.frame
-        hotspots = surface_hotspots(density, area_share=area_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy(),
-                                    records=frame)
-    return DensityMap(density=density, hotspots=hotspots, area_share=area_share, study_area=study.describe_area(),
-                      study_area_km2=study.area_km2)
+        hotspots = surface_hotspots(
+            density, area_share=area_share, x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), records=frame
+        )
+    return DensityMap(
+        density=density,
+        hotspots=hotspots,
+        area_share=area_share,
+        study_area=study.describe_area(),
+        study_area_km2=study.area_km2,
+    )

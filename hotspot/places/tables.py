@@ -21,25 +21,62 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hotspot.core.result import PRINTED_ROWS, measure as _measure
+from hotspot.core.result import PRINTED_ROWS
+from hotspot.core.result import measure as _measure
 
 SHORT_TYPES = {
-    "Violence and sexual offences": "violence", "Anti-social behaviour": "ASB", "Criminal damage and arson": "damage",
-    "Public order": "public order", "Shoplifting": "shoplifting", "Vehicle crime": "vehicle", "Burglary": "burglary",
-    "Other theft": "other theft", "Drugs": "drugs", "Robbery": "robbery", "Possession of weapons": "weapons",
-    "Theft from the person": "theft from person", "Bicycle theft": "bicycle", "Other crime": "other",
+    "Violence and sexual offences": "violence",
+    "Anti-social behaviour": "ASB",
+    "Criminal damage and arson": "damage",
+    "Public order": "public order",
+    "Shoplifting": "shoplifting",
+    "Vehicle crime": "vehicle",
+    "Burglary": "burglary",
+    "Other theft": "other theft",
+    "Drugs": "drugs",
+    "Robbery": "robbery",
+    "Possession of weapons": "weapons",
+    "Theft from the person": "theft from person",
+    "Bicycle theft": "bicycle",
+    "Other crime": "other",
 }
 """Short police.uk category names for printed tables (files keep the full names)."""
 
 HEADERS = {
-    "rank": "rank", "name": "place", "count": "records", "share": "share", "cumulative_share": "cum.",
-    "per_km2": "per km²", "gi_z": "Gi* z", "kde_value": "KDE /cell", "rtm_score": "risk ×min",
-    "combined_score": "score", "peak": "peak window (share)", "trend": "trend /month", "top_types": "mostly",
-    "harm": "harm", "length_m": "length m", "per_km": "per km", "unlit_share": "unlit",
+    "rank": "rank",
+    "name": "place",
+    "count": "records",
+    "share": "share",
+    "cumulative_share": "cum.",
+    "per_km2": "per km²",
+    "gi_z": "Gi* z",
+    "kde_value": "KDE /cell",
+    "rtm_score": "risk ×min",
+    "combined_score": "score",
+    "peak": "peak window (share)",
+    "trend": "trend /month",
+    "top_types": "mostly",
+    "harm": "harm",
+    "length_m": "length m",
+    "per_km": "per km",
+    "unlit_share": "unlit",
 }
 """Printed heading of each ranked column, with its unit."""
 
-DROP_ORDER = ("per_km2", "per_km", "unlit_share", "top_types", "length_m", "harm", "cumulative_share", "gi_z", "kde_value", "rtm_score", "combined_score", "share")
+DROP_ORDER = (
+    "per_km2",
+    "per_km",
+    "unlit_share",
+    "top_types",
+    "length_m",
+    "harm",
+    "cumulative_share",
+    "gi_z",
+    "kde_value",
+    "rtm_score",
+    "combined_score",
+    "share",
+)
 """Columns dropped first, in order, when the table is wider than the terminal."""
 
 NAME_KEEP_WIDTH = 30
@@ -164,11 +201,19 @@ def ranked_table(result, *, width: int = 80, rows: int = PRINTED_ROWS, rest_in: 
         return max([len(HEADERS[c])] + [len(v) for v in cells[c]])
 
     def build(cols: list[str], name_width: int):
-        table = Table(title=result.title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False, title_justify="left")
+        table = Table(
+            title=result.title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False, title_justify="left"
+        )
         for c in cols:
             w = name_width if c == "name" else natural(c)
-            table.add_column(HEADERS[c], justify="left" if c in _LEFT else "right", no_wrap=True, min_width=w,
-                             max_width=w, overflow="ellipsis")
+            table.add_column(
+                HEADERS[c],
+                justify="left" if c in _LEFT else "right",
+                no_wrap=True,
+                min_width=w,
+                max_width=w,
+                overflow="ellipsis",
+            )
         for i in range(len(shown)):
             table.add_row(*[_ellipsis(cells[c][i], name_width) if c == "name" else cells[c][i] for c in cols])
         return table
@@ -202,4 +247,5 @@ def ranked_table(result, *, width: int = 80, rows: int = PRINTED_ROWS, rest_in: 
 
 def _what(result) -> str:
     return {"grid": "places", "areas": "areas", "streets": "streets", "segments": "street stretches"}.get(
-        result.over, "places")
+        result.over, "places"
+    )

@@ -15,7 +15,6 @@ PEAK_RELATIVE = 0.5
 TREND_ALPHA = 0.05
 
 
-
 def time_profiles(places, record_label, frame, has_times):
     """Weekday x hour counts per place (timed records) and monthly counts per place, in one pass over the records."""
     n_places = len(places)
@@ -36,8 +35,11 @@ def time_profiles(places, record_label, frame, has_times):
         when = pd.to_datetime(frame["datetime"])
         timed = (row >= 0) & when.notna().to_numpy()
         weekday_hour = np.zeros((n_places, 7, 24), dtype=np.int64)
-        np.add.at(weekday_hour, (row[timed], when.dt.day_of_week.to_numpy()[timed].astype(int),
-                                 when.dt.hour.to_numpy()[timed].astype(int)), 1)
+        np.add.at(
+            weekday_hour,
+            (row[timed], when.dt.day_of_week.to_numpy()[timed].astype(int), when.dt.hour.to_numpy()[timed].astype(int)),
+            1,
+        )
         profiles = dict(zip(places["id"], weekday_hour))
     return profiles, monthly
 
@@ -122,19 +124,19 @@ def kendall_tau_in_order(values) -> tuple[float, float]:
     cnt = np.unique(y, return_counts=True)[1].astype(np.int64)
     cnt = cnt[cnt > 1]
     ytie = int((cnt * (cnt - 1) // 2).sum())
-    y0 = int((cnt * (cnt - 1.) * (cnt - 2)).sum())
-    y1 = int((cnt * (cnt - 1.) * (2 * cnt + 5)).sum())
+    y0 = int((cnt * (cnt - 1.0) * (cnt - 2)).sum())
+    y1 = int((cnt * (cnt - 1.0) * (2 * cnt + 5)).sum())
     xtie = x0 = x1 = 0
     tot = (n * (n - 1)) // 2
     if ytie == tot:
         return float("nan"), float("nan")
     con_minus_dis = tot - xtie - ytie + 0 - 2 * dis
     tau = con_minus_dis / np.sqrt(tot - xtie) / np.sqrt(tot - ytie)
-    tau = float(np.minimum(1., max(-1., tau)))
+    tau = float(np.minimum(1.0, max(-1.0, tau)))
     if ytie == 0 and (n <= 33 or min(dis, tot - dis) <= 1):
         return tau, float(_kendall_p_exact(n, tot - dis))
-    m = n * (n - 1.)
-    var = ((m * (2 * n + 5) - x1 - y1) / 18 + (2 * xtie * ytie) / m + x0 * y0 / (9 * m * (n - 2)))
+    m = n * (n - 1.0)
+    var = (m * (2 * n + 5) - x1 - y1) / 18 + (2 * xtie * ytie) / m + x0 * y0 / (9 * m * (n - 2))
     z = con_minus_dis / np.sqrt(var)
     return tau, float(2 * special.ndtr(-np.abs(z)))
 
@@ -158,7 +160,7 @@ def _kendall_p_exact(n: int, c: int) -> float:
         for j in range(3, n + 1):
             new = np.cumsum(new)
             if j <= c:
-                new[j:] -= new[:c + 1 - j]
+                new[j:] -= new[: c + 1 - j]
         prob = 2.0 * np.sum(new) / math.factorial(n)
     else:
         new = np.zeros(c + 1)
@@ -166,7 +168,7 @@ def _kendall_p_exact(n: int, c: int) -> float:
         for j in range(3, n + 1):
             new = np.cumsum(new) / j
             if j <= c:
-                new[j:] -= new[:c + 1 - j]
+                new[j:] -= new[: c + 1 - j]
         prob = np.sum(new)
     return float(np.clip(prob, 0, 1))
 

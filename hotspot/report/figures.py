@@ -70,11 +70,29 @@ def add_scale_bar(ax, *, location: tuple[float, float] = (0.05, 0.05), segments:
     by = y0 + (y1 - y0) * location[1]
     piece = length / segments
     # A white backing box keeps the bar legible over dark cells.
-    ax.add_patch(Rectangle((bx - piece * 0.15, by - height * 1.5), length + piece * 0.3, height * 5.2,
-                           facecolor="white", edgecolor="none", alpha=0.8, zorder=19))
+    ax.add_patch(
+        Rectangle(
+            (bx - piece * 0.15, by - height * 1.5),
+            length + piece * 0.3,
+            height * 5.2,
+            facecolor="white",
+            edgecolor="none",
+            alpha=0.8,
+            zorder=19,
+        )
+    )
     for i in range(segments):
-        ax.add_patch(Rectangle((bx + i * piece, by), piece, height, facecolor="black" if i % 2 == 0 else "white",
-                               edgecolor="black", linewidth=0.8, zorder=20))
+        ax.add_patch(
+            Rectangle(
+                (bx + i * piece, by),
+                piece,
+                height,
+                facecolor="black" if i % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.8,
+                zorder=20,
+            )
+        )
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     ax.text(bx, by + height * 1.6, "0", ha="center", va="bottom", fontsize=8, zorder=21)
     ax.text(bx + length, by + height * 1.6, label, ha="center", va="bottom", fontsize=8, zorder=21)
@@ -92,12 +110,39 @@ def add_north_arrow(ax, *, location: tuple[float, float] = (0.93, 0.86), size: f
 
     x, y = location
     w = size * 0.35
-    ax.add_patch(Polygon([(x, y + size), (x - w, y), (x, y + size * 0.3)], closed=True, transform=ax.transAxes,
-                         facecolor="black", edgecolor="black", linewidth=0.8, zorder=20))
-    ax.add_patch(Polygon([(x, y + size), (x + w, y), (x, y + size * 0.3)], closed=True, transform=ax.transAxes,
-                         facecolor="white", edgecolor="black", linewidth=0.8, zorder=20))
-    ax.text(x, y + size + 0.01, "N", transform=ax.transAxes, ha="center", va="bottom", fontsize=11,
-            fontweight="bold", zorder=20)
+    ax.add_patch(
+        Polygon(
+            [(x, y + size), (x - w, y), (x, y + size * 0.3)],
+            closed=True,
+            transform=ax.transAxes,
+            facecolor="black",
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=20,
+        )
+    )
+    ax.add_patch(
+        Polygon(
+            [(x, y + size), (x + w, y), (x, y + size * 0.3)],
+            closed=True,
+            transform=ax.transAxes,
+            facecolor="white",
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=20,
+        )
+    )
+    ax.text(
+        x,
+        y + size + 0.01,
+        "N",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontsize=11,
+        fontweight="bold",
+        zorder=20,
+    )
 
 
 def _map_axes(title: str):
@@ -158,11 +203,22 @@ def _label_ranked(ax, ranked, limit: int = 10) -> None:
     if polygons.any():
         shown[polygons].boundary.plot(ax=ax, color="black", linewidth=0.9, zorder=11)
     for (_, row), pt in zip(shown.iterrows(), points):
-        ax.text(pt.x, pt.y, str(int(row["rank"])), ha="center", va="center", fontsize=8, fontweight="bold", zorder=12,
-                path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
+        ax.text(
+            pt.x,
+            pt.y,
+            str(int(row["rank"])),
+            ha="center",
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+            zorder=12,
+            path_effects=[pe.withStroke(linewidth=2.5, foreground="white")],
+        )
 
 
-def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, priority_places=None, title: str = "Hot spots"):
+def hotspot_map(
+    *, gistar=None, boundaries=None, hotspots=None, ranked=None, priority_places=None, title: str = "Hot spots"
+):
     """Gi* cells or areas in the diverging 99/95/90 % colours, over boundaries, with hot-spot outlines and ranks.
 
     Parameters
@@ -205,15 +261,34 @@ def hotspot_map(*, gistar=None, boundaries=None, hotspots=None, ranked=None, pri
     _label_ranked(ax, ranked)
     if handles:
         # Outside the map frame: inside, the legend hides the very corner of town it sits on.
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, framealpha=0.9,
-                  title="Getis-Ord Gi*" if gistar is not None else None, title_fontsize=8)
-    _finish_map(ax, _union_bounds(gistar, boundaries, hotspots, ranked, priority_places),
-                _crs_note(gistar, boundaries, hotspots, ranked, priority_places))
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=7,
+            framealpha=0.9,
+            title="Getis-Ord Gi*" if gistar is not None else None,
+            title_fontsize=8,
+        )
+    _finish_map(
+        ax,
+        _union_bounds(gistar, boundaries, hotspots, ranked, priority_places),
+        _crs_note(gistar, boundaries, hotspots, ranked, priority_places),
+    )
     return fig
 
 
-def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Surface", units: str = "",
-                ramp: str = "density", outline_colour: str = "#d7301f"):
+def surface_map(
+    array,
+    grid,
+    *,
+    boundaries=None,
+    hotspots=None,
+    title: str = "Surface",
+    units: str = "",
+    ramp: str = "density",
+    outline_colour: str = "#d7301f",
+):
     """A raster surface on ``grid`` with a colour bar, boundaries, scale bar and north arrow.
 
     Parameters
@@ -236,9 +311,7 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
     """
     from matplotlib.colors import LinearSegmentedColormap
 
-    from hotspot.io.styles import RAMPS
-
-    from hotspot.io.styles import ramp_stops
+    from hotspot.io.styles import RAMPS, ramp_stops
 
     data = np.asarray(array, dtype=np.float64)
     colours = list(RAMPS.get(ramp, RAMPS["density"]))
@@ -253,15 +326,24 @@ def surface_map(array, grid, *, boundaries=None, hotspots=None, title: str = "Su
     position = np.linspace(0.0, 1.0, len(colours))
     stretched = np.interp(data, stops, position)
     stretched[~np.isfinite(data)] = np.nan
-    image = ax.imshow(np.ma.masked_invalid(stretched), extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap,
-                      vmin=0.0, vmax=1.0, interpolation="nearest", zorder=1)
+    image = ax.imshow(
+        np.ma.masked_invalid(stretched),
+        extent=(xmin, xmax, ymin, ymax),
+        origin="upper",
+        cmap=cmap,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        zorder=1,
+    )
     _draw_boundaries(ax, boundaries)
     if hotspots is not None and len(hotspots):
         hotspots.boundary.plot(ax=ax, color=outline_colour, linewidth=1.2, zorder=8)
     bar = fig.colorbar(image, ax=ax, shrink=0.75, pad=0.02, ticks=position)
     bar.ax.set_yticklabels([f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}" for v in stops], fontsize=8)
-    bar.set_label(units + (" (quantile stretch: each colour step holds half the cells below it)" if units else ""),
-                  fontsize=8)
+    bar.set_label(
+        units + (" (quantile stretch: each colour step holds half the cells below it)" if units else ""), fontsize=8
+    )
     _finish_map(ax, grid.bounds, grid.crs)
     return fig
 
@@ -296,14 +378,15 @@ def town_insets(ranked, *, boundaries=None, gistar=None, top: int = 10, margin_m
         fig, ax = _map_axes(f"{town}: top places close up")
         fig.set_size_inches(7.0, 6.0)
         if gistar is not None and len(gistar) and "gi_bin" in gistar.columns:
-            near = gistar.cx[cx - side:cx + side, cy - side:cy + side]
+            near = gistar.cx[cx - side : cx + side, cy - side : cy + side]
             bins = near["gi_bin"].fillna(0).astype(int)
             for value, colour, _ in GISTAR_CLASSES:
                 if value != 0 and (bins == value).any():
                     near[bins == value].plot(ax=ax, color=colour, edgecolor=colour, linewidth=0.1, zorder=2)
         if boundaries is not None and len(boundaries):
-            boundaries.cx[cx - side:cx + side, cy - side:cy + side].boundary.plot(ax=ax, color="#888888",
-                                                                                 linewidth=0.6, zorder=5)
+            boundaries.cx[cx - side : cx + side, cy - side : cy + side].boundary.plot(
+                ax=ax, color="#888888", linewidth=0.6, zorder=5
+            )
         for _, place in places.iterrows():
             colour = next(c for lo, hi, c, _ in PLACE_CLASSES if lo <= int(place["rank"]) <= hi)
             frame = places.loc[[place.name]]
@@ -313,8 +396,17 @@ def town_insets(ranked, *, boundaries=None, gistar=None, top: int = 10, margin_m
                 frame.plot(ax=ax, color=colour, alpha=0.6, edgecolor="#3f007d", linewidth=1.2, zorder=10)
             point = place.geometry.representative_point()
             street = str(place["name"]).rpartition(", ")[0] or str(place["name"])
-            ax.text(point.x, point.y, f"{int(place['rank'])} {street}", ha="left", va="center", fontsize=8,
-                    fontweight="bold", zorder=12, path_effects=[pe.withStroke(linewidth=2.5, foreground="white")])
+            ax.text(
+                point.x,
+                point.y,
+                f"{int(place['rank'])} {street}",
+                ha="left",
+                va="center",
+                fontsize=8,
+                fontweight="bold",
+                zorder=12,
+                path_effects=[pe.withStroke(linewidth=2.5, foreground="white")],
+            )
         _finish_map(ax, (cx - side, cy - side, cx + side, cy + side), None)
         insets.append((town, fig))
     return insets
@@ -339,8 +431,15 @@ def weekday_hour_figure(table, *, title: str = "When: weekday x hour"):
     for r in range(7):
         for c in range(24):
             if top > 0 and values[r, c] >= 0.6 * top:
-                ax.text(c, r, f"{values[r, c]:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if values[r, c] > 0.8 * top else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{values[r, c]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if values[r, c] > 0.8 * top else "black",
+                )
     fig.colorbar(image, ax=ax, pad=0.01).set_label("records", fontsize=9)
     return fig
 
@@ -371,8 +470,9 @@ def monthly_figure(series, *, title: str = "Monthly trend"):
     return fig
 
 
-def lorenz_figure(lorenz_x, lorenz_y, *, gini: float | None = None, title: str = "Concentration (Lorenz curve)",
-                  what: str = "areas"):
+def lorenz_figure(
+    lorenz_x, lorenz_y, *, gini: float | None = None, title: str = "Concentration (Lorenz curve)", what: str = "areas"
+):
     """The Lorenz curve of records across ``what`` (areas, cells), with the line of equality.
 
     ``lorenz_x``/``lorenz_y`` run from 0 to 1, fewest records first (see :mod:`hotspot.stats.concentration`).
@@ -410,14 +510,29 @@ def trends_map(trends, *, boundaries=None, title: str = "Emerging hot spots"):
         handles.append(Patch(facecolor=colour, edgecolor="#999999", label=f"{name} ({len(part):,})"))
     _draw_boundaries(ax, boundaries)
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, framealpha=0.9,
-                  title="Pattern (locations)", title_fontsize=8)
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=7,
+            framealpha=0.9,
+            title="Pattern (locations)",
+            title_fontsize=8,
+        )
     _finish_map(ax, _union_bounds(trends, boundaries), _crs_note(trends, boundaries))
     return fig
 
 
-def slice_small_multiples(bins, labels, *, grid=None, areas=None, max_panels: int = 12, columns: int = 4,
-                          title: str = "Gi* hot and cold spots, slice by slice"):
+def slice_small_multiples(
+    bins,
+    labels,
+    *,
+    grid=None,
+    areas=None,
+    max_panels: int = 12,
+    columns: int = 4,
+    title: str = "Gi* hot and cold spots, slice by slice",
+):
     """Small multiples of the space-time Gi* bins (-3..3), one panel per time slice.
 
     Parameters
@@ -458,8 +573,9 @@ def slice_small_multiples(bins, labels, *, grid=None, areas=None, max_panels: in
     for ax, t in zip(axes.ravel(), chosen):
         if grid is not None:
             xmin, ymin, xmax, ymax = grid.bounds
-            ax.imshow(bins[t], extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap, norm=norm,
-                      interpolation="nearest")
+            ax.imshow(
+                bins[t], extent=(xmin, xmax, ymin, ymax), origin="upper", cmap=cmap, norm=norm, interpolation="nearest"
+            )
         elif areas is not None:
             frame = areas.assign(_bin=np.asarray(bins[t]))
             for value, colour, _ in GISTAR_CLASSES:
@@ -467,7 +583,7 @@ def slice_small_multiples(bins, labels, *, grid=None, areas=None, max_panels: in
                 if len(part):
                     part.plot(ax=ax, color=colour, edgecolor="#cccccc", linewidth=0.1)
         ax.set_title(str(labels[t]), fontsize=8, loc="left")
-    for ax in axes.ravel()[len(chosen):]:
+    for ax in axes.ravel()[len(chosen) :]:
         ax.set_visible(False)
     handles = [Patch(facecolor=colour, edgecolor="#999999", label=label) for value, colour, label in GISTAR_CLASSES]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)

@@ -14,58 +14,87 @@ import html
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from hotspot.core.atomic import atomic_path
 from hotspot.core.errors import HotspotInputError
 
-RANKED_COLUMNS = ("rank", "name", "count", "share", "cumulative_share", "per_km2", "gi_z", "kde_value", "rtm_score",
-                  "combined_score", "peak", "trend", "top_types")
+RANKED_COLUMNS = (
+    "rank",
+    "name",
+    "count",
+    "share",
+    "cumulative_share",
+    "per_km2",
+    "gi_z",
+    "kde_value",
+    "rtm_score",
+    "combined_score",
+    "peak",
+    "trend",
+    "top_types",
+)
 """Ranked-table columns shown in the report, in this order, when present."""
 
 HEADERS = {
-    "rank": "Rank", "name": "Place", "count": "Records", "share": "Share of all records",
-    "cumulative_share": "Running total of share", "per_km2": "Records per km²", "gi_z": "Gi* z-score",
-    "kde_value": "Density (records per cell)", "rtm_score": "Risk (x lowest cell)", "combined_score": "Forecast score",
-    "peak": "Busiest times (share of the place's records)", "trend": "Monthly trend", "top_types": "Main crime types",
-    "factor": "Risk factor", "operationalisation": "Measured as", "distance_m": "Distance (m)", "coef": "Coefficient",
-    "rrv": "Relative risk value", "rrv_low": "95 % CI low", "rrv_high": "95 % CI high", "p_value": "p",
+    "rank": "Rank",
+    "name": "Place",
+    "count": "Records",
+    "share": "Share of all records",
+    "cumulative_share": "Running total of share",
+    "per_km2": "Records per km²",
+    "gi_z": "Gi* z-score",
+    "kde_value": "Density (records per cell)",
+    "rtm_score": "Risk (x lowest cell)",
+    "combined_score": "Forecast score",
+    "peak": "Busiest times (share of the place's records)",
+    "trend": "Monthly trend",
+    "top_types": "Main crime types",
+    "factor": "Risk factor",
+    "operationalisation": "Measured as",
+    "distance_m": "Distance (m)",
+    "coef": "Coefficient",
+    "rrv": "Relative risk value",
+    "rrv_low": "95 % CI low",
+    "rrv_high": "95 % CI high",
+    "p_value": "p",
 }
 """Column headings in the report, in words and with units; the files keep the column names."""
 
 HOW_TO_READ = {
     "hotspots": "Red cells are hot spots: more crime close together than chance would give, at the confidence shown; "
-                "blue cells are cold spots. Numbers are the ranks of the top places in the table below. Grey lines "
-                "are area boundaries.",
+    "blue cells are cold spots. Numbers are the ranks of the top places in the table below. Grey lines "
+    "are area boundaries.",
     "places_map": "Outlined and numbered: the top places of the table below, by rank. Grey lines are area "
-                  "boundaries; the close-ups after this map show each town's places street by street.",
+    "boundaries; the close-ups after this map show each town's places street by street.",
     "insets": "Each close-up shows one town holding a top-10 place, at a scale where streets can be told apart. "
-              "A place is a block of up to 3 x 3 grid cells, labelled with its rank and the street most of its "
-              "records are on. Darker purple is a higher rank.",
+    "A place is a block of up to 3 x 3 grid cells, labelled with its rank and the street most of its "
+    "records are on. Darker purple is a higher rank.",
     "kde": "Darker colours are where records are densest, smoothed over the search radius given. The colour steps "
-           "follow the data: each darker step holds half as many cells as the one before, so villages and estates "
-           "show as well as the town centres.",
+    "follow the data: each darker step holds half as many cells as the one before, so villages and estates "
+    "show as well as the town centres.",
     "risk": "Risk of crime from the places nearby (e.g. licensed premises), against the average cell where any crime "
-            "was recorded: 2 means twice that average risk. Purple outlines are priority places, where several risk factors meet.",
+    "was recorded: 2 means twice that average risk. Purple outlines are priority places, where several risk factors meet.",
     "ranked": "Places in order of the method's score. 'Share of all records' is the place's share of every record in "
-              "the study; the running total shows how much crime the places above it hold together. Every place in "
-              "the CSV and the GeoPackage, not just these rows.",
+    "the study; the running total shows how much crime the places above it hold together. Every place in "
+    "the CSV and the GeoPackage, not just these rows.",
     "weekday_hour": "Records by day of the week and hour they started, darker for busier. Read across a row for the "
-                    "shape of a day; the busiest cells are numbered.",
+    "shape of a day; the busiest cells are numbered.",
     "monthly": "Records per month with a straight-line trend. One busy month is not a trend; the ranked table says "
-               "which places rise or fall significantly.",
+    "which places rise or fall significantly.",
     "concentration": "The Lorenz curve: how much of the crime (up) the busiest areas (left to right) hold. The further "
-                     "the curve bows above the diagonal, the more concentrated crime is; the Gini coefficient says "
-                     "the same in one number (0 = even, 1 = all in one place).",
+    "the curve bows above the diagonal, the more concentrated crime is; the Gini coefficient says "
+    "the same in one number (0 = even, 1 = all in one place).",
     "trends": "Each cell's pattern over time from a space-time cube: new, intensifying or persistent hot spots "
-              "(reds) are where crime is clustering more than before; cold-spot patterns are in blues.",
+    "(reds) are where crime is clustering more than before; cold-spot patterns are in blues.",
     "model": "Each factor that raised the risk of crime: how it was measured and how far its influence reaches, and "
-             "its relative risk value (2 = twice the expected count where the factor is present). Factors whose "
-             "interval includes 1 would not be shown.",
+    "its relative risk value (2 = twice the expected count where the factor is present). Factors whose "
+    "interval includes 1 would not be shown.",
 }
 """A short "how to read this" under each section heading."""
 
@@ -138,8 +167,11 @@ def _format_cell(column: str, value: Any) -> str:
     if column == "top_types":
         from hotspot.places.tables import SHORT_TYPES
 
-        return "; ".join(f"{SHORT_TYPES.get(t.split(' (')[0], t.split(' (')[0])} ({t.split(' (')[-1]}"
-                         for t in str(value).split("; ") if t)
+        return "; ".join(
+            f"{SHORT_TYPES.get(t.split(' (')[0], t.split(' (')[0])} ({t.split(' (')[-1]}"
+            for t in str(value).split("; ")
+            if t
+        )
     if column == "p_value" and isinstance(value, (int, float, np.number)):
         return "<0.001" if value < 0.001 else f"{float(value):.3f}"
     if column in ("coef", "rrv", "rrv_low", "rrv_high") and isinstance(value, (int, float, np.number)):
@@ -166,8 +198,9 @@ def _html_table(frame, columns: Sequence[str] | None = None, max_rows: int = 100
             cells.append(f'<td class="{"num" if numeric else "txt"}">{html.escape(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f'<p class="note">Showing {max_rows} of {len(frame):,} rows.</p>' if len(frame) > max_rows else ""
-    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-            f'{more}')
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>{more}'
+    )
 
 
 _CSS = """
@@ -292,53 +325,138 @@ def build_report(
     if suppress_below is not None and places is not None:
         map_places = places[["rank", "geometry"]] if "rank" in places.columns else None
     if gistar_layer is not None or hotspots is not None or places is not None or priority_places is not None:
-        figs.append(_Figure("hotspots", "Hot spots", figures.png_bytes(figures.hotspot_map(
-            gistar=gistar_layer, boundaries=boundaries, hotspots=hotspots, ranked=map_places, priority_places=priority_places,
-            title="Hot spots" + (" (Getis-Ord Gi*)" if gistar_layer is not None else "")), figure_dpi),
-            "Gi* confidence bins; numbers are place ranks." if gistar_layer is not None else "Numbers are place ranks."))
+        figs.append(
+            _Figure(
+                "hotspots",
+                "Hot spots",
+                figures.png_bytes(
+                    figures.hotspot_map(
+                        gistar=gistar_layer,
+                        boundaries=boundaries,
+                        hotspots=hotspots,
+                        ranked=map_places,
+                        priority_places=priority_places,
+                        title="Hot spots" + (" (Getis-Ord Gi*)" if gistar_layer is not None else ""),
+                    ),
+                    figure_dpi,
+                ),
+                "Gi* confidence bins; numbers are place ranks."
+                if gistar_layer is not None
+                else "Numbers are place ranks.",
+            )
+        )
     # Close-ups over the boundaries only: under a town-centre hot spot the Gi* red would drown the places.
     insets = figures.town_insets(places, boundaries=boundaries) if places is not None and suppress_below is None else []
-    inset_figs = [_Figure(f"inset_{i:02d}", f"{town} close up", figures.png_bytes(fig, figure_dpi),
-                          f"{town}: the top places, labelled with rank and street.")
-                  for i, (town, fig) in enumerate(insets, start=1)]
+    inset_figs = [
+        _Figure(
+            f"inset_{i:02d}",
+            f"{town} close up",
+            figures.png_bytes(fig, figure_dpi),
+            f"{town}: the top places, labelled with rank and street.",
+        )
+        for i, (town, fig) in enumerate(insets, start=1)
+    ]
     if kde_surface is not None:
         array, grid, description = kde_surface
-        figs.append(_Figure("kde", "Kernel density", figures.png_bytes(figures.surface_map(
-            array, grid, boundaries=boundaries, hotspots=hotspots, title="Kernel density", units=description,
-            ramp="density"), figure_dpi), description))
+        figs.append(
+            _Figure(
+                "kde",
+                "Kernel density",
+                figures.png_bytes(
+                    figures.surface_map(
+                        array,
+                        grid,
+                        boundaries=boundaries,
+                        hotspots=hotspots,
+                        title="Kernel density",
+                        units=description,
+                        ramp="density",
+                    ),
+                    figure_dpi,
+                ),
+                description,
+            )
+        )
     if risk_surface is not None:
         array, grid, description = risk_surface
         description = description or "risk (1 = the average cell with crime)"
-        figs.append(_Figure("risk", "Risk terrain", figures.png_bytes(figures.surface_map(
-            array, grid, boundaries=boundaries, hotspots=priority_places, title="Risk terrain", units=description,
-            ramp="risk", outline_colour="#6a3d9a"), figure_dpi),
-            description + ("; purple: priority places" if priority_places is not None and len(priority_places) else "")))
+        figs.append(
+            _Figure(
+                "risk",
+                "Risk terrain",
+                figures.png_bytes(
+                    figures.surface_map(
+                        array,
+                        grid,
+                        boundaries=boundaries,
+                        hotspots=priority_places,
+                        title="Risk terrain",
+                        units=description,
+                        ramp="risk",
+                        outline_colour="#6a3d9a",
+                    ),
+                    figure_dpi,
+                ),
+                description
+                + ("; purple: priority places" if priority_places is not None and len(priority_places) else ""),
+            )
+        )
     if weekday_hour is not None:
-        figs.append(_Figure("weekday_hour", "When: weekday x hour", figures.png_bytes(
-            figures.weekday_hour_figure(weekday_hour), figure_dpi), "Records by weekday and hour of day (start of hour)."))
+        figs.append(
+            _Figure(
+                "weekday_hour",
+                "When: weekday x hour",
+                figures.png_bytes(figures.weekday_hour_figure(weekday_hour), figure_dpi),
+                "Records by weekday and hour of day (start of hour).",
+            )
+        )
     if monthly is not None and len(monthly):
-        figs.append(_Figure("monthly", "Monthly trend", figures.png_bytes(figures.monthly_figure(monthly), figure_dpi),
-                            "Records per month with a least-squares trend line."))
+        figs.append(
+            _Figure(
+                "monthly",
+                "Monthly trend",
+                figures.png_bytes(figures.monthly_figure(monthly), figure_dpi),
+                "Records per month with a least-squares trend line.",
+            )
+        )
     if lorenz_parts is not None:
         x, y, gini, described = lorenz_parts
-        figs.append(_Figure("concentration", "Concentration", figures.png_bytes(
-            figures.lorenz_figure(x, y, gini=gini), figure_dpi), described))
+        figs.append(
+            _Figure(
+                "concentration",
+                "Concentration",
+                figures.png_bytes(figures.lorenz_figure(x, y, gini=gini), figure_dpi),
+                described,
+            )
+        )
 
     trends_table = None
     if trends is not None:
         import pandas as pd
 
         layer = trends.frame()
-        figs.append(_Figure("trends", "Emerging hot spots", figures.png_bytes(figures.trends_map(
-            layer, boundaries=boundaries), figure_dpi), trends.summary()[0]))
+        figs.append(
+            _Figure(
+                "trends",
+                "Emerging hot spots",
+                figures.png_bytes(figures.trends_map(layer, boundaries=boundaries), figure_dpi),
+                trends.summary()[0],
+            )
+        )
         cube = trends.cube
         if cube.on_grid:
             bins = np.ma.masked_array(trends.gi.bin, mask=np.broadcast_to(~cube.mask, trends.gi.bin.shape))
             small = figures.slice_small_multiples(bins, cube.labels, grid=cube.grid)
         else:
             small = figures.slice_small_multiples(trends.gi.bin, cube.labels, areas=cube.areas)
-        figs.append(_Figure("trends_slices", "Slice by slice", figures.png_bytes(small, figure_dpi),
-                            f"Space-time Gi* bins of each {cube.slice} (up to 12 slices, evenly spaced)."))
+        figs.append(
+            _Figure(
+                "trends_slices",
+                "Slice by slice",
+                figures.png_bytes(small, figure_dpi),
+                f"Space-time Gi* bins of each {cube.slice} (up to 12 slices, evenly spaced).",
+            )
+        )
         counts = trends.category_counts()
         trends_table = pd.DataFrame({"pattern": list(counts), "locations": list(counts.values())})
         trends_table = trends_table[trends_table["locations"] > 0]
@@ -357,20 +475,38 @@ def build_report(
         caption = f"<figcaption>{html.escape(fig.caption)}</figcaption>" if fig.caption else ""
         # Maps fill the page's width but not more than a screen's height (a tall county would need scrolling).
         kind = ' class="map"' if fig.slug in ("hotspots", "kde", "risk") else ""
-        return f'<figure><img{kind} alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
+        return (
+            f'<figure><img{kind} alt="{html.escape(fig.title)}" src="data:image/png;base64,{data}">{caption}</figure>'
+        )
 
     by_slug = {f.slug: f for f in figs}
     if note_list:
-        section("notes", "About this analysis", '<ul class="notes">' + "".join(f"<li>{html.escape(str(n))}</li>" for n in note_list) + "</ul>")
+        section(
+            "notes",
+            "About this analysis",
+            '<ul class="notes">' + "".join(f"<li>{html.escape(str(n))}</li>" for n in note_list) + "</ul>",
+        )
     if disclosure_notes:
-        section("disclosure", "Disclosure control", '<div class="disclosure"><ul>'
-                + "".join(f"<li>{html.escape(n)}</li>" for n in disclosure_notes) + "</ul></div>")
+        section(
+            "disclosure",
+            "Disclosure control",
+            '<div class="disclosure"><ul>'
+            + "".join(f"<li>{html.escape(n)}</li>" for n in disclosure_notes)
+            + "</ul></div>",
+        )
     if "hotspots" in by_slug:
-        section("hotspots", HEADINGS["hotspots"] if gistar_layer is not None else "Where: the top places",
-                figure_html(by_slug["hotspots"]), None if gistar_layer is not None else HOW_TO_READ["places_map"])
+        section(
+            "hotspots",
+            HEADINGS["hotspots"] if gistar_layer is not None else "Where: the top places",
+            figure_html(by_slug["hotspots"]),
+            None if gistar_layer is not None else HOW_TO_READ["places_map"],
+        )
     if inset_figs:
-        section("insets", HEADINGS["insets"],
-                '<div class="insets">' + "".join(figure_html(f) for f in inset_figs) + "</div>")
+        section(
+            "insets",
+            HEADINGS["insets"],
+            '<div class="insets">' + "".join(figure_html(f) for f in inset_figs) + "</div>",
+        )
     for slug in ("kde", "risk"):
         if slug in by_slug:
             section(slug, HEADINGS[slug], figure_html(by_slug[slug]))
@@ -379,8 +515,12 @@ def build_report(
         single = _single_type(table_places)
         if single:
             columns.remove("top_types")
-        section("ranked", HEADINGS["ranked"], _html_table(table_places, columns, max_rows)
-                + (f'<p class="note">Every place listed: {html.escape(single)}.</p>' if single else ""))
+        section(
+            "ranked",
+            HEADINGS["ranked"],
+            _html_table(table_places, columns, max_rows)
+            + (f'<p class="note">Every place listed: {html.escape(single)}.</p>' if single else ""),
+        )
     if "trends" in by_slug:
         body = figure_html(by_slug["trends"]) + _html_table(trends_table, None, max_rows)
         if "trends_slices" in by_slug:
@@ -391,24 +531,47 @@ def build_report(
             section(slug, HEADINGS[slug], figure_html(by_slug[slug]))
     if month_of_year is not None and len(month_of_year):
         busiest = month_of_year.sort_values("per_month", ascending=False)["name"].head(3).tolist()
-        section("month_of_year", "Seasons: records by month of the year", _html_table(
-            month_of_year.rename(columns={"name": "month name", "months_in_period": "times in period",
-                                          "per_month": "records per occurrence"}), None, 12)
-            + f'<p class="note">Busiest months (records per occurrence): {html.escape(", ".join(busiest))}.</p>')
+        section(
+            "month_of_year",
+            "Seasons: records by month of the year",
+            _html_table(
+                month_of_year.rename(
+                    columns={
+                        "name": "month name",
+                        "months_in_period": "times in period",
+                        "per_month": "records per occurrence",
+                    }
+                ),
+                None,
+                12,
+            )
+            + f'<p class="note">Busiest months (records per occurrence): {html.escape(", ".join(busiest))}.</p>',
+        )
     if model_table is not None:
-        section("model", HEADINGS["model"], _html_table(model_table, MODEL_COLUMNS, max_rows)
-                + '<p class="note">rrv: relative risk value (multiplier on the expected count); rrv_low/rrv_high: 95 % interval.</p>')
+        section(
+            "model",
+            HEADINGS["model"],
+            _html_table(model_table, MODEL_COLUMNS, max_rows)
+            + '<p class="note">rrv: relative risk value (multiplier on the expected count); rrv_low/rrv_high: 95 % interval.</p>',
+        )
     if not sections:
         raise HotspotInputError("report: nothing to report; pass at least one section (ranked, gistar, kde, ...)")
 
     footer = ""
     if provenance is not None:
-        footer = ('<section id="provenance"><h2>Provenance</h2><ul class="notes">'
-                  + "".join(f"<li>{html.escape(line)}</li>" for line in provenance.summary_lines()) + "</ul></section>")
+        footer = (
+            '<section id="provenance"><h2>Provenance</h2><ul class="notes">'
+            + "".join(f"<li>{html.escape(line)}</li>" for line in provenance.summary_lines())
+            + "</ul></section>"
+        )
         nav.append('<a href="#provenance">Provenance</a>')
-    created = f'<p class="meta">{html.escape(provenance.created_utc)} · hotspot {html.escape(provenance.version)}</p>' if provenance is not None else ""
+    created = (
+        f'<p class="meta">{html.escape(provenance.created_utc)} · hotspot {html.escape(provenance.version)}</p>'
+        if provenance is not None
+        else ""
+    )
     document = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{created}<nav>{''.join(nav)}</nav>{''.join(sections)}{footer}</body></html>\n"
@@ -420,10 +583,14 @@ def build_report(
 
 
 HEADINGS = {
-    "hotspots": "Where: hot and cold spots", "insets": "The top places, town by town",
-    "kde": "Where crime concentrates: density", "risk": "What raises the risk: risk terrain",
-    "ranked": "Places to act on", "weekday_hour": "When: day of the week and hour",
-    "monthly": "Trend: records per month", "concentration": "How concentrated crime is",
+    "hotspots": "Where: hot and cold spots",
+    "insets": "The top places, town by town",
+    "kde": "Where crime concentrates: density",
+    "risk": "What raises the risk: risk terrain",
+    "ranked": "Places to act on",
+    "weekday_hour": "When: day of the week and hour",
+    "monthly": "Trend: records per month",
+    "concentration": "How concentrated crime is",
     "model": "Risk factors found by the model",
 }
 """Section headings in words."""
@@ -444,16 +611,28 @@ def report_title(study) -> str:
 
     frame = study.records.frame
     types = sorted(t for t in frame["crime_type"].dropna().astype(str).unique() if t)
-    what = (" and ".join([", ".join(types[:-1]), types[-1]]) if 1 < len(types) <= 3 else types[0] if types
-            else "Crime") if len(types) <= 3 else f"All crime ({len(types)} types)"
+    what = (
+        (" and ".join([", ".join(types[:-1]), types[-1]]) if 1 < len(types) <= 3 else types[0] if types else "Crime")
+        if len(types) <= 3
+        else f"All crime ({len(types)} types)"
+    )
     if getattr(study, "is_demo", False) and study.boundaries is None:
         where = "the demo town"
     elif study.boundaries is not None and "area_name" in study.boundaries.columns:
         from hotspot.report.figures import town_of
 
         towns = sorted({town_of(", " + str(n)) for n in study.boundaries["area_name"].dropna()})
-        where = (", ".join(towns[:-1]) + " and " + towns[-1] if 1 < len(towns) <= 4 else towns[0] if towns
-                 else "the study area") if len(towns) <= 4 else f"{len(towns)} towns and districts"
+        where = (
+            (
+                ", ".join(towns[:-1]) + " and " + towns[-1]
+                if 1 < len(towns) <= 4
+                else towns[0]
+                if towns
+                else "the study area"
+            )
+            if len(towns) <= 4
+            else f"{len(towns)} towns and districts"
+        )
     else:
         where = "the records' extent"
     months = frame["month"].dropna().astype(str)
@@ -622,8 +801,9 @@ def report_for_study(
     def do_gistar():
         from hotspot.stats.gistar import gi_star_points
 
-        layer, result = gi_star_points(records, cell_size_m=cell_size_m, boundaries=study.boundaries,
-                                       permutations=permutations, seed=seed)
+        layer, result = gi_star_points(
+            records, cell_size_m=cell_size_m, boundaries=study.boundaries, permutations=permutations, seed=seed
+        )
         parts["gistar"] = layer
         notes.extend(f"Gi*: {n}" for n in getattr(result, "notes", []) or [])
 
@@ -678,20 +858,33 @@ def report_for_study(
             notes.append(f"Concentration over {what}: {summary.describe()}")
         else:
             # Most cells are empty, so "the top 20 % of cells" holds everything; say what a patrol budget holds.
-            shares = [concentration(np.asarray(counts, dtype=np.float64), top_share=t).top20_share for t in (0.01, 0.05)]
-            notes.append(f"Concentration over {what}: the busiest 1 % of the cells hold {shares[0]:.1%} of the "
-                         f"records and the busiest 5 % hold {shares[1]:.1%}; Gini {summary.gini:.3f}")
+            shares = [
+                concentration(np.asarray(counts, dtype=np.float64), top_share=t).top20_share for t in (0.01, 0.05)
+            ]
+            notes.append(
+                f"Concentration over {what}: the busiest 1 % of the cells hold {shares[0]:.1%} of the "
+                f"records and the busiest 5 % hold {shares[1]:.1%}; Gini {summary.gini:.3f}"
+            )
 
-    for name, fn in (("rank", do_rank), ("gistar", do_gistar), ("kde", do_kde), ("rtm", do_rtm),
-                     ("concentration", do_concentration), ("trends", do_trends)):
+    for name, fn in (
+        ("rank", do_rank),
+        ("gistar", do_gistar),
+        ("kde", do_kde),
+        ("rtm", do_rtm),
+        ("concentration", do_concentration),
+        ("trends", do_trends),
+    ):
         run(name, fn)
 
     if hotspot_layers:
         import geopandas as gpd
         import pandas as pd
 
-        parts["hotspots"] = gpd.GeoDataFrame(pd.concat([h[["geometry"]] for h in hotspot_layers], ignore_index=True),
-                                             geometry="geometry", crs=hotspot_layers[0].crs)
+        parts["hotspots"] = gpd.GeoDataFrame(
+            pd.concat([h[["geometry"]] for h in hotspot_layers], ignore_index=True),
+            geometry="geometry",
+            crs=hotspot_layers[0].crs,
+        )
     parts["weekday_hour"] = weekday_hour_table(frame) if records.has_times else None
     parts["monthly"] = monthly_counts(frame)
     from hotspot.stats.areas import month_of_year_profile
@@ -699,10 +892,14 @@ def report_for_study(
     parts["month_of_year"] = month_of_year_profile(frame["month"])
     out_of_area = study.out_of_area() if hasattr(study, "out_of_area") else 0
     if out_of_area:
-        notes.insert(0, f"Out of area: {out_of_area:,} records ({out_of_area / (len(records) + out_of_area):.1%} of the "
-                        "located records) were placed outside the force or study area and are not mapped")
+        notes.insert(
+            0,
+            f"Out of area: {out_of_area:,} records ({out_of_area / (len(records) + out_of_area):.1%} of the "
+            "located records) were placed outside the force or study area and are not mapped",
+        )
     notes.insert(0, study.describe_area().capitalize() if hasattr(study, "describe_area") else "")
     title = title or report_title(study)
-    out = build_report(path, title=title, notes=notes + skipped, provenance=provenance,
-                       suppress_below=suppress_below, **parts)
+    out = build_report(
+        path, title=title, notes=notes + skipped, provenance=provenance, suppress_below=suppress_below, **parts
+    )
     return out, skipped

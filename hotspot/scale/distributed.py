@@ -31,14 +31,21 @@ def _import_distributed():
     try:
         import distributed
     except ImportError:
-        raise HotspotInputError("--engine dask needs Dask: pip install 'hotspot[dask]' "
-                                "(or pip install 'dask[distributed]')") from None
+        raise HotspotInputError(
+            "--engine dask needs Dask: pip install 'hotspot[dask]' (or pip install 'dask[distributed]')"
+        ) from None
     return distributed
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKERS, threads_per_worker: int = 1,
-                memory_limit: str | float = "auto", connect_timeout_s: float = 20.0):
+def dask_client(
+    scheduler: str | None = None,
+    *,
+    n_workers: int = DEFAULT_WORKERS,
+    threads_per_worker: int = 1,
+    memory_limit: str | float = "auto",
+    connect_timeout_s: float = 20.0,
+):
     """A ``dask.distributed.Client``: to ``scheduler`` if given, else to a new local cluster; closed on exit.
 
     Parameters
@@ -60,20 +67,28 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = DEFAULT_WORKER
         try:
             client = distributed.Client(scheduler, timeout=f"{connect_timeout_s}s")
         except (OSError, TimeoutError) as exc:
-            raise HotspotInputError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
-                                    "check the address and that dask-scheduler is running") from None
+            raise HotspotInputError(
+                f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
+                "check the address and that dask-scheduler is running"
+            ) from None
         try:
             yield client
         finally:
             client.close()
         return
     if n_workers < 1 or threads_per_worker < 1:
-        raise HotspotInputError(f"a local Dask cluster needs at least 1 worker and 1 thread, "
-                                f"got {n_workers} and {threads_per_worker}")
+        raise HotspotInputError(
+            f"a local Dask cluster needs at least 1 worker and 1 thread, got {n_workers} and {threads_per_worker}"
+        )
     # ":0" takes any free port for the dashboard (client.dashboard_link says which), so two local
     # clusters, such as parallel test workers, never fight over the default 8787.
-    cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                                       memory_limit=memory_limit, dashboard_address=":0")
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        memory_limit=memory_limit,
+        dashboard_address=":0",
+    )
     client = distributed.Client(cluster)
     try:
         yield client
@@ -108,8 +123,17 @@ def scatter_payloads(client, payloads: list) -> list:
     return client.scatter(list(payloads), hash=False)
 
 
-def map_tiles(func, payloads: list, *, scheduler: str | None = None, client=None, progress=None,
-              stage: str = "tiles", args: tuple = (), combine=None) -> list:
+def map_tiles(
+    func,
+    payloads: list,
+    *,
+    scheduler: str | None = None,
+    client=None,
+    progress=None,
+    stage: str = "tiles",
+    args: tuple = (),
+    combine=None,
+) -> list:
     """``[func(p, *args) for p in payloads]`` as one Dask task per payload, results in payload order.
 
     Parameters
@@ -169,8 +193,8 @@ def _warm() -> bool:
     import numpy as np
 
     from hotspot.core.grid import Grid
-    from hotspot.stats.kde import kernel_density
     from hotspot.kernels.gistar import stencil_sums
+    from hotspot.stats.kde import kernel_density
     from hotspot.stats.weights import stencil_offsets
 
     _set_worker_threads()

@@ -15,9 +15,9 @@ from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.ingest.validate import Parameter, check_parameters
 from hotspot.scale.tiles import DEFAULT_TILE_CELLS, check_engine
+from hotspot.scale.tiling import gistar_layers, tiled_gi_star, tiled_kernel_density
 from hotspot.stats.kde import KERNELS
 from hotspot.stats.multiple_testing import CORRECTIONS
-from hotspot.scale.tiling import gistar_layers, tiled_gi_star, tiled_kernel_density
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -84,23 +84,46 @@ class NationalResult:
         written = []
         if self.kde is not None:
             k = self.kde
-            tags = {"kernel": k.kernel, "bandwidth_m": f"{k.bandwidth_m:.6g}", "units": k.units,
-                    "n_points": str(k.n_points), "n_locations": str(k.n_locations), "tiles": "tiled, halo >= bandwidth"}
-            written.append(write_geotiff(out_dir / "kde.tif", k.surface, self.grid, nodata=-9999.0,
-                                         description=k.description, tags=tags, style="raster_ramp",
-                                         provenance=provenance))
+            tags = {
+                "kernel": k.kernel,
+                "bandwidth_m": f"{k.bandwidth_m:.6g}",
+                "units": k.units,
+                "n_points": str(k.n_points),
+                "n_locations": str(k.n_locations),
+                "tiles": "tiled, halo >= bandwidth",
+            }
+            written.append(
+                write_geotiff(
+                    out_dir / "kde.tif",
+                    k.surface,
+                    self.grid,
+                    nodata=-9999.0,
+                    description=k.description,
+                    tags=tags,
+                    style="raster_ramp",
+                    provenance=provenance,
+                )
+            )
         if self.gistar_layers:
-            written.append(write_geopackage(out_dir / "gistar.gpkg", self.gistar_layers,
-                                            styles=default_styles(self.gistar_layers), provenance=provenance))
+            written.append(
+                write_geopackage(
+                    out_dir / "gistar.gpkg",
+                    self.gistar_layers,
+                    styles=default_styles(self.gistar_layers),
+                    provenance=provenance,
+                )
+            )
         return written
 
     def summary(self, width: int = 100) -> list[str]:
         """Records and locations read, the grid, Gi*'s lines and hot places, and the time of each stage."""
         locs = self.locations
         dropped = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in locs.rejected.items() if n)
-        lines = [f"{locs.n_records:,} records from {len(locs.sources):,} files at {locs.n_locations:,} distinct "
-                 f"locations" + (f"; dropped {dropped}" if dropped else ""),
-                 f"grid {self.grid.nrows:,} x {self.grid.ncols:,} cells of {self.grid.cell_size:g} m; engine {self.engine}"]
+        lines = [
+            f"{locs.n_records:,} records from {len(locs.sources):,} files at {locs.n_locations:,} distinct "
+            f"locations" + (f"; dropped {dropped}" if dropped else ""),
+            f"grid {self.grid.nrows:,} x {self.grid.ncols:,} cells of {self.grid.cell_size:g} m; engine {self.engine}",
+        ]
         if self.gistar is not None:
             lines.extend(self.gistar.summary(width))
             lines.append(f"{len(self.places):,} hot places (touching cells at the chosen confidence)")
@@ -171,8 +194,14 @@ def run_national(
     from hotspot.stats.kde import check_options
 
     engine = check_engine(engine)
-    check_parameters(PARAMETERS, cell_size_m=cell_size_m, bandwidth_m=bandwidth_m, band_m=band_m, kernel=kernel,
-                     correction=correction)
+    check_parameters(
+        PARAMETERS,
+        cell_size_m=cell_size_m,
+        bandwidth_m=bandwidth_m,
+        band_m=band_m,
+        kernel=kernel,
+        correction=correction,
+    )
     check_options(kernel=kernel, bandwidth_m=bandwidth_m)
     if not (kde or gistar):
         raise HotspotInputError("nothing to do: both the KDE and Gi* were switched off")
@@ -188,28 +217,60 @@ def run_national(
     density = statistic = None
     with context as client:
         t = time.perf_counter()
-        locs = stream_locations(inputs, crime_types=crime_types, month_from=date_from, month_to=date_to,
-                                engine=engine, client=client, files_per_task=1 if engine == "dask" else 4,
-                                progress=progress)
+        locs = stream_locations(
+            inputs,
+            crime_types=crime_types,
+            month_from=date_from,
+            month_to=date_to,
+            engine=engine,
+            client=client,
+            files_per_task=1 if engine == "dask" else 4,
+            progress=progress,
+        )
         seconds["ingest"] = time.perf_counter() - t
         # Every record ingest accepted is kept: the single-force main-body rule dropped 13.5 M of 20 M
         # records of an England and Wales extract, whose forces form many separate bodies.
         pad = max(bandwidth_m if kde else 0.0, band_m if gistar else 0.0)
         from hotspot.core.memory import BYTES_PER_CELL
 
-        grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), cell_size_m,
-                                crs=locs.crs, pad_m=pad, bytes_per_cell=BYTES_PER_CELL["national"])
+        grid = Grid.from_bounds(
+            locs.x.min(),
+            locs.y.min(),
+            locs.x.max(),
+            locs.y.max(),
+            cell_size_m,
+            crs=locs.crs,
+            pad_m=pad,
+            bytes_per_cell=BYTES_PER_CELL["national"],
+        )
         if kde:
             t = time.perf_counter()
-            density = tiled_kernel_density(locs.x, locs.y, grid, weights=locs.weight, bandwidth_m=bandwidth_m,
-                                           kernel=kernel, tile_cells=tile_cells, engine=engine, client=client,
-                                           progress=progress)
+            density = tiled_kernel_density(
+                locs.x,
+                locs.y,
+                grid,
+                weights=locs.weight,
+                bandwidth_m=bandwidth_m,
+                kernel=kernel,
+                tile_cells=tile_cells,
+                engine=engine,
+                client=client,
+                progress=progress,
+            )
             seconds["KDE"] = time.perf_counter() - t
         if gistar:
             t = time.perf_counter()
             counts = grid.count(locs.x, locs.y, locs.weight)
-            statistic = tiled_gi_star(counts, band_m, cell_size_m, correction=correction, tile_cells=tile_cells,
-                                      engine=engine, client=client, progress=progress)
+            statistic = tiled_gi_star(
+                counts,
+                band_m,
+                cell_size_m,
+                correction=correction,
+                tile_cells=tile_cells,
+                engine=engine,
+                client=client,
+                progress=progress,
+            )
             seconds["Gi*"] = time.perf_counter() - t
     layers = {}
     if gistar:
@@ -221,10 +282,20 @@ def run_national(
             from hotspot.scale.stream import records_in_cells
 
             # The streamed locations carry no text; a narrow second pass reads the rows in the hot cells to name them.
-            inside = records_in_cells(inputs, grid, np.asarray(statistic.bin) >= min_bin, crime_types=crime_types,
-                                      month_from=date_from, month_to=date_to)
-            places.insert(1, "name", name_places(inside, places.geometry.values) if len(inside) else
-                          [f"Place {r}" for r in places["rank"]])
+            inside = records_in_cells(
+                inputs,
+                grid,
+                np.asarray(statistic.bin) >= min_bin,
+                crime_types=crime_types,
+                month_from=date_from,
+                month_to=date_to,
+            )
+            places.insert(
+                1,
+                "name",
+                name_places(inside, places.geometry.values) if len(inside) else [f"Place {r}" for r in places["rank"]],
+            )
         seconds["Gi* places"] = time.perf_counter() - t
-    return NationalResult(locations=locs, grid=grid, engine=engine, kde=density, gistar=statistic,
-                          gistar_layers=layers, seconds=seconds)
+    return NationalResult(
+        locations=locs, grid=grid, engine=engine, kde=density, gistar=statistic, gistar_layers=layers, seconds=seconds
+    )

@@ -25,15 +25,15 @@ so its bad rows are rejected exactly as ``read_records`` rejects them.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.stats.kde import aggregate_locations
 from hotspot.core.progress import resolve
+from hotspot.stats.kde import aggregate_locations
 
 DEFAULT_BLOCK_BYTES = 16 << 20
 """Bytes of CSV text pyarrow parses per block (16 MiB, about 100,000 police.uk rows)."""
@@ -144,7 +144,9 @@ def _header(source) -> list[str]:
             with open(source.path, "rb") as fh:
                 first = fh.read(65536)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise HotspotInputError(f"{source.label}: cannot be read ({exc}); the file may be corrupt, get a fresh copy") from None
+        raise HotspotInputError(
+            f"{source.label}: cannot be read ({exc}); the file may be corrupt, get a fresh copy"
+        ) from None
     line = first.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
     return [c.strip().strip('"') for c in line.split(",")]
 
@@ -157,8 +159,10 @@ def _columns(source) -> dict[str, str]:
     needed = {"longitude": "Longitude", "latitude": "Latitude", "month": "Month"}
     missing = [label for key, label in needed.items() if key not in by_norm]
     if missing:
-        raise HotspotInputError(f"{source.label}: streaming ingest reads police.uk street CSVs, and this file has no "
-                                f"{', '.join(missing)} column; read other tables with read_records")
+        raise HotspotInputError(
+            f"{source.label}: streaming ingest reads police.uk street CSVs, and this file has no "
+            f"{', '.join(missing)} column; read other tables with read_records"
+        )
     found = {key: by_norm[key] for key in needed}
     if "crime_type" in by_norm:
         found["crime_type"] = by_norm["crime_type"]
@@ -202,8 +206,11 @@ def _fallback_batches(source, cols: dict[str, str]):
     bad = (np.isnan(lon) & ~lon_blank) | (np.isnan(lat) & ~lat_blank) | (lon_blank != lat_blank)
     lon = np.where(bad, np.inf, lon)
     months = pa.array(frame[cols["month"]].fillna("").astype(str).str.strip().tolist(), pa.string())
-    crime = (pa.array(frame[cols["crime_type"]].fillna("").astype(str).tolist(), pa.string())
-             if "crime_type" in cols else None)
+    crime = (
+        pa.array(frame[cols["crime_type"]].fillna("").astype(str).tolist(), pa.string())
+        if "crime_type" in cols
+        else None
+    )
     yield lon, lat, months, crime
 
 
@@ -369,8 +376,13 @@ def stream_locations(
 
     crs = check_metre_crs(crs, "--crs")
     for name, value in (("--from", month_from), ("--to", month_to)):
-        if value is not None and not (len(value) == 7 and value[4] == "-" and value[:4].isdigit() and value[5:].isdigit()
-                                      and 1 <= int(value[5:]) <= 12):
+        if value is not None and not (
+            len(value) == 7
+            and value[4] == "-"
+            and value[:4].isdigit()
+            and value[5:].isdigit()
+            and 1 <= int(value[5:]) <= 12
+        ):
             raise HotspotInputError(f"{name} {value!r}: streaming ingest filters whole months; give YYYY-MM")
     if not (isinstance(files_per_task, int) and files_per_task >= 1):
         raise HotspotInputError(f"files_per_task must be 1 or more, got {files_per_task}")
@@ -384,11 +396,19 @@ def stream_locations(
         import pyarrow as pa
 
         type_keys = pa.array(sorted({str(t).strip().lower() for t in crime_types}), pa.string())
-    groups = [sources[i:i + files_per_task] for i in range(0, len(sources), files_per_task)]
+    groups = [sources[i : i + files_per_task] for i in range(0, len(sources), files_per_task)]
     payloads = [(g, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
     progress = resolve(progress)
-    parts = run_tiles(_aggregate_sources, payloads, engine=engine, scheduler=scheduler, client=client,
-                      progress=progress, stage="streaming CSVs", combine=_combine_parts)
+    parts = run_tiles(
+        _aggregate_sources,
+        payloads,
+        engine=engine,
+        scheduler=scheduler,
+        client=client,
+        progress=progress,
+        stage="streaming CSVs",
+        combine=_combine_parts,
+    )
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0
@@ -407,15 +427,26 @@ def stream_locations(
     rejected["out_of_range"] += int(round(float(w[~usable].sum())))
     x, y, w = aggregate_locations(x[usable], y[usable], w[usable])
     if n_rows == 0:
-        raise HotspotInputError(f"{sources[0].label}{' and others' if len(sources) > 1 else ''}: the input holds no data rows")
+        raise HotspotInputError(
+            f"{sources[0].label}{' and others' if len(sources) > 1 else ''}: the input holds no data rows"
+        )
     if x.size == 0:
         counts = ", ".join(f"{v:,} {r}" for r, v in rejected.items() if v)
-        raise HotspotInputError(f"no usable records in the {len(sources)} file(s) ({counts}); check the files and filters")
+        raise HotspotInputError(
+            f"no usable records in the {len(sources)} file(s) ({counts}); check the files and filters"
+        )
     return StreamedLocations(x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels)
 
 
-def records_in_cells(inputs: Sequence, grid, cells, *, crime_types: Sequence[str] | None = None,
-                     month_from: str | None = None, month_to: str | None = None):
+def records_in_cells(
+    inputs: Sequence,
+    grid,
+    cells,
+    *,
+    crime_types: Sequence[str] | None = None,
+    month_from: str | None = None,
+    month_to: str | None = None,
+):
     """The located police.uk rows of ``inputs`` falling in the chosen ``cells`` of ``grid``, with their text.
 
     A second, narrow pass over the files (Longitude, Latitude, Location, LSOA name, Crime type) that keeps only
@@ -431,8 +462,14 @@ def records_in_cells(inputs: Sequence, grid, cells, *, crime_types: Sequence[str
     from hotspot.ingest.sources import expand_inputs
     from hotspot.ingest.tables import normalise
 
-    wanted = {"longitude": "x", "latitude": "y", "location": "location", "lsoa_name": "lsoa_name",
-              "crime_type": "crime_type", "month": "month"}
+    wanted = {
+        "longitude": "x",
+        "latitude": "y",
+        "location": "location",
+        "lsoa_name": "lsoa_name",
+        "crime_type": "crime_type",
+        "month": "month",
+    }
     types = set(crime_types or [])
     parts = []
     for source in (s for s in expand_inputs(inputs) if s.kind == "csv"):
@@ -442,9 +479,14 @@ def records_in_cells(inputs: Sequence, grid, cells, *, crime_types: Sequence[str
         names = {by_norm[k]: v for k, v in wanted.items() if k in by_norm}
         stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
         try:
-            table = pacsv.read_csv(stream, convert_options=pacsv.ConvertOptions(
-                include_columns=list(names), strings_can_be_null=False,
-                column_types={by_norm["longitude"]: pa.float64(), by_norm["latitude"]: pa.float64()}))
+            table = pacsv.read_csv(
+                stream,
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=list(names),
+                    strings_can_be_null=False,
+                    column_types={by_norm["longitude"]: pa.float64(), by_norm["latitude"]: pa.float64()},
+                ),
+            )
         except (pa.ArrowInvalid, OSError):
             continue  # files pyarrow cannot read as numbers only lose their names, never their counts
         frame = table.to_pandas().rename(columns=names)

@@ -35,10 +35,20 @@ CENTROIDS_FILE = "lookups/lsoa21_popweighted_centroids_ew.csv.gz"
 POPULATION_FILE = "population/census2021_usual_residents_age6_lsoa21_ew_long.csv.gz"
 
 CRIME_TYPE_SHARES = {
-    "Violence and sexual offences": 0.33, "Anti-social behaviour": 0.17, "Public order": 0.09,
-    "Criminal damage and arson": 0.08, "Other theft": 0.06, "Shoplifting": 0.06, "Vehicle crime": 0.06,
-    "Burglary": 0.04, "Drugs": 0.03, "Other crime": 0.02, "Theft from the person": 0.02,
-    "Bicycle theft": 0.01, "Robbery": 0.01, "Possession of weapons": 0.01,
+    "Violence and sexual offences": 0.33,
+    "Anti-social behaviour": 0.17,
+    "Public order": 0.09,
+    "Criminal damage and arson": 0.08,
+    "Other theft": 0.06,
+    "Shoplifting": 0.06,
+    "Vehicle crime": 0.06,
+    "Burglary": 0.04,
+    "Drugs": 0.03,
+    "Other crime": 0.02,
+    "Theft from the person": 0.02,
+    "Bicycle theft": 0.01,
+    "Robbery": 0.01,
+    "Possession of weapons": 0.01,
 }
 """Crime types of the synthetic records and their shares (sum 1)."""
 
@@ -98,8 +108,8 @@ def load_lsoas(data_dir: str | Path | None = None):
     """
     import pandas as pd
 
-    from hotspot.ingest.projection import BNG, WGS84, transform
     from hotspot.core.settings import shared_data_dir
+    from hotspot.ingest.projection import BNG, WGS84, transform
 
     folder = Path(data_dir) if data_dir is not None else shared_data_dir()
     cpath, ppath = folder / CENTROIDS_FILE, folder / POPULATION_FILE
@@ -158,12 +168,23 @@ def synthetic_national(
     rank = np.searchsorted(np.cumsum(zipf / zipf.sum()), rng.random(n_points), side="right")
     rank = np.minimum(rank, snaps_per_lsoa - 1)
     record_snap = (np.repeat(np.arange(n_lsoa, dtype=np.int64), per_lsoa) * snaps_per_lsoa + rank).astype(np.int32)
-    return SyntheticNational(lon, lat, snap_x, snap_y, snap_lsoa, record_snap, lsoas["LSOA21CD"].tolist(),
-                             int(seed), float(spread_m), int(snaps_per_lsoa))
+    return SyntheticNational(
+        lon,
+        lat,
+        snap_x,
+        snap_y,
+        snap_lsoa,
+        record_snap,
+        lsoas["LSOA21CD"].tolist(),
+        int(seed),
+        float(spread_m),
+        int(snaps_per_lsoa),
+    )
 
 
-def write_policeuk_csvs(data: SyntheticNational, folder: str | Path, *, year: int = 2024, seed: int = 0,
-                        progress=None) -> list[Path]:
+def write_policeuk_csvs(
+    data: SyntheticNational, folder: str | Path, *, year: int = 2024, seed: int = 0, progress=None
+) -> list[Path]:
     """Write the records as 12 monthly police.uk-shaped CSVs (``YYYY-MM-synthetic-street.csv``) in ``folder``.
 
     Columns are a subset of police.uk's, with its names: Crime ID (empty), Month, Longitude,
@@ -190,14 +211,18 @@ def write_policeuk_csvs(data: SyntheticNational, folder: str | Path, *, year: in
         snap = data.record_snap[np.sort(idx)]
         n = snap.size
         crime = np.searchsorted(np.cumsum(shares / shares.sum()), rng.random(n), side="right").clip(0, len(types) - 1)
-        table = pa.table({
-            "Crime ID": pa.array(np.full(n, ""), pa.string()),
-            "Month": pa.array(np.full(n, f"{year}-{m:02d}"), pa.string()),
-            "Longitude": data.snap_lon[snap],
-            "Latitude": data.snap_lat[snap],
-            "LSOA code": pa.DictionaryArray.from_arrays(data.snap_lsoa[snap].astype(np.int32), pa.array(codes)).cast(pa.string()),
-            "Crime type": pa.DictionaryArray.from_arrays(crime.astype(np.int32), pa.array(types)).cast(pa.string()),
-        })
+        table = pa.table(
+            {
+                "Crime ID": pa.array(np.full(n, ""), pa.string()),
+                "Month": pa.array(np.full(n, f"{year}-{m:02d}"), pa.string()),
+                "Longitude": data.snap_lon[snap],
+                "Latitude": data.snap_lat[snap],
+                "LSOA code": pa.DictionaryArray.from_arrays(
+                    data.snap_lsoa[snap].astype(np.int32), pa.array(codes)
+                ).cast(pa.string()),
+                "Crime type": pa.DictionaryArray.from_arrays(crime.astype(np.int32), pa.array(types)).cast(pa.string()),
+            }
+        )
         path = folder / f"{year}-{m:02d}-synthetic-street.csv"
         with atomic_path(path) as tmp:
             pacsv.write_csv(table, tmp)

@@ -19,7 +19,6 @@ from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
 
-
 DEFAULT_TILE_CELLS = 1024
 """Default tile side in cells (1024 x 1024 cells = 8 MB of float64 per tile)."""
 
@@ -71,8 +70,14 @@ class Tile:
 
     def subgrid(self, grid: Grid) -> Grid:
         """The tile's own cells as a Grid aligned cell for cell with ``grid``."""
-        return Grid(grid.xmin + self.col0 * grid.cell_size, grid.ymax - self.row0 * grid.cell_size,
-                    grid.cell_size, self.col1 - self.col0, self.row1 - self.row0, grid.crs)
+        return Grid(
+            grid.xmin + self.col0 * grid.cell_size,
+            grid.ymax - self.row0 * grid.cell_size,
+            grid.cell_size,
+            self.col1 - self.col0,
+            self.row1 - self.row0,
+            grid.crs,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +136,19 @@ def plan_tiles(grid: Grid, *, halo_m: float, tile_cells: int = DEFAULT_TILE_CELL
         r1 = min(r0 + tile_cells, grid.nrows)
         for c0 in range(0, grid.ncols, tile_cells):
             c1 = min(c0 + tile_cells, grid.ncols)
-            tiles.append(Tile(len(tiles), r0, r1, c0, c1, max(0, r0 - halo), min(grid.nrows, r1 + halo),
-                              max(0, c0 - halo), min(grid.ncols, c1 + halo)))
+            tiles.append(
+                Tile(
+                    len(tiles),
+                    r0,
+                    r1,
+                    c0,
+                    c1,
+                    max(0, r0 - halo),
+                    min(grid.nrows, r1 + halo),
+                    max(0, c0 - halo),
+                    min(grid.ncols, c1 + halo),
+                )
+            )
     return TilePlan(grid, int(tile_cells), halo, tuple(tiles))
 
 
@@ -144,8 +160,18 @@ def check_engine(engine: str) -> str:
     return name
 
 
-def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | None = None, client=None,
-              progress=None, stage: str = "tiles", args: tuple = (), combine=None) -> list:
+def run_tiles(
+    func,
+    payloads: list,
+    *,
+    engine: str = "local",
+    scheduler: str | None = None,
+    client=None,
+    progress=None,
+    stage: str = "tiles",
+    args: tuple = (),
+    combine=None,
+) -> list:
     """``[func(p, *args) for p in payloads]`` on the chosen engine, in payload order, reporting progress per tile.
 
     Parameters
@@ -176,8 +202,16 @@ def run_tiles(func, payloads: list, *, engine: str = "local", scheduler: str | N
     if engine == "dask":
         from hotspot.scale.distributed import map_tiles
 
-        return map_tiles(func, payloads, scheduler=scheduler, client=client, progress=progress, stage=stage, args=args,
-                         combine=combine)
+        return map_tiles(
+            func,
+            payloads,
+            scheduler=scheduler,
+            client=client,
+            progress=progress,
+            stage=stage,
+            args=args,
+            combine=combine,
+        )
     out = []
     progress(stage, 0, len(payloads))
     for i, payload in enumerate(payloads, 1):

@@ -39,7 +39,6 @@ from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.scale.tiles import DEFAULT_TILE_CELLS, plan_tiles, run_tiles
 
-
 # --- kernel density ------------------------------------------------------------------------------
 
 
@@ -51,8 +50,9 @@ def _kde_tile(payload):
     if x.size == 0:
         out = np.zeros(subgrid.shape)
     else:
-        out = kernel_density(x, y, subgrid, bandwidth_m=bandwidth_m, kernel=kernel, weights=w, units=units,
-                             mask=mask).surface
+        out = kernel_density(
+            x, y, subgrid, bandwidth_m=bandwidth_m, kernel=kernel, weights=w, units=units, mask=mask
+        ).surface
     if mask is not None:
         out[~mask] = np.nan
     return out
@@ -132,7 +132,9 @@ def tiled_kernel_density(
     keep = w > 0
     n_points = int(keep.sum())
     if n_points == 0:
-        raise HotspotInputError("no points with positive weight to estimate a density from; check the input and the filters")
+        raise HotspotInputError(
+            "no points with positive weight to estimate a density from; check the input and the filters"
+        )
     lx, ly, lw = aggregate_locations(x[keep], y[keep], w[keep])
     if bandwidth_m is None:
         bandwidth_m, rule = default_bandwidth(lx, ly, lw)
@@ -141,7 +143,8 @@ def tiled_kernel_density(
     if bandwidth_m < grid.cell_size:
         raise HotspotInputError(
             f"bandwidth {bandwidth_m:,.1f} m is smaller than the {grid.cell_size:g} m cells; "
-            "give a larger --bandwidth or a smaller --cell-size")
+            "give a larger --bandwidth or a smaller --cell-size"
+        )
     plan = plan_tiles(grid, halo_m=bandwidth_m, tile_cells=tile_cells)
     # Fixed-factor units are computed inside the tiles exactly as kernel_density does; "relative"
     # needs the mean over every tile, so its tiles return per km2 and are rescaled after stitching.
@@ -155,8 +158,9 @@ def tiled_kernel_density(
         sel = (lx[lo:hi] >= sub.xmin - bandwidth_m) & (lx[lo:hi] <= sub.xmax + bandwidth_m)
         tmask = None if mask is None else np.ascontiguousarray(mask[tile.window])
         payloads.append((sub, lx[lo:hi][sel], ly[lo:hi][sel], lw[lo:hi][sel], tmask, bandwidth_m, kernel, tile_units))
-    parts = run_tiles(_kde_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress,
-                      stage="KDE tiles")
+    parts = run_tiles(
+        _kde_tile, payloads, engine=engine, scheduler=scheduler, client=client, progress=progress, stage="KDE tiles"
+    )
     surface = np.empty(grid.shape)
     for tile, part in zip(plan.tiles, parts):
         surface[tile.window] = part
@@ -167,14 +171,25 @@ def tiled_kernel_density(
         surface /= 1e6
         mean = float(np.nanmean(surface)) if (mask is None or mask.any()) else float("nan")
         if not mean > 0:
-            raise HotspotInputError("the density is zero on every reported cell, so a relative surface is undefined; "
-                                    "check the mask/boundaries and the bandwidth")
+            raise HotspotInputError(
+                "the density is zero on every reported cell, so a relative surface is undefined; "
+                "check the mask/boundaries and the bandwidth"
+            )
         factor = 1.0 / mean
         surface *= factor
     return DensitySurface(
-        surface=surface, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel, units=units,
-        n_points=n_points, n_locations=int(lx.size), total_weight=total_weight, mass_on_grid=mass,
-        per_m2_factor=factor, mask=mask,
+        surface=surface,
+        grid=grid,
+        bandwidth_m=bandwidth_m,
+        bandwidth_rule=rule,
+        kernel=kernel,
+        units=units,
+        n_points=n_points,
+        n_locations=int(lx.size),
+        total_weight=total_weight,
+        mass_on_grid=mass,
+        per_m2_factor=factor,
+        mask=mask,
     )
 
 
@@ -196,8 +211,8 @@ def _gistar_tile(payload, n, mean, s):
     """
     from scipy import special
 
-    from hotspot.stats.gistar import analytic_z
     from hotspot.kernels.gistar import stencil_sums
+    from hotspot.stats.gistar import analytic_z
 
     values, mask, core, dr, dc = payload
     values = np.ascontiguousarray(values, dtype=np.float64)
@@ -349,8 +364,9 @@ def tiled_gi_star(
     if mask.shape != counts.shape:
         raise HotspotInputError(f"the mask {mask.shape} does not match the grid {counts.shape}")
     if band_m is None or not np.isfinite(band_m) or band_m < cell_size_m:
-        raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) "
-                                "so cells have neighbours")
+        raise HotspotInputError(
+            f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) so cells have neighbours"
+        )
     dr, dc = stencil_offsets(band_m, cell_size_m)
     reach = int(max(np.abs(dr).max(), np.abs(dc).max()))
     nrows, ncols = counts.shape
@@ -361,16 +377,28 @@ def tiled_gi_star(
         from hotspot.scale.distributed import dask_client
 
         with dask_client(scheduler) as own:
-            return tiled_gi_star(counts, band_m, cell_size_m, mask=mask, correction=correction, band_rule=band_rule,
-                                 exact=exact, tile_cells=tile_cells, engine=engine, client=own, progress=progress)
+            return tiled_gi_star(
+                counts,
+                band_m,
+                cell_size_m,
+                mask=mask,
+                correction=correction,
+                band_rule=band_rule,
+                exact=exact,
+                tile_cells=tile_cells,
+                engine=engine,
+                client=own,
+                progress=progress,
+            )
     payloads = [(counts[t.halo_window], mask[t.halo_window], t.core_in_halo, dr, dc) for t in plan.tiles]
     if engine == "dask":
         from hotspot.scale.distributed import scatter_payloads
 
         # Both passes read the same tiles: send each to a worker once.
         payloads = scatter_payloads(client, payloads)
-    sums = run_tiles(_gistar_sums_tile, payloads, engine=engine, client=client, progress=progress,
-                     stage="Gi* global sums")
+    sums = run_tiles(
+        _gistar_sums_tile, payloads, engine=engine, client=client, progress=progress, stage="Gi* global sums"
+    )
     n = sum(s[0] for s in sums)
     if n < 3:
         raise HotspotInputError(f"Gi* needs at least 3 cells in the study area, got {n}; use a smaller --cell-size")
@@ -385,11 +413,20 @@ def tiled_gi_star(
     zero_var = var <= 1e-14 * max(1.0, total2 / n)
     s = 0.0 if zero_var else math.sqrt(var)
     if zero_var:
-        notes.append("zero variance: every value is the same, so nothing can be hotter or colder than the rest; "
-                     "z = 0 and p = 1 everywhere")
+        notes.append(
+            "zero variance: every value is the same, so nothing can be hotter or colder than the rest; "
+            "z = 0 and p = 1 everywhere"
+        )
 
-    parts = run_tiles(_gistar_tile, payloads, engine=engine, client=client, progress=progress, stage="Gi* tiles",
-                      args=(int(n), float(mean), float(s)))
+    parts = run_tiles(
+        _gistar_tile,
+        payloads,
+        engine=engine,
+        client=client,
+        progress=progress,
+        stage="Gi* tiles",
+        args=(int(n), float(mean), float(s)),
+    )
     del payloads  # scattered tiles are released with their last reference (see hotspot.scale.distributed.map_tiles)
     z = np.empty(counts.shape)
     p = np.empty(counts.shape)
@@ -404,14 +441,17 @@ def tiled_gi_star(
         degenerate += td
     del parts
     if degenerate:
-        notes.append(f"{degenerate} observation(s) have every other observation as neighbour "
-                     "(the band covers the whole study area); their z is 0")
+        notes.append(
+            f"{degenerate} observation(s) have every other observation as neighbour "
+            "(the band covers the whole study area); their z is 0"
+        )
     islands = np.flatnonzero((mask & (k == 0)).ravel())
     if islands.size:
         notes.insert(0, _island_note(int(islands.size), "cells"))
     if exact:
-        tested, p_exact, null_method, p_used = _exact_where_significant(counts, mask, p, k, band_m, cell_size_m,
-                                                                        zero_var, notes)
+        tested, p_exact, null_method, p_used = _exact_where_significant(
+            counts, mask, p, k, band_m, cell_size_m, zero_var, notes
+        )
     else:
         tested, null_method, p_used = None, "none (analytic z only)", "p"
     p_sim = None
@@ -431,10 +471,26 @@ def tiled_gi_star(
     bins = _bins(z, p_adj)
     counts_out = np.where(mask, counts, np.nan)
     return GiStarResult(
-        z=z, p=p, p_sim=np.broadcast_to(np.float64(np.nan), counts.shape) if p_sim is None else p_sim,
-        p_adjusted=p_adj, bin=bins, correction=correction, p_used=p_used, null_method=null_method,
-        p_sim_resolution=float("nan"), n_neighbours=k, islands=islands, notes=notes, counts=counts_out,
-        band_m=float(band_m), band_rule=band_rule, weights_kind="band", n=int(n), permutations=0, seed=0, mask=mask,
+        z=z,
+        p=p,
+        p_sim=np.broadcast_to(np.float64(np.nan), counts.shape) if p_sim is None else p_sim,
+        p_adjusted=p_adj,
+        bin=bins,
+        correction=correction,
+        p_used=p_used,
+        null_method=null_method,
+        p_sim_resolution=float("nan"),
+        n_neighbours=k,
+        islands=islands,
+        notes=notes,
+        counts=counts_out,
+        band_m=float(band_m),
+        band_rule=band_rule,
+        weights_kind="band",
+        n=int(n),
+        permutations=0,
+        seed=0,
+        mask=mask,
     )
 
 
@@ -464,16 +520,24 @@ def _exact_where_significant(counts, mask, p, k, band_m, cell_size_m, zero_var, 
     rows, cols = np.divmod(cells, counts.shape[1])
     y_all = counts.ravel() if mask.all() else counts[mask]
     dr, dc = stencil_offsets(band_m, cell_size_m)
-    t, _ = stencil_sums_at(np.ascontiguousarray(counts, dtype=np.float64), np.ascontiguousarray(mask), rows, cols,
-                           dr, dc)
+    t, _ = stencil_sums_at(
+        np.ascontiguousarray(counts, dtype=np.float64), np.ascontiguousarray(mask), rows, cols, dr, dc
+    )
     kc = k.ravel()[cells].astype(np.int64)
     feasible, reason, k_max, s_max, shift = _exact_plan(y_all, kc, t)
     if not feasible:
         notes.append(f"exact per-class null not used ({reason}); bins use the normal p alone")
         return None, None, analytic, "p"
     p_exact = _exact_pvalues(counts.ravel()[cells], kc, t, k_max, s_max, shift, pool=y_all)
-    return cells, p_exact, ("exact conditional randomisation per (own value, neighbour count) class, for the cells "
-                            "whose normal p is at most 0.10 (the others cannot be binned)"), "max(p_sim, p)"
+    return (
+        cells,
+        p_exact,
+        (
+            "exact conditional randomisation per (own value, neighbour count) class, for the cells "
+            "whose normal p is at most 0.10 (the others cannot be binned)"
+        ),
+        "max(p_sim, p)",
+    )
 
 
 # --- outputs -------------------------------------------------------------------------------------
@@ -528,10 +592,16 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     outlines = [shapely.union_all(parts[i]) if len(parts[i]) > 1 else parts[i][0] for i in index]
     all_counts = np.asarray(result.counts, dtype=np.float64)
     total = float(np.nansum(all_counts if result.mask is None else all_counts[np.asarray(result.mask)]))
-    frame = pd.DataFrame({
-        "n_cells": n_cells, "area_km2": n_cells * grid.cell_area_m2 / 1e6, "crimes": crimes,
-        "share_of_crimes": crimes / total if total > 0 else np.zeros(n), "max_z": zmax, "mean_z": zsum / n_cells,
-    })
+    frame = pd.DataFrame(
+        {
+            "n_cells": n_cells,
+            "area_km2": n_cells * grid.cell_area_m2 / 1e6,
+            "crimes": crimes,
+            "share_of_crimes": crimes / total if total > 0 else np.zeros(n),
+            "max_z": zmax,
+            "mean_z": zsum / n_cells,
+        }
+    )
     order = np.lexsort((-frame["max_z"].to_numpy(), -frame["crimes"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, n + 1))
@@ -557,8 +627,15 @@ def gistar_layers(result, grid: Grid, *, min_bin: int = 2) -> dict:
     cold) and ``gistar_places`` (:func:`gistar_places`). Write them with :func:`hotspot.io.outputs.write_geopackage`.
     """
     significant = np.asarray(result.bin) != 0
-    cells = grid.to_geodataframe({
-        "count": result.counts, "gi_z": result.z, "gi_p": result.p, "gi_p_adjusted": result.p_adjusted,
-        "gi_bin": result.bin, "gi_neighbours": result.n_neighbours,
-    }, where=significant)
+    cells = grid.to_geodataframe(
+        {
+            "count": result.counts,
+            "gi_z": result.z,
+            "gi_p": result.p,
+            "gi_p_adjusted": result.p_adjusted,
+            "gi_bin": result.bin,
+            "gi_neighbours": result.n_neighbours,
+        },
+        where=significant,
+    )
     return {"gistar_cells": cells, "gistar_places": gistar_places(result, grid, min_bin=min_bin)}

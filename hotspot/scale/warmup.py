@@ -37,10 +37,14 @@ def _gistar() -> None:
     gi_star_grid(counts[:10, :10], 400.0, 100.0, permutations=99, seed=0)
     # Weighted neighbours (row-standardised areas): the general permutation kernel.
     n = 30
-    ring = CSRWeights(indptr=np.arange(0, 2 * n + 1, 2, dtype=np.int64),
-                      indices=np.array([(i + d) % n for i in range(n) for d in (1, n - 1)], dtype=np.int64),
-                      data=np.full(2 * n, 1.0 / 3.0), self_weight=np.full(n, 1.0 / 3.0), binary=False,
-                      ids=list(range(n)))
+    ring = CSRWeights(
+        indptr=np.arange(0, 2 * n + 1, 2, dtype=np.int64),
+        indices=np.array([(i + d) % n for i in range(n) for d in (1, n - 1)], dtype=np.int64),
+        data=np.full(2 * n, 1.0 / 3.0),
+        self_weight=np.full(n, 1.0 / 3.0),
+        binary=False,
+        ids=list(range(n)),
+    )
     gi_star_areas(counts[0, :n], ring, permutations=99, seed=0)
     # hotspot national: exact p at the tested cells of a tiled grid.
     hot = counts.copy()
@@ -59,8 +63,15 @@ def _kde() -> None:
         grid = Grid.from_bounds(0.0, 0.0, side * 100.0, side * 100.0, 100.0, "EPSG:27700")
         for units in ("per-km2", "per-cell"):
             kernel_density(x, y, grid, bandwidth_m=bandwidth, units=units)
-        kernel_density(x, y, grid, bandwidth_m=bandwidth, weights=np.full(n, 2.0), edge_correction=True,
-                       mask=np.ones(grid.shape, dtype=bool))
+        kernel_density(
+            x,
+            y,
+            grid,
+            bandwidth_m=bandwidth,
+            weights=np.full(n, 2.0),
+            edge_correction=True,
+            mask=np.ones(grid.shape, dtype=bool),
+        )
         kernel_density(x, y, grid, bandwidth_m=bandwidth, binned=True)
 
 
@@ -100,8 +111,13 @@ def _near_repeat() -> None:
     frame["datetime"] = when.to_numpy()
     frame["month"] = when.strftime("%Y-%m")
     frame["source_row"] = np.arange(1, n + 1)
-    records = Records(frame=frame, crs="EPSG:27700", rejected=pd.DataFrame(columns=["reason", "source", "source_row"]),
-                      has_times=True, sources=["warm-up"])
+    records = Records(
+        frame=frame,
+        crs="EPSG:27700",
+        rejected=pd.DataFrame(columns=["reason", "source", "source_row"]),
+        has_times=True,
+        sources=["warm-up"],
+    )
     times, unit = record_times(records.frame, "days")
     knox = knox_test(records.xy, times, time_unit=unit, permutations=19, seed=0)
     grid = Grid.from_bounds(0.0, 0.0, 2000.0, 2000.0, 100.0, "EPSG:27700")

@@ -26,7 +26,8 @@ def _check_size(n_slices: int, n_locations: int, slice: str) -> None:
     if bins > MAX_BINS:
         raise HotspotInputError(
             f"the space-time cube would hold {bins:,} bins ({n_slices:,} {slice}s x {n_locations:,} locations; "
-            f"limit {MAX_BINS:,}); use a longer --slice, a shorter period (--from/--to) or a larger --cell-size")
+            f"limit {MAX_BINS:,}); use a longer --slice, a shorter period (--from/--to) or a larger --cell-size"
+        )
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,9 @@ def slice_index(frame: pd.DataFrame, slice: str = "month") -> tuple[np.ndarray, 
         return index, labels
     when = pd.to_datetime(frame["datetime"])
     if when.isna().all():
-        raise HotspotInputError(f"--slice {slice} needs records with dates; these have months only (police.uk): use --slice month")
+        raise HotspotInputError(
+            f"--slice {slice} needs records with dates; these have months only (police.uk): use --slice month"
+        )
     if when.isna().any():
         raise HotspotInputError(f"--slice {slice}: {int(when.isna().sum()):,} records have no date; use --slice month")
     day = when.dt.normalize()
@@ -142,8 +145,15 @@ def cube_on_grid(records, grid, mask=None, *, slice: str = "month") -> SpaceTime
     inside[inside] = mask.ravel()[flat[inside]]
     counts = np.bincount(t[inside] * grid.size + flat[inside], minlength=len(labels) * grid.size)
     counts = counts.astype(np.float64).reshape(len(labels), grid.nrows, grid.ncols)
-    return SpaceTimeCube(counts=counts, labels=labels, slice=slice, grid=grid, mask=mask,
-                         n_records=int(inside.sum()), n_outside=int((~inside).sum()))
+    return SpaceTimeCube(
+        counts=counts,
+        labels=labels,
+        slice=slice,
+        grid=grid,
+        mask=mask,
+        n_records=int(inside.sum()),
+        n_outside=int((~inside).sum()),
+    )
 
 
 def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
@@ -159,5 +169,11 @@ def cube_on_areas(records, areas, *, slice: str = "month") -> SpaceTimeCube:
     n_areas = len(areas)
     counts = np.bincount(t[ok] * n_areas + area[ok], minlength=len(labels) * n_areas)
     counts = counts.astype(np.float64).reshape(len(labels), n_areas)
-    return SpaceTimeCube(counts=counts, labels=labels, slice=slice, areas=areas.reset_index(drop=True),
-                         n_records=int(ok.sum()), n_outside=int((~ok).sum()))
+    return SpaceTimeCube(
+        counts=counts,
+        labels=labels,
+        slice=slice,
+        areas=areas.reset_index(drop=True),
+        n_records=int(ok.sum()),
+        n_outside=int((~ok).sum()),
+    )

@@ -52,16 +52,25 @@ SHARE = 0.9
 DEFAULT_ALPHA = 0.05
 """Significance of a bin (corrected p) and of the Mann-Kendall trend."""
 
-HOT_CATEGORIES = ("new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
-                  "diminishing hot spot", "sporadic hot spot", "oscillating hot spot", "historical hot spot")
+HOT_CATEGORIES = (
+    "new hot spot",
+    "consecutive hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+    "sporadic hot spot",
+    "oscillating hot spot",
+    "historical hot spot",
+)
 COLD_CATEGORIES = tuple(c.replace("hot spot", "cold spot") for c in HOT_CATEGORIES)
 NO_PATTERN = "no pattern detected"
 CATEGORIES = HOT_CATEGORIES + COLD_CATEGORIES + (NO_PATTERN,)
 """Every category, hot first, in the order the legend lists them."""
 
 
-def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
-             alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+def classify(
+    hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray, alpha: float = DEFAULT_ALPHA
+) -> np.ndarray:
     """The category of every location (object array of :data:`CATEGORIES` names).
 
     ``hot``/``cold`` (bool, (m, n)): significant hot / cold bins per location and slice; ``trend_z``,
@@ -85,8 +94,10 @@ def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np
         out[mask] = name
         decided[mask] = True
 
-    for same, other, rising, falling, names in ((hot, cold, up, down, HOT_CATEGORIES),
-                                                (cold, hot, down, up, COLD_CATEGORIES)):
+    for same, other, rising, falling, names in (
+        (hot, cold, up, down, HOT_CATEGORIES),
+        (cold, hot, down, up, COLD_CATEGORIES),
+    ):
         new, consecutive, intensifying, persistent, diminishing, sporadic, oscillating, _ = names
         final = same[:, -1]
         share = same.mean(axis=1)
@@ -162,10 +173,16 @@ class EmergingHotSpots:
         z = self.gi.z[:, cube.mask].T if cube.on_grid else self.gi.z.T
         bins = self.location_bins()
         values = {
-            "category": self.category.astype(str), "trend_z": self.trend_z, "trend_p": self.trend_p,
-            "trend_tau": self.trend_tau, "n_hot": self.n_hot, "n_cold": self.n_cold,
-            "n_slices": np.full(self.category.size, cube.n_slices), "total": self.total,
-            "final_bin": bins[:, -1].astype(np.int64), "final_z": z[:, -1],
+            "category": self.category.astype(str),
+            "trend_z": self.trend_z,
+            "trend_p": self.trend_p,
+            "trend_tau": self.trend_tau,
+            "n_hot": self.n_hot,
+            "n_cold": self.n_cold,
+            "n_slices": np.full(self.category.size, cube.n_slices),
+            "total": self.total,
+            "final_bin": bins[:, -1].astype(np.int64),
+            "final_z": z[:, -1],
         }
         if cube.on_grid:
             grid = cube.grid
@@ -191,11 +208,16 @@ class EmergingHotSpots:
             ids = cube.areas["area_code"].to_numpy() if "area_code" in cube.areas else np.arange(len(cube.areas))
             pick = (slice(None),)
         n_loc, n_t = len(ids), cube.n_slices
-        return pd.DataFrame({
-            "location": np.tile(ids, n_t), "slice": np.repeat(np.asarray(cube.labels), n_loc),
-            "count": cube.counts[pick].ravel(), "gi_z": self.gi.z[pick].ravel(),
-            "gi_p_adjusted": self.gi.p_adjusted[pick].ravel(), "gi_bin": self.gi.bin[pick].ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "location": np.tile(ids, n_t),
+                "slice": np.repeat(np.asarray(cube.labels), n_loc),
+                "count": cube.counts[pick].ravel(),
+                "gi_z": self.gi.z[pick].ravel(),
+                "gi_p_adjusted": self.gi.p_adjusted[pick].ravel(),
+                "gi_bin": self.gi.bin[pick].ravel(),
+            }
+        )
 
     def write(self, path: str | Path, *, provenance: Provenance | None = None, bins: bool = False) -> list[Path]:
         """GeoPackage layer ``trends`` (column ``category``, styled), the CSV beside it and, with ``bins``,
@@ -204,8 +226,10 @@ class EmergingHotSpots:
 
         path = Path(path)
         frame = self.frame()
-        written = [write_geopackage(path, {"trends": frame}, styles={"trends": "trends"}, provenance=provenance),
-                   write_csv(frame, path.with_suffix(".csv"), provenance=provenance)]
+        written = [
+            write_geopackage(path, {"trends": frame}, styles={"trends": "trends"}, provenance=provenance),
+            write_csv(frame, path.with_suffix(".csv"), provenance=provenance),
+        ]
         if bins:
             written.append(write_csv(self.bins_table(), path.with_name(f"{path.stem}_bins.csv"), provenance=provenance))
         return written
@@ -216,9 +240,11 @@ class EmergingHotSpots:
         unit = "cells" if cube.on_grid else "areas"
         where = f"{self.category.size:,} {unit}"
         band = f", band {self.gi.band_m:,.0f} m" if self.gi.band_m is not None else ""
-        lines = [f"emerging hot spots over {where} x {cube.n_slices} {cube.slice}s ({cube.labels[0]} .. {cube.labels[-1]})"
-                 f"{band}, time window {self.gi.time_window} slice(s); bins significant at corrected p <= {self.alpha:g} "
-                 f"({self.gi.correction})"]
+        lines = [
+            f"emerging hot spots over {where} x {cube.n_slices} {cube.slice}s ({cube.labels[0]} .. {cube.labels[-1]})"
+            f"{band}, time window {self.gi.time_window} slice(s); bins significant at corrected p <= {self.alpha:g} "
+            f"({self.gi.correction})"
+        ]
         for name, count in self.category_counts().items():
             if count and name != NO_PATTERN:
                 lines.append(f"  {count:>8,}  {name}")
@@ -262,10 +288,13 @@ def emerging_hot_spots(
     if not 0 < alpha < 1:
         raise HotspotInputError(f"--alpha must be between 0 and 1, got {alpha}")
     if cube.n_slices < 3:
-        raise HotspotInputError(f"a trend needs at least 3 time slices; the records span {cube.n_slices} "
-                                f"{cube.slice}(s); use a shorter --slice or more data")
-    gi = space_time_gi_star(cube, band_m=band_m, weights=weights, time_window=time_window,
-                            correction=correction, progress=progress)
+        raise HotspotInputError(
+            f"a trend needs at least 3 time slices; the records span {cube.n_slices} "
+            f"{cube.slice}(s); use a shorter --slice or more data"
+        )
+    gi = space_time_gi_star(
+        cube, band_m=band_m, weights=weights, time_window=time_window, correction=correction, progress=progress
+    )
     if cube.on_grid:
         z = gi.z[:, cube.mask].T
         padj = gi.p_adjusted[:, cube.mask].T
@@ -286,7 +315,15 @@ def emerging_hot_spots(
     if cube.n_slices < 10:
         notes.append(f"only {cube.n_slices} slices: ArcGIS advises at least 10 for a meaningful trend")
     return EmergingHotSpots(
-        category=category, trend_z=mk.z, trend_p=mk.p, trend_tau=mk.tau, n_hot=hot.sum(axis=1),
-        n_cold=cold.sum(axis=1), total=cube.location_series().sum(axis=1), gi=gi, cube=cube, alpha=float(alpha),
+        category=category,
+        trend_z=mk.z,
+        trend_p=mk.p,
+        trend_tau=mk.tau,
+        n_hot=hot.sum(axis=1),
+        n_cold=cold.sum(axis=1),
+        total=cube.location_series().sum(axis=1),
+        gi=gi,
+        cube=cube,
+        alpha=float(alpha),
         notes=notes,
     )

@@ -80,15 +80,17 @@ def near_repeat_scores(
     t_edges = np.asarray(time_edges, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (d_edges.size - 1, t_edges.size - 1):
-        raise HotspotInputError(f"weights {weights.shape} do not match {d_edges.size - 1} distance and "
-                                f"{t_edges.size - 1} time bands")
+        raise HotspotInputError(
+            f"weights {weights.shape} do not match {d_edges.size - 1} distance and {t_edges.size - 1} time bands"
+        )
     xy = np.asarray(xy, dtype=np.float64)
     age = float(at_time) - np.asarray(times, dtype=np.float64)
     use = (age > 0) & (age <= t_edges[-1])
     cx = np.asarray(cell_x, dtype=np.float64)
     cy = np.asarray(cell_y, dtype=np.float64)
-    out = interaction_surface(cx.ravel(), cy.ravel(), xy[use, 0].copy(), xy[use, 1].copy(), age[use].copy(),
-                              d_edges, t_edges, weights)
+    out = interaction_surface(
+        cx.ravel(), cy.ravel(), xy[use, 0].copy(), xy[use, 1].copy(), age[use].copy(), d_edges, t_edges, weights
+    )
     return out.reshape(cx.shape)
 
 

@@ -103,12 +103,17 @@ class KnoxResult:
         """One row per cell: ``distance_band, time_band, observed, expected, knox_ratio, p_value, z, significant``."""
         nd, nt = self.observed.shape
         d_idx, t_idx = np.meshgrid(np.arange(nd), np.arange(nt), indexing="ij")
-        frame = pd.DataFrame({
-            "distance_band": np.asarray(self.distance_labels, dtype=object)[d_idx.ravel()],
-            "time_band": np.asarray(self.time_labels, dtype=object)[t_idx.ravel()],
-            "observed": self.observed.ravel(), "expected": self.expected.ravel(), "knox_ratio": self.ratio.ravel(),
-            "p_value": self.p.ravel(), "z": self.z.ravel(),
-        })
+        frame = pd.DataFrame(
+            {
+                "distance_band": np.asarray(self.distance_labels, dtype=object)[d_idx.ravel()],
+                "time_band": np.asarray(self.time_labels, dtype=object)[t_idx.ravel()],
+                "observed": self.observed.ravel(),
+                "expected": self.expected.ravel(),
+                "knox_ratio": self.ratio.ravel(),
+                "p_value": self.p.ravel(),
+                "z": self.z.ravel(),
+            }
+        )
         frame["significant"] = (frame["knox_ratio"] >= SIGNIFICANT_RATIO) & (frame["p_value"] <= 0.05)
         return frame
 
@@ -125,8 +130,10 @@ class KnoxResult:
         from hotspot.core.result import render
 
         reach_m, reach_t = self.reach()
-        table = Table(title=f"Knox ratios: {self.n_records:,} records, {self.permutations} permutations "
-                            f"(*: ratio >= {SIGNIFICANT_RATIO:g} and p <= 0.05)")
+        table = Table(
+            title=f"Knox ratios: {self.n_records:,} records, {self.permutations} permutations "
+            f"(*: ratio >= {SIGNIFICANT_RATIO:g} and p <= 0.05)"
+        )
         table.add_column("distance")
         for label in self.time_labels:
             table.add_column(label, justify="right")
@@ -141,16 +148,23 @@ class KnoxResult:
         if reach_m > 0:
             lines.append(f"near-repeat reach: up to {reach_m:,.0f} m and {reach_t:g} {self.time_unit} after a crime")
         elif reach_t > 0:
-            lines.append(f"repeats at the same location for up to {reach_t:g} {self.time_unit}; "
-                         "no significant near repeats at other distances in the first time band")
+            lines.append(
+                f"repeats at the same location for up to {reach_t:g} {self.time_unit}; "
+                "no significant near repeats at other distances in the first time band"
+            )
         else:
             lines.append("no significant near-repeat pattern in the first distance and time bands")
         return [*lines, *self.notes]
 
     def matrix(self, what: str = "knox_ratio") -> pd.DataFrame:
         """A wide table like the Near Repeat Calculator's: distance bands as rows, time bands as columns."""
-        values = {"observed": self.observed, "expected": self.expected, "knox_ratio": self.ratio, "p_value": self.p,
-                  "z": self.z}
+        values = {
+            "observed": self.observed,
+            "expected": self.expected,
+            "knox_ratio": self.ratio,
+            "p_value": self.p,
+            "z": self.z,
+        }
         if what not in values:
             raise HotspotInputError(f"what must be one of {', '.join(values)}, got {what!r}")
         return pd.DataFrame(values[what], index=list(self.distance_labels), columns=list(self.time_labels))
@@ -189,7 +203,13 @@ def _int_label(lo: float, hi: float, unit: str) -> str:
 
 
 def band_edges(
-    *, distance_band_m: float, distance_bands: int, same_location: bool, time_band: int, time_bands: int, time_unit: str,
+    *,
+    distance_band_m: float,
+    distance_bands: int,
+    same_location: bool,
+    time_band: int,
+    time_bands: int,
+    time_unit: str,
 ):
     """(distance edges, time edges, distance labels, time labels) for the Knox table."""
     if not (distance_band_m > 0) or not np.isfinite(distance_band_m):
@@ -203,8 +223,11 @@ def band_edges(
     w = float(distance_band_m)
     d_edges = [0.0] + ([0.0] if same_location else []) + [w * (k + 1) for k in range(distance_bands)]
     d_labels = (["same location (0 m)"] if same_location else []) + [
-        f"{(0 if (k == 0 and not same_location) else 1) + int(w * k)}-{int(w * (k + 1))} m" if w == int(w)
-        else f"{w * k:g}-{w * (k + 1):g} m" for k in range(distance_bands)]
+        f"{(0 if (k == 0 and not same_location) else 1) + int(w * k)}-{int(w * (k + 1))} m"
+        if w == int(w)
+        else f"{w * k:g}-{w * (k + 1):g} m"
+        for k in range(distance_bands)
+    ]
     d_labels.append(f"more than {d_edges[-1]:g} m")
     tb = int(time_band)
     if time_unit == "days":
@@ -217,16 +240,28 @@ def band_edges(
     return np.asarray(d_edges), np.asarray(t_edges), tuple(d_labels), tuple(t_labels)
 
 
-def check_options(*, distance_band_m: float, distance_bands: int, time_band: int | None, time_bands: int | None,
-                  time_unit: str | None, permutations: int) -> None:
+def check_options(
+    *,
+    distance_band_m: float,
+    distance_bands: int,
+    time_band: int | None,
+    time_bands: int | None,
+    time_unit: str | None,
+    permutations: int,
+) -> None:
     """Raise a one-line HotspotInputError for bad Knox options before any records are read."""
     if time_unit is not None and time_unit not in TIME_UNITS:
         raise HotspotInputError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
     if permutations < 19:
         raise HotspotInputError(f"--permutations must be at least 19 so a p-value can reach 0.05, got {permutations}")
-    band_edges(distance_band_m=distance_band_m, distance_bands=distance_bands, same_location=True,
-               time_band=1 if time_band is None else time_band, time_bands=1 if time_bands is None else time_bands,
-               time_unit=time_unit or "days")
+    band_edges(
+        distance_band_m=distance_band_m,
+        distance_bands=distance_bands,
+        same_location=True,
+        time_band=1 if time_band is None else time_band,
+        time_bands=1 if time_bands is None else time_bands,
+        time_unit=time_unit or "days",
+    )
 
 
 def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.ndarray, str]:
@@ -239,8 +274,10 @@ def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.
         time_unit = "days" if len(frame) and when.notna().all() else "months"
     if time_unit == "days":
         if when.isna().any():
-            raise HotspotInputError(f"{int(when.isna().sum()):,} records have no date, so time bands in days are "
-                                    "impossible; use --time-unit months (police.uk records carry months only)")
+            raise HotspotInputError(
+                f"{int(when.isna().sum()):,} records have no date, so time bands in days are "
+                "impossible; use --time-unit months (police.uk records carry months only)"
+            )
         epoch = when.dt.normalize().min()
         return (when.dt.normalize() - epoch).dt.days.to_numpy(np.float64), "days"
     if time_unit != "months":
@@ -251,10 +288,16 @@ def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.
 
 def _morton(xy: np.ndarray, cell_m: float) -> np.ndarray:
     """Z-order (Morton) key of each point's cell of side ``cell_m`` metres."""
+
     def spread(v):
         v = v.astype(np.uint64) & np.uint64(0xFFFFFFFF)
-        for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
-                            (2, 0x3333333333333333), (1, 0x5555555555555555)):
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
             v = (v | (v << np.uint64(shift))) & np.uint64(mask)
         return v
 
@@ -326,8 +369,13 @@ def knox_test(
     if time_bands is None:
         time_bands = DEFAULT_TIME_BANDS if time_unit == "days" else DEFAULT_TIME_BANDS_MONTHS
     d_edges, t_edges, d_labels, t_labels = band_edges(
-        distance_band_m=distance_band_m, distance_bands=distance_bands, same_location=same_location,
-        time_band=time_band, time_bands=time_bands, time_unit=time_unit)
+        distance_band_m=distance_band_m,
+        distance_bands=distance_bands,
+        same_location=same_location,
+        time_band=time_band,
+        time_bands=time_bands,
+        time_unit=time_unit,
+    )
     n_d, n_t = d_edges.size, t_edges.size
 
     # Neighbours in memory: sort the records along a Z-order curve of small cells so that a record's
@@ -363,11 +411,25 @@ def knox_test(
     p = (1.0 + (sims >= observed[None]).sum(axis=0)) / (permutations + 1.0)
     notes = []
     if (observed[: n_d - 1, : n_t - 1].sum()) == 0:
-        notes.append("no pair of records is close in both space and time at these bands; widen --distance-band or --time-band")
+        notes.append(
+            "no pair of records is close in both space and time at these bands; widen --distance-band or --time-band"
+        )
     return KnoxResult(
-        observed=observed, expected=expected, sd=sd, ratio=ratio, p=p, distance_edges_m=d_edges, time_edges=t_edges,
-        distance_labels=d_labels, time_labels=t_labels, time_unit=time_unit, permutations=int(permutations),
-        seed=int(seed), n_records=n, n_close_pairs=int(pj.size), notes=notes,
+        observed=observed,
+        expected=expected,
+        sd=sd,
+        ratio=ratio,
+        p=p,
+        distance_edges_m=d_edges,
+        time_edges=t_edges,
+        distance_labels=d_labels,
+        time_labels=t_labels,
+        time_unit=time_unit,
+        permutations=int(permutations),
+        seed=int(seed),
+        n_records=n,
+        n_close_pairs=int(pj.size),
+        notes=notes,
     )
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.stats.multiple_testing import adjust_pvalues, check_correction, confidence_bins
 from hotspot.core.progress import resolve
+from hotspot.stats.multiple_testing import adjust_pvalues, check_correction, confidence_bins
 
 DEFAULT_TIME_WINDOW = 1
 """Slices before the current one in each bin's neighbourhood (ArcGIS's default neighbourhood time step)."""
@@ -72,7 +72,7 @@ def _window_sum(a: np.ndarray, window: int) -> np.ndarray:
     c = np.cumsum(a, axis=0)
     out = c.copy()
     if window + 1 < a.shape[0]:
-        out[window + 1:] -= c[: a.shape[0] - window - 1]
+        out[window + 1 :] -= c[: a.shape[0] - window - 1]
     return out
 
 
@@ -174,7 +174,16 @@ def space_time_gi_star(
     p_adj = adjust_pvalues(p, correction)
     bins = confidence_bins(z, p_adj)
     return SpaceTimeGiStar(
-        z=z, p=p, p_adjusted=p_adj, bin=bins, n_neighbours=np.where(inside, kk, 0).astype(np.int64),
-        band_m=None if band_m is None else float(band_m), time_window=time_window, correction=correction,
-        n=n, mean=mean, std=float(np.sqrt(max(var, 0.0))), notes=notes,
+        z=z,
+        p=p,
+        p_adjusted=p_adj,
+        bin=bins,
+        n_neighbours=np.where(inside, kk, 0).astype(np.int64),
+        band_m=None if band_m is None else float(band_m),
+        time_window=time_window,
+        correction=correction,
+        n=n,
+        mean=mean,
+        std=float(np.sqrt(max(var, 0.0))),
+        notes=notes,
     )

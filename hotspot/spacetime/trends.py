@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
 from hotspot.ingest.validate import Parameter
@@ -109,8 +107,10 @@ def trends_for_study(
             # least one record in some slice (a bounding box would add lakes and fields of empty cells).
             xy = records.xy
             mask = grid.count(xy[:, 0], xy[:, 1]) > 0
-            notes.append(f"no study area: the {int(mask.sum()):,} cells holding at least one record are the "
-                         "locations analysed (give --boundaries to analyse every cell of a study area)")
+            notes.append(
+                f"no study area: the {int(mask.sum()):,} cells holding at least one record are the "
+                "locations analysed (give --boundaries to analyse every cell of a study area)"
+            )
         cube = cube_on_grid(records, grid, mask, slice=slice)
         weights = None
         if band_m is None:
@@ -125,6 +125,13 @@ def trends_for_study(
     progress("building the space-time cube", 1, 1)
     if cube.n_outside:
         notes.append(f"{cube.n_outside:,} records fall outside the study area's cells or areas and were not counted")
-    result = emerging_hot_spots(cube, band_m=band_m, weights=weights, time_window=time_window, alpha=alpha,
-                                correction=correction, progress=progress)
+    result = emerging_hot_spots(
+        cube,
+        band_m=band_m,
+        weights=weights,
+        time_window=time_window,
+        alpha=alpha,
+        correction=correction,
+        progress=progress,
+    )
     return replace(result, notes=[*result.notes, *notes])

@@ -70,7 +70,9 @@ def check_area_share(area_share: float) -> float:
     """``area_share`` as a float, or HotspotInputError unless 0 < area_share <= 1."""
     area_share = float(area_share)
     if not (0.0 < area_share <= 1.0):
-        raise HotspotInputError(f"--area-share must be above 0 and at most 1 (0.01 = 1 % of the area), got {area_share:g}")
+        raise HotspotInputError(
+            f"--area-share must be above 0 and at most 1 (0.01 = 1 % of the area), got {area_share:g}"
+        )
     return area_share
 
 
@@ -227,8 +229,17 @@ class ForecastMetrics:
     mean_place_area: float = math.nan
 
 
-def forecast_metrics(scores, test_counts, area_share: float = 0.01, *, train_counts=None, cell_areas=None,
-                     mask=None, ties: str = "share", compactness: bool = False) -> ForecastMetrics:
+def forecast_metrics(
+    scores,
+    test_counts,
+    area_share: float = 0.01,
+    *,
+    train_counts=None,
+    cell_areas=None,
+    mask=None,
+    ties: str = "share",
+    compactness: bool = False,
+) -> ForecastMetrics:
     """Hit rate, PAI, PEI*, RRI (and compactness) of ``scores`` against ``test_counts`` at the area budget.
 
     Parameters
@@ -274,8 +285,9 @@ def forecast_metrics(scores, test_counts, area_share: float = 0.01, *, train_cou
         train_sel = float((weight * train).sum())
         if train_sel > 0 and n_train > 0 and n_test > 0:
             rri_value = (n_sel / train_sel) / (n_test / n_train)
-    best_weight = selection_weights(np.where(region, test, np.nan), area_share, cell_areas=cell_areas, mask=mask,
-                                    ties="share")
+    best_weight = selection_weights(
+        np.where(region, test, np.nan), area_share, cell_areas=cell_areas, mask=mask, ties="share"
+    )
     best_area = float((best_weight * areas).sum()) / total_area if total_area > 0 else math.nan
     best_hit = float((best_weight * test).sum()) / n_test if n_test > 0 else math.nan
     pei_value = pai_value / (best_hit / best_area) if best_hit and best_area else math.nan
@@ -347,7 +359,9 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
     return float(pos_test[above].sum()) + fraction * float(pos_test[tied].sum())
 
 
-def hit_rate(scores, test_counts, area_share: float = 0.01, *, cell_areas=None, mask=None, ties: str = "share") -> float:
+def hit_rate(
+    scores, test_counts, area_share: float = 0.01, *, cell_areas=None, mask=None, ties: str = "share"
+) -> float:
     """Share of test crimes falling in the cells selected at the area budget (see the module docstring).
 
     Parameters are those of :func:`forecast_metrics`.
@@ -363,21 +377,22 @@ def pai(scores, test_counts, area_share: float = 0.01, *, cell_areas=None, mask=
     return forecast_metrics(scores, test_counts, area_share, cell_areas=cell_areas, mask=mask, ties=ties).pai
 
 
-def rri(scores, test_counts, train_counts, area_share: float = 0.01, *, cell_areas=None, mask=None,
-        ties: str = "share") -> float:
+def rri(
+    scores, test_counts, train_counts, area_share: float = 0.01, *, cell_areas=None, mask=None, ties: str = "share"
+) -> float:
     """Recapture rate index: (test / training crimes in the selection) / (all test / all training crimes).
 
     Parameters are those of :func:`forecast_metrics`; ``train_counts`` are the training period's
     crimes per cell.
     """
-    return forecast_metrics(scores, test_counts, area_share, train_counts=train_counts, cell_areas=cell_areas,
-                            mask=mask, ties=ties).rri
+    return forecast_metrics(
+        scores, test_counts, area_share, train_counts=train_counts, cell_areas=cell_areas, mask=mask, ties=ties
+    ).rri
 
 
-
-
-def metrics_at_budgets(scores, test_counts, area_shares, *, train_counts=None, mask=None,
-                       cell_area: float = 1.0) -> list[ForecastMetrics]:
+def metrics_at_budgets(
+    scores, test_counts, area_shares, *, train_counts=None, mask=None, cell_area: float = 1.0
+) -> list[ForecastMetrics]:
     """:func:`forecast_metrics` (``ties="share"``, equal cells, with compactness) at several budgets at once.
 
     Results equal those of :func:`forecast_metrics` with ``cell_areas=cell_area`` and
@@ -456,8 +471,11 @@ class BudgetScorer:
             if tr is not None and sel_train > 0 and self.n_train > 0 and n_test > 0:
                 rri_value = (sel_test / sel_train) / (n_test / self.n_train)
             n_places, mean_area = _compactness_of(self.region_flat[whole], self.shape, self.cell_area)
-            out.append(ForecastMetrics(hit, pai_value, rri_value, area_selected, n_test, sel_test, pei_value,
-                                       n_places, mean_area))
+            out.append(
+                ForecastMetrics(
+                    hit, pai_value, rri_value, area_selected, n_test, sel_test, pei_value, n_places, mean_area
+                )
+            )
         return out
 
 
@@ -466,7 +484,7 @@ def _top_sorted(values: np.ndarray, budgets) -> np.ndarray:
     if values.size == 0:
         return values
     kmax = min(max(int(math.ceil(max(budgets) - 1e-9)), 1), values.size)
-    top = np.partition(values, values.size - kmax)[values.size - kmax:]
+    top = np.partition(values, values.size - kmax)[values.size - kmax :]
     return np.sort(top)[::-1]
 
 
@@ -490,7 +508,7 @@ def _take(vals, finite, fvals, top, k, t, tr):
     # Whole cells as select_top_area: the fewest top cells reaching the budget, ties north-west first.
     n_whole = int(math.ceil(k * (1 - 1e-12) - 1e-9)) if k > 0 else 1
     n_whole = min(max(n_whole, 1), n_f)
-    whole = np.concatenate([above, tied[:max(n_whole - n_above, 0)]])
+    whole = np.concatenate([above, tied[: max(n_whole - n_above, 0)]])
     return sel_test, sel_train, n_above + fraction * tied.size, whole
 
 
@@ -510,5 +528,5 @@ def _compactness_cropped(selected: np.ndarray, cell_area: float) -> tuple[float,
     if rows.size == 0:
         return 0.0, math.nan
     cols = np.flatnonzero(selected.any(axis=0))
-    crop = selected[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    crop = selected[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     return place_compactness(crop, cell_area)

@@ -49,11 +49,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from hotspot.stats.concentration import ConcentrationSummary, concentration
 from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.records import Records
 from hotspot.ingest.validate import Parameter
+from hotspot.stats.concentration import ConcentrationSummary, concentration
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -61,7 +61,27 @@ if TYPE_CHECKING:
 JOINS = ("auto", "code", "spatial")
 """How records are matched to areas: by their ``lsoa_code``, by point in polygon, or code when most match."""
 
-ESP2013 = (5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000)
+ESP2013 = (
+    5000,
+    5500,
+    5500,
+    5500,
+    6000,
+    6000,
+    6500,
+    7000,
+    7000,
+    7000,
+    7000,
+    6500,
+    6000,
+    5500,
+    5000,
+    4000,
+    2500,
+    1500,
+    1000,
+)
 """2013 European Standard Population per 100,000: ages 0-4, 5-9, ..., 85-89, 90+."""
 
 LEVELS = ("area", "ward")
@@ -112,7 +132,9 @@ def parse_age_band(label: str) -> tuple[int, int | None]:
     text = str(label).lower()
     match = re.search(r"(\d+)\D+?(\d+|plus|\+|and over|over)\s*$", text) or re.search(r"(\d+)\s*(\+)", text)
     if not match:
-        raise HotspotInputError(f"age band {label!r} is not like age_16_24 or age_65_plus; rename the population column")
+        raise HotspotInputError(
+            f"age band {label!r} is not like age_16_24 or age_65_plus; rename the population column"
+        )
     first = int(match.group(1))
     last = match.group(2)
     return (first, None) if not last.isdigit() else (first, int(last))
@@ -139,7 +161,7 @@ def esp_weights(bands) -> np.ndarray:
         if covered & set(years):
             raise HotspotInputError(f"age band {label!r} overlaps another band; give non-overlapping bands")
         covered |= set(years)
-        w = single[first:(90 if last is None else min(last, 89) + 1)].sum()
+        w = single[first : (90 if last is None else min(last, 89) + 1)].sum()
         if last is None or last >= 90:
             w += ESP2013[-1]
         weights.append(w)
@@ -199,8 +221,10 @@ def _code_column(table: pd.DataFrame, codes: pd.Index, label: str) -> str:
         if hits > best_hits:
             best, best_hits = column, hits
     if best is None:
-        raise HotspotInputError(f"the {label} table has no column of area codes matching the boundaries "
-                                f"(e.g. {codes[0]}); add an area_code column")
+        raise HotspotInputError(
+            f"the {label} table has no column of area codes matching the boundaries "
+            f"(e.g. {codes[0]}); add an area_code column"
+        )
     return best
 
 
@@ -324,28 +348,36 @@ class AreaStatistics:
             cells = {c: _area_cell(c, row[c]) for c in columns}
             if "rate_per_1000" in columns and not pd.isna(row["rate_per_1000"]):
                 nd = 0 if row["rate_per_1000"] >= 100 else 1
-                cells["rate_per_1000"] = (f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-"
-                                          f"{row['rate_high']:,.{nd}f})")
+                cells["rate_per_1000"] = (
+                    f"{row['rate_per_1000']:,.{nd}f} ({row['rate_low']:,.{nd}f}-{row['rate_high']:,.{nd}f})"
+                )
             cells_by_row.append(cells)
 
         def build(shown):
             table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
             for c in shown:
-                table.add_column(columns[c], justify="left" if c in ("area_name", "flag", "ward_name") else "right",
-                                 no_wrap=True, overflow="ellipsis")
+                table.add_column(
+                    columns[c],
+                    justify="left" if c in ("area_name", "flag", "ward_name") else "right",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
             for cells in cells_by_row:
                 table.add_row(*[cells[c] for c in shown])
             return table
 
         # One line per area at any width: the ward, IMD decile and quintile go first when the terminal is narrow.
-        lines = render(build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), width)),
-                       width)
+        lines = render(
+            build(fit_columns(build, list(columns), ("ward_name", "imd_decile", "quintile", "flag"), width)), width
+        )
         lines.append(self.concentration.describe())
         o = self.overall
         if o["rate_per_1000"] == o["rate_per_1000"]:
-            lines.append(f"whole-area rate {o['rate_per_1000']:,.1f} per 1,000 (95 % CI {o['rate_low']:,.1f}-"
-                         f"{o['rate_high']:,.1f}); areas significantly higher: {(self.table['flag'] == 'higher').sum():,}, "
-                         f"lower: {(self.table['flag'] == 'lower').sum():,}")
+            lines.append(
+                f"whole-area rate {o['rate_per_1000']:,.1f} per 1,000 (95 % CI {o['rate_low']:,.1f}-"
+                f"{o['rate_high']:,.1f}); areas significantly higher: {(self.table['flag'] == 'higher').sum():,}, "
+                f"lower: {(self.table['flag'] == 'lower').sum():,}"
+            )
         if self.by_decile is not None and "rate_per_1000" in self.by_decile:
             d = self.by_decile
             rates = ", ".join(f"{int(k)}: {r:,.1f}" for k, r in zip(d["imd_decile"], d["rate_per_1000"]) if r == r)
@@ -358,7 +390,9 @@ class AreaStatistics:
 
     def lorenz_table(self) -> pd.DataFrame:
         """The Lorenz curve as a table: ``share_of_areas, share_of_records``."""
-        return pd.DataFrame({"share_of_areas": self.concentration.lorenz_x, "share_of_records": self.concentration.lorenz_y})
+        return pd.DataFrame(
+            {"share_of_areas": self.concentration.lorenz_x, "share_of_records": self.concentration.lorenz_y}
+        )
 
     def write(self, out: str | Path, *, provenance=None) -> list[Path]:
         """Write the GeoPackage ``out`` (layer ``areas`` plus attribute tables) and CSVs beside it; returns the paths.
@@ -375,8 +409,11 @@ class AreaStatistics:
         if out.suffix.lower() != ".gpkg":
             out = out.with_suffix(".gpkg")
         layers = {"areas": self.table, "lorenz": self.lorenz_table()}
-        extra = {"by_decile": self.by_decile, "wards_top_quintile": self.wards_with_top_quintile,
-                 "month_of_year": self.month_of_year}
+        extra = {
+            "by_decile": self.by_decile,
+            "wards_top_quintile": self.wards_with_top_quintile,
+            "month_of_year": self.month_of_year,
+        }
         layers.update({k: v for k, v in extra.items() if v is not None})
         written = [write_geopackage(out, layers, styles={"areas": "areas"}, provenance=provenance)]
         written.append(write_csv(self.table, out.with_suffix(".csv"), provenance=provenance))
@@ -470,7 +507,9 @@ def area_statistics(
         raise HotspotInputError("no areas given; pass --boundaries with LSOA or ward polygons")
     missing = {"area_code", "area_name"} - set(areas.columns)
     if missing:
-        raise HotspotInputError(f"the boundaries lack {', '.join(sorted(missing))}; read them with hotspot.ingest.boundaries.read_boundaries")
+        raise HotspotInputError(
+            f"the boundaries lack {', '.join(sorted(missing))}; read them with hotspot.ingest.boundaries.read_boundaries"
+        )
     areas = areas.reset_index(drop=True)
     if areas.crs is not None and records.crs and str(areas.crs) != str(records.crs):
         areas = areas.to_crs(records.crs)
@@ -490,11 +529,15 @@ def area_statistics(
     n_unmatched = n_records - n_matched
     near = [k for k in reasons if k.startswith("_near")]
     for k in near:
-        notes.append(f"{reasons.pop(k):,} records outside every polygon but within {tolerance_m:g} m matched to the nearest area")
+        notes.append(
+            f"{reasons.pop(k):,} records outside every polygon but within {tolerance_m:g} m matched to the nearest area"
+        )
     if n_unmatched:
         detail = ", ".join(f"{n:,} {why}" for why, n in reasons.items() if n)
         notes.append(f"{n_unmatched:,} of {n_records:,} records matched no area ({detail}); they are not in the table")
-    table = pd.DataFrame({"area_code": areas["area_code"], "area_name": areas["area_name"].astype(str), "count": counts})
+    table = pd.DataFrame(
+        {"area_code": areas["area_code"], "area_name": areas["area_name"].astype(str), "count": counts}
+    )
 
     # Population by area (and by age band).
     per, period = _rate_scale(records, per_year)
@@ -504,7 +547,9 @@ def area_statistics(
         code_col = _code_column(pop_table, codes, "population")
         pop_table = pop_table.assign(**{code_col: pop_table[code_col].astype(str).str.strip()})
         pop_table = pop_table.drop_duplicates(code_col).set_index(code_col)
-        band_cols = list(age_bands) if age_bands else [c for c in pop_table.columns if str(c).lower().startswith("age_")]
+        band_cols = (
+            list(age_bands) if age_bands else [c for c in pop_table.columns if str(c).lower().startswith("age_")]
+        )
         absent = [c for c in band_cols if c not in pop_table.columns]
         if absent:
             raise HotspotInputError(f"the population table has no column {absent[0]!r}; check --age-bands")
@@ -530,13 +575,17 @@ def area_statistics(
                 rec_band = _record_bands(records, age_column, band_cols)
                 use = matched & (rec_band >= 0)
                 if (matched & (rec_band < 0)).any():
-                    notes.append(f"{int((matched & (rec_band < 0)).sum()):,} matched records have no usable "
-                                 f"{age_column}; they are left out of the age-standardised rates only")
+                    notes.append(
+                        f"{int((matched & (rec_band < 0)).sum()):,} matched records have no usable "
+                        f"{age_column}; they are left out of the age-standardised rates only"
+                    )
                 band_counts = np.zeros((n_areas, len(band_cols)))
                 np.add.at(band_counts, (index[use], rec_band[use]), 1.0)
             else:
-                notes.append(f"age-standardised rates need each record's age band (a {age_column!r} column); these "
-                             "records have none (police.uk publishes no ages), so only crude rates are given")
+                notes.append(
+                    f"age-standardised rates need each record's age band (a {age_column!r} column); these "
+                    "records have none (police.uk publishes no ages), so only crude rates are given"
+                )
     overall = _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per, confidence)
 
     # Deprivation.
@@ -583,10 +632,25 @@ def area_statistics(
         wards = None
     out_of_area = _out_of_area(records)
     if out_of_area:
-        notes.append(f"out of area: {out_of_area:,} records ({out_of_area / (n_records + out_of_area):.1%} of the "
-                     "located records) were placed outside the force or study area and are not in the table")
-    return AreaStatistics(result_table, by_decile, summary, wards, overall, n_records, n_matched, n_unmatched, join,
-                          notes, level, month_of_year_profile(records.frame["month"]), out_of_area)
+        notes.append(
+            f"out of area: {out_of_area:,} records ({out_of_area / (n_records + out_of_area):.1%} of the "
+            "located records) were placed outside the force or study area and are not in the table"
+        )
+    return AreaStatistics(
+        result_table,
+        by_decile,
+        summary,
+        wards,
+        overall,
+        n_records,
+        n_matched,
+        n_unmatched,
+        join,
+        notes,
+        level,
+        month_of_year_profile(records.frame["month"]),
+        out_of_area,
+    )
 
 
 def _out_of_area(records: Records) -> int:
@@ -613,8 +677,15 @@ def month_of_year_profile(months) -> pd.DataFrame | None:
     counts = np.bincount(pd.PeriodIndex(months, freq="M").month - 1, minlength=12)
     with np.errstate(divide="ignore", invalid="ignore"):
         per_month = np.where(occurrences > 0, counts / np.maximum(occurrences, 1), np.nan)
-    return pd.DataFrame({"month": np.arange(1, 13), "name": MONTH_NAMES, "months_in_period": occurrences,
-                         "count": counts, "per_month": per_month})
+    return pd.DataFrame(
+        {
+            "month": np.arange(1, 13),
+            "name": MONTH_NAMES,
+            "months_in_period": occurrences,
+            "count": counts,
+            "per_month": per_month,
+        }
+    )
 
 
 def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per, confidence) -> dict:
@@ -625,8 +696,13 @@ def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per
     table["share"] = counts / total if total > 0 else np.nan
     # Quintiles by rank, so areas with the same count share a quintile (the better one).
     table["quintile"] = 1 + (5 * (table["rank"].to_numpy() - 1)) // n_areas
-    overall = {"count": total, "population": math.nan, "rate_per_1000": math.nan, "rate_low": math.nan,
-               "rate_high": math.nan}
+    overall = {
+        "count": total,
+        "population": math.nan,
+        "rate_per_1000": math.nan,
+        "rate_low": math.nan,
+        "rate_high": math.nan,
+    }
     if pop is None:
         return overall
     table["population"] = pop
@@ -640,10 +716,17 @@ def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per
     if valid.any():
         o, n = int(counts[valid].sum()), float(pop[valid].sum())
         olo, ohi = poisson_ci(o, confidence)
-        overall.update(population=n, rate_per_1000=o / n * per, rate_low=float(olo) / n * per,
-                       rate_high=float(ohi) / n * per, count=o)
+        overall.update(
+            population=n,
+            rate_per_1000=o / n * per,
+            rate_low=float(olo) / n * per,
+            rate_high=float(ohi) / n * per,
+            count=o,
+        )
         benchmark = overall["rate_per_1000"]
-        flag = np.where(table["rate_low"] > benchmark, "higher", np.where(table["rate_high"] < benchmark, "lower", "similar"))
+        flag = np.where(
+            table["rate_low"] > benchmark, "higher", np.where(table["rate_high"] < benchmark, "lower", "similar")
+        )
         table["flag"] = np.where(valid, flag, "")
     if band_cols:
         table["asr_per_1000"] = np.nan
@@ -651,8 +734,9 @@ def _fill_area_columns(table, counts, pop, band_counts, band_pop, band_cols, per
         table["asr_high"] = np.nan
         if band_counts is not None:
             people = np.nan_to_num(band_pop, nan=0.0)
-            rate, low, high = direct_standardised_rate(band_counts, people, esp_weights(band_cols), per=per,
-                                                       confidence=confidence)
+            rate, low, high = direct_standardised_rate(
+                band_counts, people, esp_weights(band_cols), per=per, confidence=confidence
+            )
             nopop = ~(people.sum(axis=1) > 0)
             table["asr_per_1000"] = np.where(nopop, np.nan, rate)
             table["asr_low"] = np.where(nopop, np.nan, low)
@@ -666,8 +750,10 @@ def _to_wards(table, band_counts, band_pop, band_cols, per, confidence, notes):
 
     known = table["ward_code"].notna().to_numpy()
     if not known.all():
-        notes.append(f"{int((~known).sum()):,} areas without a ward are left out of the ward table "
-                     f"({int(table.loc[~known, 'count'].sum()):,} records)")
+        notes.append(
+            f"{int((~known).sum()):,} areas without a ward are left out of the ward table "
+            f"({int(table.loc[~known, 'count'].sum()):,} records)"
+        )
     t = table.loc[known]
     ward_codes, ward_index = np.unique(t["ward_code"].astype(str).to_numpy(), return_inverse=True)
     n_wards = ward_codes.size
@@ -692,8 +778,12 @@ def _to_wards(table, band_counts, band_pop, band_cols, per, confidence, notes):
     if "imd_decile" in t:
         # Share of each ward's LSOAs in the most deprived 10 % and 20 % nationally.
         dec = t["imd_decile"].to_numpy(dtype=np.float64, na_value=np.nan)
-        wards["lsoas_imd_decile_1"] = np.bincount(ward_index, weights=(dec == 1).astype(float), minlength=n_wards).astype(int)
-        wards["lsoas_imd_decile_1_2"] = np.bincount(ward_index, weights=(dec <= 2).astype(float), minlength=n_wards).astype(int)
+        wards["lsoas_imd_decile_1"] = np.bincount(
+            ward_index, weights=(dec == 1).astype(float), minlength=n_wards
+        ).astype(int)
+        wards["lsoas_imd_decile_1_2"] = np.bincount(
+            ward_index, weights=(dec <= 2).astype(float), minlength=n_wards
+        ).astype(int)
     geometry = gpd.GeoSeries(t.geometry.values, crs=table.crs).groupby(ward_index).agg(lambda g: g.union_all())
     notes.append(f"{known.sum():,} LSOAs aggregated to {n_wards:,} wards with the lookup (best-fit: whole LSOAs)")
     return gpd.GeoDataFrame(wards, geometry=list(geometry.reindex(range(n_wards)).values), crs=table.crs), overall
@@ -752,7 +842,9 @@ def _by_decile(table, band_cols, band_pop, confidence, rec_band, index, matched,
             np.add.at(counts, (rec_dec[use].astype(int) - 1, rec_band[use]), 1.0)
             pops = np.zeros((10, len(band_cols)))
             np.add.at(pops, dec[known].astype(int) - 1, np.nan_to_num(band_pop[known], nan=0.0))
-            rate, low, high = direct_standardised_rate(counts, pops, esp_weights(band_cols), per=per, confidence=confidence)
+            rate, low, high = direct_standardised_rate(
+                counts, pops, esp_weights(band_cols), per=per, confidence=confidence
+            )
             out["asr_per_1000"], out["asr_low"], out["asr_high"] = rate, low, high
     return out
 
@@ -762,10 +854,15 @@ def _wards_top_quintile(table: pd.DataFrame) -> pd.DataFrame:
     top = t[t["quintile"] == 1]
     sizes = t.groupby("ward_code").size().rename("areas")
     grouped = top.groupby("ward_code").agg(
-        ward_name=("ward_name", "first"), top_quintile_areas=("area_code", "size"),
-        top_quintile_count=("count", "sum"), top_quintile_area_codes=("area_code", lambda s: ",".join(sorted(s))),
+        ward_name=("ward_name", "first"),
+        top_quintile_areas=("area_code", "size"),
+        top_quintile_count=("count", "sum"),
+        top_quintile_area_codes=("area_code", lambda s: ",".join(sorted(s))),
     )
     out = grouped.join(sizes).reset_index()
-    out = out[["ward_code", "ward_name", "top_quintile_areas", "areas", "top_quintile_count", "top_quintile_area_codes"]]
-    return out.sort_values(["top_quintile_areas", "top_quintile_count", "ward_code"],
-                           ascending=[False, False, True]).reset_index(drop=True)
+    out = out[
+        ["ward_code", "ward_name", "top_quintile_areas", "areas", "top_quintile_count", "top_quintile_area_codes"]
+    ]
+    return out.sort_values(
+        ["top_quintile_areas", "top_quintile_count", "ward_code"], ascending=[False, False, True]
+    ).reset_index(drop=True)

@@ -71,8 +71,9 @@ def _kth_nn_mean(xy: np.ndarray) -> tuple[float, int]:
     return float(dist[:, kk].mean()), kk
 
 
-def choose_band_grid(counts: np.ndarray, cell_size_m: float, mask: np.ndarray | None = None, *,
-                     max_cells: int = 30, progress=None) -> tuple[float, str]:
+def choose_band_grid(
+    counts: np.ndarray, cell_size_m: float, mask: np.ndarray | None = None, *, max_cells: int = 30, progress=None
+) -> tuple[float, str]:
     """Distance band (metres) for Gi* on a grid, and the sentence saying how it was chosen.
 
     Parameters
@@ -86,8 +87,8 @@ def choose_band_grid(counts: np.ndarray, cell_size_m: float, mask: np.ndarray | 
     max_cells : int, default 30
         Largest band tried, in cell sizes (also capped at a quarter of the grid's shorter side).
     """
-    from hotspot.kernels.gistar import stencil_sums
     from hotspot.core.progress import resolve
+    from hotspot.kernels.gistar import stencil_sums
     from hotspot.stats.weights import stencil_ring_offsets
 
     progress = resolve(progress)
@@ -114,15 +115,19 @@ def choose_band_grid(counts: np.ndarray, cell_size_m: float, mask: np.ndarray | 
         progress("choosing the distance band", step, steps)
     peak = _first_peak(bands, zs)
     if peak is not None:
-        return float(bands[peak]), (f"first peak of incremental spatial autocorrelation (Global Moran's I z = "
-                                    f"{zs[peak]:.2f} at {bands[peak]:g} m; bands {bands[0]:g}-{bands[-1]:g} m "
-                                    f"in {cell_size_m:g} m steps)")
+        return float(bands[peak]), (
+            f"first peak of incremental spatial autocorrelation (Global Moran's I z = "
+            f"{zs[peak]:.2f} at {bands[peak]:g} m; bands {bands[0]:g}-{bands[-1]:g} m "
+            f"in {cell_size_m:g} m steps)"
+        )
     rows, cols = np.nonzero(mask & (counts > 0))
     xy = np.column_stack([cols * cell_size_m, rows * cell_size_m]).astype(np.float64)
     dist, kk = _kth_nn_mean(xy) if xy.shape[0] >= 4 else (float("nan"), 0)
     band = cell_size_m if not np.isfinite(dist) else max(cell_size_m, float(np.round(dist)))
-    return band, (f"no peak of incremental spatial autocorrelation in {bands[0]:g}-{bands[-1]:g} m; "
-                  f"fallback: mean distance to the {kk}th nearest non-empty cell ({band:g} m)")
+    return band, (
+        f"no peak of incremental spatial autocorrelation in {bands[0]:g}-{bands[-1]:g} m; "
+        f"fallback: mean distance to the {kk}th nearest non-empty cell ({band:g} m)"
+    )
 
 
 def choose_band_points(xy: np.ndarray, values: np.ndarray, *, steps: int = 10) -> tuple[float, str]:
@@ -145,23 +150,35 @@ def choose_band_points(xy: np.ndarray, values: np.ndarray, *, steps: int = 10) -
     zs = []
     for band in bands:
         sel = pairs[d <= band * (1 + 1e-9)]
-        lag = np.bincount(sel[:, 0], weights=dev[sel[:, 1]], minlength=n) + np.bincount(sel[:, 1], weights=dev[sel[:, 0]], minlength=n)
+        lag = np.bincount(sel[:, 0], weights=dev[sel[:, 1]], minlength=n) + np.bincount(
+            sel[:, 1], weights=dev[sel[:, 0]], minlength=n
+        )
         k = np.bincount(sel[:, 0], minlength=n) + np.bincount(sel[:, 1], minlength=n)
         zs.append(moran_z_rand(y, lag, k))
     peak = _first_peak(bands, zs)
     if peak is not None:
-        return float(bands[peak]), (f"first peak of incremental spatial autocorrelation (Global Moran's I z = "
-                                    f"{zs[peak]:.2f} at {bands[peak]:.0f} m; {steps} bands from {start:.0f} m "
-                                    f"in {inc:.0f} m steps)")
+        return float(bands[peak]), (
+            f"first peak of incremental spatial autocorrelation (Global Moran's I z = "
+            f"{zs[peak]:.2f} at {bands[peak]:.0f} m; {steps} bands from {start:.0f} m "
+            f"in {inc:.0f} m steps)"
+        )
     dist, kk = _kth_nn_mean(xy[y > 0]) if np.count_nonzero(y > 0) >= 4 else (float("nan"), 0)
     band = start if not np.isfinite(dist) else max(start, dist)
-    return float(band), (f"no peak of incremental spatial autocorrelation; fallback: mean distance to the {kk}th "
-                         f"nearest area with crime, at least the {start:.0f} m that gives every area a neighbour "
-                         f"({band:.0f} m)")
+    return float(band), (
+        f"no peak of incremental spatial autocorrelation; fallback: mean distance to the {kk}th "
+        f"nearest area with crime, at least the {start:.0f} m that gives every area a neighbour "
+        f"({band:.0f} m)"
+    )
 
 
-def choose_band(values: np.ndarray, *, cell_size_m: float | None = None, mask: np.ndarray | None = None,
-                xy: np.ndarray | None = None, progress=None) -> tuple[float, str]:
+def choose_band(
+    values: np.ndarray,
+    *,
+    cell_size_m: float | None = None,
+    mask: np.ndarray | None = None,
+    xy: np.ndarray | None = None,
+    progress=None,
+) -> tuple[float, str]:
     """Distance band in metres and the rule used: a grid when ``cell_size_m`` is given, else points ``xy``."""
     if cell_size_m is not None:
         return choose_band_grid(values, cell_size_m, mask, progress=progress)

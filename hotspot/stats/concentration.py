@@ -58,8 +58,10 @@ class ConcentrationSummary:
 
     def describe(self) -> str:
         """One line for reports, e.g. ``"top 20 % of 417 areas hold 52.1 % of records; Gini 0.46"``."""
-        return (f"top {self.top_share:.0%} of {self.n_areas:,} areas hold {self.top20_share:.1%} of "
-                f"{self.total:,.0f} records; Gini {self.gini:.3f}")
+        return (
+            f"top {self.top_share:.0%} of {self.n_areas:,} areas hold {self.top20_share:.1%} of "
+            f"{self.total:,.0f} records; Gini {self.gini:.3f}"
+        )
 
 
 def concentration(counts, top_share: float = 0.2) -> ConcentrationSummary:

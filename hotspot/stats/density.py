@@ -12,8 +12,8 @@ import numpy as np
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.stats.kde import DensitySurface, _choose_bandwidth, check_options, kernel_density
 from hotspot.ingest.validate import BANDWIDTH_RULES, Parameter, check_parameters
+from hotspot.stats.kde import DensitySurface, _choose_bandwidth, check_options, kernel_density
 from hotspot.stats.radius import choose_radius
 
 PARAMETERS = (
@@ -70,6 +70,17 @@ def density_for_study(
         grid, mask = Grid.over_area(None, x, y, cell_size_m, crs=str(records.crs), pad_m=float(bandwidth_m))
     # A ``weight`` column (harm per record, hotspot.stats.harm) weighs each crime.
     weights = frame["weight"].to_numpy(np.float64) if "weight" in frame.columns else None
-    result = kernel_density(x, y, grid, bandwidth_m=bandwidth_m, kernel=kernel, weights=weights, units=units, mask=mask,
-                            edge_correction=edge_correction, binned=binned, progress=progress)
+    result = kernel_density(
+        x,
+        y,
+        grid,
+        bandwidth_m=bandwidth_m,
+        kernel=kernel,
+        weights=weights,
+        units=units,
+        mask=mask,
+        edge_correction=edge_correction,
+        binned=binned,
+        progress=progress,
+    )
     return replace(result, bandwidth_rule=rule)

@@ -41,9 +41,9 @@ import numpy as np
 
 from hotspot.core.assign import DEFAULT_TOLERANCE_M
 from hotspot.core.errors import HotspotInputError
-from hotspot.stats.multiple_testing import CORRECTIONS, adjust_pvalues, bin_counts, check_correction, confidence_bins
 from hotspot.core.progress import resolve
 from hotspot.ingest.validate import BAND_RULES, Parameter
+from hotspot.stats.multiple_testing import CORRECTIONS, adjust_pvalues, bin_counts, check_correction, confidence_bins
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -202,14 +202,22 @@ class GiStarMap:
         if self.places is not None:
             layers["gistar_places"] = self.places
         styles = {"gistar": "gistar", "gistar_places": "ranked"}
-        written = [write_geopackage(path, layers, styles={k: v for k, v in styles.items() if k in layers},
-                                    provenance=provenance, progress=progress),
-                   write_csv(self.frame, path.with_suffix(".csv"), provenance=provenance)]
+        written = [
+            write_geopackage(
+                path,
+                layers,
+                styles={k: v for k, v in styles.items() if k in layers},
+                provenance=provenance,
+                progress=progress,
+            ),
+            write_csv(self.frame, path.with_suffix(".csv"), provenance=provenance),
+        ]
         if self.grid is not None:
             from hotspot.io.surfaces import write_gistar_surfaces
 
-            written.extend(write_gistar_surfaces(path.with_suffix(""), self.statistic, self.grid,
-                                                 provenance=provenance).values())
+            written.extend(
+                write_gistar_surfaces(path.with_suffix(""), self.statistic, self.grid, provenance=provenance).values()
+            )
         return written
 
     def summary(self, width: int = 100) -> list[str]:
@@ -218,20 +226,31 @@ class GiStarMap:
         if self.grid is not None:
             cell_size = self.grid.cell_size
             hot_km2 = float((self.statistic.bin >= 1).sum()) * cell_size * cell_size / 1e6
-            lines.append(f"hot cells (90 % or more) cover {hot_km2:,.2f} km2 ({hot_km2 / self.study_area_km2:.2%} of the "
-                         "study area)")
+            lines.append(
+                f"hot cells (90 % or more) cover {hot_km2:,.2f} km2 ({hot_km2 / self.study_area_km2:.2%} of the "
+                "study area)"
+            )
         statistic = self.statistic.summary(width)
         if self.unit and self.unit not in ("cells", "areas"):
-            statistic = [line.replace("areas", self.unit, 1) if line.startswith("Gi* over") or "no neighbours" in line
-                         else line for line in statistic]
+            statistic = [
+                line.replace("areas", self.unit, 1) if line.startswith("Gi* over") or "no neighbours" in line else line
+                for line in statistic
+            ]
         lines.extend(statistic)
         if self.grid is not None:
-            rows = "every study-area cell" if self.all_cells else f"{len(self.frame):,} cells with records or a hot/cold bin"
-            lines.append(f"layer gistar: {rows}; layer gistar_places: {0 if self.places is None else len(self.places):,} named hot clusters")
+            rows = (
+                "every study-area cell"
+                if self.all_cells
+                else f"{len(self.frame):,} cells with records or a hot/cold bin"
+            )
+            lines.append(
+                f"layer gistar: {rows}; layer gistar_places: {0 if self.places is None else len(self.places):,} named hot clusters"
+            )
         return lines
 
 
 # --- the statistic on flat arrays ------------------------------------------------------------------
+
 
 def analytic_z(lag, wsum, w2sum, n, mean, s, islands):
     """Gi* z from the neighbourhood sums, given the global statistics of the study area.
@@ -263,13 +282,17 @@ def _analytic(y, lag, wsum, w2sum, k, notes):
     z = np.zeros(n)
     islands = k == 0
     if var <= 1e-14 * scale:
-        notes.append(f"zero variance: every value is {y[0]:g}, so nothing can be hotter or colder than the rest; "
-                     "z = 0 and p = 1 everywhere")
+        notes.append(
+            f"zero variance: every value is {y[0]:g}, so nothing can be hotter or colder than the rest; "
+            "z = 0 and p = 1 everywhere"
+        )
     else:
         z, degenerate = analytic_z(lag, wsum, w2sum, n, mean, np.sqrt(var), islands)
         if degenerate.any():
-            notes.append(f"{int(degenerate.sum())} observation(s) have every other observation as neighbour "
-                         "(the band covers the whole study area); their z is 0")
+            notes.append(
+                f"{int(degenerate.sum())} observation(s) have every other observation as neighbour "
+                "(the band covers the whole study area); their z is 0"
+            )
     z[islands] = np.nan
     p = 2.0 * ndtr(-np.abs(z))
     return z, p, var <= 1e-14 * scale
@@ -297,10 +320,15 @@ def _exact_plan(y, k, t_neigh=None):
     if t_neigh is not None and t_neigh.size:
         s_max = int(np.round(np.max(t_neigh - k * shift)))
     else:
-        s_max = int(np.partition(y - shift, n - k_max)[n - k_max:].sum())
+        s_max = int(np.partition(y - shift, n - k_max)[n - k_max :].sum())
     if (k_max + 1) * (s_max + 1) > EXACT_MAX_CELLS:
-        return False, (f"the exact null table would need {(k_max + 1) * (s_max + 1):,} entries "
-                       f"(limit {EXACT_MAX_CELLS:,})"), 0, 0, 0.0
+        return (
+            False,
+            (f"the exact null table would need {(k_max + 1) * (s_max + 1):,} entries (limit {EXACT_MAX_CELLS:,})"),
+            0,
+            0,
+            0.0,
+        )
     return True, "", k_max, s_max, shift
 
 
@@ -386,9 +414,9 @@ def _spectral_distribution(hist, n, k_max, s_max, coef):
     j = 1
     while j <= k_max:
         rows = min(block, k_max - j + 1)
-        newton_spectra(spec, n_fft, coef[j:j + rows], Q[:lags + rows], lags)
-        H[:, j:j + rows] = np.fft.irfft(Q[lags:lags + rows], n_fft, axis=1)[:, :s_max + 1].T
-        Q[:lags] = Q[rows:rows + lags].copy()
+        newton_spectra(spec, n_fft, coef[j : j + rows], Q[: lags + rows], lags)
+        H[:, j : j + rows] = np.fft.irfft(Q[lags : lags + rows], n_fft, axis=1)[:, : s_max + 1].T
+        Q[:lags] = Q[rows : rows + lags].copy()
         j += rows
     return H
 
@@ -482,16 +510,28 @@ def _infer(y, k, lag, t_neigh, binary, indptr, data, self_w, permutations, seed,
             progress("Gi* exact null", 0, 1)
             p = _exact_pvalues(y, k, t_neigh, k_max, s_max, shift)
             progress("Gi* exact null", 1, 1)
-            return p, ("exact conditional randomisation per (own value, neighbour count) class "
-                       "(binary weights, integer values)"), EXACT_RESOLUTION
+            return (
+                p,
+                (
+                    "exact conditional randomisation per (own value, neighbour count) class "
+                    "(binary weights, integer values)"
+                ),
+                EXACT_RESOLUTION,
+            )
         if null == "exact":
             raise HotspotInputError(f"the exact Gi* null is not available here: {reason}; use null='permutation'")
         notes.append(f"exact per-class null not used ({reason}); fell back to {permutations} per-cell permutations")
     progress("Gi* permutations", 0, 1)
     p = _permutation_pvalues(y, indptr, None if binary else data, self_w, lag, permutations, seed)
     progress("Gi* permutations", 1, 1)
-    return p, (f"{permutations} conditional permutations per cell (one table of draws shared by every cell, "
-               "seeded once, as esda)"), 2.0 / (permutations + 1)
+    return (
+        p,
+        (
+            f"{permutations} conditional permutations per cell (one table of draws shared by every cell, "
+            "seeded once, as esda)"
+        ),
+        2.0 / (permutations + 1),
+    )
 
 
 def _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask):
@@ -518,6 +558,7 @@ def _island_note(count, what, labels=None):
 
 
 # --- grids --------------------------------------------------------------------------------------------
+
 
 def gi_star_grid(
     counts: np.ndarray,
@@ -577,8 +618,9 @@ def gi_star_grid(
     if mask.shape != counts.shape:
         raise HotspotInputError(f"the mask {mask.shape} does not match the grid {counts.shape}")
     if band_m is not None and (not np.isfinite(band_m) or band_m < cell_size_m):
-        raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) "
-                                "so cells have neighbours")
+        raise HotspotInputError(
+            f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m) so cells have neighbours"
+        )
     if not np.all(np.isfinite(counts[mask])):
         raise HotspotInputError("grid counts contain NaN or infinite values inside the study area")
     n = int(mask.sum())
@@ -610,7 +652,8 @@ def gi_star_grid(
     indptr = np.concatenate([[0], np.cumsum(k)]).astype(np.int64)
     if permutations > 0 and not zero_var:
         p_sim, null_method, resolution = _infer(
-            y, k, lag, t, True, indptr, None, np.ones(n), permutations, seed, null, notes, progress)
+            y, k, lag, t, True, indptr, None, np.ones(n), permutations, seed, null, notes, progress
+        )
     elif permutations > 0:
         p_sim, null_method, resolution = np.full(n, np.nan), "not needed (zero variance)", float("nan")
     else:
@@ -623,15 +666,31 @@ def gi_star_grid(
         return out
 
     return GiStarResult(
-        z=grid_of(z), p=grid_of(p), p_sim=grid_of(p_sim), p_adjusted=grid_of(p_adj),
-        bin=grid_of(bins, 0, np.int8), correction=correction, p_used=p_used, null_method=null_method,
-        p_sim_resolution=resolution, n_neighbours=grid_of(k, 0, np.int64), islands=flat_index[islands_mask],
-        notes=notes, counts=grid_of(y), band_m=float(band_m), band_rule=band_rule, weights_kind="band",
-        n=n, permutations=int(permutations), seed=int(seed), mask=mask,
+        z=grid_of(z),
+        p=grid_of(p),
+        p_sim=grid_of(p_sim),
+        p_adjusted=grid_of(p_adj),
+        bin=grid_of(bins, 0, np.int8),
+        correction=correction,
+        p_used=p_used,
+        null_method=null_method,
+        p_sim_resolution=resolution,
+        n_neighbours=grid_of(k, 0, np.int64),
+        islands=flat_index[islands_mask],
+        notes=notes,
+        counts=grid_of(y),
+        band_m=float(band_m),
+        band_rule=band_rule,
+        weights_kind="band",
+        n=n,
+        permutations=int(permutations),
+        seed=int(seed),
+        mask=mask,
     )
 
 
 # --- areas --------------------------------------------------------------------------------------------
+
 
 def gi_star_areas(
     values: np.ndarray,
@@ -699,17 +758,33 @@ def gi_star_areas(
         notes.insert(0, _island_note(int(islands_mask.sum()), "areas", labels))
     if permutations > 0 and not zero_var:
         p_sim, null_method, resolution = _infer(
-            y, k, lag, t, csr.binary, csr.indptr, csr.data, csr.self_weight, permutations, seed, null, notes, progress)
+            y, k, lag, t, csr.binary, csr.indptr, csr.data, csr.self_weight, permutations, seed, null, notes, progress
+        )
     else:
         p_sim = np.full(n, np.nan)
         null_method = "none (permutations = 0)" if permutations == 0 else "not needed (zero variance)"
         resolution = float("nan")
     p, p_sim, p_adj, bins, p_used = _finish(z, p, p_sim, permutations, correction, zero_var, islands_mask)
     return GiStarResult(
-        z=z, p=p, p_sim=p_sim, p_adjusted=p_adj, bin=bins, correction=correction, p_used=p_used,
-        null_method=null_method, p_sim_resolution=resolution, n_neighbours=k, islands=np.flatnonzero(islands_mask),
-        notes=notes, counts=y, band_m=band_m, band_rule=band_rule, weights_kind=weights_kind, n=n,
-        permutations=int(permutations), seed=int(seed),
+        z=z,
+        p=p,
+        p_sim=p_sim,
+        p_adjusted=p_adj,
+        bin=bins,
+        correction=correction,
+        p_used=p_used,
+        null_method=null_method,
+        p_sim_resolution=resolution,
+        n_neighbours=k,
+        islands=np.flatnonzero(islands_mask),
+        notes=notes,
+        counts=y,
+        band_m=band_m,
+        band_rule=band_rule,
+        weights_kind=weights_kind,
+        n=n,
+        permutations=int(permutations),
+        seed=int(seed),
     )
 
 
@@ -738,8 +813,13 @@ _JOIN_TOLERANCE_M = DEFAULT_TOLERANCE_M
 
 def _result_columns(result: GiStarResult) -> dict[str, np.ndarray]:
     return {
-        "count": result.counts, "gi_z": result.z, "gi_p": result.p, "gi_p_sim": result.p_sim,
-        "gi_p_adjusted": result.p_adjusted, "gi_bin": result.bin, "gi_neighbours": result.n_neighbours,
+        "count": result.counts,
+        "gi_z": result.z,
+        "gi_p": result.p,
+        "gi_p_sim": result.p_sim,
+        "gi_p_adjusted": result.p_adjusted,
+        "gi_bin": result.bin,
+        "gi_neighbours": result.n_neighbours,
     }
 
 
@@ -747,8 +827,12 @@ def _describe_columns(frame, result: GiStarResult):
     frame["gi_p_used"] = result.p_used
     frame["gi_correction"] = result.correction
     frame.attrs["gistar"] = {
-        "p_used": result.p_used, "correction": result.correction, "null_method": result.null_method,
-        "band_m": result.band_m, "band_rule": result.band_rule, "weights": result.weights_kind,
+        "p_used": result.p_used,
+        "correction": result.correction,
+        "null_method": result.null_method,
+        "band_m": result.band_m,
+        "band_rule": result.band_rule,
+        "weights": result.weights_kind,
         "notes": list(result.notes),
     }
     return frame
@@ -813,9 +897,17 @@ def gi_star_area_counts(
         else:
             band_rule = "given"
     w = area_weights(areas, "band" if kind == "centroid-band" else kind, k=k, band_m=band_m)
-    result = gi_star_areas(values, w, permutations=permutations, seed=seed, correction=correction,
-                           weights_kind=kind, band_m=band_m if kind == "centroid-band" else None,
-                           band_rule=band_rule, progress=progress)
+    result = gi_star_areas(
+        values,
+        w,
+        permutations=permutations,
+        seed=seed,
+        correction=correction,
+        weights_kind=kind,
+        band_m=band_m if kind == "centroid-band" else None,
+        band_rule=band_rule,
+        progress=progress,
+    )
     frame = areas[[c for c in ("area_code", "area_name") if c in areas.columns] + ["geometry"]].copy()
     for name, column in _result_columns(result).items():
         frame[name] = column
@@ -891,9 +983,17 @@ def gi_star_points(
         if boundaries is None or len(boundaries) == 0:
             raise HotspotInputError(f"--weights {kind} counts points per area: give --boundaries PATH")
         counts, unmatched = count_points_in_areas(records, boundaries)
-        frame, result = gi_star_area_counts(counts, boundaries, weights=kind, k=k, band_m=band_m,
-                                            permutations=permutations, seed=seed, correction=correction,
-                                            progress=progress)
+        frame, result = gi_star_area_counts(
+            counts,
+            boundaries,
+            weights=kind,
+            k=k,
+            band_m=band_m,
+            permutations=permutations,
+            seed=seed,
+            correction=correction,
+            progress=progress,
+        )
         if unmatched:
             note = f"{unmatched:,} records lie in no area (no matching LSOA code and more than 20 m outside all) and were not counted"
             result = replace(result, notes=[*result.notes, note])
@@ -906,8 +1006,9 @@ def gi_star_points(
             raise HotspotInputError("no records to analyse; check the input and the filters")
         from hotspot.core.memory import BYTES_PER_CELL
 
-        grid, mask = Grid.over_area(area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs,
-                                    bytes_per_cell=BYTES_PER_CELL["gistar"])
+        grid, mask = Grid.over_area(
+            area, xy[:, 0], xy[:, 1], cell_size_m, crs=records.crs, bytes_per_cell=BYTES_PER_CELL["gistar"]
+        )
     elif mask is None:
         mask = grid.mask_from_geometry(area) if area is not None else None
     if mask is None:
@@ -925,15 +1026,27 @@ def gi_star_points(
     harm = records.frame["weight"].to_numpy(np.float64) if "weight" in records.frame.columns else None
     counts = grid.count(xy[:, 0], xy[:, 1], harm)
     outside = int(len(records) - grid.count(xy[:, 0], xy[:, 1])[mask].sum())
-    result = gi_star_grid(counts, band_m, grid.cell_size, mask=mask, permutations=permutations, seed=seed,
-                          correction=correction, progress=progress, band_rule=band_rule)
+    result = gi_star_grid(
+        counts,
+        band_m,
+        grid.cell_size,
+        mask=mask,
+        permutations=permutations,
+        seed=seed,
+        correction=correction,
+        progress=progress,
+        band_rule=band_rule,
+    )
     notes = list(result.notes)
     if outside > 0:
         notes.append(f"{outside:,} records fall in grid cells outside the study area and were not counted")
     if harm is not None:
         notes.append("cell values are total harm (each record's weight), not counts")
-    result = replace(result, notes=notes, band_rule=f"{band_rule}: {result.band_rule}" if band_rule != "given"
-                     and band_m is None else result.band_rule)
+    result = replace(
+        result,
+        notes=notes,
+        band_rule=f"{band_rule}: {result.band_rule}" if band_rule != "given" and band_m is None else result.band_rule,
+    )
     frame = grid.to_geodataframe(_result_columns(result), where=cells_needed(result) if cells == "needed" else mask)
     return _describe_columns(frame, result), result
 
@@ -961,7 +1074,9 @@ def area_values_from_table(path, areas, *, code_column: str = "area_code", value
     try:
         table = pd.read_csv(path, dtype={code_column: str})
     except FileNotFoundError:
-        raise HotspotInputError(f"{path}: file not found; give a CSV with columns {code_column},{value_column}") from None
+        raise HotspotInputError(
+            f"{path}: file not found; give a CSV with columns {code_column},{value_column}"
+        ) from None
     missing = [c for c in (code_column, value_column) if c not in table.columns]
     if missing:
         raise HotspotInputError(f"{path}: needs columns {code_column} and {value_column}; missing {', '.join(missing)}")
@@ -976,6 +1091,8 @@ def area_values_from_table(path, areas, *, code_column: str = "area_code", value
     codes = areas["area_code"].astype(str).tolist()
     unknown = sorted(set(lookup) - set(codes))
     if unknown:
-        raise HotspotInputError(f"{path}: {len(unknown)} area code(s) not in the boundaries, e.g. {', '.join(unknown[:3])}; "
-                                "check the boundary file matches the table")
+        raise HotspotInputError(
+            f"{path}: {len(unknown)} area code(s) not in the boundaries, e.g. {', '.join(unknown[:3])}; "
+            "check the boundary file matches the table"
+        )
     return np.array([float(lookup.get(c, 0.0)) for c in codes])

@@ -68,8 +68,9 @@ def derive_type_weights(raw_csv: str | Path) -> pd.DataFrame:
     raw["crime_type"] = raw["POLICE_UK_CAT_MAP_category"].map(_policeuk_spelling)
     distinct = raw.drop_duplicates(["crime_type", "ONS_SEVERITY_code"])
     g = distinct.groupby("crime_type")["ONS_SEVERITY_weight"]
-    table = pd.DataFrame({"weight": g.median(), "n_codes": g.size(), "mean": g.mean(), "min": g.min(),
-                          "max": g.max()}).reset_index()
+    table = pd.DataFrame(
+        {"weight": g.median(), "n_codes": g.size(), "mean": g.mean(), "min": g.min(), "max": g.max()}
+    ).reset_index()
     return table.sort_values("crime_type").reset_index(drop=True)
 
 
@@ -96,18 +97,23 @@ def load_weights(spec: str | Path) -> tuple[dict, str]:
         raise HotspotInputError(f"--weight {path}: cannot read it as CSV ({exc})") from None
     key = next((c for c in ("crime_type", "code", "offence_code") if c in table.columns), None)
     if key is None or "weight" not in table.columns:
-        raise HotspotInputError(f"--weight {path}: needs a 'weight' column and a 'crime_type' (or 'code') column; "
-                                f"found {', '.join(map(str, table.columns))}")
+        raise HotspotInputError(
+            f"--weight {path}: needs a 'weight' column and a 'crime_type' (or 'code') column; "
+            f"found {', '.join(map(str, table.columns))}"
+        )
     values = pd.to_numeric(table["weight"], errors="coerce")
     bad = table.index[values.isna() | (values < 0)]
     if len(bad):
         row = int(bad[0])
-        raise HotspotInputError(f"--weight {path}: row {row + 2} has weight {table['weight'].iloc[row]!r}; "
-                                "weights must be numbers >= 0")
+        raise HotspotInputError(
+            f"--weight {path}: row {row + 2} has weight {table['weight'].iloc[row]!r}; weights must be numbers >= 0"
+        )
     keys = table[key].astype(str).str.strip().str.lower()
     if keys.duplicated().any():
-        raise HotspotInputError(f"--weight {path}: {table[key].iloc[int(np.flatnonzero(keys.duplicated())[0])]!r} "
-                                "appears twice; give one weight per crime type")
+        raise HotspotInputError(
+            f"--weight {path}: {table[key].iloc[int(np.flatnonzero(keys.duplicated())[0])]!r} "
+            "appears twice; give one weight per crime type"
+        )
     return dict(zip(keys, values.astype(float))), f"weights from {path.name}"
 
 
@@ -136,15 +142,20 @@ def apply_weights(records: Records, spec: str | Path | None) -> tuple[Records, l
         example = frame.loc[missing.index[0]]
         raise HotspotInputError(
             f"--weight {spec}: crime type {example['crime_type']!r} (e.g. {example.get('source', '')} row "
-            f"{example.get('source_row', '')}) has no weight; add a row for it")
+            f"{example.get('source_row', '')}) has no weight; add a row for it"
+        )
     frame["weight"] = w.astype(np.float64).to_numpy()
     notes = [description]
     zero = frame["weight"] == 0
     if zero.any():
         kinds = ", ".join(sorted(frame.loc[zero, "crime_type"].astype(str).unique()))
-        notes.append(f"{int(zero.sum()):,} records weigh 0 ({kinds}: no ONS severity weight); they stay in the "
-                     "counts but add no harm")
+        notes.append(
+            f"{int(zero.sum()):,} records weigh 0 ({kinds}: no ONS severity weight); they stay in the "
+            "counts but add no harm"
+        )
     if float(frame["weight"].sum()) <= 0:
-        raise HotspotInputError(f"--weight {spec}: every record weighs 0 ({kinds} has no ONS severity weight); "
-                                "give --weight FILE with a weight for it")
+        raise HotspotInputError(
+            f"--weight {spec}: every record weighs 0 ({kinds} has no ONS severity weight); "
+            "give --weight FILE with a weight for it"
+        )
     return records.with_frame(frame), notes

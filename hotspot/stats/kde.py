@@ -197,13 +197,27 @@ class DensitySurface:
         from hotspot.io.outputs import write_geotiff
 
         tags = {
-            "kernel": self.kernel, "bandwidth_m": f"{self.bandwidth_m:.6g}", "bandwidth_rule": self.bandwidth_rule,
-            "units": self.units, "n_points": str(self.n_points), "n_locations": str(self.n_locations),
-            "total_weight": f"{self.total_weight:.10g}", "mass_on_grid": f"{self.mass_on_grid:.6f}",
-            "edge_correction": str(self.edge_correction), "binned": str(self.binned),
+            "kernel": self.kernel,
+            "bandwidth_m": f"{self.bandwidth_m:.6g}",
+            "bandwidth_rule": self.bandwidth_rule,
+            "units": self.units,
+            "n_points": str(self.n_points),
+            "n_locations": str(self.n_locations),
+            "total_weight": f"{self.total_weight:.10g}",
+            "mass_on_grid": f"{self.mass_on_grid:.6f}",
+            "edge_correction": str(self.edge_correction),
+            "binned": str(self.binned),
         }
-        return write_geotiff(path, self.surface, self.grid, nodata=-9999.0, description=self.description, tags=tags,
-                             style=style, provenance=provenance)
+        return write_geotiff(
+            path,
+            self.surface,
+            self.grid,
+            nodata=-9999.0,
+            description=self.description,
+            tags=tags,
+            style=style,
+            provenance=provenance,
+        )
 
     def write(self, path: str | Path, *, provenance: Provenance | None = None) -> list[Path]:
         """Every format of the surface: the GeoTIFF (:meth:`to_geotiff`) with its QGIS style."""
@@ -276,11 +290,15 @@ def default_bandwidth(x, y, weights=None) -> tuple[float, str]:
     cum = np.cumsum(w[order])
     dm = float(d[order][np.searchsorted(cum, 0.5 * n)])
     spread = min(sd, math.sqrt(1.0 / math.log(2.0)) * dm)
-    h = 0.9 * spread * n ** -0.2
+    h = 0.9 * spread * n**-0.2
     if not h > 0:
-        raise HotspotInputError("the points all share one location, so no bandwidth can be chosen; give --bandwidth in metres")
-    text = (f"spatial Silverman rule (as ArcGIS Kernel Density): 0.9 x min(standard distance {sd:,.0f} m, "
-            f"sqrt(1/ln 2) x median distance {dm:,.0f} m) x n^-0.2 with n = {n:,.0f} -> {h:,.0f} m")
+        raise HotspotInputError(
+            "the points all share one location, so no bandwidth can be chosen; give --bandwidth in metres"
+        )
+    text = (
+        f"spatial Silverman rule (as ArcGIS Kernel Density): 0.9 x min(standard distance {sd:,.0f} m, "
+        f"sqrt(1/ln 2) x median distance {dm:,.0f} m) x n^-0.2 with n = {n:,.0f} -> {h:,.0f} m"
+    )
     return float(h), text
 
 
@@ -363,7 +381,9 @@ def kernel_density(
             x, y, w = x[keep], y[keep], w[keep]
     n_points = int(x.size)
     if n_points == 0:
-        raise HotspotInputError("no points with positive weight to estimate a density from; check the input and the filters")
+        raise HotspotInputError(
+            "no points with positive weight to estimate a density from; check the input and the filters"
+        )
     bandwidth_m, rule = _choose_bandwidth(x, y, w, bandwidth_m, grid.cell_size)
     if bandwidth_m < grid.cell_size:
         raise HotspotInputError(
@@ -392,8 +412,9 @@ def kernel_density(
             lw[share <= 0] = 0.0
         else:
             at = cells.positions()
-            share = kk.kernel_share_inside(cells.x[at], cells.y[at], inside, grid.xmin, grid.ymax, grid.cell_size,
-                                           bandwidth_m, code)
+            share = kk.kernel_share_inside(
+                cells.x[at], cells.y[at], inside, grid.xmin, grid.ymax, grid.cell_size, bandwidth_m, code
+            )
             scaled = cells.w[at] / np.maximum(share, MIN_EDGE_SHARE)
             scaled[share <= 0] = 0.0
             cells.w[at] = scaled
@@ -410,13 +431,26 @@ def kernel_density(
     else:
         mean = float(np.nanmean(density)) if report_mask.any() else float("nan")
         if not mean > 0:
-            raise HotspotInputError("the density is zero on every reported cell, so a relative surface is undefined; "
-                                    "check the mask/boundaries and the bandwidth")
+            raise HotspotInputError(
+                "the density is zero on every reported cell, so a relative surface is undefined; "
+                "check the mask/boundaries and the bandwidth"
+            )
         factor = 1.0 / mean
     return DensitySurface(
-        surface=density * factor, grid=grid, bandwidth_m=bandwidth_m, bandwidth_rule=rule, kernel=kernel,
-        units=units, n_points=n_points, n_locations=n_locations, total_weight=total_weight, mass_on_grid=mass,
-        edge_correction=edge_correction, binned=binned, per_m2_factor=factor, mask=mask,
+        surface=density * factor,
+        grid=grid,
+        bandwidth_m=bandwidth_m,
+        bandwidth_rule=rule,
+        kernel=kernel,
+        units=units,
+        n_points=n_points,
+        n_locations=n_locations,
+        total_weight=total_weight,
+        mass_on_grid=mass,
+        edge_correction=edge_correction,
+        binned=binned,
+        per_m2_factor=factor,
+        mask=mask,
     )
 
 
@@ -458,7 +492,9 @@ def _validated_points(x, y, weights, ones: bool = True) -> tuple[np.ndarray, np.
         raise HotspotInputError(f"x and y have different lengths ({x.size} and {y.size})")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         bad = int(np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))[0])
-        raise HotspotInputError(f"point {bad} has a missing or infinite coordinate; drop records without a location first")
+        raise HotspotInputError(
+            f"point {bad} has a missing or infinite coordinate; drop records without a location first"
+        )
     if weights is None:
         w = np.ones(x.size) if ones else None
     else:
@@ -532,8 +568,9 @@ def _sort_into_cells(x, y, w, grid: Grid, h: float) -> _Cells:
     rx, ry, rw = np.empty(n_on), np.empty(n_on), np.empty(n_on)
     ox, oy = np.empty(n_off), np.empty(n_off)
     weighted = w is not None
-    (kk.fill_rows_serial if serial else kk.fill_rows)(x, y, w if weighted else np.empty(0), x0, y0, 1.0 / cell, nrows,
-                                                      ncols, _SORT_CHUNK, offsets, rx, ry, rw, ox, oy)
+    (kk.fill_rows_serial if serial else kk.fill_rows)(
+        x, y, w if weighted else np.empty(0), x0, y0, 1.0 / cell, nrows, ncols, _SORT_CHUNK, offsets, rx, ry, rw, ox, oy
+    )
     cell_col = np.zeros(n_on, dtype=np.int32)
     cell_cnt = np.zeros(n_on, dtype=np.int32)
     nloc = np.zeros(nrows, dtype=np.int64)
@@ -575,8 +612,27 @@ def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np
     # boundaries do not change any cell's order of summation, so the surface does not depend on them.
     band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, grid.nrows // (4 * threads))))
     n_bands = -(-grid.nrows // band_rows)
-    args = (cells.x, cells.y, cells.w, cells.row_start, cells.ncell, cells.cell_col, cells.cell_cnt, cells.x0, cells.y0,
-            grid.cell_size, cells.pad, reach, h, code, _dense_min(code), _RUN_COLS, _RUN_LOCS, window, norm)
+    args = (
+        cells.x,
+        cells.y,
+        cells.w,
+        cells.row_start,
+        cells.ncell,
+        cells.cell_col,
+        cells.cell_cnt,
+        cells.x0,
+        cells.y0,
+        grid.cell_size,
+        cells.pad,
+        reach,
+        h,
+        code,
+        _dense_min(code),
+        _RUN_COLS,
+        _RUN_LOCS,
+        window,
+        norm,
+    )
     if threads == 1:
         kk.density_bands_serial(out, band_rows, 0, n_bands, *args)
         return out
@@ -626,9 +682,17 @@ def _binned_density(lx, ly, lw, grid: Grid, h: float, code: int) -> np.ndarray:
     from hotspot.kernels import kde as kk
 
     r = int(math.ceil(h / grid.cell_size)) + 1
-    binned = kk.linear_binning(lx, ly, lw, grid.xmin - r * grid.cell_size, grid.ymax + r * grid.cell_size,
-                               grid.cell_size, grid.nrows + 2 * r, grid.ncols + 2 * r)
+    binned = kk.linear_binning(
+        lx,
+        ly,
+        lw,
+        grid.xmin - r * grid.cell_size,
+        grid.ymax + r * grid.cell_size,
+        grid.cell_size,
+        grid.nrows + 2 * r,
+        grid.ncols + 2 * r,
+    )
     smooth = fftconvolve(binned, _kernel_stencil(h, grid.cell_size, code), mode="same")
-    out = smooth[r:r + grid.nrows, r:r + grid.ncols]
+    out = smooth[r : r + grid.nrows, r : r + grid.ncols]
     # FFT round-off leaves tiny negative values where the true sum is zero.
     return np.clip(out, 0.0, None)

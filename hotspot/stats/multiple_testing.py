@@ -18,9 +18,13 @@ BIN_LEVELS = ((3, 0.01), (2, 0.05), (1, 0.10))
 """(bin, alpha): the bin is given when the (adjusted) p is at most alpha."""
 
 BIN_LABELS = {
-    3: "hot spot, 99 % confidence", 2: "hot spot, 95 % confidence", 1: "hot spot, 90 % confidence",
+    3: "hot spot, 99 % confidence",
+    2: "hot spot, 95 % confidence",
+    1: "hot spot, 90 % confidence",
     0: "not significant",
-    -1: "cold spot, 90 % confidence", -2: "cold spot, 95 % confidence", -3: "cold spot, 99 % confidence",
+    -1: "cold spot, 90 % confidence",
+    -2: "cold spot, 95 % confidence",
+    -3: "cold spot, 99 % confidence",
 }
 
 

@@ -36,8 +36,9 @@ def candidate_radii(cell_size_m: float) -> list[float]:
     return radii or [1.5 * cell_size_m, 2.0 * cell_size_m, 3.0 * cell_size_m]
 
 
-def choose_radius(frame, grid, mask, *, area_share: float = AREA_SHARE, holdout_share: float = HOLDOUT_SHARE,
-                  candidates_m=None) -> tuple[float | None, str]:
+def choose_radius(
+    frame, grid, mask, *, area_share: float = AREA_SHARE, holdout_share: float = HOLDOUT_SHARE, candidates_m=None
+) -> tuple[float | None, str]:
     """The radius (metres) whose density of earlier months best predicts the held-back months.
 
     Parameters
@@ -80,6 +81,8 @@ def choose_radius(frame, grid, mask, *, area_share: float = AREA_SHARE, holdout_
         hits.append(hit_rate(np.nan_to_num(density.surface, nan=0.0), test_counts, area_share, mask=mask))
     best = int(np.argmax(np.round(hits, 6)))
     shown = ", ".join(f"{r:g} m {h:.1%}" for r, h in zip(candidates, hits))
-    text = (f"the radius whose density of {months[0]}..{months[-n_test - 1]} best predicted "
-            f"{first_test}..{months[-1]} in the top {area_share:.0%} of the study area ({shown})")
+    text = (
+        f"the radius whose density of {months[0]}..{months[-n_test - 1]} best predicted "
+        f"{first_test}..{months[-1]} in the top {area_share:.0%} of the study area ({shown})"
+    )
     return float(candidates[best]), text

@@ -51,9 +51,7 @@ def stencil_offsets(band_m: float, cell_size_m: float, *, include_self: bool = F
     return dr[keep].astype(np.int64), dc[keep].astype(np.int64)
 
 
-def stencil_ring_offsets(
-    inner_m: float, outer_m: float, cell_size_m: float
-) -> tuple[np.ndarray, np.ndarray]:
+def stencil_ring_offsets(inner_m: float, outer_m: float, cell_size_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Offsets whose centre distance is in ``(inner_m, outer_m]`` metres (for incremental band searches)."""
     dr, dc = stencil_offsets(outer_m, cell_size_m)
     if inner_m <= 0:
@@ -121,8 +119,12 @@ def csr_from_w(w, *, self_weight: float | None = None) -> CSRWeights:
     off.sort_indices()
     binary = bool(np.all(off.data == 1.0) and np.all(diagonal == 1.0))
     return CSRWeights(
-        indptr=off.indptr.astype(np.int64), indices=off.indices.astype(np.int64), data=off.data.astype(np.float64),
-        self_weight=diagonal.astype(np.float64), binary=binary, ids=list(w.id_order) if hasattr(w, "id_order") else list(range(n)),
+        indptr=off.indptr.astype(np.int64),
+        indices=off.indices.astype(np.int64),
+        data=off.data.astype(np.float64),
+        self_weight=diagonal.astype(np.float64),
+        binary=binary,
+        ids=list(w.id_order) if hasattr(w, "id_order") else list(range(n)),
     )
 
 
@@ -165,13 +167,19 @@ def area_weights(areas, kind: str = "queen", *, k: int = 8, band_m: float | None
         warnings.simplefilter("ignore")
         if kind in ("queen", "rook"):
             cls = lw.Queen if kind == "queen" else lw.Rook
-            w = cls.from_dataframe(areas, ids=id_col, use_index=False) if id_col else cls.from_dataframe(areas, use_index=False)
+            w = (
+                cls.from_dataframe(areas, ids=id_col, use_index=False)
+                if id_col
+                else cls.from_dataframe(areas, use_index=False)
+            )
         else:
             centroids = np.column_stack([areas.geometry.centroid.x.to_numpy(), areas.geometry.centroid.y.to_numpy()])
             id_list = list(areas[id_col]) if id_col else None
             if kind == "knn":
                 if not 1 <= k < len(areas):
-                    raise HotspotInputError(f"--k must be between 1 and {len(areas) - 1} for {len(areas)} areas, got {k}")
+                    raise HotspotInputError(
+                        f"--k must be between 1 and {len(areas) - 1} for {len(areas)} areas, got {k}"
+                    )
                 w = lw.KNN(centroids, k=k, ids=id_list)
             else:
                 if band_m is None or not (band_m > 0):

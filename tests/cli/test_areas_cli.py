@@ -41,8 +41,22 @@ def test_evaluate_command_on_the_demo(tmp_path):
     from cli import app
 
     out = tmp_path / "bt.csv"
-    result = CliRunner().invoke(app, ["evaluate", "--folds", "2", "--train-months", "6", "--method", "previous_period",
-                                      "--method", "combined", "--out", str(out)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--folds",
+            "2",
+            "--train-months",
+            "6",
+            "--method",
+            "previous_period",
+            "--method",
+            "combined",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     folds = pd.read_csv(out)
     summary = pd.read_csv(tmp_path / "bt_summary.csv")
@@ -52,28 +66,36 @@ def test_evaluate_command_on_the_demo(tmp_path):
     folds = folds[folds["area_share"] == 0.01]
     assert np.allclose(folds["area_selected"], 0.01)
     assert summary.set_index("method").loc["combined", "pai"] == pytest.approx(
-        folds[folds["method"] == "combined"]["pai"].mean())
+        folds[folds["method"] == "combined"]["pai"].mean()
+    )
     assert "PAI" in result.output and "recapture rate index" in result.output
 
 
-@pytest.mark.parametrize("args,words", [
-    (["evaluate", "--out", "x.gpkg"], "give a path ending in .csv"),
-    (["areas", "--join", "nearest"], "--join"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["evaluate", "--out", "x.gpkg"], "give a path ending in .csv"),
+        (["areas", "--join", "nearest"], "--join"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path, args, words):
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=tmp_path,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", *args], cwd=tmp_path, capture_output=True, text=True
+    )
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("args,words", [
-    (["evaluate", "--area-share", "2"], "--area-share"),
-    (["evaluate", "--train-months", "30"], "training"),
-    (["evaluate", "--method", "magic"], "--method magic"),
-    (["evaluate", "--budgets", "0.01,ten"], "--budgets"),
-    (["evaluate", "--budgets", "0.01,3"], "--area-share"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["evaluate", "--area-share", "2"], "--area-share"),
+        (["evaluate", "--train-months", "30"], "training"),
+        (["evaluate", "--method", "magic"], "--method magic"),
+        (["evaluate", "--budgets", "0.01,ten"], "--budgets"),
+        (["evaluate", "--budgets", "0.01,3"], "--area-share"),
+    ],
+)
 def test_bad_evaluate_options_are_input_errors(tmp_path, args, words):
     from typer.testing import CliRunner
 

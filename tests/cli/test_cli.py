@@ -13,8 +13,9 @@ from tests.support import REPO
 
 
 def _hotspot(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _commands():
@@ -26,10 +27,17 @@ def _commands():
 
 def test_help_lists_every_command_and_imports_nothing_heavy():
     run = subprocess.run(
-        [sys.executable, "-c", "import sys, cli; "
-         "heavy = [m for m in ('numba', 'geopandas', 'rasterio', 'pandas', 'shapely') if m in sys.modules]; "
-         "print(heavy)"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys, cli; "
+            "heavy = [m for m in ('numba', 'geopandas', 'rasterio', 'pandas', 'shapely') if m in sys.modules]; "
+            "print(heavy)",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
     top = _hotspot("--help")
@@ -49,11 +57,14 @@ def test_every_command_help_names_units_or_defaults(command):
 
 def _extract(tmp_path, columns=("E", "N")):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        columns[0]: rng.uniform(505_000, 506_000, 200), columns[1]: rng.uniform(225_000, 226_000, 200),
-        "When": pd.date_range("2024-01-05 20:00", periods=200, freq="7h").strftime("%d/%m/%Y %H:%M"),
-        "Offence": "Burglary",
-    })
+    frame = pd.DataFrame(
+        {
+            columns[0]: rng.uniform(505_000, 506_000, 200),
+            columns[1]: rng.uniform(225_000, 226_000, 200),
+            "When": pd.date_range("2024-01-05 20:00", periods=200, freq="7h").strftime("%d/%m/%Y %H:%M"),
+            "Offence": "Burglary",
+        }
+    )
     path = tmp_path / "extract.csv"
     frame.to_csv(path, index=False)
     return path
@@ -62,8 +73,21 @@ def _extract(tmp_path, columns=("E", "N")):
 def test_reading_options_name_the_columns(tmp_path):
     path = _extract(tmp_path, columns=("Grid E", "Grid N"))
     out = tmp_path / "ranked.gpkg"
-    run = _hotspot("rank", path, "--x-column", "Grid E", "--y-column", "Grid N", "--date-column", "When",
-                   "--type-column", "Offence", "--quiet", "--out", out)
+    run = _hotspot(
+        "rank",
+        path,
+        "--x-column",
+        "Grid E",
+        "--y-column",
+        "Grid N",
+        "--date-column",
+        "When",
+        "--type-column",
+        "Offence",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert run.returncode == 0, run.stderr
     table = pd.read_csv(out.with_suffix(".csv"))
     assert table["count"].sum() > 0 and "peak" in table
@@ -79,13 +103,16 @@ def test_unknown_columns_error_names_the_cli_options(tmp_path):
     assert "--x-column" in lines[0] or "--lon-column" in lines[0]
 
 
-@pytest.mark.parametrize("args, words", [
-    (["rank", "--method", "magic"], "--method"),
-    (["rank", "--area-share", "3"], "--area-share"),
-    (["rank", "--crime-type", "Piracy"], "Piracy"),
-    (["rank", "--from", "2031-01"], "--from 2031-01"),
-    (["rank", "--x-column", "E"], "no INPUT"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["rank", "--method", "magic"], "--method"),
+        (["rank", "--area-share", "3"], "--area-share"),
+        (["rank", "--crime-type", "Piracy"], "Piracy"),
+        (["rank", "--from", "2031-01"], "--from 2031-01"),
+        (["rank", "--x-column", "E"], "no INPUT"),
+    ],
+)
 def test_bad_options_are_one_line_and_exit_2(args, words):
     run = _hotspot(*args, "--quiet")
     assert run.returncode == 2, run.stdout + run.stderr

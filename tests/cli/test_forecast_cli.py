@@ -49,8 +49,23 @@ def test_kde_and_gistar_take_harm_weights(tmp_path):
 
 
 def test_evaluate_on_harm_and_rank_combined_say_what_they_did(tmp_path):
-    result = _invoke(["evaluate", "--weight", "harm", "--folds", "2", "--method", "combined", "--method",
-                      "P_since_map_change", "--method", "self_exciting", "--out", str(tmp_path / "e.csv")])
+    result = _invoke(
+        [
+            "evaluate",
+            "--weight",
+            "harm",
+            "--folds",
+            "2",
+            "--method",
+            "combined",
+            "--method",
+            "P_since_map_change",
+            "--method",
+            "self_exciting",
+            "--out",
+            str(tmp_path / "e.csv"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     comparisons = pd.read_csv(tmp_path / "e_comparisons.csv")
     assert set(comparisons["baseline"]) == {"P_since_map_change", "self_exciting"}
@@ -63,13 +78,17 @@ def test_evaluate_on_harm_and_rank_combined_say_what_they_did(tmp_path):
     assert "combined: counts" in result.output and "backtest PAI" in result.output
 
 
-@pytest.mark.parametrize("args,words", [
-    (["rank", "--weight", "nope.csv"], "--weight nope.csv"),
-    (["evaluate", "--weight", "w.csv"], "has no weight"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["rank", "--weight", "nope.csv"], "--weight nope.csv"),
+        (["evaluate", "--weight", "w.csv"], "has no weight"),
+    ],
+)
 def test_bad_weights_exit_2_with_one_line(tmp_path, args, words):
     (tmp_path / "w.csv").write_text("crime_type,weight\nBurglary,3\n")
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=tmp_path,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", *args], cwd=tmp_path, capture_output=True, text=True
+    )
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr

@@ -9,10 +9,8 @@ import numpy as np
 import pyogrio
 import rasterio
 
-from hotspot.stats.gistar import cells_needed, gi_star_points
-from hotspot.ingest.study import load_study
 from hotspot.io.surfaces import surface_paths, write_gistar_surfaces
-
+from hotspot.stats.gistar import cells_needed, gi_star_points
 from tests.support import REPO
 
 
@@ -58,8 +56,13 @@ def test_surfaces_hold_every_cell_with_styles(tmp_path, demo_study):
 
 def test_cli_writes_needed_cells_and_three_surfaces(tmp_path, demo_study):
     out = tmp_path / "g.gpkg"
-    run = subprocess.run([sys.executable, "-m", "cli", "gistar", "--band", "300", "--permutations", "99",
-                          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "gistar", "--band", "300", "--permutations", "99", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     layer = pyogrio.read_dataframe(out, layer="gistar")
     grid, mask, needed, _ = _demo_result(demo_study, "needed")

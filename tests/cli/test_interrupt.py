@@ -12,16 +12,26 @@ from tests.support import REPO
 
 def test_sigint_mid_run_keeps_previous_outputs(tmp_path):
     out = tmp_path / "ranked.gpkg"
-    first = subprocess.run([sys.executable, "-m", "cli", "rank", "--quiet", "--top", "3", "--out", str(out)],
-                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(
+        [sys.executable, "-m", "cli", "rank", "--quiet", "--top", "3", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
 
     # Interrupt part way through the analysis. Waiting for the first line the run prints (after the
     # records are read) rather than a fixed time: under load a fixed sleep could land before Python
     # had installed its Ctrl-C handler, and the process died of the signal itself (rc -2), not of our handling.
-    run = subprocess.Popen([sys.executable, "-m", "cli", "rank", "--method", "gistar", "--band-rule", "moran",
-                            "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cli", "rank", "--method", "gistar", "--band-rule", "moran", "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

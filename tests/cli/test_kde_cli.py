@@ -17,8 +17,9 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path, demo_study):
     from cli import app
 
     out = tmp_path / "surface.tif"
-    result = CliRunner().invoke(app, ["kde", "--bandwidth", "400", "--cell-size", "50", "--hotspot-share", "0.02",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["kde", "--bandwidth", "400", "--cell-size", "50", "--hotspot-share", "0.02", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "bandwidth 400 m (given)" in result.output
     with rasterio.open(out) as src:
@@ -28,7 +29,6 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path, demo_study):
         data = src.read(1, masked=True)
         assert src.overviews(1) or max(src.shape) < 512
     from hotspot.stats.density import density_for_study
-    from hotspot.ingest.study import load_study
 
     want = density_for_study(demo_study(), cell_size_m=50.0, bandwidth_m=400.0).surface
     np.testing.assert_array_equal(data.filled(np.nan), want)
@@ -43,12 +43,16 @@ def test_kde_command_writes_geotiff_and_hotspots(tmp_path, demo_study):
     assert f"1. {hotspots['name'].iloc[0]}:" in result.output
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--kernel", "cosine"], "--kernel must be one of"),
-    (["--out", "x.gpkg"], "give a path ending in .tif"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--kernel", "cosine"], "--kernel must be one of"),
+        (["--out", "x.gpkg"], "give a path ending in .tif"),
+    ],
+)
 def test_kde_command_bad_options_exit_2(tmp_path, args, words):
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "kde", *args], cwd=tmp_path,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "kde", *args], cwd=tmp_path, capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert words in proc.stderr and "Traceback" not in proc.stderr

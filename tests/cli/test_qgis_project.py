@@ -20,9 +20,13 @@ PROJECT_CHECK = REPO / "tests" / "support" / "qgis_project_check.py"
 
 def open_in_qgis(project: Path) -> dict:
     """What real QGIS makes of a project (tests/support/qgis_project_check.py), with a rendering beside it."""
-    result = subprocess.run([SYSTEM_PYTHON, str(PROJECT_CHECK), str(project), str(project.with_suffix(".png"))],
-                            capture_output=True, text=True, timeout=240,
-                            env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"})
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(PROJECT_CHECK), str(project), str(project.with_suffix(".png"))],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"},
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert result.returncode == 0 and lines, result.stdout + result.stderr
     return json.loads(lines[-1])
@@ -49,8 +53,10 @@ def demo_runs(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("runs")
     runner = CliRunner()
-    for args in (["rank", "--area-share", "0.03", "--out", str(folder / "rank.gpkg")],
-                 ["kde", "--hotspot-share", "0.02", "--cell-size", "50", "--out", str(folder / "kde.tif")]):
+    for args in (
+        ["rank", "--area-share", "0.03", "--out", str(folder / "rank.gpkg")],
+        ["kde", "--hotspot-share", "0.02", "--cell-size", "50", "--out", str(folder / "kde.tif")],
+    ):
         result = runner.invoke(app, [*args, "--quiet"])
         assert result.exit_code == 0, result.output + repr(result.exception)
     return folder
@@ -95,5 +101,6 @@ def test_qgis_opens_the_demo_projects_styled_and_on_the_data(demo_runs):
     assert ranked["attr"] == "rank" and ranked["labels"] and ranked["features"] > 20
     assert "command line" in report["abstract"]
     report = open_in_qgis(demo_runs / "kde.qgs")
-    assert_opens_on_the_data(report, {"kde_hotspots": ("Places", "graduatedSymbol"),
-                                      "kde": ("Surfaces", "singlebandpseudocolor")})
+    assert_opens_on_the_data(
+        report, {"kde_hotspots": ("Places", "graduatedSymbol"), "kde": ("Surfaces", "singlebandpseudocolor")}
+    )

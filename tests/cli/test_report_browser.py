@@ -18,18 +18,29 @@ from typer.testing import CliRunner
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
-                                reason="headless Chromium is not installed")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+    reason="headless Chromium is not installed",
+)
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium(*args: str) -> str:
     assert CHROMIUM, "Chromium is missing in CI: .ci/install-system-deps must install it"
     with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run([CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                                text=True, timeout=180)
+        result = subprocess.run(
+            [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=180
+        )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -56,9 +67,13 @@ def test_report_fits_the_window_and_draws(demo_report, width):
         "document.getElementById('r').onload = function () { var d = this.contentDocument;"
         "  var right = Math.max(...[...d.images].map(i => i.getBoundingClientRect().right));"
         "  document.title = 'W=' + d.documentElement.scrollWidth + ';IMG=' + right; };"
-        "</script></body></html>", encoding="utf-8")
+        "</script></body></html>",
+        encoding="utf-8",
+    )
     window = f"--window-size={max(width, 500) + 20},2800"
-    dom = _chromium(window, "--allow-file-access-from-files", "--virtual-time-budget=8000", "--dump-dom", frame.as_uri())
+    dom = _chromium(
+        window, "--allow-file-access-from-files", "--virtual-time-budget=8000", "--dump-dom", frame.as_uri()
+    )
     found = re.search(r"<title>W=(\d+);IMG=([\d.]+)</title>", dom)
     assert found, dom[:500]
     scroll_width, widest_image = int(found.group(1)), float(found.group(2))
@@ -68,8 +83,9 @@ def test_report_fits_the_window_and_draws(demo_report, width):
         # Maps use the page: the hot-spot map is at least 1,100 px wide on a desktop.
         assert widest_image >= 1100
     shot = demo_report.with_name(f"report_{width}.png")
-    _chromium(window, "--allow-file-access-from-files", "--virtual-time-budget=8000", f"--screenshot={shot}",
-              frame.as_uri())
+    _chromium(
+        window, "--allow-file-access-from-files", "--virtual-time-budget=8000", f"--screenshot={shot}", frame.as_uri()
+    )
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
 
 

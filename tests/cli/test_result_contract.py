@@ -87,8 +87,22 @@ def test_national_reports_a_frozen_result_with_the_same_filter_keys(captured, tm
 
 
 def test_provenance_records_the_filters_given(captured, tmp_path):
-    code, err = run_main("evaluate", "--folds", "1", "--method", "previous_period", "--from", "2023-06", "--hours",
-                         "19:00-07:00", "--crime-type", "Burglary", "--quiet", "--out", str(tmp_path / "e.csv"))
+    code, err = run_main(
+        "evaluate",
+        "--folds",
+        "1",
+        "--method",
+        "previous_period",
+        "--from",
+        "2023-06",
+        "--hours",
+        "19:00-07:00",
+        "--crime-type",
+        "Burglary",
+        "--quiet",
+        "--out",
+        str(tmp_path / "e.csv"),
+    )
     assert code == 0, err
     (parameters,) = captured["parameters"]
     assert parameters["date_from"] == "2023-06" and parameters["hours"] == "19:00-07:00"

@@ -18,8 +18,9 @@ def test_cli_trends_on_the_demo(tmp_path):
     from hotspot.io.outputs import read_layer_styles, read_provenance
 
     out = tmp_path / "trends.gpkg"
-    run = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["trends", "--out", str(out), "--report",
-                                                        str(tmp_path / "trends.html"), "--bins"])
+    run = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["trends", "--out", str(out), "--report", str(tmp_path / "trends.html"), "--bins"]
+    )
     assert run.exit_code == 0, run.output
     layer = pyogrio.read_dataframe(out, layer="trends")
     assert {"consecutive hot spot", "diminishing hot spot", "persistent hot spot"} <= set(layer["category"])
@@ -52,10 +53,13 @@ def test_timed_tables_outside_britain_read_without_options(tmp_path, name):
     from hotspot.ingest import read_records
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({
-        name: pd.date_range("2019-03-01 00:30", periods=300, freq="5h").strftime("%Y-%m-%d %H:%M"),
-        "longitude": rng.uniform(-87.70, -87.60, 300).round(4), "latitude": rng.uniform(41.80, 41.90, 300).round(4),
-    })
+    frame = pd.DataFrame(
+        {
+            name: pd.date_range("2019-03-01 00:30", periods=300, freq="5h").strftime("%Y-%m-%d %H:%M"),
+            "longitude": rng.uniform(-87.70, -87.60, 300).round(4),
+            "latitude": rng.uniform(41.80, 41.90, 300).round(4),
+        }
+    )
     path = tmp_path / "timed.csv"
     frame.to_csv(path, index=False)
     records = read_records([path])
@@ -66,10 +70,8 @@ def test_timed_tables_outside_britain_read_without_options(tmp_path, name):
 def test_near_repeat_surface_forecasts_the_planted_repeats(demo_study):
     """Scores from a Knox table fitted on 2023 put 2024's burglaries in far higher-scoring cells than average."""
     from hotspot.core.grid import Grid
-    from hotspot.ingest import apply_filters
     from hotspot.spacetime.interaction import near_repeat_scores
     from hotspot.spacetime.knox import knox_test, record_times
-    from hotspot.ingest.study import load_study
 
     study = demo_study("spacetime", crime_types=["Burglary"])
     records = study.records
@@ -91,14 +93,17 @@ def test_near_repeat_surface_forecasts_the_planted_repeats(demo_study):
     assert np.mean(hit_scores) > 5 * np.mean(mean_scores)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["trends", "--slice", "fortnight"], "--slice"),
-    (["trends", "--alpha", "2"], "--alpha"),
-    (["trends", "--over", "lsoas"], "--over"),
-    (["nearrepeat", "--out", "table.gpkg"], ".csv"),
-    (["nearrepeat", "--distance-band", "-5"], "--distance-band"),
-    (["nearrepeat", "--time-unit", "hours"], "--time-unit"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["trends", "--slice", "fortnight"], "--slice"),
+        (["trends", "--alpha", "2"], "--alpha"),
+        (["trends", "--over", "lsoas"], "--over"),
+        (["nearrepeat", "--out", "table.gpkg"], ".csv"),
+        (["nearrepeat", "--distance-band", "-5"], "--distance-band"),
+        (["nearrepeat", "--time-unit", "hours"], "--time-unit"),
+    ],
+)
 def test_bad_spacetime_options_are_one_line_and_exit_2(args, words):
     run = _hotspot(*args, "--quiet")
     assert run.returncode == 2, run.stdout + run.stderr
@@ -120,7 +125,6 @@ def test_near_repeat_surface_on_a_grid_equals_the_scores(demo_study):
     from hotspot.core.grid import Grid
     from hotspot.spacetime.interaction import near_repeat_scores, near_repeat_surface
     from hotspot.spacetime.knox import knox_for_study, record_times
-    from hotspot.ingest.study import load_study
 
     study = demo_study("spacetime", crime_types=["Burglary"])
     knox = knox_for_study(study, permutations=99)
@@ -153,7 +157,6 @@ def test_too_big_a_cube_is_one_clear_error(monkeypatch, demo_study):
     import hotspot.spacetime.cube as cube_module
     from hotspot.core.errors import HotspotInputError
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.ingest.study import load_study
 
     monkeypatch.setattr(cube_module, "MAX_BINS", 10_000)
     study = demo_study("spacetime", crime_types=["Other theft"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support import REPO
+
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n"
 
 
@@ -31,9 +32,27 @@ def test_national_command_writes_cog_and_gistar_layers(tmp_path):
     for month in ("2023-01", "2023-02"):
         _write_month(tmp_path / f"{month}-test-street.csv", month, rng)
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path), "--out-dir", str(out),
-                          "--tile-cells", "16", "--bandwidth", "400", "--band", "200"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "national",
+            str(tmp_path),
+            "--out-dir",
+            str(out),
+            "--tile-cells",
+            "16",
+            "--bandwidth",
+            "400",
+            "--band",
+            "200",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     summary = " ".join(run.stdout.split())  # the summary is the answer (stdout); diagnostics go to stderr
     assert "800 records from 2 files" in summary and "2 no location" in summary
@@ -53,12 +72,22 @@ def test_national_command_writes_cog_and_gistar_layers(tmp_path):
 
 
 def test_national_command_bad_options_are_one_line(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path / "none.csv")], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "national", str(tmp_path / "none.csv")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and "no such file" in run.stderr and "Traceback" not in run.stderr
     (tmp_path / "a.csv").write_text(HEADER)
-    run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path / "a.csv"), "--scheduler",
-                          "tcp://127.0.0.1:9"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "national", str(tmp_path / "a.csv"), "--scheduler", "tcp://127.0.0.1:9"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and "--scheduler needs --engine dask" in run.stderr
 
 
@@ -69,9 +98,31 @@ def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_pat
     far = (tmp_path / "2023-01-a-street.csv").read_text().replace(",-0.4", ",-1.2")  # ~55 km west
     (tmp_path / "2023-01-b-street.csv").write_text(far)
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "cli", "national", str(tmp_path), "--out-dir", str(out),
-                          "--engine", "dask", "--workers", "2", "--tile-cells", "256", "--bandwidth", "400",
-                          "--band", "200"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "national",
+            str(tmp_path),
+            "--out-dir",
+            str(out),
+            "--engine",
+            "dask",
+            "--workers",
+            "2",
+            "--tile-cells",
+            "256",
+            "--bandwidth",
+            "400",
+            "--band",
+            "200",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "800 records from 2 files" in " ".join(run.stdout.split()), run.stdout
     assert "outside the study area" not in run.stderr + run.stdout

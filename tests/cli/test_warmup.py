@@ -1,6 +1,7 @@
 """Compiling ahead (``hotspot cache --compile``) covers every kernel signature the grid commands use:
 after it, gistar, rank (each method), kde and evaluate on the demo town compile nothing new.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,15 +35,23 @@ def _compiled(cache: Path) -> set[str]:
 def test_compiling_ahead_leaves_nothing_for_the_commands_to_compile(tmp_path):
     cache = tmp_path / "numba"
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache), HOTSPOT_CACHE=str(tmp_path / "hs"))
-    done = subprocess.run([sys.executable, "-c", "import sys; sys.argv = ['hotspot', 'cache', '--compile']; "
-                           "import cli; cli.main()"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.argv = ['hotspot', 'cache', '--compile']; import cli; cli.main()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "compiled the kernels" in done.stderr
     ahead = _compiled(cache)
     assert any(name.startswith("gistar.") for name in ahead) and any(name.startswith("kde.") for name in ahead)
     out = tmp_path / "out"
     out.mkdir()
-    run = subprocess.run([sys.executable, "-c", COMMANDS.format(out=str(out))], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", COMMANDS.format(out=str(out))], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
-    assert _compiled(cache) - ahead == set(), "these kernels compiled during the commands: add them to hotspot.scale.warmup"
+    assert _compiled(cache) - ahead == set(), (
+        "these kernels compiled during the commands: add them to hotspot.scale.warmup"
+    )

@@ -11,6 +11,8 @@ import pytest
 import shapely
 from scipy.stats import poisson
 
+from hotspot.core.errors import HotspotInputError
+from hotspot.core.records import Records
 from hotspot.stats.areas import (
     CENSUS_AGE_BANDS,
     ESP2013,
@@ -20,8 +22,6 @@ from hotspot.stats.areas import (
     parse_age_band,
     poisson_ci,
 )
-from hotspot.core.errors import HotspotInputError
-from hotspot.core.records import Records
 
 
 def test_exact_poisson_interval_matches_published_values():
@@ -67,7 +67,8 @@ def test_direct_standardisation_against_a_hand_computation():
 CODES = [f"E0100000{i}" for i in range(1, 6)]
 AREAS = gpd.GeoDataFrame(
     {"area_code": CODES, "area_name": [f"Town 00{i}A" for i in range(1, 6)]},
-    geometry=[shapely.box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(5)], crs="EPSG:27700",
+    geometry=[shapely.box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(5)],
+    crs="EPSG:27700",
 )
 COUNTS = [60, 25, 10, 5, 0]
 
@@ -78,8 +79,15 @@ def _town_records(extra_unmatched: bool = True, ages: bool = False) -> Records:
     bands = ["age_0_49", "age_50_plus"]
     for i, n in enumerate(COUNTS):
         for k in range(n):
-            rows.append({"x": i * 1000 + rng.uniform(1, 999), "y": rng.uniform(1, 999), "lsoa_code": CODES[i],
-                         "month": "2023-01" if k % 2 else "2023-12", "age_band": bands[k % 2] if ages else ""})
+            rows.append(
+                {
+                    "x": i * 1000 + rng.uniform(1, 999),
+                    "y": rng.uniform(1, 999),
+                    "lsoa_code": CODES[i],
+                    "month": "2023-01" if k % 2 else "2023-12",
+                    "age_band": bands[k % 2] if ages else "",
+                }
+            )
     if extra_unmatched:
         rows.append({"x": 9000.0, "y": 500.0, "lsoa_code": "", "month": "2023-05", "age_band": ""})
         rows.append({"x": 9500.0, "y": 500.0, "lsoa_code": "W01999999", "month": "2023-05", "age_band": ""})
@@ -131,7 +139,9 @@ def test_rates_exact_intervals_and_flags_against_the_whole_area_rate():
 
 
 def test_age_standardised_rates_per_area_match_a_direct_computation():
-    pop = pd.DataFrame({"area_code": CODES, "age_0_49": [600, 500, 400, 700, 800], "age_50_plus": [400, 500, 600, 300, 200]})
+    pop = pd.DataFrame(
+        {"area_code": CODES, "age_0_49": [600, 500, 400, 700, 800], "age_50_plus": [400, 500, 600, 300, 200]}
+    )
     s = area_statistics(_town_records(ages=True), AREAS, population=pop)
     t = s.table.set_index("area_code")
     for i, code in enumerate(CODES):
@@ -148,8 +158,13 @@ def test_age_standardised_rates_per_area_match_a_direct_computation():
 
 def test_deprivation_deciles_and_top_quintile_wards():
     imd = pd.DataFrame({"LSOA21CD": CODES, "IMD25_DECILE": ["1", "1", "5", "10", "10"]})
-    lookup = pd.DataFrame({"LSOA21CD": CODES, "WD24CD": ["W1", "W1", "W2", "W2", "W3"],
-                           "WD24NM": ["North", "North", "South", "South", "East"]})
+    lookup = pd.DataFrame(
+        {
+            "LSOA21CD": CODES,
+            "WD24CD": ["W1", "W1", "W2", "W2", "W3"],
+            "WD24NM": ["North", "North", "South", "South", "East"],
+        }
+    )
     s = area_statistics(_town_records(), AREAS, population=POP, imd=imd, lookup=lookup)
     d = s.by_decile.set_index("imd_decile")
     assert len(d) == 10 and d["count"].sum() == 100
@@ -165,7 +180,9 @@ def test_bad_tables_are_one_line_input_errors():
     with pytest.raises(HotspotInputError, match="no column of area codes"):
         area_statistics(_town_records(), AREAS, population=pd.DataFrame({"code": ["X"], "total": ["1"]}))
     with pytest.raises(HotspotInputError, match="not a number"):
-        area_statistics(_town_records(), AREAS, population=pd.DataFrame({"area_code": CODES, "total": ["1", "x", "1", "1", "1"]}))
+        area_statistics(
+            _town_records(), AREAS, population=pd.DataFrame({"area_code": CODES, "total": ["1", "x", "1", "1", "1"]})
+        )
     with pytest.raises(HotspotInputError, match="--join"):
         area_statistics(_town_records(), AREAS, join="nearest")
     with pytest.raises(HotspotInputError, match="decile"):
@@ -187,10 +204,17 @@ def test_write_geopackage_and_csvs(tmp_path):
 
 
 def test_ward_level_aggregates_lsoas_and_recomputes_everything():
-    lookup = pd.DataFrame({"LSOA21CD": CODES, "WD24CD": ["W1", "W1", "W2", "W2", "W3"],
-                           "WD24NM": ["North", "North", "South", "South", "East"]})
+    lookup = pd.DataFrame(
+        {
+            "LSOA21CD": CODES,
+            "WD24CD": ["W1", "W1", "W2", "W2", "W3"],
+            "WD24NM": ["North", "North", "South", "South", "East"],
+        }
+    )
     imd = pd.DataFrame({"area_code": CODES, "decile": [1, 2, 1, 9, 10]})
-    pop = pd.DataFrame({"area_code": CODES, "age_0_49": [600, 500, 400, 700, 800], "age_50_plus": [400, 500, 600, 300, 200]})
+    pop = pd.DataFrame(
+        {"area_code": CODES, "age_0_49": [600, 500, 400, 700, 800], "age_50_plus": [400, 500, 600, 300, 200]}
+    )
     s = area_statistics(_town_records(ages=True), AREAS, population=pop, imd=imd, lookup=lookup, level="ward")
     t = s.table.set_index("area_code")
     assert t.index.tolist() == ["W1", "W2", "W3"] and s.level == "ward"

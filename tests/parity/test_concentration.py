@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotspot.stats.concentration import concentration
 from hotspot.core.errors import HotspotInputError
+from hotspot.stats.concentration import concentration
 
 
 def _gini_mad(c: np.ndarray) -> float:

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.forecast.baselines import PreviousPeriod
-from hotspot.forecast.backtest import backtest
-from hotspot.forecast.combined import combined_score, tune_combined
-from hotspot.stats.accuracy import forecast_metrics, hit_rate, pai, rri, select_top_area, selection_weights
 from hotspot.core.grid import Grid
 from hotspot.core.records import Records
+from hotspot.forecast.backtest import backtest
+from hotspot.forecast.baselines import PreviousPeriod
+from hotspot.forecast.combined import combined_score, tune_combined
+from hotspot.stats.accuracy import forecast_metrics, hit_rate, pai, rri, select_top_area, selection_weights
 
 
 def _brute_top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -195,8 +195,9 @@ def test_combined_with_fixed_weights_matches_brute_force_recency_counts():
     months = _months(4)
     pts = {months[0]: [(50, 950)] * 4, months[1]: [(150, 950)] * 2, months[2]: [(550, 450)], months[3]: [(50, 950)]}
     records = _records(pts)
-    score = combined_score(records, GRID, weights={"half_life_months": 2.0, "kde_weight": 0.0, "rtm_weight": 0.0,
-                                                   "neighbour_weight": 0.0})
+    score = combined_score(
+        records, GRID, weights={"half_life_months": 2.0, "kde_weight": 0.0, "rtm_weight": 0.0, "neighbour_weight": 0.0}
+    )
     expected = np.zeros(GRID.shape)
     ages = {months[0]: 3, months[1]: 2, months[2]: 1, months[3]: 0}
     for month, plist in pts.items():
@@ -205,15 +206,22 @@ def test_combined_with_fixed_weights_matches_brute_force_recency_counts():
             expected[r[0], c[0]] += 0.5 ** (ages[month] / 2.0)
     np.testing.assert_allclose(score, expected / expected.sum())
     # No decay: plain counts share; a reference month cuts later months off.
-    flat = combined_score(records, GRID, weights={"half_life_months": math.inf, "kde_weight": 0.0, "neighbour_weight": 0.0},
-                          reference_month=months[1])
+    flat = combined_score(
+        records,
+        GRID,
+        weights={"half_life_months": math.inf, "kde_weight": 0.0, "neighbour_weight": 0.0},
+        reference_month=months[1],
+    )
     assert flat[0, 0] == pytest.approx(4 / 6) and flat[0, 1] == pytest.approx(2 / 6) and flat[5, 5] == 0
 
 
 def test_combined_smoothing_is_a_quartic_kernel_on_cell_centres():
     records = _records({"2022-01": [(550, 450)]})
-    score = combined_score(records, GRID, weights={"half_life_months": 1.0, "kde_weight": 1.0, "bandwidth_m": 150.0,
-                                                   "neighbour_weight": 0.0})
+    score = combined_score(
+        records,
+        GRID,
+        weights={"half_life_months": 1.0, "kde_weight": 1.0, "bandwidth_m": 150.0, "neighbour_weight": 0.0},
+    )
     d2 = np.array([[2, 1, 2], [1, 0, 1], [2, 1, 2]]) * 100.0**2
     k = (1 - d2 / 150.0**2) ** 2
     np.testing.assert_allclose(score[4:7, 4:7], k / k.sum())
@@ -233,8 +241,10 @@ def test_combined_weights_come_from_earlier_months_only():
     fit_b = tune_combined(b, GRID, area_share=0.05, reference_month=months[-2])
     assert fit_a.weights == fit_b.weights
     assert fit_a.validation_months == months[2:6]  # every month with 2 earlier ones, up to 6
-    np.testing.assert_array_equal(combined_score(a, GRID, reference_month=months[-2], area_share=0.05),
-                                  combined_score(b, GRID, reference_month=months[-2], area_share=0.05))
+    np.testing.assert_array_equal(
+        combined_score(a, GRID, reference_month=months[-2], area_share=0.05),
+        combined_score(b, GRID, reference_month=months[-2], area_share=0.05),
+    )
 
 
 def test_combined_picks_long_memory_when_hot_spots_are_stable():
@@ -244,8 +254,11 @@ def test_combined_picks_long_memory_when_hot_spots_are_stable():
     pts = {m: hot * 3 + [tuple(p) for p in rng.uniform(0, 1000, size=(10, 2))] for m in _months(8)}
     fit = tune_combined(_records(pts), GRID, area_share=0.03)
     assert fit.validation["mean_hit_rate"].max() == pytest.approx(
-        fit.validation.loc[(fit.validation.drop(columns=["mean_hit_rate", "mean_pai"]) == pd.Series(fit.weights)).all(axis=1),
-                           "mean_hit_rate"].iloc[0])
+        fit.validation.loc[
+            (fit.validation.drop(columns=["mean_hit_rate", "mean_pai"]) == pd.Series(fit.weights)).all(axis=1),
+            "mean_hit_rate",
+        ].iloc[0]
+    )
     score = combined_score(_records(pts), GRID, area_share=0.03)
     top = select_top_area(score, 0.03)
     for x, y in hot:

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from hotspot.core.errors import HotspotInputError
+from hotspot.core.grid import Grid
+from hotspot.core.records import Records
 from hotspot.forecast.baselines import (
     DecayedCounts,
     KDECrossValidated,
@@ -22,10 +24,8 @@ from hotspot.forecast.baselines import (
 from hotspot.forecast.combined import MonthlyLayers, _stencil_matrix, fit_combined, quartic_kernel
 from hotspot.forecast.compare import mean_interval, paired_comparison
 from hotspot.forecast.mapchange import carry_onto_current, detect_map_changes
-from hotspot.stats.accuracy import budget_hits, forecast_metrics, metrics_at_budgets, selection_weights
 from hotspot.forecast.months import month_index
-from hotspot.core.grid import Grid
-from hotspot.core.records import Records
+from hotspot.stats.accuracy import budget_hits, metrics_at_budgets, selection_weights
 
 GRID = Grid(0.0, 1000.0, 100.0, 10, 10)
 
@@ -98,15 +98,18 @@ def test_metrics_at_budgets_match_a_brute_force_selection_pei_and_places():
             hits, taken = _brute_share_selection(list(s), list(t), k)
             assert m.hit_rate == pytest.approx(hits / t.sum())
             best, best_taken = _brute_share_selection(list(t.astype(float)), list(t), k)
-            assert m.pei == pytest.approx((hits / t.sum() / (taken / mask.sum())) / (best / t.sum() / (best_taken / mask.sum())))
+            assert m.pei == pytest.approx(
+                (hits / t.sum() / (taken / mask.sum())) / (best / t.sum() / (best_taken / mask.sum()))
+            )
             # Places: connected components (8 neighbours) of the whole-cell selection, by networkx.
             order = sorted((i for i in range(s.size) if not math.isnan(s[i])), key=lambda i: (-s[i], i))
             n_whole = min(max(math.ceil(k * (1 - 1e-12) - 1e-9), 1), len(order))
             cells = [tuple(c) for c in np.argwhere(mask)[order[:n_whole]]]
             g = nx.Graph()
             g.add_nodes_from(cells)
-            g.add_edges_from((a, b) for a in cells for b in cells
-                             if a < b and max(abs(a[0] - b[0]), abs(a[1] - b[1])) == 1)
+            g.add_edges_from(
+                (a, b) for a in cells for b in cells if a < b and max(abs(a[0] - b[0]), abs(a[1] - b[1])) == 1
+            )
             assert m.n_places == nx.number_connected_components(g)
             assert m.mean_place_area == pytest.approx(10.0 * len(cells) / m.n_places)
 
@@ -168,11 +171,13 @@ def test_map_change_flags_use_past_months_only():
 
 def test_carrying_moves_older_records_to_the_nearest_current_location_in_their_lsoa():
     # Old points; current points; one old point has a nearer current point in another LSOA.
-    frame = pd.DataFrame({
-        "x": [100.0, 100.0, 500.0, 900.0, 130.0, 160.0, 520.0],
-        "y": [100.0, 100.0, 500.0, 900.0, 100.0, 100.0, 560.0],
-        "lsoa_code": ["A", "A", "B", "C", "X", "A", "B"],
-    })
+    frame = pd.DataFrame(
+        {
+            "x": [100.0, 100.0, 500.0, 900.0, 130.0, 160.0, 520.0],
+            "y": [100.0, 100.0, 500.0, 900.0, 100.0, 100.0, 560.0],
+            "lsoa_code": ["A", "A", "B", "C", "X", "A", "B"],
+        }
+    )
     months = np.array([0, 0, 0, 0, 5, 5, 6])
     moved = carry_onto_current(frame, months, 5, 6, tolerance_m=100.0)
     # Rows 0 and 1 go to (160, 100), the same-LSOA point, not the nearer (130, 100) in LSOA X;
@@ -209,8 +214,12 @@ def test_count_baselines_match_brute_force():
     expected = base.copy()
     for r in range(10):
         for c in range(10):
-            nb = [base[i, j] for i in range(r - 1, r + 2) for j in range(c - 1, c + 2)
-                  if (i, j) != (r, c) and 0 <= i < 10 and 0 <= j < 10]
+            nb = [
+                base[i, j]
+                for i in range(r - 1, r + 2)
+                for j in range(c - 1, c + 2)
+                if (i, j) != (r, c) and 0 <= i < 10 and 0 <= j < 10
+            ]
             expected[r, c] += 0.25 * sum(nb) / 8
     np.testing.assert_allclose(NeighbourSmoothed()(records, GRID), expected)
 
@@ -355,11 +364,13 @@ def test_shared_layers_in_a_backtest_give_the_same_scores_as_fold_by_fold_fits()
 def test_harm_table_is_the_median_of_distinct_codes(tmp_path):
     from hotspot.stats.harm import derive_type_weights
 
-    raw = pd.DataFrame({
-        "ONS_SEVERITY_code": ["1", "2", "2", "3", "4", "5"],
-        "ONS_SEVERITY_weight": [10.0, 2.0, 2.0, 4.0, 100.0, 7.0],
-        "POLICE_UK_CAT_MAP_category": ["Violence and Sexual Offences"] * 4 + ["Robbery", "Bicycle Theft"],
-    })
+    raw = pd.DataFrame(
+        {
+            "ONS_SEVERITY_code": ["1", "2", "2", "3", "4", "5"],
+            "ONS_SEVERITY_weight": [10.0, 2.0, 2.0, 4.0, 100.0, 7.0],
+            "POLICE_UK_CAT_MAP_category": ["Violence and Sexual Offences"] * 4 + ["Robbery", "Bicycle Theft"],
+        }
+    )
     raw.to_csv(tmp_path / "raw.csv", index=False)
     table = derive_type_weights(tmp_path / "raw.csv").set_index("crime_type")
     # Code 2 counted once: median of (10, 2, 4) = 4, not of (10, 2, 2, 4) = 3.
@@ -371,9 +382,16 @@ def test_harm_table_is_the_median_of_distinct_codes(tmp_path):
 def test_weights_are_applied_and_gaps_are_one_clear_error(tmp_path):
     from hotspot.stats.harm import apply_weights
 
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "month": ["2022-01"] * 3,
-                          "crime_type": ["Burglary", "Anti-social behaviour", "Robbery"],
-                          "source": "f.csv", "source_row": [1, 2, 3]})
+    frame = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0],
+            "y": [1.0, 2.0, 3.0],
+            "month": ["2022-01"] * 3,
+            "crime_type": ["Burglary", "Anti-social behaviour", "Robbery"],
+            "source": "f.csv",
+            "source_row": [1, 2, 3],
+        }
+    )
     records = Records(frame, "EPSG:27700")
     weighted, notes = apply_weights(records, "harm")
     from hotspot.stats.harm import DEFAULT_TABLE
@@ -397,23 +415,44 @@ def test_a_harm_weighted_backtest_scores_forecasts_on_harm():
     from hotspot.forecast.backtest import backtest
 
     months = _month_list(3)
-    frame = pd.DataFrame({"x": [50.0, 950.0] * 3, "y": [950.0, 50.0] * 3, "month": np.repeat(months, 2),
-                          "crime_type": ["Burglary", "Robbery"] * 3, "weight": [1.0, 9.0] * 3})
+    frame = pd.DataFrame(
+        {
+            "x": [50.0, 950.0] * 3,
+            "y": [950.0, 50.0] * 3,
+            "month": np.repeat(months, 2),
+            "crime_type": ["Burglary", "Robbery"] * 3,
+            "weight": [1.0, 9.0] * 3,
+        }
+    )
     records = Records(frame, "EPSG:27700")
     # Predicting the north-west cell catches 1 of 10 harm (10 % -> PAI 10 at 1 % of 100 cells).
-    res = backtest(records, GRID, {"nw": lambda t, g: (np.arange(100) == 0).reshape(10, 10).astype(float)},
-                   area_share=0.01)
+    res = backtest(
+        records, GRID, {"nw": lambda t, g: (np.arange(100) == 0).reshape(10, 10).astype(float)}, area_share=0.01
+    )
     assert res.folds["hit_rate"].tolist() == pytest.approx([0.1, 0.1])
 
 
 def test_snap_points_add_the_filtered_rows_and_carrying_can_use_them():
     from hotspot.forecast.mapchange import snap_points
 
-    kept = pd.DataFrame({"x": [100.0, 500.0], "y": [100.0, 500.0], "month": ["2022-01", "2022-06"],
-                         "lsoa_code": ["A", "B"], "crime_type": "Robbery"})
-    rejected = pd.DataFrame({"reason": ["filtered_crime_type", "outside_study_area", "no_location"],
-                             "x": [150.0, 160.0, np.nan], "y": [100.0, 100.0, np.nan],
-                             "month": ["2022-06", "2022-06", "2022-06"], "lsoa_code": ["A", "A", ""]})
+    kept = pd.DataFrame(
+        {
+            "x": [100.0, 500.0],
+            "y": [100.0, 500.0],
+            "month": ["2022-01", "2022-06"],
+            "lsoa_code": ["A", "B"],
+            "crime_type": "Robbery",
+        }
+    )
+    rejected = pd.DataFrame(
+        {
+            "reason": ["filtered_crime_type", "outside_study_area", "no_location"],
+            "x": [150.0, 160.0, np.nan],
+            "y": [100.0, 100.0, np.nan],
+            "month": ["2022-06", "2022-06", "2022-06"],
+            "lsoa_code": ["A", "A", ""],
+        }
+    )
     records = Records(kept, "EPSG:27700", rejected=rejected)
     points = snap_points(records)
     # The filtered burglary is a snap point; the out-of-area and unlocated rows are not.
@@ -430,7 +469,6 @@ def test_near_repeat_forecaster_runs_in_the_backtest_on_dated_records(demo_study
     """The Knox near-repeat surface as an evaluate method: offered for dated records only, and on the space-time
     demo's planted near-repeat burglary chains it beats chance (PAI 1) and last month's counts."""
     from hotspot.forecast.backtest import backtest, default_forecasters
-    from hotspot.ingest.study import load_study
 
     study = demo_study("spacetime", crime_types=["Burglary"])
     grid, mask = study.grid(100.0)

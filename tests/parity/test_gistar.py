@@ -9,7 +9,7 @@ import pytest
 from esda import G_Local
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from libpysal.weights import W, DistanceBand, lat2W
+from libpysal.weights import DistanceBand, W, lat2W
 
 from hotspot.stats.gistar import gi_star_areas, gi_star_grid
 
@@ -32,8 +32,9 @@ def small_grid():
 def _esda(y, w, permutations=0, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
-                       keep_simulations=False, n_jobs=1)
+        return G_Local(
+            y, w, transform="B", star=True, permutations=permutations, seed=seed, keep_simulations=False, n_jobs=1
+        )
 
 
 def _exact_tails(counts, mask, band, cell, method="auto"):
@@ -105,7 +106,7 @@ def _exact_rational_cdf(hist, k_max, s_max):
         for c in range(min(m, k_max) + 1):
             if c * u > s_max:
                 break
-            new[c:, c * u:] = new[c:, c * u:] + comb(m, c) * ways[:k_max + 1 - c, :s_max + 1 - c * u]
+            new[c:, c * u :] = new[c:, c * u :] + comb(m, c) * ways[: k_max + 1 - c, : s_max + 1 - c * u]
         ways = new
     cdf = np.empty((s_max + 1, k_max + 1))
     for j in range(k_max + 1):

@@ -63,10 +63,12 @@ def crowded():
     With exact duplicates (some in crowded cells, where they are merged by hashing) and points off the grid.
     """
     rng = np.random.default_rng(11)
-    x = np.concatenate([rng.normal(700, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
-                        np.full(40, 312.5)])
-    y = np.concatenate([rng.normal(800, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300),
-                        np.full(40, 1187.5)])
+    x = np.concatenate(
+        [rng.normal(700, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300), np.full(40, 312.5)]
+    )
+    y = np.concatenate(
+        [rng.normal(800, 35, 1500), rng.uniform(1000, 1500, 1200), rng.uniform(-400, 1900, 300), np.full(40, 1187.5)]
+    )
     x[1200:1300] = x[:100]
     y[1200:1300] = y[:100]
     w = rng.uniform(0.5, 2.0, x.size)
@@ -249,11 +251,14 @@ def test_result_does_not_depend_on_thread_count(fixture, request, monkeypatch):
     assert np.array_equal(one, serial)
 
 
-@pytest.mark.parametrize("kernel,sk_name,sk_bandwidth", [
-    ("epanechnikov", "epanechnikov", lambda h: h),
-    ("uniform", "tophat", lambda h: h),
-    ("triangular", "linear", lambda h: h),
-])
+@pytest.mark.parametrize(
+    "kernel,sk_name,sk_bandwidth",
+    [
+        ("epanechnikov", "epanechnikov", lambda h: h),
+        ("uniform", "tophat", lambda h: h),
+        ("triangular", "linear", lambda h: h),
+    ],
+)
 def test_matches_scikit_learn_bounded_kernels(small, kernel, sk_name, sk_bandwidth):
     from sklearn.neighbors import KernelDensity as SkKD
 
@@ -330,7 +335,7 @@ def test_default_bandwidth_rule():
     d = np.hypot(x - cx, y - cy)
     sd = math.sqrt(np.mean(d**2))
     dm = np.median(d)
-    want = 0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 5000 ** -0.2
+    want = 0.9 * min(sd, math.sqrt(1 / math.log(2)) * dm) * 5000**-0.2
     assert h == pytest.approx(want, rel=1e-3)
     assert "Silverman" in text and f"{want:,.0f} m" in text
     # Weights count as that many points at the same place.
@@ -366,14 +371,17 @@ def test_geotiff_round_trip(tmp_path, small):
     np.testing.assert_array_equal(data.filled(np.nan)[5:], result.surface[5:])
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    (dict(kernel="cosine"), "--kernel"),
-    (dict(units="per-hectare"), "--units"),
-    (dict(bandwidth_m=-5), "--bandwidth"),
-    (dict(bandwidth_m=10), "smaller than"),
-    (dict(weights=np.array([1.0, -1.0])), "weight of point 1"),
-    (dict(mask=np.ones((3, 3), bool)), "mask"),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        (dict(kernel="cosine"), "--kernel"),
+        (dict(units="per-hectare"), "--units"),
+        (dict(bandwidth_m=-5), "--bandwidth"),
+        (dict(bandwidth_m=10), "smaller than"),
+        (dict(weights=np.array([1.0, -1.0])), "weight of point 1"),
+        (dict(mask=np.ones((3, 3), bool)), "mask"),
+    ],
+)
 def test_bad_input_is_one_clear_line(kwargs, words):
     grid = Grid(xmin=0.0, ymax=1000.0, cell_size=50.0, ncols=20, nrows=20)
     kwargs = {"bandwidth_m": 200.0, **kwargs}
@@ -414,7 +422,9 @@ def test_progress_reports_each_stage_to_completion(small, monkeypatch):
     calls = []
     monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)
     monkeypatch.setattr(hotspot.stats.kde, "_BLOCK_WORK", 1e4)
-    kernel_density(x, y, grid, bandwidth_m=200.0, progress=lambda stage, done, total: calls.append((stage, done, total)))
+    kernel_density(
+        x, y, grid, bandwidth_m=200.0, progress=lambda stage, done, total: calls.append((stage, done, total))
+    )
     rows = [(done, total) for stage, done, total in calls if stage == "kernel density"]
     assert len(rows) > 1 and rows[-1] == (grid.nrows, grid.nrows)
     assert [done for done, _ in rows] == sorted(done for done, _ in rows)

@@ -24,8 +24,13 @@ from tests.parity.test_kde import brute_force
 )
 def test_exact_equals_brute_force(seed, n, cell, h_cells, kernel, duplicates, weighted, crowded):
     rng = np.random.default_rng(seed)
-    grid = Grid(xmin=1000.0 + rng.uniform(-50, 50), ymax=5000.0, cell_size=cell, ncols=int(rng.integers(1, 30)),
-                nrows=int(rng.integers(1, 30)))
+    grid = Grid(
+        xmin=1000.0 + rng.uniform(-50, 50),
+        ymax=5000.0,
+        cell_size=cell,
+        ncols=int(rng.integers(1, 30)),
+        nrows=int(rng.integers(1, 30)),
+    )
     h = h_cells * cell
     # Points over the grid and up to a bandwidth and a half beyond it, so some kernels are cut by the edge.
     x = rng.uniform(grid.xmin - 1.5 * h, grid.xmax + 1.5 * h, n)

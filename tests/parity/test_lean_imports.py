@@ -1,6 +1,7 @@
 """The statistics computed without importing scipy.stats or scipy.signal (each costs about half a second
 of every command's start) equal scipy's to the last bit, and the commands' modules do not import them.
 """
+
 from __future__ import annotations
 
 import os
@@ -96,6 +97,12 @@ def test_rank_and_evaluate_modules_do_not_import_scipy_stats_or_signal():
         "heavy = sorted(m for m in ('scipy.stats', 'scipy.signal') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert out.stdout.strip() == ""

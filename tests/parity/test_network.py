@@ -26,13 +26,13 @@ def _roads(lines, names, lit=None):
 def town():
     """A small network with a loop, junctions of degree 3 and 4, a dead end and one long curved street."""
     lines = [
-        [(0, 0), (100, 0), (230, 0)],            # High Street west part
-        [(230, 0), (400, 0)],                     # High Street east part
-        [(100, 0), (100, 120)],                   # Bute Street north
-        [(100, 0), (100, -90)],                   # Bute Street south (dead end)
-        [(230, 0), (230, 120)],                   # George Street
-        [(100, 120), (160, 150), (230, 120)],     # Back Lane (closes a loop)
-        [(400, 0), (460, 70), (520, 0)],          # a curved dead-end spur
+        [(0, 0), (100, 0), (230, 0)],  # High Street west part
+        [(230, 0), (400, 0)],  # High Street east part
+        [(100, 0), (100, 120)],  # Bute Street north
+        [(100, 0), (100, -90)],  # Bute Street south (dead end)
+        [(230, 0), (230, 120)],  # George Street
+        [(100, 120), (160, 150), (230, 120)],  # Back Lane (closes a loop)
+        [(400, 0), (460, 70), (520, 0)],  # a curved dead-end spur
     ]
     names = ["High Street", "High Street", "Bute Street", "Bute Street", "George Street", "Back Lane", "Spur Road"]
     lit = ["yes", "yes", "no", "", "yes", "24/7", "yes"]
@@ -55,7 +55,9 @@ def _quartic(d, h):
 def test_cleaning_splits_at_shared_vertices_and_keeps_names(town):
     # the High Street west line splits at Bute Street (100, 0); every other line already runs junction to junction
     assert town.edge_len.size == 8
-    assert np.isclose(town.total_length_m, 230 + 170 + 120 + 90 + 120 + np.hypot(60, 30) + np.hypot(70, 30) + 2 * np.hypot(60, 70))
+    assert np.isclose(
+        town.total_length_m, 230 + 170 + 120 + 90 + 120 + np.hypot(60, 30) + np.hypot(70, 30) + 2 * np.hypot(60, 70)
+    )
     degree = town.degree
     xy = town.node_xy
     at = {tuple(np.round(p)): d for p, d in zip(xy, degree)}
@@ -71,7 +73,11 @@ def test_cleaning_splits_at_shared_vertices_and_keeps_names(town):
 
 
 def test_bridges_stay_unconnected_unless_crossings_asked_for():
-    lines = [[(0, 0), (200, 0)], [(100, -100), (100, 100)], [(0, 0), (200, 0)]]  # a bridge over a street, and a duplicate
+    lines = [
+        [(0, 0), (200, 0)],
+        [(100, -100), (100, 100)],
+        [(0, 0), (200, 0)],
+    ]  # a bridge over a street, and a duplicate
     roads = _roads(lines, ["Low Road", "Bridge", "Low Road"])
     by_vertex = build_network(roads, segment_length_m=50)
     assert by_vertex.edge_len.size == 2  # duplicate merged, no junction at the crossing
@@ -113,7 +119,7 @@ def _nx_graph(net):
     import networkx as nx
 
     g = nx.Graph()
-    for e, (u, v, length) in enumerate(zip(net.edge_u, net.edge_v, net.edge_len)):
+    for _e, (u, v, length) in enumerate(zip(net.edge_u, net.edge_v, net.edge_len)):
         if not g.has_edge(u, v) or g[u][v]["weight"] > length:
             g.add_edge(int(u), int(v), weight=float(length))
     return g
@@ -133,7 +139,9 @@ def _nx_point_distances(net, ev_edge, ev_off, h):
             for other, d in nx.single_source_dijkstra_path_length(g, node, weight="weight").items():
                 node_d[other] = min(node_d.get(other, np.inf), d0 + d)
         for k, (f, s) in enumerate(zip(samp_edge, samp_off)):
-            d = min(node_d.get(int(net.edge_u[f]), np.inf) + s, node_d.get(int(net.edge_v[f]), np.inf) + net.edge_len[f] - s)
+            d = min(
+                node_d.get(int(net.edge_u[f]), np.inf) + s, node_d.get(int(net.edge_v[f]), np.inf) + net.edge_len[f] - s
+            )
             if f == e:
                 d = min(d, abs(s - t))
             out[i, k] = d
@@ -214,14 +222,18 @@ def test_mass_conservation_per_estimator():
     # an event 10 m from a degree-4 junction at the centre, bandwidth inside the grid
     s = snap_points(grid, np.array([210.0]), np.array([200.0]), tolerance_m=1.0)
     h = 120.0
-    mass = {est: network_kde(grid, s.edge, s.offset_m, bandwidth_m=h, estimator=est, max_depth=1000).per_m @ lengths
-            for est in ("simple", "discontinuous", "continuous")}
+    mass = {
+        est: network_kde(grid, s.edge, s.offset_m, bandwidth_m=h, estimator=est, max_depth=1000).per_m @ lengths
+        for est in ("simple", "discontinuous", "continuous")
+    }
     assert abs(mass["continuous"] - 1.0) < 1e-4
     assert abs(mass["discontinuous"] - 1.0) < 1e-4
     assert mass["simple"] > 1.2
     # a dead end within the bandwidth: discontinuous loses mass, continuous reflects it
-    spur = build_network(_roads([[(0, 0), (100, 0)], [(100, 0), (300, 0)], [(100, 0), (100, 200)]], ["A", "B", "C"]),
-                         segment_length_m=1.0)
+    spur = build_network(
+        _roads([[(0, 0), (100, 0)], [(100, 0), (300, 0)], [(100, 0), (100, 200)]], ["A", "B", "C"]),
+        segment_length_m=1.0,
+    )
     s = snap_points(spur, np.array([30.0]), np.array([0.0]), tolerance_m=1.0)
     lengths = spur.lixels["length_m"].to_numpy()
     disc = network_kde(spur, s.edge, s.offset_m, bandwidth_m=h, estimator="discontinuous").per_m @ lengths

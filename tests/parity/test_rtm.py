@@ -29,6 +29,7 @@ def _points(x, y):
 
 # --- proximity --------------------------------------------------------------------------------
 
+
 def _brute_cell_distance(grid: Grid, cells: np.ndarray) -> np.ndarray:
     xs, ys = grid.cell_centres()
     fx, fy = xs[cells], ys[cells]
@@ -40,7 +41,9 @@ def test_proximity_cell_rule_matches_exhaustive_search():
     rng = np.random.default_rng(3)
     grid = Grid(1000.0, 5000.0, 25.0, 23, 17)
     pts = _points(rng.uniform(1000, 1575, 7), rng.uniform(4575, 5000, 7))
-    line = gpd.GeoDataFrame(geometry=[shapely.LineString([(1110.3, 4640.7), (1390.2, 4920.9), (1500.1, 4700.4)])], crs=CRS)
+    line = gpd.GeoDataFrame(
+        geometry=[shapely.LineString([(1110.3, 4640.7), (1390.2, 4920.9), (1500.1, 4700.4)])], crs=CRS
+    )
     both = pd.concat([pts, line], ignore_index=True)
     got = nearest_feature_distance(both, grid, refine=1)
     # Feature cells by brute force: points by floor division, the line by polygon intersection.
@@ -60,7 +63,9 @@ def test_proximity_refined_is_exact_for_points_and_close_for_lines():
     pts = _points(rng.uniform(0, 1000, 5), rng.uniform(0, 1000, 5))
     line = shapely.LineString([(120.0, 130.0), (880.0, 610.0)])
     xs, ys = grid.cell_centres()
-    exact_pts = np.min(np.hypot(xs[..., None] - pts.geometry.x.to_numpy(), ys[..., None] - pts.geometry.y.to_numpy()), axis=-1)
+    exact_pts = np.min(
+        np.hypot(xs[..., None] - pts.geometry.x.to_numpy(), ys[..., None] - pts.geometry.y.to_numpy()), axis=-1
+    )
     np.testing.assert_allclose(nearest_feature_distance(pts, grid, refine=5), exact_pts, atol=1e-9)
     exact_line = shapely.distance(shapely.points(xs, ys), line)
     got = nearest_feature_distance(gpd.GeoDataFrame(geometry=[line], crs=CRS), grid, refine=5)
@@ -87,6 +92,7 @@ def test_polygon_interior_is_distance_zero():
 
 
 # --- density ----------------------------------------------------------------------------------
+
 
 def test_density_layer_matches_quartic_reference():
     rng = np.random.default_rng(5)
@@ -119,6 +125,7 @@ def test_operationalise_layout_and_bad_distances():
 
 
 # --- selection and fitting on a planted log-linear model ----------------------------------------
+
 
 def _synthetic(seed: int, n: int = 110, base: float = 0.25):
     rng = np.random.default_rng(seed)
@@ -192,8 +199,13 @@ def test_refit_matches_independent_poisson_mle(planted):
     X = cand.design(columns=model.table["layer"].tolist())
     y = counts[cand.mask]
     A = np.column_stack([np.ones(len(y)), X])
-    nll = lambda b: np.sum(np.exp(A @ b) - y * (A @ b))
-    grad = lambda b: A.T @ (np.exp(A @ b) - y)
+
+    def nll(b):
+        return np.sum(np.exp(A @ b) - y * (A @ b))
+
+    def grad(b):
+        return A.T @ (np.exp(A @ b) - y)
+
     ref = minimize(nll, np.zeros(A.shape[1]), jac=grad, method="BFGS", options={"gtol": 1e-8}).x
     np.testing.assert_allclose(model.table["coef"], ref[1:], atol=1e-4)
     assert model.intercept == pytest.approx(ref[0], abs=1e-4)
@@ -225,6 +237,7 @@ def test_pure_noise_keeps_nothing():
 
 
 # --- score and priority places --------------------------------------------------------------------
+
 
 def test_score_is_product_of_rrvs_present(planted):
     grid, feats, counts, truth, cand, sel, model = planted
@@ -260,10 +273,12 @@ def test_priority_places_cover_the_top_tier_with_narratives(planted):
     assert average > 1.0  # the crime-free emptiest cell scores 1, so "x the lowest cell" overstates
     np.testing.assert_allclose(places["risk_vs_average"], places["relative_risk"] / average)
     assert rtm.priority_places(surface)["risk_vs_average"].iloc[0] == pytest.approx(
-        first["relative_risk"] / surface.relative_risk[cand.mask].mean())  # without counts: every study cell
+        first["relative_risk"] / surface.relative_risk[cand.mask].mean()
+    )  # without counts: every study cell
 
 
 # --- validation metrics ---------------------------------------------------------------------------
+
 
 def test_hit_rate_pai_auc_against_brute_force():
     from scipy.stats import mannwhitneyu
@@ -291,8 +306,16 @@ def test_hit_rate_splits_ties_in_proportion():
 def test_validate_against_kde_baseline(planted):
     grid, feats, counts, truth, cand, sel, model = planted
     surface = rtm.score(model)
-    result = rtm.RTMResult(grid=grid, mask=cand.mask, counts=counts, candidates=cand, selection=sel, model=model,
-                           surface=surface, priority_places=None)
+    result = rtm.RTMResult(
+        grid=grid,
+        mask=cand.mask,
+        counts=counts,
+        candidates=cand,
+        selection=sel,
+        model=model,
+        surface=surface,
+        priority_places=None,
+    )
     # A later period drawn from the same planted model.
     rng = np.random.default_rng(99)
     lam = np.exp(model.intercept) * surface.relative_risk
@@ -305,6 +328,7 @@ def test_validate_against_kde_baseline(planted):
 
 
 # --- factor files -----------------------------------------------------------------------------------
+
 
 def test_factor_options_and_toml(tmp_path):
     from rtm.factors import collect_factor_specs, parse_factor_option, read_factor_layer
@@ -352,8 +376,8 @@ def test_merged_refit_matches_per_cell_statsmodels():
 
 
 def test_study_helpers():
-    from rtm.run import parse_distances, split_at_month
     from hotspot.core.records import Records
+    from rtm.run import parse_distances, split_at_month
 
     assert parse_distances("50, 100,150") == [50.0, 100.0, 150.0] and parse_distances(None) is None
     with pytest.raises(HotspotInputError, match="--distances"):

@@ -18,19 +18,20 @@ from hotspot.spacetime.knox import knox_test
 from hotspot.spacetime.mannkendall import mann_kendall
 from hotspot.spacetime.stgistar import space_time_gi_star
 
-
 # --- Mann-Kendall ---------------------------------------------------------------------------------
 
 
 def test_mann_kendall_matches_pymannkendall_with_and_without_ties():
     mk = pytest.importorskip("pymannkendall")
     rng = np.random.default_rng(1)
-    series = np.vstack([
-        rng.normal(size=(20, 24)),                                   # no ties
-        rng.poisson(1.5, size=(20, 24)).astype(float),               # many ties
-        np.cumsum(rng.normal(0.3, 1, size=(10, 24)), axis=1),        # trending
-        np.round(rng.normal(size=(10, 24)), 1),                      # ties from rounding
-    ])
+    series = np.vstack(
+        [
+            rng.normal(size=(20, 24)),  # no ties
+            rng.poisson(1.5, size=(20, 24)).astype(float),  # many ties
+            np.cumsum(rng.normal(0.3, 1, size=(10, 24)), axis=1),  # trending
+            np.round(rng.normal(size=(10, 24)), 1),  # ties from rounding
+        ]
+    )
     ours = mann_kendall(series)
     for i, row in enumerate(series):
         ref = mk.original_test(row)
@@ -123,8 +124,9 @@ def test_space_time_gistar_on_areas_matches_esda():
 
 def test_space_time_gistar_bad_options():
     grid = Grid(0.0, 300.0, 100.0, 3, 3)
-    cube = SpaceTimeCube(counts=np.ones((4, 3, 3)), labels=tuple("abcd"), slice="month", grid=grid,
-                         mask=np.ones((3, 3), bool))
+    cube = SpaceTimeCube(
+        counts=np.ones((4, 3, 3)), labels=tuple("abcd"), slice="month", grid=grid, mask=np.ones((3, 3), bool)
+    )
     with pytest.raises(HotspotInputError, match="band"):
         space_time_gi_star(cube, band_m=None)
     with pytest.raises(HotspotInputError, match="time-window"):
@@ -135,7 +137,7 @@ def test_space_time_gistar_bad_options():
 
 # --- the ArcGIS categories, rule by rule -----------------------------------------------------------
 
-H, C, O = 1, -1, 0
+H, C, O = 1, -1, 0  # noqa: E741  (hot, cold, nothing: the ArcGIS letters)
 
 
 def _cat(pattern, trend_z=0.0, trend_p=1.0):
@@ -143,28 +145,31 @@ def _cat(pattern, trend_z=0.0, trend_p=1.0):
     return classify(bins == H, bins == C, np.array([trend_z]), np.array([trend_p]))[0]
 
 
-@pytest.mark.parametrize("pattern, trend, expected", [
-    ([O] * 19 + [H], (0, 1), "new hot spot"),
-    ([O] * 16 + [H] * 4, (3, 0.001), "consecutive hot spot"),
-    ([H] * 20, (3, 0.001), "intensifying hot spot"),
-    ([H] * 20, (-3, 0.001), "diminishing hot spot"),
-    ([H] * 20, (0.5, 0.6), "persistent hot spot"),
-    ([O] + [H] * 19, (0.5, 0.6), "persistent hot spot"),        # 95 % hot
-    ([O, O] + [H] * 18, (0.5, 0.6), "persistent hot spot"),      # a 90 % run with nothing before: >= 90 % rules first
-    ([H, O, H, O] * 5 + [H], (0, 1), "sporadic hot spot"),
-    ([C, O, O, H, H] * 4, (0, 1), "oscillating hot spot"),
-    ([C] + [O] * 18 + [H], (0, 1), "oscillating hot spot"),      # once cold: not new
-    ([H] * 19 + [O], (0, 1), "historical hot spot"),
-    ([H] * 10 + [O] * 10, (0, 1), "no pattern detected"),        # faded out: no pattern (final not hot, < 90 %)
-    ([O] * 20, (0, 1), "no pattern detected"),
-    ([O] * 19 + [C], (0, 1), "new cold spot"),
-    ([C] * 20, (-3, 0.001), "intensifying cold spot"),
-    ([C] * 20, (3, 0.001), "diminishing cold spot"),
-    ([C] * 20, (0, 1), "persistent cold spot"),
-    ([H, O, O, C, C] * 4, (0, 1), "oscillating cold spot"),
-    ([C, O] * 10 + [C], (0, 1), "sporadic cold spot"),
-    ([C] * 19 + [O], (0, 1), "historical cold spot"),
-])
+@pytest.mark.parametrize(
+    "pattern, trend, expected",
+    [
+        ([O] * 19 + [H], (0, 1), "new hot spot"),
+        ([O] * 16 + [H] * 4, (3, 0.001), "consecutive hot spot"),
+        ([H] * 20, (3, 0.001), "intensifying hot spot"),
+        ([H] * 20, (-3, 0.001), "diminishing hot spot"),
+        ([H] * 20, (0.5, 0.6), "persistent hot spot"),
+        ([O] + [H] * 19, (0.5, 0.6), "persistent hot spot"),  # 95 % hot
+        ([O, O] + [H] * 18, (0.5, 0.6), "persistent hot spot"),  # a 90 % run with nothing before: >= 90 % rules first
+        ([H, O, H, O] * 5 + [H], (0, 1), "sporadic hot spot"),
+        ([C, O, O, H, H] * 4, (0, 1), "oscillating hot spot"),
+        ([C] + [O] * 18 + [H], (0, 1), "oscillating hot spot"),  # once cold: not new
+        ([H] * 19 + [O], (0, 1), "historical hot spot"),
+        ([H] * 10 + [O] * 10, (0, 1), "no pattern detected"),  # faded out: no pattern (final not hot, < 90 %)
+        ([O] * 20, (0, 1), "no pattern detected"),
+        ([O] * 19 + [C], (0, 1), "new cold spot"),
+        ([C] * 20, (-3, 0.001), "intensifying cold spot"),
+        ([C] * 20, (3, 0.001), "diminishing cold spot"),
+        ([C] * 20, (0, 1), "persistent cold spot"),
+        ([H, O, O, C, C] * 4, (0, 1), "oscillating cold spot"),
+        ([C, O] * 10 + [C], (0, 1), "sporadic cold spot"),
+        ([C] * 19 + [O], (0, 1), "historical cold spot"),
+    ],
+)
 def test_categories_follow_the_arcgis_definitions(pattern, trend, expected):
     assert _cat(pattern, *trend) == expected
 
@@ -207,9 +212,18 @@ def knox_points():
 @pytest.mark.parametrize("unit, same", [("days", True), ("days", False), ("months", True)])
 def test_knox_observed_counts_equal_brute_force(knox_points, unit, same):
     xy, t = knox_points
-    result = knox_test(xy, t if unit == "days" else t // 10, time_unit=unit, distance_band_m=150,
-                       distance_bands=4, same_location=same, time_band=5 if unit == "days" else 1,
-                       time_bands=4, permutations=99, seed=2)
+    result = knox_test(
+        xy,
+        t if unit == "days" else t // 10,
+        time_unit=unit,
+        distance_band_m=150,
+        distance_bands=4,
+        same_location=same,
+        time_band=5 if unit == "days" else 1,
+        time_bands=4,
+        permutations=99,
+        seed=2,
+    )
     table, _, _ = _brute_knox(xy, t if unit == "days" else t // 10, result.distance_edges_m, result.time_edges)
     np.testing.assert_array_equal(result.observed, table)
     assert result.observed.sum() == len(t) * (len(t) - 1) // 2
@@ -219,12 +233,18 @@ def test_knox_expected_counts_equal_the_exact_permutation_mean(knox_points):
     # Under a random permutation of times each pair gets a uniformly random pair of distinct times, so
     # E[count(d, t)] = pairs in distance band d x pairs of times in band t / all pairs: an exact reference.
     xy, t = knox_points
-    result = knox_test(xy, t, distance_band_m=150, distance_bands=4, time_band=5, time_bands=4,
-                       permutations=999, seed=5)
+    result = knox_test(
+        xy, t, distance_band_m=150, distance_bands=4, time_band=5, time_bands=4, permutations=999, seed=5
+    )
     _, d_band, t_band = _brute_knox(xy, t, result.distance_edges_m, result.time_edges)
     pairs = len(t) * (len(t) - 1) / 2
-    exact = np.outer(np.bincount(d_band, minlength=result.observed.shape[0]),
-                     np.bincount(t_band, minlength=result.observed.shape[1])) / pairs
+    exact = (
+        np.outer(
+            np.bincount(d_band, minlength=result.observed.shape[0]),
+            np.bincount(t_band, minlength=result.observed.shape[1]),
+        )
+        / pairs
+    )
     se = np.maximum(result.sd, 1e-9) / np.sqrt(result.permutations)
     assert np.all(np.abs(result.expected - exact) <= 5 * se + 1e-9)
     assert np.allclose(result.expected.sum(), pairs)
@@ -272,6 +292,7 @@ def test_near_repeat_scores_equal_a_double_loop():
     weights = rng.uniform(0, 2, (4, 2))
     gx, gy = np.meshgrid(np.arange(25.0, 1000, 50), np.arange(25.0, 1000, 50))
     ours = near_repeat_scores(xy, t, 30.0, gx, gy, weights=weights, distance_edges_m=d_edges, time_edges=t_edges)
+
     def band(v, edges):
         for k in range(1, len(edges)):
             if v <= edges[k]:

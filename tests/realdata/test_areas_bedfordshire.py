@@ -8,14 +8,15 @@ import pytest
 
 @pytest.fixture(scope="module")
 def bedfordshire_areas(shared_data, bedfordshire_crime_dir, bedfordshire_lsoas_path):
+    from hotspot.ingest import read_records
     from hotspot.ingest.boundaries import read_boundaries
     from hotspot.stats.areas import area_statistics
-    from hotspot.ingest import read_records
 
     records = read_records([bedfordshire_crime_dir])
     lsoas = read_boundaries(bedfordshire_lsoas_path)
     stats = area_statistics(
-        records, lsoas,
+        records,
+        lsoas,
         population=shared_data / "population" / "census2021_usual_residents_age6_lsoa21_bedfordshire.csv",
         imd=shared_data / "imd" / "imd2025_lsoa21_bedfordshire.csv",
         lookup=shared_data / "lookups" / "lsoa21_ward24_lad24_bestfit_bedfordshire.csv",
@@ -86,8 +87,8 @@ def _independent_violence_counts(crime_dir, codes):
 def test_violence_concentration_matches_an_independent_count(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     """The needs assessment's "top 20 % of LSOAs hold N % of violence", pinned to the raw files."""
     from hotspot.ingest.boundaries import read_boundaries
-    from hotspot.stats.areas import area_statistics
     from hotspot.ingest.study import load_study
+    from hotspot.stats.areas import area_statistics
 
     lsoas = read_boundaries(bedfordshire_lsoas_path)
     counts = np.sort(_independent_violence_counts(bedfordshire_crime_dir, lsoas["area_code"].astype(str)))[::-1]
@@ -99,8 +100,9 @@ def test_violence_concentration_matches_an_independent_count(bedfordshire_crime_
     # 84th LSOA by its fraction (0.4) so the figure does not jump with rounding: 47.45 %.
     assert round(counts[:whole].sum() / counts.sum(), 3) == 0.473 and round(gini, 3) == 0.409
     assert round(top20, 4) == 0.4745
-    study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path,
-                       crime_types=["Violence and sexual offences"])
+    study = load_study(
+        [bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path, crime_types=["Violence and sexual offences"]
+    )
     by_code = area_statistics(study.records, lsoas, join="code").concentration
     assert by_code.top20_share == pytest.approx(top20, abs=1e-12)
     assert by_code.gini == pytest.approx(gini, abs=1e-12)

@@ -8,7 +8,6 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 
-
 @pytest.fixture(scope="module")
 def client():
     """A 2-worker LocalCluster, as in tests/unit/test_distributed.py."""

@@ -37,7 +37,9 @@ def test_backtest_on_bedfordshire(bedfordshire):
     assert summary.loc["previous_period", "pai"] > 40
     assert summary.loc["combined", "pai"] > summary.loc["previous_period", "pai"]
     assert summary.loc["combined", "pai"] > summary.loc["kde_400m", "pai"]
-    assert (folds.pivot(index="fold", columns="method", values="pai")["combined"]
-            > folds.pivot(index="fold", columns="method", values="pai")["previous_period"]).all()
+    assert (
+        folds.pivot(index="fold", columns="method", values="pai")["combined"]
+        > folds.pivot(index="fold", columns="method", values="pai")["previous_period"]
+    ).all()
     assert any("combined: blend for the latest test month" in note for note in result.notes)
     assert (folds.loc[folds["method"] == "combined", "blend"].str.len() > 0).all()

@@ -30,6 +30,7 @@ SLICE_ROWS = 400
 
 # --- fixtures cut from the real data -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def month_raw(bedfordshire_crime_dir) -> pd.DataFrame:
     """One real police.uk month as published (text), all rows."""
@@ -88,6 +89,7 @@ def files_in(folder: Path) -> dict[str, bytes]:
 
 # --- swapped longitude and latitude ------------------------------------------------------------------
 
+
 def test_swapped_policeuk_columns_stop_with_the_fix(tmp_path, slice_raw, slice_csv):
     swapped = slice_raw.rename(columns={"Longitude": "Latitude", "Latitude": "Longitude"})
     path = tmp_path / "swapped-street.csv"
@@ -115,6 +117,7 @@ def test_policeuk_points_far_from_their_lsoa_codes_stop(tmp_path, slice_raw):
 
 # --- invalid boundary polygons ---------------------------------------------------------------------
 
+
 def _bow_tie(polygon):
     import shapely
 
@@ -139,8 +142,9 @@ def test_invalid_boundaries_are_repaired_and_counted(tmp_path, bedford_lsoas, sl
     areas = read_boundaries(path)
     assert len(areas) == len(broken) and shapely.is_valid(areas.geometry.values).all()
     assert any(f"{n_invalid} of {len(broken)} polygons were invalid" in note for note in areas.attrs["notes"])
-    code, err = run_main("rank", str(slice_csv), "--boundaries", str(path), "--top", "3",
-                         "--out", str(tmp_path / "r.gpkg"))
+    code, err = run_main(
+        "rank", str(slice_csv), "--boundaries", str(path), "--top", "3", "--out", str(tmp_path / "r.gpkg")
+    )
     assert code == 0, err
     assert "polygons were invalid" in err and "make_valid" in err
 
@@ -153,10 +157,14 @@ def test_degrees_in_a_layer_labelled_bng(tmp_path, bedford_lsoas, slice_raw):
     mislabelled.to_file(path)
     code, err = run_main("rank", "--boundaries", str(path), "--quiet", "--out", str(tmp_path / "r.gpkg"))
     one_line_exit_2(code, err, "mislabelled.gpkg", "look like degrees", "EPSG:4326")
-    points = gpd.GeoDataFrame(slice_raw.drop(columns=["Longitude", "Latitude"]),
-                              geometry=gpd.points_from_xy(pd.to_numeric(slice_raw["Longitude"], errors="coerce"),
-                                                          pd.to_numeric(slice_raw["Latitude"], errors="coerce")),
-                              crs="EPSG:27700")
+    points = gpd.GeoDataFrame(
+        slice_raw.drop(columns=["Longitude", "Latitude"]),
+        geometry=gpd.points_from_xy(
+            pd.to_numeric(slice_raw["Longitude"], errors="coerce"),
+            pd.to_numeric(slice_raw["Latitude"], errors="coerce"),
+        ),
+        crs="EPSG:27700",
+    )
     points = points[~points.geometry.is_empty & points.geometry.x.notna()]
     layer = tmp_path / "crimes.gpkg"
     points.to_file(layer)
@@ -165,6 +173,7 @@ def test_degrees_in_a_layer_labelled_bng(tmp_path, bedford_lsoas, slice_raw):
 
 
 # --- memory ------------------------------------------------------------------------------------------
+
 
 def test_grid_too_big_for_memory_stops_before_allocating(tmp_path, monkeypatch, bedfordshire_lsoas_path, slice_csv):
     import hotspot.core.memory as memory
@@ -176,14 +185,24 @@ def test_grid_too_big_for_memory_stops_before_allocating(tmp_path, monkeypatch, 
         Grid.from_bounds(*bounds, cell_size=7.0, bytes_per_cell=memory.BYTES_PER_CELL["gistar"])
     message = str(info.value)
     n_cells = int(np.floor((bounds[2] - np.floor(bounds[0] / 7) * 7) / 7) + 1) * int(
-        np.floor((np.ceil(bounds[3] / 7) * 7 - bounds[1]) / 7) + 1)
+        np.floor((np.ceil(bounds[3] / 7) * 7 - bounds[1]) / 7) + 1
+    )
     assert f"{n_cells:,} cells" in message
     suggested = float(message.split("--cell-size ")[1].split()[0])
     # the suggested cell size fits in the memory said
     grid = Grid.from_bounds(*bounds, cell_size=suggested, bytes_per_cell=memory.BYTES_PER_CELL["gistar"])
     assert grid.size * memory.BYTES_PER_CELL["gistar"] <= memory.USABLE_SHARE * 4e9
-    code, err = run_main("gistar", str(slice_csv), "--boundaries", str(bedfordshire_lsoas_path), "--cell-size", "7",
-                         "--quiet", "--out", str(tmp_path / "g.gpkg"))
+    code, err = run_main(
+        "gistar",
+        str(slice_csv),
+        "--boundaries",
+        str(bedfordshire_lsoas_path),
+        "--cell-size",
+        "7",
+        "--quiet",
+        "--out",
+        str(tmp_path / "g.gpkg"),
+    )
     one_line_exit_2(code, err, "--cell-size", "GB of memory is available")
     assert not list(tmp_path.glob("*.gpkg"))
 
@@ -199,6 +218,7 @@ def test_memory_available_reads_the_system():
 
 
 # --- outputs that cannot be written ---------------------------------------------------------------
+
 
 def test_file_where_a_folder_should_be(tmp_path, slice_csv):
     code, err = run_main("rank", str(slice_csv), "--quiet", "--out", str(slice_csv / "r.gpkg"))
@@ -247,6 +267,7 @@ def test_disk_full_mid_write_leaves_the_old_run_whole(tmp_path, monkeypatch, sli
 
 # --- a run's files are replaced together -------------------------------------------------------------
 
+
 def test_failure_on_a_later_file_keeps_every_earlier_file_of_the_run_old(tmp_path, monkeypatch, slice_csv):
     import hotspot.io.outputs as outputs
 
@@ -276,7 +297,9 @@ def test_commit_killed_between_renames_is_reported_by_the_next_run(tmp_path):
     pending = tmp_path / f".r.partial-{pid}-0123abcd.csv"
     pending.write_text("new csv that never moved")
     journal = tmp_path / f".hotspot-run-{pid}-89abcdef.journal"
-    journal.write_text(json.dumps([[str(new), str(tmp_path / f".r.partial-{pid}-00000000.gpkg")], [str(old), str(pending)]]))
+    journal.write_text(
+        json.dumps([[str(new), str(tmp_path / f".r.partial-{pid}-00000000.gpkg")], [str(old), str(pending)]])
+    )
     notes = clean_stale(tmp_path)
     assert any(f"new: {new}" in n and f"still from the run before: {old}" in n for n in notes), notes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.gpkg"]
@@ -284,11 +307,16 @@ def test_commit_killed_between_renames_is_reported_by_the_next_run(tmp_path):
 
 # --- stale partial files -------------------------------------------------------------------------------
 
+
 def test_stale_partials_of_our_outputs_are_removed_and_said(tmp_path, slice_csv):
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True).stdout)
-    stale = [tmp_path / f".r.partial-{dead}-deadbeef.gpkg", tmp_path / f".r.partial-{dead}-deadbeef.gpkg-journal",
-             tmp_path / f".r_monthly.partial-{dead}-0badf00d.csv"]
+    dead = int(
+        subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    )
+    stale = [
+        tmp_path / f".r.partial-{dead}-deadbeef.gpkg",
+        tmp_path / f".r.partial-{dead}-deadbeef.gpkg-journal",
+        tmp_path / f".r_monthly.partial-{dead}-0badf00d.csv",
+    ]
     live = tmp_path / f".r.partial-{os.getppid()}-cafef00d.gpkg"  # a running process's: left alone
     other = tmp_path / f".notours.partial-{dead}-deadbeef.gpkg"  # another output's: left alone
     for path in (*stale, live, other):
@@ -300,6 +328,7 @@ def test_stale_partials_of_our_outputs_are_removed_and_said(tmp_path, slice_csv)
 
 
 # --- duplicate records -----------------------------------------------------------------------------------
+
 
 def test_repeated_crime_ids_are_dropped_and_counted(bedfordshire_crime_dir, month_raw):
     records = read_records([bedfordshire_crime_dir / f"{MONTH}-bedfordshire-street.csv.gz"])
@@ -327,6 +356,7 @@ def test_the_same_file_twice_is_counted_once(tmp_path, slice_csv):
 
 # --- semicolons and decimal commas -------------------------------------------------------------------
 
+
 def test_semicolon_csv_with_decimal_commas_is_read_and_said(tmp_path, slice_raw, slice_csv):
     european = slice_raw.copy()
     for column in ("Longitude", "Latitude"):
@@ -343,6 +373,7 @@ def test_semicolon_csv_with_decimal_commas_is_read_and_said(tmp_path, slice_raw,
 
 # --- options --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value", ["1", "5", "100"])
 def test_area_share_of_one_or_more_is_refused_before_reading(tmp_path, value):
     garbage = tmp_path / "garbage.csv"
@@ -356,10 +387,16 @@ def test_every_option_is_checked_before_the_input_is_read(tmp_path):
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\x00\xff not a csv")
     out = str(tmp_path / "r.gpkg")
-    for args, needle in ((["--hours", "25:00-01:00"], "--hours"), (["--from", "2022-13"], "--from"),
-                         (["--weekdays", "funday"], "--weekdays"), (["--crs", "EPSG:4326"], "--crs"),
-                         (["--method", "magic"], "--method"), (["--top", "0"], "--top"), (["--band", "-5"], "--band"),
-                         (["--boundaries", str(tmp_path / "none.gpkg")], "--boundaries")):
+    for args, needle in (
+        (["--hours", "25:00-01:00"], "--hours"),
+        (["--from", "2022-13"], "--from"),
+        (["--weekdays", "funday"], "--weekdays"),
+        (["--crs", "EPSG:4326"], "--crs"),
+        (["--method", "magic"], "--method"),
+        (["--top", "0"], "--top"),
+        (["--band", "-5"], "--band"),
+        (["--boundaries", str(tmp_path / "none.gpkg")], "--boundaries"),
+    ):
         code, err = run_main("rank", str(garbage), *args, "--out", out)
         one_line_exit_2(code, err, needle)
 
@@ -372,6 +409,7 @@ def test_nte_errors_name_nte(slice_csv, tmp_path):
 
 # --- progress on long writes ---------------------------------------------------------------------------
 
+
 def test_long_geopackage_write_reports_progress_and_reads_back_equal(tmp_path):
     import pyogrio
 
@@ -383,8 +421,11 @@ def test_long_geopackage_write_reports_progress_and_reads_back_equal(tmp_path):
     frame = grid.to_geodataframe({"count": rng.poisson(2.0, grid.shape).astype(np.float64)})
     assert len(frame) > WRITE_CHUNK_ROWS
     calls = []
-    write_geopackage(tmp_path / "cells.gpkg", {"cells": frame},
-                     progress=lambda stage, done, total: calls.append((stage, done, total)))
+    write_geopackage(
+        tmp_path / "cells.gpkg",
+        {"cells": frame},
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
     done = [c[1] for c in calls]
     assert calls[0][1] == 0 and done == sorted(done) and done[-1] == len(frame) and len(calls) >= 3
     reference = tmp_path / "reference.gpkg"
@@ -395,6 +436,7 @@ def test_long_geopackage_write_reports_progress_and_reads_back_equal(tmp_path):
 
 
 # --- wording ---------------------------------------------------------------------------------------------
+
 
 def test_out_of_area_note_reads_cleanly(slice_raw, tmp_path):
     moved = slice_raw.copy()

@@ -7,10 +7,7 @@ case ends in a result or one ``HotspotInputError`` line (exit code 2), never any
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,15 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cli
-from tests.realdata.test_faults import run_main
 from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
+from tests.realdata.test_faults import run_main
 
 EXAMPLES = int(os.environ.get("HOTSPOT_FUZZ_EXAMPLES", "60"))
 """Examples per fuzz test; raise it locally (e.g. HOTSPOT_FUZZ_EXAMPLES=1500) for a longer search."""
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +56,14 @@ ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"]
 
 @pytest.mark.realdata
 @FUZZ
-@given(order=st.permutations(list(range(12))), encoding=st.sampled_from(ENCODINGS),
-       sep=st.sampled_from([",", ";", "\t"]), keep=st.integers(1, 12), n=st.integers(0, 40),
-       crlf=st.booleans())
+@given(
+    order=st.permutations(list(range(12))),
+    encoding=st.sampled_from(ENCODINGS),
+    sep=st.sampled_from([",", ";", "\t"]),
+    keep=st.integers(1, 12),
+    n=st.integers(0, 40),
+    crlf=st.booleans(),
+)
 def test_real_rows_in_random_orders_and_encodings(tmp_path_factory, real_rows, order, encoding, sep, keep, n, crlf):
     columns = [real_rows.columns[i] for i in order[:keep]]
     text = real_rows.head(n)[columns].to_csv(index=False, sep=sep, lineterminator="\r\n" if crlf else "\n")
@@ -89,26 +93,110 @@ def test_real_header_with_random_cells(tmp_path_factory, real_rows, data):
 # --- the option parser ----------------------------------------------------------------------------------
 
 COMMANDS = {
-    "rank": ["--method", "--over", "--top", "--area-share", "--bandwidth", "--band", "--cell-size", "--hours",
-             "--weekdays", "--from", "--to", "--crs", "--crime-type", "--suppress-below", "--seed", "--boundaries",
-             "--band-rule", "--bandwidth-rule"],
-    "kde": ["--kernel", "--bandwidth", "--units", "--hotspot-share", "--cell-size", "--hours", "--from", "--crs",
-            "--bandwidth-rule"],
-    "gistar": ["--band", "--weights", "--k", "--permutations", "--correction", "--cell-size", "--area-counts",
-               "--weekdays", "--band-rule"],
+    "rank": [
+        "--method",
+        "--over",
+        "--top",
+        "--area-share",
+        "--bandwidth",
+        "--band",
+        "--cell-size",
+        "--hours",
+        "--weekdays",
+        "--from",
+        "--to",
+        "--crs",
+        "--crime-type",
+        "--suppress-below",
+        "--seed",
+        "--boundaries",
+        "--band-rule",
+        "--bandwidth-rule",
+    ],
+    "kde": [
+        "--kernel",
+        "--bandwidth",
+        "--units",
+        "--hotspot-share",
+        "--cell-size",
+        "--hours",
+        "--from",
+        "--crs",
+        "--bandwidth-rule",
+    ],
+    "gistar": [
+        "--band",
+        "--weights",
+        "--k",
+        "--permutations",
+        "--correction",
+        "--cell-size",
+        "--area-counts",
+        "--weekdays",
+        "--band-rule",
+    ],
     "areas": ["--join", "--level", "--population", "--imd", "--lookup", "--from", "--to", "--boundaries"],
     "evaluate": ["--area-share", "--train-months", "--test-months", "--folds", "--method", "--cell-size"],
     "rtm": ["--factor", "--distances", "--test-from", "--cell-size", "--factors-toml"],
     "report": ["--section", "--top", "--permutations", "--cell-size", "--title"],
     "national": ["--cell-size", "--bandwidth", "--kernel", "--band", "--correction", "--from", "--to", "--tile-cells"],
 }
-FLAGS = ["--nte", "--quiet", "--public", "--merge", "--no-merge", "--binned", "--edge-correction", "--per-year",
-         "--rtm", "--no-kde", "--help-me", "-x"]
+FLAGS = [
+    "--nte",
+    "--quiet",
+    "--public",
+    "--merge",
+    "--no-merge",
+    "--binned",
+    "--edge-correction",
+    "--per-year",
+    "--rtm",
+    "--no-kde",
+    "--help-me",
+    "-x",
+]
 VALUES = st.one_of(
-    st.sampled_from(["0", "1", "-1", "5", "0.01", "1e309", "nan", "inf", "-inf", "", " ", "abc", "19:00-07:00",
-                     "25:99", "2022-02", "2022-13", "2022-02-30", "fri,sat", "moon", "EPSG:27700", "EPSG:4326",
-                     "quartic", "count", "gistar", "areas", "band", "queen", "fdr", "x=nowhere.gpkg", "50,100",
-                     "--quiet", "-", "/proc", "\u00e9\u00e8", "holdout", "moran", "silverman"]),
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "-1",
+            "5",
+            "0.01",
+            "1e309",
+            "nan",
+            "inf",
+            "-inf",
+            "",
+            " ",
+            "abc",
+            "19:00-07:00",
+            "25:99",
+            "2022-02",
+            "2022-13",
+            "2022-02-30",
+            "fri,sat",
+            "moon",
+            "EPSG:27700",
+            "EPSG:4326",
+            "quartic",
+            "count",
+            "gistar",
+            "areas",
+            "band",
+            "queen",
+            "fdr",
+            "x=nowhere.gpkg",
+            "50,100",
+            "--quiet",
+            "-",
+            "/proc",
+            "\u00e9\u00e8",
+            "holdout",
+            "moran",
+            "silverman",
+        ]
+    ),
     st.text(max_size=8),
     st.integers(-10, 10**6).map(str),
 )
@@ -119,8 +207,11 @@ def _run(args: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.realdata
-@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=max(10, EXAMPLES // 2),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_random_option_strings_exit_0_or_2(tmp_path_factory, real_rows, data):
     folder = tmp_path_factory.mktemp("opts")

@@ -11,8 +11,8 @@ from tests.recovery.test_gistar_recovery import _esda_z
 def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfordshire_lsoas_path):
     """The path an analyst runs (records -> counts per LSOA -> Gi* over queen contiguity) on the real records,
     checked against esda on the same counts, and the counts against a count of the raw CSVs."""
-    from hotspot.stats.gistar import gi_star_points
     from hotspot.ingest.study import load_study
+    from hotspot.stats.gistar import gi_star_points
     from hotspot.stats.weights import area_weights
     from tests.support.raw_policeuk import located_rows
 
@@ -37,8 +37,8 @@ def test_bedfordshire_lsoas_queen_parity_with_esda(bedfordshire_crime_dir, bedfo
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_bedfordshire_100m_grid_hot_cells_in_town_centres(bedfordshire_crime_dir):
-    from hotspot.stats.gistar import gi_star_points
     from hotspot.ingest import read_records
+    from hotspot.stats.gistar import gi_star_points
 
     records = read_records([str(bedfordshire_crime_dir)])
     # a few hundred rows sit hundreds of km away; keep those police.uk places in a Bedfordshire LSOA

@@ -10,8 +10,8 @@ pytestmark = [pytest.mark.realdata]
 
 @pytest.fixture(scope="module")
 def city(shared_data):
-    from hotspot.network.study import network_study
     from hotspot.ingest.study import load_study
+    from hotspot.network.study import network_study
 
     study = load_study([shared_data / "policeuk-cityoflondon"])
     roads = shared_data / "roads-cityoflondon" / "city_of_london_drive_osm.gpkg"
@@ -81,8 +81,11 @@ def test_network_risk_factors_on_the_city(city, shared_data, capsys):
     assert (factors["pubs_within_50m"] <= factors["pubs_within_100m"]).all()
     assert (factors["pubs_within_100m"] <= factors["pubs_within_200m"]).all()
     assert factors["unlit"].sum() == city.network.lixels["unlit"].sum()
-    model = fit_segment_risk(lixel_counts(city.network, city.snapped), factors[["unlit", "pubs_within_100m"]],
-                             city.network.lixels["length_m"])
+    model = fit_segment_risk(
+        lixel_counts(city.network, city.snapped),
+        factors[["unlit", "pubs_within_100m"]],
+        city.network.lixels["length_m"],
+    )
     with capsys.disabled():
         print("\n" + model.table[["factor", "rrv", "rrv_low", "rrv_high", "p_value"]].to_string(index=False))
     table = model.table.set_index("factor")

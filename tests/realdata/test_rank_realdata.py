@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.places.rank import rank_places
 from hotspot.ingest.study import load_study
+from hotspot.places.rank import rank_places
 
 TOWN_CENTRES = {"Luton": (509_100, 221_300), "Bedford": (504_950, 249_750)}
 """Approximate grid references (metres) of the two town centres."""
@@ -53,8 +53,7 @@ def test_ranked_places_on_real_data(study, tmp_path):
 def test_streets_and_areas_rankings_on_real_data(study):
     areas = rank_places(study, over="areas", top=417)
     assert len(areas.places) == 417
-    assert areas.places["share"].sum() == pytest.approx(
-        areas.places["count"].sum() / len(study.records))
+    assert areas.places["share"].sum() == pytest.approx(areas.places["count"].sum() / len(study.records))
     assert areas.places["count"].sum() >= 0.99 * len(study.records)
     streets = rank_places(study, over="streets", top=10)
     assert streets.places["count"].is_monotonic_decreasing

@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 
-import numpy as np
 import pytest
 
-from hotspot.places.rank import rank_places
 from hotspot.ingest.study import load_study
+from hotspot.places.rank import rank_places
 
 pytestmark = pytest.mark.realdata
 
@@ -34,9 +33,11 @@ DATASETS = ("bedfordshire", "cityoflondon")
 def _factors(shared, dataset):
     """Real risk features for each force: licensed premises (FSA), and for Bedfordshire rail stations and schools."""
     if dataset == "bedfordshire":
-        return [f"pubs={shared / 'poi-licensed-premises' / 'open_pubs_fsa_bedford_luton.gpkg'}",
-                f"stations={shared / 'poi-railstations' / 'rail_stations_bedfordshire_5km.gpkg'}",
-                f"schools={shared / 'poi-schools' / 'gias_schools_bedfordshire.gpkg'}"]
+        return [
+            f"pubs={shared / 'poi-licensed-premises' / 'open_pubs_fsa_bedford_luton.gpkg'}",
+            f"stations={shared / 'poi-railstations' / 'rail_stations_bedfordshire_5km.gpkg'}",
+            f"schools={shared / 'poi-schools' / 'gias_schools_bedfordshire.gpkg'}",
+        ]
     return [f"pubs={_city_pubs(shared)}"]
 
 
@@ -90,7 +91,9 @@ def test_rank_every_method_and_crime_type_keeps_the_area_budget(dataset, method)
         covered = places["area_m2"].sum() / 1e6 / study_km2
         assert covered <= 1.25 * AREA_SHARE, (name, label, method, covered)
         counts = grid.count(one.records.frame["x"], one.records.frame["y"])
-        enough = method in ("kde", "combined", "rtm") or (method == "count" and (counts[mask] > 0).sum() >= AREA_SHARE * mask.sum())
+        enough = method in ("kde", "combined", "rtm") or (
+            method == "count" and (counts[mask] > 0).sum() >= AREA_SHARE * mask.sum()
+        )
         if enough:
             assert covered >= 0.75 * AREA_SHARE, (name, label, method, covered)
         # Ranked by the method's own score, best first.
@@ -103,8 +106,10 @@ def test_the_study_area_is_the_same_for_every_crime_type_and_close_to_the_force_
     import geopandas as gpd
 
     name, study = dataset
-    outline = {"bedfordshire": "boundaries-bedfordshire/lad_bedfordshire_dissolved_from_lsoa21.gpkg",
-               "cityoflondon": "boundaries-cityoflondon/lsoa21_cityoflondon_bgc.gpkg"}[name]
+    outline = {
+        "bedfordshire": "boundaries-bedfordshire/lad_bedfordshire_dissolved_from_lsoa21.gpkg",
+        "cityoflondon": "boundaries-cityoflondon/lsoa21_cityoflondon_bgc.gpkg",
+    }[name]
     force = gpd.read_file(shared_data / outline).to_crs(study.crs).union_all()
     area = study.study_area()
     # Most of the study area lies inside the force area and covers most of it.
@@ -136,10 +141,29 @@ def test_every_command_runs_on_real_data_and_its_outputs_open(dataset, shared_da
     lsoas = shared_data / f"boundaries-{name}" / f"lsoa21_{name}_bgc.gpkg"
     factors = [a for f in _factors(shared_data, name) for a in ("--factor", f)]
     runs = {
-        "rank": ["rank", data, "--method", "combined", *factors, "--area-share", "0.01", "--out", tmp_path / "rank.gpkg"],
+        "rank": [
+            "rank",
+            data,
+            "--method",
+            "combined",
+            *factors,
+            "--area-share",
+            "0.01",
+            "--out",
+            tmp_path / "rank.gpkg",
+        ],
         "rank-areas": ["rank", data, "--over", "areas", "--boundaries", lsoas, "--out", tmp_path / "rank_areas.gpkg"],
-        "rank-rtm": ["rank", data, "--method", "rtm", *factors, "--crime-type", "Violence and sexual offences",
-                     "--out", tmp_path / "rank_rtm.gpkg"],
+        "rank-rtm": [
+            "rank",
+            data,
+            "--method",
+            "rtm",
+            *factors,
+            "--crime-type",
+            "Violence and sexual offences",
+            "--out",
+            tmp_path / "rank_rtm.gpkg",
+        ],
         "kde": ["kde", data, "--out", tmp_path / "kde.tif", "--hotspot-share", "0.01"],
         "gistar": ["gistar", data, "--out", tmp_path / "gistar.gpkg"],
         "gistar-queen": ["gistar", data, "--boundaries", lsoas, "--weights", "queen", "--out", tmp_path / "gq.gpkg"],
@@ -163,16 +187,21 @@ def test_every_command_runs_on_real_data_and_its_outputs_open(dataset, shared_da
 
 
 def _qgis_opens(gpkg, tif, folder):
-    from tests.cli.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, _system_python_has
-
     import os
+
+    from tests.cli.test_qgis import CHECK_SCRIPT, SYSTEM_PYTHON, _clean_env, _system_python_has
 
     if not _system_python_has("qgis.core"):
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("PyQGIS (python3-qgis) is missing in CI: .ci/install-system-deps installs it")
         pytest.skip("PyQGIS (python3-qgis) is not installed")
-    result = subprocess.run([SYSTEM_PYTHON, str(CHECK_SCRIPT), str(gpkg), str(tif), str(folder / f"{gpkg.stem}.png")],
-                            capture_output=True, text=True, timeout=300, env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"})
+    result = subprocess.run(
+        [SYSTEM_PYTHON, str(CHECK_SCRIPT), str(gpkg), str(tif), str(folder / f"{gpkg.stem}.png")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_clean_env(), "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -181,9 +210,11 @@ def test_areas_rank_over_areas_and_gistar_count_the_same_records_per_lsoa(shared
     from hotspot.stats.areas import area_statistics
     from hotspot.stats.gistar import gi_star_points
 
-    study = load_study([shared_data / "policeuk-bedfordshire"],
-                       boundaries=shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg",
-                       crime_types=["Burglary"])
+    study = load_study(
+        [shared_data / "policeuk-bedfordshire"],
+        boundaries=shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg",
+        crime_types=["Burglary"],
+    )
     table = area_statistics(study.records, study.boundaries).table.set_index("area_code")["count"]
     ranked = rank_places(study, over="areas", top=len(study.boundaries)).places.set_index("id")["count"]
     gi, _ = gi_star_points(study.records, boundaries=study.boundaries, weights="queen", permutations=0)

@@ -51,15 +51,36 @@ def records_digest(records) -> tuple:
 EXPECTED = {  # from the reader before the change (commit 10e38c0)
     "read_beds": (116572, {"no_location": 3832, "duplicate": 184}, "77c05b9889dec482", "6b86911fd8d154fb"),
     "read_city": (25142, {"no_location": 2372, "duplicate": 390}, "6595431ba28698ac", "a7a305c35073a71e"),
-    "study_beds": (115950, {"no_location": 3832, "duplicate": 184, "outside_force_area": 622},
-                   "5421f28d81af4156", "f70f6bace49285c7"),
-    "study_beds_bounds": (115983, {"no_location": 3832, "duplicate": 184, "outside_study_area": 589},
-                          "30d9dd4e486d0b68", "929e255f8babd9bc"),
-    "study_beds_filters": (7419, {"no_location": 3832, "duplicate": 184, "outside_force_area": 622,
-                                  "filtered_crime_type": 101856, "filtered_date": 6675},
-                           "ae1a0fb885c7835f", "30966ba8f7aa4bc1"),
-    "study_city": (24015, {"no_location": 2372, "duplicate": 390, "outside_force_area": 1127},
-                   "822d0a8fd2a71164", "c0e5ce52417ea52a"),
+    "study_beds": (
+        115950,
+        {"no_location": 3832, "duplicate": 184, "outside_force_area": 622},
+        "5421f28d81af4156",
+        "f70f6bace49285c7",
+    ),
+    "study_beds_bounds": (
+        115983,
+        {"no_location": 3832, "duplicate": 184, "outside_study_area": 589},
+        "30d9dd4e486d0b68",
+        "929e255f8babd9bc",
+    ),
+    "study_beds_filters": (
+        7419,
+        {
+            "no_location": 3832,
+            "duplicate": 184,
+            "outside_force_area": 622,
+            "filtered_crime_type": 101856,
+            "filtered_date": 6675,
+        },
+        "ae1a0fb885c7835f",
+        "30966ba8f7aa4bc1",
+    ),
+    "study_city": (
+        24015,
+        {"no_location": 2372, "duplicate": 390, "outside_force_area": 1127},
+        "822d0a8fd2a71164",
+        "c0e5ce52417ea52a",
+    ),
 }
 
 
@@ -72,8 +93,11 @@ def _cases(data):
         "read_city": lambda: read_records([city]),
         "study_beds": lambda: load_study([beds]).records,
         "study_beds_bounds": lambda: load_study([beds], boundaries=lsoas).records,
-        "study_beds_filters": lambda: load_study([beds], crime_types=["Burglary", "Vehicle crime"], date_from="2022-01",
-                                                 date_to="2022-12").records,
+        "study_beds_filters": lambda: (
+            load_study(
+                [beds], crime_types=["Burglary", "Vehicle crime"], date_from="2022-01", date_to="2022-12"
+            ).records
+        ),
         "study_city": lambda: load_study([city]).records,
     }
 

@@ -21,11 +21,14 @@ def real_rtm(shared_data, bedfordshire_crime_dir):
     study = load_study([str(bedfordshire_crime_dir)], crime_types=["Violence and sexual offences"])
     lad = gpd.read_file(shared_data / "boundaries-bedfordshire" / "lad_bedfordshire_dissolved_from_lsoa21.gpkg")
     area = lad[lad["LAD_CODE"].isin(LADS)].to_crs(study.crs)
-    factors = read_factors({
-        "licensed_premises": shared_data / "poi-licensed-premises" / "open_pubs_fsa_bedford_luton.gpkg",
-        "schools": shared_data / "poi-schools" / "gias_schools_bedfordshire.gpkg",
-        "rail_stations": shared_data / "poi-railstations" / "rail_stations_bedfordshire_5km.gpkg",
-    }, study.crs)
+    factors = read_factors(
+        {
+            "licensed_premises": shared_data / "poi-licensed-premises" / "open_pubs_fsa_bedford_luton.gpkg",
+            "schools": shared_data / "poi-schools" / "gias_schools_bedfordshire.gpkg",
+            "rail_stations": shared_data / "poi-railstations" / "rail_stations_bedfordshire_5km.gpkg",
+        },
+        study.crs,
+    )
     return study, build(study.records, factors, study_area=area, cell_size_m=100.0, seed=0)
 
 
@@ -65,8 +68,7 @@ def test_real_rtm_fit_matches_an_independent_statsmodels_fit(real_rtm):
     mask = result.mask
     y = result.counts[mask]
     X = sm.add_constant(np.column_stack([result.candidates.stack[i][mask] for i in layers]).astype(float))
-    family = (sm.families.Poisson() if model.family == "poisson"
-              else sm.families.NegativeBinomial(alpha=model.nb_alpha))
+    family = sm.families.Poisson() if model.family == "poisson" else sm.families.NegativeBinomial(alpha=model.nb_alpha)
     reference = sm.GLM(y, X, family=family).fit()
     np.testing.assert_allclose(model.table["coef"], reference.params[1:], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(model.table["se"], reference.bse[1:], rtol=1e-4)

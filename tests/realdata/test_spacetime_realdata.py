@@ -48,10 +48,10 @@ def test_chicago_reads_without_options_in_utm(chicago, chicago_raw):
 
 
 def test_chicago_busiest_hours_and_rank_peak_windows(chicago, chicago_raw):
-    from hotspot.places.timing import peak_windows
-    from hotspot.places.rank import rank_places
-    from hotspot.report.html import weekday_hour_table
     from hotspot.ingest.study import Study
+    from hotspot.places.rank import rank_places
+    from hotspot.places.timing import peak_windows
+    from hotspot.report.html import weekday_hour_table
 
     # the busiest hours of the week, from pandas on the raw file: Sunday 01:00-03:00
     raw = chicago_raw["when"]
@@ -72,8 +72,9 @@ def test_cli_rank_prints_peak_windows_on_chicago(chicago_path, tmp_path):
 
     from cli import app
 
-    run = CliRunner(env={"COLUMNS": "240"}).invoke(app, ["rank", str(chicago_path), "--top", "5", "--out",
-                                                         str(tmp_path / "rank.gpkg")])
+    run = CliRunner(env={"COLUMNS": "240"}).invoke(
+        app, ["rank", str(chicago_path), "--top", "5", "--out", str(tmp_path / "rank.gpkg")]
+    )
     assert run.exit_code == 0, run.output
     assert len(re.findall(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00-\d\d:00 \(\d+%\)", run.output)) >= 5, run.output
     table = pd.read_csv(tmp_path / "rank.csv")
@@ -106,8 +107,9 @@ def test_cli_nte_on_chicago(chicago_path, chicago_raw, tmp_path):
 
     from cli import app
 
-    run = CliRunner(env={"COLUMNS": "240"}).invoke(app, ["rank", str(chicago_path), "--nte", "--top", "3", "--out",
-                                                         str(tmp_path / "nte.gpkg")])
+    run = CliRunner(env={"COLUMNS": "240"}).invoke(
+        app, ["rank", str(chicago_path), "--nte", "--top", "3", "--out", str(tmp_path / "nte.gpkg")]
+    )
     assert run.exit_code == 0, run.output
     hour = chicago_raw["when"].dt.hour
     night = int(((hour >= 19) | (hour < 7)).sum())
@@ -123,11 +125,10 @@ def chicago_recent(chicago):
 
 
 def test_space_time_gistar_on_a_real_cube_matches_esda(chicago_recent):
-    from tests.parity.test_spacetime import _esda_space_time_z
-
     from hotspot.core.grid import Grid
     from hotspot.spacetime.cube import cube_on_grid
     from hotspot.spacetime.stgistar import space_time_gi_star
+    from tests.parity.test_spacetime import _esda_space_time_z
 
     # a 10 x 12 cell window of the densest part of the city, 6 months
     frame = chicago_recent.frame
@@ -146,9 +147,9 @@ def test_space_time_gistar_on_a_real_cube_matches_esda(chicago_recent):
 
 def test_trends_on_chicago(chicago_recent, tmp_path):
     pmk = pytest.importorskip("pymannkendall")
+    from hotspot.ingest.study import Study
     from hotspot.spacetime.emerging import CATEGORIES
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.ingest.study import Study
 
     study = Study(records=chicago_recent, crs=chicago_recent.crs)
     result = trends_for_study(study, cell_size_m=200.0, band_m=400.0)
@@ -173,9 +174,24 @@ def test_cli_trends_and_nearrepeat_on_chicago(chicago_path, tmp_path):
     from hotspot.io.outputs import read_layer_styles
 
     out = tmp_path / "trends.gpkg"
-    run = CliRunner(env={"COLUMNS": "240"}).invoke(app, [
-        "trends", str(chicago_path), "--from", "2019-01", "--to", "2019-12", "--cell-size", "250", "--band", "500",
-        "--out", str(out), "--quiet"])
+    run = CliRunner(env={"COLUMNS": "240"}).invoke(
+        app,
+        [
+            "trends",
+            str(chicago_path),
+            "--from",
+            "2019-01",
+            "--to",
+            "2019-12",
+            "--cell-size",
+            "250",
+            "--band",
+            "500",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert run.exit_code == 0, run.output
     import pyogrio
 
@@ -183,9 +199,21 @@ def test_cli_trends_and_nearrepeat_on_chicago(chicago_path, tmp_path):
     assert "category" in layer and len(layer) > 1000
     assert "trends" in set(read_layer_styles(out)["f_table_name"])
     csv = tmp_path / "nearrepeat.csv"
-    run = CliRunner(env={"COLUMNS": "240"}).invoke(app, [
-        "nearrepeat", str(chicago_path), "--from", "2019-06", "--to", "2019-12", "--permutations", "99",
-        "--out", str(csv)])
+    run = CliRunner(env={"COLUMNS": "240"}).invoke(
+        app,
+        [
+            "nearrepeat",
+            str(chicago_path),
+            "--from",
+            "2019-06",
+            "--to",
+            "2019-12",
+            "--permutations",
+            "99",
+            "--out",
+            str(csv),
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert "Knox ratios" in run.output
     table = pd.read_csv(csv)
@@ -196,9 +224,8 @@ def test_cli_trends_and_nearrepeat_on_chicago(chicago_path, tmp_path):
 
 
 def test_knox_counts_on_real_records_equal_brute_force(chicago_recent):
-    from tests.parity.test_spacetime import _brute_knox
-
     from hotspot.spacetime.knox import knox_test, record_times
+    from tests.parity.test_spacetime import _brute_knox
 
     records = chicago_recent.with_frame(chicago_recent.frame[chicago_recent.frame["month"] == "2019-08"])
     times, unit = record_times(records.frame)
@@ -208,9 +235,9 @@ def test_knox_counts_on_real_records_equal_brute_force(chicago_recent):
 
 
 def test_trends_on_bedfordshire_police_uk_months(bedfordshire_crime_dir, bedfordshire_lsoas_path):
+    from hotspot.ingest.study import load_study
     from hotspot.spacetime.knox import knox_for_study
     from hotspot.spacetime.trends import trends_for_study
-    from hotspot.ingest.study import load_study
 
     study = load_study([bedfordshire_crime_dir], boundaries=bedfordshire_lsoas_path, crime_types=["Burglary"])
     result = trends_for_study(study, over="areas")

@@ -136,7 +136,12 @@ def test_violence_intensity_is_exactly_the_documented_log_linear_model(town):
     assert rtm["outcome_crime_type"] == VIOLENCE
     g = town.truth["grid"]
     assert (g["xmin"], g["ymax"], g["cell_size"], g["ncols"], g["nrows"]) == (
-        town.grid.xmin, town.grid.ymax, town.grid.cell_size, town.grid.ncols, town.grid.nrows)
+        town.grid.xmin,
+        town.grid.ymax,
+        town.grid.cell_size,
+        town.grid.ncols,
+        town.grid.nrows,
+    )
     masks = _factor_masks(town)
     expected = np.full(town.grid.shape, rtm["base_rate_per_cell"])
     for name, spec in rtm["factors"].items():
@@ -214,8 +219,12 @@ def test_planted_clusters_and_quiet_area_are_where_the_truth_says(town):
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "town"
-    result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "demo", "--out", str(out), "--quiet"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "demo", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -247,7 +256,8 @@ def test_policeuk_files_round_trip(demo_dir, town):
     from pyproj import Transformer
 
     lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(
-        town.snap_points.geometry.x.to_numpy(), town.snap_points.geometry.y.to_numpy())
+        town.snap_points.geometry.x.to_numpy(), town.snap_points.geometry.y.to_numpy()
+    )
     snap_keys = set(zip(np.char.mod("%.6f", lon), np.char.mod("%.6f", lat)))
     located = rows[~missing]
     assert set(zip(located["Longitude"], located["Latitude"])) <= snap_keys
@@ -274,8 +284,17 @@ def test_timed_extract_population_truth_and_layers(demo_dir, town):
     assert json.loads((demo_dir / "truth.json").read_text()) == json.loads(json.dumps(town.truth))
 
     layers = {str(name) for name, _ in pyogrio.list_layers(demo_dir / "demo_town.gpkg")}
-    assert {"lsoas", "wards", "streets", "licensed_premises", "street_lights", "unlit_streets", "bus_stops",
-            "decoy", "outline"} <= layers
+    assert {
+        "lsoas",
+        "wards",
+        "streets",
+        "licensed_premises",
+        "street_lights",
+        "unlit_streets",
+        "bus_stops",
+        "decoy",
+        "outline",
+    } <= layers
     lsoas = pyogrio.read_dataframe(demo_dir / "demo_town.gpkg", layer="lsoas")
     assert lsoas.crs.to_epsg() == 27700 and len(lsoas) == len(town.lsoas)
 

@@ -17,12 +17,20 @@ def _records_of_type(town, crime_type):
     return rec.with_frame(rec.frame[rec.frame["crime_type"] == crime_type])
 
 
-@pytest.mark.parametrize("cluster,crime_type", [("nte_quarter", "Violence and sexual offences"), ("burglary_cluster", "Burglary")])
+@pytest.mark.parametrize(
+    "cluster,crime_type", [("nte_quarter", "Violence and sexual offences"), ("burglary_cluster", "Burglary")]
+)
 def test_demo_planted_hotspots_hot_at_99_after_fdr(town, cluster, crime_type):
     from hotspot.stats.gistar import gi_star_points
 
-    frame, res = gi_star_points(_records_of_type(town, crime_type), boundaries=town.lsoas, cell_size_m=100,
-                                band_m=300, permutations=999, correction="fdr")
+    frame, res = gi_star_points(
+        _records_of_type(town, crime_type),
+        boundaries=town.lsoas,
+        cell_size_m=100,
+        band_m=300,
+        permutations=999,
+        correction="fdr",
+    )
     assert res.correction == "fdr" and res.p_used == "max(p_sim, p)"
     cx, cy = town.truth[cluster]["centre"]
     centres = frame.geometry.centroid
@@ -66,8 +74,8 @@ def test_band_moran_z_matches_esda():
     from esda import Moran
     from libpysal.weights import DistanceBand
 
-    from hotspot.stats.band import moran_z_rand
     from hotspot.kernels.gistar import stencil_sums
+    from hotspot.stats.band import moran_z_rand
     from hotspot.stats.weights import stencil_offsets
 
     rng = np.random.default_rng(3)

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from hotspot.places.surface import surface_hotspots
 from hotspot.stats.density import density_for_study
 from hotspot.stats.kde import kernel_density
-from hotspot.places.surface import surface_hotspots
 
 
 @pytest.fixture

@@ -113,8 +113,9 @@ def test_cli_commands_write_styled_line_layers(tmp_path):
     assert "density_per_km" in layer and (layer.geom_type == "LineString").all()
 
     gi_out = tmp_path / "gi.gpkg"
-    r = runner.invoke(app, ["gistar", "--network", "demo", "--band", "60", "--permutations", "0", "--quiet",
-                            "--out", str(gi_out)])
+    r = runner.invoke(
+        app, ["gistar", "--network", "demo", "--band", "60", "--permutations", "0", "--quiet", "--out", str(gi_out)]
+    )
     assert r.exit_code == 0, r.output
     gi = pyogrio.read_dataframe(gi_out, layer="gistar")
     assert {"gi_z", "gi_bin", "count"} <= set(gi.columns)
@@ -145,8 +146,22 @@ def test_cli_bad_network_is_one_line_and_exit_2(tmp_path):
 
     csv = tmp_path / "r.csv"
     csv.write_text("easting,northing,month\n450000,300000,2024-01\n")
-    run = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "rank", str(csv), "--over", "segments",
-                          "--network", str(tmp_path / "missing.gpkg"), "--quiet"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import cli; cli.main()",
+            "rank",
+            str(csv),
+            "--over",
+            "segments",
+            "--network",
+            str(tmp_path / "missing.gpkg"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "--network" in run.stderr and "not found" in run.stderr
 
@@ -154,8 +169,8 @@ def test_cli_bad_network_is_one_line_and_exit_2(tmp_path):
 def test_records_far_from_every_street_are_one_clear_error(tmp_path):
     from boundaries.demo.network import demo_roads
     from hotspot.core.errors import HotspotInputError
-    from hotspot.network.study import network_study
     from hotspot.ingest.study import load_study
+    from hotspot.network.study import network_study
 
     roads = tmp_path / "roads.gpkg"
     demo_roads().to_file(roads, layer="roads")
@@ -164,4 +179,3 @@ def test_records_far_from_every_street_are_one_clear_error(tmp_path):
     study = load_study([csv])
     with pytest.raises(HotspotInputError, match="none of the 2 records lies within 30 m"):
         network_study(study, roads)
-

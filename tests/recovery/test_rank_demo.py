@@ -12,8 +12,6 @@ import pytest
 
 from hotspot.core.records import WEEKDAYS
 from hotspot.places.rank import rank_places
-from hotspot.ingest.study import load_study
-
 from tests.support import REPO
 
 
@@ -76,7 +74,10 @@ def test_hotspot_rank_with_no_arguments_prints_and_writes(tmp_path):
     out = tmp_path / "ranked.gpkg"
     run = subprocess.run(
         [sys.executable, "-m", "cli", "rank", "--out", str(out), "--top", "5"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "Top 5 places by count" in run.stdout
@@ -94,7 +95,10 @@ def test_nte_option_keeps_night_records_only(tmp_path):
     out = tmp_path / "nte.gpkg"
     run = subprocess.run(
         [sys.executable, "-m", "cli", "rank", "--nte", "--quiet", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     table = pd.read_csv(out.with_suffix(".csv"))
@@ -125,9 +129,23 @@ def test_rank_outputs_carry_style_provenance_and_suppression(tmp_path, demo_stud
 
 def test_rank_report_option_writes_html(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "cli", "rank", "--quiet", "--top", "5", "--out", str(tmp_path / "r.gpkg"),
-         "--report", str(tmp_path / "r.html")],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "rank",
+            "--quiet",
+            "--top",
+            "5",
+            "--out",
+            str(tmp_path / "r.gpkg"),
+            "--report",
+            str(tmp_path / "r.html"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     html = (tmp_path / "r.html").read_text()
@@ -135,9 +153,15 @@ def test_rank_report_option_writes_html(tmp_path):
     assert (tmp_path / "r_figures").is_dir()
 
 
-@pytest.mark.parametrize("method, score_column", [
-    ("gistar", "gi_z"), ("kde", "kde_value"), ("rtm", "rtm_score"), ("combined", "combined_score"),
-])
+@pytest.mark.parametrize(
+    "method, score_column",
+    [
+        ("gistar", "gi_z"),
+        ("kde", "kde_value"),
+        ("rtm", "rtm_score"),
+        ("combined", "combined_score"),
+    ],
+)
 def test_every_method_puts_the_top_place_in_the_town_centre(truth, method, score_column, demo_study):
     result = rank_places(demo_study(), method=method, top=3, band_m=300 if method == "gistar" else None)
     quarter = truth["nte_quarter"]

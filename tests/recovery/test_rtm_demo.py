@@ -44,8 +44,16 @@ def test_demo_outputs_follow_the_interface(demo_run):
     layers = dict(pyogrio.list_layers(demo_run))
     assert {"rtm_model", "priority_places", "factor_licensed_premises", "factor_decoy"} <= set(layers)
     model = pyogrio.read_dataframe(demo_run, layer="rtm_model")
-    assert list(model.columns)[:8] == ["factor", "operationalisation", "distance_m", "coef", "rrv", "rrv_low",
-                                       "rrv_high", "p_value"]
+    assert list(model.columns)[:8] == [
+        "factor",
+        "operationalisation",
+        "distance_m",
+        "coef",
+        "rrv",
+        "rrv_low",
+        "rrv_high",
+        "p_value",
+    ]
     csv = pd.read_csv(demo_run.with_name("demo_model.csv"))
     assert list(csv.columns) == list(model.columns)[:8]
     places = pyogrio.read_dataframe(demo_run, layer="priority_places")
@@ -82,7 +90,15 @@ def test_demo_run_opens_as_one_qgis_project(demo_run):
     if not _system_python_has("qgis.core"):
         pytest.skip("PyQGIS (python3-qgis) is not installed")
     report = open_in_qgis(demo_run.with_suffix(".qgs"))
-    factors = {f"factor_{n}": ("Risk factors", "singleSymbol")
-               for n in ("licensed_premises", "unlit_streets", "bus_stops", "decoy")}
-    assert_opens_on_the_data(report, {"priority_places": ("Places", "graduatedSymbol"),
-                                      "demo_risk": ("Surfaces", "singlebandpseudocolor"), **factors})
+    factors = {
+        f"factor_{n}": ("Risk factors", "singleSymbol")
+        for n in ("licensed_premises", "unlit_streets", "bus_stops", "decoy")
+    }
+    assert_opens_on_the_data(
+        report,
+        {
+            "priority_places": ("Places", "graduatedSymbol"),
+            "demo_risk": ("Surfaces", "singlebandpseudocolor"),
+            **factors,
+        },
+    )

@@ -22,8 +22,9 @@ def test_trends_recover_each_planted_category(spacetime_study):
     truth = spacetime_study.demo.truth["spacetime"]
     from hotspot.ingest import apply_filters
 
-    study = dataclasses.replace(spacetime_study, records=apply_filters(spacetime_study.records,
-                                                                       crime_types=[truth["trend_type"]]))
+    study = dataclasses.replace(
+        spacetime_study, records=apply_filters(spacetime_study.records, crime_types=[truth["trend_type"]])
+    )
     result = trends_for_study(study, cell_size_m=100.0, band_m=200.0)
     frame = result.frame()
     centres = frame.geometry.centroid
@@ -47,8 +48,9 @@ def test_knox_recovers_the_planted_near_repeat_reach(spacetime_study):
     records = apply_filters(spacetime_study.records, crime_types=["Burglary"])
     times, unit = record_times(records.frame)
     assert unit == "days"
-    result = knox_test(records.xy, times, distance_band_m=100, distance_bands=5, time_band=7, time_bands=4,
-                       permutations=199, seed=0)
+    result = knox_test(
+        records.xy, times, distance_band_m=100, distance_bands=5, time_band=7, time_bands=4, permutations=199, seed=0
+    )
     assert result.reach() == (truth["reach_m"], truth["reach_days"])
     table = result.table()
     beyond = table[~table["distance_band"].isin(["1-100 m", "101-200 m"]) | (table["time_band"] != "0-7 days")]

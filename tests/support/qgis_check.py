@@ -28,7 +28,10 @@ def fail(message: str) -> None:
 
 def spatial_layers(gpkg: str) -> list[str]:
     with sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True) as db:
-        return [r[0] for r in db.execute("SELECT table_name FROM gpkg_contents WHERE data_type='features' ORDER BY table_name")]
+        return [
+            r[0]
+            for r in db.execute("SELECT table_name FROM gpkg_contents WHERE data_type='features' ORDER BY table_name")
+        ]
 
 
 def check_top_labels(layer, top: int = 10) -> None:
@@ -70,8 +73,12 @@ def main(argv: list[str]) -> int:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from qgis.core import (
-        QgsApplication, QgsMapRendererParallelJob, QgsMapSettings,
-        QgsRasterLayer, QgsRectangle, QgsVectorLayer,
+        QgsApplication,
+        QgsMapRendererParallelJob,
+        QgsMapSettings,
+        QgsRasterLayer,
+        QgsRectangle,
+        QgsVectorLayer,
     )
     from qgis.PyQt.QtCore import QSize
     from qgis.PyQt.QtGui import QColor
@@ -98,7 +105,9 @@ def main(argv: list[str]) -> int:
             renderer = layer.renderer().type() if layer.renderer() else None
             count = layer.featureCount()
             labels = layer.labelsEnabled()
-            print(f"layer {name}: valid, crs {layer.crs().authid()}, {count} features, renderer {renderer}, labels {labels}")
+            print(
+                f"layer {name}: valid, crs {layer.crs().authid()}, {count} features, renderer {renderer}, labels {labels}"
+            )
             if name in expected:
                 want_renderer, want_count = expected[name]
                 if want_renderer and renderer != want_renderer:
@@ -121,7 +130,9 @@ def main(argv: list[str]) -> int:
         if not raster.isValid():
             fail(f"{tif} is not a valid raster in QGIS")
         raster_renderer = raster.renderer().type() if raster.renderer() else None
-        print(f"raster: valid, crs {raster.crs().authid()}, {raster.width()}x{raster.height()}, renderer {raster_renderer}")
+        print(
+            f"raster: valid, crs {raster.crs().authid()}, {raster.width()}x{raster.height()}, renderer {raster_renderer}"
+        )
         if os.path.exists(os.path.splitext(tif)[0] + ".qml") and raster_renderer != "singlebandpseudocolor":
             fail(f"raster: the .qml sidecar was not applied (renderer {raster_renderer})")
 

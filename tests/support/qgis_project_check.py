@@ -21,8 +21,15 @@ import sys
 def main(argv: list[str]) -> int:
     project_path, png = argv[0], argv[1]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from qgis.core import (QgsApplication, QgsLayerTreeGroup, QgsLayerTreeLayer, QgsMapRendererParallelJob,
-                           QgsMapSettings, QgsProject, QgsRectangle)
+    from qgis.core import (
+        QgsApplication,
+        QgsLayerTreeGroup,
+        QgsLayerTreeLayer,
+        QgsMapRendererParallelJob,
+        QgsMapSettings,
+        QgsProject,
+        QgsRectangle,
+    )
     from qgis.PyQt.QtCore import QSize
     from qgis.PyQt.QtGui import QColor
 
@@ -76,8 +83,12 @@ def main(argv: list[str]) -> int:
     image = job.renderedImage()
     image.save(png)
     step = 5
-    drawn = sum(1 for x in range(0, image.width(), step) for y in range(0, image.height(), step)
-                if image.pixelColor(x, y) != QColor(255, 255, 255))
+    drawn = sum(
+        1
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height(), step)
+        if image.pixelColor(x, y) != QColor(255, 255, 255)
+    )
     report["drawn_share"] = drawn / ((image.width() // step + 1) * (image.height() // step + 1))
     print(json.dumps(report))
     sys.stdout.flush()

@@ -1,4 +1,6 @@
-"""read_boundaries: columns standardised to area_code/area_name, repairs, and one-line errors for bad files (real ONS boundaries: tests/realdata/test_boundaries_bedfordshire.py)."""
+"""read_boundaries: columns standardised to area_code/area_name, repairs, and one-line errors for bad files
+(real ONS boundaries: tests/realdata/test_boundaries_bedfordshire.py).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import pyogrio
 import pytest
 import shapely
 
-from hotspot.ingest.boundaries import read_boundaries
 from hotspot.core.errors import HotspotInputError
+from hotspot.ingest.boundaries import read_boundaries
 
 
 def _write(tmp_path, frame, name="areas.gpkg", **kwargs):
@@ -21,8 +23,12 @@ def test_generic_code_and_name_columns_and_invalid_geometry_repaired(tmp_path):
     bowtie = shapely.Polygon([(0, 0), (100, 100), (100, 0), (0, 100)])  # self-intersecting
     square = shapely.box(200, 0, 300, 100)
     assert not bowtie.is_valid
-    path = _write(tmp_path, gpd.GeoDataFrame({"code": ["A1", "A2"], "name": ["North", "South"]},
-                                             geometry=[bowtie, square], crs="EPSG:27700"))
+    path = _write(
+        tmp_path,
+        gpd.GeoDataFrame(
+            {"code": ["A1", "A2"], "name": ["North", "South"]}, geometry=[bowtie, square], crs="EPSG:27700"
+        ),
+    )
     areas = read_boundaries(path)
     assert list(areas["area_code"]) == ["A1", "A2"] and list(areas["area_name"]) == ["North", "South"]
     assert areas.geometry.is_valid.all()
@@ -49,8 +55,10 @@ def test_no_crs_is_refused(tmp_path):
 
 
 def test_no_code_column_lists_the_columns_found(tmp_path):
-    path = _write(tmp_path, gpd.GeoDataFrame({"colour": ["red"], "height": [3]}, geometry=[shapely.box(0, 0, 1, 1)],
-                                             crs="EPSG:27700"))
+    path = _write(
+        tmp_path,
+        gpd.GeoDataFrame({"colour": ["red"], "height": [3]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:27700"),
+    )
     with pytest.raises(HotspotInputError, match="no area-code column found among: colour, height"):
         read_boundaries(path)
     with pytest.raises(HotspotInputError, match="no column 'LSOA21CD'"):
@@ -58,8 +66,9 @@ def test_no_code_column_lists_the_columns_found(tmp_path):
 
 
 def test_missing_layer_lists_the_layers(tmp_path):
-    path = _write(tmp_path, gpd.GeoDataFrame({"code": ["A"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:27700"),
-                  layer="areas")
+    path = _write(
+        tmp_path, gpd.GeoDataFrame({"code": ["A"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:27700"), layer="areas"
+    )
     with pytest.raises(HotspotInputError, match="no layer 'wards'; its layers are: areas"):
         read_boundaries(path, layer="wards")
 

@@ -6,14 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hotspot.io.disclosure import DEFAULT_PUBLIC_K, suppress_layers, suppress_small_counts
 from hotspot.core.errors import HotspotInputError
+from hotspot.io.disclosure import DEFAULT_PUBLIC_K, suppress_layers, suppress_small_counts
 from hotspot.io.provenance import Provenance
 
 
 def table():
-    return pd.DataFrame({"name": list("abcde"), "count": [0, 1, 4, 5, 12], "share": [0.0, 1 / 22, 4 / 22, 5 / 22, 12 / 22],
-                         "cumulative_share": [0.0, 1 / 22, 5 / 22, 10 / 22, 1.0]})
+    return pd.DataFrame(
+        {
+            "name": list("abcde"),
+            "count": [0, 1, 4, 5, 12],
+            "share": [0.0, 1 / 22, 4 / 22, 5 / 22, 12 / 22],
+            "cumulative_share": [0.0, 1 / 22, 5 / 22, 10 / 22, 1.0],
+        }
+    )
 
 
 def test_counts_one_to_k_minus_one_become_the_marker():
@@ -23,7 +29,9 @@ def test_counts_one_to_k_minus_one_become_the_marker():
     assert np.isnan(published["share"].iloc[1]) and np.isnan(published["share"].iloc[2])
     assert published["share"].iloc[4] == pytest.approx(12 / 22)
     assert "counts of 1 to 4 in count suppressed (2 value(s) in 2 row(s))" in note
-    assert np.isnan(published["cumulative_share"].iloc[2]) and published["cumulative_share"].iloc[3] == pytest.approx(10 / 22)
+    assert np.isnan(published["cumulative_share"].iloc[2]) and published["cumulative_share"].iloc[3] == pytest.approx(
+        10 / 22
+    )
     assert "share, cumulative_share blanked" in note
 
 

@@ -1,4 +1,6 @@
-"""The Dask engine on a 2-worker LocalCluster gives the single-process results, bit for bit (streaming the real files: tests/realdata/test_distributed_realdata.py)."""
+"""The Dask engine on a 2-worker LocalCluster gives the single-process results, bit for bit (streaming the real
+files: tests/realdata/test_distributed_realdata.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ distributed = pytest.importorskip("distributed")
 
 from hotspot.core.errors import HotspotInputError  # noqa: E402
 from hotspot.core.grid import Grid  # noqa: E402
-from hotspot.scale.tiles import plan_tiles
+from hotspot.scale.tiles import plan_tiles  # noqa: E402
 from hotspot.scale.tiling import tiled_gi_star, tiled_kernel_density  # noqa: E402
 
 
@@ -38,8 +40,16 @@ def test_dask_kde_equals_single_process(client, data):
     x, y, grid = data
     seen = []
     local = tiled_kernel_density(x, y, grid, bandwidth_m=500.0, tile_cells=100)
-    dask = tiled_kernel_density(x, y, grid, bandwidth_m=500.0, tile_cells=100, engine="dask", client=client,
-                                progress=lambda stage, done, total: seen.append((stage, done, total)))
+    dask = tiled_kernel_density(
+        x,
+        y,
+        grid,
+        bandwidth_m=500.0,
+        tile_cells=100,
+        engine="dask",
+        client=client,
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )
     assert np.array_equal(dask.surface, local.surface)
     assert np.allclose(dask.surface, kernel_density(x, y, grid, bandwidth_m=500.0).surface, rtol=1e-9, atol=1e-12)
     n_tiles = len(plan_tiles(grid, halo_m=500.0, tile_cells=100))

@@ -11,8 +11,8 @@ import pytest
 from pyproj import Transformer
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.ingest import apply_filters, choose_crs, parse_time_window, read_records
 from hotspot.core.records import RECORD_COLUMNS, REJECT_REASONS
+from hotspot.ingest import apply_filters, choose_crs, parse_time_window, read_records
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
 TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
@@ -30,7 +30,9 @@ def policeuk_text(month: str = "2022-03", n: int = 4, no_location: int = 1, star
             f"On or near High Street,E01017{500 + k},Bedford 0{k:02d}A,{types[k % 4]},Under investigation,"
         )
     for i in range(no_location):
-        lines.append(f"nl{month}-{i},{month},Bedfordshire Police,Bedfordshire Police,,,No Location,,,Burglary,Unable to prosecute suspect,")
+        lines.append(
+            f"nl{month}-{i},{month},Bedfordshire Police,Bedfordshire Police,,,No Location,,,Burglary,Unable to prosecute suspect,"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -62,7 +64,11 @@ def test_single_policeuk_csv_projects_to_bng_and_keeps_columns(tmp_path):
     # Bedford lies near E 505000 N 250000: a gross axis mix-up would miss by hundreds of km
     assert 480_000 < first["x"] < 530_000 and 230_000 < first["y"] < 270_000
     assert (first["crime_id"], first["month"], first["crime_type"]) == ("id2022-03-0", "2022-03", "Burglary")
-    assert (first["location"], first["lsoa_code"], first["lsoa_name"]) == ("On or near High Street", "E01017500", "Bedford 000A")
+    assert (first["location"], first["lsoa_code"], first["lsoa_name"]) == (
+        "On or near High Street",
+        "E01017500",
+        "Bedford 000A",
+    )
     assert first["outcome"] == "Under investigation"
     assert records.frame["source_row"].tolist() == [1, 2, 3, 4]
     rejected = records.rejected.iloc[0]
@@ -83,11 +89,19 @@ def test_several_files_and_folder_tree_skip_outcomes(tmp_path):
     root = tmp_path / "download"
     for month in ("2022-01", "2022-02", "2022-03"):
         write(root / month / f"{month}-bedfordshire-street.csv", policeuk_text(month, n=3, no_location=1))
-        write(root / month / f"{month}-bedfordshire-outcomes.csv", "Crime ID,Month,Longitude,Latitude,Outcome type\nx,2022-01,-0.4,52.1,Charged\n")
-        write(root / month / f"{month}-bedfordshire-stop-and-search.csv", "Type,Date,Latitude,Longitude,Object of search\n")
+        write(
+            root / month / f"{month}-bedfordshire-outcomes.csv",
+            "Crime ID,Month,Longitude,Latitude,Outcome type\nx,2022-01,-0.4,52.1,Charged\n",
+        )
+        write(
+            root / month / f"{month}-bedfordshire-stop-and-search.csv",
+            "Type,Date,Latitude,Longitude,Object of search\n",
+        )
     records = read_records([root])
     assert len(records) == 9 and records.reject_counts["no_location"] == 3
-    assert [p.split("/")[-1] for p in records.sources] == [f"{m}-bedfordshire-street.csv" for m in ("2022-01", "2022-02", "2022-03")]
+    assert [p.split("/")[-1] for p in records.sources] == [
+        f"{m}-bedfordshire-street.csv" for m in ("2022-01", "2022-02", "2022-03")
+    ]
     assert sorted(records.frame["month"].unique()) == ["2022-01", "2022-02", "2022-03"]
     # explicit files give the same result as the folder
     files = sorted(root.rglob("*-street.csv"))
@@ -103,7 +117,10 @@ def test_zip_download_read_in_memory_skipping_non_street_files(tmp_path):
             archive.writestr(f"{month}/{month}-bedfordshire-stop-and-search.csv", "Type,Date\n")
     records = read_records([path])
     assert len(records) == 4 and records.reject_counts["no_location"] == 2
-    assert records.sources == [f"{path}!2022-01/2022-01-bedfordshire-street.csv", f"{path}!2022-02/2022-02-bedfordshire-street.csv"]
+    assert records.sources == [
+        f"{path}!2022-01/2022-01-bedfordshire-street.csv",
+        f"{path}!2022-02/2022-02-bedfordshire-street.csv",
+    ]
     assert list(tmp_path.iterdir()) == [path]  # nothing extracted to disk
     assert set(records.rejected["source"]) == set(records.sources)
 
@@ -153,18 +170,29 @@ def extract_frame() -> pd.DataFrame:
     east = 505_000 + rng.uniform(-2000, 2000, n).round(0)
     north = 250_000 + rng.uniform(-2000, 2000, n).round(0)
     stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 60 * 24 * 60, n), unit="min")
-    return pd.DataFrame({
-        "Ref": [f"R{i}" for i in range(n)], "Easting": east, "Northing": north, "Offence": ["Burglary", "Robbery", "Drugs"] * 10,
-        "stamp": stamps,
-    })
+    return pd.DataFrame(
+        {
+            "Ref": [f"R{i}" for i in range(n)],
+            "Easting": east,
+            "Northing": north,
+            "Offence": ["Burglary", "Robbery", "Drugs"] * 10,
+            "stamp": stamps,
+        }
+    )
 
 
 def test_extract_with_easting_northing_date_and_hhmm_time(tmp_path):
     base = extract_frame()
-    table = pd.DataFrame({
-        "Crime Ref": base["Ref"], "Easting": base["Easting"], "Northing": base["Northing"], "Offence Type": base["Offence"],
-        "Date": base["stamp"].dt.strftime("%d/%m/%Y"), "Time": base["stamp"].dt.strftime("%H%M"),
-    })
+    table = pd.DataFrame(
+        {
+            "Crime Ref": base["Ref"],
+            "Easting": base["Easting"],
+            "Northing": base["Northing"],
+            "Offence Type": base["Offence"],
+            "Date": base["stamp"].dt.strftime("%d/%m/%Y"),
+            "Time": base["stamp"].dt.strftime("%H%M"),
+        }
+    )
     path = tmp_path / "extract.csv"
     table.to_csv(path, index=False)
     records = read_records([path], id_column="Crime Ref")
@@ -182,10 +210,16 @@ def test_extract_with_easting_northing_date_and_hhmm_time(tmp_path):
 def test_extract_with_lonlat_and_separate_date_time_columns(tmp_path):
     base = extract_frame()
     lon, lat = TO_WGS.transform(base["Easting"].to_numpy(), base["Northing"].to_numpy())
-    table = pd.DataFrame({
-        "id": base["Ref"], "Latitude": lat.round(7), "Longitude": lon.round(7), "category": base["Offence"],
-        "occurred_date": base["stamp"].dt.strftime("%Y-%m-%d"), "occurred_time": base["stamp"].dt.strftime("%H:%M:%S"),
-    })
+    table = pd.DataFrame(
+        {
+            "id": base["Ref"],
+            "Latitude": lat.round(7),
+            "Longitude": lon.round(7),
+            "category": base["Offence"],
+            "occurred_date": base["stamp"].dt.strftime("%Y-%m-%d"),
+            "occurred_time": base["stamp"].dt.strftime("%H:%M:%S"),
+        }
+    )
     path = tmp_path / "extract.csv"
     table.to_csv(path, index=False)
     records = read_records([path])
@@ -197,8 +231,9 @@ def test_extract_with_lonlat_and_separate_date_time_columns(tmp_path):
 
 def test_extract_with_date_only_has_no_times_and_blank_time_keeps_row(tmp_path):
     base = extract_frame().head(4)
-    table = pd.DataFrame({"easting": base["Easting"], "northing": base["Northing"],
-                          "date": base["stamp"].dt.strftime("%Y-%m-%d")})
+    table = pd.DataFrame(
+        {"easting": base["Easting"], "northing": base["Northing"], "date": base["stamp"].dt.strftime("%Y-%m-%d")}
+    )
     table.to_csv(tmp_path / "d.csv", index=False)
     records = read_records([tmp_path / "d.csv"])
     assert not records.has_times and records.frame["datetime"].notna().all()
@@ -216,8 +251,13 @@ def test_point_layers(tmp_path, suffix):
 
     base = extract_frame()
     gdf = gpd.GeoDataFrame(
-        {"crime_id": base["Ref"], "crime_type": base["Offence"], "datetime": base["stamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")},
-        geometry=gpd.points_from_xy(base["Easting"], base["Northing"]), crs="EPSG:27700",
+        {
+            "crime_id": base["Ref"],
+            "crime_type": base["Offence"],
+            "datetime": base["stamp"].dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+        geometry=gpd.points_from_xy(base["Easting"], base["Northing"]),
+        crs="EPSG:27700",
     ).to_crs("EPSG:4326")
     path = tmp_path / f"points.{suffix}"
     if suffix == "gpkg":
@@ -269,11 +309,14 @@ def timed_records(tmp_path_factory):
     rng = np.random.default_rng(7)
     n = 500
     stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 90 * 24 * 60, n), unit="min")
-    table = pd.DataFrame({
-        "easting": 505_000 + rng.uniform(-3000, 3000, n), "northing": 250_000 + rng.uniform(-3000, 3000, n),
-        "crime type": rng.choice(["Burglary", "Robbery", "Anti-social behaviour", "Drugs"], n),
-        "datetime": stamps.strftime("%Y-%m-%d %H:%M"),
-    })
+    table = pd.DataFrame(
+        {
+            "easting": 505_000 + rng.uniform(-3000, 3000, n),
+            "northing": 250_000 + rng.uniform(-3000, 3000, n),
+            "crime type": rng.choice(["Burglary", "Robbery", "Anti-social behaviour", "Drugs"], n),
+            "datetime": stamps.strftime("%Y-%m-%d %H:%M"),
+        }
+    )
     path = tmp_path_factory.mktemp("timed") / "timed.csv"
     table.to_csv(path, index=False)
     return read_records([path])
@@ -286,7 +329,8 @@ def test_crime_type_filter_case_insensitive_several(timed_records):
     assert out.reject_counts["filtered_crime_type"] == int((~expected).sum())
     assert len(out) + len(out.rejected) == len(timed_records)
     assert len(apply_filters(timed_records, crime_types="burglary,robbery")) == int(
-        timed_records.frame["crime_type"].isin(["Burglary", "Robbery"]).sum())
+        timed_records.frame["crime_type"].isin(["Burglary", "Robbery"]).sum()
+    )
 
 
 def test_date_filters_month_and_day(timed_records):
@@ -319,12 +363,18 @@ def test_weekday_filter_matches_brute_force(timed_records):
 
 
 def test_combined_filters_count_each_row_once(timed_records):
-    out = apply_filters(timed_records, crime_types=["Burglary"], date_from="2023-02", hours="22:00-02:00", weekdays="sat")
+    out = apply_filters(
+        timed_records, crime_types=["Burglary"], date_from="2023-02", hours="22:00-02:00", weekdays="sat"
+    )
     assert len(out) + len(out.rejected) == len(timed_records)
     frame = timed_records.frame
     dt = frame["datetime"]
-    expected = ((frame["crime_type"] == "Burglary") & (frame["month"] >= "2023-02") & ((dt.dt.hour >= 22) | (dt.dt.hour < 2))
-                & (dt.dt.day_of_week == 5))
+    expected = (
+        (frame["crime_type"] == "Burglary")
+        & (frame["month"] >= "2023-02")
+        & ((dt.dt.hour >= 22) | (dt.dt.hour < 2))
+        & (dt.dt.day_of_week == 5)
+    )
     assert len(out) == int(expected.sum())
 
 
@@ -382,8 +432,9 @@ def test_multi_layer_geopackage_needs_layer(tmp_path):
 
     path = tmp_path / "two.gpkg"
     for name, n in (("burglary", 2), ("robbery", 3)):
-        gpd.GeoDataFrame({"v": range(n)}, geometry=gpd.points_from_xy([505000.0] * n, [250000.0] * n),
-                         crs="EPSG:27700").to_file(path, layer=name)
+        gpd.GeoDataFrame(
+            {"v": range(n)}, geometry=gpd.points_from_xy([505000.0] * n, [250000.0] * n), crs="EPSG:27700"
+        ).to_file(path, layer=name)
     with pytest.raises(HotspotInputError, match="burglary, robbery"):
         read_records([path])
     assert len(read_records([path], layer="robbery")) == 3

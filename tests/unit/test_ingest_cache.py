@@ -1,4 +1,6 @@
-"""The parsed-input cache: a changed file or a corrupt entry is parsed afresh (a cached read of the real files: tests/realdata/test_ingest_cache_realdata.py)."""
+"""The parsed-input cache: a changed file or a corrupt entry is parsed afresh (a cached read of the real files:
+tests/realdata/test_ingest_cache_realdata.py).
+"""
 
 from __future__ import annotations
 

@@ -12,9 +12,8 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import apply_filters, parse_time_window, read_records
-from tests.unit.test_ingest import policeuk_text, write
-
 from tests.support import REPO as CHECKOUT
+from tests.unit.test_ingest import policeuk_text, write
 
 
 def one_line_error(call, *needles) -> str:
@@ -71,7 +70,9 @@ def test_no_coordinate_columns_lists_columns_and_options(tmp_path):
 
 def test_named_column_missing(tmp_path):
     pd.DataFrame({"E": [505000], "N": [250000]}).to_csv(tmp_path / "x.csv", index=False)
-    one_line_error(lambda: read_records([tmp_path / "x.csv"], x_column="E", y_column="North"), "x.csv", "y_column", "'North'")
+    one_line_error(
+        lambda: read_records([tmp_path / "x.csv"], x_column="E", y_column="North"), "x.csv", "y_column", "'North'"
+    )
 
 
 def test_lat_lon_swapped(tmp_path):
@@ -101,13 +102,17 @@ def test_degrees_in_easting_columns(tmp_path):
 
 def test_every_row_unusable(tmp_path):
     pd.DataFrame({"lon": ["", "abc"], "lat": ["", "x"]}).to_csv(tmp_path / "u.csv", index=False)
-    one_line_error(lambda: read_records([tmp_path / "u.csv"]), "u.csv", "no usable records", "no_location", "unparsable")
+    one_line_error(
+        lambda: read_records([tmp_path / "u.csv"]), "u.csv", "no usable records", "no_location", "unparsable"
+    )
 
 
 def test_outcomes_file_given_directly(tmp_path):
-    write(tmp_path / "2022-01-x-outcomes.csv",
-          "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Outcome type\n"
-          "a,2022-01,B,B,-0.47,52.1,On or near X,E01,Bed,Charged\n")
+    write(
+        tmp_path / "2022-01-x-outcomes.csv",
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Outcome type\n"
+        "a,2022-01,B,B,-0.47,52.1,On or near X,E01,Bed,Charged\n",
+    )
     one_line_error(lambda: read_records([tmp_path / "2022-01-x-outcomes.csv"]), "outcomes", "street")
 
 
@@ -127,8 +132,13 @@ def test_polygon_layer_rejected(tmp_path):
 
 
 def test_unknown_crime_type_lists_types_present(policeuk):
-    one_line_error(lambda: apply_filters(policeuk, crime_types=["Burglary", "Shoplfting"]), "Shoplfting",
-                   "types present", "Anti-social behaviour", "Vehicle crime")
+    one_line_error(
+        lambda: apply_filters(policeuk, crime_types=["Burglary", "Shoplfting"]),
+        "Shoplfting",
+        "types present",
+        "Anti-social behaviour",
+        "Vehicle crime",
+    )
 
 
 def test_day_range_on_month_only_data(policeuk):
@@ -155,7 +165,9 @@ def test_bad_time_window(window):
 
 
 def test_bad_weekday(tmp_path):
-    pd.DataFrame({"easting": [505000], "northing": [250000], "datetime": ["2023-01-06 20:00"]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"easting": [505000], "northing": [250000], "datetime": ["2023-01-06 20:00"]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
     records = read_records([tmp_path / "t.csv"])
     one_line_error(lambda: apply_filters(records, weekdays="fri,funday"), "--weekdays", "funday")
 
@@ -172,7 +184,10 @@ def test_empty_after_filters_names_the_filter(policeuk):
 
 def test_cli_missing_file_exits_2_with_one_line():
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "rank", "/nonexistent.csv"], cwd=CHECKOUT, capture_output=True, text=True,
+        [sys.executable, "-m", "cli", "rank", "/nonexistent.csv"],
+        cwd=CHECKOUT,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 2, result.stderr

@@ -3,6 +3,7 @@ module imports itself back through others.
 
 Imports inside functions count: a lazy import is still a dependency.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,7 +31,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 
 def _modules() -> dict[str, Path]:
-    paths = [*ROOT.glob("hotspot/**/*.py"), *ROOT.glob("rtm/**/*.py"), *ROOT.glob("boundaries/**/*.py"), ROOT / "cli.py"]
+    paths = [
+        *ROOT.glob("hotspot/**/*.py"),
+        *ROOT.glob("rtm/**/*.py"),
+        *ROOT.glob("boundaries/**/*.py"),
+        ROOT / "cli.py",
+    ]
     modules = {}
     for path in paths:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
@@ -96,7 +102,7 @@ def test_no_import_cycles():
         stack.append(module)
         for target in sorted(EDGES[module]):
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         stack.pop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -13,11 +13,16 @@ import pytest
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.io.outputs import (
-    qml_sidecar, read_layer_styles, read_provenance, write_csv, write_geopackage, write_geotiff,
+    qml_sidecar,
+    read_layer_styles,
+    read_provenance,
+    write_csv,
+    write_geopackage,
+    write_geotiff,
 )
 from hotspot.io.provenance import SCHEMA, Provenance
 
-FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def make_layers(grid: Grid | None = None):
@@ -29,7 +34,8 @@ def make_layers(grid: Grid | None = None):
     cells = grid.to_geodataframe({"count": rng.integers(0, 9, grid.shape), "gi_bin": rng.integers(-3, 4, grid.shape)})
     ranked = gpd.GeoDataFrame(
         {"rank": [1, 2, 3], "name": ["High St", "Station Rd", "Park"], "count": [12, 7, 3]},
-        geometry=shapely.points([500_150.0, 500_450.0, 500_850.0], [199_650.0, 199_450.0, 199_350.0]), crs=grid.crs,
+        geometry=shapely.points([500_150.0, 500_450.0, 500_850.0], [199_650.0, 199_450.0, 199_350.0]),
+        crs=grid.crs,
     )
     model = pd.DataFrame({"factor": ["bars", "atms"], "coef": [0.8, 0.3], "rrv": [2.2, 1.35]})
     return grid, {"gistar": cells, "ranked": ranked, "model": model}
@@ -64,14 +70,24 @@ def test_geopackage_registers_styles_and_metadata_for_validators(tmp_path, prove
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         contents = dict(db.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
-        assert contents == {"gistar": "features", "ranked": "features", "model": "attributes", "layer_styles": "attributes"}
+        assert contents == {
+            "gistar": "features",
+            "ranked": "features",
+            "model": "attributes",
+            "layer_styles": "attributes",
+        }
         srs = db.execute(
             "SELECT s.organization, s.organization_coordsys_id FROM gpkg_geometry_columns g "
-            "JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id WHERE g.table_name='gistar'").fetchone()
+            "JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id WHERE g.table_name='gistar'"
+        ).fetchone()
         assert (srs[0].upper(), srs[1]) == ("EPSG", 27700)
-        scopes = sorted(db.execute("SELECT reference_scope, coalesce(table_name, '') FROM gpkg_metadata_reference").fetchall())
+        scopes = sorted(
+            db.execute("SELECT reference_scope, coalesce(table_name, '') FROM gpkg_metadata_reference").fetchall()
+        )
         assert scopes == [("geopackage", ""), ("table", "gistar"), ("table", "model"), ("table", "ranked")]
-        extensions = {r[0] for r in db.execute("SELECT table_name FROM gpkg_extensions WHERE extension_name='gpkg_metadata'")}
+        extensions = {
+            r[0] for r in db.execute("SELECT table_name FROM gpkg_extensions WHERE extension_name='gpkg_metadata'")
+        }
         assert extensions == {"gpkg_metadata", "gpkg_metadata_reference"}
         uri, mime = db.execute("SELECT md_standard_uri, mime_type FROM gpkg_metadata").fetchone()
         assert (uri, mime) == (SCHEMA, "application/json")
@@ -79,7 +95,9 @@ def test_geopackage_registers_styles_and_metadata_for_validators(tmp_path, prove
 
 def test_geopackage_provenance_round_trips(tmp_path, provenance):
     _, layers = make_layers()
-    path = write_geopackage(tmp_path / "out.gpkg", layers, provenance=provenance.with_disclosure("gistar: counts suppressed"))
+    path = write_geopackage(
+        tmp_path / "out.gpkg", layers, provenance=provenance.with_disclosure("gistar: counts suppressed")
+    )
     back = read_provenance(path)
     assert back.created_utc == "2026-01-02T03:04:05Z"
     assert back.argv == ["hotspot", "test"]
@@ -170,8 +188,14 @@ def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, 
     grid = Grid(500_000.0, 200_000.0, 50.0, 40, 30)
     data = np.linspace(2.0, 7.5, grid.size).reshape(grid.shape)
     data[0, 0] = np.nan
-    path = write_geotiff(tmp_path / "kde.tif", data, grid, style="raster_ramp", provenance=provenance,
-                         description="density, crimes per km2")
+    path = write_geotiff(
+        tmp_path / "kde.tif",
+        data,
+        grid,
+        style="raster_ramp",
+        provenance=provenance,
+        description="density, crimes per km2",
+    )
     qml = qml_sidecar(path).read_text()
     assert qml_sidecar(path).name == "kde.qml"
     assert 'type="singlebandpseudocolor"' in qml

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.io.provenance import Provenance, provenance_sidecar
 from hotspot.core.records import Records, empty_frame
+from hotspot.io.provenance import Provenance, provenance_sidecar
 
 
 def test_capture_hashes_files_and_folders(tmp_path):
@@ -22,7 +22,9 @@ def test_capture_hashes_files_and_folders(tmp_path):
     (folder / "2024-02.csv").write_bytes(b"x")
     (folder / "sub").mkdir()
     (folder / "sub" / "2024-03.csv").write_bytes(b"yy")
-    prov = Provenance.capture("rank", {"out": tmp_path / "o.gpkg", "top": 20}, [a, folder, "demo"], None, argv=["hotspot", "rank"])
+    prov = Provenance.capture(
+        "rank", {"out": tmp_path / "o.gpkg", "top": 20}, [a, folder, "demo"], None, argv=["hotspot", "rank"]
+    )
     paths = [i["path"] for i in prov.inputs]
     assert paths == [str(a), str(folder / "2024-02.csv"), str(folder / "sub" / "2024-03.csv"), "demo"]
     assert prov.inputs[0]["size_bytes"] == len(a.read_bytes())
@@ -34,7 +36,9 @@ def test_capture_hashes_files_and_folders(tmp_path):
 
 def test_capture_counts_kept_and_rejected_records():
     frame = empty_frame().reindex(range(3))
-    rejected = pd.DataFrame({"reason": ["no_location", "no_location", "filtered_date"], "source": "x", "source_row": [1, 2, 3]})
+    rejected = pd.DataFrame(
+        {"reason": ["no_location", "no_location", "filtered_date"], "source": "x", "source_row": [1, 2, 3]}
+    )
     records = Records(frame=frame, crs="EPSG:27700", rejected=rejected)
     prov = Provenance.capture("gistar", {}, [], records)
     assert prov.records_kept == 3

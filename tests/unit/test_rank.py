@@ -7,26 +7,34 @@ import pandas as pd
 import pytest
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.places.timing import describe_window, monthly_trend, peak_windows
-from hotspot.places.rank import rank_places
 from hotspot.core.records import Records
 from hotspot.ingest.study import Study
+from hotspot.places.rank import rank_places
+from hotspot.places.timing import describe_window, monthly_trend, peak_windows
 
 
 def _study(points, *, times=None, months=None, locations=None, types=None):
     """A Study from explicit points (metres, EPSG:27700)."""
     points = np.asarray(points, dtype=float)
     n = len(points)
-    frame = pd.DataFrame({
-        "x": points[:, 0], "y": points[:, 1], "lon": np.nan, "lat": np.nan,
-        "crime_id": [f"c{i}" for i in range(n)],
-        "month": months if months is not None else ["2024-01"] * n,
-        "datetime": pd.to_datetime(times) if times is not None else pd.NaT,
-        "crime_type": types if types is not None else ["Burglary"] * n,
-        "location": locations if locations is not None else ["On or near High Street"] * n,
-        "lsoa_code": "E01000001", "lsoa_name": "Testtown 001A", "outcome": "", "source": "test",
-        "source_row": np.arange(1, n + 1),
-    })
+    frame = pd.DataFrame(
+        {
+            "x": points[:, 0],
+            "y": points[:, 1],
+            "lon": np.nan,
+            "lat": np.nan,
+            "crime_id": [f"c{i}" for i in range(n)],
+            "month": months if months is not None else ["2024-01"] * n,
+            "datetime": pd.to_datetime(times) if times is not None else pd.NaT,
+            "crime_type": types if types is not None else ["Burglary"] * n,
+            "location": locations if locations is not None else ["On or near High Street"] * n,
+            "lsoa_code": "E01000001",
+            "lsoa_name": "Testtown 001A",
+            "outcome": "",
+            "source": "test",
+            "source_row": np.arange(1, n + 1),
+        }
+    )
     return Study(records=Records(frame=frame, crs="EPSG:27700", has_times=times is not None, sources=["test"]))
 
 
@@ -38,7 +46,7 @@ def _background(rng, n, extent=(500_000, 200_000, 505_000, 205_000)):
 
 def test_count_ranking_finds_the_two_dense_places_in_order():
     rng = np.random.default_rng(1)
-    big = rng.normal([501_050, 201_050], 20, size=(300, 2))      # inside one 100 m cell
+    big = rng.normal([501_050, 201_050], 20, size=(300, 2))  # inside one 100 m cell
     small = rng.normal([503_550, 203_550], 20, size=(120, 2))
     points = np.vstack([big, small, _background(rng, 500)])
     result = rank_places(_study(points), method="count", cell_size_m=100, top=5)
@@ -84,16 +92,18 @@ def test_place_named_after_its_commonest_street():
 
 def test_peak_window_of_a_weekend_night_profile():
     profile = np.zeros((7, 24))
-    profile[4, 22:24] = 30     # Fri 22-24
-    profile[5, 0:3] = 30       # Sat 00-03 (Friday night continuing)
-    profile[5, 22:24] = 40     # Sat 22-24
-    profile[6, 0:3] = 40       # Sun 00-03
-    profile += 1               # background
+    profile[4, 22:24] = 30  # Fri 22-24
+    profile[5, 0:3] = 30  # Sat 00-03 (Friday night continuing)
+    profile[5, 22:24] = 40  # Sat 22-24
+    profile[6, 0:3] = 40  # Sun 00-03
+    profile += 1  # background
     windows = peak_windows(profile, smooth=False)
     assert [describe_window(s, n) for s, n, _, _ in windows] == ["Sat 22:00-03:00", "Fri 22:00-03:00"]
     assert windows[0][2] == 5 * 41 and windows[1][2] == 5 * 31
     # A stricter threshold keeps only the Saturday-night run.
-    assert [describe_window(s, n) for s, n, _, _ in peak_windows(profile, relative=0.9, smooth=False)] == ["Sat 22:00-03:00"]
+    assert [describe_window(s, n) for s, n, _, _ in peak_windows(profile, relative=0.9, smooth=False)] == [
+        "Sat 22:00-03:00"
+    ]
 
 
 def test_peak_window_wraps_from_sunday_to_monday():
@@ -142,7 +152,10 @@ def test_rank_reports_peaks_when_records_have_times():
     pts = rng.normal([501_050, 201_050], 15, size=(n, 2))
     # All on Saturday nights 23:00-01:00.
     base = pd.Timestamp("2024-01-06 23:00")  # a Saturday
-    times = [base + pd.Timedelta(weeks=int(w), minutes=int(m)) for w, m in zip(rng.integers(0, 20, n), rng.integers(0, 120, n))]
+    times = [
+        base + pd.Timedelta(weeks=int(w), minutes=int(m))
+        for w, m in zip(rng.integers(0, 20, n), rng.integers(0, 120, n))
+    ]
     result = rank_places(_study(pts, times=times), cell_size_m=100, top=1)
     assert result.places.iloc[0]["peak"].startswith("Sat 23:00-01:00")
     assert result.profiles["P001"].sum() == result.places.iloc[0]["count"]
@@ -191,7 +204,7 @@ def test_police_uk_facility_labels_yield_to_street_names():
 def test_smoothing_finds_a_noisy_weekend_night_peak():
     rng = np.random.default_rng(11)
     rate = np.full((7, 24), 1.0)
-    rate[5, 22:24] = rate[6, 0:3] = 6.0          # Sat 22:00-03:00, planted
+    rate[5, 22:24] = rate[6, 0:3] = 6.0  # Sat 22:00-03:00, planted
     profile = rng.poisson(rate * 1.5)
     start, length, _, _ = peak_windows(profile)[0]
     words = describe_window(start, length)

@@ -21,15 +21,26 @@ def layers():
 
     grid = Grid(500_000.0, 200_000.0, 100.0, 20, 15)
     xs, ys = grid.cell_centres()
-    bump = np.exp(-(((xs - 501_000.0) ** 2 + (ys - 199_200.0) ** 2) / (2 * 300.0 ** 2)))
-    gistar = grid.to_geodataframe({"count": np.round(bump * 10), "gi_bin": np.where(bump > 0.6, 3, np.where(bump < 0.05, -2, 0))})
-    ranked = gpd.GeoDataFrame(
-        {"rank": [1, 2, 3], "name": ["High St", "Market Sq", "Mill Lane"], "count": [40, 12, 3],
-         "share": [40 / 55, 12 / 55, 3 / 55], "cumulative_share": [40 / 55, 52 / 55, 1.0]},
-        geometry=grid.cell_polygons(np.array([7, 8, 2]), np.array([10, 11, 3])), crs=grid.crs,
+    bump = np.exp(-(((xs - 501_000.0) ** 2 + (ys - 199_200.0) ** 2) / (2 * 300.0**2)))
+    gistar = grid.to_geodataframe(
+        {"count": np.round(bump * 10), "gi_bin": np.where(bump > 0.6, 3, np.where(bump < 0.05, -2, 0))}
     )
-    boundaries = gpd.GeoDataFrame({"area_code": ["A", "B"]}, geometry=[shapely.box(500_000, 198_500, 501_000, 200_000),
-                                                                        shapely.box(501_000, 198_500, 502_000, 200_000)], crs=grid.crs)
+    ranked = gpd.GeoDataFrame(
+        {
+            "rank": [1, 2, 3],
+            "name": ["High St", "Market Sq", "Mill Lane"],
+            "count": [40, 12, 3],
+            "share": [40 / 55, 12 / 55, 3 / 55],
+            "cumulative_share": [40 / 55, 52 / 55, 1.0],
+        },
+        geometry=grid.cell_polygons(np.array([7, 8, 2]), np.array([10, 11, 3])),
+        crs=grid.crs,
+    )
+    boundaries = gpd.GeoDataFrame(
+        {"area_code": ["A", "B"]},
+        geometry=[shapely.box(500_000, 198_500, 501_000, 200_000), shapely.box(501_000, 198_500, 502_000, 200_000)],
+        crs=grid.crs,
+    )
     return grid, bump, gistar, ranked, boundaries
 
 
@@ -41,13 +52,34 @@ def full_report(path, **extra):
     grid, bump, gistar, ranked, boundaries = layers()
     weekday_hour = np.arange(7 * 24).reshape(7, 24)
     monthly = pd.Series([10, 12, 9, 15], index=["2024-01", "2024-02", "2024-03", "2024-04"])
-    model = pd.DataFrame({"factor": ["bars"], "operationalisation": ["proximity"], "distance_m": [150.0], "coef": [0.7],
-                          "rrv": [2.01], "rrv_low": [1.5], "rrv_high": [2.7], "p_value": [0.0001]})
-    kwargs = dict(title="Test <town> & report", ranked=ranked, gistar=gistar, kde=(bump * 100, grid, "per km2"),
-                  risk=(1 + bump, grid), model_table=model, weekday_hour=weekday_hour, monthly=monthly,
-                  lorenz=(np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 2, 0.33), boundaries=boundaries,
-                  hotspots=ranked[["geometry"]], priority_places=ranked.iloc[:1][["geometry"]],
-                  notes=["bandwidth 250 m (given)"], figure_dpi=60)
+    model = pd.DataFrame(
+        {
+            "factor": ["bars"],
+            "operationalisation": ["proximity"],
+            "distance_m": [150.0],
+            "coef": [0.7],
+            "rrv": [2.01],
+            "rrv_low": [1.5],
+            "rrv_high": [2.7],
+            "p_value": [0.0001],
+        }
+    )
+    kwargs = dict(
+        title="Test <town> & report",
+        ranked=ranked,
+        gistar=gistar,
+        kde=(bump * 100, grid, "per km2"),
+        risk=(1 + bump, grid),
+        model_table=model,
+        weekday_hour=weekday_hour,
+        monthly=monthly,
+        lorenz=(np.linspace(0, 1, 5), np.linspace(0, 1, 5) ** 2, 0.33),
+        boundaries=boundaries,
+        hotspots=ranked[["geometry"]],
+        priority_places=ranked.iloc[:1][["geometry"]],
+        notes=["bandwidth 250 m (given)"],
+        figure_dpi=60,
+    )
     kwargs.update(extra)
     return build_report(path, **kwargs)
 
@@ -61,8 +93,12 @@ def public_report(tmp_path_factory):
 
 def cheap_sections():
     """Three figures without maps, for tests that build a report more than once."""
-    return dict(weekday_hour=np.ones((7, 24)), monthly=pd.Series([3, 4, 5], index=["2024-01", "2024-02", "2024-03"]),
-                lorenz=(np.linspace(0, 1, 3), np.linspace(0, 1, 3) ** 2), figure_dpi=40)
+    return dict(
+        weekday_hour=np.ones((7, 24)),
+        monthly=pd.Series([3, 4, 5], index=["2024-01", "2024-02", "2024-03"]),
+        lorenz=(np.linspace(0, 1, 3), np.linspace(0, 1, 3) ** 2),
+        figure_dpi=40,
+    )
 
 
 def test_report_is_self_contained_and_matches_png_files(public_report):
@@ -72,13 +108,27 @@ def test_report_is_self_contained_and_matches_png_files(public_report):
     assert not re.search(r'(src|href)="(?!data:|#)', text), "every image and link must be embedded or in-page"
     pngs = embedded_pngs(text)
     files = sorted(figures_folder(path).glob("*.png"))
-    assert [f.name for f in files] == ["01_hotspots.png", "02_kde.png", "03_risk.png", "04_weekday_hour.png",
-                                       "05_monthly.png", "06_concentration.png"]
+    assert [f.name for f in files] == [
+        "01_hotspots.png",
+        "02_kde.png",
+        "03_risk.png",
+        "04_weekday_hour.png",
+        "05_monthly.png",
+        "06_concentration.png",
+    ]
     assert sorted(pngs) == sorted(f.read_bytes() for f in files)
     assert all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
-    for heading in ("Where: hot and cold spots", "Where crime concentrates: density", "What raises the risk: risk terrain",
-                    "Places to act on", "When: day of the week and hour", "Trend: records per month",
-                    "How concentrated crime is", "Risk factors found by the model", "About this analysis"):
+    for heading in (
+        "Where: hot and cold spots",
+        "Where crime concentrates: density",
+        "What raises the risk: risk terrain",
+        "Places to act on",
+        "When: day of the week and hour",
+        "Trend: records per month",
+        "How concentrated crime is",
+        "Risk factors found by the model",
+        "About this analysis",
+    ):
         assert f"<h2>{heading}</h2>" in text
     # Every map and table section says how to read it; table headings are words with units, not column names.
     assert text.count("How to read this.") == 8
@@ -149,10 +199,14 @@ def test_bad_sections_are_clear_errors(tmp_path):
 
 
 def test_weekday_hour_and_monthly_tables():
-    frame = pd.DataFrame({
-        "datetime": pd.to_datetime(["2024-01-01 00:30", "2024-01-01 00:45", "2024-01-07 23:10", None]),  # Mon, Mon, Sun
-        "month": ["2024-01", "2024-01", "2024-03", "2024-03"],
-    })
+    frame = pd.DataFrame(
+        {
+            "datetime": pd.to_datetime(
+                ["2024-01-01 00:30", "2024-01-01 00:45", "2024-01-07 23:10", None]
+            ),  # Mon, Mon, Sun
+            "month": ["2024-01", "2024-01", "2024-03", "2024-03"],
+        }
+    )
     table = weekday_hour_table(frame)
     assert table.shape == (7, 24) and table.loc["Mon", 0] == 2 and table.loc["Sun", 23] == 1 and table.values.sum() == 3
     monthly = monthly_counts(frame)
@@ -187,8 +241,9 @@ def test_cli_report_on_the_demo(tmp_path):
     from cli import app
 
     out = tmp_path / "demo.html"
-    result = CliRunner().invoke(app, ["report", "--out", str(out), "--section", "rank", "--section", "concentration",
-                                      "--public", "--quiet"])
+    result = CliRunner().invoke(
+        app, ["report", "--out", str(out), "--section", "rank", "--section", "concentration", "--public", "--quiet"]
+    )
     assert result.exit_code == 0, result.output + repr(result.exception)
     text = out.read_text()
     assert "<h2>Places to act on</h2>" in text and "<h2>How concentrated crime is</h2>" in text

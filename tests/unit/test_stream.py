@@ -1,4 +1,6 @@
-"""Streaming ingest equals read_records + aggregate_locations on bad rows, and its merges; the real Bedfordshire files are in tests/realdata/test_stream_realdata.py."""
+"""Streaming ingest equals read_records + aggregate_locations on bad rows, and its merges; the real Bedfordshire
+files are in tests/realdata/test_stream_realdata.py.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
-from hotspot.stats.kde import aggregate_locations
 from hotspot.scale.stream import _Aggregator, merge_hashed, stream_locations
+from hotspot.stats.kde import aggregate_locations
 
 HEADER = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n"
 
@@ -26,19 +28,34 @@ def expected(inputs):
 
 def test_bad_rows_rejected_as_read_records_does(tmp_path):
     good = tmp_path / "2023-01-test-street.csv"
-    good.write_text(HEADER + _row("2023-01", -0.47, 52.13) * 3 + _row("2023-01", "", "") + _row("2023-01", -0.46, "")
-                    + _row("2023-01", -0.45, 52.12, "Robbery") + _row("2023-01", -0.47, 52.13) + _row("2023-13", -0.4, 52.1)
-                    + _row("2023-01", 12.0, 47.0))
+    good.write_text(
+        HEADER
+        + _row("2023-01", -0.47, 52.13) * 3
+        + _row("2023-01", "", "")
+        + _row("2023-01", -0.46, "")
+        + _row("2023-01", -0.45, 52.12, "Robbery")
+        + _row("2023-01", -0.47, 52.13)
+        + _row("2023-13", -0.4, 52.1)
+        + _row("2023-01", 12.0, 47.0)
+    )
     text = tmp_path / "2023-02-test-street.csv"  # a coordinate that is text: pyarrow cannot stream it
-    text.write_text(HEADER + _row("2023-02", -0.47, 52.13) + _row("2023-02", "n/a", 52.13) + _row("2023-02", -0.44, 52.11))
+    text.write_text(
+        HEADER + _row("2023-02", -0.47, 52.13) + _row("2023-02", "n/a", 52.13) + _row("2023-02", -0.44, 52.11)
+    )
     records, (x, y, w) = expected([tmp_path])
     got = stream_locations([tmp_path])
     assert np.array_equal(got.x, x) and np.array_equal(got.y, y) and np.array_equal(got.weight, w)
     counts = records.reject_counts
     assert {r: got.rejected[r] for r in ("no_location", "unparsable", "out_of_range")} == {
-        r: counts[r] for r in ("no_location", "unparsable", "out_of_range")}
-    assert got.rejected == {"no_location": 1, "unparsable": 3, "out_of_range": 1, "filtered_crime_type": 0,
-                            "filtered_date": 0}
+        r: counts[r] for r in ("no_location", "unparsable", "out_of_range")
+    }
+    assert got.rejected == {
+        "no_location": 1,
+        "unparsable": 3,
+        "out_of_range": 1,
+        "filtered_crime_type": 0,
+        "filtered_date": 0,
+    }
     assert got.weight.max() == 5  # the repeated snap point, across both files
 
 

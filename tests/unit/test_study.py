@@ -11,8 +11,10 @@ from hotspot.ingest.study import load_study, main_body_mask
 def test_main_body_keeps_the_force_area_and_rejects_distant_strays():
     rng = np.random.default_rng(0)
     body = np.column_stack([rng.uniform(490_000, 525_000, 20_000), rng.uniform(213_000, 269_000, 20_000)])
-    fringe = np.column_stack([rng.uniform(525_000, 527_000, 30), rng.uniform(230_000, 240_000, 30)])  # just over the edge
-    strays = np.array([[147_000, 30_000], [362_000, 593_000], [436_000, 560_000]])                   # Cornwall, the north east
+    fringe = np.column_stack(
+        [rng.uniform(525_000, 527_000, 30), rng.uniform(230_000, 240_000, 30)]
+    )  # just over the edge
+    strays = np.array([[147_000, 30_000], [362_000, 593_000], [436_000, 560_000]])  # Cornwall, the north east
     points = np.vstack([body, fringe, strays])
     keep = main_body_mask(points[:, 0], points[:, 1])
     assert keep[: len(body) + len(fringe)].all()
@@ -21,13 +23,24 @@ def test_main_body_keeps_the_force_area_and_rejects_distant_strays():
 
 def test_load_study_reports_far_records_as_outside_the_study_area(tmp_path):
     rng = np.random.default_rng(1)
-    lon = np.r_[rng.uniform(-0.5, -0.4, 500), -5.5]   # the last one in Cornwall
+    lon = np.r_[rng.uniform(-0.5, -0.4, 500), -5.5]  # the last one in Cornwall
     lat = np.r_[rng.uniform(52.1, 52.2, 500), 50.2]
-    frame = pd.DataFrame({
-        "Crime ID": "", "Month": "2023-01", "Reported by": "Test Police", "Falls within": "Test Police",
-        "Longitude": lon, "Latitude": lat, "Location": "On or near High Street", "LSOA code": "E01000001",
-        "LSOA name": "Test 001A", "Crime type": "Burglary", "Last outcome category": "", "Context": "",
-    })
+    frame = pd.DataFrame(
+        {
+            "Crime ID": "",
+            "Month": "2023-01",
+            "Reported by": "Test Police",
+            "Falls within": "Test Police",
+            "Longitude": lon,
+            "Latitude": lat,
+            "Location": "On or near High Street",
+            "LSOA code": "E01000001",
+            "LSOA name": "Test 001A",
+            "Crime type": "Burglary",
+            "Last outcome category": "",
+            "Context": "",
+        }
+    )
     path = tmp_path / "2023-01-test-street.csv"
     frame.to_csv(path, index=False)
     study = load_study([path])

@@ -9,7 +9,16 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.io.styles import GISTAR_CLASSES, RASTER_STYLES, STYLE_NAMES, raster_gistar_bins_qml, build_style, quantile_breaks, raster_ramp_qml, resolve_style_spec
+from hotspot.io.styles import (
+    GISTAR_CLASSES,
+    RASTER_STYLES,
+    STYLE_NAMES,
+    build_style,
+    quantile_breaks,
+    raster_gistar_bins_qml,
+    raster_ramp_qml,
+    resolve_style_spec,
+)
 
 
 def qml_root(text: str) -> ET.Element:
@@ -136,11 +145,24 @@ def test_default_styles_pick_known_spatial_layers_only():
     from hotspot.io.styles import default_styles
 
     frame = cells()
-    layers = {"gistar": frame, "areas": frame[["geometry"]], "ranked": points(), "lorenz": pd.DataFrame({"x": [1]}),
-              "priority_places": frame, "factor_bars": frame, "factor_pubs": points(), "gistar_places": points()}
-    assert default_styles(layers) == {"gistar": "gistar", "ranked": "ranked", "priority_places": "priority_places",
-                                      "factor_bars": ("factor", {"colour": "#0072b2"}),
-                                      "factor_pubs": ("factor", {"colour": "#e69f00"}), "gistar_places": "ranked"}
+    layers = {
+        "gistar": frame,
+        "areas": frame[["geometry"]],
+        "ranked": points(),
+        "lorenz": pd.DataFrame({"x": [1]}),
+        "priority_places": frame,
+        "factor_bars": frame,
+        "factor_pubs": points(),
+        "gistar_places": points(),
+    }
+    assert default_styles(layers) == {
+        "gistar": "gistar",
+        "ranked": "ranked",
+        "priority_places": "priority_places",
+        "factor_bars": ("factor", {"colour": "#0072b2"}),
+        "factor_pubs": ("factor", {"colour": "#e69f00"}),
+        "gistar_places": "ranked",
+    }
     assert default_styles({"areas": frame}) == {"areas": "areas"}
 
 
@@ -164,8 +186,11 @@ def test_gistar_outlines_areas_but_not_grid_cells():
     import geopandas as gpd
     import shapely
 
-    areas = gpd.GeoDataFrame({"gi_bin": [3, 0, -2]}, geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 250, 90),
-                                                              shapely.box(0, 100, 40, 300)], crs="EPSG:27700")
+    areas = gpd.GeoDataFrame(
+        {"gi_bin": [3, 0, -2]},
+        geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 250, 90), shapely.box(0, 100, 40, 300)],
+        crs="EPSG:27700",
+    )
 
     def strokes(frame):
         layers = qml_root(build_style("gistar", frame).qml).findall("renderer-v2/symbols/symbol/layer")
@@ -178,19 +203,21 @@ def test_gistar_outlines_areas_but_not_grid_cells():
 # --- colour blindness -------------------------------------------------------------------------------
 # Machado, Oliveira & Fernandes (2009), "A physiologically-based model for simulation of color vision
 # deficiency", IEEE TVCG 15(6): the published deuteranopia matrix (severity 1.0), applied in linear RGB.
-DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968],
-                         [0.280085, 0.672501, 0.047413],
-                         [-0.011820, 0.042940, 0.968881]])
+DEUTERANOPIA = np.array(
+    [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+)
 
 
 def _linear(hex_colours):
-    rgb = np.array([[int(h.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for h in hex_colours]) / 255.0
+    rgb = np.array([[int(h.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)] for h in hex_colours]) / 255.0
     return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
 def _lab(linear_rgb):
-    xyz = np.clip(linear_rgb, 0, 1) @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
-                                                [0.0193, 0.1192, 0.9505]]).T
+    xyz = (
+        np.clip(linear_rgb, 0, 1)
+        @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    )
     xyz = xyz / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.column_stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])])

@@ -7,27 +7,47 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.stats.kde import DensitySurface, kernel_density
 from hotspot.places.surface import surface_hotspots
+from hotspot.stats.kde import DensitySurface, kernel_density
 
 
 def _density(surface, cell=10.0, units="per-cell"):
     surface = np.asarray(surface, dtype=np.float64)
     grid = Grid(xmin=0.0, ymax=surface.shape[0] * cell, cell_size=cell, ncols=surface.shape[1], nrows=surface.shape[0])
-    return DensitySurface(surface=surface, grid=grid, bandwidth_m=50.0, bandwidth_rule="given", kernel="quartic",
-                         units=units, n_points=0, n_locations=0, total_weight=float(np.nansum(surface)),
-                         mass_on_grid=1.0, per_m2_factor=grid.cell_area_m2)
+    return DensitySurface(
+        surface=surface,
+        grid=grid,
+        bandwidth_m=50.0,
+        bandwidth_rule="given",
+        kernel="quartic",
+        units=units,
+        n_points=0,
+        n_locations=0,
+        total_weight=float(np.nansum(surface)),
+        mass_on_grid=1.0,
+        per_m2_factor=grid.cell_area_m2,
+    )
 
 
 def test_hand_built_surface():
     s = np.zeros((6, 8))
-    s[1:3, 1:3] = [[5, 6], [7, 9]]   # block A: 4 cells, peak 9
-    s[4, 5:8] = [8, 8, 8]            # block B: 3 cells in a row, peak 8
+    s[1:3, 1:3] = [[5, 6], [7, 9]]  # block A: 4 cells, peak 9
+    s[4, 5:8] = [8, 8, 8]  # block B: 3 cells in a row, peak 8
     s[0, 7] = 1
     s[5, 0] = np.nan
     d = _density(s)
     out = surface_hotspots(d, threshold=5)
-    assert list(out.columns) == ["rank", "hotspot_id", "name", "area_m2", "n_points", "share_of_points", "peak_value", "mean_value", "geometry"]
+    assert list(out.columns) == [
+        "rank",
+        "hotspot_id",
+        "name",
+        "area_m2",
+        "n_points",
+        "share_of_points",
+        "peak_value",
+        "mean_value",
+        "geometry",
+    ]
     assert len(out) == 2
     a, b = out.iloc[0], out.iloc[1]
     # Ranked by n_points (here the expected counts): A holds 27, B 24.
@@ -52,7 +72,7 @@ def test_top_share_selects_that_share_of_cells():
 def test_points_counted_in_their_cells_and_ranked():
     s = np.zeros((5, 5))
     s[0, 0] = s[0, 1] = 10  # hotspot 1 (west, north)
-    s[4, 4] = 20           # hotspot 2: higher peak
+    s[4, 4] = 20  # hotspot 2: higher peak
     d = _density(s)
     x = np.array([5.0, 15.0, 15.0, 45.0, 25.0])
     y = np.array([45.0, 45.0, 41.0, 5.0, 25.0])

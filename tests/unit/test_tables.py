@@ -20,15 +20,25 @@ PEAKS = ["Fri 11:00-19:00 (10%)", "Sat 22:00-03:00 (24%)", "Sun 00:00-04:00 (9%)
 def _result(n: int = 35, *, times: bool = True, types: str | None = None, names=None) -> RankResult:
     rng = np.random.default_rng(1)
     counts = np.sort(rng.integers(20, 600, n))[::-1]
-    places = gpd.GeoDataFrame({
-        "rank": np.arange(1, n + 1),
-        "name": names or [f"{s} Street, Central Bedfordshire {i:03d}A" for i, s in
-                          zip(range(n), ["High", "Bridge", "Long Meadow Industrial Estate"] * n)],
-        "id": [f"P{i:03d}" for i in range(1, n + 1)],
-        "count": counts, "share": counts / 20_000, "cumulative_share": np.cumsum(counts) / 20_000,
-        "per_km2": counts / 0.09, "score": counts.astype(float),
-        "top_types": [types or f"Shoplifting ({c // 2}); Anti-social behaviour ({c // 4})" for c in counts],
-    }, geometry=shapely.points(np.arange(n), np.arange(n)), crs="EPSG:27700")
+    places = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, n + 1),
+            "name": names
+            or [
+                f"{s} Street, Central Bedfordshire {i:03d}A"
+                for i, s in zip(range(n), ["High", "Bridge", "Long Meadow Industrial Estate"] * n)
+            ],
+            "id": [f"P{i:03d}" for i in range(1, n + 1)],
+            "count": counts,
+            "share": counts / 20_000,
+            "cumulative_share": np.cumsum(counts) / 20_000,
+            "per_km2": counts / 0.09,
+            "score": counts.astype(float),
+            "top_types": [types or f"Shoplifting ({c // 2}); Anti-social behaviour ({c // 4})" for c in counts],
+        },
+        geometry=shapely.points(np.arange(n), np.arange(n)),
+        crs="EPSG:27700",
+    )
     if times:
         places["peak"] = [PEAKS[i % 3] + ", Mon 09:00-10:00 (2%)" for i in range(n)]
     else:

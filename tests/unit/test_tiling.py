@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.stats.gistar import gi_star_grid
 from hotspot.core.grid import Grid
-from hotspot.stats.kde import kernel_density
-from hotspot.scale.tiling import _kde_tile, tiled_gi_star, tiled_kernel_density
 from hotspot.scale.tiles import plan_tiles
+from hotspot.scale.tiling import _kde_tile, tiled_gi_star, tiled_kernel_density
+from hotspot.stats.gistar import gi_star_grid
+from hotspot.stats.kde import kernel_density
 
 
 def assert_same(a, b, tol=1e-9):
@@ -47,16 +47,23 @@ def test_plan_covers_every_cell_once_with_a_halo_at_least_the_request(grid):
         assert t.row0 - t.hrow0 == min(plan.halo_cells, t.row0)
         assert t.hcol1 - t.col1 == min(plan.halo_cells, grid.ncols - t.col1)
         sub = t.subgrid(grid)
-        assert np.array_equal(sub.row_centres(), grid.row_centres()[t.row0:t.row1])
-        assert np.array_equal(sub.column_centres(), grid.column_centres()[t.col0:t.col1])
+        assert np.array_equal(sub.row_centres(), grid.row_centres()[t.row0 : t.row1])
+        assert np.array_equal(sub.column_centres(), grid.column_centres()[t.col0 : t.col1])
     assert (seen == 1).all()
     assert plan.halo_cells == 5 and plan.halo_m >= 450.0
 
 
-@pytest.mark.parametrize("kernel,units,tile_cells", [
-    ("quartic", "per-km2", 64), ("quartic", "per-cell", 7), ("epanechnikov", "relative", 50),
-    ("gaussian", "per-km2", 33), ("triangular", "per-cell", 1000), ("uniform", "per-km2", 9),
-])
+@pytest.mark.parametrize(
+    "kernel,units,tile_cells",
+    [
+        ("quartic", "per-km2", 64),
+        ("quartic", "per-cell", 7),
+        ("epanechnikov", "relative", 50),
+        ("gaussian", "per-km2", 33),
+        ("triangular", "per-cell", 1000),
+        ("uniform", "per-km2", 9),
+    ],
+)
 def test_tiled_kde_equals_kernel_density(points, grid, kernel, units, tile_cells):
     x, y = points
     full = kernel_density(x, y, grid, bandwidth_m=500.0, kernel=kernel, units=units)
@@ -91,8 +98,9 @@ def test_parity_check_can_fail_tiles_without_a_halo_differ(points, grid):
     for t in plan.tiles:
         sub = t.subgrid(grid)
         inside = (x >= sub.xmin) & (x < sub.xmax) & (y > sub.ymin) & (y <= sub.ymax)
-        stitched[t.window] = _kde_tile((sub, x[inside], y[inside], np.ones(int(inside.sum())), None, 500.0,
-                                        "quartic", "per-km2"))
+        stitched[t.window] = _kde_tile(
+            (sub, x[inside], y[inside], np.ones(int(inside.sum())), None, 500.0, "quartic", "per-km2")
+        )
     assert np.max(np.abs(stitched - full)) > 1e-3 * np.max(full)
 
 
@@ -109,7 +117,9 @@ def _gi_fields(result):
     return {name: getattr(result, name) for name in ("z", "p", "p_adjusted", "counts")}
 
 
-@pytest.mark.parametrize("band,tile_cells,correction", [(300.0, 41, "fdr"), (250.0, 13, "bonferroni"), (520.0, 500, "none")])
+@pytest.mark.parametrize(
+    "band,tile_cells,correction", [(300.0, 41, "fdr"), (250.0, 13, "bonferroni"), (520.0, 500, "none")]
+)
 def test_tiled_gistar_equals_gi_star_grid(points, grid, band, tile_cells, correction):
     x, y = points
     counts = grid.count(x, y)
@@ -120,8 +130,9 @@ def test_tiled_gistar_equals_gi_star_grid(points, grid, band, tile_cells, correc
     mask[4:7, 199:202] = False
     mask[5, 200] = True  # an island: no in-mask neighbour within the band at 250/300 m
     full = gi_star_grid(counts, band, grid.cell_size, mask=mask, permutations=0, correction=correction)
-    tiled = tiled_gi_star(counts, band, grid.cell_size, mask=mask, tile_cells=tile_cells, correction=correction,
-                          exact=False)
+    tiled = tiled_gi_star(
+        counts, band, grid.cell_size, mask=mask, tile_cells=tile_cells, correction=correction, exact=False
+    )
     for name, value in _gi_fields(full).items():
         assert_same(getattr(tiled, name), value)
     assert np.array_equal(tiled.bin, full.bin)
@@ -172,7 +183,7 @@ def test_gistar_places_ranks_hot_groups_by_crimes():
 
     grid = Grid(0.0, 6000.0, 100.0, 60, 60)
     counts = np.zeros(grid.shape)
-    counts[10:14, 10:14] = 9.0   # 16 cells x 9 = 144 crimes
+    counts[10:14, 10:14] = 9.0  # 16 cells x 9 = 144 crimes
     counts[40:43, 45:48] = 20.0  # 9 cells x 20 = 180 crimes: the busier place
     result = tiled_gi_star(counts, 150.0, 100.0, tile_cells=17, exact=False)
     layers = gistar_layers(result, grid, min_bin=3)
@@ -189,8 +200,8 @@ def test_gistar_places_ranks_hot_groups_by_crimes():
 
 def test_fdr_with_shared_values_equals_adjust_pvalues():
     """The grouped Benjamini-Hochberg equals scipy's, including ties between grouped and single values."""
-    from hotspot.stats.multiple_testing import adjust_pvalues
     from hotspot.scale.tiling import _fdr_adjust
+    from hotspot.stats.multiple_testing import adjust_pvalues
 
     rng = np.random.default_rng(5)
     shape = (300, 200)
