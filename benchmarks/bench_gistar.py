@@ -76,13 +76,13 @@ def _cli_gistar(folder: Path, out: Path, cache: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _exact_inputs(counts, mask, band_m, cell_m):
+def _exact_inputs(counts, mask, band_m, cell_size_m):
     """(pool, y, k, t, plan) of every study-area cell, as gi_star_grid hands them to the exact null."""
     from hotspot.kernels.gistar import stencil_sums
     from hotspot.stats.gistar import _exact_plan
     from hotspot.stats.weights import stencil_offsets
 
-    dr, dc = stencil_offsets(band_m, cell_m)
+    dr, dc = stencil_offsets(band_m, cell_size_m)
     t2, k2 = stencil_sums(np.where(mask, counts, 0.0), mask, dr, dc)
     y, k, t = counts[mask], k2[mask], t2[mask]
     return y, y, k, t, _exact_plan(y, k, t)

@@ -290,10 +290,10 @@ def force_area_mask(lsoa_names, min_relative: float = FORCE_AREA_MIN_RELATIVE):
     return ~named | own[codes]
 
 
-def study_area_from_records(x, y, *, cell_m: float = AREA_CELL_M, closing_m: float = AREA_CLOSING_M):
+def study_area_from_records(x, y, *, cell_size_m: float = AREA_CELL_M, closing_m: float = AREA_CLOSING_M):
     """The main body of a set of record locations as a polygon (metres in, metres out).
 
-    Cells of ``cell_m`` metres (default 200) that hold a record are joined by a morphological
+    Cells of ``cell_size_m`` metres (default 200) that hold a record are joined by a morphological
     closing with a disk of ``closing_m`` metres (default 2 km) and their holes filled, so the
     area covers the towns, villages and the land between them where records are made, without
     growing past the outermost records. Returns a shapely (Multi)Polygon, or None without points.
@@ -309,11 +309,11 @@ def study_area_from_records(x, y, *, cell_m: float = AREA_CELL_M, closing_m: flo
     y = np.asarray(y, dtype=np.float64)
     if x.size == 0:
         return None
-    reach = int(np.ceil(closing_m / cell_m))
-    grid = Grid.from_points(x, y, cell_m, pad_m=(reach + 1) * cell_m, crs="")
+    reach = int(np.ceil(closing_m / cell_size_m))
+    grid = Grid.from_points(x, y, cell_size_m, pad_m=(reach + 1) * cell_size_m, crs="")
     occupied = grid.count(x, y) > 0
     dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
-    disk = (dx * dx + dy * dy) * cell_m * cell_m <= closing_m * closing_m
+    disk = (dx * dx + dy * dy) * cell_size_m * cell_size_m <= closing_m * closing_m
     body = ndimage.binary_fill_holes(ndimage.binary_closing(occupied, structure=disk) | occupied)
     shapes = [
         shapely.geometry.shape(geom)
@@ -378,10 +378,10 @@ def _area_from_records(records: Records):
     return records, area, rule, notes
 
 
-def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MAIN_BODY_MIN_SHARE, weights=None):
+def main_body_mask(x, y, cell_size_m: float = MAIN_BODY_CELL_M, min_share: float = MAIN_BODY_MIN_SHARE, weights=None):
     """Which points belong to the main body of a point set.
 
-    Points are counted on a coarse grid (``cell_m`` metres, default 5 km); cells holding at
+    Points are counted on a coarse grid (``cell_size_m`` metres, default 5 km); cells holding at
     least ``min_share`` of the points (and at least 3) are occupied; the 8-connected cluster of
     occupied cells holding most points, grown by one cell, is the main body. Isolated records
     far away (a Bedfordshire crime located in Cornwall) fall outside it, while records just over
@@ -397,7 +397,7 @@ def main_body_mask(x, y, cell_m: float = MAIN_BODY_CELL_M, min_share: float = MA
     y = np.asarray(y, dtype=np.float64)
     if x.size == 0:
         return np.ones(0, dtype=bool)
-    coarse = Grid.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_m, max_cells=10**9)
+    coarse = Grid.from_bounds(x.min(), y.min(), x.max(), y.max(), cell_size_m, max_cells=10**9)
     counts = coarse.count(x, y, weights)
     total = x.size if weights is None else float(np.sum(weights))
     occupied = counts >= max(3.0, min_share * total)

@@ -220,8 +220,8 @@ def run_national(
         locs = stream_locations(
             inputs,
             crime_types=crime_types,
-            month_from=date_from,
-            month_to=date_to,
+            date_from=date_from,
+            date_to=date_to,
             engine=engine,
             client=client,
             files_per_task=1 if engine == "dask" else 4,
@@ -287,8 +287,8 @@ def run_national(
                 grid,
                 np.asarray(statistic.bin) >= min_bin,
                 crime_types=crime_types,
-                month_from=date_from,
-                month_to=date_to,
+                date_from=date_from,
+                date_to=date_to,
             )
             places.insert(
                 1,

@@ -255,7 +255,7 @@ def _aggregate_sources(payload):
     """
     import pyarrow as pa
 
-    sources, type_keys, month_from, month_to, block_bytes = payload
+    sources, type_keys, date_from, date_to, block_bytes = payload
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0
@@ -268,12 +268,12 @@ def _aggregate_sources(payload):
             file_rejected = {r: 0 for r in _REASONS}
             for lon, lat, months, crime in batches:
                 file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, type_keys, month_from, month_to, file_rejected))
+                file_parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected))
         except (pa.ArrowInvalid, UnicodeDecodeError):
             file_parts, file_rows, file_rejected = [], 0, {r: 0 for r in _REASONS}
             for lon, lat, months, crime in _fallback_batches(source, cols):
                 file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, type_keys, month_from, month_to, file_rejected))
+                file_parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected))
         for part in file_parts:
             agg.add(*part)
         n_rows += file_rows
@@ -289,7 +289,7 @@ def _combine_parts(a, b):
     return lon, lat, w, a[3] + b[3], {r: a[4][r] + b[4][r] for r in a[4]}, list(a[5]) + list(b[5])
 
 
-def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
+def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected):
     """One block of rows to distinct (lon, lat, weight) of its kept rows; counts dropped rows into ``rejected``."""
     import pyarrow.compute as pc
 
@@ -314,12 +314,12 @@ def _block(lon, lat, months, crime, type_keys, month_from, month_to, rejected):
         drop = keep & ~out_range & ~in_types
         rejected["filtered_crime_type"] += int(drop.sum())
         keep &= in_types
-    if month_from is not None or month_to is not None:
+    if date_from is not None or date_to is not None:
         in_range = month_ok.copy()
-        if month_from is not None:
-            in_range &= month_text >= month_from
-        if month_to is not None:
-            in_range &= month_text <= month_to
+        if date_from is not None:
+            in_range &= month_text >= date_from
+        if date_to is not None:
+            in_range &= month_text <= date_to
         in_range = in_range[month_index]
         drop = keep & ~in_range
         rejected["filtered_date"] += int(drop.sum())
@@ -333,8 +333,8 @@ def stream_locations(
     *,
     crs: str = "EPSG:27700",
     crime_types: Sequence[str] | None = None,
-    month_from: str | None = None,
-    month_to: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     files_per_task: int = 4,
     engine: str = "local",
@@ -353,7 +353,7 @@ def stream_locations(
         Projected CRS in metres for ``x``/``y`` (British National Grid).
     crime_types : sequence of str, optional
         Keep only these police.uk crime types (case-insensitive). Default None: all.
-    month_from, month_to : str, optional
+    date_from, date_to : str, optional
         First and last month kept (``YYYY-MM``, inclusive). Default None: no limit.
     block_bytes : int, default 16 MiB
         Bytes of CSV text parsed per block: the memory one block takes, whatever the file count.
@@ -375,7 +375,7 @@ def stream_locations(
     from hotspot.scale.tiles import run_tiles
 
     crs = check_metre_crs(crs, "--crs")
-    for name, value in (("--from", month_from), ("--to", month_to)):
+    for name, value in (("--from", date_from), ("--to", date_to)):
         if value is not None and not (
             len(value) == 7
             and value[4] == "-"
@@ -397,7 +397,7 @@ def stream_locations(
 
         type_keys = pa.array(sorted({str(t).strip().lower() for t in crime_types}), pa.string())
     groups = [sources[i : i + files_per_task] for i in range(0, len(sources), files_per_task)]
-    payloads = [(g, type_keys, month_from, month_to, int(block_bytes)) for g in groups]
+    payloads = [(g, type_keys, date_from, date_to, int(block_bytes)) for g in groups]
     progress = resolve(progress)
     parts = run_tiles(
         _aggregate_sources,
@@ -444,8 +444,8 @@ def records_in_cells(
     cells,
     *,
     crime_types: Sequence[str] | None = None,
-    month_from: str | None = None,
-    month_to: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
 ):
     """The located police.uk rows of ``inputs`` falling in the chosen ``cells`` of ``grid``, with their text.
 
@@ -492,9 +492,9 @@ def records_in_cells(
         frame = table.to_pandas().rename(columns=names)
         if types and "crime_type" in frame:
             frame = frame[frame["crime_type"].isin(types)]
-        if "month" in frame and (month_from or month_to):
+        if "month" in frame and (date_from or date_to):
             month = frame["month"].astype(str).str.strip()
-            frame = frame[(month >= (month_from or "")) & (month <= (month_to or "9999-99"))]
+            frame = frame[(month >= (date_from or "")) & (month <= (date_to or "9999-99"))]
         lon = frame["x"].to_numpy(np.float64)
         lat = frame["y"].to_numpy(np.float64)
         x, y = transform(lon, lat, WGS84, grid.crs)

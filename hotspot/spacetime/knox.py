@@ -286,8 +286,8 @@ def record_times(frame: pd.DataFrame, time_unit: str | None = None) -> tuple[np.
     return np.asarray([p.ordinal for p in months], dtype=np.float64) - float(months.min().ordinal), "months"
 
 
-def _morton(xy: np.ndarray, cell_m: float) -> np.ndarray:
-    """Z-order (Morton) key of each point's cell of side ``cell_m`` metres."""
+def _morton(xy: np.ndarray, cell_size_m: float) -> np.ndarray:
+    """Z-order (Morton) key of each point's cell of side ``cell_size_m`` metres."""
 
     def spread(v):
         v = v.astype(np.uint64) & np.uint64(0xFFFFFFFF)
@@ -301,8 +301,8 @@ def _morton(xy: np.ndarray, cell_m: float) -> np.ndarray:
             v = (v | (v << np.uint64(shift))) & np.uint64(mask)
         return v
 
-    ix = np.floor((xy[:, 0] - xy[:, 0].min()) / cell_m)
-    iy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell_m)
+    ix = np.floor((xy[:, 0] - xy[:, 0].min()) / cell_size_m)
+    iy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell_size_m)
     return spread(ix) | (spread(iy) << np.uint64(1))
 
 

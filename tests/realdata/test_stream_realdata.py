@@ -40,7 +40,7 @@ def test_stream_filters_match_filtering_the_records(bedfordshire_crime_dir):
     )
     x, y, w = aggregate_locations(f.loc[keep, "x"].to_numpy(), f.loc[keep, "y"].to_numpy())
     got = stream_locations(
-        [bedfordshire_crime_dir], crime_types=["Burglary", " ROBBERY"], month_from="2022-01", month_to="2022-06"
+        [bedfordshire_crime_dir], crime_types=["Burglary", " ROBBERY"], date_from="2022-01", date_to="2022-06"
     )
     assert np.array_equal(got.x, x) and np.array_equal(got.y, y) and np.array_equal(got.weight, w)
     assert got.rejected["filtered_date"] + got.rejected["filtered_crime_type"] == len(records) - int(keep.sum())

@@ -94,7 +94,7 @@ def test_stream_input_errors(tmp_path):
     with pytest.raises(HotspotInputError, match="no Longitude, Latitude, Month column"):
         stream_locations([other])
     with pytest.raises(HotspotInputError, match="YYYY-MM"):
-        stream_locations([other], month_from="2023")
+        stream_locations([other], date_from="2023")
     with pytest.raises(HotspotInputError, match="no such file"):
         stream_locations([tmp_path / "missing.csv"])
     with pytest.raises(HotspotInputError, match="not a projected CRS"):
