@@ -620,6 +620,24 @@ def _order_columns(places):
 # --- areas and streets --------------------------------------------------------------------
 
 
+_POLYGON_TABLE_COLUMNS = (
+    "rank",
+    "name",
+    "id",
+    "count",
+    "share",
+    "cumulative_share",
+    "per_km2",
+    "area_m2",
+    "lat",
+    "lon",
+    "easting",
+    "northing",
+    "geometry",
+)
+"""The columns of a ranking over areas or streets, in order (the grid ranking adds its method's)."""
+
+
 def _rank_areas(study, *, top, area_share):
     import geopandas as gpd
 
@@ -646,23 +664,7 @@ def _rank_areas(study, *, top, area_share):
     table["rank"] = np.arange(1, len(table) + 1)
     table = table.rename(columns={"area_name": "name", "area_code": "id"})
     add_point_columns(table)
-    places = table[
-        [
-            "rank",
-            "name",
-            "id",
-            "count",
-            "share",
-            "cumulative_share",
-            "per_km2",
-            "area_m2",
-            "lat",
-            "lon",
-            "easting",
-            "northing",
-            "geometry",
-        ]
-    ]
+    places = table[list(_POLYGON_TABLE_COLUMNS)]
     return RankResult(
         places=gpd.GeoDataFrame(places, crs=study.crs),
         method="count",
@@ -702,23 +704,7 @@ def _rank_streets(study, *, top):
     add_point_columns(table)
     table["area_m2"] = np.nan
     table["per_km2"] = np.nan
-    places = table[
-        [
-            "rank",
-            "name",
-            "id",
-            "count",
-            "share",
-            "cumulative_share",
-            "per_km2",
-            "area_m2",
-            "lat",
-            "lon",
-            "easting",
-            "northing",
-            "geometry",
-        ]
-    ]
+    places = table[list(_POLYGON_TABLE_COLUMNS)]
     return RankResult(places=places, method="count", over="streets", total_records=total, has_times=False)
 
 
