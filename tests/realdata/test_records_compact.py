@@ -6,11 +6,16 @@ The expected digests were computed with the reader as it was before the records 
 value as text (coordinates in metres to 0.1 mm), plus the counts by reason and the grid counts every
 analysis starts from. The CLI outputs of ``gistar``, ``kde`` and ``rank`` on these folders were compared
 file by file at the same time (identical).
+
+Those first digests hashed the ``source`` column as absolute paths, so they held only where the data folder was
+``/work/shared/data``; CI mounts it elsewhere. The digests below hash ``source`` relative to the data folder and
+were re-taken once the code had matched the original absolute-path digests on that machine (commit af46076).
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +26,11 @@ from hotspot.ingest import read_records
 from hotspot.ingest.study import load_study
 
 
-def _column_digest(series: pd.Series) -> str:
+def _column_digest(series: pd.Series, data_dir: Path) -> str:
     h = hashlib.sha256()
-    if series.dtype.kind == "f":
+    if series.name == "source":  # file paths, relative to the data folder so the digest is the same on any machine
+        h.update("\x00".join(Path(v).relative_to(data_dir).as_posix() for v in series.astype(str)).encode())
+    elif series.dtype.kind == "f":
         values = series.to_numpy(np.float64)
         h.update(np.round(values, 4).tobytes() if series.name in ("x", "y") else values.tobytes())
     elif series.dtype.kind == "M":
@@ -35,33 +42,33 @@ def _column_digest(series: pd.Series) -> str:
     return h.hexdigest()
 
 
-def _frame_digest(frame: pd.DataFrame) -> str:
+def _frame_digest(frame: pd.DataFrame, data_dir: Path) -> str:
     h = hashlib.sha256()
     for column in frame.columns:
-        h.update(f"{column}={_column_digest(frame[column])};".encode())
+        h.update(f"{column}={_column_digest(frame[column], data_dir)};".encode())
     return h.hexdigest()[:16]
 
 
-def records_digest(records) -> tuple:
-    """(kept, {reason: rows}, kept frame digest, ledger digest)."""
+def records_digest(records, data_dir: Path) -> tuple:
+    """(kept, {reason: rows}, kept frame digest, ledger digest); source paths count relative to ``data_dir``."""
     counts = {reason: n for reason, n in records.reject_counts.items() if n}
-    return len(records), counts, _frame_digest(records.frame), _frame_digest(records.rejected)
+    return len(records), counts, _frame_digest(records.frame, data_dir), _frame_digest(records.rejected, data_dir)
 
 
-EXPECTED = {  # from the reader before the change (commit 10e38c0)
-    "read_beds": (116572, {"no_location": 3832, "duplicate": 184}, "77c05b9889dec482", "6b86911fd8d154fb"),
-    "read_city": (25142, {"no_location": 2372, "duplicate": 390}, "6595431ba28698ac", "a7a305c35073a71e"),
+EXPECTED = {  # the reader before the change (commit 10e38c0), re-based to relative source paths
+    "read_beds": (116572, {"no_location": 3832, "duplicate": 184}, "29370a48e1cf2f40", "ff899d80668c9534"),
+    "read_city": (25142, {"no_location": 2372, "duplicate": 390}, "95edcbbbb79f3002", "2b25d61171d54cc8"),
     "study_beds": (
         115950,
         {"no_location": 3832, "duplicate": 184, "outside_force_area": 622},
-        "5421f28d81af4156",
-        "f70f6bace49285c7",
+        "754a71f9ee5bea5d",
+        "e3f99ea8286345af",
     ),
     "study_beds_bounds": (
         115983,
         {"no_location": 3832, "duplicate": 184, "outside_study_area": 589},
-        "30d9dd4e486d0b68",
-        "929e255f8babd9bc",
+        "146fd47096131c03",
+        "b58bbf5379b36578",
     ),
     "study_beds_filters": (
         7419,
@@ -72,14 +79,14 @@ EXPECTED = {  # from the reader before the change (commit 10e38c0)
             "filtered_crime_type": 101856,
             "filtered_date": 6675,
         },
-        "ae1a0fb885c7835f",
-        "30966ba8f7aa4bc1",
+        "7fe57a0dfc54c667",
+        "f53d66549e6f6e26",
     ),
     "study_city": (
         24015,
         {"no_location": 2372, "duplicate": 390, "outside_force_area": 1127},
-        "822d0a8fd2a71164",
-        "c0e5ce52417ea52a",
+        "49cb0d70baaefeab",
+        "48fcb594f0e4ac64",
     ),
 }
 
@@ -105,7 +112,7 @@ def _cases(data):
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_records_and_ledger_as_before(shared_data, case):
     records = _cases(shared_data)[case]()
-    assert records_digest(records) == EXPECTED[case]
+    assert records_digest(records, shared_data) == EXPECTED[case]
 
 
 def test_text_held_compactly(shared_data):
