@@ -125,10 +125,11 @@ def compare(x, y, grid, h, repeats, label, kernel="quartic"):
     gap = np.abs(results["kdepy"] - same).max() / same.max()
     equal = np.array_equal(results["ours1"].surface, results["ours2"].surface)
     for t in THREADS:
-        ROWS.append((label, h, kernel, t, best[f"ours{t}"] / best["kdepy"]))
+        ROWS.append((label, h, kernel, t, best[f"ours{t}"] / best["kdepy"], best[f"ours{t} cpu"] / best["kdepy cpu"]))
     print(
         f"  {label:<22} {kernel:<12} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s (cpu {best['ours1 cpu']:6.3f})  "
-        f"2 thr {best['ours2']:7.3f} s (cpu {best['ours2 cpu']:6.3f})  KDEpy {best['kdepy']:7.3f} s  "
+        f"2 thr {best['ours2']:7.3f} s (cpu {best['ours2 cpu']:6.3f})  KDEpy {best['kdepy']:7.3f} s "
+        f"(cpu {best['kdepy cpu']:6.3f})  "
         f"ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  2 thr {best['ours2'] / best['kdepy']:5.2f}  "
         f"(|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal}; load {os.getloadavg()[0]:.2f})",
         flush=True,
@@ -224,11 +225,13 @@ def main() -> None:
             for h in radii:
                 for kernel in kernels:
                     compare(sx, sy, sgrid, h, args.repeats, f"{n:,} {layout}", kernel)
-    print(f"ours / KDEpy (best of {args.repeats}; below 1 is faster); load at the end {os.getloadavg()}")
-    print(f"  {'points':<22} {'radius':>7} {'kernel':<13}" + "".join(f"{t} thr".rjust(8) for t in THREADS))
+    print(f"ours / KDEpy, wall then CPU (best of {args.repeats}; below 1 is faster); load at the end {os.getloadavg()}")
+    heads = [f"{t} thr" for t in THREADS] + [f"cpu {t} thr" for t in THREADS]
+    print(f"  {'points':<22} {'radius':>7} {'kernel':<13}" + "".join(head.rjust(10) for head in heads))
     for i in range(0, len(ROWS), len(THREADS)):
         label, h, kernel = ROWS[i][:3]
-        ratios = "".join(f"{row[4]:8.2f}" for row in ROWS[i : i + len(THREADS)])
+        group = ROWS[i : i + len(THREADS)]
+        ratios = "".join(f"{row[4]:10.2f}" for row in group) + "".join(f"{row[5]:10.2f}" for row in group)
         print(f"  {label:<22} {h:5.0f} m {kernel:<13}{ratios}")
 
 
