@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -28,15 +29,33 @@ CELL_M = 50.0
 THREADS = (1, 2)
 
 
+KDEPY_KERNELS = {
+    # Our kernel: (KDEpy's name, KDEpy's bw for our search radius h). KDEpy's bw is the kernel's standard
+    # deviation per axis, so a bounded kernel of support h gets h * sqrt(its unit variance). Our Gaussian
+    # has sd h / 3, cut at h; KDEpy's is not cut (it sums out to where it falls below 1e-4 of its peak).
+    "quartic": ("biweight", 1 / math.sqrt(7)),
+    "epanechnikov": ("epa", 1 / math.sqrt(5)),
+    "triangular": ("tri", 1 / math.sqrt(6)),
+    "uniform": ("box", 1 / math.sqrt(3)),
+    "gaussian": ("gaussian", 1 / 3),
+}
+
+ROWS = []
+"""(label, h, kernel, threads, ours / KDEpy) of every comparison, for the closing table."""
+
+
 def best_of(repeats, fns):
-    """Best wall time of each of ``fns`` (a dict of name -> callable), run in turn ``repeats`` times."""
+    """Best wall and CPU time of each of ``fns`` (a dict of name -> callable), run in turn ``repeats`` times."""
     best = {name: math.inf for name in fns}
+    cpu = {name: math.inf for name in fns}
     results = {}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             results[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
+            cpu[name] = min(cpu[name], time.process_time() - start_cpu)
+    best.update({f"{name} cpu": t for name, t in cpu.items()})
     return best, results
 
 
@@ -58,8 +77,8 @@ def inside_centres(grid, x, y):
     return (x > cx[0]) & (x < cx[-1]) & (y > cy[-1]) & (y < cy[0])
 
 
-def kdepy_runner(x, y, grid, h):
-    """A callable computing KDEpy's binned FFT biweight surface (expected points per m^2, north-up) on ``grid``."""
+def kdepy_runner(x, y, grid, h, kernel="quartic"):
+    """A callable computing KDEpy's binned FFT surface of ``kernel`` (points per m^2, north-up) on ``grid``."""
     from KDEpy import FFTKDE
 
     gx, gy = np.meshgrid(grid.column_centres(), grid.row_centres()[::-1], indexing="ij")
@@ -69,7 +88,8 @@ def kdepy_runner(x, y, grid, h):
     data = np.column_stack([x[inside], y[inside]])
 
     def run():
-        values = FFTKDE(kernel="biweight", bw=h / math.sqrt(7), norm=2).fit(data).evaluate(points)
+        name, scale = KDEPY_KERNELS[kernel]
+        values = FFTKDE(kernel=name, bw=h * scale, norm=2).fit(data).evaluate(points)
         return values.reshape(grid.ncols, grid.nrows).T[::-1] * len(data)
 
     return run
@@ -91,20 +111,27 @@ def ours_runner(x, y, grid, h, threads, **kwargs):
     return run
 
 
-def compare(x, y, grid, h, repeats, label):
+def compare(x, y, grid, h, repeats, label, kernel="quartic"):
     """Time ours (1 and 2 threads) and KDEpy on the same points; print one line with the ratios."""
-    fns = {f"ours{t}": ours_runner(x, y, grid, h, t) for t in THREADS}
-    fns["kdepy"] = kdepy_runner(x, y, grid, h)
+    fns = {f"ours{t}": ours_runner(x, y, grid, h, t, kernel=kernel) for t in THREADS}
+    fns["kdepy"] = kdepy_runner(x, y, grid, h, kernel)
     best, results = best_of(repeats, fns)
-    # Against ours on the points KDEpy was given (its binning error, not the points it refused).
+    # Against ours on the points KDEpy was given (its binning error, not the points it refused). Our Gaussian
+    # is cut at h and rescaled to unit mass within it; undo the rescaling to compare with KDEpy's uncut one.
     inside = inside_centres(grid, x, y)
-    same = ours_runner(x[inside], y[inside], grid, h, max(THREADS))().surface / grid.cell_area_m2
+    same = ours_runner(x[inside], y[inside], grid, h, max(THREADS), kernel=kernel)().surface / grid.cell_area_m2
+    if kernel == "gaussian":
+        same = same * (1 - math.exp(-4.5))
     gap = np.abs(results["kdepy"] - same).max() / same.max()
     equal = np.array_equal(results["ours1"].surface, results["ours2"].surface)
+    for t in THREADS:
+        ROWS.append((label, h, kernel, t, best[f"ours{t}"] / best["kdepy"], best[f"ours{t} cpu"] / best["kdepy cpu"]))
     print(
-        f"  {label:<28} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s  2 thr {best['ours2']:7.3f} s  "
-        f"KDEpy {best['kdepy']:7.3f} s  ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  "
-        f"2 thr {best['ours2'] / best['kdepy']:5.2f}  (|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal})",
+        f"  {label:<22} {kernel:<12} h {h:5.0f} m  ours 1 thr {best['ours1']:7.3f} s (cpu {best['ours1 cpu']:6.3f})  "
+        f"2 thr {best['ours2']:7.3f} s (cpu {best['ours2 cpu']:6.3f})  KDEpy {best['kdepy']:7.3f} s "
+        f"(cpu {best['kdepy cpu']:6.3f})  "
+        f"ratio 1 thr {best['ours1'] / best['kdepy']:5.2f}  2 thr {best['ours2'] / best['kdepy']:5.2f}  "
+        f"(|KDEpy - ours| / peak {gap:.1e}; 1 thr == 2 thr: {equal}; load {os.getloadavg()[0]:.2f})",
         flush=True,
     )
     return best
@@ -142,21 +169,26 @@ def main() -> None:
     parser.add_argument("--points", default="1000000,10000000", help="synthetic point counts, comma-separated")
     parser.add_argument("--radii", default="150,500,1000", help="search radii in metres, comma-separated")
     parser.add_argument("--layouts", default="uniform,clustered")
+    parser.add_argument("--kernels", default="quartic", help=f"comma-separated, of {','.join(KDEPY_KERNELS)}")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-real", action="store_true", help="skip the Bedfordshire records")
     args = parser.parse_args()
     radii = [float(r) for r in args.radii.split(",")]
+    kernels = args.kernels.split(",")
 
     import numba
 
     from hotspot.core.grid import Grid
     from hotspot.stats.kde import kernel_density
 
-    print(f"numba threads available: {numba.config.NUMBA_NUM_THREADS}; timings best of {args.repeats}")
+    print(
+        f"numba threads available: {numba.config.NUMBA_NUM_THREADS}; threading layer "
+        f"{numba.config.THREADING_LAYER}; timings best of {args.repeats}; load {os.getloadavg()}"
+    )
     # Compile or load the Numba cache, serial and parallel paths, before any timing.
     warm_grid = Grid.from_bounds(0, 0, 20_000, 20_000, 100.0)
     warm = np.random.default_rng(1).uniform(0, 20_000, (2, 2_000_000))
-    for kwargs in ({}, {"binned": True}):
+    for kwargs in [{"kernel": k} for k in kernels] + [{"binned": True}]:
         kernel_density(warm[0][:100], warm[1][:100], warm_grid, bandwidth_m=500.0, **kwargs)
         kernel_density(warm[0], warm[1], warm_grid, bandwidth_m=500.0, **kwargs)
 
@@ -191,7 +223,16 @@ def main() -> None:
                 "cells of 100 m"
             )
             for h in radii:
-                compare(sx, sy, sgrid, h, args.repeats, f"{n:,} {layout}")
+                for kernel in kernels:
+                    compare(sx, sy, sgrid, h, args.repeats, f"{n:,} {layout}", kernel)
+    print(f"ours / KDEpy, wall then CPU (best of {args.repeats}; below 1 is faster); load at the end {os.getloadavg()}")
+    heads = [f"{t} thr" for t in THREADS] + [f"cpu {t} thr" for t in THREADS]
+    print(f"  {'points':<22} {'radius':>7} {'kernel':<13}" + "".join(head.rjust(10) for head in heads))
+    for i in range(0, len(ROWS), len(THREADS)):
+        label, h, kernel = ROWS[i][:3]
+        group = ROWS[i : i + len(THREADS)]
+        ratios = "".join(f"{row[4]:10.2f}" for row in group) + "".join(f"{row[5]:10.2f}" for row in group)
+        print(f"  {label:<22} {h:5.0f} m {kernel:<13}{ratios}")
 
 
 if __name__ == "__main__":

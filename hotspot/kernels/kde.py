@@ -341,38 +341,51 @@ def _gauss_line(out, n, d0, step, c, q):
 
 
 @numba.njit(cache=True, inline="always")
-def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
+def _weight_scale(h, code):
+    """What a location's weight is multiplied by before ``_direct``: the powers of 1 / h (metres) of its kernel's shape."""
+    if code == QUARTIC:
+        return 1.0 / (h * h * h * h)
+    if code == EPANECHNIKOV:
+        return 1.0 / (h * h)
+    if code == TRIANGULAR:
+        return 1.0 / h
+    return 1.0
+
+
+@numba.njit(cache=True, inline="always")
+def _direct(buf, i0, rho, sig, qx, qy, w, cell, inv_cell, h, reach, code, gauss_q, e, g, gy):
     """Add one location's kernel to the band ``buf`` (rows from grid row ``i0``).
 
     The location lies ``qx, qy`` metres from the centre of its cell, in grid row ``rho`` and buffer column
-    ``sig + reach``. Every row it reaches is summed over the same ``e.shape[0]`` columns: the corners add
-    zeros, but a fixed, vector-long loop costs less than finding each row's chord. The cut is taken in
-    metres from offsets that are whole multiples of the cell minus the location's offset in its cell, so it
-    is d^2 < h^2 exactly on whole-metre data, and the same whatever the grid's origin (tiles agree).
+    ``sig + reach``; ``w`` is its weight times ``_weight_scale`` (kernel shapes are in u = d / h, and the
+    factors of h go into the weight once per location, not into every target). Every row it reaches is
+    summed over the same ``e.shape[0]`` columns: the corners add zeros, but a fixed, vector-long loop costs
+    less than finding each row's chord (measured, even for the square root of the triangular kernel). The
+    cut is taken in metres from offsets that are whole multiples of the cell minus the location's offset in
+    its cell, so it is d^2 < h^2 exactly on whole-metre data, and the same whatever the grid's origin (tiles
+    agree).
     """
     i1 = i0 + buf.shape[0]
     reach_m = h * (1.0 + CUT_SLACK)
-    lo = max(i0, rho - int(math.floor((qy + reach_m) / cell)))
-    hi = min(i1 - 1, rho - int(math.ceil((qy - reach_m) / cell)))
+    top = rho - int(math.floor((qy + reach_m) * inv_cell))
+    bottom = rho - int(math.ceil((qy - reach_m) * inv_cell))
+    lo = max(i0, top)
+    hi = min(i1 - 1, bottom)
     if lo > hi:
         return
     h2 = h * h
-    inv_h2 = 1.0 / h2
     width = e.shape[0]
     for k in range(width):
         dx = (k - reach) * cell - qx
         e[k] = dx * dx
     if code == GAUSSIAN:
         # Separable: exp(-c (dx^2 + dy^2)) = exp(-c dx^2) exp(-c dy^2), so a factor per column and per row,
-        # not an exp per cell (without a vector exp, exps would cost more than everything else).
+        # not an exp per cell (without a vector exp, exps would cost more than everything else). The row
+        # factors cover every row the kernel reaches, not only the band's: products taken from where the
+        # band starts would round differently, and bands depend on the thread count.
         step = cell / h
-        q = math.exp(-2.0 * GAUSS_HALF_S2 * step * step)
-        _gauss_line(g, width, (-reach * cell - qx) / h, step, GAUSS_HALF_S2, q)
-        _gauss_line(gy, hi - lo + 1, ((rho - lo) * cell - qy) / h, -step, GAUSS_HALF_S2, q)
-    # Kernel shapes are in u = d / h; the factors of h go into the weight once per location.
-    wq = w * inv_h2 * inv_h2
-    we = w * inv_h2
-    wt = w / h
+        _gauss_line(g, width, (-reach * cell - qx) / h, step, GAUSS_HALF_S2, gauss_q)
+        _gauss_line(gy, bottom - top + 1, ((rho - top) * cell - qy) / h, -step, GAUSS_HALF_S2, gauss_q)
     for i in range(lo, hi + 1):
         dy = (rho - i) * cell - qy
         dy2 = dy * dy
@@ -381,18 +394,18 @@ def _direct(buf, i0, rho, sig, qx, qy, w, cell, h, reach, code, e, g, gy):
         if code == QUARTIC:
             for k in range(width):
                 t = max(a - e[k], 0.0)
-                seg[k] += wq * t * t
+                seg[k] += w * t * t
         elif code == EPANECHNIKOV:
             for k in range(width):
-                seg[k] += we * max(a - e[k], 0.0)
+                seg[k] += w * max(a - e[k], 0.0)
         elif code == TRIANGULAR:
             for k in range(width):
-                seg[k] += wt * max(h - math.sqrt(e[k] + dy2), 0.0)
+                seg[k] += w * max(h - math.sqrt(e[k] + dy2), 0.0)
         elif code == UNIFORM:
             for k in range(width):
                 seg[k] += w if e[k] < a else 0.0
         else:
-            wy = w * gy[i - lo]
+            wy = w * gy[i - top]
             for k in range(width):
                 seg[k] += wy * g[k] if e[k] < a else 0.0
 
@@ -573,6 +586,10 @@ def _density_band(
     e = np.empty(window)
     g = np.empty(window)
     gy = np.empty(2 * reach + 3)
+    wscale = _weight_scale(h, code)
+    inv_cell = 1.0 / cell
+    step = cell / h
+    gauss_q = math.exp(-2.0 * GAUSS_HALF_S2 * step * step)
     # A dense run's edge targets: at most every column of every row it reaches.
     nscratch = (2 * reach + 3) * (2 * reach + 3 + run_cols)
     edge_row = np.empty(nscratch, np.int64)
@@ -624,7 +641,10 @@ def _density_band(
                     col = cell_col[c]
                     cx = x0 + (col + 0.5) * cell
                     for k in range(j, j + cell_cnt[c]):
-                        _direct(buf, i0, rho, col, rx[k] - cx, ry[k] - cy, rw[k], cell, h, reach, code, e, g, gy)
+                        qx = rx[k] - cx
+                        qy = ry[k] - cy
+                        w = rw[k] * wscale
+                        _direct(buf, i0, rho, col, qx, qy, w, cell, inv_cell, h, reach, code, gauss_q, e, g, gy)
                     j += cell_cnt[c]
             ci = cj
 

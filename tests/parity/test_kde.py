@@ -227,14 +227,16 @@ def test_edge_correction_divides_by_kernel_share_inside_mask():
     np.testing.assert_allclose(corr.surface[edge_cells], plain.surface[edge_cells] / share, rtol=1e-10)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("fixture", ["small", "crowded"])
-def test_result_does_not_depend_on_thread_count(fixture, request, monkeypatch):
+def test_result_does_not_depend_on_thread_count(fixture, kernel, request, monkeypatch):
+    """Bit for bit, every kernel: bands of rows (their height depends on the thread count) must not change any sum."""
     import numba
 
     import hotspot.stats.kde
 
     x, y, w, grid = request.getfixturevalue(fixture)
-    serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
+    serial = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w, kernel=kernel).surface
     monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_WORK", 0)  # force the parallel paths, in several blocks
     monkeypatch.setattr(hotspot.stats.kde, "_SERIAL_SORT_POINTS", 0)
     monkeypatch.setattr(hotspot.stats.kde, "_SORT_CHUNK", 97)
@@ -242,9 +244,9 @@ def test_result_does_not_depend_on_thread_count(fixture, request, monkeypatch):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
+        one = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w, kernel=kernel).surface
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w).surface
+        many = kernel_density(x, y, grid, bandwidth_m=200.0, weights=w, kernel=kernel).surface
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(one, many)
