@@ -122,6 +122,10 @@ def merge_keyed(x, y, w, loc, lsoa) -> tuple[np.ndarray, ...]:
 
     if x.size == 0:
         return x, y, w, loc, lsoa
+    if loc[0] == loc.min() == loc.max() and lsoa[0] == lsoa.min() == lsoa.max():
+        # One text throughout (files without Location/LSOA name columns): the pair alone is the key.
+        x, y, w = merge_hashed(x, y, w)
+        return x, y, w, np.full(x.size, loc[0]), np.full(x.size, lsoa[0])
     pair = np.empty(x.size, dtype=np.complex128)
     pair.real = x
     pair.imag = y
