@@ -147,6 +147,7 @@ def run_national(
     engine: str = "local",
     scheduler: str | None = None,
     n_workers: int = 2,
+    processes: bool = True,
     progress=None,
 ) -> NationalResult:
     """Many police.uk archives to a national KDE surface and Gi* cells and places (:meth:`NationalResult.write`).
@@ -182,6 +183,10 @@ def run_national(
         Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``. Default None.
     n_workers : int, default 2
         Workers of the local Dask cluster (ignored with ``scheduler``).
+    processes : bool, default True
+        Local Dask cluster of worker processes; False: one worker thread in this process whose tasks use
+        every core (:func:`hotspot.scale.distributed.dask_client`): no pickling between processes, no second
+        copy of the imports, the closest a one-machine Dask run comes to the local engine's time.
     progress : callable, optional
         ``progress(stage, done, total)`` per file group and per tile.
     """
@@ -209,7 +214,7 @@ def run_national(
     if engine == "dask":
         from hotspot.scale.distributed import dask_client
 
-        context = dask_client(scheduler, n_workers=n_workers)
+        context = dask_client(scheduler, n_workers=n_workers, processes=processes)
     else:
         context = nullcontext(None)
     density = statistic = None
