@@ -9,7 +9,8 @@ Stages, each timed (wall) with the process's peak RSS after it:
    exact conditional-randomisation p for the cells whose normal p could reach a bin.
 
 ``--mode single`` runs everything in one process (Numba using every core); ``--mode dask`` runs
-the same plan on a 2-worker ``LocalCluster`` (1 thread each); ``--mode both`` runs each in a fresh
+the same plan on a 2-worker ``LocalCluster`` (1 thread each; with ``--inproc``, one worker thread inside
+the process, Numba on every core: ``dask_client(processes=False)``); ``--mode both`` runs each in a fresh
 subprocess (so peak memory is measured separately) and checks the results are identical (SHA-256 of
 the KDE surface and of the Gi* z and bins).
 
@@ -87,7 +88,7 @@ def _warm_exact() -> None:
     tiled_gi_star(counts, 300.0, 100.0, tile_cells=16)
 
 
-def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
+def run(mode: str, folder: Path, write: bool, tile_cells: int, inproc: bool = False) -> dict:
     """One full run in this process; returns timings, memory and result digests."""
     import numpy as np
 
@@ -102,7 +103,7 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int) -> dict:
         from hotspot.scale.distributed import dask_client, warm_workers
 
         t = time.perf_counter()
-        ctx = dask_client(n_workers=2, threads_per_worker=1)
+        ctx = dask_client(n_workers=2, threads_per_worker=1, processes=not inproc)
         client = ctx.__enter__()
         out["stages"]["cluster start"] = {"s": time.perf_counter() - t, "rss_gib": peak_rss_gib()}
         t = time.perf_counter()
@@ -193,28 +194,33 @@ def main() -> None:
     parser.add_argument("--mode", choices=("single", "dask", "both"), default="both")
     parser.add_argument("--tile-cells", type=int, default=1024, help="tile side in cells (default 1024)")
     parser.add_argument("--write", action="store_true", help="also time writing the COG and the Gi* GeoPackage")
+    parser.add_argument("--inproc", action="store_true", help="dask: one in-process worker thread (processes=False)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ensure_cache(args.n, args.seed)
     if args.child or args.mode != "both":
-        result = run(args.mode, folder, args.write, args.tile_cells)
+        result = run(args.mode, folder, args.write, args.tile_cells, args.inproc)
         print(json.dumps(result))
         return
     results = {}
     for mode in ("single", "dask"):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--n",
-            str(args.n),
-            "--seed",
-            str(args.seed),
-            "--mode",
-            mode,
-            "--tile-cells",
-            str(args.tile_cells),
-            "--child",
-        ] + (["--write"] if args.write else [])
+        cmd = (
+            [
+                sys.executable,
+                __file__,
+                "--n",
+                str(args.n),
+                "--seed",
+                str(args.seed),
+                "--mode",
+                mode,
+                "--tile-cells",
+                str(args.tile_cells),
+                "--child",
+            ]
+            + (["--write"] if args.write else [])
+            + (["--inproc"] if args.inproc else [])
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         sys.stderr.write(proc.stderr[-4000:] if proc.returncode else "")
         if proc.returncode:

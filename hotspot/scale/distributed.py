@@ -45,6 +45,7 @@ def dask_client(
     threads_per_worker: int = 1,
     memory_limit: str | float = "auto",
     connect_timeout_s: float = 20.0,
+    processes: bool = True,
 ):
     """A ``dask.distributed.Client``: to ``scheduler`` if given, else to a new local cluster; closed on exit.
 
@@ -61,6 +62,10 @@ def dask_client(
         Memory limit per local worker, as Dask takes it ("auto" shares the machine's memory).
     connect_timeout_s : float, default 20
         Seconds to wait for the scheduler at ``scheduler`` before giving up.
+    processes : bool, default True
+        Local cluster only. False: one worker thread inside this process (``n_workers`` and
+        ``threads_per_worker`` ignored), whose tasks use every core through Numba, as the local engine does,
+        and whose inputs and results are passed by reference instead of being pickled between processes.
     """
     distributed = _import_distributed()
     if scheduler:
@@ -83,9 +88,9 @@ def dask_client(
     # ":0" takes any free port for the dashboard (client.dashboard_link says which), so two local
     # clusters, such as parallel test workers, never fight over the default 8787.
     cluster = distributed.LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=threads_per_worker,
-        processes=True,
+        n_workers=n_workers if processes else 1,
+        threads_per_worker=threads_per_worker if processes else 1,
+        processes=processes,
         memory_limit=memory_limit,
         dashboard_address=":0",
     )
@@ -104,9 +109,13 @@ def _set_worker_threads() -> None:
     try:
         from distributed import get_worker
 
-        threads = int(get_worker().state.nthreads)
+        worker = get_worker()
+        threads = int(worker.state.nthreads)
     except (ImportError, ValueError, AttributeError):
         return
+    if str(worker.address).startswith("inproc://"):
+        # The single in-process worker runs one task at a time: Numba may use every core, as locally.
+        threads = numba.config.NUMBA_NUM_THREADS
     threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
 from hotspot.ingest.validate import Parameter, check_parameters
@@ -149,6 +147,7 @@ def run_national(
     engine: str = "local",
     scheduler: str | None = None,
     n_workers: int = 2,
+    processes: bool = True,
     progress=None,
 ) -> NationalResult:
     """Many police.uk archives to a national KDE surface and Gi* cells and places (:meth:`NationalResult.write`).
@@ -184,6 +183,10 @@ def run_national(
         Dask scheduler address, e.g. ``tcp://10.0.0.5:8786``. Default None.
     n_workers : int, default 2
         Workers of the local Dask cluster (ignored with ``scheduler``).
+    processes : bool, default True
+        Local Dask cluster of worker processes; False: one worker thread in this process whose tasks use
+        every core (:func:`hotspot.scale.distributed.dask_client`): no pickling between processes, no second
+        copy of the imports, the closest a one-machine Dask run comes to the local engine's time.
     progress : callable, optional
         ``progress(stage, done, total)`` per file group and per tile.
     """
@@ -211,7 +214,7 @@ def run_national(
     if engine == "dask":
         from hotspot.scale.distributed import dask_client
 
-        context = dask_client(scheduler, n_workers=n_workers)
+        context = dask_client(scheduler, n_workers=n_workers, processes=processes)
     else:
         context = nullcontext(None)
     density = statistic = None
@@ -226,6 +229,7 @@ def run_national(
             client=client,
             files_per_task=1 if engine == "dask" else 4,
             progress=progress,
+            with_text=gistar,
         )
         seconds["ingest"] = time.perf_counter() - t
         # Every record ingest accepted is kept: the single-force main-body rule dropped 13.5 M of 20 M
@@ -275,26 +279,9 @@ def run_national(
     layers = {}
     if gistar:
         t = time.perf_counter()
-        layers = gistar_layers(statistic, grid, min_bin=min_bin)
-        places = layers["gistar_places"]
-        if len(places):
-            from hotspot.core.naming import name_places
-            from hotspot.scale.stream import records_in_cells
-
-            # The streamed locations carry no text; a narrow second pass reads the rows in the hot cells to name them.
-            inside = records_in_cells(
-                inputs,
-                grid,
-                np.asarray(statistic.bin) >= min_bin,
-                crime_types=crime_types,
-                date_from=date_from,
-                date_to=date_to,
-            )
-            places.insert(
-                1,
-                "name",
-                name_places(inside, places.geometry.values) if len(inside) else [f"Place {r}" for r in places["rank"]],
-            )
+        # The streamed locations carry each location's street and LSOA name: the hot places are named from
+        # those tallies, with no second pass over the files.
+        layers = gistar_layers(statistic, grid, min_bin=min_bin, records=locs.text)
         seconds["Gi* places"] = time.perf_counter() - t
     return NationalResult(
         locations=locs, grid=grid, engine=engine, kde=density, gistar=statistic, gistar_layers=layers, seconds=seconds

@@ -63,6 +63,10 @@ class StreamedLocations:
         Rows dropped by reason (reasons as in :data:`hotspot.core.records.REJECT_REASONS`).
     sources : list of str
         The files (or zip members) read, in order.
+    text : DataFrame or None
+        With ``with_text=True``: one row per distinct (location, police.uk ``Location``, ``LSOA name``) with
+        ``x``, ``y`` (as above), ``location``, ``lsoa_name`` (categorical; "" where a file has no such column)
+        and ``weight`` (records); its weights add up to ``weight``'s. None otherwise.
     """
 
     x: np.ndarray
@@ -72,6 +76,7 @@ class StreamedLocations:
     n_rows: int = 0
     rejected: dict = field(default_factory=lambda: {r: 0 for r in _REASONS})
     sources: list = field(default_factory=list)
+    text: object = None
 
     @property
     def n_locations(self) -> int:
@@ -85,17 +90,18 @@ class StreamedLocations:
 
 
 class _Aggregator:
-    """Running merge of (x, y, weight) parts; merging when the parts grow past MERGE_ROWS."""
+    """Running merge of (x, y, weight) parts, or (x, y, weight, location id, LSOA name id) parts keyed on all but
+    the weight; merging when the parts grow past MERGE_ROWS."""
 
     def __init__(self, merge_rows: int = MERGE_ROWS):
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.parts: list[tuple[np.ndarray, ...]] = []
         self.rows = 0
         self.merge_rows = merge_rows
 
-    def add(self, x, y, w) -> None:
+    def add(self, x, y, w, *ids) -> None:
         if x.size == 0:
             return
-        self.parts.append((x, y, w))
+        self.parts.append((x, y, w, *ids))
         self.rows += x.size
         if self.rows > self.merge_rows and len(self.parts) > 1:
             self.parts = [self.result()]
@@ -103,13 +109,56 @@ class _Aggregator:
             # A national set of snap points can exceed the threshold on its own; merge less often then.
             self.merge_rows = max(self.merge_rows, 2 * self.rows)
 
-    def result(self):
+    def result(self, n_columns: int = 3):
         if not self.parts:
-            return np.empty(0), np.empty(0), np.empty(0)
-        x = np.concatenate([p[0] for p in self.parts])
-        y = np.concatenate([p[1] for p in self.parts])
-        w = np.concatenate([p[2] for p in self.parts])
-        return merge_hashed(x, y, w)
+            return tuple(np.empty(0) if i < 3 else np.empty(0, dtype=np.int64) for i in range(n_columns))
+        columns = [np.concatenate([p[i] for p in self.parts]) for i in range(len(self.parts[0]))]
+        return merge_hashed(*columns[:3]) if len(columns) == 3 else merge_keyed(*columns)
+
+
+def merge_keyed(x, y, w, loc, lsoa) -> tuple[np.ndarray, ...]:
+    """Identical (x, y, loc, lsoa) rows merged with summed weight (``loc``, ``lsoa``: integer text ids), no sort."""
+    import pandas as pd
+
+    if x.size == 0:
+        return x, y, w, loc, lsoa
+    if loc[0] == loc.min() == loc.max() and lsoa[0] == lsoa.min() == lsoa.max():
+        # One text throughout (files without Location/LSOA name columns): the pair alone is the key.
+        x, y, w = merge_hashed(x, y, w)
+        return x, y, w, np.full(x.size, loc[0]), np.full(x.size, lsoa[0])
+    pair = np.empty(x.size, dtype=np.complex128)
+    pair.real = x
+    pair.imag = y
+    pair_code, pairs = pd.factorize(pair)
+    span = int(lsoa.max()) + 1
+    text_code, texts = pd.factorize(loc.astype(np.int64) * span + lsoa)
+    # Both codes are below the row count, so the combined key cannot overflow.
+    codes, keys = pd.factorize(pair_code.astype(np.int64) * len(texts) + text_code)
+    which_pair, which_text = np.divmod(keys, len(texts))
+    text = texts[which_text]
+    return (
+        pairs.real[which_pair],
+        pairs.imag[which_pair],
+        np.bincount(codes, weights=w, minlength=len(keys)),
+        text // span,
+        text % span,
+    )
+
+
+class _Interner:
+    """Text to a small integer id, in order of first sight (ids index :attr:`values`)."""
+
+    def __init__(self, values=()):
+        self.ids: dict[str, int] = {}
+        self.ids_of(list(values))
+
+    def ids_of(self, strings: list) -> np.ndarray:
+        ids = self.ids
+        return np.fromiter((ids.setdefault(t, len(ids)) for t in strings), dtype=np.int64, count=len(strings))
+
+    @property
+    def values(self) -> list:
+        return list(self.ids)
 
 
 def merge_hashed(x, y, w=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,35 +213,45 @@ def _columns(source) -> dict[str, str]:
             f"{', '.join(missing)} column; read other tables with read_records"
         )
     found = {key: by_norm[key] for key in needed}
-    if "crime_type" in by_norm:
-        found["crime_type"] = by_norm["crime_type"]
+    for key in ("crime_type", "location", "lsoa_name"):
+        if key in by_norm:
+            found[key] = by_norm[key]
     return found
 
 
-def _batches(source, cols: dict[str, str], block_bytes: int):
-    """(lon, lat, month, crime_type) per block; lon/lat float64 with NaN for blanks, text as pyarrow arrays."""
+def _batches(source, cols: dict[str, str], block_bytes: int, with_text: bool = False):
+    """(lon, lat, month, crime_type, location, lsoa_name) per block; lon/lat float64 with NaN for blanks, text as
+    pyarrow arrays (location and LSOA name only ``with_text``; None when not read)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    names = [cols[k] for k in ("longitude", "latitude", "month", "crime_type") if k in cols]
+    keys = ("longitude", "latitude", "month", "crime_type") + (("location", "lsoa_name") if with_text else ())
+    names = [cols[k] for k in keys if k in cols]
     text = pa.dictionary(pa.int32(), pa.string())
-    types = {cols["longitude"]: pa.float64(), cols["latitude"]: pa.float64(), cols["month"]: text}
-    if "crime_type" in cols:
-        types[cols["crime_type"]] = text
+    types = {cols["longitude"]: pa.float64(), cols["latitude"]: pa.float64()}
+    types.update({cols[k]: text for k in keys[2:] if k in cols})
     stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(block_size=block_bytes, use_threads=True),
         convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types, strings_can_be_null=False),
     )
+    keys_text = ("crime_type", "location", "lsoa_name")
     for batch in reader:
         lon = batch.column(cols["longitude"]).to_numpy(zero_copy_only=False)
         lat = batch.column(cols["latitude"]).to_numpy(zero_copy_only=False)
-        crime = batch.column(cols["crime_type"]) if "crime_type" in cols else None
-        yield np.asarray(lon, np.float64), np.asarray(lat, np.float64), batch.column(cols["month"]), crime
+        crime, location, lsoa = (batch.column(cols[k]) if k in cols and k in keys else None for k in keys_text)
+        yield (
+            np.asarray(lon, np.float64),
+            np.asarray(lat, np.float64),
+            batch.column(cols["month"]),
+            crime,
+            location,
+            lsoa,
+        )
 
 
-def _fallback_batches(source, cols: dict[str, str]):
+def _fallback_batches(source, cols: dict[str, str], with_text: bool = False):
     """The whole file through the ordinary reader, for files pyarrow cannot stream as numbers."""
     import pyarrow as pa
 
@@ -206,12 +265,12 @@ def _fallback_batches(source, cols: dict[str, str]):
     bad = (np.isnan(lon) & ~lon_blank) | (np.isnan(lat) & ~lat_blank) | (lon_blank != lat_blank)
     lon = np.where(bad, np.inf, lon)
     months = pa.array(frame[cols["month"]].fillna("").astype(str).str.strip().tolist(), pa.string())
-    crime = (
-        pa.array(frame[cols["crime_type"]].fillna("").astype(str).tolist(), pa.string())
-        if "crime_type" in cols
-        else None
-    )
-    yield lon, lat, months, crime
+
+    def text(key):
+        return pa.array(frame[cols[key]].fillna("").astype(str).tolist(), pa.string()) if key in cols else None
+
+    location, lsoa = (text("location"), text("lsoa_name")) if with_text else (None, None)
+    yield lon, lat, months, text("crime_type"), location, lsoa
 
 
 def _dictionary(column):
@@ -248,49 +307,80 @@ def _months(months):
     return text, np.asarray(exact, dtype=bool), indices
 
 
+def _text_ids(column, interner: _Interner, n: int) -> np.ndarray:
+    """Interned id of each row's text (of "" for every row when the file has no such column)."""
+    if column is None:
+        return np.full(n, interner.ids_of([""])[0], dtype=np.int64)
+    indices, values = _dictionary(column)
+    return interner.ids_of(values.to_pylist())[indices]
+
+
 def _aggregate_sources(payload):
     """Stream a list of sources into distinct (lon, lat) with record counts; the unit of work of both engines.
 
-    Returns ``(lon, lat, w, n_rows, rejected, labels)``.
+    Returns ``(lon, lat, w, n_rows, rejected, labels, text)``; ``text`` is None, or with ``with_text``
+    ``(location ids, LSOA name ids, location values, LSOA name values)`` and the rows are distinct
+    (lon, lat, location, LSOA name).
     """
     import pyarrow as pa
 
-    sources, type_keys, date_from, date_to, block_bytes = payload
+    sources, type_keys, date_from, date_to, block_bytes, with_text = payload
     agg = _Aggregator()
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0
+    interners = (_Interner(), _Interner()) if with_text else None
+
+    def read(batches, file_rejected):
+        rows, parts = 0, []
+        for lon, lat, months, crime, location, lsoa in batches:
+            rows += lon.size
+            ids = None
+            if with_text:
+                ids = (_text_ids(location, interners[0], lon.size), _text_ids(lsoa, interners[1], lon.size))
+            parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected, ids))
+        return rows, parts
+
     for source in sources:
         cols = _columns(source)
+        file_rejected = {r: 0 for r in _REASONS}
         try:
-            batches = _batches(source, cols, block_bytes)
-            file_parts = []
-            file_rows = 0
-            file_rejected = {r: 0 for r in _REASONS}
-            for lon, lat, months, crime in batches:
-                file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected))
+            file_rows, file_parts = read(_batches(source, cols, block_bytes, with_text), file_rejected)
         except (pa.ArrowInvalid, UnicodeDecodeError):
-            file_parts, file_rows, file_rejected = [], 0, {r: 0 for r in _REASONS}
-            for lon, lat, months, crime in _fallback_batches(source, cols):
-                file_rows += lon.size
-                file_parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected))
+            file_rejected = {r: 0 for r in _REASONS}
+            file_rows, file_parts = read(_fallback_batches(source, cols, with_text), file_rejected)
         for part in file_parts:
             agg.add(*part)
         n_rows += file_rows
         for r, n in file_rejected.items():
             rejected[r] += n
-    x, y, w = agg.result()
-    return x, y, w, n_rows, rejected, [s.label for s in sources]
+    if not with_text:
+        x, y, w = agg.result()
+        return x, y, w, n_rows, rejected, [s.label for s in sources], None
+    x, y, w, loc, lsoa = agg.result(5)
+    text = (loc, lsoa, interners[0].values, interners[1].values)
+    return x, y, w, n_rows, rejected, [s.label for s in sources], text
 
 
 def _combine_parts(a, b):
     """Two partial aggregates as one (duplicates merged, counters added, sources a then b)."""
-    lon, lat, w = merge_hashed(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]]))
-    return lon, lat, w, a[3] + b[3], {r: a[4][r] + b[4][r] for r in a[4]}, list(a[5]) + list(b[5])
+    columns = [np.concatenate([a[i], b[i]]) for i in range(3)]
+    text = None
+    if a[6] is None:
+        lon, lat, w = merge_hashed(*columns)
+    else:
+        ids, values = [], []
+        for k in range(2):
+            interner = _Interner(a[6][2 + k])
+            ids.append(np.concatenate([a[6][k], interner.ids_of(b[6][2 + k])[b[6][k]]]))
+            values.append(interner.values)
+        lon, lat, w, loc, lsoa = merge_keyed(*columns, *ids)
+        text = (loc, lsoa, *values)
+    return lon, lat, w, a[3] + b[3], {r: a[4][r] + b[4][r] for r in a[4]}, list(a[5]) + list(b[5]), text
 
 
-def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected):
-    """One block of rows to distinct (lon, lat, weight) of its kept rows; counts dropped rows into ``rejected``."""
+def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids=None):
+    """One block of rows to distinct (lon, lat, weight) of its kept rows (with ``ids``, a pair of per-row text id
+    arrays: distinct (lon, lat, weight, *ids)); counts dropped rows into ``rejected``."""
     import pyarrow.compute as pc
 
     lon_blank = np.isnan(lon)
@@ -325,7 +415,9 @@ def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected):
         rejected["filtered_date"] += int(drop.sum())
         keep &= in_range
     rejected["out_of_range"] += int(out_range.sum())
-    return merge_hashed(lon[keep], lat[keep])
+    if ids is None:
+        return merge_hashed(lon[keep], lat[keep])
+    return merge_keyed(lon[keep], lat[keep], np.ones(int(keep.sum())), ids[0][keep], ids[1][keep])
 
 
 def stream_locations(
@@ -341,6 +433,7 @@ def stream_locations(
     scheduler: str | None = None,
     client=None,
     progress=None,
+    with_text: bool = False,
 ) -> StreamedLocations:
     """Stream police.uk street CSVs into distinct projected locations with record counts.
 
@@ -365,6 +458,9 @@ def stream_locations(
     scheduler, client : as in :func:`hotspot.scale.tiles.run_tiles`.
     progress : callable, optional
         ``progress("streaming CSVs", groups_done, n_groups)``.
+    with_text : bool, default False
+        Also tally each location's police.uk ``Location`` and ``LSOA name`` (:attr:`StreamedLocations.text`),
+        what naming places needs, so no second pass over the files is made for it.
 
     Returns
     -------
@@ -397,7 +493,7 @@ def stream_locations(
 
         type_keys = pa.array(sorted({str(t).strip().lower() for t in crime_types}), pa.string())
     groups = [sources[i : i + files_per_task] for i in range(0, len(sources), files_per_task)]
-    payloads = [(g, type_keys, date_from, date_to, int(block_bytes)) for g in groups]
+    payloads = [(g, type_keys, date_from, date_to, int(block_bytes), bool(with_text)) for g in groups]
     progress = resolve(progress)
     parts = run_tiles(
         _aggregate_sources,
@@ -413,18 +509,45 @@ def stream_locations(
     rejected = {r: 0 for r in _REASONS}
     n_rows = 0
     labels: list[str] = []
-    for x, y, w, rows, rej, names in parts:
-        agg.add(x, y, w)
+    interners = (_Interner(), _Interner())
+    for x, y, w, rows, rej, names, text in parts:
+        if text is None:
+            agg.add(x, y, w)
+        else:
+            agg.add(x, y, w, *(interners[k].ids_of(text[2 + k])[text[k]] for k in range(2)))
         n_rows += rows
         labels.extend(names)
         for r, v in rej.items():
             rejected[r] += v
-    lon, lat, w = agg.result()
+    lon, lat, w, *ids = agg.result(5 if with_text else 3)
     # Projection is a pure function of the pair, so projecting each distinct pair once gives the
     # coordinates read_records computes row by row (police.uk's fixed snap points: few pairs).
-    x, y = transform(lon, lat, WGS84, crs)
+    if with_text:
+        import pandas as pd
+
+        pair = np.empty(lon.size, dtype=np.complex128)
+        pair.real = lon
+        pair.imag = lat
+        pair_code, pairs = pd.factorize(pair)
+        px, py = transform(pairs.real.copy(), pairs.imag.copy(), WGS84, crs)
+        x, y = px[pair_code], py[pair_code]
+    else:
+        x, y = transform(lon, lat, WGS84, crs)
     usable = np.isfinite(x) & np.isfinite(y) & area_of_use_mask(lon, lat, crs)
     rejected["out_of_range"] += int(round(float(w[~usable].sum())))
+    table = None
+    if with_text:
+        import pandas as pd
+
+        table = pd.DataFrame(
+            {
+                "x": x[usable],
+                "y": y[usable],
+                "location": pd.Categorical.from_codes(ids[0][usable], categories=interners[0].values or [""]),
+                "lsoa_name": pd.Categorical.from_codes(ids[1][usable], categories=interners[1].values or [""]),
+                "weight": w[usable],
+            }
+        )
     x, y, w = aggregate_locations(x[usable], y[usable], w[usable])
     if n_rows == 0:
         raise HotspotInputError(
@@ -435,79 +558,4 @@ def stream_locations(
         raise HotspotInputError(
             f"no usable records in the {len(sources)} file(s) ({counts}); check the files and filters"
         )
-    return StreamedLocations(x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels)
-
-
-def records_in_cells(
-    inputs: Sequence,
-    grid,
-    cells,
-    *,
-    crime_types: Sequence[str] | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
-):
-    """The located police.uk rows of ``inputs`` falling in the chosen ``cells`` of ``grid``, with their text.
-
-    A second, narrow pass over the files (Longitude, Latitude, Location, LSOA name, Crime type) that keeps only
-    the rows inside ``cells`` (a boolean ``grid.shape`` array, e.g. the hot cells of a national Gi*), so a
-    national run can name its places the way every other command does without holding every record's text.
-    Returns a DataFrame with ``x, y`` (metres, ``grid.crs``), ``location``, ``lsoa_name`` and ``crime_type``.
-    """
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from hotspot.ingest.projection import WGS84, transform
-    from hotspot.ingest.sources import expand_inputs
-    from hotspot.ingest.tables import normalise
-
-    wanted = {
-        "longitude": "x",
-        "latitude": "y",
-        "location": "location",
-        "lsoa_name": "lsoa_name",
-        "crime_type": "crime_type",
-        "month": "month",
-    }
-    types = set(crime_types or [])
-    parts = []
-    for source in (s for s in expand_inputs(inputs) if s.kind == "csv"):
-        by_norm = {normalise(c): c for c in _header(source)}
-        if "longitude" not in by_norm or "latitude" not in by_norm:
-            continue
-        names = {by_norm[k]: v for k, v in wanted.items() if k in by_norm}
-        stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
-        try:
-            table = pacsv.read_csv(
-                stream,
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=list(names),
-                    strings_can_be_null=False,
-                    column_types={by_norm["longitude"]: pa.float64(), by_norm["latitude"]: pa.float64()},
-                ),
-            )
-        except (pa.ArrowInvalid, OSError):
-            continue  # files pyarrow cannot read as numbers only lose their names, never their counts
-        frame = table.to_pandas().rename(columns=names)
-        if types and "crime_type" in frame:
-            frame = frame[frame["crime_type"].isin(types)]
-        if "month" in frame and (date_from or date_to):
-            month = frame["month"].astype(str).str.strip()
-            frame = frame[(month >= (date_from or "")) & (month <= (date_to or "9999-99"))]
-        lon = frame["x"].to_numpy(np.float64)
-        lat = frame["y"].to_numpy(np.float64)
-        x, y = transform(lon, lat, WGS84, grid.crs)
-        flat, on_grid = grid.flat_index(np.nan_to_num(x, nan=-1e18), np.nan_to_num(y, nan=-1e18))
-        keep = on_grid & np.isfinite(x) & np.isfinite(y)
-        keep[keep] = np.asarray(cells).ravel()[flat[keep]]
-        part = frame.loc[keep].assign(x=x[keep], y=y[keep])
-        parts.append(part)
-    columns = ["x", "y", "location", "lsoa_name", "crime_type"]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=float if c in "xy" else object) for c in columns})
-    out = pd.concat(parts, ignore_index=True)
-    for column in columns:
-        if column not in out:
-            out[column] = ""
-    return out[columns]
+    return StreamedLocations(x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels, text=table)

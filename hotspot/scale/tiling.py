@@ -560,10 +560,12 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     GeoDataFrame with ``rank, n_cells, area_km2, crimes, share_of_crimes, max_z, mean_z`` and the
     place's outline (cells dissolved), ranked by ``crimes`` (then ``max_z``).
     """
+    return _ranked_places(result, grid, min_bin)[0]
+
+
+def _ranked_places(result, grid: Grid, min_bin: int):
+    """:func:`gistar_places`, the cells' place labels (0 = not hot) and each label's row in the ranked frame."""
     import geopandas as gpd
-    import pandas as pd
-    import rasterio.features
-    import shapely
     from scipy import ndimage
 
     if min_bin not in (1, 2, 3):
@@ -572,7 +574,8 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     labels, n = ndimage.label(hot, structure=np.ones((3, 3), dtype=bool))
     columns = ["rank", "n_cells", "area_km2", "crimes", "share_of_crimes", "max_z", "mean_z"]
     if n == 0:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=float) for c in columns}, geometry=[], crs=grid.crs)
+        empty = gpd.GeoDataFrame({c: pd.Series(dtype=float) for c in columns}, geometry=[], crs=grid.crs)
+        return empty, labels, np.zeros(1, dtype=np.int64)
     # Statistics over the hot cells only (a few percent of a national grid).
     cells = np.flatnonzero(hot.ravel())
     lab = labels.ravel()[cells]
@@ -584,12 +587,7 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     zmax = np.full(n + 1, -np.inf)
     np.maximum.at(zmax, lab, z)
     zmax = zmax[1:]
-    index = np.arange(1, n + 1)
-    shapes = rasterio.features.shapes(labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform)
-    parts: dict[int, list] = {}
-    for geom, value in shapes:
-        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
-    outlines = [shapely.union_all(parts[i]) if len(parts[i]) > 1 else parts[i][0] for i in index]
+    outlines = _outlines(labels, hot, n, grid)
     all_counts = np.asarray(result.counts, dtype=np.float64)
     total = float(np.nansum(all_counts if result.mask is None else all_counts[np.asarray(result.mask)]))
     frame = pd.DataFrame(
@@ -605,26 +603,194 @@ def gistar_places(result, grid: Grid, *, min_bin: int = 2):
     order = np.lexsort((-frame["max_z"].to_numpy(), -frame["crimes"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, n + 1))
-    return gpd.GeoDataFrame(frame, geometry=[outlines[i] for i in order], crs=grid.crs)
+    # row_of_label[label] = the place's row in the ranked frame (label 0, not hot, maps to -1).
+    row_of_label = np.full(n + 1, -1, dtype=np.int64)
+    row_of_label[order + 1] = np.arange(n)
+    return gpd.GeoDataFrame(frame, geometry=outlines[order], crs=grid.crs), labels, row_of_label
+
+
+def _outlines(labels, hot, n, grid: Grid):
+    """One polygon per label 1..n (touching cells dissolved), as an object array in label order."""
+    import rasterio.features
+    import shapely
+
+    shapes = rasterio.features.shapes(labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform)
+    parts: dict[int, list] = {}
+    for geom, value in shapes:
+        parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    outlines = np.empty(n, dtype=object)
+    outlines[:] = [shapely.union_all(parts[i]) if len(parts[i]) > 1 else parts[i][0] for i in range(1, n + 1)]
+    return outlines
+
+
+def name_cell_places(
+    x,
+    y,
+    location,
+    lsoa_name,
+    grid: Grid,
+    labels: np.ndarray,
+    row_of_label: np.ndarray,
+    geometries,
+    *,
+    weights=None,
+    nearest_from: str = "inside",
+) -> list[str]:
+    """Names of grid places (unions of whole cells) from located records, equal to
+    :func:`hotspot.core.naming.name_places` on those records, without a point-in-polygon test per record.
+
+    A record counts for the place whose cell holds it, except a record lying exactly on a place's outline,
+    which ``name_places`` does not count (its "within" test): the few records within 1 micrometre of a
+    grid line get that exact test. Records may be merged rows with a ``weights`` count each
+    (streamed locations), so tallies are sums of weights rather than numbers of rows.
+
+    Parameters
+    ----------
+    x, y : array of float
+        Record coordinates, metres in the grid's CRS (NaN: not located).
+    location, lsoa_name : array-like of str
+        police.uk ``Location`` ("On or near ...") and ``LSOA name`` of each record (None/NaN/"" when absent).
+    grid : Grid
+        The grid of ``labels``.
+    labels : int array, grid.shape
+        Place label of each cell, 0 outside every place.
+    row_of_label : int array
+        Place (row of ``geometries``) of each label.
+    geometries : sequence of shapely geometries
+        The places' outlines, best first.
+    weights : array of float, optional
+        Records each row stands for. Default: 1.
+    nearest_from : {"inside", "all"}, default "inside"
+        Where a place holding no record finds the record nearest its centre: among the records in
+        the places' cells (as a national run names them) or among all of them (the ``gistar`` command).
+    """
+    import pandas as pd
+    import shapely
+
+    from hotspot.core.naming import POLICEUK_FACILITY_LABELS, disambiguate_names, strip_on_or_near
+
+    geometries = np.asarray(list(geometries), dtype=object)
+    n_places = len(geometries)
+    if n_places == 0:
+        return []
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    located = np.isfinite(x) & np.isfinite(y)
+    flat, on_grid = grid.flat_index(np.where(located, x, -1e18), np.where(located, y, -1e18))
+    on_grid &= located
+    place = np.full(x.size, -1, dtype=np.int64)
+    place[on_grid] = row_of_label[labels.ravel()[flat[on_grid]]]
+    inside = np.flatnonzero(place >= 0)
+    # Records far from every grid line are strictly inside their cell, so inside their place's outline;
+    # the rest could lie on the outline and take the polygon test name_places makes.
+    xi, yi = x[inside], y[inside]
+    size = grid.cell_size
+    near = (np.abs((xi - grid.xmin) / size - np.round((xi - grid.xmin) / size)) * size < 1e-6) | (
+        np.abs((grid.ymax - yi) / size - np.round((grid.ymax - yi) / size)) * size < 1e-6
+    )
+    if near.any():
+        edge = inside[near]
+        within = shapely.contains_xy(geometries[place[edge]], x[edge], y[edge])
+        place[edge[~within]] = -1
+    placed = np.flatnonzero(place >= 0)
+    has_record = np.zeros(n_places, dtype=bool)
+    has_record[place[placed]] = True
+    empty = np.flatnonzero(~has_record)
+    rows, row_place = placed, place[placed]
+    if empty.size:
+        from scipy.spatial import cKDTree
+
+        pool = inside if nearest_from == "inside" else np.flatnonzero(located)
+        if pool.size:
+            centres = shapely.centroid(geometries[empty])
+            tree = cKDTree(np.column_stack([x[pool], y[pool]]))
+            _, nearest = tree.query(np.column_stack([shapely.get_x(centres), shapely.get_y(centres)]))
+            rows = np.concatenate([rows, pool[nearest]])
+            row_place = np.concatenate([row_place, empty])
+    if rows.size == 0:
+        return disambiguate_names([f"Place {i + 1}" for i in range(n_places)])
+    # Text is tallied by distinct value (a few thousand streets), not record by record.
+    street_code, streets = _codes(location, rows, lambda u: strip_on_or_near(pd.Series(u, dtype=object)))
+    area_code, areas = _codes(lsoa_name, rows, lambda u: pd.Series(u, dtype=object).fillna("").astype(str))
+    weight = w[rows]
+    facility = np.isin(streets, list(POLICEUK_FACILITY_LABELS))
+    street_best = _weighted_mode(row_place, street_code, weight, streets, ~facility[street_code])
+    facility_best = _weighted_mode(row_place, street_code, weight, streets, facility[street_code])
+    area_best = _weighted_mode(row_place, area_code, weight, areas, np.ones(rows.size, dtype=bool))
+    names = []
+    for i in range(n_places):
+        street, area = street_best.get(i, "") or facility_best.get(i, ""), area_best.get(i, "")
+        names.append(f"{street}, {area}" if street and area else (street or area or f"Place {i + 1}"))
+    return disambiguate_names(names)
+
+
+def _codes(values, rows, clean):
+    """(code per chosen row, cleaned text per code) of a text column: the cleaning runs once per distinct value."""
+    import pandas as pd
+
+    if values is None:
+        return np.zeros(rows.size, dtype=np.int64), np.array([""], dtype=object)
+    column = values.iloc[rows] if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object)[rows])
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    text = np.asarray(clean(np.append(uniques, None)), dtype=object)  # the last entry stands for a missing value
+    codes = np.where(codes < 0, uniques.size, codes)
+    # Different raw values can clean to the same text ("On or near X" and "X"): one code per cleaned text.
+    merged, cleaned = pd.factorize(pd.Series(text, dtype=object))
+    return merged[codes], np.asarray(cleaned, dtype=object)
+
+
+def _weighted_mode(place, code, weight, text, use) -> dict[int, str]:
+    """Per place, the non-empty text with the largest total weight (ties: the text that sorts first)."""
+    import pandas as pd
+
+    valid = use & (text[code] != "")
+    if not valid.any():
+        return {}
+    tally = (
+        pd.DataFrame({"place": place[valid], "code": code[valid], "n": weight[valid]})
+        .groupby(["place", "code"], sort=False)["n"]
+        .sum()
+        .reset_index()
+    )
+    tally["text"] = text[tally["code"].to_numpy()]
+    tally = tally.sort_values(["place", "n", "text"], ascending=[True, False, True], kind="stable")
+    first = tally.drop_duplicates("place")
+    return dict(zip(first["place"].tolist(), first["text"].tolist()))
 
 
 def named_gistar_places(result, grid: Grid, frame, *, min_bin: int = 2):
     """:func:`gistar_places` with a ``name`` for each cluster, built as ranked places' names are
-    (:func:`hotspot.places.rank.name_places`: the street and LSOA of the records inside, else of the nearest record).
+    (:func:`hotspot.core.naming.name_places`: the street and LSOA of the records inside, else of the nearest record).
 
-    ``frame`` holds the records (``x``, ``y`` in the grid's CRS, ``location``, ``lsoa_name``, ``crime_type``).
+    ``frame`` holds the records (``x``, ``y`` in the grid's CRS, ``location``, ``lsoa_name``).
     """
-    from hotspot.core.naming import name_places
-
-    places = gistar_places(result, grid, min_bin=min_bin)
-    names = name_places(frame, places.geometry.values) if len(places) and len(frame) else []
+    places, labels, row_of_label = _ranked_places(result, grid, min_bin)
+    names = []
+    if len(places) and len(frame):
+        names = name_cell_places(
+            frame["x"].to_numpy(np.float64),
+            frame["y"].to_numpy(np.float64),
+            frame["location"] if "location" in frame else None,
+            frame["lsoa_name"] if "lsoa_name" in frame else None,
+            grid,
+            labels,
+            row_of_label,
+            places.geometry.values,
+            nearest_from="all",
+        )
     places.insert(1, "name", pd.Series(list(names) or [""] * len(places), index=places.index, dtype=object))
     return places
 
 
-def gistar_layers(result, grid: Grid, *, min_bin: int = 2) -> dict:
+def gistar_layers(result, grid: Grid, *, min_bin: int = 2, records=None) -> dict:
     """GeoPackage layers for a national Gi*: ``gistar_cells`` (every cell with a non-zero bin, hot or
     cold) and ``gistar_places`` (:func:`gistar_places`). Write them with :func:`hotspot.io.outputs.write_geopackage`.
+
+    ``records`` (optional): located records or merged rows of them (``x``, ``y``, ``location``, ``lsoa_name``,
+    ``weight``; :attr:`hotspot.scale.stream.StreamedLocations.text`) to name the places from
+    (:func:`name_cell_places`; a place holding none takes the nearest record in a hot cell).
     """
     significant = np.asarray(result.bin) != 0
     cells = grid.to_geodataframe(
@@ -638,4 +804,19 @@ def gistar_layers(result, grid: Grid, *, min_bin: int = 2) -> dict:
         },
         where=significant,
     )
-    return {"gistar_cells": cells, "gistar_places": gistar_places(result, grid, min_bin=min_bin)}
+    places, labels, row_of_label = _ranked_places(result, grid, min_bin)
+    if records is not None and len(places):
+        names = name_cell_places(
+            records["x"].to_numpy(np.float64),
+            records["y"].to_numpy(np.float64),
+            records["location"],
+            records["lsoa_name"],
+            grid,
+            labels,
+            row_of_label,
+            places.geometry.values,
+            weights=records["weight"].to_numpy(np.float64) if "weight" in records else None,
+            nearest_from="inside",
+        )
+        places.insert(1, "name", names)
+    return {"gistar_cells": cells, "gistar_places": places}

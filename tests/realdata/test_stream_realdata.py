@@ -59,3 +59,43 @@ def test_zip_and_gz_inputs(tmp_path, bedfordshire_crime_dir):
     got = stream_locations([archive])
     assert np.array_equal(got.x, x) and np.array_equal(got.weight, w)
     assert len(got.sources) == 3
+
+
+@pytest.mark.realdata
+def test_streamed_text_tallies_and_national_place_names_equal_the_records(bedfordshire_crime_dir):
+    """Each location's Location/LSOA name tallies equal the records'; the national run's places are named as
+    name_places names them from the raw rows in the hot cells (what the former second pass over the files read)."""
+    import pandas as pd
+
+    from hotspot.core.grid import Grid
+    from hotspot.core.naming import name_places
+    from hotspot.ingest.projection import WGS84, transform
+    from hotspot.scale.national import run_national
+
+    got = stream_locations([bedfordshire_crime_dir], block_bytes=1 << 16, files_per_task=5, with_text=True)
+    text = got.text
+    assert text["weight"].sum() == got.weight.sum()
+    rows = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(bedfordshire_crime_dir.glob("*.csv.gz"))]
+    )
+    rows = rows[(rows["Longitude"] != "") & (rows["Latitude"] != "")]
+    x, y = transform(
+        rows["Longitude"].astype(float).to_numpy(), rows["Latitude"].astype(float).to_numpy(), WGS84, got.crs
+    )
+    records = pd.DataFrame(
+        {"x": x, "y": y, "location": rows["Location"].to_numpy(), "lsoa_name": rows["LSOA name"].to_numpy()}
+    )
+    assert len(records) == got.n_records
+    want = records.groupby(["x", "y", "location", "lsoa_name"]).size().sort_index()
+    tallied = text.astype({"location": str, "lsoa_name": str}).set_index(["x", "y", "location", "lsoa_name"])
+    assert tallied["weight"].sort_index().astype(int).equals(want.astype(int).rename("weight"))
+
+    national = run_national([bedfordshire_crime_dir], kde=False, band_m=300.0, cell_size_m=100.0)
+    places = national.places
+    assert len(places) > 5
+    grid = national.grid
+    assert isinstance(grid, Grid)
+    flat, on = grid.flat_index(records["x"].to_numpy(), records["y"].to_numpy())
+    hot = (np.asarray(national.gistar.bin) >= 2).ravel()
+    inside = records[on & hot[np.where(on, flat, 0)]].assign(crime_type="")
+    assert places["name"].tolist() == name_places(inside, places.geometry.values)

@@ -74,3 +74,27 @@ def test_bad_scheduler_address_is_one_line():
     with pytest.raises(HotspotInputError, match="--scheduler"):
         with dask_client("tcp://127.0.0.1:9", connect_timeout_s=2.0):
             pass
+
+
+def test_in_process_cluster_gives_the_single_process_results(data):
+    """processes=False: one worker thread in this process, Numba on every core inside its tasks; same bits."""
+    import numba
+
+    from hotspot.scale.distributed import dask_client
+
+    x, y, grid = data
+    counts = grid.count(x, y)
+    local_kde = tiled_kernel_density(x, y, grid, bandwidth_m=500.0, tile_cells=100)
+    local_gi = tiled_gi_star(counts, 300.0, 100.0, tile_cells=64)
+    with dask_client(processes=False) as c:
+        workers = c.scheduler_info()["workers"]
+        assert len(workers) == 1 and all(a.startswith("inproc://") for a in workers)
+        kde = tiled_kernel_density(x, y, grid, bandwidth_m=500.0, tile_cells=100, engine="dask", client=c)
+        gi = tiled_gi_star(counts, 300.0, 100.0, tile_cells=64, engine="dask", client=c)
+        from hotspot.scale.distributed import _set_worker_threads
+
+        assert c.submit(lambda: (_set_worker_threads(), numba.get_num_threads())[1]).result() == (
+            numba.config.NUMBA_NUM_THREADS
+        )
+    assert np.array_equal(kde.surface, local_kde.surface)
+    assert np.array_equal(gi.z, local_gi.z, equal_nan=True) and np.array_equal(gi.bin, local_gi.bin)
