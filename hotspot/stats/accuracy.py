@@ -340,7 +340,7 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
         Test crimes in the selection (fractional at the cut-off).
     """
     positive = values > 0
-    n_pos = int(positive.sum())
+    n_pos = int(np.count_nonzero(positive))
     if n_pos <= budget_cells:
         captured = float(test[positive].sum())
         n_zero = n_region - n_pos
@@ -354,7 +354,7 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
     cutoff = np.partition(pos_values, n_pos - kk)[n_pos - kk]
     above = pos_values > cutoff
     tied = pos_values == cutoff
-    fraction = (budget_cells - above.sum()) / tied.sum()
+    fraction = (budget_cells - np.count_nonzero(above)) / np.count_nonzero(tied)
     fraction = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
     return float(pos_test[above].sum()) + fraction * float(pos_test[tied].sum())
 
@@ -484,7 +484,10 @@ def _top_sorted(values: np.ndarray, budgets) -> np.ndarray:
     if values.size == 0:
         return values
     kmax = min(max(int(math.ceil(max(budgets) - 1e-9)), 1), values.size)
-    top = np.partition(values, values.size - kmax)[values.size - kmax :]
+    positive = values[values > 0]
+    # Most forecasts are 0 on most cells: when the positive scores fill the budget, the top is among them.
+    pool = positive if positive.size >= kmax else values
+    top = np.partition(pool, pool.size - kmax)[pool.size - kmax :]
     return np.sort(top)[::-1]
 
 
@@ -513,14 +516,41 @@ def _take(vals, finite, fvals, top, k, t, tr):
 
 
 def _compactness_of(flat_cells: np.ndarray, shape, cell_area: float) -> tuple[float, float]:
-    """Places (8-connected groups) among the listed flat cells and their mean area, labelling a cropped box."""
+    """Places (8-connected groups) among the listed flat cells and their mean area, as :func:`place_compactness`.
+
+    The groups are found from the cells' neighbour pairs, not by labelling the grid: a budget of 1 %
+    spreads its cells over the whole grid, so a labelled box would be the grid, once per forecast.
+    """
     if flat_cells.size == 0:
         return 0.0, math.nan
-    rows, cols = np.divmod(flat_cells, shape[1])
-    r0, c0 = rows.min(), cols.min()
-    box = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=bool)
-    box[rows - r0, cols - c0] = True
-    return place_compactness(box, cell_area)
+    cells = np.unique(flat_cells)
+    n = _count_groups(cells, shape[1])
+    return float(n), float(np.full(cells.size, float(cell_area)).sum()) / n
+
+
+def _count_groups(cells: np.ndarray, ncols: int) -> int:
+    """Number of 8-connected groups among the sorted distinct flat cells of a grid ``ncols`` wide."""
+    rows, cols = np.divmod(cells, ncols)
+    first, second = [], []
+    for d_row, d_col in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbour pair once
+        target = (rows + d_row) * ncols + cols + d_col
+        at = np.minimum(np.searchsorted(cells, target), cells.size - 1)
+        linked = (cols + d_col >= 0) & (cols + d_col < ncols) & (cells[at] == target)
+        first.append(np.flatnonzero(linked))
+        second.append(at[linked])
+    a, b = np.concatenate(first), np.concatenate(second)
+    # Label propagation: each pair takes the smaller label of the two, then labels follow their own
+    # label (pointer jumping), until nothing changes; a group then holds one label.
+    label = np.arange(cells.size)
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return int(np.count_nonzero(label == np.arange(cells.size)))
+        label = new
 
 
 def _compactness_cropped(selected: np.ndarray, cell_area: float) -> tuple[float, float]:
