@@ -200,7 +200,7 @@ class KDECrossValidated:
             earlier = counts(train, grid, (ages > 0).astype(np.float64))
             last = counts(train, grid, (ages == 0).astype(np.float64))
             scorer = BudgetScorer(last, [self.area_share], mask=self.mask)
-            scores = [scorer(binned_quartic_kde(earlier, grid.cell_size, b))[0].hit_rate for b in bandwidths]
+            scores = [scorer.hit_rates(binned_quartic_kde(earlier, grid.cell_size, b))[0] for b in bandwidths]
             best = bandwidths[max(range(len(scores)), key=lambda i: (np.nan_to_num(scores[i]), i))]
         self.chosen.append(best)
         return binned_quartic_kde(counts(train, grid), grid.cell_size, best)

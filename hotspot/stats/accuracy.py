@@ -440,25 +440,42 @@ class BudgetScorer:
         self.shares = [check_area_share(a) for a in area_shares]
         self.budgets = [a * self.n_region for a in self.shares]
         self.cell_area = float(cell_area)
-        everywhere = np.ones(self.t.size, dtype=bool)
-        self.best_pai = []
-        for k in self.budgets:
-            best_test, _, best_cells, _ = _take(self.t, everywhere, self.t, self._top(self.t), k, self.t, None)
-            ok = self.n_test > 0 and best_cells > 0
-            self.best_pai.append((best_test / self.n_test) / (best_cells / self.n_region) if ok else math.nan)
+        self._best_pai: list[float] | None = None
+
+    @property
+    def best_pai(self) -> list[float]:
+        """The best PAI any selection reaches at each budget (the test period's own top cells), for PEI*."""
+        if self._best_pai is None:
+            everywhere = np.ones(self.t.size, dtype=bool)
+            self._best_pai = []
+            for k in self.budgets:
+                best_test, _, best_cells, _ = _take(self.t, everywhere, self.t, self._top(self.t), k, self.t, None)
+                ok = self.n_test > 0 and best_cells > 0
+                self._best_pai.append((best_test / self.n_test) / (best_cells / self.n_region) if ok else math.nan)
+        return self._best_pai
 
     def _top(self, values: np.ndarray) -> np.ndarray:
         return _top_sorted(values, self.budgets)
 
-    def __call__(self, scores) -> list[ForecastMetrics]:
+    def _region_values(self, scores):
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != self.shape:
             raise ValueError(f"scores have shape {scores.shape}, the test counts {self.shape}")
         vals = scores.ravel()[self.region_flat]
         finite = np.isfinite(vals)
-        all_finite = bool(finite.all())
-        fvals = vals if all_finite else vals[finite]
-        top = self._top(fvals)
+        fvals = vals if bool(finite.all()) else vals[finite]
+        return vals, finite, fvals, self._top(fvals)
+
+    def hit_rates(self, scores) -> list[float]:
+        """The hit rate at each budget alone, as :meth:`__call__` gives it (for tuning: no PEI*, RRI or places)."""
+        vals, finite, fvals, top = self._region_values(scores)
+        return [
+            _take(vals, finite, fvals, top, k, self.t, None)[0] / self.n_test if self.n_test > 0 else math.nan
+            for k in self.budgets
+        ]
+
+    def __call__(self, scores) -> list[ForecastMetrics]:
+        vals, finite, fvals, top = self._region_values(scores)
         t, tr, n_region, n_test = self.t, self.tr, self.n_region, self.n_test
         out = []
         for k, best_pai in zip(self.budgets, self.best_pai):

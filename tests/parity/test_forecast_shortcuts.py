@@ -284,3 +284,35 @@ def test_since_map_change_prepared_once_matches_each_fold_on_its_own():
     later = subset(records, index >= index.min() + 6)
     assert not prepared._totals.covers(later)
     np.testing.assert_array_equal(prepared(later, grid), SinceMapChange()(later, grid))
+
+
+def test_hit_rates_alone_match_the_full_metrics():
+    from hotspot.stats.accuracy import BudgetScorer
+
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        shape = (int(rng.integers(5, 40)), int(rng.integers(5, 40)))
+        test = rng.poisson(0.3, shape).astype(np.float64)
+        mask = rng.random(shape) < 0.9
+        scorer = BudgetScorer(test, [0.01, 0.05, 0.2], mask=mask)
+        scores = rng.gamma(0.4, size=shape) * (rng.random(shape) < 0.5)
+        scores[rng.random(shape) < 0.05] = np.nan
+        assert scorer.hit_rates(scores) == [m.hit_rate for m in scorer(scores)]
+
+
+def test_convolving_again_with_a_remembered_kernel_matches_scipy_signal():
+    from scipy.signal import fftconvolve
+
+    from hotspot.core.convolve import fftconvolve_same
+    from hotspot.forecast.baselines import binned_quartic_kde
+
+    rng = np.random.default_rng(6)
+    kernel = combined.quartic_stencil(400.0, 100.0)
+    for _ in range(3):  # the first call transforms the kernel, the next ones reuse it
+        image = rng.poisson(0.5, (57, 41)).astype(np.float64)
+        expected = fftconvolve(image, kernel, mode="same")
+        np.testing.assert_array_equal(_bits(fftconvolve_same(image, kernel)), _bits(expected))
+        np.testing.assert_array_equal(
+            _bits(binned_quartic_kde(image, 100.0, 400.0)),
+            _bits(np.clip(fftconvolve(image, kernel * 100.0**2, mode="same"), 0.0, None)),
+        )
