@@ -350,19 +350,33 @@ class MonthlyLayers:
         w[age < 0] = 0.0
         return w
 
-    def recent_counts(self, upto: int, half_life_months: float, older: str, older_weight: float) -> np.ndarray:
-        """R on ``cells``: recency-weighted counts, months before the latest map change as ``older`` says."""
+    def recent_counts(
+        self, upto: int, half_life_months: float, older: str, older_weight: float, parts: dict | None = None
+    ) -> np.ndarray:
+        """R on ``cells``: recency-weighted counts, months before the latest map change as ``older`` says.
+
+        ``parts`` (a dict kept by the caller for one ``upto``) remembers the weighted sums the ``older``
+        variants share: the months since the change, and those before it as counted or carried.
+        """
+        parts = {} if parts is None else parts
         w = self.recency(upto, half_life_months)
         change = self.latest_change(upto)
+
+        def part(name, weights, stack):
+            key = (upto, half_life_months, name)
+            if key not in parts:
+                parts[key] = _rows(weights, stack)
+            return parts[key]
+
         if change is None or older == "all":
-            return _rows(w, self.counts)
+            return part("all", w, self.counts)
         before = self.months < change
-        values = _rows(np.where(before, 0.0, w), self.counts)
+        values = part("since", np.where(before, 0.0, w), self.counts)
         if older == "down":
-            values = values + older_weight * _rows(np.where(before, w, 0.0), self.counts)
+            values = values + older_weight * part("before", np.where(before, w, 0.0), self.counts)
         elif older == "carry":
             moved, _ = self.carried(change, upto)
-            values = values + older_weight * _rows(np.where(before, w, 0.0), moved)
+            values = values + older_weight * part("carried", np.where(before, w, 0.0), moved)
         elif older != "drop":
             raise ValueError(f"older must be all, drop, down or carry, got {older!r}")
         return values
@@ -507,11 +521,23 @@ def describe_weights(w: Mapping) -> str:
     return ", ".join(parts)
 
 
+def tuning_workers() -> int:
+    """Threads :class:`CombinedTuner` validates candidates on: the cores this process may use, at most 4."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 class CombinedTuner:
     """Chooses ``combined``'s blend at any origin of one set of layers, remembering every validation result.
 
     A validation month's hit rate for a candidate depends only on that month and the months
-    before it, so the folds of a backtest share them instead of recomputing.
+    before it, so the folds of a backtest share them instead of recomputing. ``workers`` threads
+    (default :func:`tuning_workers`) share a month's candidates; the results do not depend on how many.
     """
 
     def __init__(
@@ -523,8 +549,10 @@ class CombinedTuner:
         rtm_share=None,
         horizon_months: int = 1,
         n_validation: int = COMBINED_VALIDATION_MONTHS,
+        workers: int | None = None,
     ):
         self.layers = layers
+        self.workers = tuning_workers() if workers is None else max(1, int(workers))
         self.area_share = check_area_share(area_share)
         grid = layers.grid
         region = np.ones(grid.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -545,33 +573,57 @@ class CombinedTuner:
         """Hit rate of each candidate predicting months origin..end from the months before (remembered)."""
         done = self._hits.setdefault((origin, end), {})
         todo = [c for c in candidates if self._key(c) not in done]
-        if todo:
-            layers = self.layers
-            test = sum(layers.month_counts(m) for m in range(origin, end + 1))
-            test_in = test[self.in_region]
-            total = float(test_in.sum())
-            budget = self.area_share * self.n_region
+        if not todo:
+            return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
+        layers = self.layers
+        test = sum(layers.month_counts(m) for m in range(origin, end + 1))
+        test_in = test[self.in_region]
+        total = float(test_in.sum())
+        budget = self.area_share * self.n_region
+        # Candidates sharing a half-life share their weighted sums: each such group is one task, so the
+        # groups can run on separate threads (numpy and scipy.sparse release the GIL for the heavy steps).
+        # Every hit rate is computed the same way whichever thread runs it.
+        groups: dict = {}
+        for cand in todo:
+            groups.setdefault(cand["half_life_months"], []).append(cand)
+        change = layers.latest_change(origin - 1)
+        if change is not None and any(c["older"] == "carry" for c in todo):
+            layers.carried(change, origin - 1)  # once, before the threads share it
+
+        def hits_of(group: list) -> list:
+            out = []
             recent_cache: dict = {}
-            for cand in todo:
+            parts: dict = {}
+            for cand in group:
                 if self.rtm_share is not None and cand["rtm_weight"] > 0:
                     # The RTM share reaches cells no record does: score on the full grid.
                     from hotspot.stats.accuracy import forecast_metrics
 
                     score = layers.score(cand, origin - 1, self.rtm_share)
-                    done[self._key(cand)] = forecast_metrics(
-                        score, layers.full(test), self.area_share, mask=self.region
-                    ).hit_rate
+                    out.append(forecast_metrics(score, layers.full(test), self.area_share, mask=self.region).hit_rate)
                     continue
                 rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
                 if rkey not in recent_cache:
-                    recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey), {})
+                    recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey, parts), {})
                 recent, smoothed = recent_cache[rkey]
                 values = layers.blend(recent, cand, self.rtm_share, smoothed)
-                hit = (
+                out.append(
                     budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total
                     if total
                     else np.nan
                 )
+            return out
+
+        tasks = list(groups.values())
+        if self.workers > 1 and len(tasks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self.workers, len(tasks))) as pool:
+                results = list(pool.map(hits_of, tasks))
+        else:
+            results = [hits_of(group) for group in tasks]
+        for group, hits in zip(tasks, results):
+            for cand, hit in zip(group, hits):
                 done[self._key(cand)] = hit
         return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
 

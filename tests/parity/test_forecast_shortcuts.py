@@ -316,3 +316,14 @@ def test_convolving_again_with_a_remembered_kernel_matches_scipy_signal():
             _bits(binned_quartic_kde(image, 100.0, 400.0)),
             _bits(np.clip(fftconvolve(image, kernel * 100.0**2, mode="same"), 0.0, None)),
         )
+
+
+def test_tuning_on_threads_chooses_from_the_same_hit_rates(demo_study):
+    study = demo_study()
+    grid, mask = study.grid(100.0)
+    layers = combined.MonthlyLayers(study.records, grid)
+    upto = int(layers.months[-1])
+    fits = [combined.CombinedTuner(layers, mask=mask, workers=w).fit(upto) for w in (1, 3)]
+    assert len(fits[0].validation) > 10
+    pd.testing.assert_frame_equal(fits[0].validation, fits[1].validation, check_exact=True)
+    assert fits[0].weights == fits[1].weights
