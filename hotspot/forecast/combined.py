@@ -597,10 +597,10 @@ class CombinedTuner:
             for cand in group:
                 if self.rtm_share is not None and cand["rtm_weight"] > 0:
                     # The RTM share reaches cells no record does: score on the full grid.
-                    from hotspot.stats.accuracy import forecast_metrics
+                    from hotspot.stats.accuracy import hit_rate
 
                     score = layers.score(cand, origin - 1, self.rtm_share)
-                    out.append(forecast_metrics(score, layers.full(test), self.area_share, mask=self.region).hit_rate)
+                    out.append(hit_rate(score, layers.full(test), self.area_share, mask=self.region))
                     continue
                 rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
                 if rkey not in recent_cache:

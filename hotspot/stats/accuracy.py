@@ -182,7 +182,10 @@ def _equal_area_weights(scores: np.ndarray, candidates: np.ndarray, k: float) ->
         weights[candidates] = 1.0
         return weights
     kk = min(max(int(math.ceil(k - 1e-9)), 1), values.size)
-    cutoff = np.partition(values, values.size - kk)[values.size - kk]
+    positive = values[values > 0]
+    # When the positive scores fill the budget the cut-off is among them: partition those alone.
+    pool = positive if positive.size >= kk else values
+    cutoff = np.partition(pool, pool.size - kk)[pool.size - kk]
     above = candidates & (scores > cutoff)
     tied = candidates & (scores == cutoff)
     fraction = (k - above.sum()) / tied.sum()
@@ -364,9 +367,17 @@ def hit_rate(
 ) -> float:
     """Share of test crimes falling in the cells selected at the area budget (see the module docstring).
 
-    Parameters are those of :func:`forecast_metrics`.
+    Parameters are those of :func:`forecast_metrics`; the value is its ``hit_rate``, without the best
+    selection PEI* needs (radius choice and ``combined`` tuning call this once per candidate).
     """
-    return forecast_metrics(scores, test_counts, area_share, cell_areas=cell_areas, mask=mask, ties=ties).hit_rate
+    scores = np.asarray(scores, dtype=np.float64)
+    test = np.asarray(test_counts, dtype=np.float64)
+    if test.shape != scores.shape:
+        raise ValueError(f"test_counts has shape {test.shape}, the scores {scores.shape}")
+    region = _region(scores.shape, mask)
+    weight = selection_weights(scores, area_share, cell_areas=cell_areas, mask=mask, ties=ties)
+    n_test = float(test[region].sum())
+    return float((weight * test).sum()) / n_test if n_test > 0 else math.nan
 
 
 def pai(scores, test_counts, area_share: float = 0.01, *, cell_areas=None, mask=None, ties: str = "share") -> float:

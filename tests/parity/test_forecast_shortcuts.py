@@ -327,3 +327,47 @@ def test_tuning_on_threads_chooses_from_the_same_hit_rates(demo_study):
     assert len(fits[0].validation) > 10
     pd.testing.assert_frame_equal(fits[0].validation, fits[1].validation, check_exact=True)
     assert fits[0].weights == fits[1].weights
+
+
+def _reference_equal_area_weights(scores, candidates, k):
+    """selection_weights' equal-cell path as written before: the cut-off by a partition of every score."""
+    weights = np.zeros(scores.shape, dtype=np.float64)
+    values = scores[candidates]
+    if values.size == 0:
+        return weights
+    if k >= values.size - 1e-9:
+        weights[candidates] = 1.0
+        return weights
+    kk = min(max(int(math.ceil(k - 1e-9)), 1), values.size)
+    cutoff = np.partition(values, values.size - kk)[values.size - kk]
+    above = candidates & (scores > cutoff)
+    tied = candidates & (scores == cutoff)
+    fraction = (k - above.sum()) / tied.sum()
+    weights[above] = 1.0
+    weights[tied] = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
+    return weights
+
+
+def test_hit_rate_alone_and_the_positive_partition_match_the_full_metrics():
+    from hotspot.stats.accuracy import _equal_area_weights, forecast_metrics, hit_rate
+
+    rng = np.random.default_rng(12)
+    for _ in range(60):
+        shape = (int(rng.integers(3, 40)), int(rng.integers(3, 40)))
+        scores = rng.gamma(0.4, size=shape) * (rng.random(shape) < rng.uniform(0.02, 1.0))
+        scores[rng.random(shape) < 0.05] = np.nan
+        scores[rng.random(shape) < 0.05] *= -1
+        test = rng.poisson(0.5, shape).astype(np.float64) * rng.choice([1.0, 0.37])
+        mask = rng.random(shape) < 0.9 if rng.random() < 0.7 else None
+        areas = None if rng.random() < 0.6 else rng.uniform(0.5, 2.0, shape)
+        for share in (0.01, 0.1, 0.5, 1.0):
+            for ties in ("share", "index"):
+                got = hit_rate(scores, test, share, cell_areas=areas, mask=mask, ties=ties)
+                expected = forecast_metrics(scores, test, share, cell_areas=areas, mask=mask, ties=ties).hit_rate
+                assert got == expected or (math.isnan(got) and math.isnan(expected))
+            region = np.ones(shape, dtype=bool) if mask is None else mask
+            candidates = region & np.isfinite(scores)
+            k = share * float(region.sum())
+            np.testing.assert_array_equal(
+                _equal_area_weights(scores, candidates, k), _reference_equal_area_weights(scores, candidates, k)
+            )
