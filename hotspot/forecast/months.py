@@ -50,15 +50,26 @@ def _fixed_width_months(values) -> np.ndarray | None:
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[arrow.offset : arrow.offset + n + 1]
     if not (np.diff(offsets) == 7).all():
         return None
-    chars = np.frombuffer(data_buffer, dtype=np.uint8)[int(offsets[0]) : int(offsets[0]) + 7 * n].reshape(n, 7)
-    not_digit = (chars < ord("0")) | (chars > ord("9"))
-    # Exactly one non-digit per value, and it is the dash in the middle.
-    if (chars[:, 4] != ord("-")).any() or np.count_nonzero(not_digit) != n:
+    start = int(offsets[0])
+
+    def column(at: int, dtype: str) -> np.ndarray:
+        # The bytes at position ``at`` of every value, read in place (values are 7 bytes apart).
+        return np.ndarray((n,), dtype=dtype, buffer=data_buffer, offset=start + at, strides=(7,)).copy()
+
+    year, month = column(0, "<u4"), column(5, "<u2")  # ASCII digits, the first one in the lowest byte
+    # Every byte a digit: high nibble 3 and low nibble at most 9 (adding 6 to a nibble above 9 carries).
+    digits_ok = (
+        ((year & 0xF0F0F0F0) == 0x30303030).all()
+        and (((year + 0x06060606) & 0xF0F0F0F0) == 0x30303030).all()
+        and ((month & 0xF0F0) == 0x3030).all()
+        and (((month + 0x0606) & 0xF0F0) == 0x3030).all()
+    )
+    if not digits_ok or (column(4, "u1") != ord("-")).any():
         return None
-    c = chars.astype(np.int32)  # character codes; the digits' offsets come off in one constant below
-    year = c[:, 0] * 1000 + c[:, 1] * 100 + c[:, 2] * 10 + c[:, 3] - ord("0") * 1111
-    month = c[:, 5] * 10 + c[:, 6] - ord("0") * 11
-    return (year * 12 + month - 1).astype(np.int64)
+    year = year.astype(np.int64)
+    month = month.astype(np.int64)
+    whole_year = (year & 0xF) * 1000 + ((year >> 8) & 0xF) * 100 + ((year >> 16) & 0xF) * 10 + ((year >> 24) & 0xF)
+    return whole_year * 12 + (month & 0xF) * 10 + ((month >> 8) & 0xF) - 1
 
 
 def month_text(index: int) -> str:
