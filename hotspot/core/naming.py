@@ -38,9 +38,17 @@ POLICEUK_FACILITY_LABELS = frozenset(
 def strip_on_or_near(location: pd.Series) -> pd.Series:
     """The street of police.uk "On or near <street>" locations ("" where missing)."""
     if isinstance(location.dtype, pd.CategoricalDtype):
-        # A county has ~10^5 records on ~10^4 locations: strip each distinct location once.
-        streets = np.append(_strip(pd.Series(location.cat.categories)).to_numpy(dtype=object), "")
-        return pd.Series(streets[location.cat.codes.to_numpy()], index=location.index, dtype=str)
+        # A county has ~10^5 records on ~10^4 locations: strip each location in use once (a missing one,
+        # code -1, reads the "" at the end).
+        categories = location.cat.categories
+        codes = location.cat.codes.to_numpy()
+        used = np.zeros(len(categories) + 1, dtype=bool)
+        used[codes] = True
+        used = np.flatnonzero(used[:-1])
+        streets = np.full(len(categories) + 1, "", dtype=object)
+        if used.size:
+            streets[used] = _strip(pd.Series(categories[used])).to_numpy(dtype=object)
+        return pd.Series(streets[codes], index=location.index, dtype=str)
     return _strip(location)
 
 

@@ -170,6 +170,8 @@ def test_streets_match_stripping_each_record():
     got = naming.strip_on_or_near(categorical)
     expected = _old_strip(categorical)
     assert got.tolist() == expected.tolist() and got.index.equals(expected.index) and got.dtype == expected.dtype
+    some = categorical.iloc[::4]  # categories left unused
+    assert naming.strip_on_or_near(some).tolist() == _old_strip(some).tolist()
     plain = pd.Series([*locations, None], dtype=object)
     assert naming.strip_on_or_near(plain).tolist() == _old_strip(plain).tolist()
     # A missing location in a categorical column is a street of "" (the per-record code failed on it).
