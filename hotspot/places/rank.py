@@ -518,7 +518,7 @@ def _label_places(candidates: np.ndarray, scores: np.ndarray, radius_cells: int)
     The best candidate not yet in a place seeds a new place, which takes every free candidate within
     ``radius_cells`` (Chebyshev distance) of it; labels 1.. in seeding order. A plain loop over the
     seeds rather than a Numba kernel: a county has a few thousand candidates, a few milliseconds here,
-    while Numba's first call in a process costs about a second (``hotspot rank`` needs no other kernel).
+    while Numba's first call in a process costs about a second (rank by count or combined calls no other kernel).
     """
     order = np.argsort(-np.where(candidates, scores, -np.inf).ravel(), kind="stable")[: int(candidates.sum())]
     nrows, ncols = candidates.shape
