@@ -44,7 +44,26 @@ def fftconvolve_same(image, kernel) -> np.ndarray:
         full = a * k
     else:
         fshape = [sp_fft.next_fast_len(shape[ax], True) for ax in axes]
-        full = sp_fft.irfftn(sp_fft.rfftn(a, fshape, axes=axes) * sp_fft.rfftn(k, fshape, axes=axes), fshape, axes=axes)
+        full = sp_fft.irfftn(sp_fft.rfftn(a, fshape, axes=axes) * _kernel_spectrum(k, fshape, axes), fshape, axes=axes)
         full = full[tuple(slice(n) for n in shape)]
     start = [(full.shape[i] - s1[i]) // 2 for i in (0, 1)]
     return full[start[0] : start[0] + s1[0], start[1] : start[1] + s1[1]].copy()
+
+
+_SPECTRA: dict = {}
+_SPECTRA_KEPT = 8
+
+
+def _kernel_spectrum(kernel: np.ndarray, fshape, axes) -> np.ndarray:
+    """``rfftn(kernel, fshape, axes=axes)``, remembered: a backtest convolves every fold with the same few
+    kernels, and the padded kernel's transform costs as much as the image's."""
+    from scipy import fft as sp_fft
+
+    key = (kernel.shape, kernel.dtype.str, kernel.tobytes(), tuple(fshape), tuple(axes))
+    spectrum = _SPECTRA.get(key)
+    if spectrum is None:
+        if len(_SPECTRA) >= _SPECTRA_KEPT:
+            _SPECTRA.pop(next(iter(_SPECTRA)))
+        spectrum = _SPECTRA[key] = sp_fft.rfftn(kernel, fshape, axes=axes)
+        spectrum.flags.writeable = False
+    return spectrum

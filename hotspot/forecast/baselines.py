@@ -118,12 +118,30 @@ class SinceMapChange:
     over all months.
     """
 
+    def __init__(self):
+        self._totals = None
+        self._changes: tuple = ()
+
+    def prepare(self, records: Records, grid: Grid) -> None:
+        """Find the map changes of all the backtest's records once (each fold reads those up to its last month)."""
+        from hotspot.forecast.mapchange import detect_map_changes
+        from hotspot.forecast.months import MonthTotals
+
+        self._totals = MonthTotals(records)
+        self._changes = detect_map_changes(records).changes if len(records) else ()
+
     def __call__(self, train: Records, grid: Grid) -> np.ndarray:
         from hotspot.forecast.mapchange import detect_map_changes
 
         if len(train) == 0:
             return np.zeros(grid.shape)
-        changes = detect_map_changes(train).changes
+        if self._totals is not None and self._totals.covers(train):
+            # A change is found from the months up to it only, so the training months' own search
+            # would find exactly the prepared changes up to their last month.
+            upto = int(month_index(train.frame["month"]).max())
+            changes = tuple(c for c in self._changes if int(month_index([c])[0]) <= upto)
+        else:
+            changes = detect_map_changes(train).changes
         if not changes:
             return counts(train, grid)
         since = month_index(train.frame["month"]) >= int(month_index([changes[-1]])[0])
@@ -182,7 +200,7 @@ class KDECrossValidated:
             earlier = counts(train, grid, (ages > 0).astype(np.float64))
             last = counts(train, grid, (ages == 0).astype(np.float64))
             scorer = BudgetScorer(last, [self.area_share], mask=self.mask)
-            scores = [scorer(binned_quartic_kde(earlier, grid.cell_size, b))[0].hit_rate for b in bandwidths]
+            scores = [scorer.hit_rates(binned_quartic_kde(earlier, grid.cell_size, b))[0] for b in bandwidths]
             best = bandwidths[max(range(len(scores)), key=lambda i: (np.nan_to_num(scores[i]), i))]
         self.chosen.append(best)
         return binned_quartic_kde(counts(train, grid), grid.cell_size, best)

@@ -47,8 +47,8 @@ import pandas as pd
 from hotspot.core.grid import Grid
 from hotspot.core.progress import resolve
 from hotspot.core.records import Records
-from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, MapChanges, carry_onto_current, detect_map_changes
-from hotspot.forecast.months import month_index, month_text, record_weights
+from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, CarrySource, MapChanges, detect_map_changes
+from hotspot.forecast.months import MonthTotals, month_index, month_text, record_weights
 from hotspot.stats.accuracy import budget_hits, check_area_share
 
 COMBINED_SUMMARY = (
@@ -158,10 +158,26 @@ def neighbour_kernel() -> np.ndarray:
 
 def quartic_kernel(cell_size_m: float, bandwidth_m: float) -> np.ndarray:
     """Quartic (biweight) weights on the cell-centre offsets within ``bandwidth_m`` metres, summing to 1."""
-    from hotspot.stats.kde import kernel_stencil
-
-    kernel = kernel_stencil(bandwidth_m, cell_size_m, "quartic")
+    kernel = quartic_stencil(bandwidth_m, cell_size_m)
     return kernel / kernel.sum()
+
+
+def quartic_stencil(bandwidth_m: float, cell_size_m: float) -> np.ndarray:
+    """:func:`hotspot.stats.kde.kernel_stencil` for the quartic kernel, in numpy: the same values to the bit.
+
+    ``combined`` and the binned KDE forecasts need only this small stencil, and Numba's first call in a
+    process costs about a second (``hotspot rank --method combined`` calls no other kernel).
+    """
+    if not (math.isfinite(bandwidth_m) and bandwidth_m > 0):
+        raise ValueError(f"bandwidth_m must be a positive number of metres, got {bandwidth_m}")
+    r = int(math.ceil(bandwidth_m / cell_size_m))
+    offsets = np.arange(-r, r + 1) * float(cell_size_m)
+    d2 = offsets[:, None] ** 2 + offsets[None, :] ** 2
+    h2 = float(bandwidth_m) ** 2
+    # As hotspot.kernels.kde.kernel_value: norm x (1 - d2 / h2)^2 inside the bandwidth, 0 outside.
+    u2 = d2 / h2
+    t = 1.0 - u2
+    return np.where(u2 >= 1.0, 0.0, t * t) * (3.0 / (math.pi * h2))
 
 
 def _stencil_matrix(grid: Grid, cells: np.ndarray, kernel: np.ndarray):
@@ -177,9 +193,11 @@ def _stencil_matrix(grid: Grid, cells: np.ndarray, kernel: np.ndarray):
     rows_, cols_ = np.divmod(cells, grid.ncols)
     position = np.full(grid.size, -1, dtype=np.int64)
     position[cells] = np.arange(cells.size)
-    out_i, out_j, out_w = [], [], []
-    for di in range(-r, r + 1):  # stencil offsets: at most a handful
-        for dj in range(-r, r + 1):
+    sources, weights = [], []
+    # Offsets from the last source row and column to the first, so each row's sources come out in
+    # ascending cell order: the matrix is written in CSR order directly, with no sort or conversion.
+    for di in range(r, -r - 1, -1):
+        for dj in range(r, -r - 1, -1):
             w = kernel[r + di, r + dj]
             if w == 0:
                 continue
@@ -188,25 +206,35 @@ def _stencil_matrix(grid: Grid, cells: np.ndarray, kernel: np.ndarray):
             ok = (si >= 0) & (si < grid.nrows) & (sj >= 0) & (sj < grid.ncols)
             src = np.full(cells.size, -1, dtype=np.int64)
             src[ok] = position[si[ok] * grid.ncols + sj[ok]]
-            ok = src >= 0
-            out_i.append(np.flatnonzero(ok))
-            out_j.append(src[ok])
-            out_w.append(np.full(int(ok.sum()), w))
-    return sparse.csr_matrix(
-        (np.concatenate(out_w), (np.concatenate(out_i), np.concatenate(out_j))), shape=(cells.size, cells.size)
-    )
+            sources.append(src)
+            weights.append(w)
+    if not sources:
+        return sparse.csr_matrix((cells.size, cells.size))
+    src = np.column_stack(sources)
+    valid = src >= 0
+    data = np.broadcast_to(np.asarray(weights, dtype=np.float64), src.shape)[valid]
+    indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
+    return sparse.csr_matrix((data, src[valid], indptr), shape=(cells.size, cells.size))
 
 
 def _close_cells(grid: Grid, seeds: np.ndarray, radius_cells: int) -> np.ndarray:
     """Flat indices of every cell within ``radius_cells`` (square) of a seed cell, sorted."""
-    from scipy import ndimage
-
     hit = np.zeros(grid.size, dtype=bool)
     hit[seeds] = True
     if radius_cells > 0:
-        hit = ndimage.binary_dilation(
-            hit.reshape(grid.shape), structure=np.ones((2 * radius_cells + 1,) * 2, dtype=bool)
-        ).ravel()
+        # A square dilation is a dilation along rows, then along columns (no scipy.ndimage import for it).
+        hit = hit.reshape(grid.shape)
+        for axis in (0, 1):
+            grown = hit.copy()
+            n = hit.shape[axis]
+            for step in range(1, min(radius_cells, n - 1) + 1):
+                ahead = [slice(None)] * 2
+                behind = [slice(None)] * 2
+                ahead[axis], behind[axis] = slice(step, None), slice(None, n - step)
+                grown[tuple(ahead)] |= hit[tuple(behind)]
+                grown[tuple(behind)] |= hit[tuple(ahead)]
+            hit = grown
+        hit = hit.ravel()
     return np.flatnonzero(hit)
 
 
@@ -271,22 +299,9 @@ class MonthlyLayers:
         else:
             self.changes = detect_map_changes(records) if len(frame) else MapChanges(pd.DataFrame(), ())
         self._carried: dict = {}
+        self._carry_source: CarrySource | None = None
         # Per-month record totals, to check that a fold's training records are these records' months.
-        w = np.ones(len(frame)) if self.weights is None else self.weights
-        self._month_stats = (
-            np.column_stack(
-                [
-                    np.bincount(self.month_of - self.first, minlength=self.months.size).astype(np.float64),
-                    np.bincount(
-                        self.month_of - self.first,
-                        weights=frame["x"].to_numpy(np.float64) * w,
-                        minlength=self.months.size,
-                    ),
-                ]
-            )
-            if len(frame)
-            else np.zeros((0, 2))
-        )
+        self._totals = MonthTotals(records)
 
     def _stack(self, rows: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """(months x cells) counts of the given record rows, placed at the flat cells ``flat`` (-1: off grid)."""
@@ -300,22 +315,7 @@ class MonthlyLayers:
 
     def covers(self, records: Records) -> bool:
         """True when ``records`` are exactly these records' rows for the months they span."""
-        if len(records) == 0 or len(self.frame) == 0:
-            return False
-        months = month_index(records.frame["month"])
-        lo, hi = int(months.min()), int(months.max())
-        if lo < self.first or hi > self.months[-1] or lo != self.first:
-            return False
-        w = record_weights(records)
-        w = np.ones(len(records)) if w is None else w
-        n = hi - lo + 1
-        stats = np.column_stack(
-            [
-                np.bincount(months - lo, minlength=n).astype(np.float64),
-                np.bincount(months - lo, weights=records.frame["x"].to_numpy(np.float64) * w, minlength=n),
-            ]
-        )
-        return bool(np.allclose(stats, self._month_stats[:n], rtol=1e-12, atol=1e-6))
+        return self._totals.covers(records)
 
     def latest_change(self, upto: int) -> int | None:
         """The latest map change at or before integer month ``upto`` (a forecast made after ``upto``)."""
@@ -325,9 +325,9 @@ class MonthlyLayers:
         """(months x cells) counts of the records before ``change`` carried onto locations used up to ``upto``."""
         key = (change, upto)
         if key not in self._carried:
-            moved = carry_onto_current(
-                self.frame, self.month_of, change, upto, tolerance_m=self.tolerance_m, current=self.snap_points
-            )
+            if self._carry_source is None:
+                self._carry_source = CarrySource(self.frame, self.month_of, self.snap_points)
+            moved = self._carry_source.carry(change, upto, tolerance_m=self.tolerance_m)
             flat, inside = self.grid.flat_index(moved.x, moved.y)
             self._carried[key] = (self._stack(moved.index, np.where(inside, flat, -1)), moved.share_carried)
         return self._carried[key]
@@ -350,19 +350,33 @@ class MonthlyLayers:
         w[age < 0] = 0.0
         return w
 
-    def recent_counts(self, upto: int, half_life_months: float, older: str, older_weight: float) -> np.ndarray:
-        """R on ``cells``: recency-weighted counts, months before the latest map change as ``older`` says."""
+    def recent_counts(
+        self, upto: int, half_life_months: float, older: str, older_weight: float, parts: dict | None = None
+    ) -> np.ndarray:
+        """R on ``cells``: recency-weighted counts, months before the latest map change as ``older`` says.
+
+        ``parts`` (a dict kept by the caller for one ``upto``) remembers the weighted sums the ``older``
+        variants share: the months since the change, and those before it as counted or carried.
+        """
+        parts = {} if parts is None else parts
         w = self.recency(upto, half_life_months)
         change = self.latest_change(upto)
+
+        def part(name, weights, stack):
+            key = (upto, half_life_months, name)
+            if key not in parts:
+                parts[key] = _rows(weights, stack)
+            return parts[key]
+
         if change is None or older == "all":
-            return _rows(w, self.counts)
+            return part("all", w, self.counts)
         before = self.months < change
-        values = _rows(np.where(before, 0.0, w), self.counts)
+        values = part("since", np.where(before, 0.0, w), self.counts)
         if older == "down":
-            values = values + older_weight * _rows(np.where(before, w, 0.0), self.counts)
+            values = values + older_weight * part("before", np.where(before, w, 0.0), self.counts)
         elif older == "carry":
             moved, _ = self.carried(change, upto)
-            values = values + older_weight * _rows(np.where(before, w, 0.0), moved)
+            values = values + older_weight * part("carried", np.where(before, w, 0.0), moved)
         elif older != "drop":
             raise ValueError(f"older must be all, drop, down or carry, got {older!r}")
         return values
@@ -375,7 +389,7 @@ class MonthlyLayers:
         b = float(weights.get("neighbour_weight", 0.0))
         a = float(weights.get("kde_weight", 0.0))
         c = float(weights.get("rtm_weight", 0.0)) if rtm_share is not None else 0.0
-        values = np.zeros_like(recent)
+        values = None  # zero; the sums below skip adding to it (x + 0 is x) and scaling by 1
         if a < 1.0:
             if b > 0:
                 if "neighbours" not in cache:
@@ -383,15 +397,17 @@ class MonthlyLayers:
                 s = recent + b * cache["neighbours"]
             else:
                 s = recent
-            values = (1.0 - a - c) * _share(s)
+            counts_weight = 1.0 - a - c
+            values = _share(s) if counts_weight == 1.0 else counts_weight * _share(s)
         if a > 0:
             bandwidth = float(weights["bandwidth_m"])
             if bandwidth not in self._kde:
                 raise ValueError(f"bandwidth {bandwidth:g} m was not built into these layers ({self.bandwidths_m})")
             if bandwidth not in cache:
                 cache[bandwidth] = _share(self._kde[bandwidth] @ recent)
-            values = values + a * cache[bandwidth]
-        return values
+            density = a * cache[bandwidth]
+            values = density if values is None else values + density
+        return np.zeros_like(recent) if values is None else values
 
     def full(self, values: np.ndarray) -> np.ndarray:
         """Values on ``cells`` as a full grid (0 elsewhere)."""
@@ -415,11 +431,16 @@ def _rows(weights: np.ndarray, stack: np.ndarray) -> np.ndarray:
     keep = np.flatnonzero(weights)
     if keep.size == 0:
         return np.zeros(stack.shape[1])
+    if keep[-1] - keep[0] + 1 == keep.size:
+        # The usual case, a run of months: a view, where a fancy index would copy months x cells each time.
+        keep = slice(keep[0], keep[-1] + 1)
     return np.einsum("m,mc->c", weights[keep], stack[keep])
 
 
 def _share(layer: np.ndarray) -> np.ndarray:
-    total = float(np.nansum(layer))
+    total = float(layer.sum())
+    if math.isnan(total):  # nansum copies the layer: only when a NaN is there to skip
+        total = float(np.nansum(layer))
     return layer / total if total > 0 else np.zeros_like(layer)
 
 
@@ -500,11 +521,23 @@ def describe_weights(w: Mapping) -> str:
     return ", ".join(parts)
 
 
+def tuning_workers() -> int:
+    """Threads :class:`CombinedTuner` validates candidates on: the cores this process may use, at most 4."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 class CombinedTuner:
     """Chooses ``combined``'s blend at any origin of one set of layers, remembering every validation result.
 
     A validation month's hit rate for a candidate depends only on that month and the months
-    before it, so the folds of a backtest share them instead of recomputing.
+    before it, so the folds of a backtest share them instead of recomputing. ``workers`` threads
+    (default :func:`tuning_workers`) share a month's candidates; the results do not depend on how many.
     """
 
     def __init__(
@@ -516,8 +549,10 @@ class CombinedTuner:
         rtm_share=None,
         horizon_months: int = 1,
         n_validation: int = COMBINED_VALIDATION_MONTHS,
+        workers: int | None = None,
     ):
         self.layers = layers
+        self.workers = tuning_workers() if workers is None else max(1, int(workers))
         self.area_share = check_area_share(area_share)
         grid = layers.grid
         region = np.ones(grid.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -538,33 +573,57 @@ class CombinedTuner:
         """Hit rate of each candidate predicting months origin..end from the months before (remembered)."""
         done = self._hits.setdefault((origin, end), {})
         todo = [c for c in candidates if self._key(c) not in done]
-        if todo:
-            layers = self.layers
-            test = sum(layers.month_counts(m) for m in range(origin, end + 1))
-            test_in = test[self.in_region]
-            total = float(test_in.sum())
-            budget = self.area_share * self.n_region
+        if not todo:
+            return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
+        layers = self.layers
+        test = sum(layers.month_counts(m) for m in range(origin, end + 1))
+        test_in = test[self.in_region]
+        total = float(test_in.sum())
+        budget = self.area_share * self.n_region
+        # Candidates sharing a half-life share their weighted sums: each such group is one task, so the
+        # groups can run on separate threads (numpy and scipy.sparse release the GIL for the heavy steps).
+        # Every hit rate is computed the same way whichever thread runs it.
+        groups: dict = {}
+        for cand in todo:
+            groups.setdefault(cand["half_life_months"], []).append(cand)
+        change = layers.latest_change(origin - 1)
+        if change is not None and any(c["older"] == "carry" for c in todo):
+            layers.carried(change, origin - 1)  # once, before the threads share it
+
+        def hits_of(group: list) -> list:
+            out = []
             recent_cache: dict = {}
-            for cand in todo:
+            parts: dict = {}
+            for cand in group:
                 if self.rtm_share is not None and cand["rtm_weight"] > 0:
                     # The RTM share reaches cells no record does: score on the full grid.
-                    from hotspot.stats.accuracy import forecast_metrics
+                    from hotspot.stats.accuracy import hit_rate
 
                     score = layers.score(cand, origin - 1, self.rtm_share)
-                    done[self._key(cand)] = forecast_metrics(
-                        score, layers.full(test), self.area_share, mask=self.region
-                    ).hit_rate
+                    out.append(hit_rate(score, layers.full(test), self.area_share, mask=self.region))
                     continue
                 rkey = (cand["half_life_months"], cand["older"], cand["older_weight"])
                 if rkey not in recent_cache:
-                    recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey), {})
+                    recent_cache[rkey] = (layers.recent_counts(origin - 1, *rkey, parts), {})
                 recent, smoothed = recent_cache[rkey]
                 values = layers.blend(recent, cand, self.rtm_share, smoothed)
-                hit = (
+                out.append(
                     budget_hits(values[self.in_region], test_in, budget, self.n_region, total) / total
                     if total
                     else np.nan
                 )
+            return out
+
+        tasks = list(groups.values())
+        if self.workers > 1 and len(tasks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self.workers, len(tasks))) as pool:
+                results = list(pool.map(hits_of, tasks))
+        else:
+            results = [hits_of(group) for group in tasks]
+        for group, hits in zip(tasks, results):
+            for cand, hit in zip(group, hits):
                 done[self._key(cand)] = hit
         return np.array([done[self._key(c)] for c in candidates], dtype=np.float64)
 

@@ -247,49 +247,78 @@ def carry_onto_current(
     -------
     Carried
     """
-    from scipy.spatial import cKDTree
+    return CarrySource(frame, months, current).carry(change, upto, tolerance_m=tolerance_m)
 
-    x = frame["x"].to_numpy(np.float64)
-    y = frame["y"].to_numpy(np.float64)
-    lsoa = frame["lsoa_code"].astype(str).to_numpy() if "lsoa_code" in frame else np.full(len(frame), "")
-    older = np.flatnonzero(months < change)
-    empty = Carried(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), int(older.size), float(tolerance_m))
-    if current is None:
-        now = (months >= change) & (months <= upto)
-        cur = pd.DataFrame({"x": x[now], "y": y[now], "lsoa": lsoa[now]})
-    else:
-        cm = month_index(current["month"]) if len(current) else np.zeros(0, dtype=np.int64)
-        now = (cm >= change) & (cm <= upto)
-        cur = pd.DataFrame(
-            {
-                "x": current["x"].to_numpy(np.float64)[now],
-                "y": current["y"].to_numpy(np.float64)[now],
-                "lsoa": current["lsoa_code"].astype(str).to_numpy()[now],
-            }
+
+class CarrySource:
+    """:func:`carry_onto_current` for one set of records and current locations, at many (change, upto).
+
+    What does not depend on the forecast origin -- coordinates, months, LSOA codes as integers, the
+    distinct older locations -- is prepared once; a backtest carries at every fold's origin.
+    Parameters are those of :func:`carry_onto_current`.
+    """
+
+    def __init__(self, frame: pd.DataFrame, months: np.ndarray, current: pd.DataFrame | None = None):
+        self.x = frame["x"].to_numpy(np.float64)
+        self.y = frame["y"].to_numpy(np.float64)
+        self.months = np.asarray(months)
+        lsoa = frame["lsoa_code"].astype(str).to_numpy() if "lsoa_code" in frame else np.full(len(frame), "")
+        if current is None:
+            self.cm, self.cx, self.cy, clsoa = self.months, self.x, self.y, lsoa
+        else:
+            self.cm = month_index(current["month"]) if len(current) else np.zeros(0, dtype=np.int64)
+            self.cx = current["x"].to_numpy(np.float64)
+            self.cy = current["y"].to_numpy(np.float64)
+            clsoa = current["lsoa_code"].astype(str).to_numpy()
+        # LSOA codes compared as integers over one vocabulary (text comparisons cost most of a carry);
+        # a missing code (NaN) is -1 and, as NaN, equals nothing; "" is no LSOA.
+        codes, vocabulary = pd.factorize(
+            np.concatenate([np.asarray(lsoa, dtype=object), np.asarray(clsoa, dtype=object)])
         )
-    if older.size == 0 or len(cur) == 0:
-        return empty
-    cur = cur.drop_duplicates(["x", "y"])
-    cx, cy, clsoa = cur["x"].to_numpy(), cur["y"].to_numpy(), cur["lsoa"].to_numpy()
-    # Each distinct older location (with its LSOA) is placed once.
-    lsoa_code, lsoa_names = pd.factorize(pd.Series(lsoa[older]))
-    place = location_keys(x[older], y[older]).astype(np.int64) * (len(lsoa_names) + 1) + lsoa_code
-    _, first_row, codes = np.unique(place, return_index=True, return_inverse=True)
-    codes = codes.ravel()
-    ux, uy, ulsoa = x[older][first_row], y[older][first_row], lsoa[older][first_row]
-    k = min(CARRY_NEIGHBOURS, cx.size)
-    dist, idx = cKDTree(np.column_stack([cx, cy])).query(
-        np.column_stack([ux, uy]), k=k, distance_upper_bound=tolerance_m
-    )
-    dist = dist.reshape(len(ux), k)
-    idx = idx.reshape(len(ux), k)
-    within = np.isfinite(dist)
-    safe = np.where(within, idx, 0)
-    same = within & (clsoa[safe] == ulsoa[:, None]) & (ulsoa[:, None] != "")
-    has_same = same.any(axis=1)
-    pick = np.where(has_same, same.argmax(axis=1), 0)
-    chosen = safe[np.arange(len(ux)), pick]
-    found = has_same | within[:, 0]
-    ok = found[codes]
-    target = chosen[codes]
-    return Carried(older[ok], cx[target[ok]], cy[target[ok]], int(older.size), float(tolerance_m))
+        self.lsoa, self.clsoa = codes[: len(lsoa)], codes[len(lsoa) :]
+        blank = np.flatnonzero(np.asarray(vocabulary, dtype=object) == "")
+        self.blank = int(blank[0]) if blank.size else -2
+        self.n_codes = len(vocabulary)
+        self._older: dict = {}
+
+    def _older_locations(self, change: int):
+        """The older records and their distinct locations (with LSOA): each is placed once."""
+        if change not in self._older:
+            older = np.flatnonzero(self.months < change)
+            place = location_keys(self.x[older], self.y[older]).astype(np.int64) * (self.n_codes + 2) + (
+                self.lsoa[older] + 1
+            )
+            _, first_row, codes = np.unique(place, return_index=True, return_inverse=True)
+            rows = older[first_row]
+            self._older[change] = (older, codes.ravel(), self.x[rows], self.y[rows], self.lsoa[rows])
+        return self._older[change]
+
+    def carry(self, change: int, upto: int, *, tolerance_m: float = CARRY_TOLERANCE_M) -> Carried:
+        """Records older than ``change`` moved onto the locations used in months ``change..upto``."""
+        from scipy.spatial import cKDTree
+
+        older, codes, ux, uy, ulsoa = self._older_locations(change)
+        empty = Carried(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), int(older.size), float(tolerance_m))
+        now = (self.cm >= change) & (self.cm <= upto)
+        if older.size == 0 or not now.any():
+            return empty
+        cur = pd.DataFrame({"x": self.cx[now], "y": self.cy[now], "lsoa": self.clsoa[now]})
+        cur = cur.drop_duplicates(["x", "y"])
+        cx, cy, clsoa = cur["x"].to_numpy(), cur["y"].to_numpy(), cur["lsoa"].to_numpy()
+        k = min(CARRY_NEIGHBOURS, cx.size)
+        dist, idx = cKDTree(np.column_stack([cx, cy])).query(
+            np.column_stack([ux, uy]), k=k, distance_upper_bound=tolerance_m
+        )
+        dist = dist.reshape(len(ux), k)
+        idx = idx.reshape(len(ux), k)
+        within = np.isfinite(dist)
+        safe = np.where(within, idx, 0)
+        named = (ulsoa != self.blank) & (ulsoa >= 0)
+        same = within & (clsoa[safe] == ulsoa[:, None]) & named[:, None]
+        has_same = same.any(axis=1)
+        pick = np.where(has_same, same.argmax(axis=1), 0)
+        chosen = safe[np.arange(len(ux)), pick]
+        found = has_same | within[:, 0]
+        ok = found[codes]
+        target = chosen[codes]
+        return Carried(older[ok], cx[target[ok]], cy[target[ok]], int(older.size), float(tolerance_m))

@@ -49,7 +49,14 @@ import pandas as pd
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
-from hotspot.core.naming import disambiguate_names, nearest_records, place_names, strip_on_or_near, top_types
+from hotspot.core.naming import (
+    disambiguate_names,
+    empty_places,
+    nearest_records,
+    place_names,
+    strip_on_or_near,
+    top_types,
+)
 from hotspot.core.progress import ProgressCallback, resolve
 from hotspot.core.records import WEEKDAYS
 from hotspot.ingest.validate import BAND_RULES, BANDWIDTH_RULES, Parameter, check_parameters
@@ -360,6 +367,7 @@ def rank_places(
     record_label = np.zeros(len(frame), dtype=np.int64)  # the place label of each record, 0 = none
     record_label[on_grid] = labels.ravel()[flat[on_grid]]
     places = _describe_places(labels, record_label, grid, counts, scores, extra_layers, frame, method)
+    ranked_labels = places["_label"].to_numpy()
     if harm_w is not None:
         harm = np.bincount(record_label, weights=harm_w, minlength=int(labels.max()) + 1)
         places["harm"] = harm[places["_label"].to_numpy()] if "_label" in places else np.nan
@@ -369,6 +377,7 @@ def rank_places(
         places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
     if top is not None:
         places = places.iloc[:top].copy()
+    places = _locate_places(places, ranked_labels, labels, record_label, grid, frame)
     places["rank"] = np.arange(1, len(places) + 1)
     study_km2 = float(mask.sum()) * grid.cell_area_m2 / 1e6
     listed_km2 = float(places["area_m2"].sum()) / 1e6
@@ -504,21 +513,37 @@ def _top_cells(scores: np.ndarray, eligible: np.ndarray, area_share: float, n_st
 
 
 def _label_places(candidates: np.ndarray, scores: np.ndarray, radius_cells: int) -> np.ndarray:
-    """Place label per cell (0 = not a place), seeded at the best cells; radius 0 keeps single cells."""
-    from hotspot.kernels.places import grow_places
+    """Place label per cell (0 = not a place), seeded at the best cells; radius 0 keeps single cells.
 
+    The best candidate not yet in a place seeds a new place, which takes every free candidate within
+    ``radius_cells`` (Chebyshev distance) of it; labels 1.. in seeding order. A plain loop over the
+    seeds rather than a Numba kernel: a county has a few thousand candidates, a few milliseconds here,
+    while Numba's first call in a process costs about a second (rank by count or combined calls no other kernel).
+    """
     order = np.argsort(-np.where(candidates, scores, -np.inf).ravel(), kind="stable")[: int(candidates.sum())]
-    return grow_places(order.astype(np.int64), candidates, int(radius_cells))
+    nrows, ncols = candidates.shape
+    r = int(radius_cells)
+    labels = np.zeros(candidates.shape, dtype=np.int64)
+    free = candidates.astype(bool, copy=True)
+    next_label = 1
+    for cell in order.tolist():
+        row, col = divmod(cell, ncols)
+        if not free[row, col]:
+            continue
+        rows, cols = slice(max(0, row - r), min(nrows, row + r + 1)), slice(max(0, col - r), min(ncols, col + r + 1))
+        window = free[rows, cols]
+        labels[rows, cols][window] = next_label
+        window[...] = False  # a view: these cells are taken
+        next_label += 1
+    return labels
 
 
 # --- describing places --------------------------------------------------------------------
 
 
 def _describe_places(labels, record_label, grid, counts, scores, extra, frame, method):
-    import geopandas as gpd
-    import shapely
-    from pyproj import Transformer
-
+    """Every place's figures, best first; what takes geometry or text (names, polygons, crime types, where
+    it lies) is added by :func:`_locate_places` to the rows that are listed."""
     n_places = int(labels.max())
     flat_labels = labels.ravel()
     in_place = flat_labels > 0
@@ -528,44 +553,17 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
     score_sum = np.bincount(place_index, weights=scores.ravel()[in_place], minlength=n_places)
     score_max = np.full(n_places, -np.inf)
     np.maximum.at(score_max, place_index, scores.ravel()[in_place])
-
-    rows, cols = np.nonzero(labels)
-    polygons = grid.cell_polygons(rows, cols)
-    place_of_cell = labels[rows, cols] - 1
-    geometries = [shapely.union_all(polygons[place_of_cell == i]) for i in range(n_places)]
-
-    # Which place each record falls in, for names and crime types.
-    record_place = record_label - 1
-    in_any = record_place >= 0
-    placed = frame.loc[in_any, ["location", "lsoa_name", "crime_type"]].copy()
-    placed["place"] = record_place[in_any]
-
-    types_text = top_types(placed, n_places)
-
-    centroids = shapely.centroid(np.array(geometries, dtype=object))
-    easting = shapely.get_x(centroids)
-    northing = shapely.get_y(centroids)
-    names = place_names(placed, n_places, nearest_records(frame, easting, northing))
-    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_wgs84.transform(easting, northing)
     area_m2 = cells_per_place * grid.cell_area_m2
     total = max(len(frame), 1)
 
     table = pd.DataFrame(
         {
-            "name": names,
-            "id": [f"P{i + 1:03d}" for i in range(n_places)],
-            "lat": np.round(lat, 6),
-            "lon": np.round(lon, 6),
-            "easting": np.round(easting, 1),
-            "northing": np.round(northing, 1),
             "area_m2": area_m2,
             "n_cells": cells_per_place,
             "count": count_per_place.astype(np.int64),
             "share": count_per_place / total,
             "per_km2": count_per_place / (area_m2 / 1e6),
             "score": score_sum if method in ("count", "kde", "combined") else score_max,
-            "top_types": types_text,
             "_label": np.arange(1, n_places + 1),
         }
     )
@@ -580,14 +578,69 @@ def _describe_places(labels, record_label, grid, counts, scores, extra, frame, m
         table[name] = agg
     if "gi_bin" in table:
         table["gi_bin"] = table["gi_bin"].astype(np.int64)
-    places = gpd.GeoDataFrame(table, geometry=geometries, crs=grid.crs)
     # Places are ranked by what the method scored (ties by records), so the list answers the method's question.
-    places = places.sort_values(["score", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
-    places["name"] = disambiguate_names(places["name"])
+    places = table.sort_values(["score", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
     places["cumulative_share"] = places["share"].cumsum()
     # Place ids follow rank order so P001 is always the top place.
     places["id"] = [f"P{i + 1:03d}" for i in range(len(places))]
     return places
+
+
+def _locate_places(places, ranked_labels, labels, record_label, grid, frame):
+    """``places`` (the listed rows) with their names, polygons, centres and crime types, as a GeoDataFrame.
+
+    ``ranked_labels`` are the labels of every place in the method's rank order: repeated names are
+    numbered in that order, so a listed place keeps the number it had with every place named.
+    """
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+
+    listed = places["_label"].to_numpy()
+    # Only the places up to the last listed one in rank order need a name (for the numbering of repeats).
+    position = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+    position[ranked_labels] = np.arange(ranked_labels.size)
+    n_named = int(position[listed].max()) + 1 if listed.size else 0
+    named = ranked_labels[:n_named]  # place i of the naming below is the place labelled named[i]
+    slot = np.full(position.size, -1, dtype=np.int64)
+    slot[named] = np.arange(n_named)
+
+    rows, cols = np.nonzero(slot[labels] >= 0)
+    polygons = grid.cell_polygons(rows, cols)
+    place_of_cell = slot[labels[rows, cols]]
+    # Cells are listed north-west first within each place, as they were when every place was drawn.
+    order = np.argsort(place_of_cell, kind="stable")
+    bounds = np.searchsorted(place_of_cell[order], np.arange(n_named + 1))
+    geometries = np.array(
+        [shapely.union_all(polygons[order[bounds[i] : bounds[i + 1]]]) for i in range(n_named)], dtype=object
+    )
+
+    # Which place each record falls in, for names and crime types.
+    record_place = slot[record_label]
+    in_any = record_place >= 0
+    placed = frame.loc[in_any, ["location", "lsoa_name", "crime_type"]].copy()
+    placed["place"] = record_place[in_any]
+
+    types_text = np.array(top_types(placed, n_named), dtype=object)
+    centroids = shapely.centroid(geometries)
+    easting = shapely.get_x(centroids)
+    northing = shapely.get_y(centroids)
+    empty = empty_places(placed, n_named)
+    # A place with no street or area to name it by keeps the number it was seeded with.
+    names = place_names(placed, n_named, nearest_records(frame, easting[empty], northing[empty], empty), named)
+    names = np.array(disambiguate_names(names), dtype=object)
+    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(easting, northing)
+
+    at = slot[listed]
+    places = places.copy()
+    places["name"] = names[at].tolist()
+    places["lat"] = np.round(lat, 6)[at]
+    places["lon"] = np.round(lon, 6)[at]
+    places["easting"] = np.round(easting, 1)[at]
+    places["northing"] = np.round(northing, 1)[at]
+    places["top_types"] = types_text[at].tolist()
+    return gpd.GeoDataFrame(places, geometry=list(geometries[at]), crs=grid.crs)
 
 
 # --- when places peak ---------------------------------------------------------------------

@@ -182,7 +182,10 @@ def _equal_area_weights(scores: np.ndarray, candidates: np.ndarray, k: float) ->
         weights[candidates] = 1.0
         return weights
     kk = min(max(int(math.ceil(k - 1e-9)), 1), values.size)
-    cutoff = np.partition(values, values.size - kk)[values.size - kk]
+    positive = values[values > 0]
+    # When the positive scores fill the budget the cut-off is among them: partition those alone.
+    pool = positive if positive.size >= kk else values
+    cutoff = np.partition(pool, pool.size - kk)[pool.size - kk]
     above = candidates & (scores > cutoff)
     tied = candidates & (scores == cutoff)
     fraction = (k - above.sum()) / tied.sum()
@@ -340,7 +343,7 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
         Test crimes in the selection (fractional at the cut-off).
     """
     positive = values > 0
-    n_pos = int(positive.sum())
+    n_pos = int(np.count_nonzero(positive))
     if n_pos <= budget_cells:
         captured = float(test[positive].sum())
         n_zero = n_region - n_pos
@@ -354,7 +357,7 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
     cutoff = np.partition(pos_values, n_pos - kk)[n_pos - kk]
     above = pos_values > cutoff
     tied = pos_values == cutoff
-    fraction = (budget_cells - above.sum()) / tied.sum()
+    fraction = (budget_cells - np.count_nonzero(above)) / np.count_nonzero(tied)
     fraction = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
     return float(pos_test[above].sum()) + fraction * float(pos_test[tied].sum())
 
@@ -364,9 +367,17 @@ def hit_rate(
 ) -> float:
     """Share of test crimes falling in the cells selected at the area budget (see the module docstring).
 
-    Parameters are those of :func:`forecast_metrics`.
+    Parameters are those of :func:`forecast_metrics`; the value is its ``hit_rate``, without the best
+    selection PEI* needs (radius choice and ``combined`` tuning call this once per candidate).
     """
-    return forecast_metrics(scores, test_counts, area_share, cell_areas=cell_areas, mask=mask, ties=ties).hit_rate
+    scores = np.asarray(scores, dtype=np.float64)
+    test = np.asarray(test_counts, dtype=np.float64)
+    if test.shape != scores.shape:
+        raise ValueError(f"test_counts has shape {test.shape}, the scores {scores.shape}")
+    region = _region(scores.shape, mask)
+    weight = selection_weights(scores, area_share, cell_areas=cell_areas, mask=mask, ties=ties)
+    n_test = float(test[region].sum())
+    return float((weight * test).sum()) / n_test if n_test > 0 else math.nan
 
 
 def pai(scores, test_counts, area_share: float = 0.01, *, cell_areas=None, mask=None, ties: str = "share") -> float:
@@ -440,25 +451,42 @@ class BudgetScorer:
         self.shares = [check_area_share(a) for a in area_shares]
         self.budgets = [a * self.n_region for a in self.shares]
         self.cell_area = float(cell_area)
-        everywhere = np.ones(self.t.size, dtype=bool)
-        self.best_pai = []
-        for k in self.budgets:
-            best_test, _, best_cells, _ = _take(self.t, everywhere, self.t, self._top(self.t), k, self.t, None)
-            ok = self.n_test > 0 and best_cells > 0
-            self.best_pai.append((best_test / self.n_test) / (best_cells / self.n_region) if ok else math.nan)
+        self._best_pai: list[float] | None = None
+
+    @property
+    def best_pai(self) -> list[float]:
+        """The best PAI any selection reaches at each budget (the test period's own top cells), for PEI*."""
+        if self._best_pai is None:
+            everywhere = np.ones(self.t.size, dtype=bool)
+            self._best_pai = []
+            for k in self.budgets:
+                best_test, _, best_cells, _ = _take(self.t, everywhere, self.t, self._top(self.t), k, self.t, None)
+                ok = self.n_test > 0 and best_cells > 0
+                self._best_pai.append((best_test / self.n_test) / (best_cells / self.n_region) if ok else math.nan)
+        return self._best_pai
 
     def _top(self, values: np.ndarray) -> np.ndarray:
         return _top_sorted(values, self.budgets)
 
-    def __call__(self, scores) -> list[ForecastMetrics]:
+    def _region_values(self, scores):
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != self.shape:
             raise ValueError(f"scores have shape {scores.shape}, the test counts {self.shape}")
         vals = scores.ravel()[self.region_flat]
         finite = np.isfinite(vals)
-        all_finite = bool(finite.all())
-        fvals = vals if all_finite else vals[finite]
-        top = self._top(fvals)
+        fvals = vals if bool(finite.all()) else vals[finite]
+        return vals, finite, fvals, self._top(fvals)
+
+    def hit_rates(self, scores) -> list[float]:
+        """The hit rate at each budget alone, as :meth:`__call__` gives it (for tuning: no PEI*, RRI or places)."""
+        vals, finite, fvals, top = self._region_values(scores)
+        return [
+            _take(vals, finite, fvals, top, k, self.t, None)[0] / self.n_test if self.n_test > 0 else math.nan
+            for k in self.budgets
+        ]
+
+    def __call__(self, scores) -> list[ForecastMetrics]:
+        vals, finite, fvals, top = self._region_values(scores)
         t, tr, n_region, n_test = self.t, self.tr, self.n_region, self.n_test
         out = []
         for k, best_pai in zip(self.budgets, self.best_pai):
@@ -484,7 +512,10 @@ def _top_sorted(values: np.ndarray, budgets) -> np.ndarray:
     if values.size == 0:
         return values
     kmax = min(max(int(math.ceil(max(budgets) - 1e-9)), 1), values.size)
-    top = np.partition(values, values.size - kmax)[values.size - kmax :]
+    positive = values[values > 0]
+    # Most forecasts are 0 on most cells: when the positive scores fill the budget, the top is among them.
+    pool = positive if positive.size >= kmax else values
+    top = np.partition(pool, pool.size - kmax)[pool.size - kmax :]
     return np.sort(top)[::-1]
 
 
@@ -513,14 +544,41 @@ def _take(vals, finite, fvals, top, k, t, tr):
 
 
 def _compactness_of(flat_cells: np.ndarray, shape, cell_area: float) -> tuple[float, float]:
-    """Places (8-connected groups) among the listed flat cells and their mean area, labelling a cropped box."""
+    """Places (8-connected groups) among the listed flat cells and their mean area, as :func:`place_compactness`.
+
+    The groups are found from the cells' neighbour pairs, not by labelling the grid: a budget of 1 %
+    spreads its cells over the whole grid, so a labelled box would be the grid, once per forecast.
+    """
     if flat_cells.size == 0:
         return 0.0, math.nan
-    rows, cols = np.divmod(flat_cells, shape[1])
-    r0, c0 = rows.min(), cols.min()
-    box = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=bool)
-    box[rows - r0, cols - c0] = True
-    return place_compactness(box, cell_area)
+    cells = np.unique(flat_cells)
+    n = _count_groups(cells, shape[1])
+    return float(n), float(np.full(cells.size, float(cell_area)).sum()) / n
+
+
+def _count_groups(cells: np.ndarray, ncols: int) -> int:
+    """Number of 8-connected groups among the sorted distinct flat cells of a grid ``ncols`` wide."""
+    rows, cols = np.divmod(cells, ncols)
+    first, second = [], []
+    for d_row, d_col in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbour pair once
+        target = (rows + d_row) * ncols + cols + d_col
+        at = np.minimum(np.searchsorted(cells, target), cells.size - 1)
+        linked = (cols + d_col >= 0) & (cols + d_col < ncols) & (cells[at] == target)
+        first.append(np.flatnonzero(linked))
+        second.append(at[linked])
+    a, b = np.concatenate(first), np.concatenate(second)
+    # Label propagation: each pair takes the smaller label of the two, then labels follow their own
+    # label (pointer jumping), until nothing changes; a group then holds one label.
+    label = np.arange(cells.size)
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]
+        if np.array_equal(new, label):
+            return int(np.count_nonzero(label == np.arange(cells.size)))
+        label = new
 
 
 def _compactness_cropped(selected: np.ndarray, cell_area: float) -> tuple[float, float]:

@@ -111,3 +111,27 @@ def test_street_stretch_names_are_cut_not_turned_into_initials():
     short = _ellipsis(stretch, 30)
     assert len(short) == 30 and short.startswith("Lichfield View, 120 m from") and short.endswith("…")
     assert _ellipsis("Kingsbury Court, Central Bedfordshire 029C", 30) == "Kingsbury Court, CB 029C"
+
+
+def test_fixed_width_columns_measure_the_same_without_their_rows():
+    """ranked_table measures candidate layouts from their headings alone: with every column's width fixed,
+    rich's measure of a table cannot depend on its rows."""
+    from rich import box
+    from rich.table import Table
+
+    from hotspot.core.result import measure
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        n_cols = int(rng.integers(1, 9))
+        widths = rng.integers(1, 30, n_cols)
+        tables = []
+        for with_rows in (True, False):
+            table = Table(title="t", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+            for c, w in enumerate(widths):
+                table.add_column(f"h{c}" * int(rng.integers(0, 4)), min_width=int(w), max_width=int(w), no_wrap=True)
+            for _ in range(int(rng.integers(1, 25)) if with_rows else 0):
+                table.add_row(*["x" * int(rng.integers(0, 45)) for _ in widths])
+            tables.append(table)
+        rng = np.random.default_rng(rng.integers(1 << 30))  # headings differ between the two: they cannot matter either
+        assert measure(tables[0]) == measure(tables[1])
