@@ -15,6 +15,7 @@ file as it was.
 from __future__ import annotations
 
 import contextlib
+import csv
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,6 +37,42 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def _csv_text_columns(frame) -> list[list] | None:
+    """Each column as the text ``DataFrame.to_csv(index=False)`` writes for it, or None when a column is
+    of a kind this does not cover (the caller then lets pandas write the table).
+
+    pandas formats float columns with NumPy's ``astype(str)``, which is the shortest round-trip text,
+    as Python's ``repr`` of the same number is; ``repr`` over a list is ~2x quicker, and writing the rows
+    with ``csv.writer`` directly skips pandas' per-chunk formatting (a 7,648-row Gi* table: 0.13 s -> 0.05 s).
+    Missing values are written as empty fields, as pandas writes them.
+    """
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    columns = []
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype == np.float64:
+            values = series.to_numpy()
+            text = list(map(float.__repr__, values.tolist()))
+            for j in np.flatnonzero(np.isnan(values)).tolist():
+                text[j] = ""
+        elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            text = series.to_numpy().tolist()  # Python ints and bools: csv writes str(), as pandas' objects do
+        elif isinstance(dtype, pd.StringDtype) or (
+            isinstance(dtype, np.dtype)
+            and dtype.kind == "O"
+            and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+        ):
+            text = series.to_numpy(dtype=object, na_value="").tolist()
+        else:
+            return None
+        columns.append(text)
+    return columns
+
+
 def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) -> Path:
     """Write a DataFrame (geometry column dropped) as UTF-8 CSV atomically; returns the path.
 
@@ -51,8 +88,15 @@ def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) 
     """
     frame = frame.drop(columns="geometry", errors="ignore") if hasattr(frame, "drop") else frame
     path = Path(path)
+    columns = _csv_text_columns(frame)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        if columns is None:
+            frame.to_csv(tmp, index=False)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow([str(c) for c in frame.columns])
+                writer.writerows(zip(*columns))
     if provenance is not None:
         from hotspot.io.provenance import provenance_sidecar
 
@@ -153,7 +197,8 @@ def write_geopackage(
     layers : mapping of str to (Geo)DataFrame
         Layer name to a GeoDataFrame (a spatial layer, which must be in a projected CRS) or a
         plain DataFrame (an attribute table, e.g. a model table). Layers longer than
-        ``WRITE_CHUNK_ROWS`` (50,000) are written in chunks, reporting progress after each.
+        ``WRITE_CHUNK_ROWS`` (50,000) are written in chunks, reporting progress after each (one GDAL
+        session, as an Arrow stream).
     styles : mapping of str to style spec, optional
         Layer name to a style name from :mod:`hotspot.io.styles` (``"gistar"``, ``"ranked"``,
         ``"areas"``, ``"kde_hotspots"``, ``"priority_places"``) or ``(name, options)``, e.g.
@@ -200,7 +245,9 @@ def write_geopackage(
                 # geometry or CRS; every layer we write is polygons or points, and an empty one is drawn
                 # as nothing either way, so declare polygons.
                 options["geometry_type"] = "Polygon"
-            if _is_spatial(frame) and len(frame) > WRITE_CHUNK_ROWS and _streamable(frame):
+            # Arrow for every non-empty spatial layer: GDAL takes the columns whole instead of one feature
+            # at a time (7,648 Gi* cells: 0.09 s against 0.25 s), and the layer reads back the same.
+            if _is_spatial(frame) and len(frame) and _streamable(frame):
                 written += _write_layer_stream(
                     frame, tmp, name, first=i == 0, report=progress, stage=stage, done=written, total=total
                 )
@@ -222,13 +269,14 @@ def _streamable(frame) -> bool:
     """True when a spatial layer can be streamed as Arrow batches: one geometry type, plain column types."""
     import pandas as pd
 
-    types = set(frame.geometry.geom_type.dropna().unique())
-    if len(types) != 1:
+    from hotspot.io.styles import geometry_types
+
+    if len(geometry_types(frame)) != 1:
         return False
-    columns = frame.drop(columns=frame.geometry.name)
     return all(
         pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or pd.api.types.is_string_dtype(t)
-        for t in columns.dtypes
+        for name, t in frame.dtypes.items()
+        if name != frame.geometry.name
     )
 
 
@@ -242,6 +290,8 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     """
     import pyarrow as pa
     from pyogrio.raw import write_arrow
+
+    from hotspot.io.styles import geometry_types
 
     table = pa.table(frame.to_arrow(geometry_encoding="WKB"))
 
@@ -260,7 +310,7 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
         layer=name,
         driver="GPKG",
         geometry_name=frame.geometry.name,
-        geometry_type=str(frame.geometry.geom_type.dropna().iloc[0]),
+        geometry_type=geometry_types(frame).pop(),
         crs=frame.crs.to_wkt(),
         **options,
     )
