@@ -45,10 +45,12 @@ _CSV_SPECIAL = re.compile(r'[,"\r\n]')
 def _csv_quote(text: str) -> str:
     """A field as ``csv.writer`` (QUOTE_MINIMAL, ``\\n`` line ends) writes it.
 
-    Only a field holding , " CR or LF can need quotes; those few are formatted by the csv module itself,
-    whose rules for CR vary between Python versions."""
+    Only a field holding , " CR or LF can need quotes: quoted, with quotes doubled; one holding CR is left
+    to the csv module itself, whose rule for a CR varies between Python versions."""
     if not _CSV_SPECIAL.search(text):
         return text
+    if "\r" not in text:
+        return '"' + text.replace('"', '""') + '"'
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([text, ""])  # two fields: no lone-empty-field rule
     return buffer.getvalue()[:-2]
@@ -83,7 +85,9 @@ def _csv_text_columns(frame) -> list[list] | None:
             and dtype.kind == "O"
             and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
         ):
-            text = list(map(_csv_quote, series.to_numpy(dtype=object, na_value="").tolist()))
+            text = series.to_numpy(dtype=object, na_value="").tolist()
+            quoted = {value: _csv_quote(value) for value in set(text)}  # a column repeats its labels
+            text = [quoted[value] for value in text]
         else:
             return None
         columns.append(text)
