@@ -300,11 +300,22 @@ def _streamable(frame) -> bool:
 
     if len(geometry_types(frame)) != 1:
         return False
-    return all(
-        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or pd.api.types.is_string_dtype(t)
-        for name, t in frame.dtypes.items()
-        if name != frame.geometry.name
-    )
+    geometry = frame.geometry.name
+
+    def plain(name, dtype) -> bool:
+        # GDAL stores uint64 from Arrow as REAL but from a data frame as INTEGER; an object column goes as
+        # Arrow only when it holds text (mixed objects do not convert).
+        if str(dtype).lower() == "uint64":
+            return False
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return pd.api.types.infer_dtype(frame[name], skipna=True) in ("string", "empty")
+        return (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or isinstance(dtype, pd.StringDtype)
+        )
+
+    return all(plain(name, t) for name, t in frame.dtypes.items() if name != geometry)
 
 
 def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, stage: str, done: int, total: int) -> int:

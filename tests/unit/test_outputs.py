@@ -260,3 +260,39 @@ def test_geotiff_rejects_unknown_style(tmp_path):
     with pytest.raises(HotspotInputError, match="raster_ramp"):
         write_geotiff(tmp_path / "x.tif", np.zeros(grid.shape), grid, style="gistar")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_geopackage_layers_of_every_column_type_match_a_per_feature_write(tmp_path):
+    """Spatial layers go to GDAL as Arrow where that stores them as a data frame write does; the table
+    schema and the values read back must equal ``pyogrio.write_dataframe``'s (the writer used before)."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    n = 6
+    columns = {
+        "u8": np.arange(n, dtype=np.uint8),
+        "u64": np.arange(n, dtype=np.uint64),
+        "i16": np.arange(n, dtype=np.int16),
+        "f32": np.linspace(0, 1, n, dtype=np.float32),
+        "flag": np.arange(n) % 2 == 0,
+        "nullable": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+        "text": pd.array(["a", None, "c", "d", "e", "f"], dtype="string"),
+        "objects": np.array(["a", None, "c", "d", np.nan, "f"], dtype=object),
+        "mixed": np.array([1, "a", 2.5, None, "x", 3], dtype=object),
+        "category": pd.Categorical(list("abcabc")),
+        "day": pd.date_range("2024-01-01", periods=n),
+    }
+    for name, values in columns.items():
+        frame = gpd.GeoDataFrame(
+            {name: values, "count": np.arange(n, dtype=np.float64)},
+            geometry=shapely.box(np.arange(n), 0, np.arange(n) + 1, 1),
+            crs="EPSG:27700",
+        )
+        ours = write_geopackage(tmp_path / f"{name}.gpkg", {"cells": frame})
+        reference = tmp_path / f"{name}_reference.gpkg"
+        pyogrio.write_dataframe(frame, reference, layer="cells", driver="GPKG")
+        schema = "SELECT sql FROM sqlite_master WHERE name = 'cells'"
+        with sqlite3.connect(ours) as a, sqlite3.connect(reference) as b:
+            assert a.execute(schema).fetchone() == b.execute(schema).fetchone(), name
+        assert pyogrio.read_dataframe(ours).equals(pyogrio.read_dataframe(reference)), name
