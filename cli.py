@@ -418,15 +418,9 @@ def _report(result, written, quiet: bool, **summary_options) -> None:
 
 def _write(result, out: Path, provenance, **write_options) -> list[Path]:
     """``result.write`` and the run's QGIS project (``<out stem>.qgs`` opening every map written beside ``out``)."""
-    from hotspot.io.qgis_project import write_qgis_project
+    from hotspot.io.qgis_project import write_result_with_project
 
-    written = result.write(out, provenance=provenance, **write_options)
-    maps = [
-        Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == Path(out).parent
-    ]
-    if maps:
-        written.append(write_qgis_project(Path(out).with_suffix(".qgs"), maps, provenance=provenance))
-    return written
+    return write_result_with_project(result, out, provenance=provenance, **write_options)
 
 
 def _load_study(options: ReadOptions, progress=None, demo_scenario: str = "town"):

@@ -24,12 +24,17 @@ like:
   our exact null are printed too, labelled as different work;
 - threads: each of those at 1 and 2 Numba threads, optionally with the other core kept busy
   (``--busy`` runs ``yes > /dev/null`` during that part);
-- end to end: ``hotspot gistar`` as a user runs it (a fresh process: imports, CSV ingest, study
-  area, Gi* with the exact null, GeoPackage + CSV of the cells with records or a bin, three COG
-  surfaces) against esda's weights + ``G_Local`` with 999 permutations on counts we hand it.
+- end to end: esda's weights + ``G_Local`` with 999 permutations on counts we hand it (in this
+  process, after its imports and warm-up) against ``hotspot gistar`` three ways:
+  in this process through the library calls the command makes, after imports and warm-up, like the
+  peer (ingest from the warm parsed-input cache, study area, grid counts, Gi* with the exact p and
+  named clusters, provenance, every output file: GeoPackage with styles, CSV, three COG surfaces with
+  styles, QGIS project), each stage timed; the command itself in this process (``cli.main()``, the
+  same calls plus option parsing and reporting); and the command as a fresh process, which adds
+  Python start-up and imports that the peer's figure does not include.
 
 Usage: python benchmarks/bench_gistar.py [--repeats 3] [--permutations 999] [--no-end-to-end]
-       [--no-scaling] [--busy] [--national-n 20000000]
+       [--end-to-end-only] [--no-scaling] [--busy] [--national-n 20000000]
 """
 
 from __future__ import annotations
@@ -74,6 +79,160 @@ def _cli_gistar(folder: Path, out: Path, cache: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
     return time.perf_counter() - t0
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and its children, live (esda's joblib workers) or finished."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = time.process_time() + r.ru_utime + r.ru_stime
+    try:
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                times = child.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+    except ImportError:
+        pass
+    return total
+
+
+E2E_ARGS = ("--band", "300", "--cell-size", "100")
+"""The end-to-end run: ``hotspot gistar FOLDER --band 300 --cell-size 100``."""
+
+
+def _pipeline(folder: Path, out: Path, permutations: int) -> dict[str, float]:
+    """``hotspot gistar FOLDER --band 300 --cell-size 100`` through the library calls the command makes, in
+    this process; wall seconds of each stage (ingest, Gi* with clusters, provenance, writing) and CPU."""
+    from hotspot.core.atomic import output_run
+    from hotspot.ingest.study import load_study
+    from hotspot.io.provenance import Provenance
+    from hotspot.io.qgis_project import write_result_with_project
+    from hotspot.places.clusters import gistar_for_study
+
+    parameters = dict(band_m=300.0, band_rule="holdout", weights="band", k=8, correction="fdr", cell_size_m=100.0)
+    marks = [(time.perf_counter(), time.process_time())]
+
+    def mark():
+        marks.append((time.perf_counter(), time.process_time()))
+
+    with output_run():  # as the command: every file replaces the old one at the end, together
+        study = load_study([str(folder)])
+        mark()
+        result = gistar_for_study(study, permutations=permutations, seed=0, **parameters)
+        mark()
+        parameters.update(study_area=study.describe_area(), study_area_km2=round(study.area_km2, 3))
+        provenance = Provenance.capture(
+            "gistar", {**parameters, "permutations": permutations, "seed": 0}, [str(folder)], study.records
+        )
+        mark()
+        write_result_with_project(result, out, provenance=provenance)
+    mark()
+    stages: dict[str, float] = {}
+    for i, name in enumerate(("ingest", "gistar", "provenance", "write")):
+        stages[name] = marks[i + 1][0] - marks[i][0]
+        stages[f"{name} cpu"] = marks[i + 1][1] - marks[i][1]
+    stages["total"] = marks[-1][0] - marks[0][0]
+    stages["cpu"] = marks[-1][1] - marks[0][1]
+    return stages
+
+
+def _cli_in_process(folder: Path, out: Path) -> tuple[float, float]:
+    """(wall, cpu) of ``cli.main()`` in this process: the command's own code, after imports and warm-up."""
+    import cli
+
+    argv = sys.argv
+    sys.argv = ["hotspot", "gistar", str(folder), *E2E_ARGS, "--out", str(out), "--quiet"]
+    c0, t0 = time.process_time(), time.perf_counter()
+    try:
+        cli.main()
+    except SystemExit as exc:  # typer ends every run with sys.exit
+        if exc.code not in (0, None):
+            raise
+    finally:
+        sys.argv = argv
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def end_to_end(args) -> None:
+    """esda's weights + G_Local(permutations) against ``hotspot gistar`` in this process (library calls and
+    ``cli.main()``) and as a fresh process, alternately, ``--repeats`` times; medians of wall and CPU."""
+    from esda import G_Local
+    from libpysal.weights import DistanceBand
+
+    from hotspot.core.settings import cache_dir, shared_data_dir
+    from hotspot.ingest.study import load_study
+
+    R = args.permutations
+    folder = shared_data_dir() / "policeuk-bedfordshire"
+    cache = cache_dir() / "bench_gistar"
+    os.environ.setdefault("HOTSPOT_CACHE", str(cache))  # the in-process runs and the fresh ones share it
+    tmp = Path(tempfile.mkdtemp(prefix="bench_gistar_e2e_"))
+    study = load_study([str(folder)])
+    grid, mask = study.grid(100.0)
+    xy = study.records.xy
+    y = grid.count(xy[:, 0], xy[:, 1])[mask]
+    xs, ys = grid.cell_centres()
+    pts = np.column_stack([xs[mask], ys[mask]])
+
+    def esda(points, values):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = DistanceBand(points, threshold=300.0, binary=True, silence_warnings=True)
+            G_Local(values, w, transform="B", star=True, permutations=R, n_jobs=-1, keep_simulations=False, seed=0)
+
+    esda(pts[:3000], y[:3000])  # esda's first permutation call compiles its Numba kernel
+    _cli_gistar(folder, tmp / "warm.gpkg", Path(os.environ["HOTSPOT_CACHE"]))  # fills the parsed-input cache
+    for _ in range(2):  # our warm-up: Numba cache loaded, lazy imports done
+        _pipeline(folder, tmp / "lib.gpkg", R)
+    _cli_in_process(folder, tmp / "cli.gpkg")
+    print(
+        f"\nend to end: {y.size:,} study-area cells of 100 m, band 300 m, {R} permutations; {os.cpu_count()} cores; "
+        f"load average {os.getloadavg()[0]:.1f} at start",
+        flush=True,
+    )
+    rows: dict[str, list[dict[str, float]]] = {"esda": [], "library": [], "cli in process": [], "fresh process": []}
+    for rep in range(args.repeats):
+        c0, t0 = _cpu_with_children(), time.perf_counter()
+        esda(pts, y)
+        rows["esda"].append({"total": time.perf_counter() - t0, "cpu": _cpu_with_children() - c0})
+        rows["library"].append(_pipeline(folder, tmp / "lib.gpkg", R))
+        wall, cpu = _cli_in_process(folder, tmp / "cli.gpkg")
+        rows["cli in process"].append({"total": wall, "cpu": cpu})
+        c0 = _cpu_with_children()
+        wall = _cli_gistar(folder, tmp / "fresh.gpkg", Path(os.environ["HOTSPOT_CACHE"]))
+        rows["fresh process"].append({"total": wall, "cpu": _cpu_with_children() - c0})
+        print(
+            f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1]['total']:.3f} s" for k, v in rows.items()),
+            f"(library stages: {', '.join(f'{k} {v:.3f}' for k, v in rows['library'][-1].items() if 'cpu' not in k)})",
+            flush=True,
+        )
+    med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in rows.items()}
+    esda_wall, esda_cpu = med["esda"]["total"], med["esda"]["cpu"]
+    print(f"\nmedians of {args.repeats} (seconds), load average {os.getloadavg()[0]:.1f} at the end:")
+    print(f"  {'':<34} {'wall':>8} {'cpu':>8}  esda/ours wall, cpu")
+    for name, label in (
+        ("esda", f"esda DistanceBand + G_Local({R})"),
+        ("library", "ours in process (library calls)"),
+        ("cli in process", "ours in process (cli.main())"),
+        ("fresh process", "ours as a fresh process"),
+    ):
+        m = med[name]
+        ratio = "" if name == "esda" else f"  {esda_wall / m['total']:6.1f}x {esda_cpu / m['cpu']:6.1f}x"
+        print(f"  {label:<34} {m['total']:8.3f} {m['cpu']:8.3f}{ratio}")
+    lib = med["library"]
+    stages = ("ingest", "gistar", "provenance", "write")
+    print("  ours in process, by stage, wall: " + ", ".join(f"{k} {lib[k]:.3f}" for k in stages))
+    print("  ours in process, by stage, cpu:  " + ", ".join(f"{k} {lib[k + ' cpu']:.3f}" for k in stages))
+    rest, rest_cpu = lib["total"] - lib["ingest"], lib["cpu"] - lib["ingest cpu"]
+    print(
+        f"  ours in process without ingest: {rest:.3f} s wall, {rest_cpu:.3f} s cpu: {esda_wall / rest:.1f}x, "
+        f"{esda_cpu / rest_cpu:.1f}x esda (ingest is the parsed-input cache read, improved separately)"
+    )
 
 
 def _exact_inputs(counts, mask, band_m, cell_size_m):
@@ -131,11 +290,17 @@ def main() -> None:
     parser.add_argument("--permutations", type=int, default=999)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-end-to-end", action="store_true")
+    parser.add_argument(
+        "--end-to-end-only", action="store_true", help="only esda against `hotspot gistar` end to end (in process too)"
+    )
     parser.add_argument("--no-scaling", action="store_true", help="skip the exact null at scale and the thread check")
     parser.add_argument("--busy", action="store_true", help="keep the other core busy during the thread check")
     parser.add_argument("--national-n", type=int, default=20_000_000, help="records on the synthetic national grid")
     args = parser.parse_args()
     R = args.permutations
+    if args.end_to_end_only:
+        end_to_end(args)
+        return
 
     import numba
     import scipy.sparse as sp
@@ -325,6 +490,9 @@ def main() -> None:
             ),
         }
         _scaling(args, counts, mask, y, table, permutation_steps)
+
+    if not args.no_end_to_end:
+        end_to_end(args)
 
     width = max(len(r[0]) for r in table)
     print(f"\nside by side (reference / ours), load average {os.getloadavg()[0]:.1f} at the end:")

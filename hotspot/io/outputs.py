@@ -15,6 +15,9 @@ file as it was.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,6 +39,61 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _csv_quote(text: str) -> str:
+    """A field as ``csv.writer`` (QUOTE_MINIMAL, ``\\n`` line ends) writes it.
+
+    Only a field holding , " CR or LF can need quotes: quoted, with quotes doubled; one holding CR is left
+    to the csv module itself, whose rule for a CR varies between Python versions."""
+    if not _CSV_SPECIAL.search(text):
+        return text
+    if "\r" not in text:
+        return '"' + text.replace('"', '""') + '"'
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([text, ""])  # two fields: no lone-empty-field rule
+    return buffer.getvalue()[:-2]
+
+
+def _csv_text_columns(frame) -> list[list] | None:
+    """Each column as the text ``DataFrame.to_csv(index=False)`` writes for it, or None when a column is
+    of a kind this does not cover (the caller then lets pandas write the table).
+
+    pandas formats float columns with NumPy's ``astype(str)``, which is the shortest round-trip text,
+    as Python's ``repr`` of the same number is; ``repr`` over a list is ~2x quicker, and writing the rows
+    as text directly skips pandas' per-chunk formatting (a 7,648-row Gi* table: 0.13 s -> 0.05 s of CPU).
+    Missing values are written as empty fields, as pandas writes them.
+    """
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame) or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    columns = []
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype == np.float64:
+            values = series.to_numpy()
+            text = list(map(float.__repr__, values.tolist()))
+            for j in np.flatnonzero(np.isnan(values)).tolist():
+                text[j] = ""
+        elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            text = list(map(str, series.to_numpy().tolist()))  # str() of Python ints and bools, as pandas writes
+        elif isinstance(dtype, pd.StringDtype) or (
+            isinstance(dtype, np.dtype)
+            and dtype.kind == "O"
+            and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+        ):
+            text = series.to_numpy(dtype=object, na_value="").tolist()
+            quoted = {value: _csv_quote(value) for value in set(text)}  # a column repeats its labels
+            text = [quoted[value] for value in text]
+        else:
+            return None
+        columns.append(text)
+    return columns
+
+
 def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) -> Path:
     """Write a DataFrame (geometry column dropped) as UTF-8 CSV atomically; returns the path.
 
@@ -51,8 +109,19 @@ def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) 
     """
     frame = frame.drop(columns="geometry", errors="ignore") if hasattr(frame, "drop") else frame
     path = Path(path)
+    columns = _csv_text_columns(frame)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        if columns is None:
+            frame.to_csv(tmp, index=False)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                if len(columns) == 1:  # csv quotes a lone empty field; leave that rule to the csv module
+                    writer = csv.writer(handle, lineterminator="\n")
+                    writer.writerow([str(c) for c in frame.columns])
+                    writer.writerows(zip(*columns))
+                else:
+                    handle.write(",".join(map(_csv_quote, map(str, frame.columns))) + "\n")
+                    handle.writelines(",".join(row) + "\n" for row in zip(*columns))
     if provenance is not None:
         from hotspot.io.provenance import provenance_sidecar
 
@@ -153,7 +222,8 @@ def write_geopackage(
     layers : mapping of str to (Geo)DataFrame
         Layer name to a GeoDataFrame (a spatial layer, which must be in a projected CRS) or a
         plain DataFrame (an attribute table, e.g. a model table). Layers longer than
-        ``WRITE_CHUNK_ROWS`` (50,000) are written in chunks, reporting progress after each.
+        ``WRITE_CHUNK_ROWS`` (50,000) are written in chunks, reporting progress after each (one GDAL
+        session, as an Arrow stream).
     styles : mapping of str to style spec, optional
         Layer name to a style name from :mod:`hotspot.io.styles` (``"gistar"``, ``"ranked"``,
         ``"areas"``, ``"kde_hotspots"``, ``"priority_places"``) or ``(name, options)``, e.g.
@@ -176,12 +246,14 @@ def write_geopackage(
     if unknown:
         raise HotspotInputError(f"styles given for layers that are not written: {', '.join(unknown)}")
     built = {}
+    # Asked once per layer: each look at a GeoDataFrame's geometry builds a new GeoSeries.
+    spatial = {name: _is_spatial(frame) for name, frame in layers.items()}
     for name, frame in layers.items():
-        if _is_spatial(frame):
+        if spatial[name]:
             _check_crs(name, frame)
         if name in styles:
             style_name, options = resolve_style_spec(styles[name])
-            built[name] = build_style(style_name, frame if _is_spatial(frame) else None, layer=name, **options)
+            built[name] = build_style(style_name, frame if spatial[name] else None, layer=name, **options)
     from hotspot.core.progress import resolve
 
     progress = resolve(progress)
@@ -191,16 +263,18 @@ def write_geopackage(
     progress(stage, 0, total)
     with atomic_path(path) as tmp:
         for i, (name, frame) in enumerate(layers.items()):
-            table = frame if _is_spatial(frame) else pd.DataFrame(frame).copy()
+            table = frame if spatial[name] else pd.DataFrame(frame).copy()
             # GeoPackage 1.2 rather than the newest version GDAL can write: QGIS LTR builds on older GDAL
             # warn ("may only be partially supported") on 1.4 files, and we use nothing newer than 1.2.
             options = {"dataset_options": {"VERSION": GEOPACKAGE_VERSION}} if i == 0 else {}
-            if _is_spatial(frame) and len(frame) == 0:
+            if spatial[name] and len(frame) == 0:
                 # An empty layer would get geometry type GEOMETRY, which QGIS opens as a table without
                 # geometry or CRS; every layer we write is polygons or points, and an empty one is drawn
                 # as nothing either way, so declare polygons.
                 options["geometry_type"] = "Polygon"
-            if _is_spatial(frame) and len(frame) > WRITE_CHUNK_ROWS and _streamable(frame):
+            # Arrow for every non-empty spatial layer: GDAL takes the columns whole instead of one feature
+            # at a time (7,648 Gi* cells: 0.09 s against 0.25 s), and the layer reads back the same.
+            if spatial[name] and len(frame) and _streamable(frame):
                 written += _write_layer_stream(
                     frame, tmp, name, first=i == 0, report=progress, stage=stage, done=written, total=total
                 )
@@ -222,14 +296,26 @@ def _streamable(frame) -> bool:
     """True when a spatial layer can be streamed as Arrow batches: one geometry type, plain column types."""
     import pandas as pd
 
-    types = set(frame.geometry.geom_type.dropna().unique())
-    if len(types) != 1:
+    from hotspot.io.styles import geometry_types
+
+    if len(geometry_types(frame)) != 1:
         return False
-    columns = frame.drop(columns=frame.geometry.name)
-    return all(
-        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or pd.api.types.is_string_dtype(t)
-        for t in columns.dtypes
-    )
+    geometry = frame.geometry.name
+
+    def plain(name, dtype) -> bool:
+        # GDAL stores uint64 from Arrow as REAL but from a data frame as INTEGER; an object column goes as
+        # Arrow only when it holds text (mixed objects do not convert).
+        if str(dtype).lower() == "uint64":
+            return False
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return pd.api.types.infer_dtype(frame[name], skipna=True) in ("string", "empty")
+        return (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or isinstance(dtype, pd.StringDtype)
+        )
+
+    return all(plain(name, t) for name, t in frame.dtypes.items() if name != geometry)
 
 
 def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, stage: str, done: int, total: int) -> int:
@@ -242,6 +328,8 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     """
     import pyarrow as pa
     from pyogrio.raw import write_arrow
+
+    from hotspot.io.styles import geometry_types
 
     table = pa.table(frame.to_arrow(geometry_encoding="WKB"))
 
@@ -260,7 +348,7 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
         layer=name,
         driver="GPKG",
         geometry_name=frame.geometry.name,
-        geometry_type=str(frame.geometry.geom_type.dropna().iloc[0]),
+        geometry_type=geometry_types(frame).pop(),
         crs=frame.crs.to_wkt(),
         **options,
     )

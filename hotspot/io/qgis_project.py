@@ -338,3 +338,17 @@ def write_qgis_project(
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def write_result_with_project(result, out: str | Path, *, provenance=None, **write_options) -> list[Path]:
+    """``result.write(out, provenance=..., **write_options)`` and the run's QGIS project beside it
+    (``<out stem>.qgs`` opening every GeoPackage and GeoTIFF written in ``out``'s folder); returns every path.
+
+    What every command does with its result, so a benchmark can call exactly what the command runs.
+    """
+    out = Path(out)
+    written = result.write(out, provenance=provenance, **write_options)
+    maps = [Path(p) for p in written if Path(p).suffix.lower() in (".gpkg", ".tif") and Path(p).parent == out.parent]
+    if maps:
+        written.append(write_qgis_project(out.with_suffix(".qgs"), maps, provenance=provenance))
+    return written

@@ -223,11 +223,33 @@ def _symbol_qml(symbol: _Symbol, name: str, indent: str = "      ") -> str:
     )
 
 
+_GEOMETRY_TYPE_NAMES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+    "GeometryCollection",
+)
+
+
+def geometry_types(frame) -> set[str]:
+    """The geometry type names (``"Polygon"``...) in a GeoDataFrame, missing geometries left out.
+
+    As ``set(frame.geom_type.dropna())``, from shapely's type ids: no string per row."""
+    import shapely
+
+    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values)))
+    return {_GEOMETRY_TYPE_NAMES[i] for i in ids.tolist() if i >= 0}
+
+
 def _geometry_kind(frame) -> str:
     """``fill``, ``marker`` or ``line`` for a GeoDataFrame's geometry (``fill`` when unknown)."""
     if frame is None or not hasattr(frame, "geom_type") or len(frame) == 0:
         return "fill"
-    types = {str(t) for t in frame.geom_type.dropna().unique()}
+    types = geometry_types(frame)
     if types and types <= {"Point", "MultiPoint"}:
         return "marker"
     if types and types <= {"LineString", "MultiLineString"}:

@@ -1025,7 +1025,8 @@ def gi_star_points(
     # A ``weight`` column (harm per record, hotspot.stats.harm) makes each cell's value its total harm.
     harm = records.frame["weight"].to_numpy(np.float64) if "weight" in records.frame.columns else None
     counts = grid.count(xy[:, 0], xy[:, 1], harm)
-    outside = int(len(records) - grid.count(xy[:, 0], xy[:, 1])[mask].sum())
+    records_per_cell = counts if harm is None else grid.count(xy[:, 0], xy[:, 1])
+    outside = int(len(records) - records_per_cell[mask].sum())
     result = gi_star_grid(
         counts,
         band_m,

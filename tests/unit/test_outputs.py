@@ -139,16 +139,22 @@ def test_failed_write_leaves_previous_geopackage_byte_identical(tmp_path, monkey
     path = write_geopackage(tmp_path / "out.gpkg", layers, styles=STYLES)
     before = path.read_bytes()
 
-    real = pyogrio.write_dataframe
+    import pyogrio.raw
+
     calls = {"n": 0}
 
-    def fail_after_first_layer(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise failure
-        return real(*args, **kwargs)
+    def fail_after_first_layer(real):
+        # Spatial layers go to GDAL as Arrow, attribute tables as data frames: count layers across both.
+        def write(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise failure
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", fail_after_first_layer)
+        return write
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", fail_after_first_layer(pyogrio.write_dataframe))
+    monkeypatch.setattr(pyogrio.raw, "write_arrow", fail_after_first_layer(pyogrio.raw.write_arrow))
     with pytest.raises(type(failure), match="simulated"):
         write_geopackage(path, layers, styles=STYLES)
     assert calls["n"] == 2
@@ -180,6 +186,36 @@ def test_csv_writes_provenance_sidecar(tmp_path, provenance):
     assert "geometry" not in pd.read_csv(path).columns
     write_csv(layers["ranked"], tmp_path / "plain.csv")
     assert not (tmp_path / "plain.provenance.json").exists()
+
+
+def test_csv_text_equals_pandas_to_csv(tmp_path):
+    """write_csv formats plain columns itself; the file must be byte for byte what pandas writes."""
+    rng = np.random.default_rng(7)
+    n = 400
+    x = rng.standard_normal(n) * 10.0 ** rng.integers(-20, 20, n)
+    x[::7] = np.nan
+    x[:4] = [np.inf, -np.inf, -0.0, 1e16]
+    text = ["x\ry", "a,b", 'say "hi"', "two\nlines", "", " lead", "é", None]
+    frames = {
+        "plain": pd.DataFrame(
+            {
+                "f": x,
+                "p": rng.random(n),
+                "i": rng.integers(-5, 5, n),
+                "u8": rng.integers(0, 5, n).astype(np.uint8),
+                "b": rng.random(n) > 0.5,
+                'odd,"name"': pd.array([text[k % len(text)] for k in range(n)], dtype="string"),
+                "o": np.array([np.nan if k % 3 == 0 else text[k % 5] for k in range(n)], dtype=object),
+                7: np.full(n, np.nan),
+            }
+        ),
+        "fallback": pd.DataFrame({"f32": x.astype(np.float32), "cat": pd.Categorical(["a", "b"] * (n // 2))}),
+        "one column": pd.DataFrame({"a": [np.nan, 1.0, np.nan]}),
+        "no rows": pd.DataFrame({"a": pd.Series(dtype=float), "b": pd.Series(dtype="string")}),
+    }
+    for name, frame in frames.items():
+        path = write_csv(frame, tmp_path / "t.csv")
+        assert path.read_bytes() == frame.to_csv(index=False).encode("utf-8"), name
 
 
 def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, provenance):
@@ -224,3 +260,39 @@ def test_geotiff_rejects_unknown_style(tmp_path):
     with pytest.raises(HotspotInputError, match="raster_ramp"):
         write_geotiff(tmp_path / "x.tif", np.zeros(grid.shape), grid, style="gistar")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_geopackage_layers_of_every_column_type_match_a_per_feature_write(tmp_path):
+    """Spatial layers go to GDAL as Arrow where that stores them as a data frame write does; the table
+    schema and the values read back must equal ``pyogrio.write_dataframe``'s (the writer used before)."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    n = 6
+    columns = {
+        "u8": np.arange(n, dtype=np.uint8),
+        "u64": np.arange(n, dtype=np.uint64),
+        "i16": np.arange(n, dtype=np.int16),
+        "f32": np.linspace(0, 1, n, dtype=np.float32),
+        "flag": np.arange(n) % 2 == 0,
+        "nullable": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+        "text": pd.array(["a", None, "c", "d", "e", "f"], dtype="string"),
+        "objects": np.array(["a", None, "c", "d", np.nan, "f"], dtype=object),
+        "mixed": np.array([1, "a", 2.5, None, "x", 3], dtype=object),
+        "category": pd.Categorical(list("abcabc")),
+        "day": pd.date_range("2024-01-01", periods=n),
+    }
+    for name, values in columns.items():
+        frame = gpd.GeoDataFrame(
+            {name: values, "count": np.arange(n, dtype=np.float64)},
+            geometry=shapely.box(np.arange(n), 0, np.arange(n) + 1, 1),
+            crs="EPSG:27700",
+        )
+        ours = write_geopackage(tmp_path / f"{name}.gpkg", {"cells": frame})
+        reference = tmp_path / f"{name}_reference.gpkg"
+        pyogrio.write_dataframe(frame, reference, layer="cells", driver="GPKG")
+        schema = "SELECT sql FROM sqlite_master WHERE name = 'cells'"
+        with sqlite3.connect(ours) as a, sqlite3.connect(reference) as b:
+            assert a.execute(schema).fetchone() == b.execute(schema).fetchone(), name
+        assert pyogrio.read_dataframe(ours).equals(pyogrio.read_dataframe(reference)), name
