@@ -224,7 +224,6 @@ def load_standard(key: str, label: str):
 
 def _load_standard(entry: Path, rejects: Path, label: str):
     import pandas as pd
-    import pyarrow.compute as pc
     import pyarrow.feather as feather
 
     table = feather.read_table(entry, memory_map=False)
@@ -236,12 +235,12 @@ def _load_standard(entry: Path, rejects: Path, label: str):
 
     reason_array = array("reason")
     lookup = np.array(reason_array.dictionary.to_pylist() + [None], dtype=object)
-    reason = lookup[pc.fill_null(reason_array.indices, -1).to_numpy()]
+    reason = lookup[_codes(reason_array.indices)]
     columns: dict[str, object] = {}
     for name, kind in meta["kinds"].items():
         if kind == "categorical":
             values = array(name)
-            codes = pc.fill_null(values.indices, -1).to_numpy()
+            codes = _codes(values.indices)
             categories = pd.Index(values.dictionary.to_numpy(zero_copy_only=False), dtype=object)
             columns[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
         elif kind == "datetime":
@@ -317,9 +316,9 @@ def load_records(key: str, kind: str = "records"):
     try:
         from hotspot.core.records import Records
 
-        rejected = _read_frame(ledger)
-        frame = _read_frame(entry)
-        meta = _read_meta(entry)["records"]
+        rejected, _ = _read_frame(ledger)
+        frame, meta = _read_frame(entry)
+        meta = meta["records"]
         records = Records(
             frame=frame,
             crs=meta["crs"],
@@ -397,47 +396,73 @@ def _with_meta(table, meta: dict):
     return table.replace_schema_metadata({"hotspot": json.dumps({**old, **meta})})
 
 
-def _read_meta(entry: Path) -> dict:
+_WHOLE_READ_BYTES = 64 << 20  # entries up to this size are read in one go: opening a file per column costs more
+
+
+def _arrow_columns(entry: Path):
+    """``(metadata, iterator of the entry's columns as Arrow arrays)``; a large entry is read one column at a time,
+    so each column's buffers can be let go once converted and the frame is never held twice."""
     import pyarrow as pa
 
-    with pa.OSFile(str(entry)) as source:
-        return json.loads(pa.ipc.open_file(source).schema.metadata[b"hotspot"])
+    source = pa.OSFile(str(entry))
+    reader = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(use_threads=False))
+    meta = json.loads(reader.schema.metadata[b"hotspot"])
+    n = len(reader.schema)
+
+    def whole():
+        table = reader.read_all()
+        source.close()
+        for i in range(n):
+            yield table.column(i).combine_chunks()
+
+    def by_column():
+        try:
+            for i in range(n):
+                options = pa.ipc.IpcReadOptions(included_fields=[i], use_threads=False)
+                one = pa.ipc.open_file(source, options=options)
+                chunks = [one.get_batch(b).column(0) for b in range(one.num_record_batches)]
+                yield pa.chunked_array(chunks, type=one.schema.field(0).type).combine_chunks()
+                del one, chunks
+        finally:
+            source.close()
+
+    return meta, (whole() if entry.stat().st_size <= _WHOLE_READ_BYTES else by_column())
 
 
 def _read_frame(entry: Path):
-    """The frame :func:`_frame_table` stored, read one column at a time (each column's Arrow buffers are let go
-    once converted, so the frame is never held twice)."""
+    """``(frame, metadata)``: the frame :func:`_frame_table` stored, and the entry's other metadata."""
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
+    meta, arrays = _arrow_columns(entry)
+    frame_meta = meta["frame"]
     columns = {}
-    with pa.OSFile(str(entry)) as source:
-        meta = json.loads(pa.ipc.open_file(source).schema.metadata[b"hotspot"])["frame"]
-        for i, dtype in enumerate(meta["dtypes"]):
-            options = pa.ipc.IpcReadOptions(included_fields=[i], use_threads=False)
-            reader = pa.ipc.open_file(source, options=options)
-            chunks = [reader.get_batch(b).column(0) for b in range(reader.num_record_batches)]
-            column = pa.chunked_array(chunks, type=reader.schema.field(0).type).combine_chunks()
-            del reader, chunks
-            if dtype.startswith("category:"):
-                codes = np.array(pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False))
-                categories = pd.Index(column.dictionary.to_pylist(), dtype=dtype.split(":", 1)[1])
-                values = pd.Categorical.from_codes(codes, categories=categories, validate=False)
-            elif dtype == "str":
-                values = pd.arrays.ArrowStringArray(column, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
-            elif dtype == "object" and len(column):
-                uniques = np.array(column.dictionary.to_pylist(), dtype=object)
-                values = uniques[column.indices.to_numpy(zero_copy_only=False)]
-            elif dtype == "object":
-                values = np.array([], dtype=object)
-            else:  # a copy: Arrow's buffers are read-only
-                values = np.array(column.to_numpy(zero_copy_only=False), dtype=dtype)
-            columns[i] = pd.Series(values, dtype=object if dtype == "object" else None, copy=False)
-            del column
-    frame = pd.DataFrame(columns, copy=False) if columns else pd.DataFrame(index=pd.RangeIndex(meta["rows"]))
-    frame.columns = pd.Index(meta["names"], dtype=meta["columns_dtype"])
-    return frame
+    for i, (dtype, column) in enumerate(zip(frame_meta["dtypes"], arrays)):
+        if dtype.startswith("category:"):
+            categories = pd.Index(column.dictionary.to_pylist(), dtype=dtype.split(":", 1)[1])
+            values = pd.Categorical.from_codes(_codes(column.indices), categories=categories, validate=False)
+        elif dtype == "str":
+            values = pd.arrays.ArrowStringArray(column, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+        elif dtype == "object" and len(column):
+            values = np.array(column.dictionary.to_pylist(), dtype=object)[_codes(column.indices)]
+        elif dtype == "object":
+            values = np.array([], dtype=object)
+        else:  # a copy: Arrow's buffers are read-only
+            values = np.array(column.to_numpy(zero_copy_only=False), dtype=dtype)
+        columns[i] = pd.Series(values, dtype=object if dtype == "object" else None, copy=False)
+        del column
+    rows = frame_meta["rows"]
+    frame = pd.DataFrame(columns, copy=False) if columns else pd.DataFrame(index=pd.RangeIndex(rows))
+    frame.columns = pd.Index(frame_meta["names"], dtype=frame_meta["columns_dtype"])
+    return frame, meta
+
+
+def _codes(indices) -> np.ndarray:
+    """Dictionary indices as category codes (-1 where missing), writable."""
+    if indices.null_count:
+        import pyarrow.compute as pc
+
+        indices = pc.fill_null(indices, -1)
+    return np.array(indices.to_numpy(zero_copy_only=False))
 
 
 def cache_usage() -> tuple[Path, int, int]:
