@@ -165,8 +165,13 @@ def reason_column(reasons, n: int | None = None) -> pd.Categorical:
         categories = _reason_categories([reasons])
         codes = np.full(int(n or 0), categories.index(reasons), dtype=np.int8)
         return pd.Categorical.from_codes(codes, categories=categories)
-    values = pd.Series(reasons, dtype=object) if not isinstance(reasons, pd.Series) else reasons
-    return pd.Categorical(values.astype(object), categories=_reason_categories(values.dropna().unique()))
+    # through the distinct values: matching every row against the categories costs several times more
+    values = reasons.to_numpy(dtype=object) if isinstance(reasons, pd.Series) else np.asarray(reasons, dtype=object)
+    codes, uniques = pd.factorize(values.ravel())
+    categories = _reason_categories(uniques)
+    where = {c: i for i, c in enumerate(categories)}
+    recode = np.array([where[u] if isinstance(u, str) else -1 for u in uniques] + [-1], dtype=np.int32)
+    return pd.Categorical.from_codes(recode[codes], categories=categories)
 
 
 def _reason_categories(present) -> list[str]:

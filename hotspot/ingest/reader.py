@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -339,12 +341,35 @@ def _read_geo(source: Source, opts: dict) -> Standard:
     return _standardise_table(raw, opts, label, geo_xy=(cx, cy, src))
 
 
-def _read_source(source: Source, opts: dict) -> Standard:
+def _source_keys(source: Source, opts: dict) -> tuple[str | None, str | None]:
+    """(parsed-table key, standard-columns key) of a CSV source in the parsed-input cache; Nones when not cached."""
+    from hotspot.ingest.cache import cache_enabled, cache_key, standard_key
+
+    if source.kind != "csv" or not cache_enabled():
+        return None, None
+    table_key = cache_key(source)
+    return table_key, (standard_key(table_key, opts) if table_key is not None else None)
+
+
+def _read_source(source: Source, opts: dict, keys: tuple[str | None, str | None] = (None, None)) -> Standard:
+    """One source in standard columns; ``keys`` (:func:`_source_keys`) find it in the parsed-input cache."""
     if source.kind != "csv":
         return _read_geo(source, opts)
-    from hotspot.ingest.cache import read_csv_cached
+    from hotspot.ingest.cache import load_standard, read_csv_cached, store_standard
 
-    raw = read_csv_cached(source, read_csv_text)  # a second run on the same files skips parsing
+    table_key, key = keys
+
+    def reload():
+        return read_csv_cached(source, read_csv_text, table_key)
+
+    cached = load_standard(key, source.label) if key is not None else None
+    if cached is not None:  # read before with the same options: no parsing, no standardising
+        std, rejected_rows = cached
+        std.reload = reload
+        if rejected_rows is not None:
+            std.early_rejects = _ledger_rows(std, std.early_mask, rejected_rows)
+        return std
+    raw = reload()  # a second run on the same files skips parsing
     names = {normalise(c) for c in raw.columns}
     if {"outcome_type"} <= names and "crime_type" not in names:
         raise HotspotInputError(
@@ -360,7 +385,10 @@ def _read_source(source: Source, opts: dict) -> Standard:
         _check_against_lsoa_codes(std, ok, source.label)
     else:
         std = _standardise_table(raw, opts, source.label)
-    _release_raw(std, lambda: read_csv_cached(source, read_csv_text))
+    _release_raw(std, reload)
+    if key is not None:
+        rejected_rows = std.early_rejects.iloc[:, 3:] if std.early_rejects is not None else None
+        store_standard(key, std, rejected_rows)
     return std
 
 
@@ -388,13 +416,17 @@ def _release_raw(std: Standard, reload) -> None:
     std.raw = None
 
 
-def _sample_digest(raw: pd.DataFrame, rows: int = 4096) -> int:
-    """A hash of a few thousand rows spread through a table: tables that differ here hold different rows."""
+def _sample_digest(raw: pd.DataFrame, rows: int = 4096) -> str:
+    """A hash of a few thousand rows spread through a table: tables that differ here hold different rows.
+
+    Not Python's ``hash``, which differs from process to process: the digest is kept in the parsed-input cache.
+    """
     n = len(raw)
     if n == 0:
-        return 0
+        return ""
     take = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
-    return hash(pd.util.hash_pandas_object(raw.iloc[take], index=False).to_numpy().tobytes())
+    values = pd.util.hash_pandas_object(raw.iloc[take], index=False).to_numpy()
+    return hashlib.blake2b(values.tobytes(), digest_size=16).hexdigest()
 
 
 def _raw_of(std: Standard) -> pd.DataFrame:
@@ -411,6 +443,12 @@ def _rejected_rows(std: Standard, mask: np.ndarray, raw: pd.DataFrame | None = N
     raw = std.raw if raw is None else raw
     rows = raw.loc[mask] if len(raw) == len(mask) else pd.DataFrame(index=np.flatnonzero(mask))
     rows = rows.rename(columns={c: f"{c}_raw" for c in ("reason", "source", "source_row") if c in rows.columns})
+    return _ledger_rows(std, mask, rows)
+
+
+def _ledger_rows(std: Standard, mask: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows: ``rows`` (the source columns of the rows ``mask`` picks, a frame of the caller's to change)
+    after their reason, source and row number."""
     rows.insert(0, "reason", reason_column(std.reason[mask]))
     rows.insert(1, "source", std.label)
     rows.insert(2, "source_row", np.flatnonzero(mask) + 1)
@@ -488,7 +526,59 @@ def read_records(
     -----
     The column names recognised automatically are listed in ``hotspot.ingest.tables``.
     """
-    progress = resolve(progress)
+    return read_planned(
+        plan_records(
+            inputs,
+            crs=crs,
+            input_crs=input_crs,
+            x_column=x_column,
+            y_column=y_column,
+            lon_column=lon_column,
+            lat_column=lat_column,
+            date_column=date_column,
+            time_column=time_column,
+            type_column=type_column,
+            id_column=id_column,
+            layer=layer,
+            drop_duplicates=drop_duplicates,
+        ),
+        progress,
+    )
+
+
+@dataclass
+class ReadPlan:
+    """What :func:`read_records` reads: the sources, their keys in the parsed-input cache (parsed table, standard
+    columns) and ``key``, the key of the whole result (None when it is not cached, e.g. for a GIS layer)."""
+
+    sources: list[Source]
+    keys: list[tuple[str | None, str | None]]
+    key: str | None
+    opts: dict
+    target: str | None
+    drop_duplicates: bool
+
+
+def plan_records(
+    inputs: Sequence[str | Path],
+    *,
+    crs: str | None = None,
+    input_crs: str | None = None,
+    x_column: str | None = None,
+    y_column: str | None = None,
+    lon_column: str | None = None,
+    lat_column: str | None = None,
+    date_column: str | None = None,
+    time_column: str | None = None,
+    type_column: str | None = None,
+    id_column: str | None = None,
+    layer: str | None = None,
+    drop_duplicates: bool = True,
+) -> ReadPlan:
+    """The first step of :func:`read_records` (same arguments, same errors): check the options, list the sources
+    and find their cache keys, without reading any of them."""
+    from hotspot.ingest.cache import records_key
+
     opts = dict(
         input_crs=input_crs,
         x_column=x_column,
@@ -505,10 +595,34 @@ def read_records(
     if input_crs is not None:
         parse_crs(input_crs, "input_crs")
     sources = expand_inputs(inputs)
+    keys = [_source_keys(source, opts) for source in sources]
+    key = records_key([k for _, k in keys], [s.label for s in sources], target, drop_duplicates)
+    return ReadPlan(sources, keys, key, opts, target, drop_duplicates)
+
+
+def read_planned(plan: ReadPlan, progress: ProgressCallback | None = None, *, store: bool = True) -> Records:
+    """The rest of :func:`read_records`: the result kept in the parsed-input cache, else every source read (each
+    from the cache when it can be) and the result kept there (unless ``store`` is False)."""
+    from hotspot.ingest.cache import load_records, store_records
+
+    progress = resolve(progress)
+    sources = plan.sources
     progress("reading records", 0, len(sources))
+    records = load_records(plan.key) if plan.key is not None else None
+    if records is not None:  # these files read before with the same options: nothing to parse, project or join
+        progress("reading records", len(sources), len(sources))
+        return records
+    records = _read_tables(sources, plan.keys, plan.opts, plan.target, plan.drop_duplicates, progress)
+    if plan.key is not None and store:
+        store_records(plan.key, records)
+    return records
+
+
+def _read_tables(sources: list[Source], keys: list, opts: dict, target, drop_duplicates: bool, progress) -> Records:
+    """``read_records`` of the sources, each read (or found in the parsed-input cache) and projected to ``target``."""
     tables: list[Standard] = []
-    for i, source in enumerate(sources, 1):
-        tables.append(_read_source(source, opts))
+    for i, (source, source_keys) in enumerate(zip(sources, keys), 1):
+        tables.append(_read_source(source, opts, source_keys))
         progress("reading records", i, len(sources))
     if sum(len(t.reason) for t in tables) == 0:
         raise HotspotInputError(f"{', '.join(s.label for s in sources[:3])}: the input holds no data rows")

@@ -200,16 +200,21 @@ def load_study(
         demo is passed in rather than built here so this layer never imports the demo generator
         (:func:`boundaries.demo.demo_study` does both steps).
     """
-    from hotspot.ingest import apply_filters, read_records
+    from hotspot.ingest import apply_filters
+    from hotspot.ingest.reader import plan_records, read_planned
 
     features: dict = {}
     if reading and not inputs:
         raise HotspotInputError(
             f"--{next(iter(reading)).replace('_', '-')} describes input tables, but no INPUT was given"
         )
+    main_body = None
     if inputs:
         demo = None
-        records = read_records(list(inputs), crs=crs, progress=progress, **(reading or {}))
+        plan = plan_records(list(inputs), crs=crs, **(reading or {}))
+        if boundaries is None:  # the main body of these records, kept in the parsed-input cache with them
+            main_body = _cached_main_body(plan, progress)
+        records = main_body[0] if main_body else read_planned(plan, progress)
     else:
         if demo is None:
             raise HotspotInputError("no INPUT given: name record files or folders (or run on the demo town)")
@@ -229,7 +234,7 @@ def load_study(
         areas = demo.lsoas
         area, area_rule = demo.outline, "the demo town"
     else:
-        records, area, area_rule, far_notes = _area_from_records(records)
+        records, area, area_rule, far_notes = main_body or _area_from_records(records)
         notes.extend(far_notes)
 
     records = apply_filters(
@@ -252,6 +257,33 @@ def load_study(
         area=area,
         area_rule=area_rule,
     )
+
+
+def _cached_main_body(plan, progress):
+    """``_area_from_records`` of the records ``plan`` reads, from the parsed-input cache when these files were
+    read so before; else read, formed and kept there. None when the records are not cached (a GIS layer)."""
+    import shapely
+
+    from hotspot.core.progress import resolve
+    from hotspot.ingest.cache import derived_key, load_records, store_records
+    from hotspot.ingest.reader import read_planned
+
+    if plan.key is None:
+        return None
+    key = derived_key(plan.key, "main body")
+    cached = load_records(key, kind="main_body")
+    if cached is not None:
+        records, extra = cached
+        report = resolve(progress)
+        report("reading records", 0, len(plan.sources))
+        report("reading records", len(plan.sources), len(plan.sources))
+        area = shapely.from_wkb(bytes.fromhex(extra["area"])) if extra["area"] else None
+        return records, area, extra["rule"], list(extra["notes"])
+    # the records alone are not kept: this entry holds them, already split into kept and out of area
+    records, area, rule, notes = _area_from_records(read_planned(plan, progress, store=False))
+    extra = {"area": shapely.to_wkb(area).hex() if area is not None else "", "rule": rule, "notes": notes}
+    store_records(key, records, extra, kind="main_body")
+    return records, area, rule, notes
 
 
 def force_area_mask(lsoa_names, min_relative: float = FORCE_AREA_MIN_RELATIVE):

@@ -5,12 +5,17 @@ tests/realdata/test_ingest_cache_realdata.py).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
+from hotspot.core.errors import HotspotInputError
 from hotspot.ingest import read_records
 from hotspot.ingest.cache import NO_CACHE_ENV_VAR, cache_usage, parsed_cache_dir
+from tests.support import REPO
+from tests.unit.test_ingest import policeuk_text, write
 
 
 @pytest.fixture
@@ -44,3 +49,104 @@ def test_a_corrupt_entry_is_parsed_afresh(cache, tmp_path):
     entry = next(parsed_cache_dir().glob("*.arrow"))
     entry.write_bytes(b"not arrow")
     _assert_same(fresh, read_records([path]))
+
+
+def _cold(paths, monkeypatch, **options):
+    """``read_records`` with the cache off: the reference every cached read must equal."""
+    monkeypatch.setenv(NO_CACHE_ENV_VAR, "1")
+    try:
+        return read_records(paths, **options)
+    finally:
+        monkeypatch.delenv(NO_CACHE_ENV_VAR)
+
+
+def _entries(kind: str) -> list:
+    folder = parsed_cache_dir() / kind
+    return sorted(folder.glob("*.arrow")) if folder.is_dir() else []
+
+
+def _tree(tmp_path):
+    """Two police.uk months (rows without location, a crime id repeated across months: ledger rows of both
+    kinds) and a force extract with eastings, dates and times."""
+    a = write(tmp_path / "d" / "2022-03-x-street.csv", policeuk_text("2022-03", n=6, no_location=2))
+    b = write(
+        tmp_path / "d" / "2022-04-x-street.csv",
+        policeuk_text("2022-04", n=5, no_location=1).replace("id2022-04-3", "id2022-03-3"),
+    )
+    c = write(
+        tmp_path / "extract.csv",
+        "Easting,Northing,Date,Time,Offence\n505000,249000,01/02/2023,19:30,Burglary\n,,02/02/2023,0930,Robbery\n"
+        "505100,249100,bad date,10:00,Theft\n",
+    )
+    return [tmp_path / "d", c], (a, b)
+
+
+def test_every_cached_layer_reads_as_a_fresh_read(cache, tmp_path, monkeypatch):
+    inputs, _ = _tree(tmp_path)
+    fresh = _cold(inputs, monkeypatch)
+    assert fresh.reject_counts["duplicate"] == 1 and fresh.reject_counts["no_location"] == 4  # both ledger kinds
+    _assert_same(fresh, read_records(inputs))  # parses, keeps each table, its standard columns and the result
+    assert len(_entries("standard")) >= 3 and len(_entries("records")) == 2
+    _assert_same(fresh, read_records(inputs))  # the whole result from the cache
+    for entry in _entries("records"):
+        entry.unlink()
+    _assert_same(fresh, read_records(inputs))  # from each file's standard columns: projected and joined again
+    _assert_same(_cold(inputs, monkeypatch, crs="EPSG:32630"), read_records(inputs, crs="EPSG:32630"))
+
+
+def test_an_option_that_changes_reading_is_not_served_from_the_cache(cache, tmp_path, monkeypatch):
+    path = write(
+        tmp_path / "t.csv", "lon,lat,when,kind\n-0.46,52.13,2024-01-03,Burglary\n-0.47,52.14,2024-02-05,Robbery\n"
+    )
+    assert len(read_records([path])) == 2
+    by_type = read_records([path], type_column="when")  # a silly option, but one that changes the records
+    _assert_same(_cold([path], monkeypatch, type_column="when"), by_type)
+    assert by_type.frame["crime_type"].tolist() == ["2024-01-03", "2024-02-05"]
+
+
+def test_the_same_file_named_another_way_is_named_so(cache, tmp_path, monkeypatch):
+    inputs, (a, _) = _tree(tmp_path)
+    read_records([a])
+    monkeypatch.chdir(tmp_path)
+    relative = read_records(["d/2022-03-x-street.csv"])  # the standard columns of the absolute path's entry
+    assert relative.sources == ["d/2022-03-x-street.csv"]
+    assert set(relative.rejected["source"]) == {"d/2022-03-x-street.csv"}
+    _assert_same(_cold(["d/2022-03-x-street.csv"], monkeypatch), relative)
+
+
+def test_a_corrupt_standard_or_records_entry_is_read_afresh(cache, tmp_path, monkeypatch):
+    inputs, _ = _tree(tmp_path)
+    fresh = _cold(inputs, monkeypatch)
+    read_records(inputs)
+    for entry in _entries("standard") + _entries("records"):
+        entry.write_bytes(b"not arrow")
+    _assert_same(fresh, read_records(inputs))
+    _assert_same(fresh, read_records(inputs))
+
+
+def test_a_file_given_twice_is_found_when_one_copy_was_cached_by_another_process(cache, tmp_path, monkeypatch):
+    # the sample digest that finds repeated files is kept in the cache: it must not change from process to
+    # process (Python's own hash of bytes does, with PYTHONHASHSEED)
+    a = write(tmp_path / "a" / "2022-03-x-street.csv", policeuk_text("2022-03", n=6, no_location=0))
+    b = write(tmp_path / "b" / "2022-03-x-street.csv", a.read_text())
+    code = "import sys; from hotspot.ingest import read_records; read_records([sys.argv[1]])"
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"  # another seed than this process's
+    env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, "-c", code, str(a)], check=True, env=env, cwd=REPO)
+    both = read_records([a, b])
+    assert both.reject_counts["duplicate"] == 6
+    assert any("same rows" in note for note in both.notes)
+
+
+def test_bad_input_gives_the_same_error_cold_and_warm(cache, tmp_path, monkeypatch):
+    elsewhere = policeuk_text("2022-03", n=6, no_location=0).replace(",52.1", ",-0.4")  # E01 codes, not in GB
+    path = write(tmp_path / "2022-03-x-street.csv", elsewhere)
+    messages = []
+    for _ in range(2):
+        with pytest.raises(HotspotInputError) as info:
+            read_records([path])
+        messages.append(str(info.value))
+    monkeypatch.setenv(NO_CACHE_ENV_VAR, "1")
+    with pytest.raises(HotspotInputError) as info:
+        read_records([path])
+    assert messages == [str(info.value)] * 2 and "Longitude" in messages[0]
