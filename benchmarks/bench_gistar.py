@@ -50,6 +50,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from bench_end_to_end import _peer_cpu  # CPU of this process and its children (esda's joblib workers)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,26 +80,6 @@ def _cli_gistar(folder: Path, out: Path, cache: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
     return time.perf_counter() - t0
-
-
-def _cpu_with_children() -> float:
-    """CPU seconds of this process and its children, live (esda's joblib workers) or finished."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = time.process_time() + r.ru_utime + r.ru_stime
-    try:
-        import psutil
-
-        for child in psutil.Process().children(recursive=True):
-            try:
-                times = child.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-    except ImportError:
-        pass
-    return total
 
 
 E2E_ARGS = ("--band", "300", "--cell-size", "100")
@@ -197,15 +178,15 @@ def end_to_end(args) -> None:
     )
     rows: dict[str, list[dict[str, float]]] = {"esda": [], "library": [], "cli in process": [], "fresh process": []}
     for rep in range(args.repeats):
-        c0, t0 = _cpu_with_children(), time.perf_counter()
+        c0, t0 = _peer_cpu(), time.perf_counter()
         esda(pts, y)
-        rows["esda"].append({"total": time.perf_counter() - t0, "cpu": _cpu_with_children() - c0})
+        rows["esda"].append({"total": time.perf_counter() - t0, "cpu": _peer_cpu() - c0})
         rows["library"].append(_pipeline(folder, tmp / "lib.gpkg", R))
         wall, cpu = _cli_in_process(folder, tmp / "cli.gpkg")
         rows["cli in process"].append({"total": wall, "cpu": cpu})
-        c0 = _cpu_with_children()
+        c0 = _peer_cpu()
         wall = _cli_gistar(folder, tmp / "fresh.gpkg", Path(os.environ["HOTSPOT_CACHE"]))
-        rows["fresh process"].append({"total": wall, "cpu": _cpu_with_children() - c0})
+        rows["fresh process"].append({"total": wall, "cpu": _peer_cpu() - c0})
         print(
             f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1]['total']:.3f} s" for k, v in rows.items()),
             f"(library stages: {', '.join(f'{k} {v:.3f}' for k, v in rows['library'][-1].items() if 'cpu' not in k)})",
