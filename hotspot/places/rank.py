@@ -646,34 +646,7 @@ def _locate_places(places, ranked_labels, labels, record_label, grid, frame):
 # --- when places peak ---------------------------------------------------------------------
 
 
-def _order_columns(places):
-    first = [
-        "rank",
-        "name",
-        "id",
-        "count",
-        "share",
-        "cumulative_share",
-        "per_km2",
-        "area_m2",
-        "n_cells",
-        "lat",
-        "lon",
-        "easting",
-        "northing",
-    ]
-    first[4:4] = [c for c in ("harm", "harm_share") if c in places]
-    method_cols = [c for c in ("gi_z", "gi_p", "gi_bin", "kde_value", "rtm_score", "combined_score") if c in places]
-    rest = [
-        c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places
-    ]
-    return places[first + method_cols + rest + ["geometry"]]
-
-
-# --- areas and streets --------------------------------------------------------------------
-
-
-_POLYGON_TABLE_COLUMNS = (
+_PLACE_COLUMNS = (
     "rank",
     "name",
     "id",
@@ -686,8 +659,25 @@ _POLYGON_TABLE_COLUMNS = (
     "lon",
     "easting",
     "northing",
-    "geometry",
 )
+"""The leading columns of every ranked table, in order, whatever is ranked."""
+
+
+def _order_columns(places):
+    first = list(_PLACE_COLUMNS)
+    first.insert(first.index("area_m2") + 1, "n_cells")  # grid places are merged cells
+    first[4:4] = [c for c in ("harm", "harm_share") if c in places]
+    method_cols = [c for c in ("gi_z", "gi_p", "gi_bin", "kde_value", "rtm_score", "combined_score") if c in places]
+    rest = [
+        c for c in ("peak", "trend", "trend_tau", "trend_p", "trend_per_month", "top_types", "score") if c in places
+    ]
+    return places[first + method_cols + rest + ["geometry"]]
+
+
+# --- areas and streets --------------------------------------------------------------------
+
+
+_POLYGON_TABLE_COLUMNS = (*_PLACE_COLUMNS, "geometry")
 """The columns of a ranking over areas or streets, in order (the grid ranking adds its method's)."""
 
 
