@@ -18,6 +18,7 @@ bits on any thread count. See ``docs/distributed.md`` for running on a real clus
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 from hotspot.core.errors import HotspotInputError
@@ -93,6 +94,9 @@ def dask_client(
         processes=processes,
         memory_limit=memory_limit,
         dashboard_address=":0",
+        # A task's failure reaches the caller as an exception from the client; what the workers would log
+        # beyond that is shutdown noise (a heartbeat racing the scheduler's close), printed as a traceback.
+        silence_logs=logging.CRITICAL,
     )
     client = distributed.Client(cluster)
     try:
