@@ -217,8 +217,10 @@ def write_geopackage(
     Parameters
     ----------
     path : path
-        The ``.gpkg`` to write. The file is replaced as a whole: layers from an earlier run
-        that are not in ``layers`` do not survive.
+        The ``.gpkg`` to write; any other extension (or none, as in ``--out results``) is replaced by
+        ``.gpkg``, because GDAL warns about, and QGIS may not recognise, a GeoPackage named otherwise. The
+        returned path is the one written. The file is replaced as a whole: layers from an earlier run that
+        are not in ``layers`` do not survive.
     layers : mapping of str to (Geo)DataFrame
         Layer name to a GeoDataFrame (a spatial layer, which must be in a projected CRS) or a
         plain DataFrame (an attribute table, e.g. a model table). Layers longer than
@@ -241,6 +243,8 @@ def write_geopackage(
     from hotspot.io.styles import build_style, resolve_style_spec
 
     path = Path(path)
+    if path.suffix.lower() != ".gpkg":
+        path = path.with_suffix(".gpkg")
     styles = dict(styles or {})
     unknown = sorted(set(styles) - set(layers))
     if unknown:

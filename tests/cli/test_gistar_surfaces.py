@@ -91,3 +91,19 @@ def test_hot_clusters_are_ranked_and_named_like_ranked_places(demo_study):
     inside = frame[shapely.contains_xy(first, frame["x"].to_numpy(), frame["y"].to_numpy())]
     street = inside["location"].str.replace(r"^On or near\s+", "", regex=True).value_counts().index[0]
     assert places["name"].iloc[0].startswith(street)
+
+
+def test_out_without_an_extension_gets_a_geopackage_named_gpkg(tmp_path):
+    """`--out results` wrote a GeoPackage called `results` and GDAL warned on stderr; rank already named it .gpkg."""
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "gistar", "--permutations", "0", "--quiet", "--out", str(tmp_path / "results")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr, run.stderr
+    assert not (tmp_path / "results").exists()
+    assert len(pyogrio.read_dataframe(tmp_path / "results.gpkg", layer="gistar")) > 0
+    assert (tmp_path / "results.csv").exists() and (tmp_path / "results.qgs").exists()
