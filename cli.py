@@ -1733,11 +1733,10 @@ def report(
     _preflight(
         options, (out, "--out"), checks=(Parameter("cell_size_m", "--cell-size", "metres"),), cell_size_m=cell_size
     )
-    k = options.suppress_k
     with _RichProgress(options.quiet) as progress:
         study = _load_study(options, progress)
         _add_factors(study, specs)
-        from hotspot.report.html import figures_folder, report_for_study
+        from hotspot.report.html import report_for_study
 
         provenance = _provenance(
             "report",
@@ -1750,26 +1749,19 @@ def report(
             sections=list(sections),
             factors=[str(x) for x in specs] or None,
         )
-        path, skipped = report_for_study(
+        result = report_for_study(
             study,
-            out,
             title=title,
             cell_size_m=cell_size,
             top=top,
             permutations=permutations,
             seed=seed,
             sections=sections,
-            provenance=provenance,
-            suppress_below=k,
+            suppress_below=options.suppress_k,
             progress=progress,
         )
-    console = _console(options.quiet)
-    for line in skipped:
-        console.print(f"[yellow]{line}[/yellow]")
-    if k:
-        console.print(f"counts below {k} suppressed in the ranked table")
-    console.print(f"wrote {path}")
-    console.print(f"wrote {figures_folder(path)}/")
+        written = result.write(out, provenance=provenance)
+    _report(result, written, options.quiet)
 
 
 @app.command("cache")

@@ -709,9 +709,53 @@ SECTIONS = ("rank", "gistar", "kde", "rtm", "concentration", "trends")
 """Analysis sections :func:`report_for_study` runs, in order."""
 
 
+@dataclass(frozen=True)
+class StudyReport:
+    """What ``hotspot report`` makes: every section's analysis of a study, ready to write as one HTML page.
+
+    Attributes
+    ----------
+    title : str
+        The report heading.
+    parts : dict
+        The keyword arguments of :func:`build_report` each section produced (ranked places, Gi* layer, density,
+        risk terrain, trends, weekday x hour table, monthly counts, ...).
+    notes : list of str
+        Method notes shown near the top (map changes, out-of-area records, each section's caveats).
+    skipped : list of str
+        One line per section that was skipped and why (a missing module, nothing to show for this data).
+    suppress_below : int or None
+        Small-count suppression applied to the ranked table when written.
+    """
+
+    title: str
+    parts: dict
+    notes: list[str]
+    skipped: list[str]
+    suppress_below: int | None = None
+
+    def write(self, path: str | Path, *, provenance=None) -> list[Path]:
+        """The HTML at ``path`` (ending .html) and its figures folder ``<stem>_figures/`` beside it."""
+        html = build_report(
+            path,
+            title=self.title,
+            notes=self.notes + self.skipped,
+            provenance=provenance,
+            suppress_below=self.suppress_below,
+            **self.parts,
+        )
+        return [html, figures_folder(html)]
+
+    def summary(self, width: int = 100) -> list[str]:
+        """The title, the sections skipped and, with suppression, the threshold."""
+        lines = [self.title, *self.skipped]
+        if self.suppress_below:
+            lines.append(f"counts below {self.suppress_below} suppressed in the ranked table")
+        return lines
+
+
 def report_for_study(
     study,
-    path: str | Path,
     *,
     title: str | None = None,
     cell_size_m: float = 100.0,
@@ -719,11 +763,10 @@ def report_for_study(
     permutations: int = 99,
     seed: int = 0,
     sections: Sequence[str] = SECTIONS,
-    provenance=None,
     suppress_below: int | None = None,
     progress=None,
-) -> tuple[Path, list[str]]:
-    """Run each analysis on a study and write the report; returns the HTML path and notes on skipped sections.
+) -> StudyReport:
+    """Run each analysis on a study for its report; :meth:`StudyReport.write` writes the HTML.
 
     Each section calls its module's public function (imported only when run); a section whose
     module is missing, or which has nothing to show for this data (e.g. no features for a risk
@@ -733,10 +776,8 @@ def report_for_study(
     ----------
     study : hotspot.ingest.study.Study
         Records, boundaries and features.
-    path : path
-        The HTML to write (figures go to ``<stem>_figures/``).
     title : str, optional
-        Default "Crime hot spots: <n> records".
+        Default :func:`report_title` (crime types, study area and period).
     cell_size_m : float
         Grid cell side, metres, for ranking, Gi* and KDE. Default 100.
     top : int
@@ -747,8 +788,6 @@ def report_for_study(
         Seed for every random step, default 0.
     sections : sequence of str
         Which of :data:`SECTIONS` to run, default all.
-    provenance : Provenance, optional
-        Shown in the footer.
     suppress_below : int, optional
         Small-count suppression for the ranked table (see :func:`build_report`). Default None.
     progress : callable, optional
@@ -898,8 +937,6 @@ def report_for_study(
             "located records) were placed outside the force or study area and are not mapped",
         )
     notes.insert(0, study.describe_area().capitalize() if hasattr(study, "describe_area") else "")
-    title = title or report_title(study)
-    out = build_report(
-        path, title=title, notes=notes + skipped, provenance=provenance, suppress_below=suppress_below, **parts
+    return StudyReport(
+        title=title or report_title(study), parts=parts, notes=notes, skipped=skipped, suppress_below=suppress_below
     )
-    return out, skipped

@@ -27,7 +27,7 @@ RUNS = [
     (["evaluate", "--folds", "1", "--method", "previous_period"], "BacktestResult"),
     (["trends", "--band", "300"], "EmergingHotSpots"),
     (["nearrepeat", "--permutations", "19"], "KnoxResult"),
-    (["report", "--section", "concentration"], None),
+    (["report", "--section", "concentration"], "StudyReport"),
 ]
 OUT_SUFFIX = {"kde": ".tif", "evaluate": ".csv", "nearrepeat": ".csv", "report": ".html"}
 
