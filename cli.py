@@ -1888,7 +1888,9 @@ def national(
     if processes and engine != "dask":
         raise HotspotInputError("--processes needs --engine dask")
     if processes and scheduler:
-        raise HotspotInputError("--processes starts a local Dask cluster; with --scheduler the cluster's workers are used")
+        raise HotspotInputError(
+            "--processes starts a local Dask cluster; with --scheduler the cluster's workers are used"
+        )
     options = ReadOptions(
         inputs=tuple(archives),
         crime_types=tuple(crime_type) if crime_type else None,

@@ -214,7 +214,9 @@ def run_national(
     if gistar and not (math.isfinite(band_m) and band_m >= cell_size_m):
         raise HotspotInputError(f"--band ({band_m} m) must be at least the cell size ({cell_size_m:g} m)")
     if scheduler and processes:
-        raise HotspotInputError("--processes starts a local Dask cluster; with --scheduler the cluster's workers are used")
+        raise HotspotInputError(
+            "--processes starts a local Dask cluster; with --scheduler the cluster's workers are used"
+        )
     seconds: dict[str, float] = {}
     if engine == "dask":
         context = dask_client(scheduler, n_workers=n_workers, processes=processes)
