@@ -120,6 +120,7 @@ class NationalResult:
         lines = [
             f"{locs.n_records:,} records from {len(locs.sources):,} files at {locs.n_locations:,} distinct "
             f"locations" + (f"; dropped {dropped}" if dropped else ""),
+            *locs.notes,
             f"grid {self.grid.nrows:,} x {self.grid.ncols:,} cells of {self.grid.cell_size:g} m; engine {self.engine}",
         ]
         if self.gistar is not None:
