@@ -9,8 +9,9 @@ Stages, each timed (wall) with the process's peak RSS after it:
    exact conditional-randomisation p for the cells whose normal p could reach a bin.
 
 ``--mode single`` runs everything in one process (Numba using every core); ``--mode dask`` runs
-the same plan on a 2-worker ``LocalCluster`` (1 thread each; with ``--inproc``, one worker thread inside
-the process, Numba on every core: ``dask_client(processes=False)``); ``--mode both`` runs each in a fresh
+the same plan on the default local cluster, one worker thread inside the process with Numba on every core
+(``dask_client()``, what ``hotspot national --engine dask`` starts), or with ``--processes`` on a 2-worker
+``LocalCluster`` of processes (1 thread each; ``dask_client(processes=True)``); ``--mode both`` runs each in a fresh
 subprocess (so peak memory is measured separately) and checks the results are identical (SHA-256 of
 the KDE surface and of the Gi* z and bins).
 
@@ -88,11 +89,12 @@ def _warm_exact() -> None:
     tiled_gi_star(counts, 300.0, 100.0, tile_cells=16)
 
 
-def run(mode: str, folder: Path, write: bool, tile_cells: int, inproc: bool = False) -> dict:
+def run(mode: str, folder: Path, write: bool, tile_cells: int, processes: bool = False) -> dict:
     """One full run in this process; returns timings, memory and result digests."""
     import numpy as np
 
     from hotspot.core.grid import Grid
+    from hotspot.scale.distributed import in_process
     from hotspot.scale.stream import stream_locations
     from hotspot.scale.tiling import tiled_gi_star, tiled_kernel_density
 
@@ -103,7 +105,7 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int, inproc: bool = Fa
         from hotspot.scale.distributed import dask_client, warm_workers
 
         t = time.perf_counter()
-        ctx = dask_client(n_workers=2, threads_per_worker=1, processes=not inproc)
+        ctx = dask_client(n_workers=2, threads_per_worker=1, processes=processes)
         client = ctx.__enter__()
         out["stages"]["cluster start"] = {"s": time.perf_counter() - t, "rss_gib": peak_rss_gib()}
         t = time.perf_counter()
@@ -129,7 +131,12 @@ def run(mode: str, folder: Path, write: bool, tile_cells: int, inproc: bool = Fa
         )
         return value
 
-    locs = stage("ingest", lambda: stream_locations([folder], engine=engine, client=client, files_per_task=1))
+    # As run_national groups files: one task per file for worker processes, the local groups otherwise.
+    spread = client is not None and not in_process(client)
+    locs = stage(
+        "ingest",
+        lambda: stream_locations([folder], engine=engine, client=client, files_per_task=1 if spread else 4),
+    )
     out["records"] = locs.n_records
     out["locations"] = locs.n_locations
     grid = Grid.from_bounds(locs.x.min(), locs.y.min(), locs.x.max(), locs.y.max(), 100.0, pad_m=500.0)
@@ -194,12 +201,14 @@ def main() -> None:
     parser.add_argument("--mode", choices=("single", "dask", "both"), default="both")
     parser.add_argument("--tile-cells", type=int, default=1024, help="tile side in cells (default 1024)")
     parser.add_argument("--write", action="store_true", help="also time writing the COG and the Gi* GeoPackage")
-    parser.add_argument("--inproc", action="store_true", help="dask: one in-process worker thread (processes=False)")
+    parser.add_argument(
+        "--processes", action="store_true", help="dask: 2 worker processes instead of one in-process worker thread"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ensure_cache(args.n, args.seed)
     if args.child or args.mode != "both":
-        result = run(args.mode, folder, args.write, args.tile_cells, args.inproc)
+        result = run(args.mode, folder, args.write, args.tile_cells, args.processes)
         print(json.dumps(result))
         return
     results = {}
@@ -219,7 +228,7 @@ def main() -> None:
                 "--child",
             ]
             + (["--write"] if args.write else [])
-            + (["--inproc"] if args.inproc else [])
+            + (["--processes"] if args.processes else [])
         )
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         sys.stderr.write(proc.stderr[-4000:] if proc.returncode else "")

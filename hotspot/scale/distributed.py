@@ -5,14 +5,17 @@ the same inputs, and results are stitched in tile order, so the Dask result equa
 single-process one (the tests check it on a 2-worker ``LocalCluster``).
 
 - :func:`dask_client` connects to a running scheduler (``tcp://host:8786``) or starts a local
-  cluster (2 worker processes with 1 thread each by default) and closes what it started.
+  cluster and closes what it started. The local cluster is one worker thread inside this process by
+  default (its tasks use every core through Numba, and their inputs and results pass by reference);
+  ``processes=True`` starts worker processes instead, which on one machine only adds pickling
+  (bench_national measured 2.1-2.7x the single process with 2 worker processes).
 - :func:`map_tiles` scatters each tile's inputs (the tile's points or counts plus its halo) to
   the workers, runs one task per tile and gathers the results in order, reporting progress per tile.
 - :func:`warm_workers` loads the Numba kernels on every worker (from the on-disk cache when warm)
   so the first tiles do not pay for compilation.
 
-Inside a task, Numba uses as many threads as the worker has (``threads_per_worker``), so two
-single-threaded workers on a 2-core machine do not fight over cores. The kernels give the same
+Inside a task, Numba uses as many threads as the worker has (``threads_per_worker``; every core in the
+in-process worker), so two single-threaded workers on a 2-core machine do not fight over cores. The kernels give the same
 bits on any thread count. See ``docs/distributed.md`` for running on a real cluster.
 """
 
@@ -25,7 +28,7 @@ from hotspot.core.errors import HotspotInputError
 from hotspot.core.progress import resolve
 
 DEFAULT_WORKERS = 2
-"""Workers of the local cluster started when no scheduler address is given."""
+"""Worker processes of a local cluster started with ``processes=True``."""
 
 
 def _import_distributed():
@@ -46,7 +49,7 @@ def dask_client(
     threads_per_worker: int = 1,
     memory_limit: str | float = "auto",
     connect_timeout_s: float = 20.0,
-    processes: bool = True,
+    processes: bool = False,
 ):
     """A ``dask.distributed.Client``: to ``scheduler`` if given, else to a new local cluster; closed on exit.
 
@@ -54,19 +57,21 @@ def dask_client(
     ----------
     scheduler : str, optional
         Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``. Default None: start a
-        ``LocalCluster`` of ``n_workers`` processes (closed when the block ends).
+        ``LocalCluster`` (closed when the block ends), in this process unless ``processes``.
     n_workers : int, default 2
-        Worker processes of the local cluster.
+        Worker processes of the local cluster (``processes=True`` only).
     threads_per_worker : int, default 1
-        Threads per local worker (Numba inside a task uses this many).
+        Threads per local worker process (Numba inside a task uses this many; ``processes=True`` only).
     memory_limit : str or float, default "auto"
         Memory limit per local worker, as Dask takes it ("auto" shares the machine's memory).
     connect_timeout_s : float, default 20
         Seconds to wait for the scheduler at ``scheduler`` before giving up.
-    processes : bool, default True
-        Local cluster only. False: one worker thread inside this process (``n_workers`` and
+    processes : bool, default False
+        Local cluster only. False (default): one worker thread inside this process (``n_workers`` and
         ``threads_per_worker`` ignored), whose tasks use every core through Numba, as the local engine does,
-        and whose inputs and results are passed by reference instead of being pickled between processes.
+        and whose inputs and results are passed by reference instead of being pickled between processes:
+        on one machine the fastest Dask run. True: ``n_workers`` worker processes of ``threads_per_worker``
+        threads (what a cluster does, rehearsed on one machine).
     """
     distributed = _import_distributed()
     if scheduler:
@@ -104,6 +109,13 @@ def dask_client(
     finally:
         client.close()
         cluster.close()
+
+
+def in_process(client) -> bool:
+    """True when every worker of ``client`` lives in this process (``dask_client(processes=False)``): its tasks'
+    inputs and results pass by reference, so nothing is gained by reducing results on the workers."""
+    workers = client.scheduler_info().get("workers", {})
+    return bool(workers) and all(str(a).startswith("inproc://") for a in workers)
 
 
 def _set_worker_threads() -> None:
@@ -169,7 +181,9 @@ def map_tiles(
     combine : callable, optional
         ``combine(a, b)`` of two results (associative, keeping ``a`` before ``b``). When given, results
         are reduced pairwise on the workers, neighbours in payload order, and a one-item list of the
-        final result is returned: only that travels back to the client.
+        final result is returned: only that travels back to the client. Ignored on an in-process
+        cluster (:func:`in_process`), where results cost nothing to gather and the caller merges them
+        once, as the local engine does, instead of once per level of the tree.
     """
     progress = resolve(progress)
     if client is None:
@@ -184,7 +198,7 @@ def map_tiles(
     data = scatter_payloads(client, payloads) if owned else list(payloads)
     futures = client.map(_run_tile, data, tile_func=func, args=tuple(args), pure=False)
     level = list(futures)
-    if combine is not None:
+    if combine is not None and not in_process(client):
         # A tree of pairwise merges on the workers, adjacent results first, so order is kept.
         while len(level) > 1:
             paired = [client.submit(combine, level[i], level[i + 1], pure=False) for i in range(0, len(level) - 1, 2)]

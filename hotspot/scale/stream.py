@@ -16,6 +16,16 @@ merged in longitude/latitude as blocks arrive, and only the distinct pairs of th
 projected, once, at the end: projection is a pure function of the pair, so no coordinate changes,
 and its cost follows the number of snap points rather than the number of records.
 
+Repeated Crime IDs are dropped as ``read_records`` drops them: among the rows not already rejected as
+``no_location``, ``unparsable`` or ``out_of_range``, a non-empty Crime ID seen before (earlier in the same
+file or in an earlier file, in input order) loses the later row, counted as ``duplicate`` (before the
+crime-type and date filters, as there). Each such row is remembered by a 104-bit key of its Crime ID
+(police.uk's 64-hex-digit IDs: their 256 bits folded by XOR; other IDs: two independent 52-bit hashes), its
+coordinates, text ids and filter outcome (about 50 bytes a row, 1 GB for 20 M records that all carry an ID;
+files without IDs cost nothing), so the repeats are found after every file is read and taken out of the
+aggregate exactly, with no second pass. Two different IDs would have to agree in all 104 bits to be
+mistaken for one (odds about 1e-17 for 20 M IDs).
+
 Only police.uk-shaped CSVs stream (columns Longitude, Latitude, Month; Crime type for the type
 filter). For other tables use :func:`hotspot.ingest.read_records`. A file pyarrow cannot parse as
 numbers (stray text in a coordinate, non-UTF-8 bytes) is read whole by the ordinary reader instead,
@@ -42,7 +52,7 @@ MERGE_ROWS = 2_000_000
 """Partial aggregates are merged once they hold this many rows, bounding memory between merges."""
 
 _MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-_REASONS = ("no_location", "unparsable", "out_of_range", "filtered_crime_type", "filtered_date")
+_REASONS = ("no_location", "unparsable", "out_of_range", "duplicate", "filtered_crime_type", "filtered_date")
 
 
 @dataclass
@@ -67,6 +77,8 @@ class StreamedLocations:
         With ``with_text=True``: one row per distinct (location, police.uk ``Location``, ``LSOA name``) with
         ``x``, ``y`` (as above), ``location``, ``lsoa_name`` (categorical; "" where a file has no such column)
         and ``weight`` (records); its weights add up to ``weight``'s. None otherwise.
+    notes : list of str
+        What was corrected while reading (repeated Crime IDs dropped), as ``Records.notes``.
     """
 
     x: np.ndarray
@@ -77,6 +89,7 @@ class StreamedLocations:
     rejected: dict = field(default_factory=lambda: {r: 0 for r in _REASONS})
     sources: list = field(default_factory=list)
     text: object = None
+    notes: list = field(default_factory=list)
 
     @property
     def n_locations(self) -> int:
@@ -213,15 +226,15 @@ def _columns(source) -> dict[str, str]:
             f"{', '.join(missing)} column; read other tables with read_records"
         )
     found = {key: by_norm[key] for key in needed}
-    for key in ("crime_type", "location", "lsoa_name"):
+    for key in ("crime_id", "crime_type", "location", "lsoa_name"):
         if key in by_norm:
             found[key] = by_norm[key]
     return found
 
 
 def _batches(source, cols: dict[str, str], block_bytes: int, with_text: bool = False):
-    """(lon, lat, month, crime_type, location, lsoa_name) per block; lon/lat float64 with NaN for blanks, text as
-    pyarrow arrays (location and LSOA name only ``with_text``; None when not read)."""
+    """(lon, lat, month, crime_type, location, lsoa_name, crime_id) per block; lon/lat float64 with NaN for blanks,
+    text as pyarrow arrays (location and LSOA name only ``with_text``; None when not read)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -230,6 +243,10 @@ def _batches(source, cols: dict[str, str], block_bytes: int, with_text: bool = F
     text = pa.dictionary(pa.int32(), pa.string())
     types = {cols["longitude"]: pa.float64(), cols["latitude"]: pa.float64()}
     types.update({cols[k]: text for k in keys[2:] if k in cols})
+    if "crime_id" in cols:
+        # Nearly every Crime ID is distinct: plain strings, no dictionary.
+        names.append(cols["crime_id"])
+        types[cols["crime_id"]] = pa.string()
     stream = pa.BufferReader(source.open_bytes()) if source.open_bytes is not None else str(source.path)
     reader = pacsv.open_csv(
         stream,
@@ -248,6 +265,7 @@ def _batches(source, cols: dict[str, str], block_bytes: int, with_text: bool = F
             crime,
             location,
             lsoa,
+            batch.column(cols["crime_id"]) if "crime_id" in cols else None,
         )
 
 
@@ -270,7 +288,7 @@ def _fallback_batches(source, cols: dict[str, str], with_text: bool = False):
         return pa.array(frame[cols[key]].fillna("").astype(str).tolist(), pa.string()) if key in cols else None
 
     location, lsoa = (text("location"), text("lsoa_name")) if with_text else (None, None)
-    yield lon, lat, months, text("crime_type"), location, lsoa
+    yield lon, lat, months, text("crime_type"), location, lsoa, text("crime_id")
 
 
 def _dictionary(column):
@@ -318,9 +336,9 @@ def _text_ids(column, interner: _Interner, n: int) -> np.ndarray:
 def _aggregate_sources(payload):
     """Stream a list of sources into distinct (lon, lat) with record counts; the unit of work of both engines.
 
-    Returns ``(lon, lat, w, n_rows, rejected, labels, text)``; ``text`` is None, or with ``with_text``
+    Returns ``(lon, lat, w, n_rows, rejected, labels, text, ids)``; ``text`` is None, or with ``with_text``
     ``(location ids, LSOA name ids, location values, LSOA name values)`` and the rows are distinct
-    (lon, lat, location, LSOA name).
+    (lon, lat, location, LSOA name); ``ids`` is None or the rows carrying a Crime ID (:func:`_block`), in order.
     """
     import pyarrow as pa
 
@@ -331,56 +349,133 @@ def _aggregate_sources(payload):
     interners = (_Interner(), _Interner()) if with_text else None
 
     def read(batches, file_rejected):
-        rows, parts = 0, []
-        for lon, lat, months, crime, location, lsoa in batches:
+        rows, parts, id_parts = 0, [], []
+        for lon, lat, months, crime, location, lsoa, crime_id in batches:
             rows += lon.size
             ids = None
             if with_text:
                 ids = (_text_ids(location, interners[0], lon.size), _text_ids(lsoa, interners[1], lon.size))
-            parts.append(_block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected, ids))
-        return rows, parts
+            part, id_part = _block(lon, lat, months, crime, type_keys, date_from, date_to, file_rejected, ids, crime_id)
+            parts.append(part)
+            if id_part is not None:
+                id_parts.append(id_part)
+        return rows, parts, id_parts
 
+    id_parts: list = []
     for source in sources:
         cols = _columns(source)
         file_rejected = {r: 0 for r in _REASONS}
         try:
-            file_rows, file_parts = read(_batches(source, cols, block_bytes, with_text), file_rejected)
+            file_rows, file_parts, file_ids = read(_batches(source, cols, block_bytes, with_text), file_rejected)
         except (pa.ArrowInvalid, UnicodeDecodeError):
             file_rejected = {r: 0 for r in _REASONS}
-            file_rows, file_parts = read(_fallback_batches(source, cols, with_text), file_rejected)
+            file_rows, file_parts, file_ids = read(_fallback_batches(source, cols, with_text), file_rejected)
         for part in file_parts:
             agg.add(*part)
+        id_parts.extend(file_ids)
         n_rows += file_rows
         for r, n in file_rejected.items():
             rejected[r] += n
+    ids = _concat_ids(id_parts)
     if not with_text:
         x, y, w = agg.result()
-        return x, y, w, n_rows, rejected, [s.label for s in sources], None
+        return x, y, w, n_rows, rejected, [s.label for s in sources], None, ids
     x, y, w, loc, lsoa = agg.result(5)
     text = (loc, lsoa, interners[0].values, interners[1].values)
-    return x, y, w, n_rows, rejected, [s.label for s in sources], text
+    return x, y, w, n_rows, rejected, [s.label for s in sources], text, ids
+
+
+def _concat_ids(parts: list):
+    """Crime-ID rows of several blocks as one tuple (None when none); their order is kept."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(None if parts[0][i] is None else np.concatenate([p[i] for p in parts]) for i in range(6))
+
+
+def _remap_ids(ids, maps):
+    """Crime-ID rows with their location and LSOA name ids looked up in ``maps`` (old id -> new id arrays)."""
+    if ids is None or ids[4] is None:
+        return ids
+    return (*ids[:4], maps[0][ids[4]], maps[1][ids[5]])
 
 
 def _combine_parts(a, b):
-    """Two partial aggregates as one (duplicates merged, counters added, sources a then b)."""
+    """Two partial aggregates as one (duplicates merged, counters added, sources and Crime-ID rows a then b)."""
     columns = [np.concatenate([a[i], b[i]]) for i in range(3)]
     text = None
+    b_ids = b[7]
     if a[6] is None:
         lon, lat, w = merge_hashed(*columns)
     else:
-        ids, values = [], []
+        ids, values, maps = [], [], []
         for k in range(2):
             interner = _Interner(a[6][2 + k])
-            ids.append(np.concatenate([a[6][k], interner.ids_of(b[6][2 + k])[b[6][k]]]))
+            maps.append(interner.ids_of(b[6][2 + k]))
+            ids.append(np.concatenate([a[6][k], maps[k][b[6][k]]]))
             values.append(interner.values)
         lon, lat, w, loc, lsoa = merge_keyed(*columns, *ids)
         text = (loc, lsoa, *values)
-    return lon, lat, w, a[3] + b[3], {r: a[4][r] + b[4][r] for r in a[4]}, list(a[5]) + list(b[5]), text
+        b_ids = _remap_ids(b_ids, maps)
+    rejected = {r: a[4][r] + b[4][r] for r in a[4]}
+    ids = _concat_ids([i for i in (a[7], b_ids) if i is not None])
+    return lon, lat, w, a[3] + b[3], rejected, list(a[5]) + list(b[5]), text, ids
 
 
-def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids=None):
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+# Lower case only (police.uk's form): "AB" and "ab" are different Crime IDs to read_records, so upper-case
+# hex takes the hashed path with the other texts.
+_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+_ONE = np.uint64(0x3FF0000000000000)  # the bits of 1.0: 52 key bits below it make a float in [1, 2)
+
+
+def _crime_id_keys(ids) -> np.ndarray:
+    """A 104-bit key per (stripped, non-empty) Crime ID, as complex128 (two floats in [1, 2), no NaN or -0 that a
+    hash table would fold together): police.uk's 64-lower-case-hex-digit IDs give their 256 bits folded to 104, other IDs two
+    independent 52-bit pandas hashes of the text. The same text gets the same key in every block and file."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(ids)
+    key = np.empty(n, dtype=np.complex128)
+    hexlike = np.asarray(pc.equal(pc.binary_length(ids), 64).to_numpy(zero_copy_only=False), dtype=bool)
+    where = np.flatnonzero(hexlike)
+    other = np.flatnonzero(~hexlike)
+    if where.size:
+        chosen = ids.take(pa.array(where)) if other.size else ids
+        chars = np.frombuffer(chosen.buffers()[2], np.uint8)
+        start = int(np.frombuffer(chosen.buffers()[1], np.int32)[chosen.offset])
+        digits = _HEX[chars[start : start + 64 * where.size].reshape(where.size, 64)]
+        valid = (digits != 255).all(axis=1)
+        # The 256 bits as four 64-bit words, folded by XOR into two and each to 52 bits (the low 12 bits folded
+        # back in): every digit counts, so IDs differing in one digit never share a key, and SHA-256 digests
+        # (police.uk's) give uniform 104-bit keys.
+        words = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2]).view(np.uint64)
+        low = np.uint64(0xFFF)
+        for part, word in ((key.real, words[:, 0] ^ words[:, 2]), (key.imag, words[:, 1] ^ words[:, 3])):
+            part[where] = (((word >> np.uint64(12)) ^ (word & low)) | _ONE).view(np.float64)
+        if not valid.all():
+            other = np.sort(np.concatenate([other, where[~valid]]))
+    if other.size:
+        text = np.asarray(ids.take(pa.array(other)).to_numpy(zero_copy_only=False), dtype=object)
+        for part, salt in ((key.real, "hotspot-crime-id"), (key.imag, "crime-id-hotspot")):
+            bits = pd.util.hash_array(text, hash_key=salt, categorize=False) >> np.uint64(12)
+            part[other] = (bits | _ONE).view(np.float64)
+    return key
+
+
+def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids=None, crime_id=None):
     """One block of rows to distinct (lon, lat, weight) of its kept rows (with ``ids``, a pair of per-row text id
-    arrays: distinct (lon, lat, weight, *ids)); counts dropped rows into ``rejected``."""
+    arrays: distinct (lon, lat, weight, *ids)); counts dropped rows into ``rejected``.
+
+    Returns ``(aggregate, id_rows)``: ``id_rows`` is None, or for the rows with a non-empty ``crime_id`` that
+    are not rejected as no_location, unparsable or out_of_range, in order: ``(key, lon, lat, outcome,
+    location id, LSOA name id)`` (``outcome`` 0 kept, 1 dropped by the crime-type filter, 2 by the date
+    filter; the text ids None without ``ids``), from which repeats are taken out later.
+    """
     import pyarrow.compute as pc
 
     lon_blank = np.isnan(lon)
@@ -395,6 +490,11 @@ def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids
     keep = ~reason_set
     out_range = keep & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
     keep &= ~out_range
+    outcome = None
+    if crime_id is not None:
+        crime_id = pc.utf8_trim_whitespace(crime_id)
+        with_id = keep & np.asarray(pc.not_equal(crime_id, "").to_numpy(zero_copy_only=False), dtype=bool)
+        outcome = np.zeros(lon.size, dtype=np.int8) if with_id.any() else None
     if type_keys is not None:
         if crime is None:
             raise HotspotInputError("a crime-type filter needs a Crime type column, and a file has none")
@@ -403,6 +503,8 @@ def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids
         in_types = np.asarray(pc.is_in(key, value_set=type_keys).to_numpy(zero_copy_only=False), dtype=bool)[type_index]
         drop = keep & ~out_range & ~in_types
         rejected["filtered_crime_type"] += int(drop.sum())
+        if outcome is not None:
+            outcome[drop] = 1
         keep &= in_types
     if date_from is not None or date_to is not None:
         in_range = month_ok.copy()
@@ -413,11 +515,33 @@ def _block(lon, lat, months, crime, type_keys, date_from, date_to, rejected, ids
         in_range = in_range[month_index]
         drop = keep & ~in_range
         rejected["filtered_date"] += int(drop.sum())
+        if outcome is not None:
+            outcome[drop] = 2
         keep &= in_range
     rejected["out_of_range"] += int(out_range.sum())
+    id_rows = None
+    if outcome is not None:
+        rows = np.flatnonzero(with_id)
+        id_rows = (
+            _crime_id_keys(_take(crime_id, rows)),
+            lon[rows],
+            lat[rows],
+            outcome[rows],
+            None if ids is None else ids[0][rows],
+            None if ids is None else ids[1][rows],
+        )
     if ids is None:
-        return merge_hashed(lon[keep], lat[keep])
-    return merge_keyed(lon[keep], lat[keep], np.ones(int(keep.sum())), ids[0][keep], ids[1][keep])
+        return merge_hashed(lon[keep], lat[keep]), id_rows
+    return merge_keyed(lon[keep], lat[keep], np.ones(int(keep.sum())), ids[0][keep], ids[1][keep]), id_rows
+
+
+def _take(column, rows: np.ndarray):
+    """Rows of a pyarrow (chunked) string column as one plain array."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return column.take(pa.array(rows))
 
 
 def stream_locations(
@@ -510,16 +634,28 @@ def stream_locations(
     n_rows = 0
     labels: list[str] = []
     interners = (_Interner(), _Interner())
-    for x, y, w, rows, rej, names, text in parts:
+    id_parts = []
+    for x, y, w, rows, rej, names, text, id_rows in parts:
         if text is None:
             agg.add(x, y, w)
         else:
-            agg.add(x, y, w, *(interners[k].ids_of(text[2 + k])[text[k]] for k in range(2)))
+            maps = [interners[k].ids_of(text[2 + k]) for k in range(2)]
+            agg.add(x, y, w, *(maps[k][text[k]] for k in range(2)))
+            id_rows = _remap_ids(id_rows, maps)
+        if id_rows is not None:
+            id_parts.append(id_rows)
         n_rows += rows
         labels.extend(names)
         for r, v in rej.items():
             rejected[r] += v
+    del parts
+    notes = _drop_repeated_ids(_concat_ids(id_parts), agg, rejected, crs, with_text)
+    del id_parts
     lon, lat, w, *ids = agg.result(5 if with_text else 3)
+    if notes:
+        # A location (or location and text) whose every record repeated an earlier Crime ID is left with 0.
+        held = w > 0
+        lon, lat, w, ids = lon[held], lat[held], w[held], [i[held] for i in ids]
     # Projection is a pure function of the pair, so projecting each distinct pair once gives the
     # coordinates read_records computes row by row (police.uk's fixed snap points: few pairs).
     if with_text:
@@ -558,4 +694,36 @@ def stream_locations(
         raise HotspotInputError(
             f"no usable records in the {len(sources)} file(s) ({counts}); check the files and filters"
         )
-    return StreamedLocations(x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels, text=table)
+    return StreamedLocations(
+        x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels, text=table, notes=notes
+    )
+
+
+def _drop_repeated_ids(id_rows, agg: _Aggregator, rejected: dict, crs: str, with_text: bool) -> list[str]:
+    """Take the rows repeating an earlier Crime ID out of ``agg`` (a weight of -1 at their key) or out of the
+    filter counts they were charged to, count them as ``duplicate``; returns the note (empty when none).
+
+    Rows outside the CRS's area of use are left out first: read_records rejects those as out_of_range
+    before it looks for repeats, so they neither repeat nor are repeated.
+    """
+    import pandas as pd
+
+    from hotspot.ingest.projection import area_of_use_mask
+
+    if id_rows is None:
+        return []
+    key, lon, lat, outcome, loc, lsoa = id_rows
+    usable = np.flatnonzero(area_of_use_mask(lon, lat, crs))
+    repeated = usable[pd.Series(key[usable]).duplicated(keep="first").to_numpy()]
+    if repeated.size == 0:
+        return []
+    kept = repeated[outcome[repeated] == 0]
+    text = (loc[kept], lsoa[kept]) if with_text else ()
+    agg.add(lon[kept], lat[kept], np.full(kept.size, -1.0), *text)
+    rejected["filtered_crime_type"] -= int(np.count_nonzero(outcome[repeated] == 1))
+    rejected["filtered_date"] -= int(np.count_nonzero(outcome[repeated] == 2))
+    rejected["duplicate"] += int(repeated.size)
+    return [
+        f"{int(repeated.size):,} records repeat a Crime ID seen before ({pd.unique(key[repeated]).size:,} ids); "
+        "the first row of each was kept and the repeats dropped as duplicates"
+    ]

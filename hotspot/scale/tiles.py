@@ -183,7 +183,7 @@ def run_tiles(
     engine : {"local", "dask"}, default "local"
         Run here, one tile after another, or one Dask task per tile.
     scheduler : str, optional
-        Dask scheduler address (``tcp://host:8786``); default None: a local 2-worker cluster for the call.
+        Dask scheduler address (``tcp://host:8786``); default None: a local in-process cluster for the call.
         Ignored when ``client`` is given or ``engine="local"``.
     client : dask.distributed.Client, optional
         An existing client to run on (so one cluster serves several calls). Default None.

@@ -98,7 +98,7 @@ def tiled_kernel_density(
     engine : {"local", "dask"}, default "local"
         Where the tiles run (see :func:`run_tiles`).
     scheduler : str, optional
-        Dask scheduler address for ``engine="dask"``; default None: a local 2-worker cluster.
+        Dask scheduler address for ``engine="dask"``; default None: a local in-process cluster (:func:`hotspot.scale.distributed.dask_client`).
     client : dask.distributed.Client, optional
         An existing Dask client (overrides ``scheduler``). Default None.
     progress : callable, optional

@@ -89,10 +89,23 @@ def test_national_command_bad_options_are_one_line(tmp_path):
         timeout=120,
     )
     assert run.returncode == 2 and "--scheduler needs --engine dask" in run.stderr
+    for extra, message in (
+        (["--processes"], "--processes needs --engine dask"),
+        (["--engine", "dask", "--processes", "--scheduler", "tcp://127.0.0.1:9"], "--processes starts a local"),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "cli", "national", str(tmp_path / "a.csv"), *extra],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
 def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_path):
-    """Two forces 60 km apart (as in any multi-force extract): every record is kept; Dask logs no traceback."""
+    """Two forces 60 km apart (as in any multi-force extract): every record is kept; Dask worker processes log no
+    traceback."""
     rng = np.random.default_rng(5)
     _write_month(tmp_path / "2023-01-a-street.csv", "2023-01", rng)
     far = (tmp_path / "2023-01-a-street.csv").read_text().replace(",-0.4", ",-1.2")  # ~55 km west
@@ -109,6 +122,7 @@ def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_pat
             str(out),
             "--engine",
             "dask",
+            "--processes",
             "--workers",
             "2",
             "--tile-cells",
@@ -127,3 +141,33 @@ def test_national_keeps_separate_bodies_and_dask_runs_without_tracebacks(tmp_pat
     assert "800 records from 2 files" in " ".join(run.stdout.split()), run.stdout
     assert "outside the study area" not in run.stderr + run.stdout
     assert "Traceback" not in run.stderr and "AssertionError" not in run.stderr, run.stderr
+
+
+def test_national_dask_default_is_the_in_process_cluster_with_the_local_results(tmp_path):
+    """--engine dask without --scheduler or --processes: one in-process worker; the outputs equal the local engine's."""
+    import geopandas as gpd
+    import rasterio
+
+    from hotspot.scale.national import run_national
+
+    rng = np.random.default_rng(6)
+    for month in ("2023-01", "2023-02", "2023-03"):
+        _write_month(tmp_path / f"{month}-test-street.csv", month, rng)
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "national", str(tmp_path), "--out-dir", str(out), "--engine", "dask"]
+        + ["--tile-cells", "16", "--bandwidth", "400", "--band", "200"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "1,200 records from 3 files" in " ".join(run.stdout.split()), run.stdout
+    local = run_national([tmp_path], tile_cells=16, bandwidth_m=400.0, band_m=200.0)
+    with rasterio.open(out / "kde.tif") as src:
+        assert np.array_equal(src.read(1), local.kde.surface)
+    cells = gpd.read_file(out / "gistar.gpkg", layer="gistar_cells")
+    assert len(cells) == int((local.gistar.bin != 0).sum())
+    assert np.array_equal(np.sort(cells["gi_z"].to_numpy()), np.sort(local.gistar.z[local.gistar.bin != 0]))

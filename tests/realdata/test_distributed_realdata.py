@@ -13,7 +13,7 @@ def client():
     """A 2-worker LocalCluster, as in tests/unit/test_distributed.py."""
     from hotspot.scale.distributed import dask_client, warm_workers
 
-    with dask_client(n_workers=2, threads_per_worker=1) as c:
+    with dask_client(n_workers=2, threads_per_worker=1, processes=True) as c:
         warm_workers(c)
         yield c
 

@@ -19,7 +19,7 @@ from hotspot.scale.tiling import tiled_gi_star, tiled_kernel_density  # noqa: E4
 def client():
     from hotspot.scale.distributed import dask_client, warm_workers
 
-    with dask_client(n_workers=2, threads_per_worker=1) as c:
+    with dask_client(n_workers=2, threads_per_worker=1, processes=True) as c:
         assert len(c.scheduler_info()["workers"]) == 2
         warm_workers(c)
         yield c

@@ -20,8 +20,8 @@ def _row(month, lon, lat, crime="Burglary"):
 
 
 def expected(inputs):
-    # the stream does not track Crime IDs across files (bounded memory), so compare with duplicates kept
-    records = read_records(inputs, drop_duplicates=False)
+    # these rows carry no Crime ID; repeated IDs: tests/unit/test_stream_duplicates.py
+    records = read_records(inputs)
     f = records.frame
     return records, aggregate_locations(f["x"].to_numpy(), f["y"].to_numpy())
 
@@ -53,6 +53,7 @@ def test_bad_rows_rejected_as_read_records_does(tmp_path):
         "no_location": 1,
         "unparsable": 3,
         "out_of_range": 1,
+        "duplicate": 0,
         "filtered_crime_type": 0,
         "filtered_date": 0,
     }
