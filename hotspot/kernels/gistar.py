@@ -48,7 +48,8 @@ def stencil_sums(values, mask, dr, dc):
     sums = np.zeros((nrows, ncols), dtype=np.float64)
     counts = np.zeros((nrows, ncols), dtype=np.int64)
     for r in prange(nrows):
-        _stencil_row(values, mask, dr, dc, r, sums, counts)
+        # prange's index is unsigned: cast, or the helper compiles a second time for uint64
+        _stencil_row(values, mask, dr, dc, np.int64(r), sums, counts)
     return sums, counts
 
 
@@ -294,7 +295,7 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     H[0, 0] = 1.0
     new = np.zeros_like(H)
     weights = np.empty(k_max + 1)
-    pool = 0
+    pool = np.int64(0)  # not the literal 0: _hypergeometric would compile once more for Literal[int](0)
     top = 0  # largest sum reachable so far by k_max draws
     for g in range(levels.size):
         u = levels[g]
@@ -398,14 +399,16 @@ def newton_spectra(pi, n_fft, coef, Q, lags):
     n_chunks = (nf + chunk - 1) // chunk
     for c in prange(n_chunks):
         powers = np.empty(coef.shape[1], dtype=np.complex128)
-        _newton_frequencies(pi, n_fft, coef, Q, lags, c * chunk, min(nf, (c + 1) * chunk), powers)
+        # int64 bounds, as in the serial twin, so the helper compiles once for both
+        f0 = np.int64(c * chunk)
+        _newton_frequencies(pi, n_fft, coef, Q, lags, f0, np.int64(min(nf, f0 + chunk)), powers)
 
 
 @numba.njit(cache=True)
 def newton_spectra_serial(pi, n_fft, coef, Q, lags):
     """:func:`newton_spectra` on one thread (identical results: every frequency is computed alone)."""
     powers = np.empty(coef.shape[1], dtype=np.complex128)
-    _newton_frequencies(pi, n_fft, coef, Q, lags, 0, Q.shape[1], powers)
+    _newton_frequencies(pi, n_fft, coef, Q, lags, np.int64(0), np.int64(Q.shape[1]), powers)
 
 
 @numba.njit(cache=True)
