@@ -78,8 +78,7 @@ def _window_sum(a: np.ndarray, window: int) -> np.ndarray:
 
 def _spatial_sums_grid(counts, mask, band_m, cell_size_m, progress):
     """Per slice: sum over the spatial neighbourhood (self included) and its size, on the grid."""
-    from hotspot.stats.gistar import grid_stencil_sums
-    from hotspot.stats.weights import stencil_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_offsets
 
     dr, dc = stencil_offsets(band_m, cell_size_m)
     sums = np.empty_like(counts)

@@ -88,8 +88,7 @@ def choose_band_grid(
         Largest band tried, in cell sizes (also capped at a quarter of the grid's shorter side).
     """
     from hotspot.core.progress import resolve
-    from hotspot.stats.gistar import grid_stencil_sums
-    from hotspot.stats.weights import stencil_ring_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_ring_offsets
 
     progress = resolve(progress)
     counts = np.asarray(counts, dtype=np.float64)

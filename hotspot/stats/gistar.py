@@ -332,32 +332,6 @@ def _exact_plan(y, k, t_neigh=None):
     return True, "", k_max, s_max, shift
 
 
-SERIAL_WORK = 1 << 25
-"""Inner-loop steps (cells x stencil offsets, cells x neighbours, frequencies x rows x lags) below which
-the Gi* kernels run on one thread. A county grid (106,328 cells, 300 m band) is about 6 million steps:
-milliseconds serial, while parallel kernels took 1.5-3 times longer on a busy 2-core machine (waking
-threads) and compile 2-3 times slower (the cold start of ``hotspot gistar``). National grids keep all threads.
-"""
-
-
-def _serial(work: float) -> bool:
-    return work < SERIAL_WORK
-
-
-def grid_stencil_sums(values, mask, dr, dc):
-    """:func:`hotspot.kernels.gistar.stencil_sums` (``values`` (nrows, ncols), ``mask`` bool of the same
-    shape, ``dr``/``dc`` row/column offsets in cells), on one thread below :data:`SERIAL_WORK`; identical results."""
-    from hotspot.kernels import gistar as kg
-
-    # One dtype and layout at every call, so each kernel compiles once (a view would add a specialisation).
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    mask = np.ascontiguousarray(mask, dtype=np.bool_)
-    dr = np.ascontiguousarray(dr, dtype=np.int64)
-    dc = np.ascontiguousarray(dc, dtype=np.int64)
-    kernel = kg.stencil_sums_serial if _serial(float(values.size) * dr.size) else kg.stencil_sums
-    return kernel(values, mask, dr, dc)
-
-
 SPECTRAL_MAX_GROWTH = 1e6
 """Largest error growth of the spectral recursion (see :func:`_newton_coefficients`) before the exact
 null uses the level-by-level dynamic programme instead (pools not much larger than k_max squared)."""
@@ -422,6 +396,7 @@ def _spectral_distribution(hist, n, k_max, s_max, coef):
     transforms at a time) so memory stays ~64 MB whatever ``k_max``.
     """
     from hotspot.kernels import gistar as kg
+    from hotspot.stats.weights import serial_work
 
     # Largest sum of k_max clamped values: the histogram read from the top down.
     above = np.cumsum(hist[::-1])  # values at or above each level, highest level first
@@ -440,7 +415,7 @@ def _spectral_distribution(hist, n, k_max, s_max, coef):
     j = 1
     while j <= k_max:
         rows = min(block, k_max - j + 1)
-        kernel = kg.newton_spectra_serial if _serial(float(nf) * rows * lags) else kg.newton_spectra
+        kernel = kg.newton_spectra_serial if serial_work(float(nf) * rows * lags) else kg.newton_spectra
         kernel(spec, n_fft, coef[j : j + rows], Q[: lags + rows], lags)
         H[:, j : j + rows] = np.fft.irfft(Q[lags : lags + rows], n_fft, axis=1)[:, : s_max + 1].T
         Q[:lags] = Q[rows : rows + lags].copy()
@@ -477,6 +452,7 @@ def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift, pool=None, method="auto")
     from ``pool`` (every observation; default ``y`` itself)."""
     from hotspot.kernels import gistar as kg
     from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.weights import serial_work
 
     pool = np.ascontiguousarray(y if pool is None else pool, dtype=np.float64)
     cap = int(s_max) + 1
@@ -485,7 +461,7 @@ def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift, pool=None, method="auto")
     own = np.minimum(np.round(y - shift), cap).astype(np.int64)
     t = np.round(t_neigh - k * shift).astype(np.int64)
     k = k.astype(np.int64)
-    kernel = kg.exact_tail_pvalues_serial if _serial(float(k.sum())) else kg.exact_tail_pvalues
+    kernel = kg.exact_tail_pvalues_serial if serial_work(float(k.sum())) else kg.exact_tail_pvalues
     p, _, _ = kernel(cdf, int(pool.size), own, k, t)
     return p
 
@@ -636,7 +612,7 @@ def gi_star_grid(
     -------
     GiStarResult with 2-D arrays.
     """
-    from hotspot.stats.weights import stencil_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_offsets
 
     progress = resolve(progress)
     correction = check_correction(correction)

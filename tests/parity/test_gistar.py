@@ -76,11 +76,11 @@ def test_exact_null_equals_enumeration(method, truncated, parallel, monkeypatch)
     (``SERIAL_WORK`` 0), otherwise their one-thread twins, which small grids use."""
     from hotspot.kernels import gistar as kg
     from hotspot.kernels.gistar import clamped_histogram
-    from hotspot.stats import gistar as sg
+    from hotspot.stats import weights
     from hotspot.stats.gistar import _sum_cdf
 
     if parallel:
-        monkeypatch.setattr(sg, "SERIAL_WORK", 0)
+        monkeypatch.setattr(weights, "SERIAL_WORK", 0)
     exact_tail_pvalues = kg.exact_tail_pvalues if parallel else kg.exact_tail_pvalues_serial
 
     y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
