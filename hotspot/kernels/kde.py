@@ -13,9 +13,10 @@ disk cache is keyed by the Python function, not by the ``parallel`` flag.
 
 Only ``_direct``, called once per location, is inlined by Numba (``inline="always"``); the other helpers
 stay calls. Numba's inlining types a helper's body again inside its caller: inlining ``_dense_run``,
-``_gauss_line`` and ``_weight_scale`` too made a cold ``kernel_density`` compile take 8.1 s of CPU
-against 5.5 s, for no measurable speed (their calls are once per run of cells, per Gaussian location,
-per band); the surfaces are bit for bit the same.
+``_gauss_line`` and ``_weight_scale`` too made a cold ``kernel_density`` take 8.2 s of CPU to compile
+against 5.7 s in a fresh process (in a cold ``hotspot evaluate``, 4.0 against 3.4 s for the band kernels),
+for no measurable speed (their calls are once per run of cells, per Gaussian location, per band); the
+surfaces are bit for bit the same.
 """
 
 from __future__ import annotations
