@@ -16,31 +16,53 @@ import numpy as np
 from numba import prange
 
 
+@numba.njit(cache=True)
+def _stencil_row(values, mask, dr, dc, r, sums, counts):
+    """Row ``r`` of :func:`stencil_sums`: fills ``sums[r]`` and ``counts[r]`` at the in-mask cells."""
+    nrows, ncols = values.shape
+    n_off = dr.size
+    for c in range(ncols):
+        if not mask[r, c]:
+            continue
+        s = 0.0
+        k = 0
+        for o in range(n_off):
+            rr = r + dr[o]
+            cc = c + dc[o]
+            if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
+                s += values[rr, cc]
+                k += 1
+        sums[r, c] = s
+        counts[r, c] = k
+
+
 @numba.njit(cache=True, parallel=True)
 def stencil_sums(values, mask, dr, dc):
     """Sum of ``values`` and number of in-mask cells at the offsets ``(dr, dc)`` around every in-mask cell.
 
     ``values`` (float64, (nrows, ncols)), ``mask`` (bool, same shape), ``dr``/``dc`` (int64 row/column
     offsets). Cells outside the mask neither receive nor contribute. Returns ``(sums, counts)``.
+    Rows in parallel; :func:`stencil_sums_serial` is the one-thread twin (identical results).
     """
     nrows, ncols = values.shape
     sums = np.zeros((nrows, ncols), dtype=np.float64)
     counts = np.zeros((nrows, ncols), dtype=np.int64)
-    n_off = dr.size
     for r in prange(nrows):
-        for c in range(ncols):
-            if not mask[r, c]:
-                continue
-            s = 0.0
-            k = 0
-            for o in range(n_off):
-                rr = r + dr[o]
-                cc = c + dc[o]
-                if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
-                    s += values[rr, cc]
-                    k += 1
-            sums[r, c] = s
-            counts[r, c] = k
+        # prange's index is unsigned: cast, or the helper compiles a second time for uint64
+        _stencil_row(values, mask, dr, dc, np.int64(r), sums, counts)
+    return sums, counts
+
+
+@numba.njit(cache=True)
+def stencil_sums_serial(values, mask, dr, dc):
+    """:func:`stencil_sums` on one thread (identical results). A county grid takes milliseconds, less
+    than waking threads on a busy machine, and a serial kernel compiles in a third of the time of a
+    parallel one (the cold start of ``hotspot gistar``)."""
+    nrows, ncols = values.shape
+    sums = np.zeros((nrows, ncols), dtype=np.float64)
+    counts = np.zeros((nrows, ncols), dtype=np.int64)
+    for r in range(nrows):
+        _stencil_row(values, mask, dr, dc, r, sums, counts)
     return sums, counts
 
 
@@ -273,7 +295,7 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     H[0, 0] = 1.0
     new = np.zeros_like(H)
     weights = np.empty(k_max + 1)
-    pool = 0
+    pool = np.int64(0)  # not the literal 0: _hypergeometric would compile once more for Literal[int](0)
     top = 0  # largest sum reachable so far by k_max draws
     for g in range(levels.size):
         u = levels[g]
@@ -332,6 +354,30 @@ def clamped_histogram(y, shift, cap):
     return h
 
 
+@numba.njit(cache=True)
+def _newton_frequencies(pi, n_fft, coef, Q, lags, f0, f1, powers):
+    """Frequencies ``f0 .. f1 - 1`` of :func:`newton_spectra` (``powers``: scratch of ``coef.shape[1]``)."""
+    rows, nf = Q.shape
+    L = coef.shape[1]
+    for f in range(f0, f1):
+        for lag in range(1, L + 1):
+            g = (lag * f) % n_fft
+            # pi holds the first half of a real signal's spectrum; the rest is its mirror image
+            powers[lag - 1] = pi[g] if g < nf else np.conj(pi[n_fft - g])
+        for r in range(lags, rows):
+            acc = 0j
+            for lag in range(1, L + 1):
+                b = coef[r - lags, lag - 1]
+                if b == 0.0:
+                    break
+                term = b * Q[r - lag, f] * powers[lag - 1]
+                if lag % 2 == 1:
+                    acc += term
+                else:
+                    acc -= term
+            Q[r, f] = acc
+
+
 @numba.njit(cache=True, parallel=True)
 def newton_spectra(pi, n_fft, coef, Q, lags):
     """Fill rows ``lags..`` of ``Q`` with the spectra of the sums of successive numbers of draws.
@@ -345,33 +391,48 @@ def newton_spectra(pi, n_fft, coef, Q, lags):
 
     with ``coef[r - lags, l - 1] = b_{j,l}`` (zero where ``l > j``) and the ``lags`` rows above row
     ``r`` holding ``Q_{j-lags} .. Q_{j-1}``. Every frequency is independent, so the one parallel loop
-    runs over frequencies (an outer axis with plenty of work), the short recursion in ``j`` inside.
+    runs over frequencies (an outer axis with plenty of work), the short recursion in ``j`` inside. Chunks of frequencies in parallel;
+    :func:`newton_spectra_serial` is the one-thread twin.
     """
-    rows, nf = Q.shape
-    L = coef.shape[1]
+    nf = Q.shape[1]
     chunk = 2048
     n_chunks = (nf + chunk - 1) // chunk
     for c in prange(n_chunks):
-        f0 = c * chunk
-        f1 = min(nf, f0 + chunk)
-        powers = np.empty(L, dtype=np.complex128)
-        for f in range(f0, f1):
-            for lag in range(1, L + 1):
-                g = (lag * f) % n_fft
-                # pi holds the first half of a real signal's spectrum; the rest is its mirror image
-                powers[lag - 1] = pi[g] if g < nf else np.conj(pi[n_fft - g])
-            for r in range(lags, rows):
-                acc = 0j
-                for lag in range(1, L + 1):
-                    b = coef[r - lags, lag - 1]
-                    if b == 0.0:
-                        break
-                    term = b * Q[r - lag, f] * powers[lag - 1]
-                    if lag % 2 == 1:
-                        acc += term
-                    else:
-                        acc -= term
-                Q[r, f] = acc
+        powers = np.empty(coef.shape[1], dtype=np.complex128)
+        # int64 bounds, as in the serial twin, so the helper compiles once for both
+        f0 = np.int64(c * chunk)
+        _newton_frequencies(pi, n_fft, coef, Q, lags, f0, np.int64(min(nf, f0 + chunk)), powers)
+
+
+@numba.njit(cache=True)
+def newton_spectra_serial(pi, n_fft, coef, Q, lags):
+    """:func:`newton_spectra` on one thread (identical results: every frequency is computed alone)."""
+    powers = np.empty(coef.shape[1], dtype=np.complex128)
+    _newton_frequencies(pi, n_fft, coef, Q, lags, np.int64(0), np.int64(Q.shape[1]), powers)
+
+
+@numba.njit(cache=True)
+def _tail_pvalue(cdf, n, v, kk, ti):
+    """``(p, upper, lower)`` of one cell of :func:`exact_tail_pvalues` (``v`` its value, ``kk`` > 0 its
+    neighbours, ``ti`` its observed neighbour sum)."""
+    x = ti - kk * v
+    up = 1.0 if x <= 0 else 0.0
+    dn = 1.0 if x >= 0 else 0.0
+    for m in range(1, kk + 1):
+        x += v
+        # x <= t[i] <= s_max always; the table stops at the largest observed sum, so the
+        # upper tail is the complement of the lower one (absolute error ~1e-16)
+        if x <= 0:
+            uf = 1.0
+        else:
+            uf = 1.0 - cdf[x - 1, m]
+        lf = cdf[x, m] if x >= 0 else 0.0
+        scale = n / (n - m)
+        up = (uf - (m / n) * up) * scale
+        dn = (lf - (m / n) * dn) * scale
+        up = min(1.0, max(0.0, up))
+        dn = min(1.0, max(0.0, dn))
+    return min(1.0, 2.0 * min(up, dn)), up, dn
 
 
 @numba.njit(cache=True, parallel=True)
@@ -388,37 +449,29 @@ def exact_tail_pvalues(cdf, n, own, k, t):
     without the copy, ``U_F(j, x) = U_G(j, x) (n - j) / n + U_G(j - 1, x - v) j / n``, so ``U_G(k, t)``
     follows in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per cell.
     Returns ``(p, upper, lower)``: ``upper = P(T >= t)``, ``lower = P(T <= t)``,
-    ``p = min(1, 2 min(upper, lower))``.
+    ``p = min(1, 2 min(upper, lower))``. Cells in parallel; :func:`exact_tail_pvalues_serial` is the
+    one-thread twin.
     """
     ncell = own.size
     p = np.full(ncell, np.nan)
     upper = np.full(ncell, np.nan)
     lower = np.full(ncell, np.nan)
     for i in prange(ncell):
-        kk = k[i]
-        if kk == 0:
-            continue
-        v = own[i]
-        x = t[i] - kk * v
-        up = 1.0 if x <= 0 else 0.0
-        dn = 1.0 if x >= 0 else 0.0
-        for m in range(1, kk + 1):
-            x += v
-            # x <= t[i] <= s_max always; the table stops at the largest observed sum, so the
-            # upper tail is the complement of the lower one (absolute error ~1e-16)
-            if x <= 0:
-                uf = 1.0
-            else:
-                uf = 1.0 - cdf[x - 1, m]
-            lf = cdf[x, m] if x >= 0 else 0.0
-            scale = n / (n - m)
-            up = (uf - (m / n) * up) * scale
-            dn = (lf - (m / n) * dn) * scale
-            up = min(1.0, max(0.0, up))
-            dn = min(1.0, max(0.0, dn))
-        upper[i] = up
-        lower[i] = dn
-        p[i] = min(1.0, 2.0 * min(up, dn))
+        if k[i] > 0:
+            p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+    return p, upper, lower
+
+
+@numba.njit(cache=True)
+def exact_tail_pvalues_serial(cdf, n, own, k, t):
+    """:func:`exact_tail_pvalues` on one thread (identical results: every cell is computed alone)."""
+    ncell = own.size
+    p = np.full(ncell, np.nan)
+    upper = np.full(ncell, np.nan)
+    lower = np.full(ncell, np.nan)
+    for i in range(ncell):
+        if k[i] > 0:
+            p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
     return p, upper, lower
 
 

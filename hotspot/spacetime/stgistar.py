@@ -78,14 +78,13 @@ def _window_sum(a: np.ndarray, window: int) -> np.ndarray:
 
 def _spatial_sums_grid(counts, mask, band_m, cell_size_m, progress):
     """Per slice: sum over the spatial neighbourhood (self included) and its size, on the grid."""
-    from hotspot.kernels.gistar import stencil_sums
-    from hotspot.stats.weights import stencil_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_offsets
 
     dr, dc = stencil_offsets(band_m, cell_size_m)
     sums = np.empty_like(counts)
     k = None
     for t in range(counts.shape[0]):  # one stencil pass per slice; the kernel loops over cells
-        s, k2 = stencil_sums(np.where(mask, counts[t], 0.0), mask, dr, dc)
+        s, k2 = grid_stencil_sums(np.where(mask, counts[t], 0.0), mask, dr, dc)
         sums[t] = s + counts[t]
         k = k2 + 1
         progress("space-time Gi*: slices", t + 1, counts.shape[0])

@@ -88,8 +88,7 @@ def choose_band_grid(
         Largest band tried, in cell sizes (also capped at a quarter of the grid's shorter side).
     """
     from hotspot.core.progress import resolve
-    from hotspot.kernels.gistar import stencil_sums
-    from hotspot.stats.weights import stencil_ring_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_ring_offsets
 
     progress = resolve(progress)
     counts = np.asarray(counts, dtype=np.float64)
@@ -106,7 +105,7 @@ def choose_band_grid(
     for step in range(1, steps + 1):
         band = step * cell_size_m
         dr, dc = stencil_ring_offsets(previous, band, cell_size_m)
-        ring_sum, ring_k = stencil_sums(dev, mask, dr, dc)
+        ring_sum, ring_k = grid_stencil_sums(dev, mask, dr, dc)
         lag += ring_sum[mask]
         k += ring_k[mask]
         bands.append(band)

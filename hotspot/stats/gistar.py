@@ -395,7 +395,8 @@ def _spectral_distribution(hist, n, k_max, s_max, coef):
     round: the coefficients are exact up to floating-point error. Rows are made in blocks (a few
     transforms at a time) so memory stays ~64 MB whatever ``k_max``.
     """
-    from hotspot.kernels.gistar import newton_spectra
+    from hotspot.kernels import gistar as kg
+    from hotspot.stats.weights import serial_work
 
     # Largest sum of k_max clamped values: the histogram read from the top down.
     above = np.cumsum(hist[::-1])  # values at or above each level, highest level first
@@ -414,7 +415,8 @@ def _spectral_distribution(hist, n, k_max, s_max, coef):
     j = 1
     while j <= k_max:
         rows = min(block, k_max - j + 1)
-        newton_spectra(spec, n_fft, coef[j : j + rows], Q[: lags + rows], lags)
+        kernel = kg.newton_spectra_serial if serial_work(float(nf) * rows * lags) else kg.newton_spectra
+        kernel(spec, n_fft, coef[j : j + rows], Q[: lags + rows], lags)
         H[:, j : j + rows] = np.fft.irfft(Q[lags : lags + rows], n_fft, axis=1)[:, : s_max + 1].T
         Q[:lags] = Q[rows : rows + lags].copy()
         j += rows
@@ -448,7 +450,9 @@ def _sum_cdf(hist, n, k_max, s_max, method="auto"):
 def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift, pool=None, method="auto"):
     """Exact p of the cells with values ``y``, ``k`` neighbours and neighbour sums ``t_neigh``, the null drawn
     from ``pool`` (every observation; default ``y`` itself)."""
-    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues
+    from hotspot.kernels import gistar as kg
+    from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats.weights import serial_work
 
     pool = np.ascontiguousarray(y if pool is None else pool, dtype=np.float64)
     cap = int(s_max) + 1
@@ -456,7 +460,9 @@ def _exact_pvalues(y, k, t_neigh, k_max, s_max, shift, pool=None, method="auto")
     cdf, _ = _sum_cdf(hist, pool.size, k_max, s_max, method)
     own = np.minimum(np.round(y - shift), cap).astype(np.int64)
     t = np.round(t_neigh - k * shift).astype(np.int64)
-    p, _, _ = exact_tail_pvalues(cdf, int(pool.size), own, k.astype(np.int64), t)
+    k = k.astype(np.int64)
+    kernel = kg.exact_tail_pvalues_serial if serial_work(float(k.sum())) else kg.exact_tail_pvalues
+    p, _, _ = kernel(cdf, int(pool.size), own, k, t)
     return p
 
 
@@ -606,8 +612,7 @@ def gi_star_grid(
     -------
     GiStarResult with 2-D arrays.
     """
-    from hotspot.kernels.gistar import stencil_sums
-    from hotspot.stats.weights import stencil_offsets
+    from hotspot.stats.weights import grid_stencil_sums, stencil_offsets
 
     progress = resolve(progress)
     correction = check_correction(correction)
@@ -634,7 +639,7 @@ def gi_star_grid(
     progress("Gi* stencil", 0, 1)
     dr, dc = stencil_offsets(band_m, cell_size_m)
     values = np.where(mask, counts, 0.0)
-    t2, k2 = stencil_sums(values, mask, dr, dc)
+    t2, k2 = grid_stencil_sums(values, mask, dr, dc)
     progress("Gi* stencil", 1, 1)
 
     y = counts[mask]

@@ -21,6 +21,33 @@ AREA_WEIGHTS = ("queen", "rook", "knn", "band")
 _BAND_SLACK = 1e-9
 
 
+SERIAL_WORK = 1 << 25
+"""Inner-loop steps (cells x stencil offsets, cells x neighbours, frequencies x rows x lags) below which
+the Gi* kernels run on one thread. A county grid (106,328 cells, 300 m band) is about 6 million steps:
+milliseconds serial, while parallel kernels took 1.5-3 times longer on a busy 2-core machine (waking
+threads) and compile 2-3 times slower (the cold start of ``hotspot gistar``). National grids keep all threads.
+"""
+
+
+def serial_work(work: float) -> bool:
+    """Whether ``work`` inner-loop steps are few enough for a Gi* kernel's one-thread twin."""
+    return work < SERIAL_WORK
+
+
+def grid_stencil_sums(values, mask, dr, dc):
+    """:func:`hotspot.kernels.gistar.stencil_sums` (``values`` (nrows, ncols), ``mask`` bool of the same
+    shape, ``dr``/``dc`` row/column offsets in cells), on one thread below :data:`SERIAL_WORK`; identical results."""
+    from hotspot.kernels import gistar as kg
+
+    # One dtype and layout at every call, so each kernel compiles once (a view would add a specialisation).
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    mask = np.ascontiguousarray(mask, dtype=np.bool_)
+    dr = np.ascontiguousarray(dr, dtype=np.int64)
+    dc = np.ascontiguousarray(dc, dtype=np.int64)
+    kernel = kg.stencil_sums_serial if serial_work(float(values.size) * dr.size) else kg.stencil_sums
+    return kernel(values, mask, dr, dc)
+
+
 def stencil_offsets(band_m: float, cell_size_m: float, *, include_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Row and column offsets of the cells whose centres lie within ``band_m`` metres of a cell's centre.
 

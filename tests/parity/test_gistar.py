@@ -65,15 +65,23 @@ def test_grid_z_matches_esda(small_grid):
     assert res.p_used == "p"
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("method", ["spectral", "levels"])
 @pytest.mark.parametrize("truncated", [False, True])
-def test_exact_null_equals_enumeration(method, truncated):
+def test_exact_null_equals_enumeration(method, truncated, parallel, monkeypatch):
     """Both ways of building the sum distribution, then the per-cell deconvolution, against every subset.
 
     Truncated: the table stops at the largest observed sum (7), as in :func:`hotspot.stats.gistar._exact_plan`,
-    below the largest value (9, clamped to 8)."""
-    from hotspot.kernels.gistar import clamped_histogram, exact_tail_pvalues
+    below the largest value (9, clamped to 8). Parallel: the multi-threaded kernels that large grids use
+    (``SERIAL_WORK`` 0), otherwise their one-thread twins, which small grids use."""
+    from hotspot.kernels import gistar as kg
+    from hotspot.kernels.gistar import clamped_histogram
+    from hotspot.stats import weights
     from hotspot.stats.gistar import _sum_cdf
+
+    if parallel:
+        monkeypatch.setattr(weights, "SERIAL_WORK", 0)
+    exact_tail_pvalues = kg.exact_tail_pvalues if parallel else kg.exact_tail_pvalues_serial
 
     y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
     n, k_max = y.size, 3

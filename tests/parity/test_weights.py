@@ -5,12 +5,13 @@ import pytest
 from libpysal.weights import DistanceBand, lat2W
 
 from hotspot.core.errors import HotspotInputError
-from hotspot.kernels.gistar import stencil_sums
+from hotspot.kernels import gistar as kg
 from hotspot.stats.weights import csr_from_w, stencil_offsets, stencil_ring_offsets
 
 
+@pytest.mark.parametrize("kernel", ["stencil_sums", "stencil_sums_serial"])  # all threads, and one
 @pytest.mark.parametrize("band,cell", [(300.0, 100.0), (250.0, 100.0), (141.43, 100.0), (75.0, 50.0)])
-def test_stencil_matches_distance_band(band, cell):
+def test_stencil_matches_distance_band(band, cell, kernel):
     nr, nc = 9, 11
     rng = np.random.default_rng(1)
     values = rng.poisson(2.0, (nr, nc)).astype(float)
@@ -20,7 +21,7 @@ def test_stencil_matches_distance_band(band, cell):
     w = DistanceBand(pts, threshold=band, binary=True, silence_warnings=True)
     dense = w.full()[0]
     dr, dc = stencil_offsets(band, cell)
-    sums, counts = stencil_sums(values, mask, dr, dc)
+    sums, counts = getattr(kg, kernel)(values, mask, dr, dc)
     np.testing.assert_array_equal(counts[mask], dense.sum(axis=1))
     np.testing.assert_allclose(sums[mask], dense @ values[mask])
     assert counts[~mask].sum() == 0
