@@ -33,6 +33,14 @@ def _gistar() -> None:
     gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # exact null (integer counts)
     gi_star_grid(counts + 0.5, 300.0, 100.0, mask=mask, permutations=99, seed=0)  # permutations (non-integer)
     gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=0)
+    # The multi-threaded twins that national grids use (above SERIAL_WORK steps), on the same few cells.
+    from hotspot.stats import weights
+
+    serial_work, weights.SERIAL_WORK = weights.SERIAL_WORK, 0
+    try:
+        gi_star_grid(counts, 300.0, 100.0, mask=mask, permutations=99, seed=0)
+    finally:
+        weights.SERIAL_WORK = serial_work
     # A band wide for the grid (about k^2 / n = 20): the exact null folds value levels instead.
     gi_star_grid(counts[:10, :10], 400.0, 100.0, permutations=99, seed=0)
     # Weighted neighbours (row-standardised areas): the general permutation kernel.
