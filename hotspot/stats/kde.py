@@ -41,8 +41,10 @@ Exactly, by default. The points are counting-sorted into the cells of the grid p
 bandwidth, and identical coordinates are merged within each cell. Bands of rows are then summed in
 parallel, each by one thread in a fixed order (source row, cell, location), so the surface does not
 depend on the thread count. A location in a sparse cell adds its kernel over the rows it reaches, a
-fixed window of columns each. For the quartic, Epanechnikov and uniform kernels, which are polynomials
-inside their support, a cell of many locations is summed through nine moments of its locations:
+fixed window of columns each (for the triangular and Gaussian kernels, whose columns cost a square root or a
+product each, the 2 h / cell + 3 columns around the location, not the window rounded up to whole vectors).
+For the quartic, Epanechnikov and uniform kernels, which are polynomials inside their support, a cell
+of many locations is summed through nine moments of its locations:
 every target inside all of the cell's kernels takes a polynomial of its offset, and only the targets at
 the edge of the disk are summed location by location, with the exact cut. Either way the sum is the
 formula's to rounding (the tests hold it to a brute-force sum); cost grows with distinct locations x
