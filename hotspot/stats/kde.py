@@ -42,7 +42,7 @@ bandwidth, and identical coordinates are merged within each cell. Bands of rows 
 parallel, each by one thread in a fixed order (source row, cell, location), so the surface does not
 depend on the thread count. A location in a sparse cell adds its kernel over the rows it reaches, a
 fixed window of columns each (for the triangular and Gaussian kernels, whose columns cost a square root or a
-product each, the 2 h / cell + 3 columns around the location, not the window rounded up to whole vectors).
+product each, the 2 h / cell + 2 columns around the location, not the window rounded up to whole vectors).
 For the quartic, Epanechnikov and uniform kernels, which are polynomials inside their support, a cell
 of many locations is summed through nine moments of its locations:
 every target inside all of the cell's kernels takes a polynomial of its offset, and only the targets at
