@@ -325,7 +325,7 @@ def cells_of_rows_serial(rx, ry, rw, weighted, row_start, x0, inv_cell, ncols, c
         )
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _gauss_line(out, n, d0, step, c, q, first, last):
     """``out[k - first] = exp(-c (d0 + k step)^2)`` for ``first <= k <= last`` of a line ``0 .. n - 1``, as products
     outward from the line's peak: two exps, not one per entry.
@@ -361,7 +361,7 @@ def _gauss_line(out, n, d0, step, c, q, first, last):
                 out[k0 - t - first] = v_down
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _kernel_columns(window, reach_cells, code):
     """Columns ``_direct`` sums per row and location: the whole ``window`` for the quartic, Epanechnikov and uniform
     kernels; for the triangular and Gaussian kernels 2 h / cell + 2 columns (``reach_cells`` is h / cell) from the
@@ -376,7 +376,7 @@ def _kernel_columns(window, reach_cells, code):
     return min(window, _reach_columns(reach_cells * (1.0 + CUT_SLACK), False, code))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _reach_columns(hc, whole_cell, code):
     """Columns that hold every column within ``hc`` cells of a location's centre c, from floor(c - hc) on, or with
     ``whole_cell`` of any location of its cell (c within half a cell of the cell's centre), from the first column
@@ -404,7 +404,7 @@ def _weight_scale(h, code):
 
 
 @numba.njit(cache=True, inline="always")
-def _direct(buf, i0, rho, sig, qx, qy, w, cell, inv_cell, h, reach, window, code, gauss_q, e, g, gy):
+def _direct(buf, i0, rho, sig, qx, qy, w, cell, inv_cell, h, reach, window, aligned, code, gauss_q, e, g, gy):
     """Add one location's kernel to the band ``buf`` (rows from grid row ``i0``).
 
     The location lies ``qx, qy`` metres from the centre of its cell, in grid row ``rho`` and buffer column
@@ -428,7 +428,7 @@ def _direct(buf, i0, rho, sig, qx, qy, w, cell, inv_cell, h, reach, window, code
         hc = h * inv_cell * (1.0 + CUT_SLACK)
         centre = reach + qx * inv_cell
         c0 = int(math.floor(centre - hc))
-        if width >= _reach_columns(hc, True, code):
+        if aligned:
             # Wide enough for any location of the cell: every location of the cell starts at the same column,
             # so a location's vector loads line up with the previous location's stores (a misaligned overlap
             # defeats store-to-load forwarding: 10 M points at h = 10 cells, ~1.5x the CPU). Checked, not assumed.
@@ -657,6 +657,8 @@ def _density_band(
     """Sum every location that reaches grid rows ``i0 .. i0 + buf.shape[0]`` into ``buf`` (buffer column = lattice column + reach)."""
     inv_cell = 1.0 / cell
     cols = _kernel_columns(window, h * inv_cell, code)
+    # Whether ``cols`` also holds the columns of any location of a cell from one start (see ``_direct``).
+    aligned = cols >= _reach_columns(h * inv_cell * (1.0 + CUT_SLACK), True, code)
     e = np.empty(cols)
     g = np.empty(cols)
     gy = np.empty(2 * reach + 3)
@@ -717,7 +719,26 @@ def _density_band(
                         qx = rx[k] - cx
                         qy = ry[k] - cy
                         w = rw[k] * wscale
-                        _direct(buf, i0, rho, col, qx, qy, w, cell, inv_cell, h, reach, window, code, gauss_q, e, g, gy)
+                        _direct(
+                            buf,
+                            i0,
+                            rho,
+                            col,
+                            qx,
+                            qy,
+                            w,
+                            cell,
+                            inv_cell,
+                            h,
+                            reach,
+                            window,
+                            aligned,
+                            code,
+                            gauss_q,
+                            e,
+                            g,
+                            gy,
+                        )
                     j += cell_cnt[c]
             ci = cj
 
