@@ -41,8 +41,10 @@ Exactly, by default. The points are counting-sorted into the cells of the grid p
 bandwidth, and identical coordinates are merged within each cell. Bands of rows are then summed in
 parallel, each by one thread in a fixed order (source row, cell, location), so the surface does not
 depend on the thread count. A location in a sparse cell adds its kernel over the rows it reaches, a
-fixed window of columns each. For the quartic, Epanechnikov and uniform kernels, which are polynomials
-inside their support, a cell of many locations is summed through nine moments of its locations:
+fixed window of columns each (for the triangular and Gaussian kernels, whose columns cost a square root or a
+product each, the 2 h / cell + 2 columns around the location, not the window rounded up to whole vectors).
+For the quartic, Epanechnikov and uniform kernels, which are polynomials inside their support, a cell
+of many locations is summed through nine moments of its locations:
 every target inside all of the cell's kernels takes a polynomial of its offset, and only the targets at
 the edge of the disk are summed location by location, with the exact cut. Either way the sum is the
 formula's to rounding (the tests hold it to a brute-force sum); cost grows with distinct locations x
@@ -610,7 +612,9 @@ def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np
     # Bands short enough for several per thread (crime clusters make some bands far costlier than others),
     # long enough that a band does not reread the rows within the kernel's reach of it too often. Band
     # boundaries do not change any cell's order of summation, so the surface does not depend on them.
-    band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, grid.nrows // (4 * threads))))
+    # Rounded up, so the bands come out a whole multiple of the threads where the cap allows (471 rows on
+    # 2 threads: 8 bands of 59 rows, not 9 of 58, whose odd one out left a thread idle).
+    band_rows = int(min(_BAND_ROWS_MAX, max(_BAND_ROWS_MIN, -(-grid.nrows // (4 * threads)))))
     n_bands = -(-grid.nrows // band_rows)
     args = (
         cells.x,
@@ -637,7 +641,10 @@ def _exact_density(cells: _Cells, grid: Grid, h: float, code: int, report) -> np
         kk.density_bands_serial(out, band_rows, 0, n_bands, *args)
         return out
     n_blocks = int(min(20, max(1, work // _BLOCK_WORK), max(1, n_bands // threads)))
-    bounds = np.linspace(0, n_bands, n_blocks + 1).astype(int)
+    # Each block (one parallel call, waited for before the next) a whole multiple of the threads in bands, so
+    # no thread idles at the end of every block for want of a band.
+    per_block = threads * -(-n_bands // (n_blocks * threads))
+    bounds = list(range(0, n_bands, per_block)) + [n_bands]
     previous = numba.set_parallel_chunksize(1)
     try:
         for first, last in zip(bounds[:-1], bounds[1:]):
