@@ -17,23 +17,27 @@ from numba import prange
 
 
 @numba.njit(cache=True)
+def _stencil_cell(values, mask, dr, dc, r, c):
+    """(sum, count) of the in-mask values at offsets ``(dr, dc)`` from cell ``(r, c)``: one cell's stencil, shared by
+    the whole-grid and the listed-cell kernels so both add in the same order."""
+    nrows, ncols = values.shape
+    s = 0.0
+    k = 0
+    for o in range(dr.size):
+        rr = r + dr[o]
+        cc = c + dc[o]
+        if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
+            s += values[rr, cc]
+            k += 1
+    return s, k
+
+
+@numba.njit(cache=True)
 def _stencil_row(values, mask, dr, dc, r, sums, counts):
     """Row ``r`` of :func:`stencil_sums`: fills ``sums[r]`` and ``counts[r]`` at the in-mask cells."""
-    nrows, ncols = values.shape
-    n_off = dr.size
-    for c in range(ncols):
-        if not mask[r, c]:
-            continue
-        s = 0.0
-        k = 0
-        for o in range(n_off):
-            rr = r + dr[o]
-            cc = c + dc[o]
-            if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
-                s += values[rr, cc]
-                k += 1
-        sums[r, c] = s
-        counts[r, c] = k
+    for c in range(values.shape[1]):
+        if mask[r, c]:
+            sums[r, c], counts[r, c] = _stencil_cell(values, mask, dr, dc, r, c)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -481,22 +485,9 @@ def stencil_sums_at(values, mask, rows, cols, dr, dc):
 
     The tiled path needs the neighbour sums of the few cells it tests exactly; visiting their
     neighbourhoods costs O(cells x stencil) instead of a pass over the whole national grid."""
-    nrows, ncols = values.shape
     m = rows.size
     sums = np.zeros(m, dtype=np.float64)
     counts = np.zeros(m, dtype=np.int64)
-    n_off = dr.size
     for i in prange(m):
-        r = rows[i]
-        c = cols[i]
-        s = 0.0
-        k = 0
-        for o in range(n_off):
-            rr = r + dr[o]
-            cc = c + dc[o]
-            if rr >= 0 and rr < nrows and cc >= 0 and cc < ncols and mask[rr, cc]:
-                s += values[rr, cc]
-                k += 1
-        sums[i] = s
-        counts[i] = k
+        sums[i], counts[i] = _stencil_cell(values, mask, dr, dc, np.int64(rows[i]), np.int64(cols[i]))
     return sums, counts
