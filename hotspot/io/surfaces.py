@@ -75,5 +75,6 @@ def write_gistar_surfaces(stem: str | Path, result, grid, *, provenance=None) ->
             style=style,
             style_options=options,
             provenance=provenance,
+            predictor=False,
         )
     return paths

@@ -73,7 +73,7 @@ needs_gdal_samples = _require("osgeo_utils.samples.validate_gpkg", "GDAL's Pytho
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
-    """One GeoPackage with a layer for every vector style, and a KDE-like GeoTIFF large enough for overviews."""
+    """One GeoPackage with a layer for every vector style, and a KDE-like GeoTIFF."""
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -136,7 +136,7 @@ def written(tmp_path_factory):
         },
         provenance=prov,
     )
-    fine = Grid(507_000.0, 222_000.0, 5.0, 600, 400)  # > 512 px so the COG gets overviews
+    fine = Grid(507_000.0, 222_000.0, 5.0, 600, 400)  # more than one 512 px tile
     fx, fy = fine.cell_centres()
     surface = np.exp(-(((fx - 508_200.0) ** 2 + (fy - 221_000.0) ** 2) / (2 * 300.0**2))) * 120.0
     tif = write_geotiff(

@@ -404,8 +404,8 @@ def test_geotiff_is_cloud_optimised(tmp_path):
     import rasterio
 
     rng = np.random.default_rng(2)
-    grid = Grid(xmin=0.0, ymax=60_000.0, cell_size=100.0, ncols=600, nrows=600)
-    x = rng.uniform(0, 60_000, 2000)
+    grid = Grid(xmin=0.0, ymax=60_000.0, cell_size=100.0, ncols=2100, nrows=600)  # over COG_OVERVIEW_MIN_PX
+    x = rng.uniform(0, 210_000, 2000)
     y = rng.uniform(0, 60_000, 2000)
     result = kernel_density(x, y, grid, bandwidth_m=800.0, units="relative")
     path = result.to_geotiff(tmp_path / "big.tif")
