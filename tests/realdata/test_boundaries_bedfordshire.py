@@ -29,3 +29,24 @@ def test_explicit_columns_and_another_crs(bedfordshire_lsoas_path):
     areas = read_boundaries(bedfordshire_lsoas_path, code_column="LAD_CODE", name_column="LSOA21CD", crs="EPSG:32630")
     assert (areas["area_code"] == areas["LAD_CODE"]).all()
     assert areas.crs.to_epsg() == 32630
+
+
+def test_study_area_mask_equals_contains_xy_on_real_outlines(shared_data):
+    """Grid.mask_from_geometry against shapely's contains_xy on every cell centre, on the county's
+    outline and its 417 LSOAs (holes, slivers, shared edges) at four cell sizes."""
+    import numpy as np
+    import shapely
+
+    from hotspot.core.grid import Grid
+
+    areas = read_boundaries(shared_data / "boundaries-bedfordshire" / "lsoa21_bedfordshire_bgc.gpkg")
+    county = areas.union_all()
+    xmin, ymin, xmax, ymax = county.bounds
+    for cell in (25.0, 50.0, 100.0, 250.0):
+        grid = Grid(xmin, ymax, cell, int((xmax - xmin) // cell) + 1, int((ymax - ymin) // cell) + 1)
+        xs, ys = grid.cell_centres()
+        np.testing.assert_array_equal(grid.mask_from_geometry(county), shapely.contains_xy(county, xs, ys))
+    grid = Grid(xmin, ymax, 50.0, int((xmax - xmin) // 50) + 1, int((ymax - ymin) // 50) + 1)
+    xs, ys = grid.cell_centres()
+    for geometry in areas.geometry.iloc[::7]:
+        np.testing.assert_array_equal(grid.mask_from_geometry(geometry), shapely.contains_xy(geometry, xs, ys))
