@@ -743,21 +743,20 @@ def _codes(values, rows, clean):
 
 def _weighted_mode(place, code, weight, text, use) -> dict[int, str]:
     """Per place, the non-empty text with the largest total weight (ties: the text that sorts first)."""
-    import pandas as pd
-
     valid = use & (text[code] != "")
     if not valid.any():
         return {}
-    tally = (
-        pd.DataFrame({"place": place[valid], "code": code[valid], "n": weight[valid]})
-        .groupby(["place", "code"], sort=False)["n"]
-        .sum()
-        .reset_index()
-    )
-    tally["text"] = text[tally["code"].to_numpy()]
-    tally = tally.sort_values(["place", "n", "text"], ascending=[True, False, True], kind="stable")
-    first = tally.drop_duplicates("place")
-    return dict(zip(first["place"].tolist(), first["text"].tolist()))
+    # One integer key per (place, text): tallied with bincount, then the best per place found by one lexsort
+    # (a pandas groupby and sort per call took three times as long on a county's records).
+    n_text = text.size
+    key, inverse = np.unique(place[valid].astype(np.int64) * n_text + code[valid], return_inverse=True)
+    total = np.bincount(inverse, weights=weight[valid], minlength=key.size)
+    key_place, key_code = np.divmod(key, n_text)
+    text_rank = np.empty(n_text, dtype=np.int64)
+    text_rank[np.argsort(text.astype(str), kind="stable")] = np.arange(n_text)
+    order = np.lexsort((text_rank[key_code], -total, key_place))
+    first = order[np.r_[True, key_place[order][1:] != key_place[order][:-1]]]
+    return dict(zip(key_place[first].tolist(), text[key_code[first]].tolist()))
 
 
 def named_gistar_places(result, grid: Grid, frame, *, min_bin: int = 2):
