@@ -845,8 +845,8 @@ def mark_duplicates(tables: Sequence[Standard]) -> list[str]:
         if check and key in seen and shape[0]:
             t.reason[:] = "duplicate"
             notes.append(
-                f"{t.label} has the same rows as {seen[key]}; its {shape[0]:,} rows were dropped as "
-                "duplicates (the same file given twice?)"
+                f"{t.label} {'is given twice' if t.label == seen[key] else f'has the same rows as {seen[key]}'}; "
+                f"its {shape[0]:,} rows were dropped as duplicates (the same file given twice?)"
             )
         else:
             seen.setdefault(key, t.label)

@@ -16,7 +16,9 @@ merged in longitude/latitude as blocks arrive, and only the distinct pairs of th
 projected, once, at the end: projection is a pure function of the pair, so no coordinate changes,
 and its cost follows the number of snap points rather than the number of records.
 
-Repeated Crime IDs are dropped as ``read_records`` drops them: among the rows not already rejected as
+A file given twice (the same path, or the same CSV text under another name, gzipped or not) is read once and
+its rows counted as ``duplicate``, as ``read_records`` counts them. Repeated Crime IDs are dropped as
+``read_records`` drops them: among the rows not already rejected as
 ``no_location``, ``unparsable`` or ``out_of_range``, a non-empty Crime ID seen before (earlier in the same
 file or in an earlier file, in input order) loses the later row, counted as ``duplicate`` (before the
 crime-type and date filters, as there). Each such row is remembered by a 104-bit key of its Crime ID
@@ -611,6 +613,7 @@ def stream_locations(
     sources = [s for s in expand_inputs(inputs) if s.kind == "csv"]
     if not sources:
         raise HotspotInputError("no CSV files among the inputs; streaming ingest reads police.uk street CSVs")
+    sources, repeats = _repeated_sources(sources)
     type_keys = None
     if crime_types:
         import pyarrow as pa
@@ -649,10 +652,20 @@ def stream_locations(
         for r, v in rej.items():
             rejected[r] += v
     del parts
-    notes = _drop_repeated_ids(_concat_ids(id_parts), agg, rejected, crs, with_text)
+    notes = []
+    for repeat, first in repeats:
+        rows = _count_rows(repeat, block_bytes)
+        n_rows += rows
+        rejected["duplicate"] += rows
+        labels.append(repeat.label)
+        same = "is given twice" if repeat.label == first.label else f"has the same bytes as {first.label}"
+        notes.append(
+            f"{repeat.label} {same}; its {rows:,} rows were dropped as duplicates (the same file given twice?)"
+        )
+    notes += _drop_repeated_ids(_concat_ids(id_parts), agg, rejected, crs, with_text)
     del id_parts
     lon, lat, w, *ids = agg.result(5 if with_text else 3)
-    if notes:
+    if rejected["duplicate"]:
         # A location (or location and text) whose every record repeated an earlier Crime ID is left with 0.
         held = w > 0
         lon, lat, w, ids = lon[held], lat[held], w[held], [i[held] for i in ids]
@@ -697,6 +710,86 @@ def stream_locations(
     return StreamedLocations(
         x=x, y=y, weight=w, crs=crs, n_rows=n_rows, rejected=rejected, sources=labels, text=table, notes=notes
     )
+
+
+def _is_gzip(source) -> bool:
+    return source.open_bytes is None and Path(source.path).name.lower().endswith(".gz")
+
+
+def _source_bytes(source) -> int:
+    """Size of a source's CSV text in bytes, modulo 2**32 (a gzip file records no more), read without
+    decompressing: a ``.csv.gz`` and the ``.csv`` it came from compare equal."""
+    if source.open_bytes is not None:
+        return len(source.open_bytes())
+    path = Path(source.path)
+    if _is_gzip(source):
+        with open(path, "rb") as handle:
+            handle.seek(-4, 2)
+            return int.from_bytes(handle.read(4), "little")
+    return path.stat().st_size % (1 << 32)
+
+
+def _source_digest(source) -> bytes:
+    """Hash of a source's CSV text (decompressed)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=32)
+    if source.open_bytes is not None:
+        digest.update(source.open_bytes())
+        return digest.digest()
+    opener = gzip.open if _is_gzip(source) else open
+    try:
+        with opener(source.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError) as exc:
+        raise HotspotInputError(
+            f"{source.label}: cannot be read ({exc}); the file may be corrupt, get a fresh copy"
+        ) from None
+    return digest.digest()
+
+
+def _repeated_sources(sources: list) -> tuple[list, list]:
+    """(sources to read, [(repeat, the earlier source it repeats)]): a file given twice (the same path, or the
+    same CSV text under another name or compressed) is read once, as ``read_records`` reads it once.
+
+    Only files whose text has the same size are hashed, so a national extract of distinct files costs a stat
+    (or, gzipped, a 4-byte read) per file.
+    """
+    by_path: dict = {}
+    unique, repeats = [], []
+    for source in sources:
+        key = (str(Path(source.path).resolve()), source.label.split("!", 1)[1] if "!" in source.label else "")
+        if key in by_path:
+            repeats.append((source, by_path[key]))
+        else:
+            by_path[key] = source
+            unique.append(source)
+    sizes = [_source_bytes(s) for s in unique]
+    counts: dict = {}
+    for size in sizes:
+        counts[size] = counts.get(size, 0) + 1
+    kept, seen = [], {}
+    for source, size in zip(unique, sizes):
+        if counts[size] > 1:
+            key = (size, _source_digest(source))
+            if key in seen:
+                repeats.append((source, seen[key]))
+                continue
+            seen[key] = source
+        kept.append(source)
+    return kept, repeats
+
+
+def _count_rows(source, block_bytes: int) -> int:
+    """Data rows of a police.uk CSV source, read as the stream reads it."""
+    import pyarrow as pa
+
+    cols = _columns(source)
+    try:
+        return sum(batch[0].size for batch in _batches(source, cols, block_bytes))
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return sum(batch[0].size for batch in _fallback_batches(source, cols))
 
 
 def _drop_repeated_ids(id_rows, agg: _Aggregator, rejected: dict, crs: str, with_text: bool) -> list[str]:

@@ -119,3 +119,43 @@ def test_national_summary_reports_the_repeats(folder):
     text = "\n".join(result.summary())
     assert result.locations.n_records == int(w.sum())
     assert f"{n_repeats:,} duplicate" in text and f"{n_repeats:,} records repeat a Crime ID" in text
+
+
+def test_a_file_given_twice_is_read_once(folder, tmp_path):
+    """The same folder twice, one file copied under another name and one gzipped: each repeat is read once and
+    its rows counted as duplicates, with a note naming it, as read_records does (rows without a Crime ID
+    included, which the Crime-ID check alone would count twice)."""
+    import gzip
+    import shutil
+
+    files = sorted(folder.glob("*.csv"))
+    copy = tmp_path / "renamed.csv"
+    shutil.copy(files[0], copy)
+    gz = tmp_path / "2023-02-again-street.csv.gz"
+    gz.write_bytes(gzip.compress(files[1].read_bytes()))
+    inputs = [folder, folder, copy, gz]
+    once = stream_locations([folder])
+    for engine_options in ({}, {"files_per_task": 1}):
+        got = stream_locations(inputs, with_text=True, **engine_options)
+        assert np.array_equal(got.x, once.x) and np.array_equal(got.weight, once.weight)
+        rows = [len(pd.read_csv(f)) for f in files]
+        repeated_rows = sum(rows) + rows[0] + rows[1]
+        assert got.n_rows == once.n_rows + repeated_rows
+        assert got.rejected["duplicate"] == once.rejected["duplicate"] + repeated_rows
+        assert sum(got.rejected.values()) + got.n_records == got.n_rows
+        assert sum("is given twice" in note for note in got.notes) == len(files)
+        assert sum("has the same bytes as" in note for note in got.notes) == 2
+        assert any(note.startswith(f"{copy} has the same bytes as") for note in got.notes)
+    records = read_records(inputs)
+    assert got.n_records == len(records.frame)
+    assert got.rejected["duplicate"] == records.reject_counts["duplicate"]
+
+
+def test_files_of_equal_size_but_other_text_are_both_read(tmp_path):
+    a = HEADER + '"1",2023-01,P,P,-0.460,52.130,On or near A,E01,L 1,Burglary,,\n'
+    b = HEADER + '"2",2023-01,P,P,-0.461,52.130,On or near A,E01,L 1,Burglary,,\n'
+    assert len(a) == len(b)
+    (tmp_path / "a.csv").write_text(a)
+    (tmp_path / "b.csv").write_text(b)
+    got = stream_locations([tmp_path])
+    assert got.n_records == 2 and got.rejected["duplicate"] == 0 and not got.notes
