@@ -53,7 +53,11 @@ def strip_on_or_near(location: pd.Series) -> pd.Series:
 
 
 def _strip(location: pd.Series) -> pd.Series:
-    return location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
+    street = location.fillna("").astype(str).str.replace(r"^On or near\s+", "", regex=True).str.strip()
+    # police.uk capitalises the letter after an apostrophe ("St John'S Street", "St Thomas'S Road"); a
+    # possessive s before a space or the end is lower case in a street name ("O'Shea Road" keeps its S and
+    # "KING'S ROAD" its case).
+    return street.str.replace(r"(?<=[a-z])'S\b", "'s", regex=True)
 
 
 def nearest_records(

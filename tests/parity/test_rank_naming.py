@@ -245,3 +245,13 @@ def test_ranked_table_matches_describing_every_place(demo_study, monkeypatch, op
     for column in [c for c in expected.columns if c not in ("geometry", "_label")]:
         assert got[column].tolist() == expected[column].tolist(), column
     assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(got.geometry, expected["geometry"]))
+
+
+def test_police_uk_apostrophe_capitals_are_lower_cased():
+    """police.uk writes "St John'S Street"; a possessive s is lower case, other capitals stay as written."""
+    locations = pd.Series(
+        ["On or near St John'S Street", "On or near St Thomas'S", "On or near O'Shea Road", "KING'S ROAD", "Queen'S"]
+    )
+    expected = ["St John's Street", "St Thomas's", "O'Shea Road", "KING'S ROAD", "Queen's"]
+    assert naming.strip_on_or_near(locations).tolist() == expected
+    assert naming.strip_on_or_near(locations.astype("category")).tolist() == expected
