@@ -115,6 +115,9 @@ _DENSE_MIN = 10
 """Fewest locations in a run of cells for the moment path: below this the window of columns per location and
 row is cheaper (measured on uniform and clustered points, bandwidths of 1.5 to 10 cells)."""
 
+_GAUSS_DENSE_MIN = 8
+"""The same for the Gaussian kernel, whose runs are summed along their locations (``_gauss_run``), not through moments."""
+
 _RUN_COLS, _RUN_LOCS = 6, 40
 """Sparse cells of a row are summed through moments together, up to this many columns wide and until the
 run holds this many locations: the wider the run, the wider the edge of its disk summed location by location."""
@@ -662,6 +665,8 @@ def _dense_min(code: int) -> int:
     """
     from hotspot.kernels import kde as kk
 
+    if code == kk.GAUSSIAN:
+        return _GAUSS_DENSE_MIN
     if code not in (kk.QUARTIC, kk.EPANECHNIKOV, kk.UNIFORM):
         return int(np.iinfo(np.int32).max)
     return _DENSE_MIN
