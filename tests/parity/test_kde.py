@@ -431,3 +431,35 @@ def test_progress_reports_each_stage_to_completion(small, monkeypatch):
     assert len(rows) > 1 and rows[-1] == (grid.nrows, grid.nrows)
     assert [done for done, _ in rows] == sorted(done for done, _ in rows)
     assert ("merging identical coordinates", 1, 1) in calls
+
+
+@pytest.mark.parametrize("h", [25.0, 26.0, 90.0, 333.0])
+def test_gaussian_crowded_runs_within_1e12_and_thread_independent(h, monkeypatch):
+    """Crowded Gaussian runs (``_gauss_run``: factors as products along lines, sums along the locations) against the
+    formula to 1e-12, and bit for bit on one and many threads."""
+    import numba
+
+    import hotspot.stats.kde as sk
+
+    rng = np.random.default_rng(int(h))
+    grid = Grid(xmin=0.0, ymax=1000.0, cell_size=25.0, ncols=40, nrows=40, crs="EPSG:27700")
+    # Distinct points, dozens per cell in the middle, a few per cell around, some off the grid.
+    x = np.concatenate([rng.uniform(400, 600, 3000), rng.uniform(-200, 1200, 1500)])
+    y = np.concatenate([rng.uniform(400, 600, 3000), rng.uniform(-200, 1200, 1500)])
+    w = rng.uniform(0.5, 2.0, x.size)
+    assert sk._sort_into_cells(x, y, None, grid, h).cell_cnt.max() >= 4 * sk._GAUSS_DENSE_MIN
+    got = kernel_density(x, y, grid, bandwidth_m=h, kernel="gaussian", weights=w, units="per-km2").surface
+    want = brute_force(x, y, grid, h, "gaussian", w) * 1e6
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * want.max())
+    assert np.all(got[want == 0] == 0)
+    monkeypatch.setattr(sk, "_SERIAL_WORK", 0)
+    monkeypatch.setattr(sk, "_BLOCK_WORK", 1e4)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = kernel_density(x, y, grid, bandwidth_m=h, kernel="gaussian", weights=w, units="per-km2").surface
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = kernel_density(x, y, grid, bandwidth_m=h, kernel="gaussian", weights=w, units="per-km2").surface
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one, got) and np.array_equal(many, got)
