@@ -848,45 +848,17 @@ def _density_band(
             # The Gaussian's runs take their factors as products from the edge of its reach, which for a
             # bandwidth under a cell would start below exp(-708) (underflow): those stay location by location.
             dense = m >= dense_min and (code != GAUSSIAN or h >= cell)
-            if dense and code == GAUSSIAN:
-                _gauss_run(
-                    buf,
-                    i0,
-                    rho,
-                    sig,
-                    cell_col[cj - 1] - sig,
-                    rx[j : j + m],
-                    ry[j : j + m],
-                    rw[j : j + m],
-                    x0 + (sig + 0.5) * cell,
-                    cy,
-                    cell,
-                    h,
-                    reach,
-                )
-                j += m
-            elif dense:
-                _dense_run(
-                    buf,
-                    i0,
-                    rho,
-                    sig,
-                    cell_col[cj - 1] - sig,
-                    rx[j : j + m],
-                    ry[j : j + m],
-                    rw[j : j + m],
-                    x0 + (sig + 0.5) * cell,
-                    cy,
-                    cell,
-                    h,
-                    reach,
-                    code,
-                    edge_row,
-                    edge_col,
-                    edge_s,
-                    edge_t,
-                    edge_sum,
-                )
+            if dense:
+                span = cell_col[cj - 1] - sig
+                px, py, pw = rx[j : j + m], ry[j : j + m], rw[j : j + m]
+                cx = x0 + (sig + 0.5) * cell
+                if code == GAUSSIAN:
+                    _gauss_run(buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach)
+                else:
+                    _dense_run(
+                        buf, i0, rho, sig, span, px, py, pw, cx, cy, cell, h, reach, code,
+                        edge_row, edge_col, edge_s, edge_t, edge_sum,
+                    )  # fmt: skip
                 j += m
             else:
                 for c in range(ci, cj):
