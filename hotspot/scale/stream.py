@@ -37,6 +37,7 @@ so its bad rows are rejected exactly as ``read_records`` rejects them.
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -716,17 +717,36 @@ def _is_gzip(source) -> bool:
     return source.open_bytes is None and Path(source.path).name.lower().endswith(".gz")
 
 
-def _source_bytes(source) -> int:
-    """Size of a source's CSV text in bytes, modulo 2**32 (a gzip file records no more), read without
-    decompressing: a ``.csv.gz`` and the ``.csv`` it came from compare equal."""
-    if source.open_bytes is not None:
-        return len(source.open_bytes())
-    path = Path(source.path)
-    if _is_gzip(source):
-        with open(path, "rb") as handle:
-            handle.seek(-4, 2)
-            return int.from_bytes(handle.read(4), "little")
-    return path.stat().st_size % (1 << 32)
+def _zip_member(source) -> str:
+    """The member name of a zip member source (its label is ``archive!member``), "" for a file on disk."""
+    return "" if source.open_bytes is None else source.label[len(str(source.path)) + 1 :]
+
+
+def _text_sizes(sources: list) -> list[int]:
+    """Size of each source's CSV text in bytes, modulo 2**32 (a gzip file records no more), read without
+    decompressing: a ``.csv.gz`` and the ``.csv`` it came from compare equal. A zip's plain CSV members take
+    theirs from the archive's directory, read once per archive (only a ``.csv.gz`` member is decompressed)."""
+    import zipfile
+
+    directories: dict = {}
+    sizes = []
+    for source in sources:
+        if source.open_bytes is not None:
+            member = _zip_member(source)
+            if member.lower().endswith(".gz"):
+                sizes.append(len(source.open_bytes()) % (1 << 32))
+                continue
+            if source.path not in directories:
+                with zipfile.ZipFile(source.path) as archive:
+                    directories[source.path] = {info.filename: info.file_size for info in archive.infolist()}
+            sizes.append(directories[source.path][member] % (1 << 32))
+        elif _is_gzip(source):
+            with open(source.path, "rb") as handle:
+                handle.seek(-4, 2)
+                sizes.append(int.from_bytes(handle.read(4), "little"))
+        else:
+            sizes.append(Path(source.path).stat().st_size % (1 << 32))
+    return sizes
 
 
 def _source_digest(source) -> bytes:
@@ -759,16 +779,14 @@ def _repeated_sources(sources: list) -> tuple[list, list]:
     by_path: dict = {}
     unique, repeats = [], []
     for source in sources:
-        key = (str(Path(source.path).resolve()), source.label.split("!", 1)[1] if "!" in source.label else "")
+        key = (str(Path(source.path).resolve()), _zip_member(source))
         if key in by_path:
             repeats.append((source, by_path[key]))
         else:
             by_path[key] = source
             unique.append(source)
-    sizes = [_source_bytes(s) for s in unique]
-    counts: dict = {}
-    for size in sizes:
-        counts[size] = counts.get(size, 0) + 1
+    sizes = _text_sizes(unique)
+    counts = Counter(sizes)
     kept, seen = [], {}
     for source, size in zip(unique, sizes):
         if counts[size] > 1:

@@ -159,3 +159,26 @@ def test_files_of_equal_size_but_other_text_are_both_read(tmp_path):
     (tmp_path / "b.csv").write_text(b)
     got = stream_locations([tmp_path])
     assert got.n_records == 2 and got.rejected["duplicate"] == 0 and not got.notes
+
+
+def test_a_zip_member_repeating_a_file_is_read_once(folder, tmp_path):
+    """A police.uk zip holding a month also given as a file (and one month gzipped inside it): the member is
+    counted as duplicate rows, sized from the zip's directory, as read_records counts it."""
+    import gzip
+    import zipfile
+
+    files = sorted(folder.glob("*.csv"))
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(files[0], f"2023-01/{files[0].name}")
+        zf.writestr(f"2023-02/{files[1].name}.gz", gzip.compress(files[1].read_bytes()))
+    inputs = [folder, archive]
+    once = stream_locations([folder])
+    got = stream_locations(inputs)
+    assert np.array_equal(got.x, once.x) and np.array_equal(got.weight, once.weight)
+    rows = [len(pd.read_csv(f)) for f in files[:2]]
+    assert got.rejected["duplicate"] == once.rejected["duplicate"] + sum(rows)
+    assert sum("has the same bytes as" in note for note in got.notes) == 2
+    records = read_records(inputs)
+    assert got.n_records == len(records.frame)
+    assert got.rejected["duplicate"] == records.reject_counts["duplicate"]
