@@ -27,3 +27,26 @@ def grow_places(order: np.ndarray, candidates: np.ndarray, radius_cells: int) ->
                     labels[r, c] = next_label
         next_label += 1
     return labels
+
+
+@numba.njit(cache=True)
+def nearest_points(x: np.ndarray, y: np.ndarray, query_x: np.ndarray, query_y: np.ndarray) -> np.ndarray:
+    """Index of the point (``x``, ``y``) nearest each query point, by exact squared distance; ties go to the
+    lowest index and NaN points never win (-1 when no point is finite).
+
+    One pass over the points with every query inside it: a handful of queries (the places holding no
+    record) against a county's records costs a few milliseconds, where building a k-d tree costs 30.
+    """
+    best = np.full(query_x.size, np.inf)
+    nearest = np.full(query_x.size, -1, dtype=np.int64)
+    for i in range(x.size):
+        xi = x[i]
+        yi = y[i]
+        for j in range(query_x.size):
+            dx = xi - query_x[j]
+            dy = yi - query_y[j]
+            d2 = dx * dx + dy * dy
+            if d2 < best[j]:
+                best[j] = d2
+                nearest[j] = i
+    return nearest

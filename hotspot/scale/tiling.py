@@ -667,7 +667,12 @@ def name_cell_places(
     import pandas as pd
     import shapely
 
-    from hotspot.core.naming import POLICEUK_FACILITY_LABELS, disambiguate_names, strip_on_or_near
+    from hotspot.core.naming import (
+        POLICEUK_FACILITY_LABELS,
+        disambiguate_names,
+        nearest_point_rows,
+        strip_on_or_near,
+    )
 
     geometries = np.asarray(list(geometries), dtype=object)
     n_places = len(geometries)
@@ -699,13 +704,10 @@ def name_cell_places(
     empty = np.flatnonzero(~has_record)
     rows, row_place = placed, place[placed]
     if empty.size:
-        from scipy.spatial import cKDTree
-
         pool = inside if nearest_from == "inside" else np.flatnonzero(located)
         if pool.size:
             centres = shapely.centroid(geometries[empty])
-            tree = cKDTree(np.column_stack([x[pool], y[pool]]))
-            _, nearest = tree.query(np.column_stack([shapely.get_x(centres), shapely.get_y(centres)]))
+            nearest = nearest_point_rows(x[pool], y[pool], shapely.get_x(centres), shapely.get_y(centres))
             rows = np.concatenate([rows, pool[nearest]])
             row_place = np.concatenate([row_place, empty])
     if rows.size == 0:

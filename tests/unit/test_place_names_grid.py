@@ -115,3 +115,27 @@ def test_a_place_with_only_blank_text_is_numbered(setup):
         == name_places(blank, places.geometry.values)
         == ["Place 1", "Place 2", "Place 3"]
     )
+
+
+def test_nearest_point_rows_is_the_brute_force_nearest_with_ties_to_the_first_row():
+    from hotspot.core import naming
+
+    rng = np.random.default_rng(5)
+    # Snapped points: many records share a location, so ties are the rule, not the exception.
+    snaps = np.round(rng.uniform(0, 2_000, (300, 2)), -1)
+    points = snaps[rng.integers(0, snaps.shape[0], 5_000)]
+    points[::97] = np.nan  # not located: never chosen
+    queries = np.vstack([rng.uniform(0, 2_000, (40, 2)), snaps[:5], [[1000.0, 1000.0]]])
+    d2 = (points[:, None, 0] - queries[None, :, 0]) ** 2 + (points[:, None, 1] - queries[None, :, 1]) ** 2
+    expected = np.nanargmin(d2, axis=0)  # the first row of the smallest distance
+    got = naming.nearest_point_rows(points[:, 0], points[:, 1], queries[:, 0], queries[:, 1])
+    np.testing.assert_array_equal(got, expected)
+    # Past the brute-force limit a k-d tree answers: the same distances (ties may pick another row).
+    limit = naming.BRUTE_FORCE_NEAREST_PAIRS
+    try:
+        naming.BRUTE_FORCE_NEAREST_PAIRS = 0
+        tree = naming.nearest_point_rows(points[:, 0], points[:, 1], queries[:, 0], queries[:, 1])
+    finally:
+        naming.BRUTE_FORCE_NEAREST_PAIRS = limit
+    columns = np.arange(queries.shape[0])
+    np.testing.assert_array_equal(d2[tree, columns], d2[expected, columns])
