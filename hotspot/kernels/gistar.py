@@ -439,6 +439,28 @@ def _tail_pvalue(cdf, n, v, kk, ti):
     return min(1.0, 2.0 * min(up, dn)), up, dn
 
 
+@numba.njit(cache=True)
+def _quiet_cell_pvalues(cdf, n, own, k, t):
+    """``(p, upper, lower)`` by neighbour count (rows 0..max k) of a quiet cell: its value and all its
+    neighbours' at the pool's minimum (``own == 0``, ``t == 0``), for the counts such cells have.
+
+    Most cells of a county grid are empty with empty neighbourhoods, and their p depends on nothing
+    but their neighbour count: each count is computed once (the same arithmetic, so the same bits)
+    instead of once per cell."""
+    kmax = 0
+    for i in range(own.size):
+        kmax = max(kmax, k[i])
+    wanted = np.zeros(kmax + 1, dtype=np.bool_)
+    for i in range(own.size):
+        if own[i] == 0 and t[i] == 0:
+            wanted[k[i]] = True
+    quiet = np.full((kmax + 1, 3), np.nan)
+    for kk in range(1, kmax + 1):
+        if wanted[kk]:
+            quiet[kk, 0], quiet[kk, 1], quiet[kk, 2] = _tail_pvalue(cdf, n, np.int64(0), np.int64(kk), np.int64(0))
+    return quiet
+
+
 @numba.njit(cache=True, parallel=True)
 def exact_tail_pvalues(cdf, n, own, k, t):
     """Exact two-sided conditional-randomisation p-values for binary weights and whole-number values.
@@ -460,9 +482,13 @@ def exact_tail_pvalues(cdf, n, own, k, t):
     p = np.full(ncell, np.nan)
     upper = np.full(ncell, np.nan)
     lower = np.full(ncell, np.nan)
+    quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
     for i in prange(ncell):
         if k[i] > 0:
-            p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+            if own[i] == 0 and t[i] == 0:
+                p[i], upper[i], lower[i] = quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
+            else:
+                p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
     return p, upper, lower
 
 
@@ -473,9 +499,13 @@ def exact_tail_pvalues_serial(cdf, n, own, k, t):
     p = np.full(ncell, np.nan)
     upper = np.full(ncell, np.nan)
     lower = np.full(ncell, np.nan)
+    quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
     for i in range(ncell):
         if k[i] > 0:
-            p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+            if own[i] == 0 and t[i] == 0:
+                p[i], upper[i], lower[i] = quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
+            else:
+                p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
     return p, upper, lower
 
 
