@@ -136,7 +136,7 @@ def written(tmp_path_factory):
         },
         provenance=prov,
     )
-    fine = Grid(507_000.0, 222_000.0, 5.0, 600, 400)  # more than one 512 px tile
+    fine = Grid(507_000.0, 222_000.0, 5.0, 600, 400)  # more than one internal tile
     fx, fy = fine.cell_centres()
     surface = np.exp(-(((fx - 508_200.0) ** 2 + (fy - 221_000.0) ** 2) / (2 * 300.0**2))) * 120.0
     tif = write_geotiff(

@@ -403,6 +403,8 @@ def test_missing_coordinates_and_single_location_are_input_errors():
 def test_geotiff_is_cloud_optimised(tmp_path):
     import rasterio
 
+    from hotspot.io.outputs import COG_BLOCK_PX
+
     rng = np.random.default_rng(2)
     grid = Grid(xmin=0.0, ymax=60_000.0, cell_size=100.0, ncols=2100, nrows=600)  # over COG_OVERVIEW_MIN_PX
     x = rng.uniform(0, 210_000, 2000)
@@ -410,7 +412,7 @@ def test_geotiff_is_cloud_optimised(tmp_path):
     result = kernel_density(x, y, grid, bandwidth_m=800.0, units="relative")
     path = result.to_geotiff(tmp_path / "big.tif")
     with rasterio.open(path) as src:
-        assert src.profile["tiled"] and src.block_shapes[0] == (512, 512)
+        assert src.profile["tiled"] and src.block_shapes[0] == (COG_BLOCK_PX, COG_BLOCK_PX)
         assert src.compression is not None and src.compression.name.upper() == "DEFLATE"
         assert src.overviews(1), "COG layout needs internal overviews"
         assert src.descriptions[0] == "quartic kernel density, bandwidth 800 m, relative to the grid mean"

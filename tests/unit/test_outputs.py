@@ -245,13 +245,13 @@ def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, 
 def test_geotiff_is_a_tiled_cog_with_overviews(tmp_path):
     import rasterio
 
-    from hotspot.io.outputs import COG_OVERVIEW_MIN_PX
+    from hotspot.io.outputs import COG_BLOCK_PX, COG_OVERVIEW_MIN_PX
 
     grid = Grid(500_000.0, 200_000.0, 10.0, COG_OVERVIEW_MIN_PX + 52, 300)
     data = np.random.default_rng(0).random(grid.shape, dtype=np.float32)
     path = write_geotiff(tmp_path / "big.tif", data, grid, style="raster_ramp")
     with rasterio.open(path) as src:
-        assert src.profile["tiled"] and src.block_shapes[0] == (512, 512)
+        assert src.profile["tiled"] and src.block_shapes[0] == (COG_BLOCK_PX, COG_BLOCK_PX)
         assert src.overviews(1), "a raster over COG_OVERVIEW_MIN_PX needs overviews to be a useful COG"
         assert src.profile["compress"].lower() == "deflate"
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
@@ -261,11 +261,13 @@ def test_geotiff_is_a_tiled_cog_with_overviews(tmp_path):
 def test_geotiff_below_the_overview_size_is_a_cog_without_overviews(tmp_path):
     import rasterio
 
+    from hotspot.io.outputs import COG_BLOCK_PX
+
     grid = Grid(500_000.0, 200_000.0, 10.0, 1100, 1030)  # one COG_OVERVIEW_MIN_PX side would read whole
     data = np.random.default_rng(0).random(grid.shape, dtype=np.float32)
     path = write_geotiff(tmp_path / "mid.tif", data, grid, predictor=False)
     with rasterio.open(path) as src:
-        assert src.profile["tiled"] and src.block_shapes[0] == (512, 512)
+        assert src.profile["tiled"] and src.block_shapes[0] == (COG_BLOCK_PX, COG_BLOCK_PX)
         assert src.overviews(1) == []
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
         assert src.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR") in (None, "1")
