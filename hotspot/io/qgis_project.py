@@ -71,15 +71,33 @@ def _readable(path: Path) -> Path:
     return path
 
 
-def _spatial_layers(gpkg: Path) -> list[tuple[str, str, str]]:
-    """(table, geometry type, srs id) of each feature table, in the order they were written."""
+def _spatial_layers(gpkg: Path) -> list[tuple[str, str, str, tuple | None]]:
+    """(table, geometry type, CRS, extent or None when empty) of each feature table, in the order they were written.
+
+    Read from the GeoPackage's own tables (``gpkg_contents`` holds the extent GDAL wrote on closing the layer,
+    ``gpkg_spatial_ref_sys`` the CRS), where asking GDAL for each layer's information took 4-5 ms a layer."""
     with contextlib.closing(sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)) as db:
         rows = db.execute(
-            "SELECT c.table_name, g.geometry_type_name, g.srs_id FROM gpkg_contents c "
+            "SELECT c.table_name, g.geometry_type_name, c.min_x, c.min_y, c.max_x, c.max_y, "
+            "s.organization, s.organization_coordsys_id, s.definition FROM gpkg_contents c "
             "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name "
+            "LEFT JOIN gpkg_spatial_ref_sys s ON s.srs_id = g.srs_id "
             "WHERE c.data_type = 'features' ORDER BY c.rowid"
         ).fetchall()
-    return [(str(t), str(g), str(s)) for t, g, s in rows]
+        layers = []
+        for table, geometry, x0, y0, x1, y1, organisation, code, definition in rows:
+            crs = f"EPSG:{code}" if str(organisation).upper() == "EPSG" else definition
+            extent = None if None in (x0, y0, x1, y1) else (float(x0), float(y0), float(x1), float(y1))
+            if extent is None and db.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone() is not None:
+                extent = _gdal_extent(gpkg, str(table))  # a writer that left the extent out
+            layers.append((str(table), str(geometry), crs, extent))
+    return layers
+
+
+def _gdal_extent(gpkg: Path, table: str) -> tuple:
+    import pyogrio
+
+    return tuple(pyogrio.read_info(gpkg, layer=table, force_total_bounds=True)["total_bounds"])
 
 
 def _styles(gpkg: Path) -> dict[str, str]:
@@ -114,8 +132,6 @@ _GEOMETRY = {
 
 def _project_layers(files: Iterable[str | Path]) -> list[dict]:
     """Every spatial layer of the files, with what the project needs to show it."""
-    import pyogrio
-
     layers = []
     for file in files:
         path = Path(file)
@@ -123,8 +139,7 @@ def _project_layers(files: Iterable[str | Path]) -> list[dict]:
         readable = _readable(path)
         if suffix == ".gpkg":
             styles = _styles(readable)
-            for table, geometry, _ in _spatial_layers(readable):
-                info = pyogrio.read_info(readable, layer=table, force_total_bounds=True)
+            for table, geometry, crs, extent in _spatial_layers(readable):
                 layers.append(
                     {
                         "name": table,
@@ -133,8 +148,8 @@ def _project_layers(files: Iterable[str | Path]) -> list[dict]:
                         "provider": "ogr",
                         "type": "vector",
                         "geometry": _GEOMETRY.get(geometry.upper(), "Polygon"),
-                        "crs": info["crs"],
-                        "bounds": info["total_bounds"] if info["features"] else None,
+                        "crs": crs,
+                        "bounds": extent,
                         "style": styles.get(table),
                         "group": layer_group(table),
                     }
