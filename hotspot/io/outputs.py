@@ -86,8 +86,11 @@ def _csv_text_columns(frame) -> list[list] | None:
             and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
         ):
             text = series.to_numpy(dtype=object, na_value="").tolist()
-            quoted = {value: _csv_quote(value) for value in set(text)}  # a column repeats its labels
-            text = [quoted[value] for value in text]
+            distinct = set(text)  # a column repeats its labels
+            # One search over the whole column: cell ids and most labels need no quotes.
+            if _CSV_SPECIAL.search("\x00".join(distinct)):
+                quoted = {value: _csv_quote(value) for value in distinct}
+                text = [quoted[value] for value in text]
         else:
             return None
         columns.append(text)
@@ -121,7 +124,8 @@ def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) 
                     writer.writerows(zip(*columns))
                 else:
                     handle.write(",".join(map(_csv_quote, map(str, frame.columns))) + "\n")
-                    handle.writelines(",".join(row) + "\n" for row in zip(*columns))
+                    if columns[0]:
+                        handle.write("\n".join(map(",".join, zip(*columns))) + "\n")
     if provenance is not None:
         from hotspot.io.provenance import provenance_sidecar
 

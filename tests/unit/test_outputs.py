@@ -207,6 +207,7 @@ def test_csv_text_equals_pandas_to_csv(tmp_path):
                 'odd,"name"': pd.array([text[k % len(text)] for k in range(n)], dtype="string"),
                 "o": np.array([np.nan if k % 3 == 0 else text[k % 5] for k in range(n)], dtype=object),
                 7: np.full(n, np.nan),
+                "labels": np.array(["High Street", "Luton 001A", "café"] * (n // 3) + ["x"] * (n % 3), dtype=object),
             }
         ),
         "fallback": pd.DataFrame({"f32": x.astype(np.float32), "cat": pd.Categorical(["a", "b"] * (n // 2))}),
