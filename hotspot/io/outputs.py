@@ -334,12 +334,21 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     On the 494,113-cell Gi* layer of Bedfordshire at 50 m this took 3.7-4.0 s against 5.3-5.7 s for
     a single ``write_dataframe``, and read back equal.
     """
+    import pandas as pd
     import pyarrow as pa
     from pyogrio.raw import write_arrow
 
     from hotspot.io.styles import geometry_types
 
-    table = pa.table(frame.to_arrow(geometry_encoding="WKB"))
+    import shapely
+
+    # The attribute columns as pandas hands them to Arrow, and the geometry as plain WKB in its place: GDAL is
+    # told which column is the geometry, so GeoArrow's metadata (GeoDataFrame.to_arrow) is not needed and
+    # the table takes 8 ms instead of 13 (7,648 Gi* cells).
+    geometry = frame.geometry.name
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=geometry)), preserve_index=False)
+    wkb = pa.array(shapely.to_wkb(frame[geometry].to_numpy()), pa.binary())
+    table = table.add_column(list(frame.columns).index(geometry), geometry, wkb)
 
     def batches():
         rows = done
@@ -355,7 +364,7 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
         path,
         layer=name,
         driver="GPKG",
-        geometry_name=frame.geometry.name,
+        geometry_name=geometry,
         geometry_type=geometry_types(frame).pop(),
         crs=frame.crs.to_wkt(),
         **options,

@@ -35,6 +35,7 @@ each ramp, so they stay readable with deuteranopia (checked in tests/test_styles
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -177,6 +178,7 @@ def _options(props: Mapping[str, str], indent: str) -> str:
     return f'{indent}<Option type="Map">\n{inner}{indent}</Option>\n{legacy}'
 
 
+@functools.lru_cache(maxsize=256)  # a run styles the same few symbols in every layer; XML-escaping them is the cost
 def _symbol_qml(symbol: _Symbol, name: str, indent: str = "      ") -> str:
     if symbol.kind == "fill":
         cls = "SimpleFill"
