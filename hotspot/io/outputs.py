@@ -336,11 +336,10 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     """
     import pandas as pd
     import pyarrow as pa
+    import shapely
     from pyogrio.raw import write_arrow
 
     from hotspot.io.styles import geometry_types
-
-    import shapely
 
     # The attribute columns as pandas hands them to Arrow, and the geometry as plain WKB in its place: GDAL is
     # told which column is the geometry, so GeoArrow's metadata (GeoDataFrame.to_arrow) is not needed and
