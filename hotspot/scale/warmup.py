@@ -1,4 +1,4 @@
-"""Compile the Numba kernels ahead of the first analysis, so no command pays for compiling.
+"""Compile the Numba kernels (and byte-compile the modules) ahead of the first analysis, so no command pays for compiling.
 
 Numba compiles each kernel the first time it is called and keeps the machine code in its cache
 (``__pycache__`` beside the kernels, or ``$NUMBA_CACHE_DIR``); later processes load it in
@@ -15,6 +15,7 @@ pick them stay. ``tests`` check that after :func:`compile_kernels` the commands 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -133,7 +134,33 @@ def _near_repeat() -> None:
     near_repeat_surface(records, grid, "2024-05-01", knox)
 
 
+def _bytecode() -> None:
+    """Byte-compile hotspot's own modules (the package, ``cli`` and ``rtm``).
+
+    A wheel is byte-compiled when pip installs it, but an editable install (the README's) is not, and Python
+    writes no ``.pyc`` at all where ``PYTHONDONTWRITEBYTECODE`` is set (as on many shared and CI machines), so
+    every command compiled every module it imports from source again: about 0.2 s of a 2.8 s ``gistar``.
+    Folders that cannot be written are passed over silently (Python then compiles in memory, as before).
+    """
+    import compileall
+    import importlib.util
+
+    import hotspot
+
+    compileall.compile_dir(Path(hotspot.__file__).parent, quiet=2, workers=1)
+    for name in ("cli", "rtm"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        if spec.submodule_search_locations:
+            compileall.compile_dir(origin.parent, quiet=2, workers=1)
+        elif origin.suffix == ".py":
+            compileall.compile_file(origin, quiet=2)
+
+
 STEPS: dict[str, Callable[[], None]] = {
+    "Python modules (byte-compiled)": _bytecode,
     "Gi* (stencil sums, exact null, permutations)": _gistar,
     "kernel density": _kde,
     "ranked places": _places,

@@ -33,8 +33,14 @@ def _compiled(cache: Path) -> set[str]:
 
 
 def test_compiling_ahead_leaves_nothing_for_the_commands_to_compile(tmp_path):
+    from importlib.util import cache_from_source
+
     cache = tmp_path / "numba"
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(cache), HOTSPOT_CACHE=str(tmp_path / "hs"))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # as on CI machines: only `cache --compile` may write the .pyc below
+    modules = ("cli.py", "hotspot/stats/gistar.py", "rtm/__init__.py")
+    for module in modules:
+        Path(cache_from_source(str(ROOT / module))).unlink(missing_ok=True)
     done = subprocess.run(
         [sys.executable, "-c", "import sys; sys.argv = ['hotspot', 'cache', '--compile']; import cli; cli.main()"],
         cwd=ROOT,
@@ -45,6 +51,10 @@ def test_compiling_ahead_leaves_nothing_for_the_commands_to_compile(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "compiled the kernels" in done.stderr
     ahead = _compiled(cache)
+    # hotspot's own modules are byte-compiled too: an editable install has no .pyc, and none is written
+    # where PYTHONDONTWRITEBYTECODE is set, so every command compiled them from source.
+    for module in modules:
+        assert Path(cache_from_source(str(ROOT / module))).exists(), module
     assert any(name.startswith("gistar.") for name in ahead) and any(name.startswith("kde.") for name in ahead)
     out = tmp_path / "out"
     out.mkdir()
