@@ -50,3 +50,41 @@ def nearest_points(x: np.ndarray, y: np.ndarray, query_x: np.ndarray, query_y: n
                 best[j] = d2
                 nearest[j] = i
     return nearest
+
+
+@numba.njit(cache=True)
+def _root(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]  # path halving keeps every later look-up short
+        i = parent[i]
+    return i
+
+
+@numba.njit(cache=True)
+def count_groups(cells: np.ndarray, ncols: int) -> int:
+    """Number of 8-connected groups among the sorted distinct flat cell indices ``cells`` of a grid ``ncols`` wide.
+
+    Union-find over each cell's four forward neighbours (east, south-west, south, south-east), found by
+    binary search in ``cells``: O(n log n) in the listed cells, whatever the size of the grid they lie on.
+    """
+    n = cells.size
+    parent = np.arange(n)
+    d_rows = np.array([0, 1, 1, 1])
+    d_cols = np.array([1, -1, 0, 1])
+    groups = n
+    for i in range(n):
+        row = cells[i] // ncols
+        col = cells[i] % ncols
+        for d in range(4):
+            c = col + d_cols[d]
+            if c < 0 or c >= ncols:
+                continue
+            target = (row + d_rows[d]) * ncols + c
+            j = np.searchsorted(cells, target)
+            if j < n and cells[j] == target:
+                a = _root(parent, i)
+                b = _root(parent, j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+                    groups -= 1
+    return groups
