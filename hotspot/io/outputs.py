@@ -476,9 +476,10 @@ COG_BLOCK_PX = 256
 """Side of a GeoTIFF's internal tiles, pixels: GDAL compresses tiles on every core, and a county surface
 (563 x 363) is six 256 px tiles to share out where it was two of 512 px (and 4 % smaller)."""
 COG_DEFLATE_LEVEL = 1
-"""DEFLATE level of GeoTIFFs: level 1 writes the three Bedfordshire Gi* surfaces in 46 ms instead of 65 (with the
-tiles on both cores; 78 ms at level 6 on one) for 3 % more bytes, and a 2,500 px density surface in 0.43 s
-instead of 0.58 (1.0 s before threads) for 2 % more. DEFLATE at any level opens in every GIS."""
+"""DEFLATE level of GeoTIFFs: level 1 writes the three Bedfordshire Gi* surfaces in 46 ms instead of 57 at level 6
+(256 px tiles on both cores both; 78 ms at level 6 in 512 px tiles on one core, as before) for 3 % more bytes, and a
+2,500 px density surface in 0.43 s instead of 0.58 (1.0 s before threads) for 2 % more. DEFLATE at any level opens
+in every GIS."""
 COG_OVERVIEW_MIN_PX = 2048
 """A GeoTIFF gets internal overviews only when its longer side exceeds this many pixels.
 
