@@ -477,9 +477,9 @@ COG_BLOCK_PX = 256
 (563 x 363) is six 256 px tiles to share out where it was two of 512 px (and 4 % smaller)."""
 COG_DEFLATE_LEVEL = 1
 """DEFLATE level of GeoTIFFs: level 1 writes the three Bedfordshire Gi* surfaces in 46 ms instead of 57 at level 6
-(256 px tiles on both cores both; 78 ms at level 6 in 512 px tiles on one core, as before) for 3 % more bytes, and a
-2,500 px density surface in 0.43 s instead of 0.58 (1.0 s before threads) for 2 % more. DEFLATE at any level opens
-in every GIS."""
+(both in 256 px tiles on both cores; 78 ms at level 6 in 512 px tiles on one core, as before) for 3 % more bytes,
+and a 2,500 px density surface in 0.43 s instead of 0.58 (1.0 s before threads) for 2 % more. DEFLATE at any
+level opens in every GIS."""
 COG_OVERVIEW_MIN_PX = 2048
 """A GeoTIFF gets internal overviews only when its longer side exceeds this many pixels.
 
@@ -506,8 +506,8 @@ def write_geotiff(
     provenance: Provenance | None = None,
     predictor: bool = True,
 ) -> Path:
-    """Write a 2-D array on ``grid`` as a cloud-optimised GeoTIFF (DEFLATE, ``COG_BLOCK_PX`` tiles compressed on every core, overviews on
-    rasters over ``COG_OVERVIEW_MIN_PX`` px) atomically.
+    """Write a 2-D array on ``grid`` as a cloud-optimised GeoTIFF (DEFLATE, ``COG_BLOCK_PX`` tiles compressed on
+    every core, overviews on rasters over ``COG_OVERVIEW_MIN_PX`` px) atomically.
 
     Parameters
     ----------

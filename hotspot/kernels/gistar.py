@@ -461,6 +461,14 @@ def _quiet_cell_pvalues(cdf, n, own, k, t):
     return quiet
 
 
+@numba.njit(cache=True)
+def _cell_tail_pvalue(cdf, n, own, k, t, quiet, i):
+    """``(p, upper, lower)`` of cell ``i``: from the table of quiet cells when it is one, else computed."""
+    if own[i] == 0 and t[i] == 0:
+        return quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
+    return _tail_pvalue(cdf, n, own[i], k[i], t[i])
+
+
 @numba.njit(cache=True, parallel=True)
 def exact_tail_pvalues(cdf, n, own, k, t):
     """Exact two-sided conditional-randomisation p-values for binary weights and whole-number values.
@@ -485,10 +493,7 @@ def exact_tail_pvalues(cdf, n, own, k, t):
     quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
     for i in prange(ncell):
         if k[i] > 0:
-            if own[i] == 0 and t[i] == 0:
-                p[i], upper[i], lower[i] = quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
-            else:
-                p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+            p[i], upper[i], lower[i] = _cell_tail_pvalue(cdf, n, own, k, t, quiet, i)
     return p, upper, lower
 
 
@@ -502,10 +507,7 @@ def exact_tail_pvalues_serial(cdf, n, own, k, t):
     quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
     for i in range(ncell):
         if k[i] > 0:
-            if own[i] == 0 and t[i] == 0:
-                p[i], upper[i], lower[i] = quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
-            else:
-                p[i], upper[i], lower[i] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+            p[i], upper[i], lower[i] = _cell_tail_pvalue(cdf, n, own, k, t, quiet, i)
     return p, upper, lower
 
 
