@@ -61,8 +61,8 @@ def _csv_text_columns(frame) -> list[list] | None:
     of a kind this does not cover (the caller then lets pandas write the table).
 
     pandas formats float columns with NumPy's ``astype(str)``, which is the shortest round-trip text,
-    as Python's ``repr`` of the same number is; ``repr`` over a list is ~2x quicker, and writing the rows
-    as text directly skips pandas' per-chunk formatting (a 7,648-row Gi* table: 0.13 s -> 0.05 s of CPU).
+    as Python's ``repr`` of the same number is (see ``_float_text``), and writing the rows as text directly
+    skips pandas' per-chunk formatting (a 7,648-row Gi* table: 0.13 s -> 0.05 s of CPU, then ~0.02 s).
     Missing values are written as empty fields, as pandas writes them.
     """
     import pandas as pd
@@ -74,12 +74,14 @@ def _csv_text_columns(frame) -> list[list] | None:
         series = frame.iloc[:, i]
         dtype = series.dtype
         if isinstance(dtype, np.dtype) and dtype == np.float64:
-            values = series.to_numpy()
-            text = list(map(float.__repr__, values.tolist()))
-            for j in np.flatnonzero(np.isnan(values)).tolist():
-                text[j] = ""
-        elif isinstance(dtype, np.dtype) and dtype.kind in "iub":
-            text = list(map(str, series.to_numpy().tolist()))  # str() of Python ints and bools, as pandas writes
+            text = _float_text(series.to_numpy())
+        elif isinstance(dtype, np.dtype) and dtype.kind in "iu":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            text = pc.cast(pa.array(series.to_numpy()), pa.string()).to_pylist()  # the digits str() gives
+        elif isinstance(dtype, np.dtype) and dtype.kind == "b":
+            text = list(map(str, series.to_numpy().tolist()))  # "True"/"False", as pandas writes
         elif isinstance(dtype, pd.StringDtype) or (
             isinstance(dtype, np.dtype)
             and dtype.kind == "O"
@@ -95,6 +97,32 @@ def _csv_text_columns(frame) -> list[list] | None:
             return None
         columns.append(text)
     return columns
+
+
+def _float_text(values: np.ndarray) -> list[str]:
+    """Each float as Python's ``repr`` writes it (the shortest text that reads back the same number), with
+    missing values as empty fields.
+
+    Arrow's float-to-text cast gives the same shortest digits ~4x quicker than ``repr`` (a 7,648-row column:
+    ~10 ms -> ~2.5 ms) but lays some out differently: ``123`` for ``123.0``, ``0.00001`` for ``1e-05``,
+    ``1e+15`` for ``1000000000000000.0``. Its text is used where the layout is known to agree (positional,
+    1e-4 <= |x| < 1e16, ``.0`` appended to whole numbers); every other value goes through ``repr``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(values), pa.string())
+    magnitude = np.abs(values)
+    positional = ((magnitude >= 1e-4) & (magnitude < 1e16)) | (values == 0)
+    positional &= ~np.asarray(pc.match_substring(text, "e"), dtype=bool)
+    whole = positional & (values == np.floor(values))
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text).to_pylist()
+    others = np.flatnonzero(~positional)
+    for j, value in zip(others.tolist(), map(float.__repr__, values[others].tolist())):
+        text[j] = value
+    for j in np.flatnonzero(np.isnan(values)).tolist():
+        text[j] = ""
+    return text
 
 
 def write_csv(frame, path: str | Path, *, provenance: Provenance | None = None) -> Path:

@@ -195,13 +195,35 @@ def test_csv_text_equals_pandas_to_csv(tmp_path):
     x = rng.standard_normal(n) * 10.0 ** rng.integers(-20, 20, n)
     x[::7] = np.nan
     x[:4] = [np.inf, -np.inf, -0.0, 1e16]
+    # where Arrow's float text and repr lay digits out differently: whole numbers, 1e-4, 1e15-1e16, and
+    # 17-digit numbers in 1e10-1e15 (Arrow: 1.9134485083834507e+10, repr: 19134485083.834507)
+    edges = np.concatenate(
+        [
+            [
+                1e-4,
+                9.999999999999999e-05,
+                1e-5,
+                123.0,
+                1e15,
+                999999999999999.9,
+                1e16 - 2,
+                5e-324,
+                1.7976931348623157e308,
+            ],
+            10.0 ** rng.uniform(-5, 17, n - 9 - 40),
+            np.round(10.0 ** rng.uniform(-1, 16, 40)),
+        ]
+    )
+    edges[1::2] *= -1
     text = ["x\ry", "a,b", 'say "hi"', "two\nlines", "", " lead", "é", None]
     frames = {
         "plain": pd.DataFrame(
             {
                 "f": x,
                 "p": rng.random(n),
+                "edges": edges,
                 "i": rng.integers(-5, 5, n),
+                "i64": rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, n),
                 "u8": rng.integers(0, 5, n).astype(np.uint8),
                 "b": rng.random(n) > 0.5,
                 'odd,"name"': pd.array([text[k % len(text)] for k in range(n)], dtype="string"),
