@@ -297,7 +297,7 @@ def write_geopackage(
     total = sum(len(frame) for frame in layers.values())
     written = 0
     progress(stage, 0, total)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _unsynced_sqlite():
         for i, (name, frame) in enumerate(layers.items()):
             table = frame if spatial[name] else pd.DataFrame(frame).copy()
             # GeoPackage 1.2 rather than the newest version GDAL can write: QGIS LTR builds on older GDAL
@@ -320,12 +320,32 @@ def write_geopackage(
             progress(stage, written, total)
         if built or provenance is not None:
             with contextlib.closing(sqlite3.connect(tmp)) as db:
+                db.execute("PRAGMA synchronous = OFF")  # see _unsynced_sqlite
                 with db:
                     if built:
                         _write_layer_styles(db, built)
                     if provenance is not None:
                         _write_metadata(db, provenance, list(layers))
     return path
+
+
+@contextlib.contextmanager
+def _unsynced_sqlite():
+    """GDAL's SQLite writes (GeoPackage) without waiting for each transaction to reach the disk.
+
+    The GeoPackage is written under a temporary name and renamed into place only when complete, so a
+    crash mid-write leaves the old file, never a half-written one, whatever SQLite syncs; what the syncs
+    cost is real: adding the 17-row ``gistar_places`` layer to a written GeoPackage took 24 ms, 8 ms
+    without. The option is set for these writes only and restored after.
+    """
+    import pyogrio
+
+    previous = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": previous})
 
 
 def _streamable(frame) -> bool:
