@@ -680,7 +680,8 @@ def raster_ramp_qml(
         raise HotspotInputError(f"unknown stretch {stretch!r}; choose quantile or linear")
     colours = RAMPS[ramp]
     finite = np.zeros(0)
-    if array is not None:
+    # limits given and a linear ramp (the Gi* z and p surfaces): the data are not looked at
+    if array is not None and (vmin is None or vmax is None or stretch == "quantile"):
         data = np.asarray(array, dtype=np.float64)
         finite = data[np.isfinite(data)]
         if nodata is not None:
