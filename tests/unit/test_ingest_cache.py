@@ -42,6 +42,17 @@ def test_a_changed_file_is_parsed_again(cache, tmp_path):
     assert cache_usage()[1] == 2  # one entry per version of the file
 
 
+def test_a_file_rewritten_with_the_same_size_and_time_is_parsed_again(cache, tmp_path):
+    """A re-extracted archive restores the old modification time; a file of the same length still differs in content."""
+    path = tmp_path / "extract.csv"
+    path.write_text("Longitude,Latitude,Month,Crime type\n-0.46,52.13,2024-01,Burglary\n")
+    stamp = path.stat().st_mtime_ns
+    assert read_records([path]).frame["crime_type"].tolist() == ["Burglary"]
+    path.write_text("Longitude,Latitude,Month,Crime type\n-0.46,52.13,2024-01,Burglarx\n")
+    os.utime(path, ns=(stamp, stamp))
+    assert read_records([path]).frame["crime_type"].tolist() == ["Burglarx"]
+
+
 def test_a_corrupt_entry_is_parsed_afresh(cache, tmp_path):
     path = tmp_path / "extract.csv"
     path.write_text("Longitude,Latitude,Month,Crime type\n-0.46,52.13,2024-01,Burglary\n")
