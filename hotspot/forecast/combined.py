@@ -190,31 +190,31 @@ def _stencil_matrix(grid: Grid, cells: np.ndarray, kernel: np.ndarray):
     from scipy import sparse
 
     r = kernel.shape[0] // 2
-    rows_, cols_ = np.divmod(cells, grid.ncols)
-    position = np.full(grid.size, -1, dtype=np.int64)
-    position[cells] = np.arange(cells.size)
-    sources, weights = [], []
     # Offsets from the last source row and column to the first, so each row's sources come out in
     # ascending cell order: the matrix is written in CSR order directly, with no sort or conversion.
-    for di in range(r, -r - 1, -1):
-        for dj in range(r, -r - 1, -1):
-            w = kernel[r + di, r + dj]
-            if w == 0:
-                continue
-            # the output at cell (i, j) takes w x input at (i - di, j - dj) (convolution flips the kernel)
-            si, sj = rows_ - di, cols_ - dj
-            ok = (si >= 0) & (si < grid.nrows) & (sj >= 0) & (sj < grid.ncols)
-            src = np.full(cells.size, -1, dtype=np.int64)
-            src[ok] = position[si[ok] * grid.ncols + sj[ok]]
-            sources.append(src)
-            weights.append(w)
-    if not sources:
-        return sparse.csr_matrix((cells.size, cells.size))
-    src = np.column_stack(sources)
+    di, dj = np.meshgrid(np.arange(r, -r - 1, -1), np.arange(r, -r - 1, -1), indexing="ij")
+    weights = kernel[r + di, r + dj].ravel()
+    keep = weights != 0
+    di, dj, weights = di.ravel()[keep], dj.ravel()[keep], weights[keep]
+    n = cells.size
+    if weights.size == 0:
+        return sparse.csr_matrix((n, n))
+    # Cell positions on the grid padded by r cells of -1 on every side: a source off the grid reads -1 like
+    # a cell not listed, so every (cell, offset) is one look-up with no bounds test, all offsets at once
+    # (Bedfordshire's three stencils, 68,501 cells: ~45 ms against ~90 ms offset by offset).
+    width = grid.ncols + 2 * r
+    index = np.int32 if (grid.nrows + 2 * r) * width < 2**31 - 1 else np.int64
+    position = np.full((grid.nrows + 2 * r) * width, -1, dtype=index)
+    rows_, cols_ = np.divmod(cells, grid.ncols)
+    padded = ((rows_ + r) * width + (cols_ + r)).astype(index)
+    position[padded] = np.arange(n, dtype=index)
+    # the output at cell (i, j) takes w x input at (i - di, j - dj) (convolution flips the kernel)
+    src = position[padded[:, None] - (di * width + dj).astype(index)[None, :]]
     valid = src >= 0
-    data = np.broadcast_to(np.asarray(weights, dtype=np.float64), src.shape)[valid]
-    indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
-    return sparse.csr_matrix((data, src[valid], indptr), shape=(cells.size, cells.size))
+    indptr = np.zeros(n + 1, dtype=index)
+    np.cumsum(np.count_nonzero(valid, axis=1), out=indptr[1:])
+    data = np.broadcast_to(weights, src.shape)[valid]
+    return sparse.csr_matrix((data, src[valid], indptr), shape=(n, n))
 
 
 def _close_cells(grid: Grid, seeds: np.ndarray, radius_cells: int) -> np.ndarray:
