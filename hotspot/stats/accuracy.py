@@ -342,6 +342,19 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
     float
         Test crimes in the selection (fractional at the cut-off).
     """
+    # Scores are >= 0, so the non-zero ones are the positive ones (a NaN, never positive, takes the masks).
+    n_pos = int(np.count_nonzero(values))
+    if n_pos > budget_cells and not math.isnan(float(values.sum())):
+        # The cut-off among all listed cells is the one among the positive cells (zeros sort below it), and
+        # the cells above and at it are positive, in the same order: the same sums without copying out the
+        # positive cells first (Bedfordshire, 68 k listed cells: ~1 ms -> ~0.3 ms a call, ~500 calls a rank).
+        kk = min(max(int(math.ceil(budget_cells - 1e-9)), 1), n_pos)
+        cutoff = np.partition(values, values.size - kk)[values.size - kk]
+        above = values > cutoff
+        tied = values == cutoff
+        fraction = (budget_cells - np.count_nonzero(above)) / np.count_nonzero(tied)
+        fraction = 1.0 if fraction > 1 - 1e-9 else max(float(fraction), 0.0)
+        return float(test[above].sum()) + fraction * float(test[tied].sum())
     positive = values > 0
     n_pos = int(np.count_nonzero(positive))
     if n_pos <= budget_cells:

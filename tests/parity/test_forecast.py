@@ -124,6 +124,11 @@ def test_budget_hits_is_the_sparse_form_of_selection_weights():
             listed = scores > 0
             got = budget_hits(scores[listed], test[listed], share * 200, 200, float(test.sum()))
             assert got == pytest.approx(expected)
+            # As the forecasts list them: every cell within reach, zero-score cells among them, any order.
+            reach = np.flatnonzero(listed | (rng.random(200) < 0.4))
+            reach = reach[rng.permutation(reach.size)]
+            got = budget_hits(scores[reach], test[reach], share * 200, 200, float(test.sum()))
+            assert got == pytest.approx(expected)
 
 
 # --- intervals and paired comparisons ------------------------------------------------------------------
