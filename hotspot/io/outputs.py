@@ -117,10 +117,11 @@ def _float_text(values: np.ndarray) -> list[str]:
     positional &= ~np.asarray(pc.match_substring(text, "e"), dtype=bool)
     whole = positional & (values == np.floor(values))
     text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text).to_pylist()
-    others = np.flatnonzero(~positional)
+    missing = np.isnan(values)
+    others = np.flatnonzero(~positional & ~missing)
     for j, value in zip(others.tolist(), map(float.__repr__, values[others].tolist())):
         text[j] = value
-    for j in np.flatnonzero(np.isnan(values)).tolist():
+    for j in np.flatnonzero(missing).tolist():
         text[j] = ""
     return text
 
