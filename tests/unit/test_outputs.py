@@ -12,6 +12,7 @@ import pytest
 
 from hotspot.core.errors import HotspotInputError
 from hotspot.core.grid import Grid
+from hotspot.io import outputs
 from hotspot.io.outputs import (
     qml_sidecar,
     read_layer_styles,
@@ -188,8 +189,11 @@ def test_csv_writes_provenance_sidecar(tmp_path, provenance):
     assert not (tmp_path / "plain.provenance.json").exists()
 
 
-def test_csv_text_equals_pandas_to_csv(tmp_path):
-    """write_csv formats plain columns itself; the file must be byte for byte what pandas writes."""
+@pytest.mark.parametrize("chunk_rows", [100_000, 37])
+def test_csv_text_equals_pandas_to_csv(tmp_path, monkeypatch, chunk_rows):
+    """write_csv formats plain columns itself, a chunk of rows at a time; the file must be byte for byte what
+    pandas writes."""
+    monkeypatch.setattr(outputs, "CSV_CHUNK_ROWS", chunk_rows)
     rng = np.random.default_rng(7)
     n = 400
     x = rng.standard_normal(n) * 10.0 ** rng.integers(-20, 20, n)
@@ -235,10 +239,29 @@ def test_csv_text_equals_pandas_to_csv(tmp_path):
         "fallback": pd.DataFrame({"f32": x.astype(np.float32), "cat": pd.Categorical(["a", "b"] * (n // 2))}),
         "one column": pd.DataFrame({"a": [np.nan, 1.0, np.nan]}),
         "no rows": pd.DataFrame({"a": pd.Series(dtype=float), "b": pd.Series(dtype="string")}),
+        "no columns": pd.DataFrame(index=range(3)),
     }
     for name, frame in frames.items():
         path = write_csv(frame, tmp_path / "t.csv")
         assert path.read_bytes() == frame.to_csv(index=False).encode("utf-8"), name
+
+
+def test_float_text_is_repr_on_any_double():
+    """The CSV's float text is Python's repr (empty for NaN) on random bit patterns (every exponent, NaN
+    payloads, infinities, subnormals) and across the ranges where Arrow's layout differs from repr's."""
+    rng = np.random.default_rng(11)
+    bits = rng.integers(0, 2**63, 100_000, dtype=np.uint64) | (rng.integers(0, 2, 100_000).astype(np.uint64) << 63)
+    values = np.concatenate(
+        [
+            bits.view(np.float64),
+            10.0 ** rng.uniform(-8, -3, 50_000),
+            -(10.0 ** rng.uniform(-8, -3, 50_000)),
+            np.round(10.0 ** rng.uniform(-1, 17, 20_000)),
+            10.0 ** rng.uniform(9, 17, 50_000),
+            [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-4, 1e-6, 1e-5, 1e10, 9999999999.999998, 1e16],
+        ]
+    )
+    assert outputs._float_text(values).to_pylist() == ["" if x != x else repr(x) for x in values.tolist()]
 
 
 def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, provenance):
