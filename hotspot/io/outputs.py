@@ -441,7 +441,6 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     """
     import pandas as pd
     import pyarrow as pa
-    import shapely
     from pyogrio.raw import write_arrow
 
     from hotspot.io.styles import geometry_types
@@ -451,7 +450,7 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     # the table takes 8 ms instead of 13 (7,648 Gi* cells).
     geometry = frame.geometry.name
     table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=geometry)), preserve_index=False)
-    wkb = pa.array(shapely.to_wkb(frame[geometry].to_numpy()), pa.binary())
+    wkb = _wkb(frame[geometry].to_numpy())
     table = table.add_column(list(frame.columns).index(geometry), geometry, wkb)
 
     def batches():
@@ -474,6 +473,41 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
         **options,
     )
     return len(frame)
+
+
+def _wkb(geometries: np.ndarray):
+    """The geometries as little-endian WKB, an Arrow binary array, as ``shapely.to_wkb`` writes it.
+
+    Grid cells (polygons of one ring of the same number of points, no Z) are packed straight from their
+    coordinates, a fixed-size record each: 10,205 Gi* cells ~8 -> ~2.5 ms. Anything else goes through shapely.
+    """
+    import pyarrow as pa
+    import shapely
+
+    n = len(geometries)
+    points = shapely.get_num_coordinates(geometries) if n else None
+    if (
+        n
+        and (shapely.get_type_id(geometries) == 3).all()
+        and points[0] >= 4
+        and (points == points[0]).all()
+        and not shapely.get_num_interior_rings(geometries).any()
+        and not shapely.has_z(geometries).any()
+        and (n + 1) * (13 + 16 * int(points[0])) < 2**31
+    ):
+        k = int(points[0])
+        record = np.dtype(
+            [("order", "u1"), ("type", "<u4"), ("rings", "<u4"), ("points", "<u4"), ("xy", "<f8", (k, 2))]
+        )
+        packed = np.empty(n, record)
+        packed["order"] = 1  # little-endian
+        packed["type"] = 3  # Polygon
+        packed["rings"] = 1
+        packed["points"] = k
+        packed["xy"] = shapely.get_coordinates(geometries).reshape(n, k, 2)
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(record.itemsize)
+        return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(packed.view(np.uint8))])
+    return pa.array(shapely.to_wkb(geometries, byte_order=1), pa.binary())
 
 
 def _write_layer_styles(db: sqlite3.Connection, built: Mapping[str, Any]) -> None:

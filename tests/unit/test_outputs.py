@@ -264,6 +264,32 @@ def test_float_text_is_repr_on_any_double():
     assert outputs._float_text(values).to_pylist() == ["" if x != x else repr(x) for x in values.tolist()]
 
 
+def test_packed_cell_wkb_is_shapelys():
+    """Grid cells' WKB is packed from their coordinates; it must be shapely's, byte for byte, and anything
+    that is not a set of same-size single-ring polygons must take shapely's path."""
+    import pyarrow as pa
+    import shapely
+
+    grid = Grid(500_000.0, 200_000.0, 100.0, 7, 9)
+    row, col = np.divmod(np.arange(grid.size), grid.ncols)
+    cells = grid.cell_polygons(row, col)
+    holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (2, 4), (4, 4), (2, 2)]])
+    cases = {
+        "cells": cells,
+        "one cell": cells[:1],
+        "no rows": cells[:0],
+        "a hole": np.append(cells, holed),
+        "holes, same size": np.array([holed, holed], dtype=object),
+        "mixed sizes": np.append(cells, shapely.Polygon([(0, 0), (1, 0), (0, 1)])),
+        "z": shapely.force_3d(cells),
+        "points": shapely.points(np.arange(5.0), np.arange(5.0)),
+        "missing": np.append(cells, None),
+    }
+    for name, geometries in cases.items():
+        expected = pa.array(shapely.to_wkb(np.asarray(geometries, dtype=object), byte_order=1), pa.binary())
+        assert outputs._wkb(np.asarray(geometries, dtype=object)).equals(expected), name
+
+
 def test_geotiff_sidecar_ramp_spans_the_data_and_tags_hold_provenance(tmp_path, provenance):
     import rasterio
 
