@@ -309,9 +309,11 @@ class MonthlyLayers:
         col = self._position[flat[ok]]
         ok_col = col >= 0
         m = self.month_of[rows[ok]][ok_col] - self.first
-        w = None if self.weights is None else self.weights[rows[ok]][ok_col]
+        # Weights of 1 rather than none: bincount then counts straight into float64, where counting into int64
+        # and converting copied the whole months x cells table (Bedfordshire: ~25 ms a stack, 8 a rank).
+        w = np.ones(m.size) if self.weights is None else self.weights[rows[ok]][ok_col]
         values = np.bincount(m * self.cells.size + col[ok_col], weights=w, minlength=self.months.size * self.cells.size)
-        return values.reshape(self.months.size, self.cells.size).astype(np.float64)
+        return values.reshape(self.months.size, self.cells.size)
 
     def covers(self, records: Records) -> bool:
         """True when ``records`` are exactly these records' rows for the months they span."""
