@@ -227,7 +227,6 @@ class Grid:
             xs, ys = self.cell_centres()
             return shapely.contains_xy(geometry, xs, ys)
         import rasterio.features
-        from scipy import ndimage
 
         # GDAL's fill takes a cell when its centre is inside, which is exact for every cell the outline does
         # not cross; the cells it crosses, and their neighbours in case GDAL's line misses a corner, take the
@@ -243,7 +242,7 @@ class Grid:
             all_touched=True,
             dtype="uint8",
         ).view(bool)
-        row, col = np.nonzero(ndimage.binary_dilation(outline, np.ones((3, 3), dtype=bool)))
+        row, col = np.nonzero(square_dilation(outline, 1))
         xs = self.xmin + (col + 0.5) * self.cell_size
         ys = self.ymax - (row + 0.5) * self.cell_size
         inside[row, col] = shapely.contains_xy(geometry, xs, ys)
@@ -288,3 +287,24 @@ class Grid:
                 raise ValueError(f"values[{name!r}] has shape {array.shape}, the grid is {self.shape}")
             data[name] = array[row, col]
         return gpd.GeoDataFrame(data, geometry=self.cell_polygons(row, col), crs=self.crs)
+
+
+def square_dilation(mask: np.ndarray, radius_cells: int) -> np.ndarray:
+    """``mask`` (2-D bool) grown by ``radius_cells`` cells in every direction, diagonals included: a cell is
+    set when any cell within that many rows and columns of it is. Off the grid counts as unset.
+
+    ``scipy.ndimage.binary_dilation`` with a square of ones does the same; a square is a dilation along rows,
+    then along columns, a few NumPy shifts (Bedfordshire's 100 m grid, radius 1: ~3 ms -> ~0.1 ms).
+    """
+    grown = np.asarray(mask, dtype=bool)
+    for axis in (0, 1):
+        source = grown
+        grown = source.copy()
+        n = source.shape[axis]
+        for step in range(1, min(int(radius_cells), n - 1) + 1):
+            ahead = [slice(None)] * 2
+            behind = [slice(None)] * 2
+            ahead[axis], behind[axis] = slice(step, None), slice(None, n - step)
+            grown[tuple(ahead)] |= source[tuple(behind)]
+            grown[tuple(behind)] |= source[tuple(ahead)]
+    return grown

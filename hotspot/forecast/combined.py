@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hotspot.core.grid import Grid
+from hotspot.core.grid import Grid, square_dilation
 from hotspot.core.progress import resolve
 from hotspot.core.records import Records
 from hotspot.forecast.mapchange import CARRY_TOLERANCE_M, CarrySource, MapChanges, detect_map_changes
@@ -222,19 +222,7 @@ def _close_cells(grid: Grid, seeds: np.ndarray, radius_cells: int) -> np.ndarray
     hit = np.zeros(grid.size, dtype=bool)
     hit[seeds] = True
     if radius_cells > 0:
-        # A square dilation is a dilation along rows, then along columns (no scipy.ndimage import for it).
-        hit = hit.reshape(grid.shape)
-        for axis in (0, 1):
-            grown = hit.copy()
-            n = hit.shape[axis]
-            for step in range(1, min(radius_cells, n - 1) + 1):
-                ahead = [slice(None)] * 2
-                behind = [slice(None)] * 2
-                ahead[axis], behind[axis] = slice(step, None), slice(None, n - step)
-                grown[tuple(ahead)] |= hit[tuple(behind)]
-                grown[tuple(behind)] |= hit[tuple(ahead)]
-            hit = grown
-        hit = hit.ravel()
+        hit = square_dilation(hit.reshape(grid.shape), radius_cells).ravel()
     return np.flatnonzero(hit)
 
 

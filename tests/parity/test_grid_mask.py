@@ -64,3 +64,19 @@ def test_random_polygons_and_cell_sizes():
         points = rng.uniform(0, 1_000, (12, 2))
         geometry = shapely.concave_hull(shapely.MultiPoint(points), ratio=0.3).buffer(float(rng.uniform(0, 30)))
         np.testing.assert_array_equal(grid.mask_from_geometry(geometry), _every_centre(grid, geometry))
+
+
+def test_square_dilation_equals_scipy_ndimage():
+    """square_dilation (NumPy shifts) against scipy.ndimage.binary_dilation with a square of ones."""
+    from scipy import ndimage
+
+    from hotspot.core.grid import square_dilation
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1), (1, 7), (7, 1), (2, 2), (50, 40), (163, 97)]:
+        for radius in (0, 1, 2, 5):
+            for density in (0.001, 0.05, 0.5):
+                mask = rng.random(shape) < density
+                square = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
+                expected = ndimage.binary_dilation(mask, square) if radius else mask
+                np.testing.assert_array_equal(square_dilation(mask, radius), expected)
