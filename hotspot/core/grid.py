@@ -250,14 +250,26 @@ class Grid:
 
     # --- cells to features --------------------------------------------------------------
 
-    def cell_id(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-        """Stable text id of each cell: its cell size and south-west corner in metres, e.g. ``"100m_E507100N221300"``."""
+    def cell_id(self, row: np.ndarray, col: np.ndarray):
+        """Stable text id of each cell: its cell size and south-west corner in metres, e.g. ``"100m_E507100N221300"``;
+        a pandas string array.
+
+        Built in Arrow, which pandas then holds as it is (10,205 Gi* cells: ~15 ms through NumPy's text
+        arrays and pandas' conversion of them, ~1.5 ms).
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         row = np.asarray(row)
         col = np.asarray(col)
         west = np.round(self.xmin + col * self.cell_size).astype(np.int64)
         south = np.round(self.ymax - (row + 1) * self.cell_size).astype(np.int64)
         prefix = f"{self.cell_size:g}m_E"
-        return np.char.add(np.char.add(np.char.add(prefix, west.astype(str)), "N"), south.astype(str))
+        text = pc.binary_join_element_wise(
+            prefix, pc.cast(pa.array(west), pa.string()), "N", pc.cast(pa.array(south), pa.string()), ""
+        )
+        return pd.array(text, dtype="str")
 
     def cell_polygons(self, row: np.ndarray, col: np.ndarray):
         """Shapely polygons of the given cells."""
