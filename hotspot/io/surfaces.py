@@ -8,8 +8,6 @@ cells an analyst needs (:func:`hotspot.stats.gistar.cells_needed`).
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +66,8 @@ def write_gistar_surfaces(stem: str | Path, result, grid, *, provenance=None) ->
         "bin": (bins, "Gi* bin: -3..3 cold/hot at 99/95/90 % confidence after correction", "raster_gistar_bins", {}),
     }
     paths = surface_paths(stem)
-
-    def write(name):
-        array, description, style, options = specs[name]
-        return write_geotiff(
+    for name, (array, description, style, options) in specs.items():
+        write_geotiff(
             paths[name],
             array.astype(np.float32),
             grid,
@@ -81,12 +77,4 @@ def write_gistar_surfaces(stem: str | Path, result, grid, *, provenance=None) ->
             provenance=provenance,
             predictor=False,
         )
-
-    # GDAL lets go of Python's lock while it compresses and writes, so the three files are written side by
-    # side (Bedfordshire 100 m: ~49 -> ~34 ms). Each thread runs in a copy of this context, so its file
-    # joins the run's all-or-nothing replacement (hotspot.core.atomic.output_run) as it would here.
-    with ThreadPoolExecutor(len(specs)) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, write, name) for name in specs]
-        for future in futures:
-            future.result()
     return paths

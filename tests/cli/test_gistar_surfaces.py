@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pyogrio
-import pytest
 import rasterio
 
 from hotspot.io.surfaces import surface_paths, write_gistar_surfaces
@@ -53,28 +52,6 @@ def test_surfaces_hold_every_cell_with_styles(tmp_path, demo_study):
         qml = path.with_suffix(".qml").read_text()
         assert "<rasterrenderer" in qml
     assert 'type="paletted"' in paths["bin"].with_suffix(".qml").read_text()
-
-
-def test_surfaces_written_side_by_side_still_wait_for_the_run(tmp_path, demo_study):
-    """The three surfaces are written on threads; each must still join the run's all-or-nothing replacement."""
-    from hotspot.core.atomic import output_run
-
-    grid, _, _, result = _demo_result(demo_study, "needed")
-    paths = surface_paths(tmp_path / "gistar")
-    for path in paths.values():
-        path.write_bytes(b"old")
-        path.with_suffix(".qml").write_text("old")
-    with pytest.raises(RuntimeError), output_run():
-        write_gistar_surfaces(tmp_path / "gistar", result, grid)
-        assert all(path.read_bytes() == b"old" for path in paths.values())  # staged, not yet in place
-        raise RuntimeError("a later step of the run fails")
-    assert all(path.read_bytes() == b"old" and path.with_suffix(".qml").read_text() == "old" for path in paths.values())
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [p.name for p in paths.values()] + [p.with_suffix(".qml").name for p in paths.values()]
-    )
-    with output_run():
-        write_gistar_surfaces(tmp_path / "gistar", result, grid)
-    assert all(path.read_bytes()[:2] in (b"II", b"MM") for path in paths.values())
 
 
 def test_cli_writes_needed_cells_and_three_surfaces(tmp_path, demo_study):
