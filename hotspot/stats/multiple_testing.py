@@ -73,7 +73,9 @@ def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     # numpy rather than scipy.stats.false_discovery_control: importing scipy.stats costs ~0.7 s of
     # every command's start-up; tests check this against statsmodels' multipletests
     m = p.size
-    order = np.argsort(p, kind="stable")
+    # Any order of tied p-values gives the same result (a tie's adjusted p is the scaled p at its last rank),
+    # so the sort need not be stable: ~120 k Gi* cells, ~19 -> ~11 ms.
+    order = np.argsort(p)
     scaled = p[order] * (m / np.arange(1, m + 1))
     adjusted = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
     out = np.empty(m)

@@ -18,6 +18,14 @@ def test_fdr_matches_statsmodels_and_ignores_nan():
     assert np.isnan(ours[-2:]).all()
 
 
+def test_fdr_with_ties_matches_statsmodels():
+    """Tied p-values (exact nulls give few distinct values, empty cells p = 1) in any order of the sort."""
+    rng = np.random.default_rng(1)
+    p = np.concatenate([np.round(rng.uniform(size=3000), 2), np.ones(2000), np.full(500, 1e-4), rng.uniform(size=500)])
+    rng.shuffle(p)
+    np.testing.assert_allclose(adjust_pvalues(p, "fdr"), multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+
+
 def test_bonferroni_and_none():
     p = np.array([0.001, 0.02, 0.5, np.nan])
     np.testing.assert_allclose(adjust_pvalues(p, "bonferroni")[:3], [0.003, 0.06, 1.0])
