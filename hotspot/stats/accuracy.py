@@ -356,7 +356,7 @@ def budget_hits(values: np.ndarray, test: np.ndarray, budget_cells: float, n_reg
     # cells above and at it are positive, in the same order: the same sums without copying out the positive
     # cells first (Bedfordshire, 68 k listed cells: ~1 ms -> ~0.3 ms a call, ~500 calls a rank).
     kk = min(max(int(math.ceil(budget_cells - 1e-9)), 1), n_pos)
-    cutoff = np.partition(values, values.size - kk)[values.size - kk]
+    cutoff = k_largest(values, kk).min()
     above = values > cutoff
     tied = values == cutoff
     fraction = (budget_cells - np.count_nonzero(above)) / np.count_nonzero(tied)
@@ -514,11 +514,37 @@ def _top_sorted(values: np.ndarray, budgets) -> np.ndarray:
     if values.size == 0:
         return values
     kmax = min(max(int(math.ceil(max(budgets) - 1e-9)), 1), values.size)
-    positive = values[values > 0]
-    # Most forecasts are 0 on most cells: when the positive scores fill the budget, the top is among them.
-    pool = positive if positive.size >= kmax else values
-    top = np.partition(pool, pool.size - kmax)[pool.size - kmax :]
-    return np.sort(top)[::-1]
+    return np.sort(k_largest(values, kmax))[::-1]
+
+
+_THRESHOLD_SAMPLE = 2048
+"""Values :func:`k_largest` reads, evenly spaced, to guess a threshold near the k-th largest."""
+
+
+def k_largest(values: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest of ``values`` (no NaN; 1 <= k <= size), in no particular order; exactly ``np.partition``'s.
+
+    A budget takes the top 1-5 % of a grid's cells, a thousand times in ``evaluate`` and hundreds in
+    ``rank --method combined``. Partitioning every cell costs 0.2 ms, but 4 ms when most scores tie at 0
+    (NumPy's selection slows on ties), and copying out the positive scores first cost more than it
+    saved on smooth forecasts. Instead a threshold is read off an evenly spaced sample, and only the values
+    above it are partitioned; when fewer than ``k`` lie above it but ``k`` reach it, the rest of the ``k``
+    are the threshold itself (ties); when fewer reach it, every value is partitioned. The answer does not
+    depend on the sample.
+    """
+    n = values.size
+    if n < 4 * _THRESHOLD_SAMPLE:
+        return np.partition(values, n - k)[n - k :]
+    sample = values[:: n // _THRESHOLD_SAMPLE]
+    # about twice the sample's share of the top k, so that usually more than k values lie above it
+    j = min(sample.size, 2 * int(math.ceil(k * sample.size / n)) + 8)
+    threshold = np.partition(sample, sample.size - j)[sample.size - j]
+    above = values[values > threshold]
+    if above.size >= k:
+        return np.partition(above, above.size - k)[above.size - k :]
+    if above.size + np.count_nonzero(values == threshold) >= k:
+        return np.concatenate([above, np.full(k - above.size, threshold, dtype=values.dtype)])
+    return np.partition(values, n - k)[n - k :]
 
 
 def _take(vals, finite, fvals, top, k, t, tr):

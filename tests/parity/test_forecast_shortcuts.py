@@ -21,7 +21,7 @@ from hotspot.forecast import combined
 from hotspot.forecast.baselines import SinceMapChange
 from hotspot.forecast.mapchange import CARRY_NEIGHBOURS, CarrySource, carry_onto_current, location_keys
 from hotspot.forecast.months import month_index, subset
-from hotspot.stats.accuracy import _compactness_of, _top_sorted, place_compactness
+from hotspot.stats.accuracy import _compactness_of, _top_sorted, k_largest, place_compactness
 
 
 def _bits(a):
@@ -239,6 +239,23 @@ def test_top_scores_taken_among_the_positive_ones_match_a_full_partition():
             k = min(max(int(math.ceil(max(budgets) - 1e-9)), 1), values.size)
             expected = np.sort(np.partition(values, values.size - k)[values.size - k :])[::-1]
             np.testing.assert_array_equal(_top_sorted(values, budgets), expected)
+
+
+def test_k_largest_from_a_sampled_threshold_matches_a_full_partition():
+    """Grid-sized scores, each way the sampled threshold can fall: below the k-th largest (partition above it),
+    on a tie mass (fill with the threshold), above it (every value partitioned)."""
+    rng = np.random.default_rng(10)
+    n = 106_000
+    step = n // 2048
+    smooth = rng.gamma(2.0, size=n)
+    mostly_zero = np.where(rng.random(n) < 0.01, rng.random(n), 0.0)  # the threshold lands on the zeros
+    rounded = np.round(rng.random(n) * 20) / 20  # ties everywhere
+    aligned = np.zeros(n)
+    aligned[::step] = 1.0 + rng.random(aligned[::step].size)  # the sample sees only the large values
+    for values in (smooth, mostly_zero, rounded, aligned, -smooth, np.sort(smooth)):
+        for k in (1, 1060, 1061, 5300, n // 7, n):
+            expected = np.sort(np.partition(values, n - k)[n - k :])
+            np.testing.assert_array_equal(np.sort(k_largest(values, k)), expected)
 
 
 # --- months and map changes -------------------------------------------------------------------------------
