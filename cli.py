@@ -1966,8 +1966,8 @@ def _collector_paused_while_short():
     A command imports pandas, SciPy, GeoPandas and more as it goes, and the collector keeps walking
     those modules' objects: 0.2-0.5 s of a 3 s ``hotspot gistar`` or ``rank`` (465 collections), for
     almost nothing to collect. A short command skips that; a long one (a national run, ``evaluate``)
-    gets the collector back after the grace period, with everything made until then frozen out of
-    its walks, so garbage in reference cycles cannot pile up for long.
+    gets one full collection after the grace period and the collector back, with everything alive
+    until then frozen out of its walks, so garbage in reference cycles cannot pile up for long.
     """
     import gc
     import threading
@@ -1983,6 +1983,7 @@ def _collector_paused_while_short():
     def resume():
         with lock:
             if running[0]:
+                gc.collect()  # once, so that what the grace period left in cycles is not frozen with the rest
                 gc.freeze()
                 gc.enable()
 

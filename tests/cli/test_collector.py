@@ -29,12 +29,17 @@ class _Node:
 
 
 def test_collector_back_on_after_the_grace_period(monkeypatch):
-    monkeypatch.setattr(cli, "GC_GRACE_S", 0.05)
+    monkeypatch.setattr(cli, "GC_GRACE_S", 0.2)
     with cli._collector_paused_while_short():
+        node = _Node()
+        node.itself = node  # garbage made during the grace period must not be frozen with the live objects
+        alive = weakref.ref(node)
+        del node
         deadline = time.monotonic() + 5.0
         while not gc.isenabled() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert gc.isenabled()
+        assert alive() is None
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
 
