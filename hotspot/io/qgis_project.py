@@ -101,13 +101,10 @@ def _gdal_extent(gpkg: Path, table: str) -> tuple:
 
 
 def _styles(gpkg: Path) -> dict[str, str]:
-    """Each layer's QML in ``layer_styles`` (the last one written wins), read with sqlite3: pandas' SQL reader
-    took ~6 ms of every project for these few rows."""
-    with contextlib.closing(sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)) as db:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='layer_styles'").fetchone():
-            return {}
-        rows = db.execute("SELECT f_table_name, styleQML FROM layer_styles ORDER BY id").fetchall()
-    return {str(table): str(qml) for table, qml in rows}
+    from hotspot.io.outputs import read_layer_styles
+
+    table = read_layer_styles(gpkg)
+    return {str(t): str(q) for t, q in zip(table["f_table_name"], table["styleQML"])}
 
 
 def _srs(crs) -> ET.Element:

@@ -63,6 +63,8 @@ def test_geopackage_has_default_styles_for_styled_layers(tmp_path, provenance):
     assert "Hot spot - 99 % confidence" in gistar["styleQML"] and "<se:Rule>" in gistar["styleSLD"]
     ranked = styles.set_index("f_table_name").loc["ranked"]
     assert 'labelsEnabled="1"' in ranked["styleQML"] and 'attr="rank"' in ranked["styleQML"]
+    with sqlite3.connect(path) as db:  # the frame pandas' own SQL reader gives, types included
+        pd.testing.assert_frame_equal(styles, pd.read_sql_query("SELECT * FROM layer_styles ORDER BY id", db))
 
 
 def test_geopackage_registers_styles_and_metadata_for_validators(tmp_path, provenance):
