@@ -229,7 +229,7 @@ def test_groups_of_selected_cells_match_labelling_the_grid():
         assert got == place_compactness(selected, cell_area)
 
 
-def test_top_scores_taken_among_the_positive_ones_match_a_full_partition():
+def test_top_scores_match_a_full_partition():
     rng = np.random.default_rng(9)
     for _ in range(200):
         values = rng.gamma(0.5, size=int(rng.integers(1, 500))) * (rng.random() < 0.9)
