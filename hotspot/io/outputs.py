@@ -686,7 +686,6 @@ def write_geotiff(
     """
     import rasterio
     import rasterio.shutil
-    from rasterio.io import MemoryFile
 
     array = np.asarray(array)
     data = np.asarray(array, dtype=np.float32 if array.dtype != np.float64 else np.float64)
@@ -724,14 +723,15 @@ def write_geotiff(
         # The style goes first: if the raster write then fails, the old raster keeps a valid (if newer) style,
         # whereas a new raster with an old style could stretch its ramp over the wrong range.
         _write_text(qml_sidecar(path), qml)
-    with MemoryFile() as memfile:
-        with memfile.open(**profile) as staging:
-            staging.write(data, 1)
-            if description:
-                staging.set_band_description(1, description)
-            if all_tags:
-                staging.update_tags(**all_tags)
-        with memfile.open() as staging, atomic_path(path) as tmp:
+    # Staged in GDAL's MEM driver (the COG driver only copies): the same file, byte for byte, as staging through
+    # an in-memory GeoTIFF, without encoding and decoding that GeoTIFF first (Gi* z of Bedfordshire: ~15 -> ~11 ms).
+    with rasterio.open("staging", "w", **{**profile, "driver": "MEM"}) as staging:
+        staging.write(data, 1)
+        if description:
+            staging.set_band_description(1, description)
+        if all_tags:
+            staging.update_tags(**all_tags)
+        with atomic_path(path) as tmp:
             rasterio.shutil.copy(
                 staging,
                 tmp,

@@ -348,6 +348,42 @@ def test_geotiff_below_the_overview_size_is_a_cog_without_overviews(tmp_path):
         np.testing.assert_array_equal(src.read(1), data)
 
 
+def test_geotiff_is_the_cog_gdal_makes_from_a_geotiff_with_the_same_contents(tmp_path):
+    """Staging in the MEM driver must give the file that GDAL's COG driver makes from an in-memory GeoTIFF holding
+    the same band, description, tags and georeferencing, byte for byte (overviews and predictor included)."""
+    import rasterio
+    import rasterio.shutil
+    from rasterio.io import MemoryFile
+
+    from hotspot.io.outputs import COG_BLOCK_PX, COG_DEFLATE_LEVEL, COG_OVERVIEW_MIN_PX
+
+    grid = Grid(500_000.0, 200_000.0, 10.0, COG_OVERVIEW_MIN_PX + 52, 300)
+    data = np.random.default_rng(1).normal(size=grid.shape).astype(np.float32)
+    data[:7, :9] = np.nan
+    path = write_geotiff(tmp_path / "ours.tif", data, grid, description="z", tags={"UNITS": "sd"})
+    profile = dict(driver="GTiff", height=grid.nrows, width=grid.ncols, count=1, dtype="float32")
+    profile.update(crs=grid.crs, transform=grid.transform, nodata=-9999.0)
+    reference = tmp_path / "reference.tif"
+    with MemoryFile() as memfile:
+        with memfile.open(**profile) as staging:
+            staging.write(np.where(np.isnan(data), np.float32(-9999.0), data), 1)
+            staging.set_band_description(1, "z")
+            staging.update_tags(UNITS="sd")
+        with memfile.open() as staging:
+            rasterio.shutil.copy(
+                staging,
+                reference,
+                driver="COG",
+                compress="DEFLATE",
+                level=COG_DEFLATE_LEVEL,
+                predictor="YES",
+                blocksize=COG_BLOCK_PX,
+                overviews="AUTO",
+                overview_resampling="average",
+            )
+    assert path.read_bytes() == reference.read_bytes()
+
+
 def test_geotiff_rejects_unknown_style(tmp_path):
     grid = Grid(0.0, 100.0, 10.0, 5, 5)
     with pytest.raises(HotspotInputError, match="raster_ramp"):
