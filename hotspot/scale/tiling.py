@@ -613,8 +613,18 @@ def _outlines(labels, hot, n, grid: Grid):
     """One polygon per label 1..n (touching cells dissolved), as an object array in label order."""
     import rasterio.features
     import shapely
+    from affine import Affine
 
-    shapes = rasterio.features.shapes(labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform)
+    # Traced within the hot cells' bounding box only: GDAL's polygonizer walks every cell it is given (Bedfordshire
+    # at 100 m: the whole grid ~8 ms, the box ~3 ms; the same polygons).
+    rows, cols = np.flatnonzero(hot.any(axis=1)), np.flatnonzero(hot.any(axis=0))
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    shapes = rasterio.features.shapes(
+        labels[box].astype(np.int32),
+        mask=hot[box],
+        connectivity=8,
+        transform=grid.transform @ Affine.translation(int(cols[0]), int(rows[0])),
+    )
     parts: dict[int, list] = {}
     for geom, value in shapes:
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))

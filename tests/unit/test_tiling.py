@@ -215,3 +215,34 @@ def test_fdr_with_shared_values_equals_adjust_pvalues():
     got = _fdr_adjust(p, zero & np.isfinite(p), k)
     want = adjust_pvalues(p, "fdr")
     assert np.array_equal(got, want, equal_nan=True)
+
+
+def test_place_outlines_traced_in_the_hot_box_equal_the_whole_grid_traced():
+    """Outlines traced within the hot cells' bounding box are GDAL's polygons of the whole grid, cell for cell: shifted
+    boxes, places at the grid's edges, diagonal contacts (one place under 8-connectivity) and holes."""
+    import rasterio.features
+    import shapely
+    from scipy import ndimage
+
+    from hotspot.scale.tiling import _outlines
+
+    rng = np.random.default_rng(3)
+    grid = Grid(512_345.5, 204_321.25, 50.0, 70, 45)
+    for trial in range(6):
+        hot = ndimage.binary_dilation(rng.uniform(size=grid.shape) < 0.02, iterations=trial % 3)
+        hot[20:25, 30:35] = True
+        hot[22, 32] = trial % 2 == 0  # a hole
+        hot[5, 5] = hot[6, 6] = True  # touching at a corner only
+        if trial >= 3:
+            hot[:, :8] = False  # a box away from the grid's west edge
+        labels, n = ndimage.label(hot, structure=np.ones((3, 3), dtype=bool))
+        got = _outlines(labels, hot, n, grid)
+        parts: dict[int, list] = {}
+        for geom, value in rasterio.features.shapes(
+            labels.astype(np.int32), mask=hot, connectivity=8, transform=grid.transform
+        ):
+            parts.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+        for i in range(1, n + 1):
+            want = shapely.union_all(parts[i])
+            assert shapely.equals_exact(shapely.normalize(got[i - 1]), shapely.normalize(want), 1e-6)
+            assert got[i - 1].area == pytest.approx((labels == i).sum() * grid.cell_area_m2)
