@@ -439,34 +439,63 @@ def _tail_pvalue(cdf, n, v, kk, ti):
     return min(1.0, 2.0 * min(up, dn)), up, dn
 
 
-@numba.njit(cache=True)
-def _quiet_cell_pvalues(cdf, n, own, k, t):
-    """``(p, upper, lower)`` by neighbour count (rows 0..max k) of a quiet cell: its value and all its
-    neighbours' at the pool's minimum (``own == 0``, ``t == 0``), for the counts such cells have.
-
-    Most cells of a county grid are empty with empty neighbourhoods, and their p depends on nothing
-    but their neighbour count: each count is computed once (the same arithmetic, so the same bits)
-    instead of once per cell."""
-    kmax = 0
-    for i in range(own.size):
-        kmax = max(kmax, k[i])
-    wanted = np.zeros(kmax + 1, dtype=np.bool_)
-    for i in range(own.size):
-        if own[i] == 0 and t[i] == 0:
-            wanted[k[i]] = True
-    quiet = np.full((kmax + 1, 3), np.nan)
-    for kk in range(1, kmax + 1):
-        if wanted[kk]:
-            quiet[kk, 0], quiet[kk, 1], quiet[kk, 2] = _tail_pvalue(cdf, n, np.int64(0), np.int64(kk), np.int64(0))
-    return quiet
+_MIX_OWN = -7046029254386353131
+_MIX_K = -4417276706812531889
 
 
 @numba.njit(cache=True)
-def _cell_tail_pvalue(cdf, n, own, k, t, quiet, i):
-    """``(p, upper, lower)`` of cell ``i``: from the table of quiet cells when it is one, else computed."""
-    if own[i] == 0 and t[i] == 0:
-        return quiet[k[i], 0], quiet[k[i], 1], quiet[k[i], 2]
-    return _tail_pvalue(cdf, n, own[i], k[i], t[i])
+def distinct_cells(own, k, t):
+    """``(first, which)``: the cells with neighbours that have a ``(own, k, t)`` of their own, each by its first cell
+    in order, and for every cell the entry of ``first`` holding its triple (-1 for a cell without neighbours).
+
+    A cell's exact p depends on nothing else, and most cells share a triple with others (Bedfordshire at 100 m:
+    106,328 cells, 65,513 empty in empty neighbourhoods, 6,230 other triples among the remaining 40,815), so each
+    triple is computed once. Found with an open-addressing table in one pass, in cell order, so ``first`` and the
+    p-values do not depend on the thread count.
+    """
+    ncell = own.size
+    size = 16
+    while size < 2 * ncell:
+        size *= 2
+    mask = size - 1
+    table = np.full(size, -1, dtype=np.int64)
+    first = np.empty(ncell, dtype=np.int64)
+    which = np.full(ncell, -1, dtype=np.int64)
+    m = 0
+    for i in range(ncell):
+        if k[i] <= 0:
+            continue
+        slot = ((((own[i] * _MIX_OWN) ^ k[i]) * _MIX_K ^ t[i]) * _MIX_OWN >> 32) & mask
+        while True:
+            e = table[slot]
+            if e < 0:
+                table[slot] = m
+                first[m] = i
+                which[i] = m
+                m += 1
+                break
+            j = first[e]
+            if own[j] == own[i] and k[j] == k[i] and t[j] == t[i]:
+                which[i] = e
+                break
+            slot = (slot + 1) & mask
+    return first[:m].copy(), which
+
+
+@numba.njit(cache=True)
+def _scatter_tails(which, tails):
+    """``(p, upper, lower)`` per cell from ``tails`` (one row per distinct triple); NaN where ``which`` is -1."""
+    ncell = which.size
+    p = np.full(ncell, np.nan)
+    upper = np.full(ncell, np.nan)
+    lower = np.full(ncell, np.nan)
+    for i in range(ncell):
+        e = which[i]
+        if e >= 0:
+            p[i] = tails[e, 0]
+            upper[i] = tails[e, 1]
+            lower[i] = tails[e, 2]
+    return p, upper, lower
 
 
 @numba.njit(cache=True, parallel=True)
@@ -481,34 +510,28 @@ def exact_tail_pvalues(cdf, n, own, k, t):
     drawn from the other ``n - 1``: the pool minus one copy of its own value ``v``. Removing that copy
     is a deconvolution, done on the tails directly: with ``U_F`` / ``U_G`` the upper tails with and
     without the copy, ``U_F(j, x) = U_G(j, x) (n - j) / n + U_G(j - 1, x - v) j / n``, so ``U_G(k, t)``
-    follows in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per cell.
-    Returns ``(p, upper, lower)``: ``upper = P(T >= t)``, ``lower = P(T <= t)``,
-    ``p = min(1, 2 min(upper, lower))``. Cells in parallel; :func:`exact_tail_pvalues_serial` is the
-    one-thread twin.
+    follows in ``k`` steps from the full-pool tails (likewise the lower tail). O(k) per distinct
+    ``(own, k, t)`` (:func:`distinct_cells`). Returns ``(p, upper, lower)``: ``upper = P(T >= t)``,
+    ``lower = P(T <= t)``, ``p = min(1, 2 min(upper, lower))``; NaN for cells without neighbours.
+    Distinct triples in parallel; :func:`exact_tail_pvalues_serial` is the one-thread twin.
     """
-    ncell = own.size
-    p = np.full(ncell, np.nan)
-    upper = np.full(ncell, np.nan)
-    lower = np.full(ncell, np.nan)
-    quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
-    for i in prange(ncell):
-        if k[i] > 0:
-            p[i], upper[i], lower[i] = _cell_tail_pvalue(cdf, n, own, k, t, quiet, i)
-    return p, upper, lower
+    first, which = distinct_cells(own, k, t)
+    tails = np.empty((first.size, 3))
+    for e in prange(first.size):
+        i = first[e]
+        tails[e, 0], tails[e, 1], tails[e, 2] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+    return _scatter_tails(which, tails)
 
 
 @numba.njit(cache=True)
 def exact_tail_pvalues_serial(cdf, n, own, k, t):
-    """:func:`exact_tail_pvalues` on one thread (identical results: every cell is computed alone)."""
-    ncell = own.size
-    p = np.full(ncell, np.nan)
-    upper = np.full(ncell, np.nan)
-    lower = np.full(ncell, np.nan)
-    quiet = _quiet_cell_pvalues(cdf, n, own, k, t)
-    for i in range(ncell):
-        if k[i] > 0:
-            p[i], upper[i], lower[i] = _cell_tail_pvalue(cdf, n, own, k, t, quiet, i)
-    return p, upper, lower
+    """:func:`exact_tail_pvalues` on one thread (identical results: every triple is computed alone)."""
+    first, which = distinct_cells(own, k, t)
+    tails = np.empty((first.size, 3))
+    for e in range(first.size):
+        i = first[e]
+        tails[e, 0], tails[e, 1], tails[e, 2] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+    return _scatter_tails(which, tails)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -83,16 +83,19 @@ def test_exact_null_equals_enumeration(method, truncated, parallel, monkeypatch)
         monkeypatch.setattr(weights, "SERIAL_WORK", 0)
     exact_tail_pvalues = kg.exact_tail_pvalues if parallel else kg.exact_tail_pvalues_serial
 
-    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9], dtype=np.int64)
+    y = np.array([0, 0, 1, 3, 0, 2, 5, 1, 0, 9, 1, 3, 0, 0], dtype=np.int64)
     n, k_max = y.size, 3
-    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3, 2], dtype=np.int64)
-    # Cells 0 and 4 are quiet (value and neighbours at the minimum), taken from the per-count table.
-    t = np.array([0, 1, 4, 2, 0, 5, 1, 3, 7, 6], dtype=np.int64)
+    k = np.array([1, 2, 3, 3, 2, 1, 3, 2, 3, 2, 2, 3, 2, 0], dtype=np.int64)
+    # Cells 0, 4 and 12 are quiet (value and neighbours at the minimum); cells 10, 11 and 12 repeat the triple
+    # (value, neighbours, sum) of cells 7, 3 and 4, so each triple's p is computed once and shared; cell 13 has no
+    # neighbours (NaN).
+    t = np.array([0, 1, 4, 2, 0, 5, 1, 3, 7, 6, 3, 2, 0, 0], dtype=np.int64)
     s_max = int(t.max()) if truncated else int(np.sort(y)[::-1][:k_max].sum())
     cdf, used = _sum_cdf(clamped_histogram(y.astype(float), 0.0, s_max + 1), n, k_max, s_max, method)
     assert used == method and cdf.shape == (s_max + 1, k_max + 1)
     _, upper, lower = exact_tail_pvalues(cdf, n, np.minimum(y, s_max + 1), k, t)
-    for i in range(n):
+    assert np.isnan(upper[13]) and np.isnan(lower[13])
+    for i in range(n - 1):
         others = np.delete(y, i)
         sums = np.array([sum(c) for c in itertools.combinations(others, int(k[i]))])
         assert upper[i] == pytest.approx(np.mean(sums >= t[i]), abs=1e-13)
@@ -345,3 +348,28 @@ def test_permuting_order_with_weights_permutes_results(seed):
     # the exact null does not depend on order, so the pseudo p permutes exactly too
     np.testing.assert_allclose(b.p_sim, a.p_sim[perm], atol=1e-12)
     np.testing.assert_array_equal(b.bin, a.bin[perm])
+
+
+def test_distinct_cells_groups_exactly_the_cells_with_equal_triples():
+    """Each distinct (own, k, t) once, by its first cell in order; every cell pointed at its own triple; cells
+    without neighbours at -1. Against numpy's unique on the triples, on small ranges so that most cells repeat."""
+    from hotspot.kernels.gistar import distinct_cells
+
+    rng = np.random.default_rng(11)
+    # Narrow ranges repeat triples; one wide member fills the table with triples that differ in it alone, so
+    # probes pass slots holding the same other two.
+    for size, highs in ((1, (4, 5, 6)), (50, (4, 5, 6)), (5_000, (4, 5, 6)), *((20_000, w) for w in _one_wide())):
+        own = rng.integers(0, highs[0], size)
+        k = rng.integers(0, highs[1], size)
+        t = rng.integers(0, highs[2], size)
+        first, which = distinct_cells(own, k, t)
+        triples = np.stack([own, k, t], axis=1)
+        live = k > 0
+        assert (which[~live] == -1).all() and (which[live] >= 0).all()
+        np.testing.assert_array_equal(triples[first[which[live]]], triples[live])
+        _, want_first = np.unique(triples[live], axis=0, return_index=True)
+        np.testing.assert_array_equal(first, np.sort(np.flatnonzero(live)[want_first]))
+
+
+def _one_wide():
+    return [(50_000, 3, 3), (3, 50_000, 3), (3, 3, 50_000)]
