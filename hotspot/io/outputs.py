@@ -439,7 +439,6 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
     On the 494,113-cell Gi* layer of Bedfordshire at 50 m this took 3.7-4.0 s against 5.3-5.7 s for
     a single ``write_dataframe``, and read back equal.
     """
-    import pandas as pd
     import pyarrow as pa
     from pyogrio.raw import write_arrow
 
@@ -447,9 +446,11 @@ def _write_layer_stream(frame, path: Path, name: str, *, first: bool, report, st
 
     # The attribute columns as pandas hands them to Arrow, and the geometry as plain WKB in its place: GDAL is
     # told which column is the geometry, so GeoArrow's metadata (GeoDataFrame.to_arrow) is not needed and
-    # the table takes 8 ms instead of 13 (7,648 Gi* cells).
+    # the table takes 8 ms instead of 13 (7,648 Gi* cells). The attribute columns are picked by name, not dropped
+    # into a new frame first: the same table and schema, ~7.5 -> ~3 ms there.
     geometry = frame.geometry.name
-    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=geometry)), preserve_index=False)
+    attributes = [column for column in frame.columns if column != geometry]
+    table = pa.Table.from_pandas(frame, columns=attributes, preserve_index=False)
     wkb = _wkb(frame[geometry].to_numpy())
     table = table.add_column(list(frame.columns).index(geometry), geometry, wkb)
 
