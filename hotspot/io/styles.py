@@ -243,13 +243,15 @@ def geometry_types(frame) -> set[str]:
     As ``set(frame.geom_type.dropna())``, from shapely's type ids: no string per row."""
     import shapely
 
-    ids = np.unique(shapely.get_type_id(np.asarray(frame.geometry.values)))
-    return {_GEOMETRY_TYPE_NAMES[i] for i in ids.tolist() if i >= 0}
+    # Type ids run from -1 (missing) to 7: counted rather than sorted by np.unique.
+    present = np.bincount(shapely.get_type_id(np.asarray(frame.geometry.values)) + 1, minlength=9)
+    return {_GEOMETRY_TYPE_NAMES[i - 1] for i in np.flatnonzero(present).tolist() if i >= 1}
 
 
 def _geometry_kind(frame) -> str:
     """``fill``, ``marker`` or ``line`` for a GeoDataFrame's geometry (``fill`` when unknown)."""
-    if frame is None or not hasattr(frame, "geom_type") or len(frame) == 0:
+    # Asked of the class: on a GeoDataFrame, hasattr(frame, "geom_type") would compute every row's type name.
+    if frame is None or not hasattr(type(frame), "geom_type") or len(frame) == 0:
         return "fill"
     types = geometry_types(frame)
     if types and types <= {"Point", "MultiPoint"}:
@@ -463,7 +465,9 @@ def _is_grid(frame) -> bool:
     """True when every polygon is the same size (grid cells), False for areas such as LSOAs or wards."""
     if frame is None or len(frame) < 2 or not hasattr(frame, "geometry"):
         return True
-    area = np.asarray(frame.geometry.area, dtype=np.float64)
+    import shapely
+
+    area = shapely.area(np.asarray(frame.geometry.values))  # what GeoSeries.area returns, without building a Series
     return bool(np.ptp(area) <= 1e-6 * max(float(area.max()), 1.0))
 
 

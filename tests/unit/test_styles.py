@@ -255,3 +255,33 @@ def test_gistar_bin_raster_style_lists_every_bin_with_the_vector_colours():
     entries = root.findall(".//colorPalette/paletteEntry")
     assert [(int(e.get("value")), e.get("color"), e.get("label")) for e in entries] == list(GISTAR_CLASSES)
     assert {int(e.get("value")): int(e.get("alpha")) for e in entries}[0] == 0  # not significant: see-through
+
+
+def test_geometry_types_and_symbol_kind_match_geopandas_type_names():
+    """The type names counted from shapely's ids equal ``set(frame.geom_type.dropna())`` for every geometry type,
+    missing ones included, and the symbol kind follows them (the class, not the rows, says it is a layer)."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from hotspot.io.styles import _geometry_kind, geometry_types
+
+    pool = [
+        shapely.Point(0, 0),
+        shapely.LineString([(0, 0), (1, 1)]),
+        shapely.box(0, 0, 1, 1),
+        shapely.MultiPoint([(0, 0), (1, 1)]),
+        shapely.MultiLineString([[(0, 0), (1, 1)]]),
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+        shapely.GeometryCollection([shapely.Point(0, 0)]),
+        None,
+        shapely.LinearRing([(0, 0), (1, 0), (1, 1)]),
+    ]
+    kinds = {(0,): "marker", (0, 3): "marker", (1,): "line", (1, 4): "line", (2, 5): "fill", (7,): "fill", (6,): "fill"}
+    for picks, kind in kinds.items():
+        frame = gpd.GeoDataFrame(geometry=[pool[i] for i in picks])
+        assert geometry_types(frame) == set(frame.geom_type.dropna())
+        assert _geometry_kind(frame) == kind
+    everything = gpd.GeoDataFrame(geometry=pool * 3)
+    assert geometry_types(everything) == set(everything.geom_type.dropna())
+    assert _geometry_kind(pd.DataFrame({"a": [1]})) == _geometry_kind(None) == "fill"
