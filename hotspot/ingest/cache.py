@@ -13,6 +13,7 @@ Beside each parsed table, ``parsed/standard`` keeps what reading made of it (:fu
 the standard columns, the rejection reasons found while reading and the source columns of those rejected
 rows, so a second command neither parses nor standardises the file. Its key adds to the table's the
 reading options and a hash of the code that standardises, so changing either (or the file) reads afresh.
+``parsed/masks`` keeps study-area masks (:func:`load_mask`), keyed by the area's WKB and the grid.
 
 Turn it off with ``HOTSPOT_NO_CACHE=1``; clear it with ``hotspot cache --clear`` or by deleting
 the folder. A cache that cannot be read or written is ignored: the file is parsed as usual.
@@ -468,11 +469,67 @@ def _codes(indices) -> np.ndarray:
     return np.array(indices.to_numpy(zero_copy_only=False))
 
 
+MASK_FORMAT = 1
+"""Bumped whenever how a study-area mask is stored changes."""
+
+
+def mask_key(area_wkb: bytes, grid) -> str:
+    """The key of the study-area mask of a grid: the area's WKB, the grid's origin, cell size and shape, the code
+    that rasterises it (``hotspot.core``, in :func:`_code_digest`) and GEOS, which tests the cells on the outline."""
+    import shapely
+
+    digest = hashlib.blake2b(digest_size=20)
+    parts = (MASK_FORMAT, _code_digest(), shapely.geos_version_string, grid.xmin, grid.ymax, grid.cell_size)
+    for part in (*parts, grid.ncols, grid.nrows):
+        digest.update(repr(part).encode() + b"\0")
+    digest.update(area_wkb)
+    return digest.hexdigest()
+
+
+def _mask_path(key: str) -> Path:
+    return parsed_cache_dir() / "masks" / f"{key}.npy"
+
+
+def load_mask(key: str, shape: tuple[int, int]):
+    """The boolean mask kept under ``key`` (bits packed), or None when absent or unreadable."""
+    if not cache_enabled():
+        return None
+    path = _mask_path(key)
+    cells = shape[0] * shape[1]
+    try:
+        packed = np.load(path, allow_pickle=False)
+    except Exception:  # absent, torn or foreign: computed afresh (which replaces it)
+        return None
+    if packed.dtype != np.uint8 or packed.shape != ((cells + 7) // 8,):
+        return None
+    return np.unpackbits(packed, count=cells).view(bool).reshape(shape)
+
+
+def store_mask(key: str, mask: np.ndarray) -> None:
+    """Keep ``mask`` under ``key``, atomically; a read-only or full disk is ignored."""
+    if not cache_enabled():
+        return
+    path = _mask_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.packbits(mask.ravel()), allow_pickle=False)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
+
+
 def cache_usage() -> tuple[Path, int, int]:
-    """``(folder, number of cached tables, bytes)`` of the parsed-input cache (bytes with the standard columns)."""
+    """``(folder, number of cached tables, bytes)`` of the parsed-input cache (bytes with the standard columns and
+    the study-area masks)."""
     folder = parsed_cache_dir()
     tables = list(folder.glob("*.arrow")) if folder.is_dir() else []
-    every = list(folder.rglob("*.arrow")) if folder.is_dir() else []
+    every = [f for f in folder.rglob("*") if f.suffix in (".arrow", ".npy")] if folder.is_dir() else []
     return folder, len(tables), sum(f.stat().st_size for f in every)
 
 

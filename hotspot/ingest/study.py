@@ -127,7 +127,7 @@ class Study:
         grid = Grid.from_bounds(
             xmin, ymin, xmax, ymax, cell_size_m, crs=self.crs, pad_m=pad_m, bytes_per_cell=bytes_per_cell
         )
-        mask = grid.mask_from_geometry(area)
+        mask = _area_mask(grid, area)
         if x.size:
             mask |= grid.count(x, y) > 0
         return grid, mask
@@ -150,6 +150,22 @@ class Study:
         if self.study_area() is None:
             return "study area: the records' extent"
         return f"study area: {self.area_rule or 'the boundaries'} ({self.area_km2:,.1f} km2)"
+
+
+def _area_mask(grid, area):
+    """``grid.mask_from_geometry(area)``, kept in the parsed-input cache: every command on the same study asks for
+    the same mask (Bedfordshire at 100 m: two GDAL rasterisations and the outline's exact test, ~7-14 ms; read
+    back ~0.2 ms)."""
+    import shapely
+
+    from hotspot.ingest.cache import load_mask, mask_key, store_mask
+
+    key = mask_key(shapely.to_wkb(area), grid)
+    mask = load_mask(key, grid.shape)
+    if mask is None:
+        mask = grid.mask_from_geometry(area)
+        store_mask(key, mask)
+    return mask
 
 
 def load_study(

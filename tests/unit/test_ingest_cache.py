@@ -161,3 +161,49 @@ def test_bad_input_gives_the_same_error_cold_and_warm(cache, tmp_path, monkeypat
     with pytest.raises(HotspotInputError) as info:
         read_records([path])
     assert messages == [str(info.value)] * 2 and "Longitude" in messages[0]
+
+
+def test_a_kept_study_area_mask_is_the_one_computed_and_is_keyed_by_area_and_grid(cache):
+    """The mask read back is ``Grid.mask_from_geometry``'s, bit for bit; another area or grid is computed afresh; a torn
+    entry and HOTSPOT_NO_CACHE fall back to computing; ``hotspot cache`` counts and clears the masks."""
+    import numpy as np
+    import shapely
+
+    from hotspot.core.grid import Grid
+    from hotspot.ingest.cache import clear_cache, mask_key
+    from hotspot.ingest.study import _area_mask
+
+    area = shapely.Polygon([(0, 0), (950, 130), (1210, 880), (400, 1190), (-30, 640)]).buffer(-40, quad_segs=3)
+    grid = Grid(-100.0, 1300.0, 50.0, 29, 31, crs="EPSG:27700")
+    want = grid.mask_from_geometry(area)
+    first = _area_mask(grid, area)
+    np.testing.assert_array_equal(first, want)
+    entries = list((parsed_cache_dir() / "masks").glob("*.npy"))
+    assert len(entries) == 1 and cache_usage()[2] == entries[0].stat().st_size
+    again = _area_mask(grid, area)
+    assert again.dtype == bool and again.shape == grid.shape and again.flags.writeable
+    np.testing.assert_array_equal(again, want)
+    moved = Grid(-75.0, 1300.0, 50.0, 29, 31, crs="EPSG:27700")
+    np.testing.assert_array_equal(_area_mask(moved, area), moved.mask_from_geometry(area))
+    smaller = area.buffer(-60)
+    np.testing.assert_array_equal(_area_mask(grid, smaller), grid.mask_from_geometry(smaller))
+    assert len({mask_key(shapely.to_wkb(a), g) for a in (area, smaller) for g in (grid, moved)}) == 4
+    entries[0].write_bytes(b"torn")
+    np.testing.assert_array_equal(_area_mask(grid, area), want)
+    np.save(entries[0], np.zeros(3, np.uint8))  # a whole file of the wrong length: not padded out with zeros
+    np.testing.assert_array_equal(_area_mask(grid, area), want)
+    assert clear_cache()[1] > 0 and not parsed_cache_dir().exists()
+
+
+def test_no_mask_is_kept_without_the_cache(cache, monkeypatch):
+    import numpy as np
+    import shapely
+
+    from hotspot.core.grid import Grid
+    from hotspot.ingest.study import _area_mask
+
+    monkeypatch.setenv(NO_CACHE_ENV_VAR, "1")
+    grid = Grid(0.0, 1000.0, 100.0, 10, 10, crs="EPSG:27700")
+    area = shapely.box(120, 130, 760, 910)
+    np.testing.assert_array_equal(_area_mask(grid, area), grid.mask_from_geometry(area))
+    assert not (parsed_cache_dir() / "masks").exists()
