@@ -483,6 +483,12 @@ def distinct_cells(own, k, t):
 
 
 @numba.njit(cache=True)
+def _triple_tails(cdf, n, own, k, t, i, row):
+    """``row[:] = (p, upper, lower)`` of the triple of cell ``i``."""
+    row[0], row[1], row[2] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+
+
+@numba.njit(cache=True)
 def _scatter_tails(which, tails):
     """``(p, upper, lower)`` per cell from ``tails`` (one row per distinct triple); NaN where ``which`` is -1."""
     ncell = which.size
@@ -518,8 +524,7 @@ def exact_tail_pvalues(cdf, n, own, k, t):
     first, which = distinct_cells(own, k, t)
     tails = np.empty((first.size, 3))
     for e in prange(first.size):
-        i = first[e]
-        tails[e, 0], tails[e, 1], tails[e, 2] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+        _triple_tails(cdf, n, own, k, t, first[e], tails[e])
     return _scatter_tails(which, tails)
 
 
@@ -529,8 +534,7 @@ def exact_tail_pvalues_serial(cdf, n, own, k, t):
     first, which = distinct_cells(own, k, t)
     tails = np.empty((first.size, 3))
     for e in range(first.size):
-        i = first[e]
-        tails[e, 0], tails[e, 1], tails[e, 2] = _tail_pvalue(cdf, n, own[i], k[i], t[i])
+        _triple_tails(cdf, n, own, k, t, first[e], tails[e])
     return _scatter_tails(which, tails)
 
 
