@@ -295,7 +295,7 @@ class CarrySource:
 
     def carry(self, change: int, upto: int, *, tolerance_m: float = CARRY_TOLERANCE_M) -> Carried:
         """Records older than ``change`` moved onto the locations used in months ``change..upto``."""
-        from scipy.spatial import cKDTree
+        from hotspot.core.neighbours import nearest_within
 
         older, codes, ux, uy, ulsoa = self._older_locations(change)
         empty = Carried(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), int(older.size), float(tolerance_m))
@@ -306,11 +306,7 @@ class CarrySource:
         cur = cur.drop_duplicates(["x", "y"])
         cx, cy, clsoa = cur["x"].to_numpy(), cur["y"].to_numpy(), cur["lsoa"].to_numpy()
         k = min(CARRY_NEIGHBOURS, cx.size)
-        dist, idx = cKDTree(np.column_stack([cx, cy])).query(
-            np.column_stack([ux, uy]), k=k, distance_upper_bound=tolerance_m
-        )
-        dist = dist.reshape(len(ux), k)
-        idx = idx.reshape(len(ux), k)
+        dist, idx = nearest_within(cx, cy, ux, uy, k, tolerance_m)
         within = np.isfinite(dist)
         safe = np.where(within, idx, 0)
         named = (ulsoa != self.blank) & (ulsoa >= 0)

@@ -1,5 +1,6 @@
 """The statistics computed without importing scipy.stats or scipy.signal (each costs about half a second
-of every command's start) equal scipy's to the last bit, and the commands' modules do not import them.
+of every command's start) equal scipy's to the last bit, and the commands' modules do not import them, nor
+scipy.spatial (~0.2 s; the carrying's neighbour query is :mod:`hotspot.core.neighbours`, tested against it).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def test_fftconvolve_same_equals_scipy_signal_bit_for_bit():
                 assert ours.shape == ref.shape and np.array_equal(ours, ref), (shape, kshape)
 
 
-def test_rank_and_evaluate_modules_do_not_import_scipy_stats_or_signal():
+def test_rank_and_evaluate_modules_do_not_import_scipy_stats_signal_or_spatial():
     code = (
         "import sys\n"
         "import hotspot.places.rank, hotspot.places.timing, hotspot.forecast.backtest, hotspot.forecast.compare\n"
@@ -94,7 +95,10 @@ def test_rank_and_evaluate_modules_do_not_import_scipy_stats_or_signal():
         "from hotspot.forecast.baselines import binned_quartic_kde\n"
         "import numpy as np\n"
         "binned_quartic_kde(np.ones((20, 20)), 100.0, 400.0)\n"
-        "heavy = sorted(m for m in ('scipy.stats', 'scipy.signal') if m in sys.modules)\n"
+        "from hotspot.forecast.mapchange import carry_onto_current\n"
+        "f = pd.DataFrame({'x': [0.0, 5.0, 300.0], 'y': [0.0, 1.0, 0.0], 'lsoa_code': ['a', 'a', 'b']})\n"
+        "assert carry_onto_current(f, np.array([0, 1, 1]), 1, 1).index.tolist() == [0]\n"
+        "heavy = sorted(m for m in ('scipy.stats', 'scipy.signal', 'scipy.spatial') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run(
