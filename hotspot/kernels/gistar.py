@@ -329,6 +329,22 @@ def sum_distribution(levels, multiplicity, k_max, s_max):
     return H
 
 
+_SQRT1_2 = 0.7071067811865476
+
+
+@numba.njit(cache=True)
+def two_sided_normal_p(z):
+    """``2 P(Z >= |z|)`` for a standard normal Z and each ``z`` (any shape), as ``erfc(|z| / sqrt 2)``; NaN stays NaN.
+
+    The C library's ``erfc``, not ``scipy.special.ndtr``: importing scipy.special (~0.25 s) was a tenth of a fresh
+    ``hotspot gistar``. The two agree within 3e-15 relative for |z| <= 6 and 1e-13 in the far tail (tested)."""
+    flat = z.ravel()
+    p = np.empty(flat.size)
+    for i in range(flat.size):
+        p[i] = math.erfc(abs(flat[i]) * _SQRT1_2)
+    return p.reshape(z.shape)
+
+
 @numba.njit(cache=True)
 def integer_summary(y):
     """``(all_integer, min, max)`` of a float array in one pass: whether every value is a finite whole

@@ -88,3 +88,68 @@ def count_groups(cells: np.ndarray, ncols: int) -> int:
                     parent[max(a, b)] = min(a, b)
                     groups -= 1
     return groups
+
+
+@numba.njit(cache=True)
+def _root(parent, a):
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]  # path halving
+        a = parent[a]
+    return a
+
+
+@numba.njit(cache=True)
+def label_touching(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Label the groups of True cells that touch at an edge or a corner: ``(labels, n)``, int32 labels 1..n in the
+    order each group's first cell comes in a row-by-row scan, 0 elsewhere, as ``scipy.ndimage.label`` with a 3 x 3
+    structure numbers them.
+
+    Two passes: each True cell takes the smallest provisional label of its four earlier neighbours (west,
+    north-west, north, north-east) and the others are joined to it (union-find); then labels are renumbered by
+    first appearance.
+    """
+    nrows, ncols = mask.shape
+    labels = np.zeros((nrows, ncols), dtype=np.int32)
+    cells = 0
+    for r in range(nrows):
+        for c in range(ncols):
+            if mask[r, c]:
+                cells += 1
+    parent = np.zeros(cells + 1, dtype=np.int32)
+    provisional = 0
+    for r in range(nrows):
+        for c in range(ncols):
+            if not mask[r, c]:
+                continue
+            best = 0
+            for dr, dc in ((0, -1), (-1, -1), (-1, 0), (-1, 1)):
+                rr = r + dr
+                cc = c + dc
+                if rr < 0 or cc < 0 or cc >= ncols:
+                    continue
+                other = labels[rr, cc]
+                if other == 0:
+                    continue
+                other = _root(parent, other)
+                if best == 0:
+                    best = other
+                elif other != best:
+                    low, high = min(best, other), max(best, other)
+                    parent[high] = low
+                    best = low
+            if best == 0:
+                provisional += 1
+                parent[provisional] = provisional
+                best = provisional
+            labels[r, c] = best
+    final = np.zeros(provisional + 1, dtype=np.int32)
+    n = 0
+    for r in range(nrows):
+        for c in range(ncols):
+            if labels[r, c]:
+                root = _root(parent, labels[r, c])
+                if final[root] == 0:
+                    n += 1
+                    final[root] = n
+                labels[r, c] = final[root]
+    return labels, n

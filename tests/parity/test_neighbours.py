@@ -1,4 +1,5 @@
-"""``nearest_within`` against scipy's k-d tree: the same neighbours, in the same order, at the same distances."""
+"""Our NumPy and Numba stand-ins for scipy.spatial and scipy.ndimage against them: ``nearest_within`` against the k-d
+tree (the same neighbours, in the same order, at the same distances) and ``label_touching`` against ``ndimage.label``."""
 
 from __future__ import annotations
 
@@ -46,3 +47,25 @@ def test_nearest_within_without_points_or_queries():
     assert d.shape == (3, 2) and np.isinf(d).all() and (i == 0).all()
     d, i = nearest_within(np.ones(4), np.ones(4), np.zeros(0), np.zeros(0), 2, 50.0)
     assert d.shape == (0, 2) and i.shape == (0, 2)
+
+
+def test_label_touching_equals_scipy_ndimage_label():
+    """Groups touching at an edge or a corner, numbered in scan order: scipy.ndimage.label's labels with a 3 x 3
+    structure, array for array (dtype included), on random masks of every density and on long diagonals and rings."""
+    from scipy import ndimage
+
+    from hotspot.kernels.places import label_touching
+
+    rng = np.random.default_rng(4)
+    masks = [rng.uniform(size=tuple(rng.integers(1, 50, 2))) < rng.uniform(0, 0.8) for _ in range(300)]
+    masks += [np.eye(30, dtype=bool)[::-1], np.pad(np.ones((5, 5), bool), 2) ^ np.pad(np.ones((3, 3), bool), 3)]
+    masks += [
+        np.zeros((4, 7), bool),
+        np.ones((1, 1), bool),
+        np.fliplr(np.tri(25, dtype=bool)) & ~np.tri(25, k=-3, dtype=bool),
+    ]
+    for mask in masks:
+        want, want_n = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+        got, n = label_touching(mask)
+        assert n == want_n and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
