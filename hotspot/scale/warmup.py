@@ -92,7 +92,7 @@ def _forecasts() -> None:
 
 
 def _places() -> None:
-    from hotspot.kernels.places import count_groups, grow_places, nearest_points
+    from hotspot.kernels.places import count_groups, grow_places, label_touching, nearest_points
 
     rng = np.random.default_rng(2)
     scores = rng.random((10, 10))
@@ -101,6 +101,7 @@ def _places() -> None:
     grow_places(order.astype(np.int64), candidates, 1)
     nearest_points(scores[:, 0].copy(), scores[:, 1].copy(), scores[:2, 2].copy(), scores[:2, 3].copy())
     count_groups(np.flatnonzero(candidates.ravel()).astype(np.int64), candidates.shape[1])
+    label_touching(np.ascontiguousarray(candidates))
 
 
 def _near_repeat() -> None:
