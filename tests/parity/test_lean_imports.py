@@ -82,6 +82,19 @@ def test_fftconvolve_same_equals_scipy_signal_bit_for_bit():
                 assert ours.shape == ref.shape and np.array_equal(ours, ref), (shape, kshape)
 
 
+def _printed_by(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (so only its own imports are in ``sys.modules``)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    return out.stdout.strip()
+
+
 def test_rank_and_evaluate_modules_do_not_import_scipy_stats_signal_or_spatial():
     code = (
         "import sys\n"
@@ -101,15 +114,7 @@ def test_rank_and_evaluate_modules_do_not_import_scipy_stats_signal_or_spatial()
         "heavy = sorted(m for m in ('scipy.stats', 'scipy.signal', 'scipy.spatial') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
-    assert out.stdout.strip() == ""
+    assert _printed_by(code) == ""
 
 
 def test_gistar_modules_do_not_import_scipy_special_or_ndimage():
@@ -126,12 +131,4 @@ def test_gistar_modules_do_not_import_scipy_special_or_ndimage():
         "assert len(gistar_places(result, Grid(0.0, 4000.0, 100.0, 40, 40), min_bin=1)) >= 1\n"
         "print(','.join(m for m in ('scipy.special', 'scipy.ndimage', 'scipy.stats') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
-    assert out.stdout.strip() == ""
+    assert _printed_by(code) == ""
