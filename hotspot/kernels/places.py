@@ -91,22 +91,15 @@ def count_groups(cells: np.ndarray, ncols: int) -> int:
 
 
 @numba.njit(cache=True)
-def _root(parent, a):
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]  # path halving
-        a = parent[a]
-    return a
-
-
-@numba.njit(cache=True)
 def label_touching(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """Label the groups of True cells that touch at an edge or a corner: ``(labels, n)``, int32 labels 1..n in the
     order each group's first cell comes in a row-by-row scan, 0 elsewhere, as ``scipy.ndimage.label`` with a 3 x 3
     structure numbers them.
 
     Two passes: each True cell takes the smallest provisional label of its four earlier neighbours (west,
-    north-west, north, north-east) and the others are joined to it (union-find); then labels are renumbered by
-    first appearance.
+    north-west, north, north-east) and the others are joined to it (union-find, :func:`_root` as
+    :func:`count_groups`, which counts such groups among listed cells); then labels are renumbered by first
+    appearance.
     """
     nrows, ncols = mask.shape
     labels = np.zeros((nrows, ncols), dtype=np.int32)

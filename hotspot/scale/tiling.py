@@ -569,7 +569,7 @@ def _ranked_places(result, grid: Grid, min_bin: int):
     if min_bin not in (1, 2, 3):
         raise HotspotInputError(f"min_bin must be 1, 2 or 3, got {min_bin}")
     hot = np.asarray(result.bin) >= min_bin
-    # scipy.ndimage.label's groups and numbering, without importing scipy.ndimage (~0.2 s of a fresh gistar).
+    # scipy.ndimage.label's groups and numbering, without importing scipy.ndimage (~0.05 s of a fresh gistar).
     labels, n = label_touching(np.ascontiguousarray(hot))
     columns = ["rank", "n_cells", "area_km2", "crimes", "share_of_crimes", "max_z", "mean_z"]
     if n == 0:
