@@ -1781,8 +1781,9 @@ def cache_command(
     """The parsed-input cache: CSVs already read are kept as Arrow tables so the next command skips parsing.
 
     It lives in $HOTSPOT_CACHE/parsed (default ~/.cache/hotspot/parsed), keyed by each file's path, size,
-    modification time and first megabyte. Set HOTSPOT_NO_CACHE=1 to neither read nor write it."""
-    from hotspot.ingest.cache import cache_enabled, cache_usage, clear_cache
+    modification time and first megabyte, and keeps under HOTSPOT_CACHE_MAX_MB (default 10,000 MB) by deleting
+    the entries used longest ago. Set HOTSPOT_NO_CACHE=1 to neither read nor write it."""
+    from hotspot.ingest.cache import cache_enabled, cache_limit_bytes, cache_usage, clear_cache
 
     folder, n, size = cache_usage()
     console = _console(quiet)
@@ -1799,7 +1800,8 @@ def cache_command(
         return
     state = "on" if cache_enabled() else "off (HOTSPOT_NO_CACHE is set)"
     console.print(
-        f"parsed-input cache {state}: {folder}, {n:,} tables, {size / 1e6:,.1f} MB; clear with `hotspot cache --clear`"
+        f"parsed-input cache {state}: {folder}, {n:,} tables, {size / 1e6:,.1f} MB of at most "
+        f"{cache_limit_bytes() / 1e6:,.0f} MB (HOTSPOT_CACHE_MAX_MB); clear with `hotspot cache --clear`"
     )
 
 

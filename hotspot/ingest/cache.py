@@ -15,6 +15,11 @@ rows, so a second command neither parses nor standardises the file. Its key adds
 reading options and a hash of the code that standardises, so changing either (or the file) reads afresh.
 ``parsed/masks`` keeps study-area masks (:func:`load_mask`), keyed by the area's WKB and the grid.
 
+The cache keeps itself under a size limit (``HOTSPOT_CACHE_MAX_MB``, default 10,000 MB): after a write
+takes it over, the entries used longest ago are deleted until it is at nine tenths of the limit. An
+entry's modification time is its last use (reading an entry touches it). Other processes' writes are
+counted when this one next looks at the folder, so the limit is kept approximately, not to the byte.
+
 Turn it off with ``HOTSPOT_NO_CACHE=1``; clear it with ``hotspot cache --clear`` or by deleting
 the folder. A cache that cannot be read or written is ignored: the file is parsed as usual.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -33,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hotspot.core.errors import HotspotInputError
 from hotspot.core.settings import cache_dir
 from hotspot.ingest.sources import Source
 from hotspot.ingest.tables import Standard
@@ -53,8 +60,105 @@ def parsed_cache_dir() -> Path:
 
 
 def cache_enabled() -> bool:
-    """False when ``$HOTSPOT_NO_CACHE`` is set to 1/true/yes."""
-    return os.environ.get(NO_CACHE_ENV_VAR, "").strip().lower() not in ("1", "true", "yes", "on")
+    """False when ``$HOTSPOT_NO_CACHE`` is set to 1/true/yes; a malformed ``$HOTSPOT_CACHE_MAX_MB`` is refused here,
+    before any reading, with one line naming it."""
+    if os.environ.get(NO_CACHE_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    cache_limit_bytes()
+    return True
+
+
+MAX_SIZE_ENV_VAR = "HOTSPOT_CACHE_MAX_MB"
+"""The cache's size limit in megabytes (10^6 bytes); see :data:`DEFAULT_MAX_BYTES`."""
+
+DEFAULT_MAX_BYTES = 10_000 * 10**6
+"""The size limit when ``$HOTSPOT_CACHE_MAX_MB`` is not set: 10 GB, room for every force-sized folder an analyst
+works on (Bedfordshire's 24 months take ~41 MB with every kind of entry) and the parsed tables of a 20 M-record
+folder, without letting test runs and years of monthly downloads fill a home folder."""
+
+_TRIM_TO = 0.9
+"""A trim deletes entries until the cache is at this share of the limit, so the next writes do not each trigger one."""
+
+
+def cache_limit_bytes() -> int:
+    """The size limit in bytes from ``$HOTSPOT_CACHE_MAX_MB`` (default :data:`DEFAULT_MAX_BYTES`)."""
+    text = os.environ.get(MAX_SIZE_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        raise HotspotInputError(
+            f"{MAX_SIZE_ENV_VAR}={text!r}: give the parsed-input cache's size limit as a number of megabytes "
+            f"(e.g. 2000), or set {NO_CACHE_ENV_VAR}=1 to turn the cache off"
+        )
+    return int(megabytes * 10**6)
+
+
+def _entries(folder: Path) -> list[tuple[float, int, str]]:
+    """``(modification time, bytes, path)`` of every cache entry under ``folder`` (temporary files left out)."""
+    found = []
+    pending = [str(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as listing:
+                for item in listing:
+                    if item.is_dir(follow_symlinks=False):
+                        pending.append(item.path)
+                    elif item.name.endswith((".arrow", ".npy")) and not item.name.startswith(".tmp-"):
+                        try:
+                            info = item.stat(follow_symlinks=False)
+                        except OSError:  # removed by another process meanwhile
+                            continue
+                        found.append((info.st_mtime, info.st_size, item.path))
+        except OSError:
+            continue
+    return found
+
+
+_known_bytes: dict = {}
+"""This process's running total of each cache folder's bytes (absent until it first looks): a write adds its size, and
+only a total over the limit makes it look at the folder again, so writing 24 tables does not list the folder 24 times."""
+
+
+def _note_written(path: Path) -> None:
+    """Count a new entry towards the limit and, over it, delete the entries used longest ago (never ``path``)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    limit = cache_limit_bytes()
+    folder = parsed_cache_dir()
+    if folder in _known_bytes:
+        _known_bytes[folder] += size
+        if _known_bytes[folder] <= limit:
+            return
+    entries = _entries(folder)
+    total = sum(entry[1] for entry in entries)
+    if total > limit:
+        keep = str(path)
+        for _, size, name in sorted(entries):
+            if total <= limit * _TRIM_TO:
+                break
+            if name == keep:
+                continue
+            try:
+                os.unlink(name)
+            except OSError:  # removed by another process, or not ours to remove: still not counted
+                pass
+            total -= size
+    _known_bytes[folder] = total
+
+
+def _touch(*paths: Path) -> None:
+    """Mark entries as just used (their modification time), for the limit's least-recently-used order."""
+    for path in paths:
+        try:
+            os.utime(path)
+        except OSError:  # a read-only cache is still read
+            pass
 
 
 def cache_key(source: Source) -> str | None:
@@ -93,9 +197,12 @@ def read_csv_cached(source: Source, parse: Callable[[Source], object], key: str 
     entry = folder / f"{key}.arrow"
     if entry.exists():
         try:
-            return _read(entry)
+            frame = _read(entry)
         except Exception:  # a torn or foreign file: parse afresh and replace it
             pass
+        else:
+            _touch(entry)
+            return frame
     frame = parse(source)
     try:
         _write(frame, folder, entry)
@@ -128,6 +235,7 @@ def _write_table(table, folder: Path, entry: Path, compression: str = "lz4") -> 
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _note_written(entry)
 
 
 STANDARD_FORMAT = 1
@@ -221,9 +329,11 @@ def load_standard(key: str, label: str):
     if not entry.exists():
         return None
     try:
-        return _load_standard(entry, rejects, label)
+        loaded = _load_standard(entry, rejects, label)
     except Exception:  # a torn or foreign entry: read the file afresh (which replaces it)
         return None
+    _touch(entry, rejects)  # a missing rejects file (none were rejected) is passed over
+    return loaded
 
 
 def _load_standard(entry: Path, rejects: Path, label: str):
@@ -331,6 +441,7 @@ def load_records(key: str, kind: str = "records"):
             sources=list(meta["sources"]),
             notes=list(meta["notes"]),
         )
+        _touch(entry, ledger)
         return records if kind == "records" else (records, meta["extra"])
     except Exception:  # a torn or foreign entry: read the files afresh (which replaces it)
         return None
@@ -502,6 +613,7 @@ def load_mask(key: str, shape: tuple[int, int]):
         return None
     if packed.dtype != np.uint8 or packed.shape != ((cells + 7) // 8,):
         return None
+    _touch(path)
     return np.unpackbits(packed, count=cells).view(bool).reshape(shape)
 
 
@@ -521,7 +633,8 @@ def store_mask(key: str, mask: np.ndarray) -> None:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except OSError:
-        pass
+        return
+    _note_written(path)
 
 
 def cache_usage() -> tuple[Path, int, int]:
@@ -538,4 +651,5 @@ def clear_cache() -> tuple[int, int]:
     folder, n, size = cache_usage()
     if folder.is_dir():
         shutil.rmtree(folder, ignore_errors=True)
+    _known_bytes.pop(folder, None)
     return n, size

@@ -207,3 +207,59 @@ def test_no_mask_is_kept_without_the_cache(cache, monkeypatch):
     area = shapely.box(120, 130, 760, 910)
     np.testing.assert_array_equal(_area_mask(grid, area), grid.mask_from_geometry(area))
     assert not (parsed_cache_dir() / "masks").exists()
+
+
+def test_the_cache_keeps_under_its_limit_deleting_what_was_used_longest_ago(cache, tmp_path, monkeypatch):
+    import time
+
+    from hotspot.ingest.cache import MAX_SIZE_ENV_VAR
+    from hotspot.ingest.cache import _entries as entries_of
+
+    def on_disk() -> dict:
+        return {path: size for _, size, path in entries_of(parsed_cache_dir())}
+
+    made = {}  # the entries each folder's first read wrote
+
+    def read(n: int) -> None:
+        folder = tmp_path / f"extract{n}"
+        if n not in made:
+            write(folder / "2024-01" / "2024-01-bedfordshire-street.csv", policeuk_text(n=30, start=40 * n))
+        before = set(on_disk())
+        read_records([folder])
+        if n not in made:
+            made[n] = set(on_disk()) - before
+            # Dated apart and in the past (file times tick too coarsely to wait for); a read of a kept entry
+            # dates it now, after all of these.
+            stamp = time.time() - 1000 + 10 * n
+            for path in made[n]:
+                os.utime(path, (stamp, stamp))
+
+    read(0)
+    one_read = sum(on_disk().values())
+    assert len(made[0]) >= 3  # the parsed table, its standard columns and the records
+    monkeypatch.setenv(MAX_SIZE_ENV_VAR, str(3.5 * one_read / 1e6))  # room for three and a half reads
+    for n in (1, 2, 0, 3, 4):  # the first folder used again before the fourth and fifth are read
+        read(n)
+    kept = on_disk()
+    assert sum(kept.values()) <= 3.5 * one_read
+    for n in (3, 4):  # the most recently written: kept whole
+        assert made[n] <= set(kept), n
+    # The first folder's second read used only its records (its tables were not needed): those were kept, the
+    # tables it did not use went with the second folder's, the least recently used.
+    records = {path for path in made[0] if f"{os.sep}records{os.sep}" in path}
+    assert records and records <= set(kept)
+    assert not made[1] <= set(kept) and not made[0] <= set(kept)
+    # What is kept still reads back as a fresh read does.
+    reference = _cold([tmp_path / "extract0"], monkeypatch)
+    _assert_same(reference, read_records([tmp_path / "extract0"]))
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "1e400"])
+def test_a_malformed_cache_limit_is_refused_naming_it(cache, monkeypatch, value):
+    from hotspot.ingest.cache import MAX_SIZE_ENV_VAR, cache_enabled
+
+    monkeypatch.setenv(MAX_SIZE_ENV_VAR, value)
+    with pytest.raises(HotspotInputError, match=MAX_SIZE_ENV_VAR):
+        cache_enabled()
+    monkeypatch.setenv(NO_CACHE_ENV_VAR, "1")  # a cache turned off does not read its limit
+    assert not cache_enabled()
