@@ -17,16 +17,30 @@ pytest-xdist worker) and handed to each test as a deep copy by the ``demo_town``
 ``spacetime_study`` fixtures, so a test may change what it is given without changing what the next test sees;
 after the last test, the cached builds are checked against their fingerprints from when they were first handed
 out.
+
+Each test process keeps its cache (``$HOTSPOT_CACHE``: parsed inputs, generated files) in a temporary folder of its
+own, removed when it ends, so running the suite neither fills nor depends on the user's cache.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from hotspot.core.settings import shared_data_dir
+from hotspot.core.settings import CACHE_ENV_VAR, shared_data_dir
+
+# The suite's own cache folder (parsed inputs, generated files), removed when the process ends: tests read hundreds
+# of temporary files, whose entries are never read again, and must neither fill nor lean on the user's cache.
+# Commands the tests start inherit it; tests that look at the cache itself point it elsewhere again.
+_SUITE_CACHE = tempfile.mkdtemp(prefix="hotspot-tests-cache-")
+os.environ[CACHE_ENV_VAR] = _SUITE_CACHE
+atexit.register(shutil.rmtree, _SUITE_CACHE, True)
 
 TESTS = Path(__file__).resolve().parent
 KINDS = ("unit", "parity", "recovery", "realdata", "cli")
